@@ -1,0 +1,69 @@
+package org.reid4j.bench;
+
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.*;
+import org.reid4j.kernels.Backend;
+import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.kernels.HardMining;
+import org.reid4j.kernels.Kernels;
+import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.NativeKernels;
+
+/**
+ * Batch-hard triplet mining at d = 2048 (ResNet-50 features): in-batch at B = 64, 256, 4096 with
+ * P x K labels (K = 4), and 256 anchors against a 16,384-entry cross-batch memory. Plain Java
+ * against the native CPU kernel, same run.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 2, time = 2)
+@Measurement(iterations = 4, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx8g"})
+public class MiningBenchmark {
+  @Param({"64", "256", "4096"})
+  public int batch;
+
+  @Param({"2"})
+  public int threads;
+
+  static final int DIM = 2048, K = 4, MEMORY = 16384, ANCHORS = 256;
+
+  FloatMatrix x, anchors, memory;
+  int[] labels, anchorLabels, memoryLabels;
+  Kernels java, cpu;
+
+  @Setup(Level.Trial)
+  public void setup() {
+    x = Shapes.gaussian(batch, DIM, 3);
+    labels = Shapes.labels(batch, K, 3);
+    anchors = Shapes.gaussian(ANCHORS, DIM, 4);
+    anchorLabels = Shapes.labels(ANCHORS, K, 4);
+    memory = Shapes.gaussian(MEMORY, DIM, 5);
+    memoryLabels = Shapes.labels(MEMORY, K, 5);
+    java = Kernels.create(Backend.JAVA);
+    cpu = Kernels.create(Backend.CPU);
+    NativeKernels.setCpuThreads(threads);
+  }
+
+  @Benchmark
+  public HardMining javaBatchHard() {
+    return java.batchHard(x, labels, Metric.SQEUCLIDEAN);
+  }
+
+  @Benchmark
+  public HardMining cpuBatchHard() {
+    return cpu.batchHard(x, labels, Metric.SQEUCLIDEAN);
+  }
+
+  /** 256 anchors x 16,384 memory (independent of the batch param; run with -p batch=256). */
+  @Benchmark
+  public HardMining javaMemory() {
+    return java.batchHardMemory(anchors, anchorLabels, memory, memoryLabels, Metric.SQEUCLIDEAN);
+  }
+
+  @Benchmark
+  public HardMining cpuMemory() {
+    return cpu.batchHardMemory(anchors, anchorLabels, memory, memoryLabels, Metric.SQEUCLIDEAN);
+  }
+}

@@ -1,0 +1,32 @@
+# Finds nvcc and, when present, enables CUDA for the kernels library.
+# Sets REID4J_WITH_CUDA (ON/OFF). -DREID4J_CUDA=OFF forces a CPU-only build.
+include(CheckLanguage)
+option(REID4J_CUDA "Build the CUDA kernels when nvcc is found" ON)
+set(REID4J_WITH_CUDA OFF)
+if(REID4J_CUDA)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS "/usr/local/cuda/bin/nvcc")
+    set(CMAKE_CUDA_COMPILER "/usr/local/cuda/bin/nvcc")
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    # sm_80 (A100), sm_90 (H100/H200) as machine code, plus PTX for newer cards to JIT.
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES "80-real;90-real;90-virtual")
+    endif()
+    # The runtime is linked statically so the library loads on machines with no NVIDIA driver.
+    set(CMAKE_CUDA_RUNTIME_LIBRARY Static)
+    enable_language(CUDA)
+    set(REID4J_WITH_CUDA ON)
+    message(STATUS "reid4j: CUDA kernels ON (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, archs ${CMAKE_CUDA_ARCHITECTURES})")
+  else()
+    message(WARNING "reid4j: nvcc not found, building the CPU kernels only (the cuda backend will be unavailable)")
+  endif()
+else()
+  message(STATUS "reid4j: CUDA kernels disabled by -DREID4J_CUDA=OFF")
+endif()
+
+function(reid4j_configure_cuda target)
+  set_target_properties(${target} PROPERTIES CUDA_STANDARD 17 CUDA_SEPARABLE_COMPILATION OFF)
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3 -lineinfo>)
+  target_compile_definitions(${target} PRIVATE REID4J_HAVE_CUDA=1)
+endfunction()

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the native kernels with CUDA on a GPU machine (no Java, no network needed) and runs the
+# GPU check driver: CUDA vs CPU results, then timings at the Market-1501 shape.
+# Usage: scripts/gpu-check.sh [extra gpu_check args, e.g. --no-cpu-rerank or a seed]
+# Environment: BUILD_DIR (default build-gpu), CUDA_ARCH (default: native, falling back to 90),
+#              RUN_CPU_TESTS=0 to skip the CPU test drivers.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BUILD_DIR="${BUILD_DIR:-build-gpu}"
+JOBS="$(nproc 2>/dev/null || echo 4)"
+
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH="/usr/local/cuda/bin:$PATH"
+fi
+echo "== nvcc: $(nvcc --version 2>/dev/null | tail -n 1 || echo 'not found')"
+echo "== GPUs:"
+nvidia-smi -L || echo "(nvidia-smi failed)"
+
+configure() {
+  cmake -S src/main/cpp -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DREID4J_BUILD_DRIVERS=ON \
+    -DCMAKE_CUDA_ARCHITECTURES="$1"
+}
+ARCH="${CUDA_ARCH:-native}"
+if ! configure "$ARCH"; then
+  echo "== configuring for CUDA arch '$ARCH' failed, retrying with 90"
+  rm -rf "$BUILD_DIR"
+  ARCH=90
+  configure "$ARCH"
+fi
+cmake --build "$BUILD_DIR" -j "$JOBS"
+
+status=0
+echo "== gpu_check (arch $ARCH)"
+timeout 300 "$BUILD_DIR/gpu_check" "$@" || status=$?
+
+if [ "${RUN_CPU_TESTS:-1}" != 0 ]; then
+  for t in "$BUILD_DIR"/test_cpu_*; do
+    [ -x "$t" ] || continue
+    echo "== $(basename "$t")"
+    timeout 120 "$t" || { echo "== $(basename "$t") FAILED"; status=1; }
+  done
+fi
+
+echo "== GPUs:"
+nvidia-smi -L || true
+if [ "$status" -eq 0 ]; then echo "== gpu-check: OK"; else echo "== gpu-check: FAILED (status $status)"; fi
+exit "$status"

@@ -1,0 +1,60 @@
+#include "common.h"
+
+#include <climits>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+thread_local std::string last_error;
+int threads_setting = 0;  // 0: default
+}  // namespace
+
+namespace r4j {
+
+int fail(int status, const std::string &message) {
+  last_error = message;
+  return status;
+}
+
+void clear_error() { last_error.clear(); }
+
+int cpu_threads() {
+  if (threads_setting > 0) return threads_setting;
+#ifdef _OPENMP
+  return omp_get_num_procs();
+#else
+  return 1;
+#endif
+}
+
+int check_rows(const char *fn, const char *what, const void *ptr, int64_t rows, int64_t d) {
+  if (rows < 0 || rows > INT32_MAX)
+    return fail(R4J_EINVAL, std::string(fn) + ": " + what + " row count " + std::to_string(rows) +
+                                " is outside [0, 2^31)");
+  if (d < 1) return fail(R4J_EINVAL, std::string(fn) + ": dimension d must be >= 1, got " + std::to_string(d));
+  if (rows > 0 && ptr == nullptr) return fail(R4J_EINVAL, std::string(fn) + ": " + what + " is null");
+  return R4J_OK;
+}
+
+int check_metric(const char *fn, int metric) {
+  if (metric != R4J_SQEUCLIDEAN && metric != R4J_EUCLIDEAN && metric != R4J_COSINE)
+    return fail(R4J_EINVAL, std::string(fn) + ": unknown metric " + std::to_string(metric) +
+                                " (expected 0 sqeuclidean, 1 euclidean, 2 cosine)");
+  return R4J_OK;
+}
+
+}  // namespace r4j
+
+extern "C" {
+
+const char *r4j_last_error(void) { return last_error.c_str(); }
+
+const char *r4j_version(void) { return REID4J_VERSION; }
+
+void r4j_cpu_set_threads(int n) { threads_setting = n > 0 ? n : 0; }
+
+int r4j_cpu_threads(void) { return r4j::cpu_threads(); }
+
+}  // extern "C"

@@ -1,0 +1,86 @@
+// Internal distance building blocks used by every CPU kernel (pairwise, top-k, mining, re-ranking).
+//
+// Engine: a packed GEMM (GotoBLAS/BLIS style) computes the dot products, and the metric is applied
+// in the kernel's epilogue from the row statistics: sq = max(0, (|a|^2 + |b|^2) - 2 a.b),
+// euclidean = sqrt(sq), cosine = 1 - a.b / (|a| |b|) (1 when a norm is 0). The SIMD path (AVX-512,
+// AVX2+FMA or portable scalar) is picked once per process from the CPU; the environment variable
+// R4J_CPU_ISA=avx512|avx2|scalar asks for a specific (supported) path, for testing.
+//
+// Determinism: every dot product and squared norm is one sequential chain over k = 0..d-1 (fused
+// multiply-add on the SIMD paths), whatever the block, tile position, blocking of k or thread
+// count. So within a process a pair's value depends only on its two rows: exact duplicate rows give
+// bit-identical distances, distance_pair / distance_block / stream_rows / pairwise_into agree
+// bit for bit, and sq/euclidean distance of a row to itself is exactly 0 (its norm is the same
+// chain as its dot product with itself). Values may differ between SIMD paths (fma vs mul+add).
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace r4j {
+namespace cpu {
+
+// Per-row statistic the metric needs: squared norm (sq/euclidean) or norm (cosine). out: [n].
+void row_norms(const float *x, int64_t n, int64_t d, int metric, float *out);
+
+// Distances for a block: out[i * ldo + j] = dist(q_i, g_j), i < nq, j < ng, using the row
+// statistics from row_norms. Single-threaded: callers parallelise over blocks. Deterministic: the
+// value for a pair does not depend on where the pair sits in the block.
+void distance_block(const float *q, const float *qn, int64_t nq, const float *g, const float *gn,
+                    int64_t ng, int64_t d, int metric, float *out, int64_t ldo);
+
+// One pair (used where a distance outside the streamed blocks is needed). Bit-identical to the
+// block value, hence a sequential chain: about 4 cycles per dimension; use blocks for bulk work.
+float distance_pair(const float *a, float an, const float *b, float bn, int64_t d, int metric);
+
+// Streams the [nq, ng] distance matrix in blocks of whole rows, in parallel (cpu_threads()).
+// fn(i0, i1, block, ld, thread) is called exactly once per row block [i0, i1), from one of the worker
+// threads (thread in [0, cpu_threads())), with block[(i - i0) * ld + j] = dist(q_i, g_j) for every
+// j < ng. Calls for different blocks may run concurrently; the block memory is only valid during
+// the call. The block height is chosen by the implementation (a few MB per thread at most).
+// Values are the same as distance_block's for the same pair. Packs g first (see PackedGallery for
+// the memory) and then holds one block of about 8 MB per thread. fn must not throw; the function
+// itself throws std::bad_alloc when out of memory.
+using RowBlockFn = std::function<void(int64_t i0, int64_t i1, const float *block, int64_t ld, int thread)>;
+void stream_rows(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                 const RowBlockFn &fn);
+
+// The gallery packed once for the GEMM kernels, with its row statistics; shared read-only by any
+// number of threads. Memory: ceil(ng / NR) * NR * d floats (NR = 32 on AVX-512, 16 otherwise), i.e.
+// about one more copy of the gallery. Building it is parallel (cpu_threads()). Throws
+// std::bad_alloc when out of memory.
+class PackedGallery {
+ public:
+  PackedGallery(const float *g, int64_t ng, int64_t d, int metric);
+  ~PackedGallery();
+  PackedGallery(const PackedGallery &) = delete;
+  PackedGallery &operator=(const PackedGallery &) = delete;
+  int64_t rows() const { return ng_; }
+  int64_t dim() const { return d_; }
+  int metric() const { return metric_; }
+  // Row statistics (as row_norms would give), [rows()].
+  const float *norms() const { return norms_; }
+
+ private:
+  friend struct PackedAccess;
+  int64_t ng_, d_;
+  int metric_;
+  int64_t panels_;
+  float *data_;   // panels_ * NR * d_ floats
+  float *norms_;  // panels_ * NR floats, zero-padded
+};
+
+// stream_rows against an already packed gallery (e.g. to stream several query sets against one
+// gallery, or a set against itself). Same contract as stream_rows.
+void stream_rows(const float *q, int64_t nq, const PackedGallery &g, const RowBlockFn &fn);
+
+// The whole [nq, ng] matrix written straight into out (out[i * ldo + j], ldo >= ng), in parallel
+// (cpu_threads()). Packs g (see PackedGallery for the memory). Throws std::bad_alloc.
+void pairwise_into(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                   float *out, int64_t ldo);
+void pairwise_into(const float *q, int64_t nq, const PackedGallery &g, float *out, int64_t ldo);
+
+// SIMD path in use: "avx512", "avx2" or "scalar".
+const char *isa_name();
+
+}  // namespace cpu
+}  // namespace r4j

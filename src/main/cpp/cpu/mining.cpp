@@ -1,0 +1,129 @@
+// Batch-hard triplet mining on the CPU (r4j_cpu_batch_hard, r4j_cpu_batch_hard_memory).
+//
+// The anchor x candidate distance matrix is streamed in whole-row blocks (stream_rows), so it is
+// never held, the distances come from the fast distance kernels, and the anchors are spread over
+// the worker threads. Each anchor's row is then scanned once in ascending candidate order:
+//  - hardest positive: largest distance among same-label candidates (the anchor itself excluded in
+//    the in-batch form), replaced only by a strictly larger value, so ties keep the smaller index;
+//  - hardest negative: smallest distance among other-label candidates, replaced only by a strictly
+//    smaller value (same tie rule).
+// With no candidate the index is -1 and the distance NaN. The first candidate seen is always taken,
+// so a row whose candidate distances are all NaN (NaN input features) still reports a candidate.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <new>
+#include <string>
+
+#include "common.h"
+#include "distance.h"
+#include "reid4j.h"
+
+namespace {
+
+struct Hardest {
+  int32_t pos = -1, neg = -1;
+  float pos_d = std::numeric_limits<float>::quiet_NaN();
+  float neg_d = std::numeric_limits<float>::quiet_NaN();
+};
+
+// Scans one row of distances. `self` is the candidate to skip (-1: none).
+inline Hardest scan_row(const float *row, int64_t n, const int32_t *labels, int32_t label,
+                        int64_t self) {
+  Hardest h;
+  // Best values so far; -inf / +inf until a candidate is seen (the first one always wins below).
+  float best_pos = -std::numeric_limits<float>::infinity();
+  float best_neg = std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < n; ++j) {
+    const float v = row[j];
+    if (labels[j] == label) {
+      if (j == self) continue;
+      if (h.pos < 0 || v > best_pos) {
+        best_pos = v;
+        h.pos = static_cast<int32_t>(j);
+      }
+    } else {
+      if (h.neg < 0 || v < best_neg) {
+        best_neg = v;
+        h.neg = static_cast<int32_t>(j);
+      }
+    }
+  }
+  if (h.pos >= 0) h.pos_d = best_pos;
+  if (h.neg >= 0) h.neg_d = best_neg;
+  return h;
+}
+
+int check_outputs(const char *fn, int64_t n, const void *a, const void *b, const void *c, const void *d) {
+  if (n > 0 && (a == nullptr || b == nullptr || c == nullptr || d == nullptr))
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": an output pointer is null");
+  return R4J_OK;
+}
+
+int run_mining(const float *a, const int32_t *a_labels, int64_t na, const float *m,
+               const int32_t *m_labels, int64_t nm, int64_t d, int metric, bool in_batch,
+               int32_t *pos_idx, float *pos_dist, int32_t *neg_idx, float *neg_dist) {
+  if (na == 0) return R4J_OK;
+  if (nm == 0) {  // empty memory: no candidate at all
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (int64_t i = 0; i < na; ++i) {
+      pos_idx[i] = neg_idx[i] = -1;
+      pos_dist[i] = neg_dist[i] = nan;
+    }
+    return R4J_OK;
+  }
+  r4j::cpu::stream_rows(a, na, m, nm, d, metric,
+                        [&](int64_t i0, int64_t i1, const float *block, int64_t ld, int) {
+                          for (int64_t i = i0; i < i1; ++i) {
+                            const Hardest h = scan_row(block + (i - i0) * ld, nm, m_labels,
+                                                       a_labels[i], in_batch ? i : -1);
+                            pos_idx[i] = h.pos;
+                            pos_dist[i] = h.pos_d;
+                            neg_idx[i] = h.neg;
+                            neg_dist[i] = h.neg_d;
+                          }
+                        });
+  return R4J_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+int r4j_cpu_batch_hard(const float *x, const int32_t *labels, int64_t n, int64_t d, int metric,
+                       int32_t *pos_idx, float *pos_dist, int32_t *neg_idx, float *neg_dist) {
+  r4j::clear_error();
+  const char *fn = "r4j_cpu_batch_hard";
+  int st = r4j::check_rows(fn, "x", x, n, d);
+  if (st != R4J_OK) return st;
+  if ((st = r4j::check_metric(fn, metric)) != R4J_OK) return st;
+  if (n > 0 && labels == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": labels is null");
+  if ((st = check_outputs(fn, n, pos_idx, pos_dist, neg_idx, neg_dist)) != R4J_OK) return st;
+  try {
+    return run_mining(x, labels, n, x, labels, n, d, metric, true, pos_idx, pos_dist, neg_idx, neg_dist);
+  } catch (const std::bad_alloc &) {
+    return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of host memory");
+  }
+}
+
+int r4j_cpu_batch_hard_memory(const float *a, const int32_t *a_labels, int64_t na, const float *m,
+                              const int32_t *m_labels, int64_t nm, int64_t d, int metric,
+                              int32_t *pos_idx, float *pos_dist, int32_t *neg_idx, float *neg_dist) {
+  r4j::clear_error();
+  const char *fn = "r4j_cpu_batch_hard_memory";
+  int st = r4j::check_rows(fn, "a", a, na, d);
+  if (st != R4J_OK) return st;
+  if ((st = r4j::check_rows(fn, "m", m, nm, d)) != R4J_OK) return st;
+  if ((st = r4j::check_metric(fn, metric)) != R4J_OK) return st;
+  if (na > 0 && a_labels == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": a_labels is null");
+  if (nm > 0 && m_labels == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": m_labels is null");
+  if ((st = check_outputs(fn, na, pos_idx, pos_dist, neg_idx, neg_dist)) != R4J_OK) return st;
+  try {
+    return run_mining(a, a_labels, na, m, m_labels, nm, d, metric, false, pos_idx, pos_dist, neg_idx,
+                      neg_dist);
+  } catch (const std::bad_alloc &) {
+    return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of host memory");
+  }
+}
+
+}  // extern "C"

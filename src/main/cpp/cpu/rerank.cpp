@@ -1,0 +1,530 @@
+// k-reciprocal re-ranking on the CPU (r4j_cpu_rerank).
+//
+// Follows the k-reciprocal encoding of Zhong et al., "Re-ranking Person Re-identification with
+// k-reciprocal Encoding" (CVPR 2017), step by step as the widely used reference implementation
+// does it, but without any N x N matrix (N = nq + ng, queries first):
+//
+//  1. One pass over the N x N distance matrix D keeps, per row i, the row maximum and the
+//     K = max(k1 + 1, k2) nearest items by (distance, index); the query x gallery block of D is
+//     written straight into `out`. D is symmetric bit for bit with the distance kernels used here,
+//     so only the tiles on and above the diagonal are computed (distance_block), each feeding its
+//     rows and, transposed, its columns: half the floating-point work of streaming whole rows
+//     (stream_rows), with the same values. Memory: O(N * K) plus one tile per thread.
+//     original(i, j) = D(i, j) / max_j D(i, j). D is symmetric, so dividing row i by its own maximum
+//     is the reference's "divide by the column maximum, then transpose". Guard: when that maximum
+//     is not positive (all items of the row coincide, or N == 1) the divisor 1 is used instead, so
+//     original(i, .) = D(i, .) rather than the reference's 0/0 = NaN.
+//     Ordering by original equals ordering by D (division by a positive constant is monotone), so
+//     the neighbour lists are selected on D directly.
+//  2. R(i): forward = the first min(k1 + 1, N) items of i's list; R(i) = those f whose own first
+//     min(k1 + 1, N) items contain i. R_half(c) likewise with half + 1 items, half =
+//     round_half_to_even(k1 / 2) (numpy's np.around). Expansion: append R_half(c) for every c in
+//     R(i) with |R_half(c) & R(i)| > 2/3 |R_half(c)| (tested exactly as 3 * count > 2 * size).
+//  3. V(i, j) = exp(-original(i, j)) / sum over the expanded set (sorted, unique). Distances outside
+//     i's own list are computed afresh (distance_block on the gathered rows, bit-identical to
+//     distance_pair). The reference stores V in float16; we use float32 (weights summed in double).
+//  4. k2 > 1: V'(i) = mean of V over the first min(k2, N) items of i's list (sparse merge, summed in
+//     double in list order). Otherwise V' = V.
+//  5. Inverted index over the gallery rows of V' (rows r with V'(r, c) != 0, ascending r).
+//  6. For each query i: s(i, j) = sum over c in V'(i) (ascending c) of min(V'(i, c), V'(j, c)) for
+//     every gallery j, accumulated in double through the inverted index; Jaccard distance
+//     1 - s / (2 - s); out = (1 - lambda) * Jaccard + lambda * original.
+//
+// Parallel over rows / queries with OpenMP; every sum is taken in a fixed order, so the result does
+// not depend on the thread count.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <new>
+#include <utility>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "distance.h"
+#include "reid4j.h"
+
+namespace {
+
+// ---- neighbour lists: the k smallest of each row of D by (value, index) ---------------------
+//
+// Each row's list is a max-heap (worst entry on top) in two parallel arrays of length k, filled
+// from any order of candidates; thr[i] is the value an entry must not exceed to be offered
+// (+inf until the heap is full). The k smallest by the strict (value, index) order are unique,
+// so the lists do not depend on the order in which tiles are visited.
+
+inline bool after(float va, int32_t ia, float vb, int32_t ib) {
+  return va > vb || (va == vb && ia > ib);
+}
+
+inline void sift_down(float *v, int32_t *ix, int64_t n, int64_t p) {
+  const float pv = v[p];
+  const int32_t pi = ix[p];
+  for (;;) {
+    int64_t c = 2 * p + 1;
+    if (c >= n) break;
+    if (c + 1 < n && after(v[c + 1], ix[c + 1], v[c], ix[c])) ++c;
+    if (!after(v[c], ix[c], pv, pi)) break;
+    v[p] = v[c];
+    ix[p] = ix[c];
+    p = c;
+  }
+  v[p] = pv;
+  ix[p] = pi;
+}
+
+struct Lists {
+  int64_t k;
+  float *val;     // [n, k]
+  int32_t *idx;   // [n, k]
+  int32_t *cnt;   // [n] entries held
+  float *thr;     // [n]
+  float *rmax;    // [n] running row maximum
+
+  // Offers (v, j) to row i (caller has checked !(v > thr[i]); a NaN is taken only while filling).
+  void offer(int64_t i, float v, int32_t j) {
+    float *hv = val + i * k;
+    int32_t *hi = idx + i * k;
+    int32_t c = cnt[i];
+    if (c < k) {  // filling: sift up
+      int64_t p = c;
+      while (p > 0) {
+        const int64_t up = (p - 1) / 2;
+        if (!after(v, j, hv[up], hi[up])) break;
+        hv[p] = hv[up];
+        hi[p] = hi[up];
+        p = up;
+      }
+      hv[p] = v;
+      hi[p] = j;
+      cnt[i] = ++c;
+      if (c == k) thr[i] = hv[0];
+      return;
+    }
+    if (!after(hv[0], hi[0], v, j)) return;  // not better than the worst held
+    hv[0] = v;
+    hi[0] = j;
+    sift_down(hv, hi, k, 0);
+    thr[i] = hv[0];
+  }
+
+  // Heap sort in place: row i ascending by (value, index).
+  void finish(int64_t i) {
+    float *hv = val + i * k;
+    int32_t *hi = idx + i * k;
+    for (int64_t end = k - 1; end > 0; --end) {
+      std::swap(hv[0], hv[end]);
+      std::swap(hi[0], hi[end]);
+      sift_down(hv, hi, end, 0);
+    }
+  }
+};
+
+constexpr int64_t kLanes = 16;
+
+// Row-wise update: row i sees the values row[0..w) of columns j0 + t.
+void update_row(Lists &L, int64_t i, const float *row, int64_t w, int64_t j0) {
+  float mx = L.rmax[i];
+  float lane_max[kLanes];
+  for (int64_t t = 0; t < kLanes; ++t) lane_max[t] = mx;
+  int64_t j = 0;
+  for (; j + kLanes <= w; j += kLanes) {
+    const float *r = row + j;
+    const float thr = L.thr[i];
+    bool any = false;
+    for (int64_t t = 0; t < kLanes; ++t) {
+      lane_max[t] = r[t] > lane_max[t] ? r[t] : lane_max[t];
+      any |= !(r[t] > thr);
+    }
+    if (any)
+      for (int64_t t = 0; t < kLanes; ++t)
+        if (!(r[t] > L.thr[i])) L.offer(i, r[t], static_cast<int32_t>(j0 + j + t));
+  }
+  for (int64_t t = 0; t < kLanes; ++t) mx = lane_max[t] > mx ? lane_max[t] : mx;
+  for (; j < w; ++j) {
+    mx = row[j] > mx ? row[j] : mx;
+    if (!(row[j] > L.thr[i])) L.offer(i, row[j], static_cast<int32_t>(j0 + j));
+  }
+  L.rmax[i] = mx;
+}
+
+// Column-wise update (the transposed tile): rows j0 + t each see value row[t] of column i.
+void update_cols(Lists &L, int64_t i, const float *row, int64_t w, int64_t j0) {
+  float *rmax = L.rmax + j0;
+  const float *thr = L.thr + j0;
+  int64_t j = 0;
+  for (; j + kLanes <= w; j += kLanes) {
+    const float *r = row + j;
+    bool any = false;
+    for (int64_t t = 0; t < kLanes; ++t) {
+      rmax[j + t] = r[t] > rmax[j + t] ? r[t] : rmax[j + t];
+      any |= !(r[t] > thr[j + t]);
+    }
+    if (any)
+      for (int64_t t = 0; t < kLanes; ++t)
+        if (!(r[t] > thr[j + t])) L.offer(j0 + j + t, r[t], static_cast<int32_t>(i));
+  }
+  for (; j < w; ++j) {
+    rmax[j] = row[j] > rmax[j] ? row[j] : rmax[j];
+    if (!(row[j] > thr[j])) L.offer(j0 + j, row[j], static_cast<int32_t>(i));
+  }
+}
+
+// The one pass over the N x N distance matrix D of x ([n, d], queries first). D is symmetric bit
+// for bit (every pair's value depends only on its two rows, and the dot product and the norm sum
+// commute), so only the tiles on and above the diagonal are computed (distance_block), each
+// feeding the lists of its rows and, transposed, of its columns: half the work of streaming whole
+// rows. Writes the k nearest of every item (ascending by (value, index)), the divisor of every row
+// (its maximum, or 1 when that is not positive), and D(q_i, g_j) into out ([nq, n - nq]).
+// Returns false when out of memory.
+bool symmetric_pass(const float *x, const float *norms, int64_t nq, int64_t n, int64_t d, int metric,
+                    int64_t k, float *nn_val, int32_t *nn_idx, float *rdiv, float *out) {
+  const int threads = r4j::cpu_threads();
+  const int64_t ng = n - nq;
+  // Square tiles: large enough that packing a tile's columns is small next to its GEMM, small
+  // enough that there are several tiles per thread.
+  int64_t tile = 512;
+  while (tile > 64 && (n + tile - 1) / tile < 3 * threads) tile /= 2;
+  const int64_t nb = (n + tile - 1) / tile;
+  std::vector<int32_t> cnt(static_cast<size_t>(n), 0);
+  std::vector<float> thr(static_cast<size_t>(n), std::numeric_limits<float>::infinity());
+  std::vector<float> rmax(static_cast<size_t>(n), -std::numeric_limits<float>::infinity());
+  Lists L{k, nn_val, nn_idx, cnt.data(), thr.data(), rmax.data()};
+  std::vector<std::mutex> band_lock(static_cast<size_t>(nb));
+  // Tiles (b, c), c >= b, in row-band order.
+  std::vector<std::pair<int32_t, int32_t>> tiles;
+  tiles.reserve(static_cast<size_t>(nb * (nb + 1) / 2));
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t c = b; c < nb; ++c) tiles.emplace_back(static_cast<int32_t>(b), static_cast<int32_t>(c));
+  std::atomic<bool> failed{false};
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> buf;
+    try {
+      buf.resize(static_cast<size_t>(tile * tile));
+    } catch (...) {
+      failed = true;
+    }
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < static_cast<int64_t>(tiles.size()); ++t) {
+      if (failed.load(std::memory_order_relaxed)) continue;
+      const int64_t b = tiles[t].first, c = tiles[t].second;
+      const int64_t i0 = b * tile, i1 = std::min(n, i0 + tile), j0 = c * tile, j1 = std::min(n, j0 + tile);
+      const int64_t h = i1 - i0, w = j1 - j0;
+      try {
+        r4j::cpu::distance_block(x + i0 * d, norms + i0, h, x + j0 * d, norms + j0, w, d, metric, buf.data(), w);
+      } catch (...) {
+        failed = true;
+        continue;
+      }
+      {
+        std::lock_guard<std::mutex> lock(band_lock[b]);
+        for (int64_t i = i0; i < i1; ++i) update_row(L, i, buf.data() + (i - i0) * w, w, j0);
+      }
+      if (c != b) {
+        std::lock_guard<std::mutex> lock(band_lock[c]);
+        for (int64_t i = i0; i < i1; ++i) update_cols(L, i, buf.data() + (i - i0) * w, w, j0);
+      }
+      // Query x gallery distances (all lie on or above the diagonal, each in exactly one tile).
+      const int64_t gj0 = std::max(j0, nq);
+      if (gj0 < j1)
+        for (int64_t i = i0; i < std::min(i1, nq); ++i)
+          std::memcpy(out + i * ng + (gj0 - nq), buf.data() + (i - i0) * w + (gj0 - j0),
+                      sizeof(float) * (j1 - gj0));
+    }
+  }
+  if (failed.load()) return false;
+  for (int64_t i = 0; i < n; ++i) {
+    L.finish(i);
+    rdiv[i] = rmax[i] > 0.f ? rmax[i] : 1.f;
+  }
+  return true;
+}
+
+struct Entry {
+  int32_t col;
+  float val;
+};
+
+// Runs body(i) for i in [0, n) on cpu_threads() threads; allocation failures inside are reported
+// through the return value (false) instead of escaping the parallel region.
+template <class Init, class Body>
+bool parallel_rows(int64_t n, Init init, Body body) {
+  std::atomic<bool> failed{false};
+#pragma omp parallel num_threads(r4j::cpu_threads())
+  {
+    decltype(init()) scratch{};
+    bool have = false;
+    try {
+      scratch = init();
+      have = true;
+    } catch (...) {
+      failed = true;
+    }
+    // Every thread meets the same worksharing loop; after a failure the remaining rows are skipped.
+#pragma omp for schedule(dynamic, 32)
+    for (int64_t i = 0; i < n; ++i) {
+      if (!have || failed.load(std::memory_order_relaxed)) continue;
+      try {
+        body(i, scratch);
+      } catch (...) {
+        failed = true;
+      }
+    }
+  }
+  return !failed.load();
+}
+
+// Per-thread scratch: stamp arrays over the N items (a slot "belongs" to row i when it holds i+1).
+struct Scratch {
+  std::vector<int32_t> in_r, in_e, kpos_stamp, kpos;
+  std::vector<double> acc;
+  std::vector<int32_t> list, miss;
+  std::vector<float> dist, gather, gnorm, gout;
+};
+
+int rerank_impl(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                int32_t k1, int32_t k2, float lambda, float *out) {
+  const int64_t n = nq + ng;
+  const float *qg = nullptr;  // all N items, queries first
+  std::vector<float> concat;
+  concat.resize(static_cast<size_t>(n * d));
+  std::memcpy(concat.data(), q, sizeof(float) * nq * d);
+  std::memcpy(concat.data() + nq * d, g, sizeof(float) * ng * d);
+  qg = concat.data();
+
+  int64_t half = k1 / 2;  // round_half_to_even(k1 / 2)
+  if ((k1 % 2) != 0 && (half % 2) != 0) ++half;
+  const int64_t kk = std::min<int64_t>(n, std::max<int64_t>(int64_t(k1) + 1, k2));  // list length
+  const int64_t kf = std::min<int64_t>(n, int64_t(k1) + 1);                         // forward
+  const int64_t kh = std::min<int64_t>(n, half + 1);                                // half forward
+  const int64_t kq = std::min<int64_t>(n, k2);                                      // query expansion
+
+  // ---- 1. one pass over D: neighbour lists, row maxima, query x gallery distances ------------
+  std::vector<int32_t> nn_idx(static_cast<size_t>(n * kk));
+  std::vector<float> nn_val(static_cast<size_t>(n * kk));
+  std::vector<float> rdiv(static_cast<size_t>(n));  // divisor of row i (its max, or 1)
+  std::vector<float> norms(static_cast<size_t>(n));
+  r4j::cpu::row_norms(qg, n, d, metric, norms.data());
+  if (!symmetric_pass(qg, norms.data(), nq, n, d, metric, kk, nn_val.data(), nn_idx.data(), rdiv.data(), out))
+    throw std::bad_alloc();
+
+  // Does item i appear among the first `len` entries of item f's list?
+  auto listed = [&](int64_t f, int64_t i, int64_t len) {
+    const int32_t *l = nn_idx.data() + f * kk;
+    for (int64_t t = 0; t < len; ++t)
+      if (l[t] == i) return true;
+    return false;
+  };
+
+  // ---- 2a. reciprocal sets R(i) (k1 + 1 items) and R_half(i) (half + 1 items) ----------------
+  std::vector<int32_t> r_idx(static_cast<size_t>(n * kf)), r_len(static_cast<size_t>(n));
+  std::vector<int32_t> h_idx(static_cast<size_t>(n * kh)), h_len(static_cast<size_t>(n));
+  auto no_scratch = [] { return 0; };
+  bool ok = parallel_rows(n, no_scratch, [&](int64_t i, int) {
+    const int32_t *l = nn_idx.data() + i * kk;
+    int32_t c = 0;
+    for (int64_t t = 0; t < kf; ++t)
+      if (listed(l[t], i, kf)) r_idx[i * kf + c++] = l[t];
+    r_len[i] = c;
+    c = 0;
+    for (int64_t t = 0; t < kh; ++t)
+      if (listed(l[t], i, kh)) h_idx[i * kh + c++] = l[t];
+    h_len[i] = c;
+  });
+  if (!ok) throw std::bad_alloc();
+
+  auto make_scratch = [&] {
+    Scratch s;
+    s.in_r.assign(static_cast<size_t>(n), 0);
+    s.in_e.assign(static_cast<size_t>(n), 0);
+    s.kpos_stamp.assign(static_cast<size_t>(n), 0);
+    s.kpos.assign(static_cast<size_t>(n), 0);
+    return s;
+  };
+
+  // ---- 2b/3. expanded sets and weights: sparse rows V(i) -------------------------------------
+  std::vector<std::vector<Entry>> v(static_cast<size_t>(n));
+  ok = parallel_rows(n, make_scratch, [&](int64_t i, Scratch &s) {
+    const int32_t stamp = static_cast<int32_t>(i + 1);
+    const int32_t *ri = r_idx.data() + i * kf;
+    const int32_t nr = r_len[i];
+    s.list.clear();
+    for (int32_t t = 0; t < nr; ++t) {
+      s.in_r[ri[t]] = stamp;
+      s.in_e[ri[t]] = stamp;
+      s.list.push_back(ri[t]);
+    }
+    for (int32_t t = 0; t < nr; ++t) {
+      const int32_t c = ri[t];
+      const int32_t *hc = h_idx.data() + int64_t(c) * kh;
+      const int32_t nh = h_len[c];
+      int64_t common = 0;
+      for (int32_t u = 0; u < nh; ++u) common += s.in_r[hc[u]] == stamp;
+      if (3 * common > 2 * int64_t(nh)) {
+        for (int32_t u = 0; u < nh; ++u)
+          if (s.in_e[hc[u]] != stamp) {
+            s.in_e[hc[u]] = stamp;
+            s.list.push_back(hc[u]);
+          }
+      }
+    }
+    std::sort(s.list.begin(), s.list.end());
+    // Distances of i already known from its list.
+    const int32_t *l = nn_idx.data() + i * kk;
+    for (int64_t t = 0; t < kk; ++t) {
+      s.kpos_stamp[l[t]] = stamp;
+      s.kpos[l[t]] = static_cast<int32_t>(t);
+    }
+    // Distances to the rest: gathered and computed as one small block (bit-identical to
+    // distance_pair, but vectorised over the columns).
+    const size_t m = s.list.size();
+    s.dist.resize(m);
+    s.miss.clear();
+    for (size_t t = 0; t < m; ++t) {
+      const int32_t j = s.list[t];
+      if (s.kpos_stamp[j] == stamp)
+        s.dist[t] = nn_val[i * kk + s.kpos[j]];
+      else
+        s.miss.push_back(static_cast<int32_t>(t));
+    }
+    if (!s.miss.empty()) {
+      const size_t mm = s.miss.size();
+      s.gather.resize(mm * d);
+      s.gnorm.resize(mm);
+      s.gout.resize(mm);
+      for (size_t u = 0; u < mm; ++u) {
+        const int32_t j = s.list[s.miss[u]];
+        std::memcpy(s.gather.data() + u * d, qg + int64_t(j) * d, sizeof(float) * d);
+        s.gnorm[u] = norms[j];
+      }
+      r4j::cpu::distance_block(qg + i * d, norms.data() + i, 1, s.gather.data(), s.gnorm.data(),
+                               static_cast<int64_t>(mm), d, metric, s.gout.data(), static_cast<int64_t>(mm));
+      for (size_t u = 0; u < mm; ++u) s.dist[s.miss[u]] = s.gout[u];
+    }
+    std::vector<Entry> &row = v[i];
+    row.resize(m);
+    double sum = 0.0;
+    const float div = rdiv[i];
+    for (size_t t = 0; t < m; ++t) {
+      const float w = std::exp(-(s.dist[t] / div));
+      row[t] = {s.list[t], w};
+      sum += w;
+    }
+    for (Entry &e : row) e.val = static_cast<float>(e.val / sum);
+  });
+  if (!ok) throw std::bad_alloc();
+
+  // ---- 4. query expansion: V'(i) = mean of V over the k2 nearest ------------------------------
+  if (k2 > 1) {
+    std::vector<std::vector<Entry>> vq(static_cast<size_t>(n));
+    auto qe_scratch = [&] {
+      Scratch s;
+      s.in_e.assign(static_cast<size_t>(n), 0);
+      s.acc.assign(static_cast<size_t>(n), 0.0);
+      return s;
+    };
+    ok = parallel_rows(n, qe_scratch, [&](int64_t i, Scratch &s) {
+      const int32_t stamp = static_cast<int32_t>(i + 1);
+      const int32_t *l = nn_idx.data() + i * kk;
+      s.list.clear();
+      for (int64_t t = 0; t < kq; ++t) {
+        for (const Entry &e : v[l[t]]) {
+          if (s.in_e[e.col] != stamp) {
+            s.in_e[e.col] = stamp;
+            s.acc[e.col] = 0.0;
+            s.list.push_back(e.col);
+          }
+          s.acc[e.col] += e.val;
+        }
+      }
+      std::sort(s.list.begin(), s.list.end());
+      std::vector<Entry> &row = vq[i];
+      row.resize(s.list.size());
+      for (size_t t = 0; t < s.list.size(); ++t)
+        row[t] = {s.list[t], static_cast<float>(s.acc[s.list[t]] / double(kq))};
+    });
+    if (!ok) throw std::bad_alloc();
+    v.swap(vq);
+  }
+
+  // ---- 5. inverted index over the gallery rows (column -> (gallery row, value)) ---------------
+  std::vector<int64_t> col_ptr(static_cast<size_t>(n + 1), 0);
+  for (int64_t r = nq; r < n; ++r)
+    for (const Entry &e : v[r])
+      if (e.val != 0.f) ++col_ptr[e.col + 1];
+  for (int64_t c = 0; c < n; ++c) col_ptr[c + 1] += col_ptr[c];
+  std::vector<int32_t> col_row(static_cast<size_t>(col_ptr[n]));
+  std::vector<float> col_val(static_cast<size_t>(col_ptr[n]));
+  {
+    std::vector<int64_t> fill(col_ptr.begin(), col_ptr.end() - 1);
+    for (int64_t r = nq; r < n; ++r)
+      for (const Entry &e : v[r])
+        if (e.val != 0.f) {
+          const int64_t p = fill[e.col]++;
+          col_row[p] = static_cast<int32_t>(r - nq);
+          col_val[p] = e.val;
+        }
+  }
+
+  // ---- 6. Jaccard distance of every query to every gallery item, final combination -----------
+  auto jac_scratch = [&] {
+    Scratch s;
+    s.acc.assign(static_cast<size_t>(ng), 0.0);
+    return s;
+  };
+  const double lam = lambda;
+  ok = parallel_rows(nq, jac_scratch, [&](int64_t i, Scratch &s) {
+    double *acc = s.acc.data();
+    for (const Entry &e : v[i]) {
+      if (e.val == 0.f) continue;
+      const float vi = e.val;
+      for (int64_t p = col_ptr[e.col], pe = col_ptr[e.col + 1]; p < pe; ++p)
+        acc[col_row[p]] += std::min(vi, col_val[p]);
+    }
+    float *o = out + i * ng;
+    const double inv = 1.0 / double(rdiv[i]);
+    for (int64_t j = 0; j < ng; ++j) {
+      const double sv = acc[j];
+      acc[j] = 0.0;
+      const double jac = 1.0 - sv / (2.0 - sv);
+      o[j] = static_cast<float>((1.0 - lam) * jac + lam * (double(o[j]) * inv));
+    }
+  });
+  if (!ok) throw std::bad_alloc();
+  return R4J_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+int r4j_cpu_rerank(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                   int32_t k1, int32_t k2, float lambda, float *out) {
+  r4j::clear_error();
+  const char *fn = "r4j_cpu_rerank";
+  int st = r4j::check_rows(fn, "q", q, nq, d);
+  if (st != R4J_OK) return st;
+  if ((st = r4j::check_rows(fn, "g", g, ng, d)) != R4J_OK) return st;
+  if ((st = r4j::check_metric(fn, metric)) != R4J_OK) return st;
+  if (nq + ng > INT32_MAX)
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": nq + ng = " + std::to_string(nq + ng) +
+                                     " must be < 2^31");
+  if (k1 < 1) return r4j::fail(R4J_EINVAL, std::string(fn) + ": k1 must be >= 1, got " + std::to_string(k1));
+  if (k2 < 1) return r4j::fail(R4J_EINVAL, std::string(fn) + ": k2 must be >= 1, got " + std::to_string(k2));
+  if (!(lambda >= 0.f && lambda <= 1.f))
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": lambda must be in [0, 1], got " + std::to_string(lambda));
+  if (nq > 0 && ng > 0 && out == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": out is null");
+  if (nq == 0 || ng == 0) return R4J_OK;  // empty output
+  try {
+    return rerank_impl(q, nq, g, ng, d, metric, k1, k2, lambda, out);
+  } catch (const std::bad_alloc &) {
+    return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of host memory");
+  }
+}
+
+}  // extern "C"

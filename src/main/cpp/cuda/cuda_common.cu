@@ -1,0 +1,85 @@
+// Device management and error reporting of the CUDA backend.
+#include <cstring>
+#include <string>
+
+#include "cuda_common.cuh"
+
+namespace {
+thread_local int t_device = 0;  // device the CUDA kernels of this thread use
+
+// Number of usable devices; 0 (and the reason in *why) when there is no driver or no device.
+int usable_devices(std::string *why) {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // clear the error state so later calls are not affected
+    if (why) *why = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+    return 0;
+  }
+  if (n <= 0 && why) *why = "the driver reports no device";
+  return n > 0 ? n : 0;
+}
+}  // namespace
+
+namespace r4j {
+namespace cu {
+
+int cuda_fail(cudaError_t err, const char *fn, const char *call) {
+  cudaGetLastError();
+  std::string msg = std::string(fn) + ": " + call + " failed: " + cudaGetErrorString(err) + " (" +
+                    cudaGetErrorName(err) + ")";
+  return fail(err == cudaErrorMemoryAllocation ? R4J_ENOMEM : R4J_ECUDA, msg);
+}
+
+int prepare_device(const char *fn) {
+  std::string why;
+  int n = usable_devices(&why);
+  if (n == 0) return fail(R4J_ECUDA, std::string("no CUDA device: ") + fn + ": " + why);
+  if (t_device < 0 || t_device >= n)
+    return fail(R4J_ECUDA, std::string(fn) + ": the selected CUDA device " + std::to_string(t_device) +
+                               " does not exist (" + std::to_string(n) + " present)");
+  const char *FN = fn;
+  R4J_CU(cudaSetDevice(t_device));
+  return R4J_OK;
+}
+
+}  // namespace cu
+}  // namespace r4j
+
+extern "C" {
+
+int r4j_cuda_compiled(void) { return 1; }
+
+int r4j_cuda_device_count(int *count) {
+  r4j::clear_error();
+  if (!count) return r4j::fail(R4J_EINVAL, "r4j_cuda_device_count: count is null");
+  *count = usable_devices(nullptr);
+  return R4J_OK;
+}
+
+int r4j_cuda_set_device(int device) {
+  r4j::clear_error();
+  std::string why;
+  int n = usable_devices(&why);
+  if (n == 0) return r4j::fail(R4J_ECUDA, "no CUDA device: r4j_cuda_set_device: " + why);
+  if (device < 0 || device >= n)
+    return r4j::fail(R4J_EINVAL, "r4j_cuda_set_device: device " + std::to_string(device) + " is outside [0, " +
+                                     std::to_string(n) + ")");
+  t_device = device;
+  return R4J_OK;
+}
+
+int r4j_cuda_device_name(char *buf, int len) {
+  r4j::clear_error();
+  const char *FN = "r4j_cuda_device_name";
+  if (!buf || len <= 0) return r4j::fail(R4J_EINVAL, "r4j_cuda_device_name: buf is null or len <= 0");
+  buf[0] = '\0';
+  R4J_TRY(r4j::cu::prepare_device(FN));
+  cudaDeviceProp prop;
+  R4J_CU(cudaGetDeviceProperties(&prop, t_device));
+  std::strncpy(buf, prop.name, static_cast<size_t>(len) - 1);
+  buf[len - 1] = '\0';
+  return R4J_OK;
+}
+
+}  // extern "C"

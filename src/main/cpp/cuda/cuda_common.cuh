@@ -1,0 +1,134 @@
+// Internal helpers shared by the CUDA sources of reid4j: error reporting, device selection, RAII
+// wrappers, and the building blocks (row norms, distance tiles, per-row top-k selection) that the
+// public r4j_cuda_* functions are made of. Not part of the public API.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common.h"
+#include "reid4j.h"
+
+namespace r4j {
+namespace cu {
+
+// Turns a failed CUDA call into R4J_ECUDA (R4J_ENOMEM for an allocation failure) with a message
+// "<fn>: <call> failed: <error string> (<error name>)". Clears the non-sticky error state.
+int cuda_fail(cudaError_t err, const char *fn, const char *call);
+
+// Checks that a CUDA device is usable and makes this thread's device current. Returns R4J_OK, or
+// R4J_ECUDA with "no CUDA device: <fn>: ..." when there is no driver or no device.
+int prepare_device(const char *fn);
+
+// Evaluates a CUDA runtime call; on failure returns the status from cuda_fail (needs `FN` in scope).
+#define R4J_CU(call)                                                              \
+  do {                                                                            \
+    cudaError_t r4j_err_ = (call);                                                \
+    if (r4j_err_ != cudaSuccess) return ::r4j::cu::cuda_fail(r4j_err_, FN, #call); \
+  } while (0)
+
+// Checks the launch of the kernel just issued.
+#define R4J_CU_LAUNCH(name)                                                            \
+  do {                                                                                 \
+    cudaError_t r4j_err_ = cudaGetLastError();                                         \
+    if (r4j_err_ != cudaSuccess) return ::r4j::cu::cuda_fail(r4j_err_, FN, "launch of " name); \
+  } while (0)
+
+// Evaluates an expression returning a reid4j status; returns it when it is not R4J_OK.
+#define R4J_TRY(expr)               \
+  do {                              \
+    int r4j_st_ = (expr);           \
+    if (r4j_st_ != R4J_OK) return r4j_st_; \
+  } while (0)
+
+// Device buffer owned by this object (freed on every path).
+template <typename T>
+class DevBuf {
+ public:
+  DevBuf() = default;
+  DevBuf(const DevBuf &) = delete;
+  DevBuf &operator=(const DevBuf &) = delete;
+  ~DevBuf() { reset(); }
+  // Allocates n elements (n == 0 gives a null pointer); frees what was held before.
+  cudaError_t alloc(int64_t n) {
+    reset();
+    if (n <= 0) return cudaSuccess;
+    void *p = nullptr;
+    cudaError_t e = cudaMalloc(&p, static_cast<size_t>(n) * sizeof(T));
+    if (e == cudaSuccess) ptr_ = static_cast<T *>(p);
+    return e;
+  }
+  void reset() {
+    if (ptr_) cudaFree(ptr_);
+    ptr_ = nullptr;
+  }
+  T *get() const { return ptr_; }
+
+ private:
+  T *ptr_ = nullptr;
+};
+
+// A stream owned by this object, synchronised and destroyed on every path.
+class Stream {
+ public:
+  Stream() = default;
+  Stream(const Stream &) = delete;
+  Stream &operator=(const Stream &) = delete;
+  ~Stream() {
+    if (s_) {
+      cudaStreamSynchronize(s_);
+      cudaStreamDestroy(s_);
+    }
+  }
+  cudaError_t create() { return cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking); }
+  cudaStream_t get() const { return s_; }
+
+ private:
+  cudaStream_t s_ = nullptr;
+};
+
+// Bytes of device scratch a streamed distance chunk may use.
+constexpr int64_t kChunkBytes = int64_t(1) << 30;
+
+// Rows per chunk so that rows * bytes_per_row <= budget (at least 1, at most total).
+inline int64_t chunk_rows(int64_t total, int64_t bytes_per_row, int64_t budget = kChunkBytes) {
+  if (bytes_per_row < 1) bytes_per_row = 1;
+  int64_t r = budget / bytes_per_row;
+  if (r < 1) r = 1;
+  if (r > total) r = total;
+  return r;
+}
+
+// ---- building blocks (all asynchronous on `s`; device pointers) ----
+
+// out[i] = |x_i|^2 (sq/euclidean) or |x_i| (cosine), x: [n, d].
+int launch_row_norms(const char *FN, const float *x, int64_t n, int64_t d, int metric, float *out,
+                     cudaStream_t s);
+
+// out[i * ldo + j] = dist(a_i, b_j) for i < m, j < n, from the row norms of launch_row_norms.
+// m must be < 2^31 and at most 65535 * 128 per call (callers chunk), n < 2^31.
+int launch_distance(const char *FN, const float *a, const float *an, int64_t m, const float *b,
+                    const float *bn, int64_t n, int64_t d, int metric, float *out, int64_t ldo,
+                    cudaStream_t s);
+
+// Largest k handled with the sorting buffer in shared memory (beyond it a global buffer is used).
+constexpr int64_t kSelectSharedMax = 4096;
+
+// Power of two >= k (1 for k <= 1).
+inline int64_t select_pad(int64_t k) {
+  int64_t p = 1;
+  while (p < k) p <<= 1;
+  return p;
+}
+
+// Per-row k smallest of dist: [rows, cols] with leading dimension ld, ascending by (value, column).
+// If div is not null the values are dist / div[row]. Writes out_val (may be null) and out_idx,
+// [rows, k] contiguous. 1 <= k <= cols. When select_pad(k) > kSelectSharedMax, gscratch must hold
+// rows * select_pad(k) 64-bit words.
+int launch_select(const char *FN, const float *dist, int64_t ld, int64_t rows, int64_t cols, int64_t k,
+                  const float *div, float *out_val, int32_t *out_idx, unsigned long long *gscratch,
+                  cudaStream_t s);
+
+}  // namespace cu
+}  // namespace r4j

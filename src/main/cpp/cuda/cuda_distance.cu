@@ -1,0 +1,230 @@
+// Distance building blocks of the CUDA backend (row norms, tiled distance kernel) and
+// r4j_cuda_pairwise.
+#include <algorithm>
+#include <string>
+
+#include "cuda_common.cuh"
+
+namespace r4j {
+namespace cu {
+namespace {
+
+// One warp per row: sum of squares (sqrt for cosine).
+__global__ void row_norms_kernel(const float *__restrict__ x, int64_t n, int64_t d, int metric,
+                                 float *__restrict__ out) {
+  const int lane = threadIdx.x & 31;
+  const int64_t row = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (row >= n) return;
+  const float *p = x + row * d;
+  float s = 0.f;
+  for (int64_t k = lane; k < d; k += 32) s = fmaf(p[k], p[k], s);
+  for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+  if (lane == 0) out[row] = metric == R4J_COSINE ? sqrtf(s) : s;
+}
+
+// Tile of the distance kernel: BM x BN outputs per block of 256 threads, TM x TN per thread,
+// BK-deep slices of the shared dimension, double-buffered in shared memory.
+constexpr int BM = 128, BN = 128, BK = 8, TM = 8, TN = 8, THREADS = 256;
+constexpr int PAD = 4;  // keeps the transposed stores free of bank conflicts; rows stay 16B-aligned
+
+__device__ __forceinline__ float finish_distance(float dot, float an, float bn, int metric) {
+  if (metric == R4J_COSINE) {
+    if (an == 0.f || bn == 0.f) return 1.f;
+    return 1.f - dot / (an * bn);
+  }
+  float s = fmaxf(0.f, an + bn - 2.f * dot);
+  return metric == R4J_EUCLIDEAN ? sqrtf(s) : s;
+}
+
+// Loads 4 consecutive elements (k .. k+3) of row `row` of x: [rows, d]; zero outside.
+template <bool VEC>
+__device__ __forceinline__ void load4(const float *__restrict__ x, int64_t rows, int64_t d, int64_t row,
+                                      int64_t k, float r[4]) {
+  if (row >= rows) {
+    r[0] = r[1] = r[2] = r[3] = 0.f;
+    return;
+  }
+  const float *p = x + row * d;
+  if (VEC) {  // d % 4 == 0 and k % 4 == 0: either all four are inside or none
+    if (k < d) {
+      float4 v = __ldg(reinterpret_cast<const float4 *>(p + k));
+      r[0] = v.x;
+      r[1] = v.y;
+      r[2] = v.z;
+      r[3] = v.w;
+    } else {
+      r[0] = r[1] = r[2] = r[3] = 0.f;
+    }
+  } else {
+#pragma unroll
+    for (int t = 0; t < 4; ++t) r[t] = (k + t < d) ? __ldg(p + k + t) : 0.f;
+  }
+}
+
+// out[i * ldo + j] = dist(a_i, b_j). Grid: x over column tiles of b, y over row tiles of a.
+template <bool VEC>
+__global__ void __launch_bounds__(THREADS, 2)
+    distance_kernel(const float *__restrict__ a, const float *__restrict__ an, int64_t m,
+                    const float *__restrict__ b, const float *__restrict__ bn, int64_t n, int64_t d,
+                    int metric, float *__restrict__ out, int64_t ldo, bool vec_out) {
+  __shared__ __align__(16) float As[2][BK][BM + PAD];
+  __shared__ __align__(16) float Bs[2][BK][BN + PAD];
+
+  const int tid = threadIdx.x;
+  const int64_t row0 = (int64_t)blockIdx.y * BM;
+  const int64_t col0 = (int64_t)blockIdx.x * BN;
+
+  // Global -> shared mapping: thread loads 4 consecutive k of one row of each tile.
+  const int lrow = tid >> 1;       // 0..127
+  const int lk = (tid & 1) * 4;    // 0 or 4
+  // Compute mapping: thread owns rows ty*TM.. and columns tx*TN..
+  const int ty = tid / 16, tx = tid % 16;
+
+  float acc[TM][TN];
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
+
+  float ra[4], rb[4];
+  const int64_t ktiles = (d + BK - 1) / BK;
+
+  load4<VEC>(a, m, d, row0 + lrow, lk, ra);
+  load4<VEC>(b, n, d, col0 + lrow, lk, rb);
+#pragma unroll
+  for (int t = 0; t < 4; ++t) {
+    As[0][lk + t][lrow] = ra[t];
+    Bs[0][lk + t][lrow] = rb[t];
+  }
+  __syncthreads();
+
+  for (int64_t kt = 0; kt < ktiles; ++kt) {
+    const int cur = (int)(kt & 1);
+    const bool more = kt + 1 < ktiles;
+    if (more) {
+      const int64_t k = (kt + 1) * BK + lk;
+      load4<VEC>(a, m, d, row0 + lrow, k, ra);
+      load4<VEC>(b, n, d, col0 + lrow, k, rb);
+    }
+#pragma unroll
+    for (int kk = 0; kk < BK; ++kk) {
+      float fa[TM], fb[TN];
+      const float4 a0 = *reinterpret_cast<const float4 *>(&As[cur][kk][ty * TM]);
+      const float4 a1 = *reinterpret_cast<const float4 *>(&As[cur][kk][ty * TM + 4]);
+      const float4 b0 = *reinterpret_cast<const float4 *>(&Bs[cur][kk][tx * TN]);
+      const float4 b1 = *reinterpret_cast<const float4 *>(&Bs[cur][kk][tx * TN + 4]);
+      fa[0] = a0.x; fa[1] = a0.y; fa[2] = a0.z; fa[3] = a0.w;
+      fa[4] = a1.x; fa[5] = a1.y; fa[6] = a1.z; fa[7] = a1.w;
+      fb[0] = b0.x; fb[1] = b0.y; fb[2] = b0.z; fb[3] = b0.w;
+      fb[4] = b1.x; fb[5] = b1.y; fb[6] = b1.z; fb[7] = b1.w;
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(fa[i], fb[j], acc[i][j]);
+    }
+    if (more) {
+#pragma unroll
+      for (int t = 0; t < 4; ++t) {
+        As[cur ^ 1][lk + t][lrow] = ra[t];
+        Bs[cur ^ 1][lk + t][lrow] = rb[t];
+      }
+    }
+    __syncthreads();
+  }
+
+  // Epilogue: norms -> distances.
+  const int64_t cbase = col0 + tx * TN;
+  float nb[TN];
+#pragma unroll
+  for (int j = 0; j < TN; ++j) nb[j] = (cbase + j < n) ? bn[cbase + j] : 0.f;
+  const bool vec_store = vec_out && (cbase + TN <= n);
+#pragma unroll
+  for (int i = 0; i < TM; ++i) {
+    const int64_t r = row0 + ty * TM + i;
+    if (r >= m) break;
+    const float na = an[r];
+    float v[TN];
+#pragma unroll
+    for (int j = 0; j < TN; ++j) v[j] = finish_distance(acc[i][j], na, nb[j], metric);
+    float *o = out + r * ldo + cbase;
+    if (vec_store) {
+      reinterpret_cast<float4 *>(o)[0] = make_float4(v[0], v[1], v[2], v[3]);
+      reinterpret_cast<float4 *>(o)[1] = make_float4(v[4], v[5], v[6], v[7]);
+    } else {
+#pragma unroll
+      for (int j = 0; j < TN; ++j)
+        if (cbase + j < n) o[j] = v[j];
+    }
+  }
+}
+
+}  // namespace
+
+int launch_row_norms(const char *FN, const float *x, int64_t n, int64_t d, int metric, float *out,
+                     cudaStream_t s) {
+  if (n <= 0) return R4J_OK;
+  const int warps = 8;
+  const int64_t blocks = (n + warps - 1) / warps;
+  row_norms_kernel<<<(unsigned)blocks, warps * 32, 0, s>>>(x, n, d, metric, out);
+  R4J_CU_LAUNCH("row_norms_kernel");
+  return R4J_OK;
+}
+
+int launch_distance(const char *FN, const float *a, const float *an, int64_t m, const float *b,
+                    const float *bn, int64_t n, int64_t d, int metric, float *out, int64_t ldo,
+                    cudaStream_t s) {
+  if (m <= 0 || n <= 0) return R4J_OK;
+  const int64_t gy = (m + BM - 1) / BM, gx = (n + BN - 1) / BN;
+  if (gy > 65535) return fail(R4J_EINVAL, std::string(FN) + ": internal: distance chunk too tall");
+  dim3 grid((unsigned)gx, (unsigned)gy);
+  // 16-byte loads need d % 4 == 0 and 16-byte aligned row starts.
+  const bool vec = (d % 4 == 0) && (reinterpret_cast<uintptr_t>(a) % 16 == 0) &&
+                   (reinterpret_cast<uintptr_t>(b) % 16 == 0);
+  const bool vec_out = (ldo % 4 == 0) && (reinterpret_cast<uintptr_t>(out) % 16 == 0);
+  if (vec)
+    distance_kernel<true><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, vec_out);
+  else
+    distance_kernel<false><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, vec_out);
+  R4J_CU_LAUNCH("distance_kernel");
+  return R4J_OK;
+}
+
+}  // namespace cu
+}  // namespace r4j
+
+extern "C" int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                                 float *out) {
+  using namespace r4j::cu;
+  static const char *FN = "r4j_cuda_pairwise";
+  r4j::clear_error();
+  R4J_TRY(prepare_device(FN));
+  R4J_TRY(r4j::check_rows(FN, "q", q, nq, d));
+  R4J_TRY(r4j::check_rows(FN, "g", g, ng, d));
+  R4J_TRY(r4j::check_metric(FN, metric));
+  if (nq > 0 && ng > 0 && out == nullptr) return r4j::fail(R4J_EINVAL, std::string(FN) + ": out is null");
+  if (nq == 0 || ng == 0) return R4J_OK;
+
+  Stream st;
+  R4J_CU(st.create());
+  cudaStream_t s = st.get();
+  DevBuf<float> dq, dg, nqv, ngv, dout;
+  R4J_CU(dq.alloc(nq * d));
+  R4J_CU(dg.alloc(ng * d));
+  R4J_CU(nqv.alloc(nq));
+  R4J_CU(ngv.alloc(ng));
+  R4J_CU(cudaMemcpyAsync(dq.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
+  R4J_CU(cudaMemcpyAsync(dg.get(), g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
+  R4J_TRY(launch_row_norms(FN, dq.get(), nq, d, metric, nqv.get(), s));
+  R4J_TRY(launch_row_norms(FN, dg.get(), ng, d, metric, ngv.get(), s));
+
+  const int64_t rows = std::min<int64_t>(chunk_rows(nq, ng * (int64_t)sizeof(float)), 65535 * 128);
+  R4J_CU(dout.alloc(rows * ng));
+  for (int64_t i0 = 0; i0 < nq; i0 += rows) {
+    const int64_t r = std::min(rows, nq - i0);
+    R4J_TRY(launch_distance(FN, dq.get() + i0 * d, nqv.get() + i0, r, dg.get(), ngv.get(), ng, d, metric,
+                            dout.get(), ng, s));
+    R4J_CU(cudaMemcpyAsync(out + i0 * ng, dout.get(), sizeof(float) * r * ng, cudaMemcpyDeviceToHost, s));
+  }
+  R4J_CU(cudaStreamSynchronize(s));
+  return R4J_OK;
+}

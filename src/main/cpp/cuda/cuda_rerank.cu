@@ -1,0 +1,387 @@
+// k-reciprocal re-ranking on the GPU (same semantics as r4j_cpu_rerank, see reid4j.h).
+//
+// Pipeline, all on one stream:
+//  1. X = [q; g] on the device, row norms. For row chunks of X: distance chunk [rows, N], row max
+//     (divisor of `original`), top-K selection by original value (K = max(k1 + 1, k2)), and for
+//     query rows the [nq, ng] block of original, kept in the device output buffer.
+//  2. Expanded k-reciprocal sets per row (one thread per row, count pass + fill pass) -> CSR of V.
+//  3. Weights exp(-original(i, e)) from pair distances (one warp per row), normalised per row.
+//  4. Local query expansion (k2 > 1): per-row k-way merge of the sparse V rows -> CSR.
+//  5. Inverted index of the gallery rows of V; per query row, scatter-add of min(V(i,c), V(j,c))
+//     into a [rows, ng] accumulator; out = (1 - lambda) Jaccard + lambda original.
+// Device memory: X, O(N * (K + nnz per row)), one distance chunk, the accumulator chunk, the output.
+#include <algorithm>
+#include <string>
+
+#include "cuda_common.cuh"
+#include "cuda_rerank_logic.cuh"
+
+namespace r4j {
+namespace cu {
+namespace {
+
+__device__ __forceinline__ float pair_finish(float dot, float an, float bn, int metric) {
+  if (metric == R4J_COSINE) {
+    if (an == 0.f || bn == 0.f) return 1.f;
+    return 1.f - dot / (an * bn);
+  }
+  float s = fmaxf(0.f, an + bn - 2.f * dot);
+  return metric == R4J_EUCLIDEAN ? sqrtf(s) : s;
+}
+
+// div[r0 + row] = max of the row of S (1 when the max is not positive, so that original stays finite).
+__global__ void row_max_kernel(const float *__restrict__ S, int64_t ld, int64_t cols, float *__restrict__ div) {
+  __shared__ float sm[32];
+  const int64_t row = blockIdx.x;
+  const float *r = S + row * ld;
+  float m = -INFINITY;
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, r[j]);
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if ((threadIdx.x & 31) == 0) sm[threadIdx.x >> 5] = m;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < (int)(blockDim.x >> 5); ++w) m = fmaxf(m, sm[w]);
+    div[row] = m > 0.f ? m : 1.f;
+  }
+}
+
+// out[i, j] = S[i - r0, nq + j] / div[i] for query rows i in [r0, r0 + qrows).
+__global__ void original_block_kernel(const float *__restrict__ S, int64_t ld, int64_t r0, int64_t qrows,
+                                      int64_t nq, int64_t ng, const float *__restrict__ div,
+                                      float *__restrict__ out) {
+  const int64_t total = qrows * ng;
+  for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t li = e / ng, j = e - li * ng;
+    out[(r0 + li) * ng + j] = S[li * ld + nq + j] / div[r0 + li];
+  }
+}
+
+// Expanded sets of rows [r0, r0 + rows): sizes into cnt (vcol null) or the sets into vcol at vptr.
+__global__ void expand_kernel(const int32_t *__restrict__ rank, int64_t K, int64_t r0, int64_t rows, int64_t f1,
+                              int64_t fh, int32_t *__restrict__ scratch, int64_t stride, int64_t *__restrict__ cnt,
+                              const int64_t *__restrict__ vptr, int32_t *__restrict__ vcol) {
+  const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= rows) return;
+  const int64_t i = r0 + t;
+  int32_t *rbuf = scratch + t * stride;
+  int32_t *ebuf = rbuf + f1;
+  const int64_t ne = rr::expanded_set(rank, K, (int32_t)i, f1, fh, rbuf, ebuf);
+  if (vcol) {
+    int32_t *dst = vcol + vptr[i];
+    for (int64_t u = 0; u < ne; ++u) dst[u] = ebuf[u];
+  } else {
+    cnt[i] = ne;
+  }
+}
+
+// One warp per row: vval = exp(-D(i, e) / div[i]) normalised over the row.
+__global__ void weights_kernel(const float *__restrict__ X, const float *__restrict__ nrm, int64_t N, int64_t d,
+                               int metric, const float *__restrict__ div, const int64_t *__restrict__ vptr,
+                               const int32_t *__restrict__ vcol, float *__restrict__ vval) {
+  const int lane = threadIdx.x & 31;
+  const int64_t row = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (row >= N) return;
+  const float *xi = X + row * d;
+  const float ni = nrm[row], dv = div[row];
+  float sum = 0.f;
+  for (int64_t t = vptr[row]; t < vptr[row + 1]; ++t) {
+    const int32_t e = vcol[t];
+    const float *xe = X + (int64_t)e * d;
+    float dot = 0.f;
+    for (int64_t k = lane; k < d; k += 32) dot = fmaf(xi[k], xe[k], dot);
+    for (int o = 16; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+    dot = __shfl_sync(0xffffffffu, dot, 0);
+    const float w = expf(-(pair_finish(dot, ni, nrm[e], metric) / dv));
+    if (lane == 0) vval[t] = w;
+    sum += w;
+  }
+  if (lane == 0 && sum > 0.f)
+    for (int64_t t = vptr[row]; t < vptr[row + 1]; ++t) vval[t] = vval[t] / sum;
+}
+
+// Query expansion of rows [r0, r0 + rows): sizes into cnt (qcol null) or the rows into qcol/qval at qptr.
+__global__ void qe_kernel(const int64_t *__restrict__ vptr, const int32_t *__restrict__ vcol,
+                          const float *__restrict__ vval, const int32_t *__restrict__ rank, int64_t K, int64_t f2,
+                          int64_t r0, int64_t rows, int64_t *__restrict__ heads, int64_t *__restrict__ cnt,
+                          const int64_t *__restrict__ qptr, int32_t *__restrict__ qcol, float *__restrict__ qval) {
+  const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= rows) return;
+  const int64_t i = r0 + t;
+  const int32_t *nbr = rank + i * K;
+  if (qcol) {
+    rr::qe_row(vptr, vcol, vval, nbr, f2, heads + t * f2, qcol + qptr[i], qval + qptr[i]);
+  } else {
+    cnt[i] = rr::qe_row(vptr, vcol, vval, nbr, f2, heads + t * f2, nullptr, nullptr);
+  }
+}
+
+// Exclusive prefix sum of cnt[0, n) into out[0, n] (out[n] = total). One block of 1024 threads.
+constexpr int SCAN_THREADS = 1024;
+__global__ void __launch_bounds__(SCAN_THREADS) scan_kernel(const int64_t *__restrict__ cnt, int64_t n,
+                                                            int64_t *__restrict__ out) {
+  __shared__ int64_t part[SCAN_THREADS];
+  const int tid = threadIdx.x;
+  const int64_t seg = (n + SCAN_THREADS - 1) / SCAN_THREADS;
+  const int64_t b = tid * seg, e = min(n, b + seg);
+  int64_t s = 0;
+  for (int64_t i = b; i < e; ++i) s += cnt[i];
+  part[tid] = s;
+  __syncthreads();
+  for (int off = 1; off < SCAN_THREADS; off <<= 1) {
+    const int64_t v = tid >= off ? part[tid - off] : 0;
+    __syncthreads();
+    part[tid] += v;
+    __syncthreads();
+  }
+  int64_t run = part[tid] - s;
+  for (int64_t i = b; i < e; ++i) {
+    out[i] = run;
+    run += cnt[i];
+  }
+  if (tid == SCAN_THREADS - 1) out[n] = part[SCAN_THREADS - 1];
+}
+
+// Column counts of the gallery rows [nq, N) of the CSR (vptr, vcol).
+__global__ void inv_count_kernel(const int64_t *__restrict__ vptr, const int32_t *__restrict__ vcol, int64_t nq,
+                                 int64_t N, int64_t *__restrict__ ccnt) {
+  const int64_t i = nq + (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= N) return;
+  for (int64_t t = vptr[i]; t < vptr[i + 1]; ++t) atomicAdd(reinterpret_cast<unsigned long long *>(&ccnt[vcol[t]]), 1ull);
+}
+
+// Inverted index: for every column c, the gallery rows holding it and their values (any order).
+__global__ void inv_fill_kernel(const int64_t *__restrict__ vptr, const int32_t *__restrict__ vcol,
+                                const float *__restrict__ vval, int64_t nq, int64_t N, const int64_t *__restrict__ cptr,
+                                int64_t *__restrict__ cfill, int32_t *__restrict__ inv_row, float *__restrict__ inv_val) {
+  const int64_t i = nq + (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= N) return;
+  for (int64_t t = vptr[i]; t < vptr[i + 1]; ++t) {
+    const int32_t c = vcol[t];
+    const unsigned long long p = atomicAdd(reinterpret_cast<unsigned long long *>(&cfill[c]), 1ull);
+    const int64_t pos = cptr[c] + (int64_t)p;
+    inv_row[pos] = (int32_t)i;
+    inv_val[pos] = vval[t];
+  }
+}
+
+// One block per query row i = q0 + blockIdx.x: acc[blockIdx.x, j] += min(V(i, c), V(nq + j, c)).
+constexpr int JAC_THREADS = 256;
+__global__ void __launch_bounds__(JAC_THREADS)
+    jaccard_kernel(const int64_t *__restrict__ vptr, const int32_t *__restrict__ vcol, const float *__restrict__ vval,
+                   const int64_t *__restrict__ cptr, const int32_t *__restrict__ inv_row,
+                   const float *__restrict__ inv_val, int64_t q0, int64_t nq, int64_t ng, float *__restrict__ acc) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t i = q0 + blockIdx.x;
+  float *a = acc + (int64_t)blockIdx.x * ng;
+  for (int64_t t = vptr[i] + warp; t < vptr[i + 1]; t += JAC_THREADS / 32) {
+    const int32_t c = vcol[t];
+    const float v = vval[t];
+    for (int64_t u = cptr[c] + lane; u < cptr[c + 1]; u += 32)
+      atomicAdd(&a[inv_row[u] - nq], fminf(v, inv_val[u]));
+  }
+}
+
+// out[q0 + li, j] = (1 - lambda) * (1 - s / (2 - s)) + lambda * out[q0 + li, j], s = acc[li, j].
+__global__ void combine_kernel(const float *__restrict__ acc, int64_t qrows, int64_t ng, int64_t q0, float lambda,
+                               float *__restrict__ out) {
+  const int64_t total = qrows * ng;
+  float *o = out + q0 * ng;
+  for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
+    const float s = acc[e];
+    const float jac = 1.f - s / (2.f - s);
+    o[e] = jac * (1.f - lambda) + o[e] * lambda;
+  }
+}
+
+unsigned grid_for(int64_t items, int threads, int64_t cap = 65536 * 8) {
+  int64_t b = (items + threads - 1) / threads;
+  if (b < 1) b = 1;
+  if (b > cap) b = cap;
+  return (unsigned)b;
+}
+
+// Reads vptr[n] (the total) back to the host.
+int read_total(const char *FN, const int64_t *dptr, int64_t n, int64_t *total, cudaStream_t s) {
+  R4J_CU(cudaMemcpyAsync(total, dptr + n, sizeof(int64_t), cudaMemcpyDeviceToHost, s));
+  R4J_CU(cudaStreamSynchronize(s));
+  return R4J_OK;
+}
+
+int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                int64_t k1, int64_t k2, float lambda, float *out) {
+  const int64_t N = nq + ng;
+  const int64_t f1 = std::min<int64_t>(k1 + 1, N);
+  const int64_t fh = std::min<int64_t>(rr::half_k1(k1) + 1, N);
+  const int64_t f2 = std::min<int64_t>(k2, N);
+  const int64_t K = std::min<int64_t>(std::max<int64_t>(k1 + 1, k2), N);
+
+  Stream st;
+  R4J_CU(st.create());
+  cudaStream_t s = st.get();
+
+  // ---- 1. distances, row max, neighbour ranks, original block ----
+  DevBuf<float> X, nrm, div, dout;
+  DevBuf<int32_t> rank;
+  R4J_CU(X.alloc(N * d));
+  R4J_CU(nrm.alloc(N));
+  R4J_CU(div.alloc(N));
+  R4J_CU(rank.alloc(N * K));
+  R4J_CU(dout.alloc(nq * ng));
+  R4J_CU(cudaMemcpyAsync(X.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
+  R4J_CU(cudaMemcpyAsync(X.get() + nq * d, g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
+  R4J_TRY(launch_row_norms(FN, X.get(), N, d, metric, nrm.get(), s));
+  {
+    const int64_t P = select_pad(K);
+    const int64_t gwords = P > kSelectSharedMax ? P : 0;
+    const int64_t crow = std::min<int64_t>(chunk_rows(N, N * 4 + gwords * 8), 65535 * 128);
+    DevBuf<float> S;
+    DevBuf<unsigned long long> sel;
+    R4J_CU(S.alloc(crow * N));
+    R4J_CU(sel.alloc(crow * gwords));
+    for (int64_t r0 = 0; r0 < N; r0 += crow) {
+      const int64_t r = std::min(crow, N - r0);
+      R4J_TRY(launch_distance(FN, X.get() + r0 * d, nrm.get() + r0, r, X.get(), nrm.get(), N, d, metric, S.get(), N,
+                              s));
+      row_max_kernel<<<(unsigned)r, 256, 0, s>>>(S.get(), N, N, div.get() + r0);
+      R4J_CU_LAUNCH("row_max_kernel");
+      R4J_TRY(launch_select(FN, S.get(), N, r, N, K, div.get() + r0, nullptr, rank.get() + r0 * K, sel.get(), s));
+      const int64_t qrows = std::min(r0 + r, nq) - r0;
+      if (qrows > 0) {
+        original_block_kernel<<<grid_for(qrows * ng, 256), 256, 0, s>>>(S.get(), N, r0, qrows, nq, ng, div.get(),
+                                                                         dout.get());
+        R4J_CU_LAUNCH("original_block_kernel");
+      }
+    }
+  }  // S and the selection scratch are freed here
+
+  // ---- 2. expanded sets -> CSR structure of V ----
+  DevBuf<int64_t> cnt, vptr;
+  DevBuf<int32_t> vcol;
+  DevBuf<float> vval;
+  R4J_CU(cnt.alloc(N));
+  R4J_CU(vptr.alloc(N + 1));
+  int64_t nnz = 0;
+  {
+    const int64_t ecap = std::min<int64_t>(N, f1 * (fh + 1));
+    const int64_t stride = f1 + ecap;
+    const int64_t crow = chunk_rows(N, stride * 4, int64_t(256) << 20);
+    DevBuf<int32_t> scratch;
+    R4J_CU(scratch.alloc(crow * stride));
+    for (int pass = 0; pass < 2; ++pass) {
+      for (int64_t r0 = 0; r0 < N; r0 += crow) {
+        const int64_t r = std::min(crow, N - r0);
+        expand_kernel<<<grid_for(r, 64, INT32_MAX), 64, 0, s>>>(rank.get(), K, r0, r, f1, fh, scratch.get(), stride,
+                                                                cnt.get(), vptr.get(), pass ? vcol.get() : nullptr);
+        R4J_CU_LAUNCH("expand_kernel");
+      }
+      if (pass == 0) {
+        scan_kernel<<<1, SCAN_THREADS, 0, s>>>(cnt.get(), N, vptr.get());
+        R4J_CU_LAUNCH("scan_kernel");
+        R4J_TRY(read_total(FN, vptr.get(), N, &nnz, s));
+        R4J_CU(vcol.alloc(std::max<int64_t>(nnz, 1)));
+        R4J_CU(vval.alloc(std::max<int64_t>(nnz, 1)));
+      }
+    }
+  }
+
+  // ---- 3. weights ----
+  weights_kernel<<<grid_for(N, 8, INT32_MAX), 256, 0, s>>>(X.get(), nrm.get(), N, d, metric, div.get(), vptr.get(),
+                                                          vcol.get(), vval.get());
+  R4J_CU_LAUNCH("weights_kernel");
+
+  // ---- 4. local query expansion ----
+  DevBuf<int64_t> qptr;
+  DevBuf<int32_t> qcol;
+  DevBuf<float> qval;
+  const int64_t *Vp = vptr.get();
+  const int32_t *Vc = vcol.get();
+  const float *Vv = vval.get();
+  if (k2 > 1) {
+    R4J_CU(qptr.alloc(N + 1));
+    const int64_t crow = chunk_rows(N, f2 * 8, int64_t(256) << 20);
+    DevBuf<int64_t> heads;
+    R4J_CU(heads.alloc(crow * f2));
+    int64_t qnnz = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (int64_t r0 = 0; r0 < N; r0 += crow) {
+        const int64_t r = std::min(crow, N - r0);
+        qe_kernel<<<grid_for(r, 64, INT32_MAX), 64, 0, s>>>(vptr.get(), vcol.get(), vval.get(), rank.get(), K, f2, r0,
+                                                            r, heads.get(), cnt.get(), qptr.get(),
+                                                            pass ? qcol.get() : nullptr, qval.get());
+        R4J_CU_LAUNCH("qe_kernel");
+      }
+      if (pass == 0) {
+        scan_kernel<<<1, SCAN_THREADS, 0, s>>>(cnt.get(), N, qptr.get());
+        R4J_CU_LAUNCH("scan_kernel");
+        R4J_TRY(read_total(FN, qptr.get(), N, &qnnz, s));
+        R4J_CU(qcol.alloc(std::max<int64_t>(qnnz, 1)));
+        R4J_CU(qval.alloc(std::max<int64_t>(qnnz, 1)));
+      }
+    }
+    Vp = qptr.get();
+    Vc = qcol.get();
+    Vv = qval.get();
+  }
+  rank.reset();
+
+  // ---- 5. inverted index over the gallery rows, Jaccard, combination ----
+  DevBuf<int64_t> ccnt, cptr;
+  DevBuf<int32_t> inv_row;
+  DevBuf<float> inv_val;
+  R4J_CU(ccnt.alloc(N));
+  R4J_CU(cptr.alloc(N + 1));
+  R4J_CU(cudaMemsetAsync(ccnt.get(), 0, sizeof(int64_t) * N, s));
+  inv_count_kernel<<<grid_for(ng, 128, INT32_MAX), 128, 0, s>>>(Vp, Vc, nq, N, ccnt.get());
+  R4J_CU_LAUNCH("inv_count_kernel");
+  scan_kernel<<<1, SCAN_THREADS, 0, s>>>(ccnt.get(), N, cptr.get());
+  R4J_CU_LAUNCH("scan_kernel");
+  int64_t inv_nnz = 0;
+  R4J_TRY(read_total(FN, cptr.get(), N, &inv_nnz, s));
+  R4J_CU(inv_row.alloc(std::max<int64_t>(inv_nnz, 1)));
+  R4J_CU(inv_val.alloc(std::max<int64_t>(inv_nnz, 1)));
+  R4J_CU(cudaMemsetAsync(ccnt.get(), 0, sizeof(int64_t) * N, s));
+  inv_fill_kernel<<<grid_for(ng, 128, INT32_MAX), 128, 0, s>>>(Vp, Vc, Vv, nq, N, cptr.get(), ccnt.get(),
+                                                               inv_row.get(), inv_val.get());
+  R4J_CU_LAUNCH("inv_fill_kernel");
+  {
+    const int64_t crow = std::min<int64_t>(chunk_rows(nq, ng * 4), INT32_MAX);
+    DevBuf<float> acc;
+    R4J_CU(acc.alloc(crow * ng));
+    for (int64_t q0 = 0; q0 < nq; q0 += crow) {
+      const int64_t r = std::min(crow, nq - q0);
+      R4J_CU(cudaMemsetAsync(acc.get(), 0, sizeof(float) * r * ng, s));
+      jaccard_kernel<<<(unsigned)r, JAC_THREADS, 0, s>>>(Vp, Vc, Vv, cptr.get(), inv_row.get(), inv_val.get(), q0, nq,
+                                                         ng, acc.get());
+      R4J_CU_LAUNCH("jaccard_kernel");
+      combine_kernel<<<grid_for(r * ng, 256), 256, 0, s>>>(acc.get(), r, ng, q0, lambda, dout.get());
+      R4J_CU_LAUNCH("combine_kernel");
+    }
+  }
+  R4J_CU(cudaMemcpyAsync(out, dout.get(), sizeof(float) * nq * ng, cudaMemcpyDeviceToHost, s));
+  R4J_CU(cudaStreamSynchronize(s));
+  return R4J_OK;
+}
+
+}  // namespace
+}  // namespace cu
+}  // namespace r4j
+
+extern "C" int r4j_cuda_rerank(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                               int32_t k1, int32_t k2, float lambda, float *out) {
+  using namespace r4j::cu;
+  static const char *FN = "r4j_cuda_rerank";
+  r4j::clear_error();
+  R4J_TRY(prepare_device(FN));
+  R4J_TRY(r4j::check_rows(FN, "q", q, nq, d));
+  R4J_TRY(r4j::check_rows(FN, "g", g, ng, d));
+  R4J_TRY(r4j::check_metric(FN, metric));
+  if (k1 < 1) return r4j::fail(R4J_EINVAL, std::string(FN) + ": k1 must be >= 1, got " + std::to_string(k1));
+  if (k2 < 1) return r4j::fail(R4J_EINVAL, std::string(FN) + ": k2 must be >= 1, got " + std::to_string(k2));
+  if (!(lambda >= 0.f && lambda <= 1.f))
+    return r4j::fail(R4J_EINVAL, std::string(FN) + ": lambda must be in [0, 1], got " + std::to_string(lambda));
+  if (nq + ng > INT32_MAX)
+    return r4j::fail(R4J_EINVAL, std::string(FN) + ": nq + ng must be < 2^31");
+  if (nq > 0 && ng > 0 && out == nullptr) return r4j::fail(R4J_EINVAL, std::string(FN) + ": out is null");
+  if (nq == 0 || ng == 0) return R4J_OK;
+  return rerank_impl(FN, q, nq, g, ng, d, metric, k1, k2, lambda, out);
+}

@@ -1,0 +1,35 @@
+// Built instead of the CUDA sources when nvcc is absent: every r4j_cuda_* call reports R4J_ENOTBUILT.
+#include "common.h"
+#include "reid4j.h"
+
+namespace {
+int not_built() { return r4j::fail(R4J_ENOTBUILT, "reid4j was built without CUDA (nvcc was not found at build time)"); }
+}  // namespace
+
+extern "C" {
+int r4j_cuda_compiled(void) { return 0; }
+int r4j_cuda_device_count(int *count) {
+  if (count) *count = 0;
+  return R4J_OK;
+}
+int r4j_cuda_set_device(int) { return not_built(); }
+int r4j_cuda_device_name(char *buf, int len) {
+  if (buf && len > 0) buf[0] = '\0';
+  return not_built();
+}
+int r4j_cuda_pairwise(const float *, int64_t, const float *, int64_t, int64_t, int, float *) { return not_built(); }
+int r4j_cuda_topk(const float *, int64_t, int64_t, int64_t, float *, int32_t *) { return not_built(); }
+int r4j_cuda_pairwise_topk(const float *, int64_t, const float *, int64_t, int64_t, int, int64_t, float *, int32_t *) {
+  return not_built();
+}
+int r4j_cuda_batch_hard(const float *, const int32_t *, int64_t, int64_t, int, int32_t *, float *, int32_t *, float *) {
+  return not_built();
+}
+int r4j_cuda_batch_hard_memory(const float *, const int32_t *, int64_t, const float *, const int32_t *, int64_t, int64_t,
+                               int, int32_t *, float *, int32_t *, float *) {
+  return not_built();
+}
+int r4j_cuda_rerank(const float *, int64_t, const float *, int64_t, int64_t, int, int32_t, int32_t, float, float *) {
+  return not_built();
+}
+}

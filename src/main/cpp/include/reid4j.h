@@ -1,0 +1,130 @@
+/*
+ * reid4j.h -- the whole native API of reid4j.
+ *
+ * Every kernel exists twice behind this header: r4j_cpu_* (C++, OpenMP, runtime SIMD dispatch) and
+ * r4j_cuda_* (CUDA). Both take HOST pointers, allocate whatever scratch they need, and are
+ * thread-safe. A library built without nvcc still exports the r4j_cuda_* symbols; they return
+ * R4J_ENOTBUILT. Matrices are dense, row-major float32; "[n, d]" below means n rows of d floats.
+ *
+ * Every function returns a status code (R4J_OK on success). On failure nothing is promised about
+ * the output buffers and r4j_last_error() gives a message for the calling thread.
+ *
+ * Semantics shared by all backends (and by the plain-Java baseline):
+ *  - metric R4J_SQEUCLIDEAN: sum_k (a_k - b_k)^2, computed as |a|^2 + |b|^2 - 2 a.b and clamped at 0.
+ *    R4J_EUCLIDEAN: sqrt of that. R4J_COSINE: 1 - a.b / (|a| |b|); a zero vector has similarity 0
+ *    with everything, so its cosine distance is 1.
+ *  - ordering: "nearest" means smallest distance; equal distances are ordered by smaller index.
+ *  - sizes are int64_t, but every row count must be < 2^31 (indices are int32_t). d >= 1.
+ *    Zero-row inputs are valid and produce empty outputs.
+ */
+#ifndef REID4J_H
+#define REID4J_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. */
+#define R4J_OK 0
+#define R4J_EINVAL 1    /* bad argument: null pointer, negative size, unknown metric, k out of range */
+#define R4J_ENOMEM 2    /* host or device allocation failed */
+#define R4J_ECUDA 3     /* a CUDA call failed (message names it) */
+#define R4J_ENOTBUILT 4 /* the library was built without this backend */
+
+/* Metrics. */
+#define R4J_SQEUCLIDEAN 0
+#define R4J_EUCLIDEAN 1
+#define R4J_COSINE 2
+
+/* Message for the last failing call on this thread ("" if none). Valid until the next call. */
+const char *r4j_last_error(void);
+
+/* Library version string, e.g. "0.1.0". */
+const char *r4j_version(void);
+
+/* Which SIMD path the CPU kernels use on this machine: "avx512", "avx2" or "scalar". */
+const char *r4j_cpu_isa(void);
+
+/* Threads the CPU kernels use (OpenMP). n <= 0 restores the default (all cores). */
+void r4j_cpu_set_threads(int n);
+int r4j_cpu_threads(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * 1. Pairwise distances. q: [nq, d], g: [ng, d] -> out: [nq, ng].
+ */
+int r4j_cpu_pairwise(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                     float *out);
+
+/* 2. Top-k smallest per row of a dense matrix dist: [rows, cols], 0 <= k <= cols.
+ *    out_val, out_idx: [rows, k], ascending by (value, column index). No full sort.
+ *    NaN values are not allowed (undefined order). */
+int r4j_cpu_topk(const float *dist, int64_t rows, int64_t cols, int64_t k, float *out_val,
+                 int32_t *out_idx);
+
+/* 1+2 fused: the k nearest gallery rows for every query row, streaming the distance matrix in
+ * tiles so that [nq, ng] is never held. 0 <= k <= ng. Outputs as in r4j_cpu_topk. */
+int r4j_cpu_pairwise_topk(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d,
+                          int metric, int64_t k, float *out_val, int32_t *out_idx);
+
+/* 3. Batch-hard triplet mining. x: [n, d], labels: [n].
+ *    For each anchor i: pos = argmax_{j != i, labels[j] == labels[i]} dist(i, j)   (hardest positive)
+ *                       neg = argmin_{j: labels[j] != labels[i]} dist(i, j)        (hardest negative)
+ *    Ties go to the smaller index. With no candidate the index is -1 and the distance NaN.
+ *    Outputs: [n] each. */
+int r4j_cpu_batch_hard(const float *x, const int32_t *labels, int64_t n, int64_t d, int metric,
+                       int32_t *pos_idx, float *pos_dist, int32_t *neg_idx, float *neg_dist);
+
+/* 3b. Anchors against a feature memory (cross-batch memory, XBM). a: [na, d], m: [nm, d].
+ *    As above with j ranging over the memory; no entry is excluded (if the memory holds a copy
+ *    of the anchor, that copy is an ordinary positive). Outputs: [na] each, indices into m. */
+int r4j_cpu_batch_hard_memory(const float *a, const int32_t *a_labels, int64_t na, const float *m,
+                              const int32_t *m_labels, int64_t nm, int64_t d, int metric,
+                              int32_t *pos_idx, float *pos_dist, int32_t *neg_idx, float *neg_dist);
+
+/* 4. k-reciprocal re-ranking (Zhong et al., CVPR 2017), as the widely used reference code does it.
+ *    q: [nq, d], g: [ng, d] -> out: [nq, ng] final distance.
+ *    All N = nq + ng items; D = metric distance over them; original(i, j) = D(i, j) / max_k D(k, i)
+ *    (divided by 1 instead when that maximum is not positive);
+ *    R(i, k1) from the k1+1 nearest (by original), expanded with R(c, round_half_even(k1/2)) of each
+ *    candidate c when |R(c) & R(i)| > 2/3 |R(c)|; V(i, .) = exp(-original(i, .)) on the expanded set,
+ *    normalised to sum 1; if k2 > 1, V(i) = mean of V over the k2 nearest of i; Jaccard distance
+ *    1 - s / (2 - s), s = sum_c min(V(i, c), V(j, c)); out = (1 - lambda) Jaccard + lambda original.
+ *    Memory is O(N * k1) besides the [nq, ng] output: the N x N distance is streamed.
+ *    Requires k1 >= 1, k2 >= 1, 0 <= lambda <= 1. */
+int r4j_cpu_rerank(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                   int32_t k1, int32_t k2, float lambda, float *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * CUDA twins: same arguments (host pointers), same results up to float rounding.
+ */
+/* 1 if the library was compiled with CUDA kernels, else 0. */
+int r4j_cuda_compiled(void);
+/* Number of usable CUDA devices into *count (0 with no driver or no device; status still OK). */
+int r4j_cuda_device_count(int *count);
+/* Device the CUDA kernels of this thread use (default 0). */
+int r4j_cuda_set_device(int device);
+/* Name of the current device into buf (NUL-terminated, at most len bytes). */
+int r4j_cuda_device_name(char *buf, int len);
+
+int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                      float *out);
+int r4j_cuda_topk(const float *dist, int64_t rows, int64_t cols, int64_t k, float *out_val,
+                  int32_t *out_idx);
+int r4j_cuda_pairwise_topk(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d,
+                           int metric, int64_t k, float *out_val, int32_t *out_idx);
+int r4j_cuda_batch_hard(const float *x, const int32_t *labels, int64_t n, int64_t d, int metric,
+                        int32_t *pos_idx, float *pos_dist, int32_t *neg_idx, float *neg_dist);
+int r4j_cuda_batch_hard_memory(const float *a, const int32_t *a_labels, int64_t na, const float *m,
+                               const int32_t *m_labels, int64_t nm, int64_t d, int metric,
+                               int32_t *pos_idx, float *pos_dist, int32_t *neg_idx,
+                               float *neg_dist);
+int r4j_cuda_rerank(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                    int32_t k1, int32_t k2, float lambda, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REID4J_H */

@@ -1,0 +1,163 @@
+package org.reid4j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.reid4j.data.FashionMnist;
+import org.reid4j.eval.EvalResult;
+import org.reid4j.eval.LabelledFeatures;
+import org.reid4j.eval.RetrievalEval;
+import org.reid4j.io.AtomicFiles;
+import org.reid4j.io.FeatureDir;
+import org.reid4j.kernels.Backend;
+import org.reid4j.kernels.Kernels;
+import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.RerankParams;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code reid4j eval}: CMC / mAP / mINP of query features against gallery features. */
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Evaluate retrieval (Market-1501 protocol): Rank-1/5/10, mAP, mINP.",
+        "Inputs: --dir DIR with query_feats.npy, query_pids.npy, query_camids.npy, gallery_feats.npy, "
+            + "gallery_pids.npy, gallery_camids.npy; or the six files one by one; or --data fashion-mnist "
+            + "(raw-pixel features on the Fashion-MNIST test split: the no-training baseline)."})
+public final class EvalCommand implements Callable<Integer> {
+  @Option(names = "--dir", paramLabel = "DIR", description = "Folder with the six .npy files.")
+  Path dir;
+
+  @Option(names = "--query-features", paramLabel = "F") Path queryFeatures;
+  @Option(names = "--query-pids", paramLabel = "F") Path queryPids;
+  @Option(names = "--query-camids", paramLabel = "F") Path queryCamids;
+  @Option(names = "--gallery-features", paramLabel = "F") Path galleryFeatures;
+  @Option(names = "--gallery-pids", paramLabel = "F") Path galleryPids;
+  @Option(names = "--gallery-camids", paramLabel = "F") Path galleryCamids;
+
+  @Option(names = "--data", paramLabel = "NAME",
+      description = "A built-in data set evaluated on raw pixels: fashion-mnist.")
+  String data;
+
+  @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the --data files are (default: ${DEFAULT-VALUE}).")
+  Path dataDir = FashionMnist.DEFAULT_DIR;
+
+  @Option(names = "--normalize", description = "L2-normalise all features first.")
+  boolean normalize;
+
+  @Option(names = "--metric", paramLabel = "M", defaultValue = "sqeuclidean",
+      description = "sqeuclidean (default), euclidean or cosine.")
+  String metric;
+
+  @Option(names = "--rerank", description = "Apply k-reciprocal re-ranking (Zhong et al. 2017).")
+  boolean rerank;
+
+  @Option(names = "--k1", defaultValue = "20", description = "Re-ranking k1 (default ${DEFAULT-VALUE}).") int k1;
+  @Option(names = "--k2", defaultValue = "6", description = "Re-ranking k2 (default ${DEFAULT-VALUE}).") int k2;
+
+  @Option(names = "--lambda", defaultValue = "0.3", description = "Re-ranking lambda (default ${DEFAULT-VALUE}).")
+  float lambda;
+
+  @Option(names = "--backend", paramLabel = "B", defaultValue = "auto", description = "auto, java, cpu or cuda.")
+  String backend;
+
+  @Option(names = "--json", paramLabel = "OUT", description = "Also write the results as JSON to OUT.")
+  Path json;
+
+  @Override
+  public Integer call() throws Exception {
+    Metric m = Metric.parse(metric);
+    RerankParams rp = rerank ? new RerankParams(k1, k2, lambda) : null;
+    Kernels kernels = Kernels.create(Backend.parse(backend));
+
+    long t0 = System.nanoTime();
+    LabelledFeatures[] sets = load();
+    long loadMs = (System.nanoTime() - t0) / 1_000_000;
+    System.out.printf("query   %,d x %d%ngallery %,d x %d%nbackend %s%n", sets[0].size(), sets[0].features().cols(),
+        sets[1].size(), sets[1].features().cols(), kernels.describe());
+
+    RetrievalEval.Report report = RetrievalEval.run(kernels, sets[0], sets[1], new RetrievalEval.Options(m, normalize, rp));
+    Map<String, Long> timings = new LinkedHashMap<>();
+    timings.put("load", loadMs);
+    timings.putAll(report.timingsMs());
+    print(report.result(), timings);
+    if (json != null) {
+      writeJson(report, timings, m);
+      System.out.println("wrote " + json);
+    }
+    return 0;
+  }
+
+  private LabelledFeatures[] load() throws Exception {
+    boolean files = queryFeatures != null || queryPids != null || queryCamids != null || galleryFeatures != null
+        || galleryPids != null || galleryCamids != null;
+    int sources = (dir != null ? 1 : 0) + (files ? 1 : 0) + (data != null ? 1 : 0);
+    if (sources != 1)
+      throw new IllegalArgumentException("give exactly one input: --dir DIR, the six --query-*/--gallery-* files, "
+          + "or --data fashion-mnist");
+    if (dir != null) return new LabelledFeatures[] {FeatureDir.readQuery(dir), FeatureDir.readGallery(dir)};
+    if (data != null) {
+      if (!data.equals("fashion-mnist"))
+        throw new IllegalArgumentException("unknown --data '" + data + "': expected fashion-mnist");
+      FashionMnist.Split test = FashionMnist.load(dataDir, "t10k");
+      FashionMnist.RetrievalSplit split = FashionMnist.retrievalSplit(test);
+      return new LabelledFeatures[] {
+          new LabelledFeatures("query", FashionMnist.pixelFeatures(test, split.queryIdx()),
+              FashionMnist.labels(test, split.queryIdx()), new int[split.queryIdx().length]),
+          new LabelledFeatures("gallery", FashionMnist.pixelFeatures(test, split.galleryIdx()),
+              FashionMnist.labels(test, split.galleryIdx()), filled(split.galleryIdx().length, 1))};
+    }
+    String[] names = {"--query-features", "--query-pids", "--query-camids", "--gallery-features", "--gallery-pids",
+        "--gallery-camids"};
+    Path[] paths = {queryFeatures, queryPids, queryCamids, galleryFeatures, galleryPids, galleryCamids};
+    for (int i = 0; i < paths.length; i++)
+      if (paths[i] == null) throw new IllegalArgumentException("missing " + names[i] + " (all six files are needed)");
+    return new LabelledFeatures[] {FeatureDir.read("query", queryFeatures, queryPids, queryCamids),
+        FeatureDir.read("gallery", galleryFeatures, galleryPids, galleryCamids)};
+  }
+
+  private static int[] filled(int n, int v) {
+    int[] a = new int[n];
+    java.util.Arrays.fill(a, v);
+    return a;
+  }
+
+  private void print(EvalResult r, Map<String, Long> timings) {
+    System.out.println();
+    System.out.println("| Rank-1 | Rank-5 | Rank-10 |  mAP  | mINP  |");
+    System.out.println("|-------:|-------:|--------:|------:|------:|");
+    System.out.printf("| %5.1f%% | %5.1f%% |  %5.1f%% | %4.1f%% | %4.1f%% |%n", 100 * r.rank1(), 100 * r.rank5(),
+        100 * r.rank10(), 100 * r.mAP(), 100 * r.mINP());
+    System.out.printf("%nqueries evaluated %,d, skipped (no valid match) %,d%n", r.queriesEvaluated(),
+        r.queriesSkipped());
+    StringBuilder sb = new StringBuilder("time:");
+    long total = 0;
+    for (var e : timings.entrySet()) {
+      sb.append(String.format(" %s %,d ms,", e.getKey(), e.getValue()));
+      total += e.getValue();
+    }
+    sb.append(String.format(" total %,d ms", total));
+    System.out.println(sb);
+  }
+
+  private void writeJson(RetrievalEval.Report report, Map<String, Long> timings, Metric m) throws Exception {
+    EvalResult r = report.result();
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("rank1", r.rank1());
+    out.put("rank5", r.rank5());
+    out.put("rank10", r.rank10());
+    out.put("mAP", r.mAP());
+    out.put("mINP", r.mINP());
+    out.put("cmc", r.cmc());
+    out.put("queries_evaluated", r.queriesEvaluated());
+    out.put("queries_skipped", r.queriesSkipped());
+    out.put("backend", report.backend());
+    out.put("metric", m.name().toLowerCase(java.util.Locale.ROOT));
+    out.put("normalize", normalize);
+    out.put("rerank", rerank ? Map.of("k1", k1, "k2", k2, "lambda", lambda) : false);
+    out.put("timings_ms", timings);
+    String text = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out);
+    AtomicFiles.writeString(json, text + "\n");
+  }
+}

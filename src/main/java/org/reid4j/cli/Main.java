@@ -1,0 +1,51 @@
+package org.reid4j.cli;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code reid4j} command line: one class per subcommand, no logic here. */
+@Command(name = "reid4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+    description = "Person re-identification and instance retrieval on the JVM.",
+    subcommands = {EvalCommand.class, SynthCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  /** Runs the CLI and returns the exit code (0 ok, 1 runtime failure, 2 bad usage, bad input or unavailable backend). */
+  public static int run(String... args) {
+    CommandLine cli = new CommandLine(new Main());
+    cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+      Throwable t = ex instanceof UncheckedIOException u ? u.getCause() : ex;
+      commandLine.getErr().println("reid4j " + commandLine.getCommandName() + ": error: " + message(t));
+      if (System.getenv("REID4J_DEBUG") != null) t.printStackTrace(commandLine.getErr());
+      boolean badInput = t instanceof IllegalArgumentException || t instanceof IOException
+          || t instanceof org.reid4j.kernels.BackendUnavailableException;
+      return badInput ? 2 : 1;
+    });
+    return cli.execute(args);
+  }
+
+  private static String message(Throwable t) {
+    String m = t.getMessage();
+    if (t instanceof java.nio.file.NoSuchFileException) return "file not found: " + m;
+    return m == null ? t.toString() : m;
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"reid4j " + (v == null ? "dev" : v)};
+    }
+  }
+}

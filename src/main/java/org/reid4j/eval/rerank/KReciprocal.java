@@ -1,0 +1,284 @@
+package org.reid4j.eval.rerank;
+
+import java.util.Arrays;
+import java.util.stream.IntStream;
+import org.reid4j.kernels.Checks;
+import org.reid4j.kernels.Distances;
+import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.RerankParams;
+
+/**
+ * k-reciprocal re-ranking (Zhong, Zheng, Cao, Li, "Re-ranking Person Re-identification with
+ * k-reciprocal Encoding", CVPR 2017) in plain Java, exactly as {@code reid4j.h} defines it, without
+ * ever holding an N x N matrix (N = nq + ng).
+ *
+ * <p>Steps: (1) one pass over the distances D of all N items, row by row: each row's maximum M_i
+ * and its first L = min(max(k1 + 1, k2), N) neighbours by (original, index), where original(i, j)
+ * = D(i, j) / M_i (D is symmetric, so M_i is also the column maximum the definition uses; a row
+ * whose maximum is not positive is divided by 1, as in the native kernels); the [nq, ng] block of raw distances goes straight
+ * into the output. (2) R(i): the k-reciprocal set among the k1 + 1 nearest; R_half(c) likewise with
+ * half = round-half-to-even(k1 / 2) (numpy's around: 20 -> 10, 5 -> 2, 7 -> 4). (3) Expansion:
+ * R(i) plus every R_half(c), c in R(i), with |R_half(c) & R(i)| > 2/3 |R_half(c)|. (4) Sparse
+ * V(i, c) = exp(-original(i, c)) over the expanded set, normalised to sum 1; original(i, c) comes
+ * from i's neighbour list or, outside it, is recomputed from the features with {@link Distances}
+ * (bit-identical). (5) If k2 > 1, V(i) becomes the mean of V over the k2 nearest of i. (6) An
+ * inverted index over the gallery rows of V; s(i, j) = sum_c min(V(i, c), V(j, c)); Jaccard
+ * 1 - s / (2 - s). (7) out = (1 - lambda) Jaccard + lambda original.
+ *
+ * <p>V is kept in float32; the widely used Python reference keeps it in float16, so results agree
+ * with it to about 1e-3, and exactly (up to float rounding) with the definition.
+ *
+ * <p>Cost: time O(N^2 d) for the distance pass (dominant), plus O(N k1^2) for the reciprocal sets,
+ * O(N s k2) for query expansion and O(nq * sum_c |column c of V|) for the Jaccard step, s being the
+ * mean support of a row of V (a small multiple of k1 in practice). Memory: the [nq, ng] output,
+ * O(N L) for the neighbour lists, O(N s) for the sparse V and its inverted index, and one distance
+ * row of N floats per worker thread.
+ */
+public final class KReciprocal {
+  private KReciprocal() {}
+
+  /** Re-ranked [nq, ng] distances of queries q against gallery g. */
+  public static FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params) {
+    Checks.pairwiseInputs(q, g);
+    FloatMatrix.requireSize(q.rows(), g.rows());
+    int nq = q.rows(), ng = g.rows();
+    if ((long) nq + ng > Integer.MAX_VALUE - 8)
+      throw new IllegalArgumentException("re-ranking: " + nq + " queries + " + ng + " gallery rows is too many");
+    FloatMatrix out = FloatMatrix.zeros(nq, ng);
+    if (nq == 0 || ng == 0) return out;
+    return new Run(q, g, metric, params).compute(out);
+  }
+
+  /** The state of one re-ranking call. Item i < nq is query i, item i >= nq gallery row i - nq. */
+  private static final class Run {
+    final FloatMatrix q, g;
+    final Metric metric;
+    final int nq, ng, n, k1, k2, half, listLen;
+    final float lambda;
+    final float[] qNorms, gNorms;
+    /** Row maxima M_i. */
+    final float[] rowMax;
+    /** Each item's first listLen neighbours by (original, index) and their original distances. */
+    final int[] nbr;
+    final float[] nbrOrig;
+
+    Run(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams p) {
+      this.q = q;
+      this.g = g;
+      this.metric = metric;
+      nq = q.rows();
+      ng = g.rows();
+      n = nq + ng;
+      k1 = p.k1();
+      k2 = p.k2();
+      lambda = p.lambda();
+      half = (int) Math.rint(k1 / 2.0);
+      listLen = (int) Math.min(Math.max(k1 + 1L, k2), n);
+      if ((long) n * listLen > Integer.MAX_VALUE - 8)
+        throw new IllegalArgumentException("re-ranking: neighbour lists of " + n + " x " + listLen + " do not fit");
+      qNorms = Distances.squaredNorms(q);
+      gNorms = Distances.squaredNorms(g);
+      rowMax = new float[n];
+      nbr = new int[n * listLen];
+      nbrOrig = new float[n * listLen];
+    }
+
+    float dist(int i, int j) {
+      boolean iq = i < nq, jq = j < nq;
+      int a = iq ? i : i - nq, b = jq ? j : j - nq;
+      return Distances.distance(iq ? q : g, a, iq ? qNorms[a] : gNorms[a], jq ? q : g, b,
+          jq ? qNorms[b] : gNorms[b], metric);
+    }
+
+    float original(float d, int i) {
+      return rowMax[i] > 0f ? d / rowMax[i] : d; // a row whose maximum is not positive is divided by 1
+    }
+
+    FloatMatrix compute(FloatMatrix out) {
+      distancePass(out.data());
+      int[][] recip = reciprocalSets(k1 + 1);
+      int[][] recipHalf = reciprocalSets(half + 1);
+      Sparse[] v = new Sparse[n];
+      IntStream.range(0, n).parallel().forEach(i -> v[i] = weights(i, recip, recipHalf));
+      Sparse[] vq = k2 > 1 ? queryExpansion(v) : v;
+      jaccard(vq, out.data());
+      return out;
+    }
+
+    /** Step 1: row maxima, neighbour lists, raw query-gallery distances into out. */
+    void distancePass(float[] out) {
+      int block = 64;
+      IntStream.range(0, (n + block - 1) / block).parallel().forEach(b -> {
+        float[] row = new float[n];
+        for (int i = b * block; i < Math.min(n, (b + 1) * block); i++) {
+          float max = Float.NEGATIVE_INFINITY;
+          for (int j = 0; j < n; j++) {
+            row[j] = dist(i, j);
+            max = Math.max(max, row[j]);
+          }
+          rowMax[i] = max;
+          if (i < nq) System.arraycopy(row, nq, out, i * ng, ng);
+          for (int j = 0; j < n; j++) row[j] = original(row[j], i);
+          topList(row, i);
+        }
+      });
+    }
+
+    /** The listLen smallest of row by (value, index), ascending, into nbr/nbrOrig of item i. */
+    void topList(float[] row, int i) {
+      int at = i * listLen;
+      // Insertion into a sorted list: listLen is small (k1 + 1), and most values are rejected
+      // by one comparison with the current last entry.
+      int size = 0;
+      for (int j = 0; j < n; j++) {
+        float v = row[j];
+        if (size == listLen && !(v < nbrOrig[at + size - 1])) continue; // equal: larger index loses
+        int p = size == listLen ? size - 1 : size++;
+        while (p > 0 && v < nbrOrig[at + p - 1]) {
+          nbrOrig[at + p] = nbrOrig[at + p - 1];
+          nbr[at + p] = nbr[at + p - 1];
+          p--;
+        }
+        nbrOrig[at + p] = v;
+        nbr[at + p] = j;
+      }
+    }
+
+    /** For each item i: the members of its m nearest that have i among their m nearest, in rank order. */
+    int[][] reciprocalSets(int m) {
+      int len = Math.min(m, listLen);
+      int[][] sets = new int[n][];
+      IntStream.range(0, n).parallel().forEach(i -> {
+        int[] s = new int[len];
+        int size = 0;
+        for (int p = 0; p < len; p++) {
+          int c = nbr[i * listLen + p];
+          for (int r = 0; r < len; r++) {
+            if (nbr[c * listLen + r] == i) {
+              s[size++] = c;
+              break;
+            }
+          }
+        }
+        sets[i] = Arrays.copyOf(s, size);
+      });
+      return sets;
+    }
+
+    /** Steps 3-4: the expanded set of item i and its normalised weights. */
+    Sparse weights(int i, int[][] recip, int[][] recipHalf) {
+      int[] r = recip[i];
+      int[] sortedR = r.clone();
+      Arrays.sort(sortedR);
+      int total = r.length;
+      for (int c : r) total += recipHalf[c].length;
+      int[] expanded = Arrays.copyOf(r, total);
+      int size = r.length;
+      for (int c : r) {
+        int[] rc = recipHalf[c];
+        int common = 0;
+        for (int x : rc) if (Arrays.binarySearch(sortedR, x) >= 0) common++;
+        if (common > 2.0 / 3.0 * rc.length) {
+          System.arraycopy(rc, 0, expanded, size, rc.length);
+          size += rc.length;
+        }
+      }
+      int[] cols = unique(expanded, size);
+      float[] vals = new float[cols.length];
+      double sum = 0;
+      for (int t = 0; t < cols.length; t++) {
+        vals[t] = (float) Math.exp(-originalOf(i, cols[t]));
+        sum += vals[t];
+      }
+      for (int t = 0; t < cols.length; t++) vals[t] = (float) (vals[t] / sum);
+      return new Sparse(cols, vals);
+    }
+
+    /** original(i, c): from i's neighbour list when c is in it, else recomputed from the features. */
+    float originalOf(int i, int c) {
+      for (int p = 0; p < listLen; p++) if (nbr[i * listLen + p] == c) return nbrOrig[i * listLen + p];
+      return original(dist(i, c), i);
+    }
+
+    /** Step 5: V(i) = mean of V over the k2 nearest of i (at most N). */
+    Sparse[] queryExpansion(Sparse[] v) {
+      int m = Math.min(k2, n);
+      Sparse[] res = new Sparse[n];
+      int block = 64;
+      IntStream.range(0, (n + block - 1) / block).parallel().forEach(b -> {
+        float[] acc = new float[n];
+        boolean[] seen = new boolean[n];
+        int[] touched = new int[n];
+        for (int i = b * block; i < Math.min(n, (b + 1) * block); i++) {
+          int nt = 0;
+          for (int p = 0; p < m; p++) {
+            Sparse s = v[nbr[i * listLen + p]];
+            for (int t = 0; t < s.cols.length; t++) {
+              int c = s.cols[t];
+              if (!seen[c]) {
+                seen[c] = true;
+                touched[nt++] = c;
+              }
+              acc[c] += s.vals[t];
+            }
+          }
+          int[] cols = Arrays.copyOf(touched, nt);
+          Arrays.sort(cols);
+          float[] vals = new float[nt];
+          for (int t = 0; t < nt; t++) {
+            vals[t] = acc[cols[t]] / m;
+            acc[cols[t]] = 0f;
+            seen[cols[t]] = false;
+          }
+          res[i] = new Sparse(cols, vals);
+        }
+      });
+      return res;
+    }
+
+    /** Steps 6-7: Jaccard distance through an inverted index over the gallery rows of V, then the blend. */
+    void jaccard(Sparse[] v, float[] out) {
+      // Column c of the gallery part of V: entries start[c] .. start[c + 1] of invRow/invVal.
+      int[] start = new int[n + 1];
+      for (int j = nq; j < n; j++) for (int c : v[j].cols) start[c + 1]++;
+      for (int c = 0; c < n; c++) start[c + 1] += start[c];
+      int[] fill = Arrays.copyOf(start, n);
+      int[] invRow = new int[start[n]];
+      float[] invVal = new float[start[n]];
+      for (int j = nq; j < n; j++) {
+        Sparse s = v[j];
+        for (int t = 0; t < s.cols.length; t++) {
+          int c = s.cols[t];
+          invRow[fill[c]] = j - nq;
+          invVal[fill[c]++] = s.vals[t];
+        }
+      }
+      IntStream.range(0, nq).parallel().forEach(i -> {
+        float[] sMin = new float[ng];
+        Sparse s = v[i];
+        for (int t = 0; t < s.cols.length; t++) {
+          int c = s.cols[t];
+          float vi = s.vals[t];
+          for (int e = start[c]; e < start[c + 1]; e++) sMin[invRow[e]] += Math.min(vi, invVal[e]);
+        }
+        for (int j = 0; j < ng; j++) {
+          float jac = 1f - sMin[j] / (2f - sMin[j]);
+          float orig = original(out[i * ng + j], i);
+          out[i * ng + j] = (1f - lambda) * jac + lambda * orig;
+        }
+      });
+    }
+  }
+
+  /** One sparse row: ascending column indices and their values. */
+  private record Sparse(int[] cols, float[] vals) {}
+
+  private static int[] unique(int[] a, int size) {
+    int[] s = Arrays.copyOf(a, size);
+    Arrays.sort(s);
+    int u = 0;
+    for (int t = 0; t < size; t++) if (t == 0 || s[t] != s[t - 1]) s[u++] = s[t];
+    return Arrays.copyOf(s, u);
+  }
+}

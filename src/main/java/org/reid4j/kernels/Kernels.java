@@ -1,0 +1,56 @@
+package org.reid4j.kernels;
+
+/**
+ * The retrieval kernels: one interface, three implementations with the same semantics (those of
+ * {@code src/main/cpp/include/reid4j.h}): {@link JavaKernels} (plain Java, always available),
+ * and {@link NativeKernels} on the C++ CPU code or on CUDA. Get one with {@link #create(Backend)}.
+ *
+ * <p>All matrices are row-major float32 {@link FloatMatrix}; features must be finite (every
+ * implementation checks and names the first bad row). Row counts may be zero. Implementations are
+ * thread-safe.
+ */
+public interface Kernels {
+
+  /** Which backend this is (never AUTO). */
+  Backend backend();
+
+  /** A one-line description for logs, e.g. "cpu (avx512, 2 threads)". */
+  String describe();
+
+  /** Pairwise distances: q [nq, d], g [ng, d] -> [nq, ng]. */
+  FloatMatrix pairwise(FloatMatrix q, FloatMatrix g, Metric metric);
+
+  /** The k smallest of each row of dist (0 <= k <= cols), ascending by (value, column). */
+  TopK topk(FloatMatrix dist, int k);
+
+  /** The k nearest gallery rows of every query row, without holding the [nq, ng] matrix. */
+  TopK pairwiseTopk(FloatMatrix q, FloatMatrix g, Metric metric, int k);
+
+  /** Batch-hard triplet mining within one batch x [n, d] with labels [n]. */
+  HardMining batchHard(FloatMatrix x, int[] labels, Metric metric);
+
+  /** Batch-hard mining of anchors [na, d] against a feature memory [nm, d] (cross-batch memory). */
+  HardMining batchHardMemory(FloatMatrix anchors, int[] anchorLabels, FloatMatrix memory, int[] memoryLabels,
+      Metric metric);
+
+  /** k-reciprocal re-ranking: the final [nq, ng] distance of queries q against gallery g. */
+  FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params);
+
+  /**
+   * The kernels for a backend. AUTO picks CUDA when a device is present, else the native CPU code,
+   * else plain Java. Asking for CPU or CUDA where it is unavailable throws
+   * {@link BackendUnavailableException} saying why; there is no silent fallback.
+   */
+  static Kernels create(Backend backend) {
+    return Backends.create(backend);
+  }
+
+  /** Null if {@code backend} can run here, else why not (no native library, built without CUDA, no GPU). */
+  static String unavailableReason(Backend backend) {
+    return switch (backend) {
+      case JAVA, AUTO -> null;
+      case CPU -> Backends.nativeError();
+      case CUDA -> Backends.cudaError();
+    };
+  }
+}

@@ -1,0 +1,105 @@
+package org.reid4j.kernels;
+
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * One-to-one JavaCPP binding of {@code src/main/cpp/include/reid4j.h}; see that header for the
+ * semantics of each call. No logic lives here: {@link NativeKernels} checks every size before it
+ * calls in, so that no bad argument can reach native code from the Java API.
+ *
+ * <p>Loading costs one extraction of the libraries from the jar into {@code ~/.javacpp/cache} on first use.
+ */
+@Platform(include = "reid4j.h", link = "reid4j_kernels")
+public final class NativeApi {
+  private NativeApi() {}
+
+  private static final Throwable LOAD_ERROR;
+
+  static {
+    Throwable error = null;
+    try {
+      Loader.load();
+    } catch (Throwable t) {
+      error = t;
+    }
+    LOAD_ERROR = error;
+  }
+
+  /** Why the native library could not be loaded, or null if it loaded. */
+  public static Throwable loadError() {
+    return LOAD_ERROR;
+  }
+
+  public static final int R4J_OK = 0, R4J_EINVAL = 1, R4J_ENOMEM = 2, R4J_ECUDA = 3, R4J_ENOTBUILT = 4;
+
+  public static native @Cast("const char*") BytePointer r4j_last_error();
+
+  public static native @Cast("const char*") BytePointer r4j_version();
+
+  public static native @Cast("const char*") BytePointer r4j_cpu_isa();
+
+  public static native void r4j_cpu_set_threads(int n);
+
+  public static native int r4j_cpu_threads();
+
+  // ---- CPU ----
+  public static native int r4j_cpu_pairwise(@Cast("const float*") FloatPointer q, long nq,
+      @Cast("const float*") FloatPointer g, long ng, long d, int metric, FloatPointer out);
+
+  public static native int r4j_cpu_topk(@Cast("const float*") FloatPointer dist, long rows, long cols, long k,
+      FloatPointer outVal, @Cast("int32_t*") IntPointer outIdx);
+
+  public static native int r4j_cpu_pairwise_topk(@Cast("const float*") FloatPointer q, long nq,
+      @Cast("const float*") FloatPointer g, long ng, long d, int metric, long k, FloatPointer outVal,
+      @Cast("int32_t*") IntPointer outIdx);
+
+  public static native int r4j_cpu_batch_hard(@Cast("const float*") FloatPointer x,
+      @Cast("const int32_t*") IntPointer labels, long n, long d, int metric, @Cast("int32_t*") IntPointer posIdx,
+      FloatPointer posDist, @Cast("int32_t*") IntPointer negIdx, FloatPointer negDist);
+
+  public static native int r4j_cpu_batch_hard_memory(@Cast("const float*") FloatPointer a,
+      @Cast("const int32_t*") IntPointer aLabels, long na, @Cast("const float*") FloatPointer m,
+      @Cast("const int32_t*") IntPointer mLabels, long nm, long d, int metric, @Cast("int32_t*") IntPointer posIdx,
+      FloatPointer posDist, @Cast("int32_t*") IntPointer negIdx, FloatPointer negDist);
+
+  public static native int r4j_cpu_rerank(@Cast("const float*") FloatPointer q, long nq,
+      @Cast("const float*") FloatPointer g, long ng, long d, int metric, int k1, int k2, float lambda,
+      FloatPointer out);
+
+  // ---- CUDA ----
+  public static native int r4j_cuda_compiled();
+
+  public static native int r4j_cuda_device_count(IntPointer count);
+
+  public static native int r4j_cuda_set_device(int device);
+
+  public static native int r4j_cuda_device_name(@Cast("char*") BytePointer buf, int len);
+
+  public static native int r4j_cuda_pairwise(@Cast("const float*") FloatPointer q, long nq,
+      @Cast("const float*") FloatPointer g, long ng, long d, int metric, FloatPointer out);
+
+  public static native int r4j_cuda_topk(@Cast("const float*") FloatPointer dist, long rows, long cols, long k,
+      FloatPointer outVal, @Cast("int32_t*") IntPointer outIdx);
+
+  public static native int r4j_cuda_pairwise_topk(@Cast("const float*") FloatPointer q, long nq,
+      @Cast("const float*") FloatPointer g, long ng, long d, int metric, long k, FloatPointer outVal,
+      @Cast("int32_t*") IntPointer outIdx);
+
+  public static native int r4j_cuda_batch_hard(@Cast("const float*") FloatPointer x,
+      @Cast("const int32_t*") IntPointer labels, long n, long d, int metric, @Cast("int32_t*") IntPointer posIdx,
+      FloatPointer posDist, @Cast("int32_t*") IntPointer negIdx, FloatPointer negDist);
+
+  public static native int r4j_cuda_batch_hard_memory(@Cast("const float*") FloatPointer a,
+      @Cast("const int32_t*") IntPointer aLabels, long na, @Cast("const float*") FloatPointer m,
+      @Cast("const int32_t*") IntPointer mLabels, long nm, long d, int metric, @Cast("int32_t*") IntPointer posIdx,
+      FloatPointer posDist, @Cast("int32_t*") IntPointer negIdx, FloatPointer negDist);
+
+  public static native int r4j_cuda_rerank(@Cast("const float*") FloatPointer q, long nq,
+      @Cast("const float*") FloatPointer g, long ng, long d, int metric, int k1, int k2, float lambda,
+      FloatPointer out);
+}

@@ -1,0 +1,187 @@
+package org.reid4j.kernels;
+
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.PointerScope;
+
+/**
+ * The hand-written native kernels (C++ CPU or CUDA) behind the {@link Kernels} interface. Every
+ * argument is checked here, in Java, before the native call, so that no input reachable from the
+ * API can crash the process. Inputs are copied once into native memory (freed when the call's
+ * {@link PointerScope} closes) and the result is copied back into a heap array.
+ */
+public final class NativeKernels implements Kernels {
+  private final boolean cuda;
+
+  NativeKernels(boolean cuda) {
+    this.cuda = cuda;
+  }
+
+  @Override
+  public Backend backend() {
+    return cuda ? Backend.CUDA : Backend.CPU;
+  }
+
+  @Override
+  public String describe() {
+    if (cuda) {
+      try (BytePointer name = new BytePointer(256)) {
+        NativeApi.r4j_cuda_device_name(name, 256);
+        return "cuda (" + name.getString() + ")";
+      }
+    }
+    return "cpu (" + NativeApi.r4j_cpu_isa().getString() + ", " + NativeApi.r4j_cpu_threads() + " threads)";
+  }
+
+  /** Threads the native CPU kernels use; n <= 0 restores the default (all cores). */
+  public static void setCpuThreads(int n) {
+    Backends.requireNative();
+    NativeApi.r4j_cpu_set_threads(n);
+  }
+
+  private static void check(int status, String fn) {
+    if (status != NativeApi.R4J_OK)
+      throw new IllegalStateException(fn + " failed (status " + status + "): " + Backends.lastError());
+  }
+
+  private static FloatPointer in(FloatMatrix m) {
+    FloatPointer p = new FloatPointer(Math.max(1L, m.data().length));
+    p.put(m.data());
+    return p;
+  }
+
+  private static IntPointer in(int[] a) {
+    IntPointer p = new IntPointer(Math.max(1L, a.length));
+    p.put(a);
+    return p;
+  }
+
+  private static FloatMatrix out(FloatPointer p, int rows, int cols) {
+    FloatMatrix m = FloatMatrix.zeros(rows, cols);
+    p.get(m.data());
+    return m;
+  }
+
+  @Override
+  public FloatMatrix pairwise(FloatMatrix q, FloatMatrix g, Metric metric) {
+    Checks.pairwiseInputs(q, g);
+    FloatMatrix.requireSize(q.rows(), g.rows()); // before any native work
+    try (PointerScope scope = new PointerScope()) {
+      FloatPointer res = new FloatPointer(Math.max(1L, (long) q.rows() * g.rows()));
+      int s = cuda
+          ? NativeApi.r4j_cuda_pairwise(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, res)
+          : NativeApi.r4j_cpu_pairwise(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, res);
+      check(s, "pairwise");
+      return out(res, q.rows(), g.rows());
+    }
+  }
+
+  @Override
+  public TopK topk(FloatMatrix dist, int k) {
+    Checks.requireK(k, dist.cols(), "topk");
+    int[] bad = dist.firstNonFinite();
+    if (bad != null && Float.isNaN(dist.get(bad[0], bad[1])))
+      throw new IllegalArgumentException("topk: distance matrix has NaN at row " + bad[0] + ", column " + bad[1]);
+    try (PointerScope scope = new PointerScope()) {
+      long n = Math.max(1L, (long) dist.rows() * k);
+      FloatPointer vals = new FloatPointer(n);
+      IntPointer idx = new IntPointer(n);
+      int s = cuda
+          ? NativeApi.r4j_cuda_topk(in(dist), dist.rows(), dist.cols(), k, vals, idx)
+          : NativeApi.r4j_cpu_topk(in(dist), dist.rows(), dist.cols(), k, vals, idx);
+      check(s, "topk");
+      return topK(dist.rows(), k, vals, idx);
+    }
+  }
+
+  private static TopK topK(int rows, int k, FloatPointer vals, IntPointer idx) {
+    float[] v = new float[rows * k];
+    int[] i = new int[rows * k];
+    vals.get(v);
+    idx.get(i);
+    return new TopK(rows, k, v, i);
+  }
+
+  @Override
+  public TopK pairwiseTopk(FloatMatrix q, FloatMatrix g, Metric metric, int k) {
+    Checks.pairwiseInputs(q, g);
+    Checks.requireK(k, g.rows(), "pairwiseTopk");
+    try (PointerScope scope = new PointerScope()) {
+      long n = Math.max(1L, (long) q.rows() * k);
+      FloatPointer vals = new FloatPointer(n);
+      IntPointer idx = new IntPointer(n);
+      int s = cuda
+          ? NativeApi.r4j_cuda_pairwise_topk(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, k, vals, idx)
+          : NativeApi.r4j_cpu_pairwise_topk(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, k, vals, idx);
+      check(s, "pairwiseTopk");
+      return topK(q.rows(), k, vals, idx);
+    }
+  }
+
+  @Override
+  public HardMining batchHard(FloatMatrix x, int[] labels, Metric metric) {
+    Checks.requireDim(x, "embeddings");
+    Checks.requireLabels(labels, x, "embeddings");
+    Checks.requireFinite(x, "embeddings");
+    try (PointerScope scope = new PointerScope()) {
+      int n = x.rows();
+      IntPointer pi = new IntPointer(Math.max(1, n)), ni = new IntPointer(Math.max(1, n));
+      FloatPointer pd = new FloatPointer(Math.max(1, n)), nd = new FloatPointer(Math.max(1, n));
+      int s = cuda
+          ? NativeApi.r4j_cuda_batch_hard(in(x), in(labels), n, x.cols(), metric.code, pi, pd, ni, nd)
+          : NativeApi.r4j_cpu_batch_hard(in(x), in(labels), n, x.cols(), metric.code, pi, pd, ni, nd);
+      check(s, "batchHard");
+      return mining(n, pi, pd, ni, nd);
+    }
+  }
+
+  private static HardMining mining(int n, IntPointer pi, FloatPointer pd, IntPointer ni, FloatPointer nd) {
+    int[] posIdx = new int[n], negIdx = new int[n];
+    float[] posDist = new float[n], negDist = new float[n];
+    pi.get(posIdx);
+    pd.get(posDist);
+    ni.get(negIdx);
+    nd.get(negDist);
+    return new HardMining(posIdx, posDist, negIdx, negDist);
+  }
+
+  @Override
+  public HardMining batchHardMemory(FloatMatrix anchors, int[] anchorLabels, FloatMatrix memory, int[] memoryLabels,
+      Metric metric) {
+    Checks.requireDim(anchors, "anchors");
+    Checks.requireSameDim(anchors, "anchors", memory, "memory");
+    Checks.requireLabels(anchorLabels, anchors, "anchors");
+    Checks.requireLabels(memoryLabels, memory, "memory");
+    Checks.requireFinite(anchors, "anchors");
+    Checks.requireFinite(memory, "memory");
+    try (PointerScope scope = new PointerScope()) {
+      int n = anchors.rows();
+      IntPointer pi = new IntPointer(Math.max(1, n)), ni = new IntPointer(Math.max(1, n));
+      FloatPointer pd = new FloatPointer(Math.max(1, n)), nd = new FloatPointer(Math.max(1, n));
+      int s = cuda
+          ? NativeApi.r4j_cuda_batch_hard_memory(in(anchors), in(anchorLabels), n, in(memory), in(memoryLabels),
+              memory.rows(), anchors.cols(), metric.code, pi, pd, ni, nd)
+          : NativeApi.r4j_cpu_batch_hard_memory(in(anchors), in(anchorLabels), n, in(memory), in(memoryLabels),
+              memory.rows(), anchors.cols(), metric.code, pi, pd, ni, nd);
+      check(s, "batchHardMemory");
+      return mining(n, pi, pd, ni, nd);
+    }
+  }
+
+  @Override
+  public FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params) {
+    Checks.pairwiseInputs(q, g);
+    FloatMatrix.requireSize(q.rows(), g.rows()); // before any native work
+    try (PointerScope scope = new PointerScope()) {
+      FloatPointer res = new FloatPointer(Math.max(1L, (long) q.rows() * g.rows()));
+      int s = cuda
+          ? NativeApi.r4j_cuda_rerank(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, params.k1(),
+              params.k2(), params.lambda(), res)
+          : NativeApi.r4j_cpu_rerank(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, params.k1(),
+              params.k2(), params.lambda(), res);
+      check(s, "rerank");
+      return out(res, q.rows(), g.rows());
+    }
+  }
+}

@@ -1,0 +1,439 @@
+// GPU check driver: compares every r4j_cuda_* function with its r4j_cpu_* twin on random inputs
+// (several shapes, odd sizes, one row, empty inputs, ties, all metrics), prints PASS/FAIL per
+// check, then times the CUDA kernels at the Market-1501 shape. Exits 0 when there is no CUDA
+// device ("no CUDA device, skipping") and non-zero when any check failed.
+// Usage: gpu_check [--no-timing] [--no-cpu-rerank] [seed]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "reid4j.h"
+
+namespace {
+
+int g_fail = 0, g_pass = 0;
+std::mt19937_64 g_rng(12345);
+
+void report(bool ok, const std::string &name, const std::string &detail = "") {
+  std::printf("%s %s%s%s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.empty() ? "" : "  ", detail.c_str());
+  std::fflush(stdout);
+  if (ok)
+    ++g_pass;
+  else
+    ++g_fail;
+}
+
+bool status_ok(int st, const std::string &name) {
+  if (st == R4J_OK) return true;
+  report(false, name, "status " + std::to_string(st) + ": " + r4j_last_error());
+  return false;
+}
+
+std::vector<float> gaussian(int64_t n, int64_t d) {
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> v(static_cast<size_t>(n * d));
+  for (auto &x : v) x = nd(g_rng);
+  return v;
+}
+
+// n rows around `ids` random centres (noise sigma), labels into *labels when given.
+std::vector<float> clustered(int64_t n, int64_t d, int ids, float sigma, std::vector<int32_t> *labels) {
+  std::vector<float> c = gaussian(ids, d), x(static_cast<size_t>(n * d));
+  std::normal_distribution<float> nd(0.f, sigma);
+  std::uniform_int_distribution<int> pick(0, ids - 1);
+  if (labels) labels->resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const int l = pick(g_rng);
+    if (labels) (*labels)[i] = l;
+    for (int64_t k = 0; k < d; ++k) x[i * d + k] = c[l * d + k] + nd(g_rng);
+  }
+  return x;
+}
+
+float max_sq_norm(const std::vector<float> &x, int64_t d) {
+  float m = 0.f;
+  for (size_t i = 0; i + d <= x.size(); i += d) {
+    float s = 0.f;
+    for (int64_t k = 0; k < d; ++k) s += x[i + k] * x[i + k];
+    m = std::max(m, s);
+  }
+  return m;
+}
+
+// Tolerance for a distance value b (CPU) given the largest squared norm of the inputs.
+float dist_tol(float b, int metric, float scale) {
+  if (metric == R4J_COSINE) return 1e-4f * std::max(1.f, std::fabs(b));
+  if (metric == R4J_SQEUCLIDEAN) return 1e-4f * std::fabs(b) + 2e-5f * std::max(1.f, scale);
+  return 1e-4f * std::fabs(b) + std::sqrt(2e-5f * std::max(1.f, scale));
+}
+
+const char *metric_name(int m) { return m == 0 ? "sqeuclidean" : m == 1 ? "euclidean" : "cosine"; }
+
+std::string shape(int64_t a, int64_t b, int64_t d) {
+  return std::to_string(a) + "x" + std::to_string(b) + "x" + std::to_string(d);
+}
+
+// ---------------------------------------------------------------------------------------------
+void check_pairwise(int64_t nq, int64_t ng, int64_t d, int metric, bool dups) {
+  std::string name = std::string("pairwise ") + metric_name(metric) + " " + shape(nq, ng, d) + (dups ? " dups" : "");
+  std::vector<float> q = gaussian(nq, d), g = gaussian(ng, d);
+  if (dups) {  // copies of query rows in the gallery, and a zero row
+    for (int64_t i = 0; i < std::min(nq, ng); i += 2) std::copy(&q[i * d], &q[i * d] + d, &g[i * d]);
+    if (ng > 1) std::fill(&g[(ng - 1) * d], &g[(ng - 1) * d] + d, 0.f);
+  }
+  std::vector<float> a(nq * ng, -7.f), b(nq * ng, -7.f);
+  if (!status_ok(r4j_cpu_pairwise(q.data(), nq, g.data(), ng, d, metric, b.data()), name + " (cpu)")) return;
+  if (!status_ok(r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, metric, a.data()), name)) return;
+  const float scale = std::max(max_sq_norm(q, d), max_sq_norm(g, d));
+  double worst = 0;
+  int64_t bad = 0;
+  for (int64_t i = 0; i < nq * ng; ++i) {
+    const float e = std::fabs(a[i] - b[i]);
+    worst = std::max<double>(worst, e);
+    if (!(e <= dist_tol(b[i], metric, scale))) ++bad;
+  }
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "max abs diff %.3g, %lld out of tolerance", worst, (long long)bad);
+  report(bad == 0, name, buf);
+}
+
+// Exact comparison: same input matrix, the order is fully defined.
+void check_topk(int64_t rows, int64_t cols, int64_t k, int levels) {
+  std::string name = "topk " + std::to_string(rows) + "x" + std::to_string(cols) + " k=" + std::to_string(k) +
+                     (levels ? " ties(" + std::to_string(levels) + " levels)" : "");
+  std::vector<float> m = gaussian(rows, cols);
+  if (levels)
+    for (auto &x : m) x = std::round(x * levels / 4.f);
+  if (levels && !m.empty()) m[0] = -0.f;  // -0 and +0 compare equal
+  std::vector<float> av(rows * k), bv(rows * k);
+  std::vector<int32_t> ai(rows * k, -5), bi(rows * k, -5);
+  if (!status_ok(r4j_cpu_topk(m.data(), rows, cols, k, bv.data(), bi.data()), name + " (cpu)")) return;
+  if (!status_ok(r4j_cuda_topk(m.data(), rows, cols, k, av.data(), ai.data()), name)) return;
+  int64_t bad = 0;
+  for (int64_t i = 0; i < rows * k; ++i)
+    if (ai[i] != bi[i] || !(av[i] == bv[i])) ++bad;
+  report(bad == 0, name, std::to_string(bad) + " entries differ");
+}
+
+// Fused top-k: values within tolerance; a different index only where the values tie within it.
+void check_pairwise_topk(int64_t nq, int64_t ng, int64_t d, int metric, int64_t k, bool dups) {
+  std::string name = std::string("pairwise_topk ") + metric_name(metric) + " " + shape(nq, ng, d) +
+                     " k=" + std::to_string(k) + (dups ? " dups" : "");
+  std::vector<float> q = gaussian(nq, d), g = gaussian(ng, d);
+  if (dups)
+    for (int64_t j = 1; j < ng; j += 3) std::copy(&g[(j - 1) * d], &g[(j - 1) * d] + d, &g[j * d]);
+  std::vector<float> av(nq * k), bv(nq * k), full(nq * ng);
+  std::vector<int32_t> ai(nq * k), bi(nq * k);
+  if (!status_ok(r4j_cpu_pairwise_topk(q.data(), nq, g.data(), ng, d, metric, k, bv.data(), bi.data()),
+                 name + " (cpu)"))
+    return;
+  if (!status_ok(r4j_cpu_pairwise(q.data(), nq, g.data(), ng, d, metric, full.data()), name + " (cpu full)")) return;
+  if (!status_ok(r4j_cuda_pairwise_topk(q.data(), nq, g.data(), ng, d, metric, k, av.data(), ai.data()), name)) return;
+  const float scale = std::max(max_sq_norm(q, d), max_sq_norm(g, d));
+  int64_t bad = 0, tied = 0;
+  for (int64_t i = 0; i < nq * k; ++i) {
+    const float tol = dist_tol(bv[i], metric, scale);
+    if (!(std::fabs(av[i] - bv[i]) <= tol)) {
+      ++bad;
+      continue;
+    }
+    if (ai[i] != bi[i]) {
+      const int64_t row = i / k;
+      if (ai[i] < 0 || ai[i] >= ng || !(std::fabs(full[row * ng + ai[i]] - bv[i]) <= 2 * tol))
+        ++bad;
+      else
+        ++tied;
+    }
+  }
+  // indices of a row must be distinct
+  for (int64_t r = 0; r < nq; ++r) {
+    std::vector<int32_t> s(ai.begin() + r * k, ai.begin() + (r + 1) * k);
+    std::sort(s.begin(), s.end());
+    if (std::adjacent_find(s.begin(), s.end()) != s.end()) ++bad;
+  }
+  report(bad == 0, name, std::to_string(bad) + " bad, " + std::to_string(tied) + " tie swaps");
+}
+
+// Batch-hard: distances within tolerance; indices equal unless the candidates tie within it.
+void compare_mining(const std::string &name, int64_t n, int metric, float scale, const std::vector<float> &full,
+                    int64_t nm, const std::vector<int32_t> &api, const std::vector<float> &apd,
+                    const std::vector<int32_t> &ani, const std::vector<float> &and_, const std::vector<int32_t> &bpi,
+                    const std::vector<float> &bpd, const std::vector<int32_t> &bni, const std::vector<float> &bnd) {
+  int64_t bad = 0, tied = 0;
+  auto cmp = [&](int64_t i, int32_t ai, float ad, int32_t bi, float bd) {
+    if ((ai < 0) != (bi < 0)) return void(++bad);
+    if (ai < 0) {
+      if (!std::isnan(ad)) ++bad;
+      return;
+    }
+    const float tol = dist_tol(bd, metric, scale);
+    if (!(std::fabs(ad - bd) <= tol)) return void(++bad);
+    if (ai != bi) {
+      if (ai >= nm || !(std::fabs(full[i * nm + ai] - bd) <= 2 * tol))
+        ++bad;
+      else
+        ++tied;
+    }
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    cmp(i, api[i], apd[i], bpi[i], bpd[i]);
+    cmp(i, ani[i], and_[i], bni[i], bnd[i]);
+  }
+  report(bad == 0, name, std::to_string(bad) + " bad, " + std::to_string(tied) + " tie swaps");
+}
+
+void check_batch_hard(int64_t n, int64_t d, int metric, int ids) {
+  std::string name = std::string("batch_hard ") + metric_name(metric) + " n=" + std::to_string(n) +
+                     " d=" + std::to_string(d) + " ids=" + std::to_string(ids);
+  std::vector<int32_t> lab;
+  std::vector<float> x = clustered(n, d, ids, 0.5f, &lab);
+  if (n > 2) lab[n - 1] = 1000000;                                          // a singleton: no positive
+  if (n > 4) std::copy(&x[0], &x[0] + d, &x[(n - 2) * d]), lab[n - 2] = lab[0];  // a duplicate
+  std::vector<int32_t> api(n), ani(n), bpi(n), bni(n);
+  std::vector<float> apd(n), and_(n), bpd(n), bnd(n), full(n * n);
+  if (!status_ok(r4j_cpu_batch_hard(x.data(), lab.data(), n, d, metric, bpi.data(), bpd.data(), bni.data(), bnd.data()),
+                 name + " (cpu)"))
+    return;
+  if (!status_ok(r4j_cpu_pairwise(x.data(), n, x.data(), n, d, metric, full.data()), name + " (cpu full)")) return;
+  if (!status_ok(r4j_cuda_batch_hard(x.data(), lab.data(), n, d, metric, api.data(), apd.data(), ani.data(),
+                                     and_.data()),
+                 name))
+    return;
+  compare_mining(name, n, metric, max_sq_norm(x, d), full, n, api, apd, ani, and_, bpi, bpd, bni, bnd);
+}
+
+void check_batch_hard_memory(int64_t na, int64_t nm, int64_t d, int metric, int ids, bool one_label) {
+  std::string name = std::string("batch_hard_memory ") + metric_name(metric) + " " + shape(na, nm, d) +
+                     (one_label ? " one label" : "");
+  std::vector<int32_t> al, ml;
+  std::vector<float> a = clustered(na, d, ids, 0.5f, &al), m = clustered(nm, d, ids, 0.5f, &ml);
+  if (one_label) {
+    std::fill(al.begin(), al.end(), 3);
+    std::fill(ml.begin(), ml.end(), 3);
+  } else if (nm > 0 && na > 0) {
+    std::copy(&a[0], &a[0] + d, &m[0]);  // the memory holds a copy of anchor 0
+    ml[0] = al[0];
+  }
+  std::vector<int32_t> api(na), ani(na), bpi(na), bni(na);
+  std::vector<float> apd(na), and_(na), bpd(na), bnd(na), full(na * nm);
+  if (!status_ok(r4j_cpu_batch_hard_memory(a.data(), al.data(), na, m.data(), ml.data(), nm, d, metric, bpi.data(),
+                                           bpd.data(), bni.data(), bnd.data()),
+                 name + " (cpu)"))
+    return;
+  if (!status_ok(r4j_cpu_pairwise(a.data(), na, m.data(), nm, d, metric, full.data()), name + " (cpu full)")) return;
+  if (!status_ok(r4j_cuda_batch_hard_memory(a.data(), al.data(), na, m.data(), ml.data(), nm, d, metric, api.data(),
+                                            apd.data(), ani.data(), and_.data()),
+                 name))
+    return;
+  compare_mining(name, na, metric, std::max(max_sq_norm(a, d), max_sq_norm(m, d)), full, nm, api, apd, ani, and_,
+                 bpi, bpd, bni, bnd);
+}
+
+void check_rerank(int64_t nq, int64_t ng, int64_t d, int metric, int k1, int k2, float lambda, int ids) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "rerank %s %s k1=%d k2=%d lambda=%.2f", metric_name(metric), shape(nq, ng, d).c_str(),
+                k1, k2, lambda);
+  std::string name = buf;
+  std::vector<float> q = ids ? clustered(nq, d, ids, 0.6f, nullptr) : gaussian(nq, d);
+  std::vector<float> g = ids ? clustered(ng, d, ids, 0.6f, nullptr) : gaussian(ng, d);
+  std::vector<float> a(nq * ng, -3.f), b(nq * ng, -3.f);
+  if (!status_ok(r4j_cpu_rerank(q.data(), nq, g.data(), ng, d, metric, k1, k2, lambda, b.data()), name + " (cpu)"))
+    return;
+  if (!status_ok(r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, metric, k1, k2, lambda, a.data()), name)) return;
+  double worst = 0;
+  int64_t bad = 0;
+  for (int64_t i = 0; i < nq * ng; ++i) {
+    const float e = std::fabs(a[i] - b[i]);
+    worst = std::max<double>(worst, std::isnan(e) ? 1e30 : e);
+    if (!(e <= 1e-4f)) ++bad;
+  }
+  std::snprintf(buf, sizeof buf, "max abs diff %.3g, %lld of %lld above 1e-4", worst, (long long)bad,
+                (long long)(nq * ng));
+  report(bad == 0, name, buf);
+}
+
+void check_api() {
+  float v[4] = {1, 2, 3, 4}, o[4];
+  int32_t idx[4];
+  report(r4j_cuda_pairwise(v, 1, v, 1, 4, 9, o) == R4J_EINVAL, "api: unknown metric -> EINVAL");
+  report(r4j_cuda_pairwise(v, 1, v, 1, 4, 0, nullptr) == R4J_EINVAL, "api: null out -> EINVAL");
+  report(r4j_cuda_pairwise(v, -1, v, 1, 4, 0, o) == R4J_EINVAL, "api: negative rows -> EINVAL");
+  report(r4j_cuda_topk(v, 1, 4, 5, o, idx) == R4J_EINVAL, "api: k > cols -> EINVAL");
+  report(r4j_cuda_rerank(v, 1, v, 1, 4, 0, 0, 6, 0.3f, o) == R4J_EINVAL, "api: k1 = 0 -> EINVAL");
+  report(r4j_cuda_rerank(v, 1, v, 1, 4, 0, 20, 6, 1.5f, o) == R4J_EINVAL, "api: lambda > 1 -> EINVAL");
+  o[0] = 42.f;
+  idx[0] = 42;
+  bool ok = r4j_cuda_pairwise(v, 0, v, 1, 4, 0, o) == R4J_OK && r4j_cuda_pairwise(v, 1, v, 0, 4, 0, o) == R4J_OK &&
+            r4j_cuda_topk(v, 0, 4, 2, o, idx) == R4J_OK && r4j_cuda_topk(v, 1, 4, 0, o, idx) == R4J_OK &&
+            r4j_cuda_pairwise_topk(v, 0, v, 1, 4, 0, 1, o, idx) == R4J_OK &&
+            r4j_cuda_batch_hard(v, idx, 0, 4, 0, idx, o, idx, o) == R4J_OK &&
+            r4j_cuda_rerank(v, 0, v, 1, 4, 0, 20, 6, 0.3f, o) == R4J_OK && o[0] == 42.f && idx[0] == 42;
+  report(ok, "api: empty inputs -> OK, nothing written");
+  int32_t lab[1] = {0}, pi = 7, ni = 7;
+  float pd = 0, nd = 0;
+  ok = r4j_cuda_batch_hard_memory(v, lab, 1, v, lab, 0, 4, 0, &pi, &pd, &ni, &nd) == R4J_OK && pi == -1 &&
+       ni == -1 && std::isnan(pd) && std::isnan(nd);
+  report(ok, "api: batch_hard_memory with empty memory -> -1 / NaN");
+}
+
+// ---------------------------------------------------------------------------------------------
+double seconds(const std::function<int()> &fn, int reps, const char *name) {
+  if (fn() != R4J_OK) {  // warm-up
+    std::printf("TIMING %s: error %s\n", name, r4j_last_error());
+    ++g_fail;
+    return -1;
+  }
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  const double med = t[t.size() / 2];
+  std::printf("TIME %-52s %9.2f ms (median of %d, host<->device copies included)\n", name, med * 1e3, reps);
+  std::fflush(stdout);
+  return med;
+}
+
+void timings(bool cpu_rerank) {
+  const int64_t nq = 3368, ng = 15913, d = 2048;
+  std::printf("--- timings at the Market-1501 shape (nq %lld, ng %lld, d %lld) ---\n", (long long)nq, (long long)ng,
+              (long long)d);
+  std::vector<float> q = gaussian(nq, d), g = gaussian(ng, d);
+  std::vector<float> out(nq * ng);
+  const double pw = seconds([&] { return r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, out.data()); },
+                            3, "cuda pairwise 3368x15913x2048 euclidean");
+  if (pw > 0) std::printf("     -> %.1f effective TFLOP/s\n", 2.0 * nq * ng * d / pw / 1e12);
+  {
+    const int64_t k = 100;
+    std::vector<float> v(nq * k);
+    std::vector<int32_t> i(nq * k);
+    seconds([&] { return r4j_cuda_pairwise_topk(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, k, v.data(), i.data()); },
+            3, "cuda pairwise_topk k=100");
+    seconds([&] { return r4j_cuda_topk(out.data(), nq, ng, k, v.data(), i.data()); }, 3,
+            "cuda topk 3368x15913 k=100 (dense input)");
+  }
+  for (int64_t b : {64, 256, 4096}) {
+    std::vector<int32_t> lab(b), pi(b), ni(b);
+    std::vector<float> pd(b), nd(b);
+    for (int64_t i = 0; i < b; ++i) lab[i] = (int32_t)(i / 4);
+    std::string name = "cuda batch_hard B=" + std::to_string(b) + " d=2048";
+    seconds([&] { return r4j_cuda_batch_hard(q.data(), lab.data(), b, d, R4J_EUCLIDEAN, pi.data(), pd.data(),
+                                             ni.data(), nd.data()); },
+            5, name.c_str());
+  }
+  {
+    const int64_t na = 256, nm = 16384;
+    std::vector<int32_t> al(na), ml(nm), pi(na), ni(na);
+    std::vector<float> pd(na), nd(na);
+    for (int64_t i = 0; i < na; ++i) al[i] = (int32_t)(i / 4);
+    for (int64_t i = 0; i < nm; ++i) ml[i] = (int32_t)(i % 751);
+    seconds([&] { return r4j_cuda_batch_hard_memory(q.data(), al.data(), na, g.data(), ml.data(), nm, d,
+                                                    R4J_EUCLIDEAN, pi.data(), pd.data(), ni.data(), nd.data()); },
+            5, "cuda batch_hard_memory 256x16384 d=2048");
+  }
+  const double rr = seconds(
+      [&] { return r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, out.data()); }, 3,
+      "cuda rerank Market k1=20 k2=6 lambda=0.3");
+  if (rr > 0) std::printf("     -> target <= 100 ms: %s\n", rr <= 0.1 ? "met" : "NOT met");
+  if (cpu_rerank) {
+    std::vector<float> ref(nq * ng);
+    auto t0 = std::chrono::steady_clock::now();
+    const int st = r4j_cpu_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, ref.data());
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("TIME %-52s %9.2f ms (one run, %d threads)%s\n", "cpu rerank Market k1=20 k2=6 lambda=0.3", t * 1e3,
+                r4j_cpu_threads(), st == R4J_OK ? "" : " ERROR");
+    if (st == R4J_OK) {  // the GPU result at the Market shape against the CPU one (Gaussian data: informative)
+      double worst = 0;
+      int64_t bad = 0;
+      for (int64_t i = 0; i < nq * ng; ++i) {
+        const double e = std::fabs(double(out[i]) - ref[i]);
+        worst = std::max(worst, e);
+        bad += e > 1e-4;
+      }
+      std::printf("INFO rerank Market cuda vs cpu: max abs diff %.3g, %lld of %lld above 1e-4\n", worst,
+                  (long long)bad, (long long)(nq * ng));
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  bool timing = true, cpu_rerank = true;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--no-timing"))
+      timing = false;
+    else if (!std::strcmp(argv[i], "--no-cpu-rerank"))
+      cpu_rerank = false;
+    else
+      g_rng.seed(std::strtoull(argv[i], nullptr, 10));
+  }
+  std::printf("reid4j %s, cuda compiled: %d, cpu isa %s, cpu threads %d\n", r4j_version(), r4j_cuda_compiled(),
+              r4j_cpu_isa(), r4j_cpu_threads());
+  int count = 0;
+  if (r4j_cuda_device_count(&count) != R4J_OK || count == 0) {
+    std::printf("no CUDA device, skipping\n");
+    return 0;
+  }
+  char name[256];
+  if (r4j_cuda_device_name(name, sizeof name) != R4J_OK) std::snprintf(name, sizeof name, "? (%s)", r4j_last_error());
+  std::printf("device: %s (%d device(s))\n", name, count);
+
+  check_api();
+  for (int metric = 0; metric < 3; ++metric) {
+    check_pairwise(1, 1, 1, metric, false);
+    check_pairwise(3, 5, 7, metric, false);
+    check_pairwise(37, 129, 65, metric, false);
+    check_pairwise(130, 257, 128, metric, true);
+    check_pairwise(300, 520, 2048, metric, false);
+    check_pairwise(1, 1000, 3, metric, false);
+  }
+  check_pairwise(129, 131, 6, R4J_COSINE, true);
+  check_topk(1, 1, 1, 0);
+  check_topk(5, 37, 37, 0);
+  check_topk(33, 1000, 1, 0);
+  check_topk(33, 1000, 100, 0);
+  check_topk(20, 3000, 1024, 3);
+  check_topk(17, 2000, 10, 2);
+  check_topk(3, 9000, 4096, 0);
+  check_topk(3, 6000, 5000, 2);  // beyond the shared-memory selection buffer
+  check_topk(2, 300000, 50, 0);
+  for (int metric = 0; metric < 3; ++metric) {
+    check_pairwise_topk(1, 1, 5, metric, 1, false);
+    check_pairwise_topk(37, 500, 33, metric, 10, false);
+    check_pairwise_topk(64, 1000, 128, metric, 100, true);
+  }
+  check_pairwise_topk(10, 5000, 64, R4J_EUCLIDEAN, 5000, false);
+  for (int metric = 0; metric < 3; ++metric) {
+    check_batch_hard(1, 8, metric, 1);
+    check_batch_hard(2, 3, metric, 1);
+    check_batch_hard(64, 128, metric, 16);
+    check_batch_hard(301, 65, metric, 40);
+    check_batch_hard_memory(37, 513, 64, metric, 30, false);
+    check_batch_hard_memory(5, 7, 9, metric, 2, true);
+  }
+  check_rerank(40, 200, 64, R4J_EUCLIDEAN, 20, 6, 0.3f, 30);
+  check_rerank(40, 200, 64, R4J_SQEUCLIDEAN, 20, 6, 0.3f, 30);
+  check_rerank(40, 200, 64, R4J_COSINE, 20, 6, 0.3f, 30);
+  check_rerank(7, 33, 5, R4J_EUCLIDEAN, 5, 3, 0.5f, 6);
+  check_rerank(5, 9, 4, R4J_EUCLIDEAN, 20, 6, 0.3f, 0);   // k1 + 1 > N
+  check_rerank(30, 120, 32, R4J_EUCLIDEAN, 10, 1, 0.3f, 15);
+  check_rerank(1, 50, 16, R4J_EUCLIDEAN, 7, 4, 0.0f, 8);
+  check_rerank(100, 700, 256, R4J_EUCLIDEAN, 20, 6, 1.0f, 60);
+  check_rerank(300, 1500, 128, R4J_EUCLIDEAN, 20, 6, 0.3f, 100);
+
+  std::printf("--- %d passed, %d failed ---\n", g_pass, g_fail);
+  if (timing) timings(cpu_rerank);
+  std::printf("gpu_check: %s\n", g_fail == 0 ? "ALL PASS" : "FAILURES");
+  return g_fail == 0 ? 0 : 1;
+}

@@ -1,0 +1,346 @@
+// Test driver for r4j_cpu_rerank: compares against a dense, double-precision transcription of the
+// k-reciprocal re-ranking definition (N x N matrices, full sorts by (value, index)) on fresh random
+// inputs. Exit status 0 when everything passes. Usage: test_cpu_rerank [seed]
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "reid4j.h"
+
+namespace {
+
+uint64_t g_seed = 0;
+int g_failures = 0;
+int g_cases = 0;
+int g_rejected = 0;
+
+#define EXPECT(cond, ...)                                                  \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
+      ++g_failures;                                                        \
+      std::printf("FAIL %s:%d: ", __FILE__, __LINE__);                     \
+      std::printf(__VA_ARGS__);                                            \
+      std::printf("  (seed %llu)\n", static_cast<unsigned long long>(g_seed)); \
+    }                                                                      \
+  } while (0)
+
+// ---------------------------------------------------------------------------------------------
+// Reference, straight from the definition.
+struct Ref {
+  int64_t n = 0;
+  std::vector<double> orig;             // N x N, original distance
+  std::vector<std::vector<int>> rank;   // full initial ranking per row
+  std::vector<double> out;              // nq x ng
+};
+
+double ref_dist(const float *a, const float *b, int64_t d, int metric) {
+  if (metric == R4J_COSINE) {
+    double dot = 0, na = 0, nb = 0;
+    for (int64_t k = 0; k < d; ++k) {
+      dot += double(a[k]) * b[k];
+      na += double(a[k]) * a[k];
+      nb += double(b[k]) * b[k];
+    }
+    if (na == 0 || nb == 0) return 1.0;
+    return 1.0 - dot / (std::sqrt(na) * std::sqrt(nb));
+  }
+  double s = 0;
+  for (int64_t k = 0; k < d; ++k) {
+    const double t = double(a[k]) - b[k];
+    s += t * t;
+  }
+  return metric == R4J_EUCLIDEAN ? std::sqrt(s) : s;
+}
+
+// Items j in the first k+1 of i's ranking that have i in their own first k+1 (lists cut at N).
+std::vector<int> k_reciprocal(const Ref &r, int i, int k) {
+  const int len = static_cast<int>(std::min<int64_t>(r.n, int64_t(k) + 1));
+  std::vector<int> res;
+  for (int t = 0; t < len; ++t) {
+    const int f = r.rank[i][t];
+    for (int u = 0; u < len; ++u)
+      if (r.rank[f][u] == i) {
+        res.push_back(f);
+        break;
+      }
+  }
+  return res;
+}
+
+Ref reference(const std::vector<float> &q, int64_t nq, const std::vector<float> &g, int64_t ng,
+              int64_t d, int metric, int k1, int k2, double lambda) {
+  Ref r;
+  const int64_t n = nq + ng;
+  r.n = n;
+  std::vector<const float *> rows(n);
+  for (int64_t i = 0; i < nq; ++i) rows[i] = q.data() + i * d;
+  for (int64_t i = 0; i < ng; ++i) rows[nq + i] = g.data() + i * d;
+  std::vector<double> dist(n * n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) dist[i * n + j] = ref_dist(rows[i], rows[j], d, metric);
+  // original = D / column max, transposed; a column max <= 0 is replaced by 1.
+  r.orig.assign(n * n, 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    double mx = -INFINITY;
+    for (int64_t k = 0; k < n; ++k) mx = std::max(mx, dist[k * n + i]);
+    if (!(mx > 0)) mx = 1.0;
+    for (int64_t j = 0; j < n; ++j) r.orig[i * n + j] = dist[j * n + i] / mx;
+  }
+  r.rank.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<int> idx(n);
+    for (int64_t j = 0; j < n; ++j) idx[j] = static_cast<int>(j);
+    const double *o = &r.orig[i * n];
+    std::sort(idx.begin(), idx.end(), [&](int a, int b) { return o[a] < o[b] || (o[a] == o[b] && a < b); });
+    r.rank[i] = idx;
+  }
+  const int half = static_cast<int>(std::nearbyint(k1 / 2.0));  // round half to even
+  std::vector<double> v(n * n, 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    const std::vector<int> ri = k_reciprocal(r, static_cast<int>(i), k1);
+    std::vector<int> exp = ri;
+    for (int c : ri) {
+      const std::vector<int> rc = k_reciprocal(r, c, half);
+      int inter = 0;
+      for (int f : rc) inter += std::count(ri.begin(), ri.end(), f) > 0;
+      if (inter > 2.0 / 3.0 * rc.size()) exp.insert(exp.end(), rc.begin(), rc.end());
+    }
+    std::sort(exp.begin(), exp.end());
+    exp.erase(std::unique(exp.begin(), exp.end()), exp.end());
+    double sum = 0;
+    for (int j : exp) sum += std::exp(-r.orig[i * n + j]);
+    for (int j : exp) v[i * n + j] = std::exp(-r.orig[i * n + j]) / sum;
+  }
+  if (k2 != 1) {
+    const int64_t kq = std::min<int64_t>(n, k2);
+    std::vector<double> vq(n * n, 0.0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t t = 0; t < kq; ++t)
+        for (int64_t c = 0; c < n; ++c) vq[i * n + c] += v[r.rank[i][t] * n + c] / kq;
+    v.swap(vq);
+  }
+  r.out.assign(nq * ng, 0.0);
+  for (int64_t i = 0; i < nq; ++i)
+    for (int64_t j = 0; j < ng; ++j) {
+      double s = 0;
+      for (int64_t c = 0; c < n; ++c) s += std::min(v[i * n + c], v[(nq + j) * n + c]);
+      const double jac = 1.0 - s / (2.0 - s);
+      r.out[i * ng + j] = (1.0 - lambda) * jac + lambda * r.orig[i * n + nq + j];
+    }
+  return r;
+}
+
+// True when some ranking has two different (not exactly equal) values closer than tol (in units
+// of the row maximum) right at a position where the neighbour sets are cut: there float rounding
+// may legitimately reorder, so such an input is redrawn. Exact ties (copies) are fine.
+bool near_tie(const Ref &r, int k1, int k2, double tol) {
+  const int half = static_cast<int>(std::nearbyint(k1 / 2.0));
+  const int64_t cuts[3] = {int64_t(k1) + 1, int64_t(half) + 1, int64_t(k2)};
+  for (int64_t i = 0; i < r.n; ++i)
+    for (int64_t p : cuts) {
+      if (p <= 0 || p >= r.n) continue;
+      const double a = r.orig[i * r.n + r.rank[i][p - 1]], b = r.orig[i * r.n + r.rank[i][p]];
+      if (b != a && b - a < tol) return true;
+    }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+std::mt19937_64 g_rng;
+
+std::vector<float> gaussian(int64_t rows, int64_t d) {
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> x(rows * d);
+  for (float &v : x) v = nd(g_rng);
+  return x;
+}
+
+const char *metric_name(int m) { return m == 0 ? "sqeuclidean" : m == 1 ? "euclidean" : "cosine"; }
+
+// Runs one case; returns false when it hit a near tie (caller redraws).
+bool compare_case(const char *what, const std::vector<float> &q, int64_t nq, const std::vector<float> &g,
+                  int64_t ng, int64_t d, int metric, int k1, int k2, float lambda, int threads,
+                  bool check_ties = true) {
+  const Ref r = reference(q, nq, g, ng, d, metric, k1, k2, lambda);
+  if (check_ties && near_tie(r, k1, k2, 3e-6)) {
+    ++g_rejected;
+    return false;
+  }
+  ++g_cases;
+  r4j_cpu_set_threads(threads);
+  std::vector<float> out(std::max<int64_t>(1, nq * ng), -7.f);
+  const int st = r4j_cpu_rerank(nq ? q.data() : nullptr, nq, ng ? g.data() : nullptr, ng, d, metric, k1,
+                                k2, lambda, out.data());
+  EXPECT(st == R4J_OK, "%s: status %d (%s)", what, st, r4j_last_error());
+  if (st != R4J_OK) return true;
+  double worst = 0;
+  int64_t at = -1;
+  for (int64_t t = 0; t < nq * ng; ++t) {
+    const double e = std::fabs(double(out[t]) - r.out[t]);
+    if (!(e <= worst)) {
+      worst = e;
+      at = t;
+    }
+  }
+  EXPECT(worst <= 1e-5, "%s: nq=%lld ng=%lld d=%lld %s k1=%d k2=%d lambda=%g threads=%d: max error %.3g at (%lld, %lld): got %.8f want %.8f",
+         what, (long long)nq, (long long)ng, (long long)d, metric_name(metric), k1, k2, lambda, threads, worst,
+         (long long)(at / std::max<int64_t>(ng, 1)), (long long)(at % std::max<int64_t>(ng, 1)),
+         at >= 0 ? out[at] : 0.0, at >= 0 ? r.out[at] : 0.0);
+  // Same result, bit for bit, with other thread counts.
+  for (int t2 : {1, 2, 3}) {
+    if (t2 == threads) continue;
+    r4j_cpu_set_threads(t2);
+    std::vector<float> o2(out.size(), -9.f);
+    const int st2 = r4j_cpu_rerank(nq ? q.data() : nullptr, nq, ng ? g.data() : nullptr, ng, d, metric, k1,
+                                   k2, lambda, o2.data());
+    EXPECT(st2 == R4J_OK && std::memcmp(o2.data(), out.data(), sizeof(float) * nq * ng) == 0,
+           "%s: result with %d threads differs from %d threads", what, t2, threads);
+    break;
+  }
+  r4j_cpu_set_threads(0);
+  return true;
+}
+
+// Draws Gaussian inputs until the reference has no near tie at a cut, then compares.
+void random_case(int64_t nq, int64_t ng, int64_t d, int metric, int k1, int k2, float lambda, int threads) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const std::vector<float> q = gaussian(nq, d), g = gaussian(ng, d);
+    if (compare_case("random", q, nq, g, ng, d, metric, k1, k2, lambda, threads)) return;
+  }
+  EXPECT(false, "could not draw a tie-free input for nq=%lld ng=%lld d=%lld", (long long)nq, (long long)ng,
+         (long long)d);
+}
+
+void test_random() {
+  struct Shape {
+    int64_t nq, ng, d;
+  };
+  const Shape shapes[] = {{1, 1, 3}, {2, 5, 4}, {7, 13, 8}, {30, 70, 16}, {60, 240, 33},
+                          {100, 200, 12}, {3, 290, 5}, {1, 40, 7}, {25, 1, 6}, {45, 111, 64}};
+  const int k1s[] = {1, 2, 5, 7, 20};
+  const int k2s[] = {1, 3, 6};
+  const float lambdas[] = {0.f, 0.3f, 1.f};
+  int c = 0;
+  for (int metric = 0; metric < 3; ++metric)
+    for (int k1 : k1s)
+      for (int k2 : k2s) {
+        const Shape &s = shapes[(c * 7 + metric) % 10];
+        const float lambda = lambdas[c % 3];
+        random_case(s.nq, s.ng, s.d, metric, k1, k2, lambda, 1 + c % 3);
+        ++c;
+      }
+  // The usual setting on a larger case.
+  random_case(90, 210, 24, R4J_EUCLIDEAN, 20, 6, 0.3f, 2);
+  random_case(90, 210, 24, R4J_COSINE, 20, 6, 0.3f, 2);
+}
+
+// Exact copies: prototype rows repeated, so many distances tie exactly (in float as in double).
+void test_duplicates() {
+  for (int metric = 0; metric < 3; ++metric)
+    for (int k1 : {2, 5, 20})
+      for (int k2 : {1, 3, 6}) {
+        bool done = false;
+        for (int attempt = 0; attempt < 50 && !done; ++attempt) {
+          const int64_t nq = 20 + attempt % 3, ng = 60, d = 8, np = 17;
+          const std::vector<float> proto = gaussian(np, d);
+          std::uniform_int_distribution<int> pick(0, np - 1);
+          std::vector<float> q(nq * d), g(ng * d);
+          for (int64_t i = 0; i < nq; ++i) std::memcpy(&q[i * d], &proto[pick(g_rng) * d], sizeof(float) * d);
+          for (int64_t i = 0; i < ng; ++i) std::memcpy(&g[i * d], &proto[pick(g_rng) * d], sizeof(float) * d);
+          done = compare_case("duplicates", q, nq, g, ng, d, metric, k1, k2, 0.3f, 1 + attempt % 2);
+        }
+        EXPECT(done, "duplicates: no tie-free draw");
+      }
+}
+
+// Small integer features: squared distances are exact in float, with many exact ties between
+// different rows; plus all-identical rows (row maximum 0) and all-zero rows (cosine distance 1).
+void test_integer_ties() {
+  std::uniform_int_distribution<int> v3(-1, 1);
+  for (int metric : {R4J_SQEUCLIDEAN, R4J_EUCLIDEAN})
+    for (int k1 : {1, 2, 5, 7, 20})
+      for (int k2 : {1, 3, 6}) {
+        const int64_t nq = 15, ng = 50, d = 3;
+        std::vector<float> q(nq * d), g(ng * d);
+        for (float &x : q) x = float(v3(g_rng));
+        for (float &x : g) x = float(v3(g_rng));
+        compare_case("integer ties", q, nq, g, ng, d, metric, k1, k2, 0.3f, 2, false);
+      }
+  for (int metric = 0; metric < 3; ++metric) {
+    const int64_t nq = 4, ng = 9, d = 5;
+    std::vector<float> q(nq * d, metric == R4J_COSINE ? 0.f : 2.f), g(ng * d, metric == R4J_COSINE ? 0.f : 2.f);
+    compare_case("identical rows", q, nq, g, ng, d, metric, 3, 3, 0.5f, 2, false);
+  }
+  // One zero row among others (cosine distance 1 to everything, itself included).
+  {
+    const int64_t nq = 5, ng = 30, d = 6;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      std::vector<float> q = gaussian(nq, d), g = gaussian(ng, d);
+      std::fill(q.begin() + 2 * d, q.begin() + 3 * d, 0.f);
+      std::fill(g.begin() + 7 * d, g.begin() + 8 * d, 0.f);
+      if (compare_case("zero row", q, nq, g, ng, d, R4J_COSINE, 5, 3, 0.3f, 2)) break;
+    }
+  }
+}
+
+void test_empty() {
+  for (int metric = 0; metric < 3; ++metric) {
+    const std::vector<float> g = gaussian(10, 4), q = gaussian(3, 4);
+    float sentinel = 42.f;
+    EXPECT(r4j_cpu_rerank(nullptr, 0, g.data(), 10, 4, metric, 20, 6, 0.3f, nullptr) == R4J_OK, "nq=0: %s", r4j_last_error());
+    EXPECT(r4j_cpu_rerank(q.data(), 3, nullptr, 0, 4, metric, 20, 6, 0.3f, nullptr) == R4J_OK, "ng=0: %s", r4j_last_error());
+    EXPECT(r4j_cpu_rerank(nullptr, 0, nullptr, 0, 4, metric, 20, 6, 0.3f, &sentinel) == R4J_OK && sentinel == 42.f,
+           "nq=ng=0: %s", r4j_last_error());
+  }
+}
+
+void expect_einval(int st, const char *what) {
+  EXPECT(st == R4J_EINVAL, "%s: expected R4J_EINVAL, got %d", what, st);
+  EXPECT(std::strlen(r4j_last_error()) > 0, "%s: no error message", what);
+  if (st == R4J_EINVAL) std::printf("  ok (%s): %s\n", what, r4j_last_error());
+}
+
+void test_bad_args() {
+  const std::vector<float> q = gaussian(3, 4), g = gaussian(5, 4);
+  std::vector<float> out(15);
+  expect_einval(r4j_cpu_rerank(nullptr, 3, g.data(), 5, 4, 0, 20, 6, 0.3f, out.data()), "null q");
+  expect_einval(r4j_cpu_rerank(q.data(), 3, nullptr, 5, 4, 0, 20, 6, 0.3f, out.data()), "null g");
+  expect_einval(r4j_cpu_rerank(q.data(), 3, g.data(), 5, 4, 0, 20, 6, 0.3f, nullptr), "null out");
+  expect_einval(r4j_cpu_rerank(q.data(), -1, g.data(), 5, 4, 0, 20, 6, 0.3f, out.data()), "negative nq");
+  expect_einval(r4j_cpu_rerank(q.data(), 3, g.data(), -5, 4, 0, 20, 6, 0.3f, out.data()), "negative ng");
+  expect_einval(r4j_cpu_rerank(q.data(), 3, g.data(), 5, 0, 0, 20, 6, 0.3f, out.data()), "d = 0");
+  expect_einval(r4j_cpu_rerank(q.data(), 3, g.data(), 5, 4, 3, 20, 6, 0.3f, out.data()), "metric 3");
+  expect_einval(r4j_cpu_rerank(q.data(), 3, g.data(), 5, 4, -1, 20, 6, 0.3f, out.data()), "metric -1");
+  expect_einval(r4j_cpu_rerank(q.data(), 3, g.data(), 5, 4, 0, 0, 6, 0.3f, out.data()), "k1 = 0");
+  expect_einval(r4j_cpu_rerank(q.data(), 3, g.data(), 5, 4, 0, 20, 0, 0.3f, out.data()), "k2 = 0");
+  expect_einval(r4j_cpu_rerank(q.data(), 3, g.data(), 5, 4, 0, 20, 6, -0.1f, out.data()), "lambda < 0");
+  expect_einval(r4j_cpu_rerank(q.data(), 3, g.data(), 5, 4, 0, 20, 6, 1.5f, out.data()), "lambda > 1");
+  expect_einval(r4j_cpu_rerank(q.data(), 3, g.data(), 5, 4, 0, 20, 6, NAN, out.data()), "lambda NaN");
+  expect_einval(r4j_cpu_rerank(q.data(), int64_t(1) << 31, g.data(), 5, 4, 0, 20, 6, 0.3f, out.data()), "nq >= 2^31");
+  // A good call clears the message.
+  EXPECT(r4j_cpu_rerank(q.data(), 3, g.data(), 5, 4, 0, 20, 6, 0.3f, out.data()) == R4J_OK &&
+             std::strlen(r4j_last_error()) == 0,
+         "good call after a bad one: '%s'", r4j_last_error());
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  g_seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : std::random_device{}() * 0x9E3779B97F4A7C15ull ^ 12345;
+  std::printf("test_cpu_rerank: seed %llu, isa %s\n", static_cast<unsigned long long>(g_seed), r4j_cpu_isa());
+  g_rng.seed(g_seed);
+  test_bad_args();
+  test_empty();
+  test_integer_ties();
+  test_duplicates();
+  test_random();
+  std::printf("test_cpu_rerank: %d cases compared (%d redrawn for near ties), %d failures (seed %llu)\n", g_cases,
+              g_rejected, g_failures, static_cast<unsigned long long>(g_seed));
+  return g_failures == 0 ? 0 : 1;
+}

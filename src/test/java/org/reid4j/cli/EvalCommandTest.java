@@ -1,0 +1,166 @@
+package org.reid4j.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.reid4j.data.FashionMnist;
+import org.reid4j.data.SyntheticReid;
+import org.reid4j.eval.EvalResult;
+import org.reid4j.eval.ReidEvaluator;
+import org.reid4j.io.FeatureDir;
+import org.reid4j.io.Npy;
+import org.reid4j.kernels.Backend;
+import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.kernels.Kernels;
+import org.reid4j.kernels.Metric;
+
+/** The eval and synth commands end to end, in-process: results, JSON, and every input error. */
+class EvalCommandTest {
+  @TempDir Path tmp;
+
+  record Run(int code, String out, String err) {}
+
+  static Run cli(String... args) {
+    PrintStream oldOut = System.out, oldErr = System.err;
+    ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+      int code = Main.run(args);
+      return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+    }
+  }
+
+  private Path synth(String name) {
+    Path dir = tmp.resolve(name);
+    Run r = cli("synth", "--out", dir.toString(), "--ids", "40", "--cams", "3", "--dim", "24", "--distractors", "30",
+        "--junk", "10", "--noise", "1.2", "--seed", "4");
+    assertEquals(0, r.code(), r.err());
+    return dir;
+  }
+
+  @Test
+  void evalWritesJsonThatMatchesTheLibrary() throws Exception {
+    Path dir = synth("case");
+    Path json = tmp.resolve("out/result.json");
+    Run r = cli("eval", "--dir", dir.toString(), "--backend", "java", "--json", json.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("Rank-1"), r.out());
+    JsonNode j = new ObjectMapper().readTree(json.toFile());
+    for (String key : new String[] {"rank1", "rank5", "rank10", "mAP", "mINP", "cmc", "queries_evaluated",
+        "queries_skipped", "backend", "timings_ms"})
+      assertTrue(j.has(key), "json has " + key);
+    assertEquals(50, j.get("cmc").size());
+    assertTrue(j.get("backend").asText().startsWith("java"));
+    // Same numbers as the library computes directly.
+    var q = FeatureDir.readQuery(dir);
+    var g = FeatureDir.readGallery(dir);
+    FloatMatrix dist = Kernels.create(Backend.JAVA).pairwise(q.features(), g.features(), Metric.SQEUCLIDEAN);
+    EvalResult e = ReidEvaluator.evaluate(dist, q.pids(), q.camids(), g.pids(), g.camids());
+    assertEquals(e.rank1(), j.get("rank1").asDouble(), 1e-12);
+    assertEquals(e.mAP(), j.get("mAP").asDouble(), 1e-12);
+    assertEquals(e.queriesEvaluated(), j.get("queries_evaluated").asInt());
+  }
+
+  @Test
+  void rerankAndSixFileFormAgreeWithDirForm() throws Exception {
+    Path dir = synth("case2");
+    Path a = tmp.resolve("a.json"), b = tmp.resolve("b.json");
+    assertEquals(0, cli("eval", "--dir", dir.toString(), "--normalize", "--rerank", "--k1", "10", "--k2", "3",
+        "--backend", "java", "--json", a.toString()).code());
+    String[] f = FeatureDir.FILES;
+    Run r = cli("eval", "--query-features", dir.resolve(f[0]).toString(), "--query-pids", dir.resolve(f[1]).toString(),
+        "--query-camids", dir.resolve(f[2]).toString(), "--gallery-features", dir.resolve(f[3]).toString(),
+        "--gallery-pids", dir.resolve(f[4]).toString(), "--gallery-camids", dir.resolve(f[5]).toString(),
+        "--normalize", "--rerank", "--k1", "10", "--k2", "3", "--backend", "java", "--json", b.toString());
+    assertEquals(0, r.code(), r.err());
+    JsonNode ja = new ObjectMapper().readTree(a.toFile()), jb = new ObjectMapper().readTree(b.toFile());
+    assertEquals(ja.get("mAP").asDouble(), jb.get("mAP").asDouble(), 0.0);
+    assertTrue(ja.get("timings_ms").has("rerank"));
+  }
+
+  @Test
+  void badInputsGiveClearErrorsAndExitCode2() throws Exception {
+    Path dir = synth("bad");
+    // Missing file.
+    Files.delete(dir.resolve("gallery_camids.npy"));
+    Run r = cli("eval", "--dir", dir.toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("gallery_camids.npy"), r.err());
+    // Mismatched dimensions.
+    Path d2 = synth("bad2");
+    Npy.writeFloat32(d2.resolve("gallery_feats.npy"), FloatMatrix.zeros(FeatureDir.readGallery(synth("tmp3")).size(), 7));
+    r = cli("eval", "--dir", d2.toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("dimension mismatch"), r.err());
+    // NaN feature: names the set, row and column.
+    Path d3 = synth("bad3");
+    var q = FeatureDir.readQuery(d3);
+    q.features().set(2, 5, Float.NaN);
+    Npy.writeFloat32(d3.resolve("query_feats.npy"), q.features());
+    r = cli("eval", "--dir", d3.toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("row 2, column 5") && r.err().contains("query_feats.npy"), r.err());
+    // Empty gallery.
+    Path d4 = synth("bad4");
+    Npy.writeFloat32(d4.resolve("gallery_feats.npy"), FloatMatrix.zeros(0, 24));
+    Npy.writeInt32(d4.resolve("gallery_pids.npy"), new int[0]);
+    Npy.writeInt32(d4.resolve("gallery_camids.npy"), new int[0]);
+    r = cli("eval", "--dir", d4.toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("empty"), r.err());
+    // Pids count differs from feature rows.
+    Path d5 = synth("bad5");
+    Npy.writeInt32(d5.resolve("query_pids.npy"), new int[3]);
+    r = cli("eval", "--dir", d5.toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("query_pids.npy"), r.err());
+    // Bad options.
+    assertEquals(2, cli("eval", "--dir", dir.toString(), "--metric", "manhattan").code());
+    assertEquals(2, cli("eval").code());
+    assertEquals(2, cli("eval", "--dir", d5.toString(), "--rerank", "--lambda", "1.5").code());
+  }
+
+  @Test
+  void jsonIsNotWrittenWhenEvaluationFails() throws Exception {
+    Path json = tmp.resolve("never.json");
+    Files.writeString(json, "previous");
+    Run r = cli("eval", "--dir", tmp.resolve("missing").toString(), "--json", json.toString());
+    assertEquals(2, r.code());
+    assertEquals("previous", Files.readString(json), "an earlier result is not lost");
+  }
+
+  @Test
+  void askingForCudaWithoutAGpuIsAnErrorNotAFallback() {
+    Assumptions.assumeTrue(Kernels.unavailableReason(Backend.CUDA) != null, "a CUDA device is present");
+    Path dir = synth("cuda");
+    Run r = cli("eval", "--dir", dir.toString(), "--backend", "cuda");
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("backend 'cuda' is unavailable"), r.err());
+  }
+
+  @Test
+  void fashionMnistPixelBaselineRunsWhenTheDataSetIsInstalled() throws Exception {
+    Assumptions.assumeTrue(Files.exists(FashionMnist.DEFAULT_DIR.resolve("t10k-images-idx3-ubyte.gz")),
+        "dataset-fashion-mnist is not installed");
+    Path json = tmp.resolve("fm.json");
+    Run r = cli("eval", "--data", "fashion-mnist", "--normalize", "--json", json.toString());
+    assertEquals(0, r.code(), r.err());
+    JsonNode j = new ObjectMapper().readTree(json.toFile());
+    assertEquals(1000, j.get("queries_evaluated").asInt());
+    // Raw pixels already retrieve the right class most of the time, but far from perfectly.
+    assertTrue(j.get("rank1").asDouble() > 0.5 && j.get("mAP").asDouble() < 0.9, j.toString());
+  }
+}

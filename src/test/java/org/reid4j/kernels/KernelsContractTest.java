@@ -1,0 +1,575 @@
+package org.reid4j.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.HashSet;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The behaviour every {@link Kernels} implementation must have, checked against
+ * {@link ReferenceKernels} on seeded random inputs. A backend's test extends this class and returns
+ * its kernels; nothing here depends on how a backend works inside.
+ *
+ * <p>Every random input comes from {@code new Random(seed)} with seed = BASE_SEED + a per-case
+ * number; failure messages carry the seed and the shape, so a failing case can be replayed alone.
+ * Inputs of small integers make every float computation of squared/plain Euclidean distances exact,
+ * so ties are real ties in every backend and the (value, index) order is checked exactly.
+ */
+public abstract class KernelsContractTest {
+
+  protected abstract Kernels kernels();
+
+  static final long BASE_SEED = 20240611L;
+  static final double TOL = 1e-4;
+
+  static final Metric[] METRICS = Metric.values();
+  /** {nq, ng, d}: odd sizes, one row, d not a multiple of 8. */
+  static final int[][] SHAPES = {{1, 1, 1}, {3, 17, 5}, {17, 33, 8}, {33, 100, 13}, {100, 17, 64}, {5, 3, 130},
+      {1, 40, 7}, {40, 1, 3}};
+
+  // ------------------------------------------------------------------------------------ helpers
+
+  static String ctx(long seed, String what) {
+    return "[seed=" + seed + ", " + what + "]";
+  }
+
+  static FloatMatrix gaussian(Random r, int rows, int cols) {
+    float[] d = new float[rows * cols];
+    for (int i = 0; i < d.length; i++) d[i] = (float) r.nextGaussian();
+    return new FloatMatrix(rows, cols, d);
+  }
+
+  /** Small integers in [-range, range]: exact in every float computation of Euclidean distances. */
+  static FloatMatrix integers(Random r, int rows, int cols, int range) {
+    float[] d = new float[rows * cols];
+    for (int i = 0; i < d.length; i++) d[i] = r.nextInt(2 * range + 1) - range;
+    return new FloatMatrix(rows, cols, d);
+  }
+
+  static int[] labels(Random r, int n, int classes) {
+    int[] l = new int[n];
+    for (int i = 0; i < n; i++) l[i] = r.nextInt(classes);
+    return l;
+  }
+
+  static void copyRow(FloatMatrix from, int i, FloatMatrix to, int j) {
+    System.arraycopy(from.data(), i * from.cols(), to.data(), j * to.cols(), from.cols());
+  }
+
+  static double scale(double[][] ref) {
+    double s = 1;
+    for (double[] row : ref) for (double v : row) s = Math.max(s, Math.abs(v));
+    return s;
+  }
+
+  /** Distances agree to TOL relative to the scale; Euclidean is compared squared (sqrt magnifies rounding near 0). */
+  static boolean close(double ref, float got, double scale, Metric metric) {
+    if (metric == Metric.EUCLIDEAN) return Math.abs((double) got * got - ref * ref) <= TOL * scale * scale;
+    return Math.abs(got - ref) <= TOL * scale;
+  }
+
+  static void assertDistancesMatch(double[][] ref, FloatMatrix got, Metric metric, String ctx) {
+    assertEquals(ref.length, got.rows(), ctx + " rows");
+    if (ref.length > 0) assertEquals(ref[0].length, got.cols(), ctx + " cols");
+    double s = scale(ref);
+    for (int i = 0; i < ref.length; i++) {
+      for (int j = 0; j < ref[i].length; j++) {
+        if (!close(ref[i][j], got.get(i, j), s, metric))
+          fail(ctx + " " + metric + " at (" + i + ", " + j + "): expected " + ref[i][j] + ", got " + got.get(i, j));
+      }
+    }
+  }
+
+  static void assertThrowsMentioning(Runnable call, String... fragments) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call::run);
+    for (String f : fragments)
+      assertTrue(e.getMessage().contains(f), "message '" + e.getMessage() + "' should mention '" + f + "'");
+  }
+
+  // ---------------------------------------------------------------------------------- identity
+
+  @Test
+  void describesItself() {
+    assertNotNull(kernels().backend());
+    assertNotEquals(Backend.AUTO, kernels().backend());
+    assertTrue(!kernels().describe().isBlank());
+  }
+
+  // ---------------------------------------------------------------------------------- pairwise
+
+  @Test
+  void pairwiseMatchesReferenceOnRandomInputs() {
+    int c = 0;
+    for (int[] s : SHAPES) {
+      for (Metric m : METRICS) {
+        long seed = BASE_SEED + 100 + c++;
+        Random r = new Random(seed);
+        FloatMatrix q = gaussian(r, s[0], s[2]), g = gaussian(r, s[1], s[2]);
+        if (s[1] > 2) copyRow(g, 0, g, s[1] - 1); // a duplicate gallery row
+        assertDistancesMatch(ReferenceKernels.distances(q, g, m), kernels().pairwise(q, g, m), m,
+            ctx(seed, "pairwise " + s[0] + "x" + s[1] + "x" + s[2]));
+      }
+    }
+  }
+
+  @Test
+  void pairwiseWithLargeOffsetFeatures() {
+    long seed = BASE_SEED + 150;
+    Random r = new Random(seed);
+    FloatMatrix q = gaussian(r, 9, 37), g = gaussian(r, 21, 37);
+    for (int i = 0; i < q.data().length; i++) q.data()[i] += 5f;
+    for (int i = 0; i < g.data().length; i++) g.data()[i] += 5f;
+    for (Metric m : METRICS)
+      assertDistancesMatch(ReferenceKernels.distances(q, g, m), kernels().pairwise(q, g, m), m, ctx(seed, "offset"));
+  }
+
+  @Test
+  void pairwiseIsExactOnSmallIntegers() {
+    long seed = BASE_SEED + 200;
+    Random r = new Random(seed);
+    FloatMatrix q = integers(r, 13, 11, 3), g = integers(r, 29, 11, 3);
+    for (Metric m : new Metric[] {Metric.SQEUCLIDEAN, Metric.EUCLIDEAN}) {
+      double[][] ref = ReferenceKernels.distances(q, g, m);
+      FloatMatrix got = kernels().pairwise(q, g, m);
+      for (int i = 0; i < q.rows(); i++)
+        for (int j = 0; j < g.rows(); j++)
+          assertEquals((float) ref[i][j], got.get(i, j), 0f, ctx(seed, m + " (" + i + ", " + j + ")"));
+    }
+  }
+
+  @Test
+  void cosineOfZeroVectorIsOne() {
+    long seed = BASE_SEED + 300;
+    Random r = new Random(seed);
+    FloatMatrix q = gaussian(r, 4, 10), g = gaussian(r, 6, 10);
+    java.util.Arrays.fill(q.data(), 10, 20, 0f); // query 1 is zero
+    java.util.Arrays.fill(g.data(), 30, 40, 0f); // gallery 3 is zero
+    FloatMatrix got = kernels().pairwise(q, g, Metric.COSINE);
+    for (int j = 0; j < 6; j++) assertEquals(1f, got.get(1, j), 1e-6, ctx(seed, "zero query vs " + j));
+    for (int i = 0; i < 4; i++) assertEquals(1f, got.get(i, 3), 1e-6, ctx(seed, "query " + i + " vs zero"));
+    assertDistancesMatch(ReferenceKernels.distances(q, g, Metric.COSINE), got, Metric.COSINE, ctx(seed, "zero rows"));
+  }
+
+  @Test
+  void pairwiseZeroRows() {
+    Random r = new Random(BASE_SEED + 400);
+    for (Metric m : METRICS) {
+      FloatMatrix a = kernels().pairwise(FloatMatrix.zeros(0, 5), gaussian(r, 7, 5), m);
+      assertEquals(0, a.rows());
+      assertEquals(7, a.cols());
+      FloatMatrix b = kernels().pairwise(gaussian(r, 4, 5), FloatMatrix.zeros(0, 5), m);
+      assertEquals(4, b.rows());
+      assertEquals(0, b.cols());
+      FloatMatrix c = kernels().pairwise(FloatMatrix.zeros(0, 5), FloatMatrix.zeros(0, 5), m);
+      assertEquals(0, c.data().length);
+    }
+  }
+
+  @Test
+  void pairwiseRejectsBadInputs() {
+    Random r = new Random(BASE_SEED + 500);
+    FloatMatrix q = gaussian(r, 4, 6), g = gaussian(r, 5, 6);
+    FloatMatrix badQ = gaussian(r, 4, 6);
+    badQ.set(2, 3, Float.NaN);
+    assertThrowsMentioning(() -> kernels().pairwise(badQ, g, Metric.SQEUCLIDEAN), "query", "row 2, column 3");
+    FloatMatrix badG = gaussian(r, 5, 6);
+    badG.set(4, 0, Float.POSITIVE_INFINITY);
+    assertThrowsMentioning(() -> kernels().pairwise(q, badG, Metric.COSINE), "gallery", "row 4, column 0");
+    assertThrowsMentioning(() -> kernels().pairwise(q, gaussian(r, 5, 7), Metric.EUCLIDEAN), "dimension");
+    assertThrowsMentioning(() -> kernels().pairwise(FloatMatrix.zeros(2, 0), FloatMatrix.zeros(2, 0),
+        Metric.SQEUCLIDEAN), "column");
+  }
+
+  // -------------------------------------------------------------------------------------- topk
+
+  /** Values quantised to a few levels so that rows are full of ties. */
+  static FloatMatrix tiedMatrix(Random r, int rows, int cols) {
+    float[] d = new float[rows * cols];
+    for (int i = 0; i < d.length; i++) d[i] = r.nextInt(6) * 0.25f - 0.5f;
+    return new FloatMatrix(rows, cols, d);
+  }
+
+  void assertTopkExact(FloatMatrix dist, int k, String ctx) {
+    TopK got = kernels().topk(dist, k);
+    ReferenceKernels.RefTopK ref = ReferenceKernels.topk(ReferenceKernels.toDouble(dist), k);
+    assertEquals(dist.rows(), got.rows(), ctx);
+    assertEquals(k, got.k(), ctx);
+    for (int r = 0; r < dist.rows(); r++) {
+      for (int j = 0; j < k; j++) {
+        assertEquals(ref.idx()[r][j], got.index(r, j), ctx + " k=" + k + " index at (" + r + ", " + j + ")");
+        assertEquals((float) ref.val()[r][j], got.value(r, j), 0f, ctx + " k=" + k + " value at (" + r + ", " + j + ")");
+      }
+    }
+  }
+
+  @Test
+  void topkMatchesFullSortIncludingTies() {
+    int[][] shapes = {{1, 1}, {3, 17}, {17, 33}, {33, 100}, {5, 257}, {100, 3}};
+    int c = 0;
+    for (int[] s : shapes) {
+      long seed = BASE_SEED + 600 + c++;
+      Random r = new Random(seed);
+      for (FloatMatrix dist : new FloatMatrix[] {gaussian(r, s[0], s[1]), tiedMatrix(r, s[0], s[1])}) {
+        for (int k : new int[] {0, 1, Math.min(2, s[1]), s[1] / 2, s[1] - 1, s[1]}) {
+          if (k >= 0) assertTopkExact(dist, k, ctx(seed, "topk " + s[0] + "x" + s[1]));
+        }
+      }
+    }
+  }
+
+  @Test
+  void topkWithInfinitiesAndNegativeValues() {
+    long seed = BASE_SEED + 700;
+    Random r = new Random(seed);
+    FloatMatrix dist = tiedMatrix(r, 6, 19);
+    for (int i = 0; i < dist.data().length; i += 5) dist.data()[i] = Float.POSITIVE_INFINITY;
+    for (int i = 3; i < dist.data().length; i += 11) dist.data()[i] = Float.NEGATIVE_INFINITY;
+    for (int k : new int[] {1, 4, 15, 19}) assertTopkExact(dist, k, ctx(seed, "topk with infinities"));
+  }
+
+  @Test
+  void topkZeroRowsAndColumns() {
+    TopK t = kernels().topk(FloatMatrix.zeros(0, 9), 4);
+    assertEquals(0, t.rows());
+    assertEquals(0, t.values().length);
+    TopK u = kernels().topk(FloatMatrix.zeros(3, 0), 0);
+    assertEquals(3, u.rows());
+    assertEquals(0, u.indices().length);
+  }
+
+  @Test
+  void topkRejectsBadK() {
+    FloatMatrix d = tiedMatrix(new Random(BASE_SEED + 800), 3, 5);
+    assertThrowsMentioning(() -> kernels().topk(d, -1), "k");
+    assertThrowsMentioning(() -> kernels().topk(d, 6), "k");
+    d.set(1, 4, Float.NaN);
+    assertThrowsMentioning(() -> kernels().topk(d, 2), "NaN", "row 1", "column 4");
+  }
+
+  // ----------------------------------------------------------------------------- pairwise topk
+
+  /** Fused top-k against the reference, allowing float rounding: see the class comment. */
+  void assertPairwiseTopk(FloatMatrix q, FloatMatrix g, Metric m, int k, String ctx) {
+    TopK got = kernels().pairwiseTopk(q, g, m, k);
+    double[][] d = ReferenceKernels.distances(q, g, m);
+    ReferenceKernels.RefTopK ref = ReferenceKernels.topk(d, k);
+    assertEquals(q.rows(), got.rows(), ctx);
+    assertEquals(k, got.k(), ctx);
+    double s = scale(d);
+    for (int r = 0; r < q.rows(); r++) {
+      Set<Integer> seen = new HashSet<>();
+      for (int j = 0; j < k; j++) {
+        int idx = got.index(r, j);
+        float v = got.value(r, j);
+        String at = ctx + " " + m + " k=" + k + " at (" + r + ", " + j + ")";
+        assertTrue(idx >= 0 && idx < g.rows() && seen.add(idx), at + ": bad or repeated index " + idx);
+        assertTrue(close(ref.val()[r][j], v, s, m), at + ": value " + v + ", expected " + ref.val()[r][j]);
+        assertTrue(close(d[r][idx], v, s, m), at + ": value " + v + " is not the distance to " + idx);
+        if (j > 0) {
+          float pv = got.value(r, j - 1);
+          int pi = got.index(r, j - 1);
+          assertTrue(pv < v || (pv == v && pi < idx), at + ": not ascending by (value, index)");
+          if (d[r][pi] == d[r][idx]) assertTrue(pi < idx, at + ": exact tie not ordered by index");
+        }
+      }
+    }
+  }
+
+  @Test
+  void pairwiseTopkMatchesReference() {
+    int c = 0;
+    for (int[] s : SHAPES) {
+      for (Metric m : METRICS) {
+        long seed = BASE_SEED + 900 + c++;
+        Random r = new Random(seed);
+        FloatMatrix q = gaussian(r, s[0], s[2]), g = gaussian(r, s[1], s[2]);
+        if (s[1] > 3) copyRow(g, 1, g, s[1] - 2);
+        for (int k : new int[] {0, 1, Math.min(5, s[1]), s[1]})
+          assertPairwiseTopk(q, g, m, k, ctx(seed, "pairwiseTopk " + s[0] + "x" + s[1] + "x" + s[2]));
+      }
+    }
+  }
+
+  @Test
+  void pairwiseTopkTiesAreExactOnIntegers() {
+    long seed = BASE_SEED + 1000;
+    Random r = new Random(seed);
+    FloatMatrix q = integers(r, 11, 3, 1), g = integers(r, 50, 3, 1); // 27 distinct points: many duplicates
+    for (Metric m : new Metric[] {Metric.SQEUCLIDEAN, Metric.EUCLIDEAN}) {
+      for (int k : new int[] {1, 7, 50}) {
+        TopK got = kernels().pairwiseTopk(q, g, m, k);
+        ReferenceKernels.RefTopK ref = ReferenceKernels.topk(ReferenceKernels.distances(q, g, m), k);
+        for (int i = 0; i < q.rows(); i++) {
+          for (int j = 0; j < k; j++) {
+            assertEquals(ref.idx()[i][j], got.index(i, j), ctx(seed, m + " k=" + k + " (" + i + ", " + j + ")"));
+            assertEquals((float) ref.val()[i][j], got.value(i, j), 0f, ctx(seed, m + " value"));
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void pairwiseTopkZeroRowsAndBadInputs() {
+    Random r = new Random(BASE_SEED + 1100);
+    TopK t = kernels().pairwiseTopk(FloatMatrix.zeros(0, 4), gaussian(r, 6, 4), Metric.COSINE, 3);
+    assertEquals(0, t.rows());
+    TopK u = kernels().pairwiseTopk(gaussian(r, 2, 4), FloatMatrix.zeros(0, 4), Metric.COSINE, 0);
+    assertEquals(2, u.rows());
+    assertEquals(0, u.values().length);
+    FloatMatrix q = gaussian(r, 3, 4), g = gaussian(r, 6, 4);
+    assertThrowsMentioning(() -> kernels().pairwiseTopk(q, g, Metric.SQEUCLIDEAN, 7), "k");
+    assertThrowsMentioning(() -> kernels().pairwiseTopk(q, g, Metric.SQEUCLIDEAN, -1), "k");
+    assertThrowsMentioning(() -> kernels().pairwiseTopk(q, gaussian(r, 6, 5), Metric.SQEUCLIDEAN, 1), "dimension");
+    g.set(5, 2, Float.NaN);
+    assertThrowsMentioning(() -> kernels().pairwiseTopk(q, g, Metric.SQEUCLIDEAN, 1), "row 5, column 2");
+  }
+
+  // -------------------------------------------------------------------------------- batch-hard
+
+  /**
+   * Checks mining against the reference: the chosen index is a valid candidate whose exact distance
+   * is within tolerance of the hardest one, the index equals the reference one unless another
+   * candidate is within twice the tolerance, and an exact tie goes to the smaller index.
+   */
+  static void assertMining(ReferenceKernels.RefMining ref, double[][] d, int[] al, int[] cl, boolean excludeSelf,
+      HardMining got, Metric m, String ctx) {
+    assertEquals(ref.posIdx().length, got.size(), ctx);
+    double s = scale(d);
+    for (int i = 0; i < got.size(); i++) {
+      checkOne(i, true, ref.posIdx()[i], ref.posDist()[i], got.posIdx()[i], got.posDist()[i], d, al, cl, excludeSelf, s,
+          m, ctx);
+      checkOne(i, false, ref.negIdx()[i], ref.negDist()[i], got.negIdx()[i], got.negDist()[i], d, al, cl, excludeSelf,
+          s, m, ctx);
+    }
+  }
+
+  private static void checkOne(int i, boolean pos, int refIdx, double refDist, int idx, float dist, double[][] d,
+      int[] al, int[] cl, boolean excludeSelf, double s, Metric m, String ctx) {
+    String at = ctx + " " + m + " anchor " + i + (pos ? " positive" : " negative");
+    if (refIdx < 0) {
+      assertEquals(-1, idx, at + ": expected no candidate");
+      assertTrue(Float.isNaN(dist), at + ": expected NaN distance, got " + dist);
+      return;
+    }
+    assertTrue(idx >= 0 && idx < cl.length && (cl[idx] == al[i]) == pos && !(excludeSelf && idx == i),
+        at + ": " + idx + " is not a candidate");
+    assertTrue(close(refDist, dist, s, m), at + ": distance " + dist + ", expected " + refDist);
+    assertTrue(close(d[i][idx], dist, s, m), at + ": distance " + dist + " is not that of " + idx);
+    boolean nearTie = false;
+    for (int j = 0; j < cl.length; j++) {
+      if ((excludeSelf && j == i) || (cl[j] == al[i]) != pos) continue;
+      if (j != refIdx && close(d[i][j], (float) refDist, 2 * s, m)) nearTie = true;
+      if (d[i][j] == d[i][idx] && j < idx) fail(at + ": exact tie with " + j + " should go to the smaller index");
+    }
+    if (!nearTie) assertEquals(refIdx, idx, at);
+  }
+
+  @Test
+  void batchHardMatchesReference() {
+    int c = 0;
+    for (int n : new int[] {2, 3, 17, 33, 100}) {
+      for (Metric m : METRICS) {
+        long seed = BASE_SEED + 1200 + c++;
+        Random r = new Random(seed);
+        int dim = 1 + r.nextInt(40);
+        FloatMatrix x = gaussian(r, n, dim);
+        int[] lab = labels(r, n, Math.max(1, n / 4));
+        double[][] d = ReferenceKernels.distances(x, x, m);
+        assertMining(ReferenceKernels.batchHard(d, lab, lab, true), d, lab, lab, true, kernels().batchHard(x, lab, m),
+            m, ctx(seed, "batchHard n=" + n + " d=" + dim));
+      }
+    }
+  }
+
+  @Test
+  void batchHardTiesOnIntegers() {
+    long seed = BASE_SEED + 1300;
+    Random r = new Random(seed);
+    FloatMatrix x = integers(r, 40, 2, 1);
+    int[] lab = labels(r, 40, 3);
+    for (Metric m : new Metric[] {Metric.SQEUCLIDEAN, Metric.EUCLIDEAN}) {
+      double[][] d = ReferenceKernels.distances(x, x, m);
+      ReferenceKernels.RefMining ref = ReferenceKernels.batchHard(d, lab, lab, true);
+      HardMining got = kernels().batchHard(x, lab, m);
+      assertArrayEquals(ref.posIdx(), got.posIdx(), ctx(seed, m + " positives"));
+      assertArrayEquals(ref.negIdx(), got.negIdx(), ctx(seed, m + " negatives"));
+    }
+  }
+
+  @Test
+  void batchHardDegenerateBatches() {
+    Random r = new Random(BASE_SEED + 1400);
+    // Anchor 2 has a label of its own: no positive.
+    FloatMatrix x = gaussian(r, 5, 6);
+    HardMining h = kernels().batchHard(x, new int[] {1, 1, 7, 1, 1}, Metric.SQEUCLIDEAN);
+    assertEquals(-1, h.posIdx()[2]);
+    assertTrue(Float.isNaN(h.posDist()[2]));
+    assertTrue(h.negIdx()[2] >= 0);
+    assertEquals(2, h.negIdx()[0]);
+    // One label for the whole batch: no negatives anywhere.
+    HardMining one = kernels().batchHard(x, new int[] {4, 4, 4, 4, 4}, Metric.COSINE);
+    for (int i = 0; i < 5; i++) {
+      assertEquals(-1, one.negIdx()[i]);
+      assertTrue(Float.isNaN(one.negDist()[i]));
+      assertTrue(one.posIdx()[i] >= 0 && one.posIdx()[i] != i);
+    }
+    // A single anchor: nothing at all. No anchors: empty result.
+    HardMining single = kernels().batchHard(gaussian(r, 1, 6), new int[] {0}, Metric.EUCLIDEAN);
+    assertEquals(-1, single.posIdx()[0]);
+    assertEquals(-1, single.negIdx()[0]);
+    assertTrue(Float.isNaN(single.posDist()[0]) && Float.isNaN(single.negDist()[0]));
+    assertEquals(0, kernels().batchHard(FloatMatrix.zeros(0, 6), new int[0], Metric.EUCLIDEAN).size());
+  }
+
+  @Test
+  void batchHardRejectsBadInputs() {
+    Random r = new Random(BASE_SEED + 1500);
+    FloatMatrix x = gaussian(r, 4, 3);
+    assertThrowsMentioning(() -> kernels().batchHard(x, new int[3], Metric.SQEUCLIDEAN), "4 rows", "3 labels");
+    assertThrowsMentioning(() -> kernels().batchHard(x, null, Metric.SQEUCLIDEAN), "labels");
+    x.set(3, 1, Float.NEGATIVE_INFINITY);
+    assertThrowsMentioning(() -> kernels().batchHard(x, new int[4], Metric.SQEUCLIDEAN), "row 3, column 1");
+  }
+
+  @Test
+  void batchHardMemoryMatchesReference() {
+    int c = 0;
+    for (int[] s : new int[][] {{1, 1}, {3, 17}, {17, 33}, {33, 100}, {20, 1}}) {
+      for (Metric m : METRICS) {
+        long seed = BASE_SEED + 1600 + c++;
+        Random r = new Random(seed);
+        int dim = 1 + r.nextInt(30);
+        FloatMatrix a = gaussian(r, s[0], dim), mem = gaussian(r, s[1], dim);
+        int[] al = labels(r, s[0], 5), ml = labels(r, s[1], 5);
+        double[][] d = ReferenceKernels.distances(a, mem, m);
+        assertMining(ReferenceKernels.batchHard(d, al, ml, false), d, al, ml, false,
+            kernels().batchHardMemory(a, al, mem, ml, m), m, ctx(seed, "memory " + s[0] + "x" + s[1] + " d=" + dim));
+      }
+    }
+  }
+
+  @Test
+  void batchHardMemoryCountsACopyOfTheAnchor() {
+    Random r = new Random(BASE_SEED + 1700);
+    FloatMatrix a = integers(r, 1, 4, 2);
+    FloatMatrix mem = integers(r, 5, 4, 2);
+    copyRow(a, 0, mem, 3); // the only same-label entry is an exact copy of the anchor
+    HardMining h = kernels().batchHardMemory(a, new int[] {9}, mem, new int[] {1, 2, 3, 9, 4}, Metric.SQEUCLIDEAN);
+    assertEquals(3, h.posIdx()[0]);
+    assertEquals(0f, h.posDist()[0], 0f);
+    HardMining empty = kernels().batchHardMemory(a, new int[] {9}, FloatMatrix.zeros(0, 4), new int[0],
+        Metric.SQEUCLIDEAN);
+    assertEquals(-1, empty.posIdx()[0]);
+    assertEquals(-1, empty.negIdx()[0]);
+  }
+
+  @Test
+  void batchHardMemoryRejectsBadInputs() {
+    Random r = new Random(BASE_SEED + 1800);
+    FloatMatrix a = gaussian(r, 3, 4), mem = gaussian(r, 6, 4);
+    assertThrowsMentioning(() -> kernels().batchHardMemory(a, new int[2], mem, new int[6], Metric.COSINE), "anchors");
+    assertThrowsMentioning(() -> kernels().batchHardMemory(a, new int[3], mem, new int[5], Metric.COSINE), "memory");
+    assertThrowsMentioning(() -> kernels().batchHardMemory(a, new int[3], gaussian(r, 6, 3), new int[6],
+        Metric.COSINE), "dimension");
+    mem.set(2, 2, Float.NaN);
+    assertThrowsMentioning(() -> kernels().batchHardMemory(a, new int[3], mem, new int[6], Metric.COSINE), "memory",
+        "row 2, column 2");
+  }
+
+  // ----------------------------------------------------------------------------------- re-ranking
+
+  void assertRerank(FloatMatrix q, FloatMatrix g, Metric m, int k1, int k2, float lambda, String ctx) {
+    double[][] ref = ReferenceKernels.rerank(q, g, m, k1, k2, lambda);
+    FloatMatrix got = kernels().rerank(q, g, m, new RerankParams(k1, k2, lambda));
+    String at = ctx + " " + m + " k1=" + k1 + " k2=" + k2 + " lambda=" + lambda;
+    assertEquals(q.rows(), got.rows(), at);
+    assertEquals(g.rows(), got.cols(), at);
+    for (int i = 0; i < q.rows(); i++) {
+      for (int j = 0; j < g.rows(); j++) {
+        if (!(Math.abs(got.get(i, j) - ref[i][j]) <= TOL))
+          fail(at + " at (" + i + ", " + j + "): expected " + ref[i][j] + ", got " + got.get(i, j));
+      }
+    }
+  }
+
+  @Test
+  void rerankMatchesDenseReferenceOverParameterGrid() {
+    long seed = BASE_SEED + 1900;
+    Random r = new Random(seed);
+    FloatMatrix q = integers(r, 7, 6, 2), g = integers(r, 23, 6, 2);
+    copyRow(q, 0, g, 5); // a gallery copy of a query: distance 0, a tie with the query itself
+    for (int k1 : new int[] {1, 2, 5, 7, 20})
+      for (int k2 : new int[] {1, 3, 6})
+        for (float lambda : new float[] {0f, 0.3f, 1f}) assertRerank(q, g, Metric.SQEUCLIDEAN, k1, k2, lambda, ctx(seed, "grid"));
+  }
+
+  @Test
+  void rerankOtherMetricsAndShapes() {
+    int c = 0;
+    int[][] shapes = {{1, 1, 3}, {2, 3, 5}, {3, 17, 9}, {10, 41, 16}, {17, 33, 8}};
+    for (int[] s : shapes) {
+      long seed = BASE_SEED + 2000 + c++;
+      Random r = new Random(seed);
+      FloatMatrix qi = integers(r, s[0], s[2], 2), gi = integers(r, s[1], s[2], 2);
+      assertRerank(qi, gi, Metric.EUCLIDEAN, 5, 3, 0.3f, ctx(seed, "integers " + s[0] + "x" + s[1]));
+      assertRerank(qi, gi, Metric.SQEUCLIDEAN, 20, 6, 0.3f, ctx(seed, "integers " + s[0] + "x" + s[1]));
+      FloatMatrix q = gaussian(r, s[0], s[2]), g = gaussian(r, s[1], s[2]);
+      if (s[1] > 2) java.util.Arrays.fill(g.data(), 0, s[2], 0f); // a zero gallery vector
+      assertRerank(q, g, Metric.COSINE, 7, 3, 0.3f, ctx(seed, "gaussian " + s[0] + "x" + s[1]));
+      assertRerank(q, g, Metric.SQEUCLIDEAN, 20, 6, 0.3f, ctx(seed, "gaussian " + s[0] + "x" + s[1]));
+      assertRerank(q, g, Metric.EUCLIDEAN, 2, 1, 0f, ctx(seed, "gaussian " + s[0] + "x" + s[1]));
+    }
+  }
+
+  @Test
+  void rerankWithFewerItemsThanK1() {
+    long seed = BASE_SEED + 2100;
+    Random r = new Random(seed);
+    FloatMatrix q = integers(r, 2, 4, 2), g = integers(r, 3, 4, 2);
+    for (int k2 : new int[] {1, 3, 6}) assertRerank(q, g, Metric.SQEUCLIDEAN, 20, k2, 0.3f, ctx(seed, "N=5"));
+    assertRerank(q, g, Metric.SQEUCLIDEAN, 4, 6, 0.3f, ctx(seed, "N=5"));
+  }
+
+  @Test
+  void rerankOfIdenticalPointsUsesZeroOriginalDistance() {
+    FloatMatrix q = new FloatMatrix(2, 3, new float[] {1, 2, 3, 1, 2, 3});
+    FloatMatrix g = new FloatMatrix(3, 3, new float[] {1, 2, 3, 1, 2, 3, 1, 2, 3});
+    for (int k1 : new int[] {1, 2, 20}) assertRerank(q, g, Metric.SQEUCLIDEAN, k1, 3, 0.5f, "[identical points]");
+  }
+
+  @Test
+  void rerankEmptySides() {
+    Random r = new Random(BASE_SEED + 2200);
+    FloatMatrix a = kernels().rerank(FloatMatrix.zeros(0, 4), gaussian(r, 5, 4), Metric.SQEUCLIDEAN,
+        RerankParams.DEFAULT);
+    assertEquals(0, a.rows());
+    assertEquals(5, a.cols());
+    FloatMatrix b = kernels().rerank(gaussian(r, 3, 4), FloatMatrix.zeros(0, 4), Metric.SQEUCLIDEAN,
+        RerankParams.DEFAULT);
+    assertEquals(3, b.rows());
+    assertEquals(0, b.cols());
+  }
+
+  @Test
+  void rerankRejectsBadInputs() {
+    Random r = new Random(BASE_SEED + 2300);
+    FloatMatrix q = gaussian(r, 3, 4), g = gaussian(r, 5, 4);
+    assertThrowsMentioning(() -> kernels().rerank(q, gaussian(r, 5, 3), Metric.SQEUCLIDEAN, RerankParams.DEFAULT),
+        "dimension");
+    g.set(1, 3, Float.NaN);
+    assertThrowsMentioning(() -> kernels().rerank(q, g, Metric.SQEUCLIDEAN, RerankParams.DEFAULT), "gallery",
+        "row 1, column 3");
+    assertThrows(IllegalArgumentException.class, () -> new RerankParams(0, 6, 0.3f));
+    assertThrows(IllegalArgumentException.class, () -> new RerankParams(20, 0, 0.3f));
+    assertThrows(IllegalArgumentException.class, () -> new RerankParams(20, 6, 1.5f));
+  }
+}
