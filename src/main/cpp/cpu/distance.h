@@ -36,7 +36,7 @@ float distance_pair(const float *a, float an, const float *b, float bn, int64_t 
 // fn(i0, i1, block, ld, thread) is called exactly once per row block [i0, i1), from one of the worker
 // threads (thread in [0, cpu_threads())), with block[(i - i0) * ld + j] = dist(q_i, g_j) for every
 // j < ng. Calls for different blocks may run concurrently; the block memory is only valid during
-// the call. The block height is chosen by the implementation (a few MB per thread at most).
+// the call. The block height is chosen by the implementation (about 8 MB per thread, >= 1 row).
 // Values are the same as distance_block's for the same pair. Packs g first (see PackedGallery for
 // the memory) and then holds one block of about 8 MB per thread. fn must not throw; the function
 // itself throws std::bad_alloc when out of memory.

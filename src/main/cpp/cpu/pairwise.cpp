@@ -45,6 +45,7 @@ int r4j_cpu_pairwise(const float *q, int64_t nq, const float *g, int64_t ng, int
   if ((st = check_out(fn, "out", out, nq > 0 && ng > 0)) != R4J_OK) return st;
   if (nq == 0 || ng == 0) return R4J_OK;
   try {
+    // Writes straight into out; extra memory is the packed gallery (about ng * d floats).
     r4j::cpu::pairwise_into(q, nq, g, ng, d, metric, out, ng);
   } catch (const std::bad_alloc &) {
     return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of memory packing the gallery (" +
@@ -96,7 +97,8 @@ int r4j_cpu_pairwise_topk(const float *q, int64_t nq, const float *g, int64_t ng
   if ((st = check_out(fn, "out_idx", out_idx, nq > 0 && k > 0)) != R4J_OK) return st;
   if (nq == 0 || k == 0) return R4J_OK;
   try {
-    // One selector per worker thread, allocated up front (the callback must not throw).
+    // Streams row blocks (packed gallery, about ng * d floats, plus an ~8 MB block per thread)
+    // into per-row selections. One selector per worker thread, allocated up front (the callback must not throw).
     std::vector<r4j::cpu::TopkSelector> sel(r4j::cpu_threads());
     for (auto &s : sel) s.reserve(ng);
     r4j::cpu::stream_rows(q, nq, g, ng, d, metric,

@@ -77,7 +77,8 @@ public final class EvalCommand implements Callable<Integer> {
     System.out.printf("query   %,d x %d%ngallery %,d x %d%nbackend %s%n", sets[0].size(), sets[0].features().cols(),
         sets[1].size(), sets[1].features().cols(), kernels.describe());
 
-    RetrievalEval.Report report = RetrievalEval.run(kernels, sets[0], sets[1], new RetrievalEval.Options(m, normalize, rp));
+    RetrievalEval.Report report = RetrievalEval.run(kernels, sets[0], sets[1],
+        new RetrievalEval.Options(m, normalize, rp), step -> System.out.println("  " + step));
     Map<String, Long> timings = new LinkedHashMap<>();
     timings.put("load", loadMs);
     timings.putAll(report.timingsMs());

@@ -25,7 +25,7 @@ public final class SynthCommand implements Callable<Integer> {
   @Option(names = "--dim", defaultValue = "128", description = "Feature dimension (default ${DEFAULT-VALUE}).") int dim;
   @Option(names = "--distractors", defaultValue = "200", description = "Gallery rows with pid 0 (default ${DEFAULT-VALUE}).") int distractors;
   @Option(names = "--junk", defaultValue = "50", description = "Gallery rows with pid -1 (default ${DEFAULT-VALUE}).") int junk;
-  @Option(names = "--noise", defaultValue = "0.8", description = "Per-image noise scale (default ${DEFAULT-VALUE}).") float noise;
+  @Option(names = "--noise", defaultValue = "1.5", description = "Per-image noise scale (default ${DEFAULT-VALUE}).") float noise;
   @Option(names = "--seed", defaultValue = "0", description = "Random seed (default ${DEFAULT-VALUE}).") long seed;
 
   @Override

@@ -41,7 +41,7 @@ public final class SyntheticReid {
 
     /** A small default: 100 identities, 4 cameras, 2 gallery images each, d = 128. */
     public static Spec small(long seed) {
-      return new Spec(100, 4, 2, 128, 200, 50, 0.8f, 0.3f, 0, 0, seed);
+      return new Spec(100, 4, 2, 128, 200, 50, 1.5f, 0.3f, 0, 0, seed);
     }
 
     /**
@@ -49,7 +49,7 @@ public final class SyntheticReid {
      * identities; the gallery holds 2,793 distractors and 3,819 junk rows like Market's).
      */
     public static Spec market(long seed) {
-      return new Spec(750, 6, 3, 2048, 2793, 3819, 1.0f, 0.3f, 3368, 15913 - 2793 - 3819, seed);
+      return new Spec(750, 6, 3, 2048, 2793, 3819, 3.2f, 0.3f, 3368, 15913 - 2793 - 3819, seed);
     }
   }
 

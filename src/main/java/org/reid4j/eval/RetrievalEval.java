@@ -28,6 +28,12 @@ public final class RetrievalEval {
   private RetrievalEval() {}
 
   public static Report run(Kernels kernels, LabelledFeatures query, LabelledFeatures gallery, Options options) {
+    return run(kernels, query, gallery, options, step -> {});
+  }
+
+  /** As above, announcing each step to {@code progress} before it starts (for long runs). */
+  public static Report run(Kernels kernels, LabelledFeatures query, LabelledFeatures gallery, Options options,
+      java.util.function.Consumer<String> progress) {
     Map<String, Long> t = new LinkedHashMap<>();
     long t0 = System.nanoTime();
     Checks.requireSameDim(query.features(), query.name() + " features", gallery.features(), gallery.name() + " features");
@@ -41,11 +47,17 @@ public final class RetrievalEval {
     }
     t.put("prepare", ms(t0));
     long t1 = System.nanoTime();
+    long n = (long) query.size() + gallery.size();
+    progress.accept(options.rerank() == null
+        ? String.format("distances %,d x %,d (%s) ...", query.size(), gallery.size(), options.metric())
+        : String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): %,d x %,d distance pass ...", n,
+            options.rerank().k1(), options.rerank().k2(), options.rerank().lambda(), n, n));
     FloatMatrix dist = options.rerank() == null
         ? kernels.pairwise(query.features(), gallery.features(), options.metric())
         : kernels.rerank(query.features(), gallery.features(), options.metric(), options.rerank());
     t.put(options.rerank() == null ? "distance" : "rerank", ms(t1));
     long t2 = System.nanoTime();
+    progress.accept(String.format("evaluating %,d queries ...", query.size()));
     EvalResult r = ReidEvaluator.evaluate(dist, query.pids(), query.camids(), gallery.pids(), gallery.camids());
     t.put("evaluate", ms(t2));
     return new Report(r, kernels.describe(), t);

@@ -33,7 +33,7 @@ public abstract class KernelsContractTest {
   static final Metric[] METRICS = Metric.values();
   /** {nq, ng, d}: odd sizes, one row, d not a multiple of 8. */
   static final int[][] SHAPES = {{1, 1, 1}, {3, 17, 5}, {17, 33, 8}, {33, 100, 13}, {100, 17, 64}, {5, 3, 130},
-      {1, 40, 7}, {40, 1, 3}};
+      {1, 40, 7}, {40, 1, 3}, {129, 700, 300}}; // the last spans several native tiles and cache blocks
 
   // ------------------------------------------------------------------------------------ helpers
 
