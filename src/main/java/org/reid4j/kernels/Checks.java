@@ -40,4 +40,22 @@ public final class Checks {
     requireFinite(q, "query features");
     requireFinite(g, "gallery features");
   }
+
+  /** The checks of in-batch mining. */
+  public static void batchHardInputs(FloatMatrix x, int[] labels) {
+    requireDim(x, "embeddings");
+    requireLabels(labels, x, "embeddings");
+    requireFinite(x, "embeddings");
+  }
+
+  /** The checks of mining against a feature memory. */
+  public static void batchHardMemoryInputs(FloatMatrix anchors, int[] anchorLabels, FloatMatrix memory,
+      int[] memoryLabels) {
+    requireDim(anchors, "anchors");
+    requireSameDim(anchors, "anchors", memory, "memory");
+    requireLabels(anchorLabels, anchors, "anchors");
+    requireLabels(memoryLabels, memory, "memory");
+    requireFinite(anchors, "anchors");
+    requireFinite(memory, "memory");
+  }
 }

@@ -142,21 +142,14 @@ public final class JavaKernels implements Kernels {
 
   @Override
   public HardMining batchHard(FloatMatrix x, int[] labels, Metric metric) {
-    Checks.requireDim(x, "embeddings");
-    Checks.requireLabels(labels, x, "embeddings");
-    Checks.requireFinite(x, "embeddings");
+    Checks.batchHardInputs(x, labels);
     return mine(x, labels, x, labels, metric, true);
   }
 
   @Override
   public HardMining batchHardMemory(FloatMatrix anchors, int[] anchorLabels, FloatMatrix memory, int[] memoryLabels,
       Metric metric) {
-    Checks.requireDim(anchors, "anchors");
-    Checks.requireSameDim(anchors, "anchors", memory, "memory");
-    Checks.requireLabels(anchorLabels, anchors, "anchors");
-    Checks.requireLabels(memoryLabels, memory, "memory");
-    Checks.requireFinite(anchors, "anchors");
-    Checks.requireFinite(memory, "memory");
+    Checks.batchHardMemoryInputs(anchors, anchorLabels, memory, memoryLabels);
     return mine(anchors, anchorLabels, memory, memoryLabels, metric, false);
   }
 

@@ -121,9 +121,7 @@ public final class NativeKernels implements Kernels {
 
   @Override
   public HardMining batchHard(FloatMatrix x, int[] labels, Metric metric) {
-    Checks.requireDim(x, "embeddings");
-    Checks.requireLabels(labels, x, "embeddings");
-    Checks.requireFinite(x, "embeddings");
+    Checks.batchHardInputs(x, labels);
     try (PointerScope scope = new PointerScope()) {
       int n = x.rows();
       IntPointer pi = new IntPointer(Math.max(1, n)), ni = new IntPointer(Math.max(1, n));
@@ -149,12 +147,7 @@ public final class NativeKernels implements Kernels {
   @Override
   public HardMining batchHardMemory(FloatMatrix anchors, int[] anchorLabels, FloatMatrix memory, int[] memoryLabels,
       Metric metric) {
-    Checks.requireDim(anchors, "anchors");
-    Checks.requireSameDim(anchors, "anchors", memory, "memory");
-    Checks.requireLabels(anchorLabels, anchors, "anchors");
-    Checks.requireLabels(memoryLabels, memory, "memory");
-    Checks.requireFinite(anchors, "anchors");
-    Checks.requireFinite(memory, "memory");
+    Checks.batchHardMemoryInputs(anchors, anchorLabels, memory, memoryLabels);
     try (PointerScope scope = new PointerScope()) {
       int n = anchors.rows();
       IntPointer pi = new IntPointer(Math.max(1, n)), ni = new IntPointer(Math.max(1, n));
