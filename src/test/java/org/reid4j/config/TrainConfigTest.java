@@ -1,0 +1,249 @@
+package org.reid4j.config;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainConfigTest {
+  @TempDir Path tmp;
+
+  private Path yaml(String text) throws IOException {
+    Path f = tmp.resolve("exp.yml");
+    Files.writeString(f, text);
+    return f;
+  }
+
+  /** The exception's message names the source, the key and contains every given fragment. */
+  private static ConfigException fails(String source, String key, Runnable r, String... fragments) {
+    ConfigException e = assertThrows(ConfigException.class, r::run);
+    String m = e.getMessage();
+    assertEquals(source, e.source(), m);
+    assertEquals(key, e.key(), m);
+    assertTrue(m.startsWith(source), m);
+    if (!key.isEmpty()) assertTrue(m.contains(key), m);
+    for (String f : fragments) assertTrue(m.contains(f), "expected '" + f + "' in: " + m);
+    return e;
+  }
+
+  @Test
+  void defaultsAreTheBotRecipe() {
+    TrainConfig c = TrainConfig.defaults();
+    assertEquals("resnet50", c.model().backbone());
+    assertEquals(1, c.model().lastStride());
+    assertEquals("bnneck", c.model().neck());
+    assertEquals(3.0, c.model().gemP());
+    assertEquals(0, c.model().embedDim());
+    assertArrayEquals(new int[] {256, 128}, c.input().sizeTrain());
+    assertArrayEquals(new double[] {0.02, 0.4}, c.input().reArea());
+    assertEquals(10, c.input().padding());
+    assertEquals(16, c.dataloader().p());
+    assertEquals(4, c.dataloader().k());
+    assertEquals("adam", c.solver().optimizer());
+    assertEquals(3.5e-4, c.solver().baseLr());
+    assertEquals(5e-4, c.solver().weightDecay());
+    assertArrayEquals(new int[] {40, 70}, c.solver().steps());
+    assertEquals(120, c.solver().maxEpochs());
+    assertEquals(0.01, c.solver().warmupFactor());
+    assertEquals(0.0005, c.solver().centerWeight());
+    assertEquals(1L, c.solver().seed());
+    assertTrue(c.test().featNorm());
+    assertEquals("sqeuclidean", c.test().metric());
+    assertFalse(c.outputDir().isEmpty());
+  }
+
+  @Test
+  void everyRecordComponentHasOneDefaultLine() throws IOException {
+    String defaults;
+    try (var in = getClass().getClassLoader().getResourceAsStream(ConfigLoader.DEFAULTS_RESOURCE)) {
+      defaults = new String(in.readAllBytes());
+    }
+    for (String key : ConfigLoader.keys()) {
+      String leaf = key.substring(key.lastIndexOf('.') + 1);
+      assertTrue(defaults.contains(leaf + ":"), key + " has no line in defaults.yml");
+    }
+    assertEquals(14 + 11 + 9 + 26 + 4 + 1, ConfigLoader.keys().size());
+  }
+
+  @Test
+  void fileThenOverridesInOrder() throws IOException {
+    Path f = yaml("SOLVER:\n  BASE_LR: 0.01\n  MAX_EPOCHS: 30\nDATALOADER:\n  P: 8\nOUTPUT_DIR: runs/x\n");
+    TrainConfig c = TrainConfig.load(f, List.of("SOLVER.BASE_LR=0.02", "INPUT.SIZE_TRAIN=[384, 192]",
+        "SOLVER.STEPS=[10,20,25]", "MODEL.POOLING=gem", "SOLVER.MAX_EPOCHS=40", "SOLVER.MAX_EPOCHS=50",
+        "MODEL.PRETRAIN_PATH=", "SOLVER.SEED=12345678901"));
+    assertEquals(0.02, c.solver().baseLr(), "override beats file");
+    assertEquals(50, c.solver().maxEpochs(), "later override wins");
+    assertEquals(8, c.dataloader().p(), "file beats default");
+    assertEquals(4, c.dataloader().k(), "default kept");
+    assertEquals("runs/x", c.outputDir());
+    assertArrayEquals(new int[] {384, 192}, c.input().sizeTrain());
+    assertArrayEquals(new int[] {10, 20, 25}, c.solver().steps());
+    assertEquals("gem", c.model().pooling());
+    assertEquals("", c.model().pretrainPath());
+    assertEquals(12345678901L, c.solver().seed());
+    assertEquals(0.03, TrainConfig.load(null, List.of("SOLVER.BASE_LR=3e-2")).solver().baseLr());
+    assertEquals(7.0, TrainConfig.load(null, List.of("SOLVER.BASE_LR=7")).solver().baseLr(), "an int is a number");
+  }
+
+  @Test
+  void emptyFileAndEmptyGroupChangeNothing() throws IOException {
+    assertEquals(TrainConfig.defaults(), TrainConfig.load(yaml(""), List.of()));
+    assertEquals(TrainConfig.defaults(), TrainConfig.load(yaml("SOLVER:\n# nothing\n"), List.of()));
+  }
+
+  @Test
+  void unknownKeyInFile() throws IOException {
+    Path f = yaml("SOLVER:\n  BASE_LRR: 0.01\n");
+    fails(f.toString(), "SOLVER.BASE_LRR", () -> TrainConfig.load(f, List.of()), "unknown key",
+        "did you mean BASE_LR?", "SOLVER has OPTIMIZER, BASE_LR");
+  }
+
+  @Test
+  void unknownGroupInFile() throws IOException {
+    Path f = yaml("SOLVERS:\n  BASE_LR: 0.01\n");
+    fails(f.toString(), "SOLVERS", () -> TrainConfig.load(f, List.of()), "unknown group",
+        "MODEL, INPUT, DATALOADER, SOLVER, TEST, OUTPUT_DIR", "did you mean SOLVER?");
+  }
+
+  @Test
+  void unknownKeyInOverride() {
+    fails("--set", "SOLVER.LR", () -> TrainConfig.load(null, List.of("SOLVER.LR=0.1")), "unknown key",
+        "SOLVER has OPTIMIZER, BASE_LR");
+    fails("--set", "DATALOADER.NUM_INSTANCE", () -> TrainConfig.load(null, List.of("DATALOADER.NUM_INSTANCE=4")),
+        "unknown key", "DATALOADER has");
+    fails("--set", "FOO.BAR", () -> TrainConfig.load(null, List.of("FOO.BAR=1")), "GROUP one of MODEL");
+    fails("--set", "MODEL", () -> TrainConfig.load(null, List.of("MODEL=1")), "unknown key");
+    fails("--set", "SOLVER.BASE_LR 0.1", () -> TrainConfig.load(null, List.of("SOLVER.BASE_LR 0.1")),
+        "expected KEY=VALUE");
+  }
+
+  @Test
+  void badEnumListsTheChoices() throws IOException {
+    fails("--set", "MODEL.POOLING", () -> TrainConfig.load(null, List.of("MODEL.POOLING=mean")),
+        "expected one of avg, max, gem", "got \"mean\"");
+    Path f = yaml("DATALOADER:\n  DATASET: market\n");
+    fails(f.toString(), "DATALOADER.DATASET", () -> TrainConfig.load(f, List.of()),
+        "one of fashion-mnist, market1501, dukemtmc, msmt17, csv");
+    fails("--set", "MODEL.BACKBONE", () -> TrainConfig.load(null, List.of("MODEL.BACKBONE=ResNet50")),
+        "small_cnn, resnet18, resnet34, resnet50, resnet101");
+  }
+
+  @Test
+  void badTypes() throws IOException {
+    Path f = yaml("SOLVER:\n  BASE_LR: fast\n");
+    fails(f.toString(), "SOLVER.BASE_LR", () -> TrainConfig.load(f, List.of()), "expected a finite number",
+        "got \"fast\"");
+    fails("--set", "SOLVER.MAX_EPOCHS", () -> TrainConfig.load(null, List.of("SOLVER.MAX_EPOCHS=1.5")),
+        "expected an integer", "got 1.5");
+    fails("--set", "TEST.FEAT_NORM", () -> TrainConfig.load(null, List.of("TEST.FEAT_NORM=1")), "true or false");
+    fails("--set", "INPUT.SIZE_TRAIN", () -> TrainConfig.load(null, List.of("INPUT.SIZE_TRAIN=256")),
+        "a list of integers");
+    fails("--set", "INPUT.PIXEL_MEAN", () -> TrainConfig.load(null, List.of("INPUT.PIXEL_MEAN=[0.5, x, 0.5]")),
+        "a list of numbers");
+    fails("--set", "SOLVER.BASE_LR", () -> TrainConfig.load(null, List.of("SOLVER.BASE_LR=")), "got nothing");
+    fails("--set", "SOLVER.BASE_LR", () -> TrainConfig.load(null, List.of("SOLVER.BASE_LR=[1, ")), "cannot parse");
+    Path g = yaml("SOLVER: 3\n");
+    fails(g.toString(), "SOLVER", () -> TrainConfig.load(g, List.of()), "expected a mapping of keys");
+    Path h = yaml("- 1\n- 2\n");
+    fails(h.toString(), "", () -> TrainConfig.load(h, List.of()), "expected a mapping with the groups");
+  }
+
+  @Test
+  void badRangesNameTheSourceOfTheValue() throws IOException {
+    fails("--set", "DATALOADER.P", () -> TrainConfig.load(null, List.of("DATALOADER.P=0")), "an integer >= 1", "got 0");
+    fails("--set", "DATALOADER.K", () -> TrainConfig.load(null, List.of("DATALOADER.K=-2")), ">= 1");
+    fails("--set", "INPUT.FLIP_PROB", () -> TrainConfig.load(null, List.of("INPUT.FLIP_PROB=1.5")),
+        "a probability in [0, 1]", "got 1.5");
+    fails("--set", "INPUT.SIZE_TEST", () -> TrainConfig.load(null, List.of("INPUT.SIZE_TEST=[256, 0]")),
+        "[height, width] with both > 0");
+    fails("--set", "INPUT.SIZE_TRAIN", () -> TrainConfig.load(null, List.of("INPUT.SIZE_TRAIN=[256]")), "[height, width]");
+    fails("--set", "SOLVER.STEPS", () -> TrainConfig.load(null, List.of("SOLVER.STEPS=[70, 40]")),
+        "strictly ascending", "[70, 40]");
+    fails("--set", "SOLVER.BASE_LR", () -> TrainConfig.load(null, List.of("SOLVER.BASE_LR=0")), "> 0");
+    fails("--set", "MODEL.LAST_STRIDE", () -> TrainConfig.load(null, List.of("MODEL.LAST_STRIDE=3")), "1 or 2");
+    fails("--set", "INPUT.RE_AREA", () -> TrainConfig.load(null, List.of("INPUT.RE_AREA=[0.5, 0.1]")), "min <= max");
+    fails("--set", "INPUT.RE_ASPECT", () -> TrainConfig.load(null, List.of("INPUT.RE_ASPECT=3")), "(0, 1]");
+    // Changing CHANNELS alone leaves the 3 default means: the error names the key and where it came from.
+    fails("defaults.yml (built-in)", "INPUT.PIXEL_MEAN", () -> TrainConfig.load(null, List.of("INPUT.CHANNELS=1")),
+        "one value per channel (INPUT.CHANNELS = 1)");
+    fails("defaults.yml (built-in)", "DATALOADER.TRAIN_CSV", () -> TrainConfig.load(null, List.of("DATALOADER.DATASET=csv")),
+        "a CSV file when DATALOADER.DATASET is csv");
+    Path f = yaml("SOLVER:\n  WARMUP_FACTOR: 2.0\n");
+    fails(f.toString(), "SOLVER.WARMUP_FACTOR", () -> TrainConfig.load(f, List.of()), "(0, 1]");
+    assertEquals(0, TrainConfig.load(null, List.of("SOLVER.STEPS=[]")).solver().steps().length);
+  }
+
+  @Test
+  void malformedYaml() throws IOException {
+    Path f = yaml("SOLVER:\n  BASE_LR: [1, 2\n  MAX_EPOCHS: 3\n");
+    fails(f.toString(), "", () -> TrainConfig.load(f, List.of()), "malformed YAML", "line");
+    Path g = yaml("SOLVER:\n  BASE_LR: 0.1\n  BASE_LR: 0.2\n");
+    fails(g.toString(), "", () -> TrainConfig.load(g, List.of()), "malformed YAML", "BASE_LR");
+  }
+
+  @Test
+  void missingFile() {
+    Path f = tmp.resolve("nope.yml");
+    fails(f.toString(), "", () -> TrainConfig.load(f, List.of()), "config file not found");
+  }
+
+  @Test
+  void roundTripGivesAnEqualConfig() {
+    TrainConfig c = TrainConfig.load(null, List.of("SOLVER.BASE_LR=1.25e-5", "INPUT.PIXEL_MEAN=[0.1, 0.2, 0.3]",
+        "OUTPUT_DIR='yes'", "MODEL.PRETRAIN_PATH='/a b/c: d.pth'", "SOLVER.STEPS=[]", "SOLVER.SEED=-7",
+        "DATALOADER.ROOT='123'", "TEST.RERANK=true", "SOLVER.SCHEDULE=cosine"));
+    String y = c.toYaml();
+    assertTrue(y.contains("BASE_LR:"), y);
+    TrainConfig back = TrainConfig.fromYamlString(y);
+    assertEquals(c, back);
+    assertEquals(y, back.toYaml());
+    assertEquals("yes", back.outputDir());
+    assertEquals("/a b/c: d.pth", back.model().pretrainPath());
+    assertEquals("123", back.dataloader().root());
+    assertEquals(1.25e-5, back.solver().baseLr());
+    assertEquals(-7L, back.solver().seed());
+    assertNotEquals(TrainConfig.defaults(), c);
+    assertEquals(TrainConfig.defaults(), TrainConfig.fromYamlString(TrainConfig.defaults().toYaml()));
+  }
+
+  @Test
+  void withAppliesOverridesToAResolvedConfig() {
+    TrainConfig c = TrainConfig.load(null, List.of("SOLVER.MAX_EPOCHS=5"));
+    TrainConfig d = c.with(List.of("SOLVER.BASE_LR=0.5"));
+    assertEquals(5, d.solver().maxEpochs());
+    assertEquals(0.5, d.solver().baseLr());
+  }
+
+  @Test
+  void arraysAreCopiedInAndOut() {
+    TrainConfig c = TrainConfig.defaults();
+    c.input().sizeTrain()[0] = 1;
+    c.solver().steps()[0] = 99;
+    assertArrayEquals(new int[] {256, 128}, c.input().sizeTrain());
+    assertArrayEquals(new int[] {40, 70}, c.solver().steps());
+  }
+
+  @Test
+  void shippedConfigsLoad() {
+    TrainConfig bot = TrainConfig.load(Path.of("configs/bot_r50_market.yml"), List.of());
+    assertEquals("resnet50", bot.model().backbone());
+    assertEquals("market1501", bot.dataloader().dataset());
+    assertEquals(0.5, bot.input().reProb());
+    TrainConfig q = TrainConfig.load(Path.of("configs/quickstart.yml"), List.of());
+    assertEquals("small_cnn", q.model().backbone());
+    assertEquals("fashion-mnist", q.dataloader().dataset());
+    assertEquals(1, q.input().channels());
+    assertArrayEquals(new int[] {28, 28}, q.input().sizeTrain());
+    assertEquals(10, q.dataloader().p());
+    assertEquals(16, q.dataloader().k());
+    assertEquals(0.0, q.input().reProb());
+    assertEquals(2e-3, q.solver().baseLr());
+    assertEquals("cosine", q.solver().schedule());
+    assertEquals(0.0, q.solver().centerWeight());
+    assertEquals(9.0, q.solver().maxMinutes());
+  }
+}
