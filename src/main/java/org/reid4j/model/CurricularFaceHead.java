@@ -1,0 +1,71 @@
+package org.reid4j.model;
+
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * CurricularFace (Huang et al. 2020): the target logit is ArcFace's cos(theta + m) (with the same
+ * th/mm fallback); a non-target cosine c that exceeds the sample's cos(theta_y + m) — a hard negative —
+ * becomes c * (t + c), where t is an adaptive estimate of the mean target cosine: before each training
+ * forward with labels, t <- 0.01 * mean(cos(theta_y)) + 0.99 * t, with no gradient through t. Entry
+ * "t" (buffer, shape [1], initially 0). All logits are multiplied by s.
+ */
+public final class CurricularFaceHead extends Head {
+  /** Momentum of t's running estimate. */
+  public static final double T_MOMENTUM = 0.01;
+
+  private final double s;
+  private final double m;
+  private final double cosM;
+  private final double sinM;
+  private final double th;
+  private final double mm;
+  private final Tensor t;
+
+  public CurricularFaceHead(int inFeatures, int numClasses, double scale, double margin) {
+    super("CurricularFace", inFeatures, numClasses);
+    this.s = scale;
+    this.m = margin;
+    this.cosM = Math.cos(margin);
+    this.sinM = Math.sin(margin);
+    this.th = Math.cos(Math.PI - margin);
+    this.mm = Math.sin(Math.PI - margin) * margin;
+    this.t = Tensors.own(register_buffer("t", Tensors.zeros(1)));
+  }
+
+  /** The current adaptive t (a copy). */
+  public double t() {
+    return t.item_double();
+  }
+
+  @Override
+  public Tensor forward(Tensor feat, Tensor labelsOrNull) {
+    Tensor cos = cosine(feat);
+    if (labelsOrNull == null) return cos.mul(Tensors.scalar(s));
+    Tensor idx = column(labelsOrNull, feat.size(0));
+    Tensor target = cos.gather(1, idx);
+    Tensor sine = Tensors.full(1.0, 1).sub(target.mul(target))
+        .clamp(new org.bytedeco.pytorch.ScalarOptional(Tensors.scalar(0)),
+            new org.bytedeco.pytorch.ScalarOptional(Tensors.scalar(1)))
+        .sqrt();
+    Tensor cosThetaM = target.mul(Tensors.scalar(cosM)).sub(sine.mul(Tensors.scalar(sinM)));
+    Tensor finalTarget = torch.where(target.gt(Tensors.scalar(th)), cosThetaM, target.sub(Tensors.scalar(mm)));
+    if (is_training()) {
+      try (NoGradGuard g = new NoGradGuard()) {
+        Tensor next = target.detach().mean().mul(Tensors.scalar(T_MOMENTUM))
+            .add(t.mul(Tensors.scalar(1 - T_MOMENTUM)));
+        t.copy_(next.view(1));
+      }
+    }
+    Tensor tNow = t.detach();
+    Tensor hard = cos.gt(cosThetaM.detach());
+    Tensor adjusted = torch.where(hard, cos.mul(cos.add(tNow)), cos);
+    return adjusted.scatter(1, idx, finalTarget).mul(Tensors.scalar(s));
+  }
+
+  @Override
+  public boolean needsLabels() {
+    return true;
+  }
+}

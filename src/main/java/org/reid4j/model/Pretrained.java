@@ -1,0 +1,157 @@
+package org.reid4j.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * Loads ImageNet-pretrained backbone weights by name from a {@code .safetensors} file (the format
+ * timm and the Hugging Face hub publish torchvision/timm ResNets in; convert a torchvision .pth with
+ * {@code safetensors.torch.save_file(torch.load(p), out)}). Names are torchvision's (an optional
+ * "backbone." prefix is accepted); the classifier entries {@code fc.*} are skipped. Strict otherwise:
+ * a backbone entry missing from the file (num_batches_tracked excepted), an unknown entry, a shape
+ * mismatch (e.g. 1-channel input vs. RGB weights) or an unsupported dtype throws
+ * IllegalArgumentException naming it, before anything is copied. dtypes F32, F16, BF16, F64, I64.
+ * Memory: the file is read whole (ResNet-50: ~100 MB).
+ */
+public final class Pretrained {
+  private Pretrained() {}
+
+  /** Loads {@code file} into {@code backbone}; returns how many entries were copied. */
+  public static int load(Backbone backbone, Path file) throws IOException {
+    Map<String, Tensor> state = Tensors.namedParameters(backbone);
+    state.putAll(Tensors.namedBuffers(backbone));
+
+    Map<String, float[]> floats = new LinkedHashMap<>();
+    Map<String, long[]> longs = new LinkedHashMap<>();
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    read(file, floats, longs, shapes);
+
+    List<String> missing = new ArrayList<>();
+    for (String name : state.keySet())
+      if (!shapes.containsKey(name) && !name.endsWith("num_batches_tracked")) missing.add(name);
+    if (!missing.isEmpty())
+      throw new IllegalArgumentException(file + ": " + missing.size() + " backbone entries are missing, e.g. "
+          + missing.subList(0, Math.min(5, missing.size())) + " (is it a " + backbone.name().getString()
+          + " state dict with torchvision names?)");
+    for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+      Tensor t = state.get(e.getKey());
+      if (t == null)
+        throw new IllegalArgumentException(file + ": entry '" + e.getKey() + "' has no counterpart in the "
+            + backbone.name().getString() + " backbone");
+      long[] want = t.shape();
+      if (!Arrays.equals(want, e.getValue()))
+        throw new IllegalArgumentException(file + ": entry " + e.getKey() + " has shape "
+            + Arrays.toString(e.getValue()) + " but the backbone expects " + Arrays.toString(want));
+    }
+    int copied = 0;
+    try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+      for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+        Tensor dst = state.get(e.getKey());
+        Tensor src = floats.containsKey(e.getKey())
+            ? Tensor.create(floats.get(e.getKey()), e.getValue())
+            : Tensor.create(longs.get(e.getKey()), e.getValue());
+        dst.copy_(src);
+        copied++;
+      }
+    }
+    return copied;
+  }
+
+  /** IEEE 754 binary16 -> float (Java 17 has no Float.float16ToFloat). */
+  static float halfToFloat(short h) {
+    int bits = h & 0xffff;
+    int sign = (bits & 0x8000) << 16;
+    int exp = (bits >>> 10) & 0x1f;
+    int mant = bits & 0x3ff;
+    if (exp == 0x1f) return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
+    if (exp == 0) {
+      float v = mant * 0x1p-24f; // subnormal (or zero)
+      return sign == 0 ? v : -v;
+    }
+    return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
+  }
+
+  private static String strip(String name) {
+    return name.startsWith("backbone.") ? name.substring("backbone.".length()) : name;
+  }
+
+  private static void read(Path file, Map<String, float[]> floats, Map<String, long[]> longs,
+      Map<String, long[]> shapes) throws IOException {
+    if (!Files.isRegularFile(file)) throw new IOException("no pretrained weights file " + file);
+    if (!file.getFileName().toString().endsWith(".safetensors"))
+      throw new IOException(file + ": pretrained weights must be a .safetensors file (convert a .pth with"
+          + " safetensors.torch.save_file(torch.load(path), out))");
+    ByteBuffer all;
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      long size = ch.size();
+      if (size < 8) throw new IOException(file + ": too short for a safetensors file");
+      all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size).order(ByteOrder.LITTLE_ENDIAN);
+    }
+    long headerLen = all.getLong(0);
+    if (headerLen <= 0 || headerLen > all.capacity() - 8)
+      throw new IOException(file + ": bad safetensors header length " + headerLen);
+    byte[] hb = new byte[(int) headerLen];
+    all.get(8, hb);
+    JsonNode header = new ObjectMapper().readTree(new String(hb, StandardCharsets.UTF_8));
+    long base = 8 + headerLen;
+    for (Map.Entry<String, JsonNode> e : header.properties()) {
+      if (e.getKey().equals("__metadata__")) continue;
+      String name = strip(e.getKey());
+      if (name.startsWith("fc.")) continue;
+      JsonNode info = e.getValue();
+      String dtype = info.path("dtype").asText();
+      JsonNode sh = info.path("shape");
+      long[] shape = new long[sh.size()];
+      long n = 1;
+      for (int i = 0; i < shape.length; i++) {
+        shape[i] = sh.get(i).asLong();
+        n *= shape[i];
+      }
+      long begin = base + info.path("data_offsets").get(0).asLong();
+      long end = base + info.path("data_offsets").get(1).asLong();
+      int width = switch (dtype) {
+        case "F32" -> 4;
+        case "F16", "BF16" -> 2;
+        case "F64", "I64" -> 8;
+        default -> throw new IllegalArgumentException(file + ": entry " + e.getKey() + " has unsupported dtype "
+            + dtype + " (F32, F16, BF16, F64, I64 are read)");
+      };
+      if (end - begin != n * width || end > all.capacity() || begin < base)
+        throw new IOException(file + ": entry " + e.getKey() + " has inconsistent data offsets");
+      int at = (int) begin;
+      shapes.put(name, shape);
+      if (dtype.equals("I64")) {
+        long[] v = new long[(int) n];
+        for (int i = 0; i < n; i++) v[i] = all.getLong(at + 8 * i);
+        longs.put(name, v);
+        continue;
+      }
+      float[] v = new float[(int) n];
+      for (int i = 0; i < n; i++) {
+        v[i] = switch (dtype) {
+          case "F32" -> all.getFloat(at + 4 * i);
+          case "F64" -> (float) all.getDouble(at + 8 * i);
+          case "BF16" -> Float.intBitsToFloat((all.getShort(at + 2 * i) & 0xffff) << 16);
+          default -> halfToFloat(all.getShort(at + 2 * i));
+        };
+      }
+      floats.put(name, v);
+    }
+  }
+}

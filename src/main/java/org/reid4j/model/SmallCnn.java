@@ -1,0 +1,50 @@
+package org.reid4j.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.pytorch.BatchNorm2dImpl;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * The CPU quick-start network for small grey images (Fashion-MNIST, 28x28x1): four conv3x3-BN-ReLU
+ * stages of widths 32, 64 (stride 2), 128 (stride 2) and {@code outChannels}, so a 28x28 input
+ * gives a 7x7 map. About 0.3 M parameters at 128 output channels; ~1,000 images/s forward+backward
+ * on two cores. Entries conv1.weight, bn1.*, ..., conv4.weight, bn4.*.
+ */
+public final class SmallCnn extends Backbone {
+  private final List<Conv2d> convs = new ArrayList<>();
+  private final List<BatchNorm2dImpl> bns = new ArrayList<>();
+  private final int outChannels;
+
+  public SmallCnn(int inChannels, int outChannels) {
+    super("SmallCnn");
+    if (inChannels < 1 || outChannels < 1)
+      throw new IllegalArgumentException("small_cnn needs positive channels, got in " + inChannels + ", out "
+          + outChannels);
+    this.outChannels = outChannels;
+    int[] widths = {32, 64, 128, outChannels};
+    int[] strides = {1, 2, 2, 1};
+    int in = inChannels;
+    for (int i = 0; i < widths.length; i++) {
+      convs.add(register_module("conv" + (i + 1), new Conv2d(in, widths[i], 3, strides[i], 1)));
+      bns.add(register_module("bn" + (i + 1), Norms.bn2d(widths[i])));
+      in = widths[i];
+    }
+  }
+
+  @Override
+  public Tensor forward(Tensor x) {
+    for (int i = 0; i < convs.size(); i++) x = bns.get(i).forward(convs.get(i).forward(x)).relu_();
+    return x;
+  }
+
+  @Override
+  public int outChannels() {
+    return outChannels;
+  }
+
+  @Override
+  public int outputStride() {
+    return 4;
+  }
+}
