@@ -1,0 +1,229 @@
+package org.reid4j.train;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.pytorch.InputArchive;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.OutputArchive;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.StringTensorDict;
+import org.bytedeco.pytorch.Tensor;
+import org.reid4j.io.AtomicFiles;
+import org.reid4j.model.ReidModel;
+
+/**
+ * Training checkpoints in {@code OUTPUT_DIR/checkpoints/}: {@code last.pt} (after every epoch, what
+ * {@code --resume} continues from), {@code best.pt} (best validation mAP so far) and
+ * {@code epoch_NNN.pt} (every {@code SOLVER.CHECKPOINT_PERIOD} epochs), each with a readable
+ * {@code .json} twin holding the same metadata.
+ *
+ * <p>A {@code .pt} file is one libtorch archive (torch::serialize, the format of
+ * {@code torch::save} in C++, not Python's pickle) with the sub-archives {@code model} (for a
+ * {@link ReidModel} its flat state dict, as {@link ReidModel#writeTo} writes it),
+ * {@code optimizer} (libtorch's own optimiser state: Adam moments and step counts, SGD momentum
+ * buffers, group options), {@code centers} and {@code center_optimizer} (when centre loss is on),
+ * and {@code meta}: the {@link Meta} record as UTF-8 JSON in a uint8 tensor, so the file is
+ * complete on its own. Writes are atomic: the archive goes to a temporary file in the same folder
+ * that is then renamed over the target, so a kill at any moment leaves the previous file intact.
+ * The {@code .json} twin is written after the rename and is informational only.
+ */
+public final class Checkpoints {
+  /** Bumped when the archive layout changes. */
+  public static final int FORMAT = 1;
+
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .enable(SerializationFeature.INDENT_OUTPUT)
+      .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+  /**
+   * What a checkpoint says about itself.
+   *
+   * @param epoch epochs completed (training resumes at this 0-based epoch index)
+   * @param iterations optimiser steps taken in total
+   * @param numClasses classifier width (training identities)
+   * @param architecture short human description ("small_cnn, bnneck, linear head, 128-d")
+   * @param signature every parameter and buffer as "name [shape]", in registration order
+   * @param seed SOLVER.SEED; every epoch's sampler, loader and torch RNG streams derive from (seed, epoch)
+   * @param bestMap best validation mAP seen so far (-1 if none yet), and at which epoch
+   * @param metrics the last evaluation or epoch metrics, for reading by eye
+   * @param config the resolved training config (TrainConfig.toYaml())
+   */
+  public record Meta(int format, int epoch, long iterations, int numClasses, String architecture, List<String> signature,
+      long seed, double bestMap, int bestEpoch, double trainSeconds, String savedAt, Map<String, Object> metrics,
+      String config) {}
+
+  /** What {@link #save} and {@link #load} handle besides the metadata; centres may be null. */
+  public record State(Module model, Optimizer optimizer, Module centers, Optimizer centerOptimizer) {}
+
+  private final Path dir;
+
+  public Checkpoints(Path dir) {
+    this.dir = dir;
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  public Path file(String name) {
+    return dir.resolve(name + ".pt");
+  }
+
+  public boolean exists(String name) {
+    return Files.isRegularFile(file(name));
+  }
+
+  /** Writes {@code name.pt} atomically, then {@code name.json}. Returns the .pt path. */
+  public Path save(String name, Meta meta, State state) throws IOException {
+    Files.createDirectories(dir);
+    Path target = file(name).toAbsolutePath();
+    Path tmp = Files.createTempFile(dir, "." + name + ".pt.", ".tmp");
+    boolean done = false;
+    try {
+      OutputArchive root = new OutputArchive();
+      OutputArchive model = new OutputArchive();
+      if (state.model() instanceof ReidModel rm) rm.writeTo(model); // flat state-dict names
+      else state.model().save(model);
+      root.write("model", model);
+      OutputArchive opt = new OutputArchive();
+      state.optimizer().save(opt);
+      root.write("optimizer", opt);
+      if (state.centers() != null) {
+        OutputArchive c = new OutputArchive();
+        state.centers().save(c);
+        root.write("centers", c);
+        OutputArchive co = new OutputArchive();
+        state.centerOptimizer().save(co);
+        root.write("center_optimizer", co);
+      }
+      byte[] json = JSON.writeValueAsBytes(meta);
+      root.write("meta", Tensor.create(json, new long[] {json.length}));
+      root.save_to(tmp.toString());
+      try {
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+      }
+      done = true;
+    } catch (RuntimeException e) {
+      throw new IOException("could not write checkpoint " + target + ": " + firstLine(e), e);
+    } finally {
+      if (!done) Files.deleteIfExists(tmp);
+    }
+    AtomicFiles.writeString(dir.resolve(name + ".json"), JSON.writeValueAsString(meta) + "\n");
+    return target;
+  }
+
+  /** Reads only the metadata of {@code file} (a .pt written by {@link #save}). */
+  public static Meta readMeta(Path file) throws IOException {
+    return readMeta(open(file), file);
+  }
+
+  /**
+   * Loads {@code file} into {@code state} after checking that it fits: the same class count and
+   * the same parameter and buffer names and shapes, else an {@link IllegalArgumentException} that
+   * names both sides. Optimisers are restored only when {@code state} has them (pass null for an
+   * inference-only load).
+   */
+  public static Meta load(Path file, State state, int numClasses, String architecture) throws IOException {
+    InputArchive root = open(file);
+    Meta meta = readMeta(root, file);
+    if (meta.numClasses() != numClasses)
+      throw new IllegalArgumentException("checkpoint " + file + " was trained for " + meta.numClasses()
+          + " classes (" + meta.architecture() + "), but this run has " + numClasses + " classes ("
+          + architecture + "): use a matching data set or start without --resume / with another OUTPUT_DIR");
+    List<String> mine = signature(state.model());
+    if (!mine.equals(meta.signature()))
+      throw new IllegalArgumentException("checkpoint " + file + " holds a different architecture ("
+          + meta.architecture() + ") than this run (" + architecture + "): " + firstDifference(meta.signature(), mine));
+    try {
+      if (state.model() instanceof ReidModel rm) rm.readFrom(sub(root, "model"), file.toString());
+      else state.model().load(sub(root, "model"));
+      if (state.optimizer() != null) state.optimizer().load(sub(root, "optimizer"));
+      if (state.centers() != null) {
+        InputArchive c = new InputArchive();
+        if (!root.try_read("centers", c))
+          throw new IllegalArgumentException("checkpoint " + file + " has no centre-loss centres but this run uses "
+              + "centre loss (SOLVER.CENTER_WEIGHT > 0)");
+        state.centers().load(c);
+        if (state.centerOptimizer() != null) state.centerOptimizer().load(sub(root, "center_optimizer"));
+      }
+    } catch (RuntimeException e) {
+      if (e instanceof IllegalArgumentException) throw e;
+      throw new IOException("could not load checkpoint " + file + ": " + firstLine(e), e);
+    }
+    return meta;
+  }
+
+  /** "name [d0, d1]" for every parameter, then every buffer, in the module's registration order. */
+  public static List<String> signature(Module model) {
+    List<String> out = new ArrayList<>();
+    add(out, model.named_parameters(true));
+    add(out, model.named_buffers(true));
+    return out;
+  }
+
+  private static void add(List<String> out, StringTensorDict d) {
+    for (long i = 0; i < d.size(); i++) {
+      Tensor t = d.get(i).value();
+      long[] shape = new long[(int) t.dim()];
+      for (int k = 0; k < shape.length; k++) shape[k] = t.size(k);
+      out.add(d.get(i).key().getString() + " " + Arrays.toString(shape));
+    }
+  }
+
+  static String firstDifference(List<String> theirs, List<String> mine) {
+    int n = Math.min(theirs.size(), mine.size());
+    for (int i = 0; i < n; i++)
+      if (!theirs.get(i).equals(mine.get(i)))
+        return "entry " + i + " is '" + theirs.get(i) + "' in the checkpoint but '" + mine.get(i) + "' here";
+    return "the checkpoint has " + theirs.size() + " parameters and buffers, this model " + mine.size();
+  }
+
+  private static InputArchive open(Path file) throws IOException {
+    if (!Files.isRegularFile(file)) throw new java.nio.file.NoSuchFileException(file.toString());
+    InputArchive root = new InputArchive();
+    try {
+      root.load_from(file.toString());
+    } catch (RuntimeException e) {
+      throw new IOException("could not read checkpoint " + file + " (not a reid4j/libtorch archive?): "
+          + firstLine(e), e);
+    }
+    return root;
+  }
+
+  private static Meta readMeta(InputArchive root, Path file) throws IOException {
+    Tensor t = new Tensor();
+    if (!root.try_read("meta", t))
+      throw new IOException("checkpoint " + file + " has no 'meta' entry: not written by reid4j train");
+    byte[] bytes = new byte[(int) t.numel()];
+    t.contiguous().data_ptr_byte().get(bytes);
+    Meta m = JSON.readValue(new String(bytes, StandardCharsets.UTF_8), Meta.class);
+    if (m.format() != FORMAT)
+      throw new IOException("checkpoint " + file + " has format " + m.format() + ", this reid4j reads format " + FORMAT);
+    return m;
+  }
+
+  private static InputArchive sub(InputArchive root, String key) {
+    InputArchive a = new InputArchive();
+    root.read(key, a);
+    return a;
+  }
+
+  private static String firstLine(Throwable e) {
+    String m = String.valueOf(e.getMessage());
+    int nl = m.indexOf('\n');
+    return nl < 0 ? m : m.substring(0, nl);
+  }
+}

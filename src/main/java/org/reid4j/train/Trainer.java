@@ -1,0 +1,557 @@
+package org.reid4j.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.reid4j.config.TrainConfig;
+import org.reid4j.data.Batch;
+import org.reid4j.data.DataLoader;
+import org.reid4j.data.ImageSource;
+import org.reid4j.data.PKSampler;
+import org.reid4j.data.ReidDataset;
+import org.reid4j.data.Transform;
+import org.reid4j.data.Transforms;
+import org.reid4j.eval.EvalResult;
+import org.reid4j.eval.LabelledFeatures;
+import org.reid4j.eval.RetrievalEval;
+import org.reid4j.io.AtomicFiles;
+import org.reid4j.kernels.Backend;
+import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.kernels.Kernels;
+import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.RerankParams;
+import org.reid4j.loss.CenterLoss;
+import org.reid4j.loss.CrossEntropyLabelSmooth;
+import org.reid4j.loss.TripletLoss;
+import org.reid4j.model.ReidModel;
+
+/**
+ * The BoT training loop. Per epoch: P x K batches from {@link PKSampler}, decoded and augmented by
+ * {@link DataLoader} threads, then per batch {@code loss = ID_LOSS_WEIGHT * CE-LS(logits) +
+ * TRIPLET_WEIGHT * batch-hard triplet(global feature) + CENTER_WEIGHT * centre(global feature)},
+ * backward, one optimiser step (and one SGD step of the centres, whose gradient is first multiplied
+ * by 1 / CENTER_WEIGHT as in BoT). Every step runs inside a {@link PointerScope}, which frees the
+ * step's native tensors when it closes (without it native memory grows by gigabytes).
+ *
+ * <p>After each epoch: a line in {@code OUTPUT_DIR/metrics.jsonl}, evaluation every
+ * {@code EVAL_PERIOD} epochs and at the end (query and gallery features from
+ * {@link ReidModel#embed} in eval mode without autograd, then {@link RetrievalEval}), and
+ * checkpoints ({@link Checkpoints}: {@code last} every epoch, so a kill loses at most the epoch in
+ * progress; {@code epoch_NNN} every {@code CHECKPOINT_PERIOD}; {@code best} on a new best mAP).
+ * {@code SOLVER.MAX_MINUTES} stops at the end of the epoch that passes it (counted from the start
+ * of this process's training, not across resumes), then evaluates.
+ *
+ * <p>Randomness: the sampler, the loader's augmentations and libtorch's generator are re-seeded
+ * from (SOLVER.SEED, epoch) at the start of every epoch, so a resumed run sees the same batches and
+ * augmentations as an uninterrupted one.
+ *
+ * <p>Backbone freezing ({@code FREEZE_BACKBONE_EPOCHS}): backbone parameters get
+ * {@code requires_grad = false} for those epochs, so no gradient is computed for them and the
+ * optimiser skips them (no moment updates, no weight decay); their BatchNorm statistics still
+ * update, since the backbone stays in train mode.
+ *
+ * <p>Devices: CPU float32 here. On CUDA (MODEL.DEVICE cuda, or auto with a GPU) the forward pass
+ * runs under autocast and the loss is scaled dynamically (AMP); that path is small, marked, and
+ * untested on this CPU-only machine.
+ */
+public final class Trainer {
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  /** What a run produced. */
+  public record Result(EvalResult eval, int epochs, long iterations, double trainSeconds, double totalSeconds,
+      double imagesPerSecond, double outsideShare, boolean stoppedByBudget, Path lastCheckpoint, Path bestCheckpoint,
+      Path metrics, Path summary, List<Double> epochLosses) {}
+
+  private final TrainConfig cfg;
+  private final ReidDataset data;
+  private final PrintStream out;
+  private final Path outDir;
+  private final boolean tty;
+
+  public Trainer(TrainConfig cfg, ReidDataset data, PrintStream out) {
+    this(cfg, data, out, ProgressBar.isTerminal());
+  }
+
+  Trainer(TrainConfig cfg, ReidDataset data, PrintStream out, boolean tty) {
+    this.cfg = cfg;
+    this.data = data;
+    this.out = out;
+    this.outDir = Path.of(cfg.outputDir());
+    this.tty = tty;
+  }
+
+  /** Trains (from scratch, or from {@code OUTPUT_DIR/checkpoints/last.pt} when {@code resume}) and evaluates. */
+  public Result run(boolean resume) throws IOException {
+    long runStart = System.nanoTime();
+    TrainConfig.Solver s = cfg.solver();
+    Device device = Devices.choose(cfg.model().device());
+    boolean cuda = device.is_cuda();
+    ImageSource train = data.train();
+    int numClasses = train.numClasses();
+    Files.createDirectories(outDir);
+    Checkpoints ck = new Checkpoints(outDir.resolve("checkpoints"));
+    if (resume && !ck.exists("last"))
+      throw new IllegalArgumentException("nothing to resume: " + ck.file("last") + " does not exist (run without "
+          + "--resume to start, or point --output at the run to continue)");
+
+    torch.manual_seed(s.seed());
+    ReidModel model = ReidModel.build(cfg.model(), cfg.input().channels(), numClasses);
+    if (cuda) model.to(device, false);
+    String arch = architecture(model, numClasses);
+    Kernels kernels = Kernels.create(Backend.AUTO);
+    CrossEntropyLabelSmooth ce = new CrossEntropyLabelSmooth(numClasses, s.labelSmooth());
+    TripletLoss triplet = new TripletLoss(s.tripletMargin(), s.softMargin(), kernels);
+    CenterLoss center = s.centerWeight() > 0 ? new CenterLoss(numClasses, model.featureDim()) : null;
+    if (center != null && cuda) center.to(device, false);
+
+    List<Optimizers.Param> params = new ArrayList<>();
+    for (ReidModel.NamedParam p : model.namedParams()) params.add(new Optimizers.Param(p.name(), p.tensor(), p.isBias()));
+    Optimizers.Groups groups = Optimizers.create(new Optimizers.Settings(s.optimizer(), s.baseLr(), s.weightDecay(),
+        s.weightDecayBias(), s.biasLrFactor(), s.momentum()), params);
+    Optimizer centerOpt = center == null ? null : Optimizers.centers(center.parameters(), s.centerLr());
+    Checkpoints.State state = new Checkpoints.State(model, groups.optimizer(), center, centerOpt);
+    LrSchedule configured = new LrSchedule(LrSchedule.Kind.parse(s.schedule()), s.warmupFactor(), s.warmupEpochs(),
+        s.steps(), s.gamma(), s.maxEpochs());
+    LrSchedule schedule = configured;
+    BackboneFreeze freeze = new BackboneFreeze(model.backboneParameters());
+
+    int startEpoch = 0;
+    long iterations = 0;
+    double bestMap = -1;
+    int bestEpoch = 0;
+    double priorTrainSeconds = 0;
+    if (resume) {
+      Checkpoints.Meta m = Checkpoints.load(ck.file("last"), state, numClasses, arch);
+      startEpoch = m.epoch();
+      iterations = m.iterations();
+      bestMap = m.bestMap();
+      bestEpoch = m.bestEpoch();
+      priorTrainSeconds = m.trainSeconds();
+      out.printf("resumed from %s: %d epochs done, %,d iterations%s%n", ck.file("last"), startEpoch, iterations,
+          bestMap >= 0 ? String.format(Locale.ROOT, ", best mAP %.4f at epoch %d", bestMap, bestEpoch) : "");
+      if (!m.config().equals(cfg.toYaml()))
+        out.println("note: the config differs from the checkpoint's; continuing with the current one");
+    }
+
+    out.printf("train: %s, %,d images, %d classes; query %,d, gallery %,d%n", data.name(), train.size(), numClasses,
+        data.query().size(), data.gallery().size());
+    out.printf("model: %s; %s%n", arch, groups.describe());
+    out.printf("device: %s, %d torch threads, loader workers %d; lr %s; %s%n", cuda ? "cuda" : "cpu",
+        torch.get_num_threads(), cfg.dataloader().numWorkers(), schedule, kernels.describe());
+
+    PKSampler sampler = new PKSampler(train.pids(), cfg.dataloader().p(), cfg.dataloader().k(), s.seed());
+    Transform trainTf = Transforms.train(cfg);
+    ProgressBar bar = new ProgressBar(out, tty, s.logPeriod());
+    StepInput input = new StepInput();
+    AmpScaler amp = cuda && s.ampOnCuda() ? new AmpScaler() : null;
+    if (amp != null) out.println("mixed precision: autocast + dynamic loss scaling (CUDA)");
+
+    Path lastPath = resume ? ck.file("last") : null, bestPath = ck.exists("best") && resume ? ck.file("best") : null;
+    EvalResult lastEval = null;
+    int lastEvalEpoch = -1;
+    boolean stoppedByBudget = false;
+    double trainSeconds = 0;
+    long images = 0;
+    double nativeSeconds = 0, stepSeconds = 0;
+    List<Double> epochLosses = new ArrayList<>();
+    int epoch = startEpoch;
+    int planned = s.maxEpochs(); // may shrink to fit SOLVER.MAX_MINUTES, see plan()
+    long loopStart = System.nanoTime();
+    double lastEvalSeconds = -1;
+
+    try (MetricsLog metrics = new MetricsLog(outDir.resolve("metrics.jsonl"), startEpoch)) {
+      while (epoch < planned) {
+        long epochStart = System.nanoTime();
+        torch.manual_seed(mix(s.seed(), epoch));
+        freeze.set(epoch < s.freezeBackboneEpochs());
+        List<int[]> batches = sampler.epoch(epoch);
+        int n = batches.size();
+        double sumLoss = 0, sumId = 0, sumTri = 0, sumCen = 0, sumAcc = 0, sumActive = 0;
+        long epochImages = 0;
+        double epochNative = 0, epochStep = 0;
+        model.train(true);
+        try (DataLoader loader = new DataLoader(train, batches, trainTf, cfg.dataloader().numWorkers(),
+            cfg.dataloader().prefetch(), mix(s.seed() ^ 0x5DEECE66DL, epoch))) {
+          int it = 0;
+          long tPrev = System.nanoTime();
+          while (loader.hasNext()) {
+            Batch b = loader.next();
+            it++;
+            double factor = schedule.factor(epoch, (it - 1) / (double) n);
+            groups.setFactor(factor);
+            input.load(b);
+            long t0 = System.nanoTime();
+            double loss, idL, triL, cenL, acc, active;
+            try (PointerScope scope = new PointerScope()) {
+              Tensor x = input.images(b, device);
+              Tensor y = input.labels(b.pids(), device);
+              ReidModel.Output o;
+              if (amp != null) {
+                try (AmpScaler.Autocast ac = amp.autocast()) {
+                  o = model.forward(x, y);
+                }
+              } else {
+                o = model.forward(x, y);
+              }
+              Tensor logits = amp != null ? o.logits().to(torch.ScalarType.Float) : o.logits();
+              Tensor gfeat = amp != null ? o.globalFeat().to(torch.ScalarType.Float) : o.globalFeat();
+              Tensor id = ce.forward(logits, y);
+              TripletLoss.Result tr = triplet.forward(gfeat, b.pids());
+              Tensor total = id.mul(new Scalar(s.idLossWeight())).add(tr.loss().mul(new Scalar(s.tripletWeight())));
+              Tensor cen = null;
+              if (center != null) {
+                cen = center.forward(gfeat, y);
+                total = total.add(cen.mul(new Scalar(s.centerWeight())));
+              }
+              groups.optimizer().zero_grad();
+              if (centerOpt != null) centerOpt.zero_grad();
+              boolean stepOk = true;
+              if (amp != null) {
+                amp.scale(total).backward();
+                stepOk = amp.unscale(groups.optimizer(), centerOpt);
+              } else {
+                total.backward();
+              }
+              if (stepOk) {
+                groups.optimizer().step();
+                if (center != null) {
+                  for (Tensor c : toList(center.parameters()))
+                    if (c.grad().defined()) c.grad().mul_(new Scalar(1.0 / s.centerWeight()));
+                  centerOpt.step();
+                }
+              }
+              if (amp != null) amp.update(stepOk);
+              loss = total.item_double();
+              idL = id.item_double();
+              triL = tr.loss().item_double();
+              cenL = cen == null ? 0 : cen.item_double();
+              acc = logits.argmax(new org.bytedeco.pytorch.LongOptional(1), false).eq(y).sum().item_double() / b.size();
+              active = tr.fractionActive();
+            }
+            long t1 = System.nanoTime();
+            if (!Double.isFinite(loss))
+              throw new IllegalStateException(String.format(Locale.ROOT, "the loss is %s at epoch %d iteration %d "
+                  + "(id %.4g, triplet %.4g, centre %.4g): training diverged; lower SOLVER.BASE_LR (now %.3g)", loss,
+                  epoch + 1, it, idL, triL, cenL, s.baseLr()));
+            iterations++;
+            epochImages += b.size();
+            sumLoss += loss;
+            sumId += idL;
+            sumTri += triL;
+            sumCen += cenL;
+            sumAcc += acc;
+            sumActive += active;
+            double elapsed = (t1 - epochStart) / 1e9;
+            double rate = epochImages / Math.max(elapsed, 1e-9);
+            double epochsLeft = (n - it) / (double) n + (planned - epoch - 1);
+            double eta = elapsed / it * n * epochsLeft;
+            bar.update(new ProgressBar.Status(epoch, planned, it, n, sumLoss / it, sumId / it, sumTri / it,
+                sumCen / it, sumAcc / it, groups.lr(0), rate, eta));
+            long t2 = System.nanoTime();
+            epochNative += (t1 - t0) / 1e9;
+            epochStep += (t2 - tPrev) / 1e9;
+            tPrev = t2;
+          }
+          if (loader.skippedImages() > 0)
+            bar.println("warning: " + loader.skippedImages() + " training images could not be loaded this epoch");
+        }
+        epoch++;
+        double epochSeconds = (System.nanoTime() - epochStart) / 1e9;
+        trainSeconds += epochSeconds;
+        images += epochImages;
+        nativeSeconds += epochNative;
+        stepSeconds += epochStep;
+        double minutes = (System.nanoTime() - runStart) / 60e9;
+        boolean budgetHit = s.maxMinutes() > 0 && minutes >= s.maxMinutes() && epoch < planned;
+        if (!budgetHit && s.maxMinutes() > 0 && epoch < planned) {
+          double perEpoch = (System.nanoTime() - loopStart) / 1e9 / (epoch - startEpoch);
+          double evalReserve = lastEvalSeconds >= 0 ? lastEvalSeconds
+              : (data.query().size() + data.gallery().size()) / (3.0 * epochImages / epochSeconds) + 2;
+          int fit = plan(epoch, s.maxEpochs(), s.maxMinutes() * 60 - (System.nanoTime() - runStart) / 1e9,
+              perEpoch, evalReserve);
+          if (fit != planned) {
+            bar.println(String.format(Locale.ROOT, "time budget: %.1f of %.1f minutes used, %.0f s per epoch -> %d "
+                + "epochs in all (SOLVER.MAX_EPOCHS %d); the schedule is compressed to match", minutes,
+                s.maxMinutes(), perEpoch, fit, s.maxEpochs()));
+            planned = fit;
+            schedule = configured.compressedTo(s.maxEpochs(), planned);
+            if (planned <= epoch) budgetHit = true;
+          }
+        }
+        boolean lastEpoch = epoch >= planned || budgetHit;
+        int nIt = Math.max(1, n);
+        epochLosses.add(sumLoss / nIt);
+
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("epoch", epoch);
+        row.put("iterations", iterations);
+        row.put("loss", sumLoss / nIt);
+        row.put("id_loss", sumId / nIt);
+        row.put("triplet_loss", sumTri / nIt);
+        row.put("center_loss", sumCen / nIt);
+        row.put("accuracy", sumAcc / nIt);
+        row.put("triplet_active", sumActive / nIt);
+        row.put("lr", groups.lr(0));
+        row.put("seconds", epochSeconds);
+        row.put("images_per_second", epochImages / Math.max(epochSeconds, 1e-9));
+        row.put("outside_libtorch_share", epochStep > 0 ? 1 - epochNative / epochStep : 0.0);
+        row.put("rss_mb", residentMegabytes());
+        if (lastEpoch || (s.evalPeriod() > 0 && epoch % s.evalPeriod() == 0)) {
+          long e0 = System.nanoTime();
+          lastEval = evaluate(model, kernels, bar);
+          lastEvalSeconds = (System.nanoTime() - e0) / 1e9;
+          lastEvalEpoch = epoch;
+          row.put("rank1", lastEval.rank1());
+          row.put("rank5", lastEval.rank5());
+          row.put("mAP", lastEval.mAP());
+          row.put("mINP", lastEval.mINP());
+          bar.println(String.format(Locale.ROOT, "epoch %d: R1 %.4f  R5 %.4f  mAP %.4f  mINP %.4f", epoch,
+              lastEval.rank1(), lastEval.rank5(), lastEval.mAP(), lastEval.mINP()));
+          if (lastEval.mAP() > bestMap) {
+            bestMap = lastEval.mAP();
+            bestEpoch = epoch;
+            row.put("best", true);
+            bestPath = ck.save("best", meta(epoch, iterations, numClasses, arch, model, bestMap, bestEpoch,
+                priorTrainSeconds + trainSeconds, row), state);
+          }
+        }
+        Checkpoints.Meta meta = meta(epoch, iterations, numClasses, arch, model, bestMap, bestEpoch,
+            priorTrainSeconds + trainSeconds, row);
+        lastPath = ck.save("last", meta, state);
+        if (s.checkpointPeriod() > 0 && epoch % s.checkpointPeriod() == 0 && !lastEpoch)
+          ck.save(String.format(Locale.ROOT, "epoch_%03d", epoch), meta, state);
+        metrics.append(row);
+        if (budgetHit) {
+          stoppedByBudget = true;
+          bar.println(String.format(Locale.ROOT, "stopping after epoch %d of %d: %.1f minutes used, SOLVER.MAX_MINUTES "
+              + "%.1f", epoch, s.maxEpochs(), minutes, s.maxMinutes()));
+          break;
+        }
+      }
+    }
+    if (lastEval == null || lastEvalEpoch != epoch) {
+      // resumed at or past MAX_EPOCHS: nothing trained, evaluate what there is
+      lastEval = evaluate(model, kernels, bar);
+    }
+    double totalSeconds = (System.nanoTime() - runStart) / 1e9;
+    double outside = stepSeconds > 0 ? 1 - nativeSeconds / stepSeconds : 0;
+    Path summary = outDir.resolve("summary.json");
+    Result r = new Result(lastEval, epoch, iterations, trainSeconds, totalSeconds, images / Math.max(trainSeconds, 1e-9),
+        outside, stoppedByBudget, lastPath, bestPath, outDir.resolve("metrics.jsonl"), summary, epochLosses);
+    writeSummary(r, arch, numClasses, bestMap, bestEpoch, cuda);
+    input.close();
+    return r;
+  }
+
+  private Checkpoints.Meta meta(int epoch, long iterations, int numClasses, String arch, ReidModel model,
+      double bestMap, int bestEpoch, double trainSeconds, Map<String, Object> row) {
+    return new Checkpoints.Meta(Checkpoints.FORMAT, epoch, iterations, numClasses, arch, Checkpoints.signature(model),
+        cfg.solver().seed(), bestMap, bestEpoch, trainSeconds, Instant.now().toString(), new LinkedHashMap<>(row),
+        cfg.toYaml());
+  }
+
+  /** Query and gallery features with the test transforms, then R1 / mAP / mINP. */
+  EvalResult evaluate(ReidModel model, Kernels kernels, ProgressBar bar) throws IOException {
+    long t0 = System.nanoTime();
+    model.eval();
+    LabelledFeatures q, g;
+    try {
+      q = extract(model, "query", data.query());
+      g = extract(model, "gallery", data.gallery());
+    } finally {
+      model.train(true);
+    }
+    long t1 = System.nanoTime();
+    RetrievalEval.Options options = new RetrievalEval.Options(Metric.parse(cfg.test().metric()), cfg.test().featNorm(),
+        cfg.test().rerank() ? RerankParams.DEFAULT : null);
+    RetrievalEval.Report rep = RetrievalEval.run(kernels, q, g, options);
+    bar.println(String.format(Locale.ROOT, "evaluation: %,d queries x %,d gallery, features %.1f s, ranking %.1f s",
+        q.size(), g.size(), (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9));
+    return rep.result();
+  }
+
+  /** Features of every loadable image of {@code src} (eval mode, no autograd), with their pids and camids. */
+  LabelledFeatures extract(ReidModel model, String name, ImageSource src) throws IOException {
+    Device device = Devices.choose(cfg.model().device());
+    int dim = -1;
+    float[] feats = null;
+    int rows = 0;
+    List<int[]> kept = new ArrayList<>();
+    try (StepInput input = new StepInput();
+        NoGradGuard noGrad = new NoGradGuard();
+        DataLoader loader = DataLoader.sequential(src, cfg.test().batchSize(), Transforms.test(cfg),
+            cfg.dataloader().numWorkers())) {
+      while (loader.hasNext()) {
+        Batch b = loader.next();
+        input.load(b);
+        try (PointerScope scope = new PointerScope()) {
+          Tensor f = model.embed(input.images(b, device)).to(torch.ScalarType.Float).cpu().contiguous();
+          if (dim < 0) {
+            dim = (int) f.size(1);
+            feats = new float[src.size() * dim];
+          }
+          f.data_ptr_float().get(feats, rows * dim, b.size() * dim);
+        }
+        rows += b.size();
+        kept.add(b.indices());
+      }
+    }
+    if (dim < 0) throw new IOException(name + ": no image could be loaded");
+    int[] pids = new int[rows], camids = new int[rows];
+    int r = 0;
+    for (int[] idx : kept)
+      for (int i : idx) {
+        pids[r] = src.pid(i);
+        camids[r] = src.camid(i);
+        r++;
+      }
+    float[] exact = rows * dim == feats.length ? feats : java.util.Arrays.copyOf(feats, rows * dim);
+    return new LabelledFeatures(name, new FloatMatrix(rows, dim, exact), pids, camids);
+  }
+
+  private void writeSummary(Result r, String arch, int numClasses, double bestMap, int bestEpoch, boolean cuda)
+      throws IOException {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("dataset", data.name());
+    m.put("model", arch);
+    m.put("classes", numClasses);
+    m.put("device", cuda ? "cuda" : "cpu");
+    m.put("torch_threads", torch.get_num_threads());
+    m.put("epochs", r.epochs());
+    m.put("iterations", r.iterations());
+    m.put("rank1", r.eval().rank1());
+    m.put("rank5", r.eval().rank5());
+    m.put("rank10", r.eval().rank10());
+    m.put("mAP", r.eval().mAP());
+    m.put("mINP", r.eval().mINP());
+    m.put("best_mAP", bestMap);
+    m.put("best_epoch", bestEpoch);
+    m.put("train_seconds", r.trainSeconds());
+    m.put("total_seconds", r.totalSeconds());
+    m.put("images_per_second", r.imagesPerSecond());
+    m.put("outside_libtorch_share", r.outsideShare());
+    m.put("stopped_by_time_budget", r.stoppedByBudget());
+    m.put("last_checkpoint", String.valueOf(r.lastCheckpoint()));
+    m.put("best_checkpoint", String.valueOf(r.bestCheckpoint()));
+    m.put("metrics", r.metrics().toString());
+    m.put("config", cfg.toYaml());
+    AtomicFiles.writeString(r.summary(), JSON.writeValueAsString(m) + "\n");
+  }
+
+  /** "small_cnn, avg pooling, bnneck (after), linear head, 128-d features, 10 classes". */
+  private String architecture(ReidModel model, int numClasses) {
+    TrainConfig.Model m = cfg.model();
+    return m.backbone() + (m.backbone().startsWith("resnet") ? " (last stride " + m.lastStride() + (m.ibn() ? ", IBN-a" : "")
+        + ")" : "") + ", " + m.pooling() + " pooling, " + m.neck() + (m.neck().equals("none") ? "" : " (" + m.neckFeat()
+        + ")") + ", " + m.head() + " head, " + model.featureDim() + "-d features, " + numClasses + " classes";
+  }
+
+  /**
+   * How many epochs in all fit the time budget: {@code done} plus the whole epochs of
+   * {@code perEpochSeconds} that fit in {@code secondsLeft} after reserving {@code evalReserveSeconds}
+   * for the final evaluation; at most {@code maxEpochs}, at least {@code done} (= stop now).
+   */
+  static int plan(int done, int maxEpochs, double secondsLeft, double perEpochSeconds, double evalReserveSeconds) {
+    double more = Math.floor((secondsLeft - evalReserveSeconds) / Math.max(perEpochSeconds, 1e-9));
+    return (int) Math.max(done, Math.min(maxEpochs, done + Math.max(0, more)));
+  }
+
+  /** Resident set size of this process in MiB (Linux /proc), or -1 where unavailable. */
+  static double residentMegabytes() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status")))
+        if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+    } catch (IOException | RuntimeException e) {
+      // not Linux
+    }
+    return -1;
+  }
+
+  /** A 64-bit mix of the run seed and the epoch (SplitMix64's finaliser), for per-epoch streams. */
+  static long mix(long seed, long epoch) {
+    long z = seed + 0x9E3779B97F4A7C15L * (epoch + 1);
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return (z ^ (z >>> 31)) & Long.MAX_VALUE;
+  }
+
+  static List<Tensor> toList(TensorVector v) {
+    List<Tensor> l = new ArrayList<>();
+    for (long i = 0; i < v.size(); i++) l.add(v.get(i));
+    return l;
+  }
+
+  /** Turns requires_grad off and on for the backbone parameters that were trainable to begin with. */
+  static final class BackboneFreeze {
+    private final List<Tensor> params = new ArrayList<>();
+    private boolean frozen;
+
+    BackboneFreeze(List<Tensor> backbone) {
+      for (Tensor t : backbone) if (t.requires_grad()) params.add(t);
+    }
+
+    void set(boolean freeze) {
+      if (freeze == frozen) return;
+      for (Tensor t : params) t.requires_grad_(!freeze);
+      frozen = freeze;
+    }
+  }
+
+  /**
+   * The batch as tensors: images through one reusable native buffer (no allocation per step;
+   * {@code from_blob} wraps it, so the tensor is only valid until the next call), labels as int64.
+   */
+  static final class StepInput implements AutoCloseable {
+    private FloatPointer buf;
+    private long capacity;
+
+    /** Copies the batch's pixels into the buffer (growing it first); call outside any step scope. */
+    void load(Batch b) {
+      long n = (long) b.size() * b.channels() * b.height() * b.width();
+      if (n > capacity) {
+        if (buf != null) buf.close();
+        buf = new FloatPointer(n);
+        capacity = n;
+      }
+      buf.position(0).put(b.images(), 0, (int) n);
+    }
+
+    /** The images last {@link #load}ed, as an [N, C, H, W] tensor (on the device). */
+    Tensor images(Batch b, Device device) {
+      Tensor t = torch.from_blob(buf, (long) b.size(), b.channels(), b.height(), b.width());
+      return device.is_cuda() ? t.to(device, torch.ScalarType.Float) : t;
+    }
+
+    Tensor labels(int[] pids, Device device) {
+      long[] l = new long[pids.length];
+      for (int i = 0; i < l.length; i++) l[i] = pids[i];
+      Tensor t = Tensor.create(l, l.length);
+      return device.is_cuda() ? t.to(device, torch.ScalarType.Long) : t;
+    }
+
+    @Override
+    public void close() {
+      if (buf != null) buf.close();
+      buf = null;
+      capacity = 0;
+    }
+  }
+}

@@ -1,0 +1,190 @@
+package org.reid4j.train;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.bytedeco.pytorch.InputArchive;
+import org.bytedeco.pytorch.StringVector;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.reid4j.config.TrainConfig;
+import org.reid4j.data.ReidDataset;
+
+/**
+ * The training loop end to end on a tiny Fashion-MNIST-layout fixture (IDX files written to a
+ * temporary folder): 10 classes, each a random 28x28 prototype plus noise, so a small CNN learns it
+ * in a few dozen steps. Every run here takes a few seconds.
+ */
+class TrainerTest {
+  @TempDir static Path data;
+  @TempDir Path tmp;
+
+  /** Writes train (32 per class) and t10k (110 per class, so the gallery is not empty) fixtures. */
+  @BeforeAll
+  static void writeFixture() throws IOException {
+    writeFixture(data, 10, 32, 110, 11);
+  }
+
+  static void writeFixture(Path dir, int classes, int trainPerClass, int testPerClass, long seed) throws IOException {
+    SplittableRandom r = new SplittableRandom(seed);
+    float[][] proto = new float[classes][784];
+    for (float[] p : proto)
+      for (int k = 0; k < 784; k++) p[k] = r.nextInt(4) == 0 ? 0.9f : 0.1f;
+    for (String which : new String[] {"train", "t10k"}) {
+      int per = which.equals("train") ? trainPerClass : testPerClass;
+      int n = classes * per;
+      byte[] img = new byte[n * 784], lab = new byte[n];
+      for (int i = 0; i < n; i++) {
+        int c = i % classes;
+        lab[i] = (byte) c;
+        for (int k = 0; k < 784; k++) {
+          double v = proto[c][k] + 0.35 * (r.nextDouble() - 0.5);
+          img[i * 784 + k] = (byte) Math.max(0, Math.min(255, (int) Math.round(v * 255)));
+        }
+      }
+      org.reid4j.io.IdxTest.write(dir.resolve(which + "-images-idx3-ubyte.gz"), new int[] {n, 28, 28}, img, true);
+      org.reid4j.io.IdxTest.write(dir.resolve(which + "-labels-idx1-ubyte.gz"), new int[] {n}, lab, true);
+    }
+  }
+
+  /** The quick-start model shrunk to seconds: P4 x K4, Adam 3e-3, short warm-up, no evaluation until the end. */
+  static List<String> tiny(Path out, int epochs) {
+    return new ArrayList<>(List.of("DATALOADER.DATASET=fashion-mnist", "DATALOADER.ROOT=\"" + data + "\"",
+        "DATALOADER.P=4", "DATALOADER.K=4", "DATALOADER.NUM_WORKERS=1", "DATALOADER.PREFETCH=2",
+        "MODEL.BACKBONE=small_cnn", "INPUT.SIZE_TRAIN=[28,28]", "INPUT.SIZE_TEST=[28,28]", "INPUT.CHANNELS=1",
+        "INPUT.PADDING=2", "INPUT.RE_PROB=0.0", "INPUT.PIXEL_MEAN=[0.3]", "INPUT.PIXEL_STD=[0.35]",
+        "SOLVER.BASE_LR=3.0e-3", "SOLVER.MAX_EPOCHS=" + epochs, "SOLVER.WARMUP_EPOCHS=1", "SOLVER.SCHEDULE=cosine",
+        "SOLVER.EVAL_PERIOD=100", "SOLVER.CHECKPOINT_PERIOD=100", "SOLVER.LOG_PERIOD=1000", "SOLVER.SEED=5",
+        "TEST.BATCH_SIZE=256", "OUTPUT_DIR=\"" + out + "\""));
+  }
+
+  static Trainer.Result train(List<String> overrides, boolean resume) throws IOException {
+    TrainConfig cfg = TrainConfig.load(null, overrides);
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    try (PrintStream ps = new PrintStream(log, true, StandardCharsets.UTF_8)) {
+      return new Trainer(cfg, ReidDataset.open(cfg), ps, false).run(resume);
+    }
+  }
+
+  @Test
+  void tinyRunLearnsAndWritesEverything() throws IOException {
+    Path out = tmp.resolve("run");
+    List<String> o = tiny(out, 3);
+    o.add("SOLVER.CENTER_WEIGHT=5.0e-4"); // exercise the centre loss and its optimiser too
+    Trainer.Result r = train(o, false);
+    assertEquals(3, r.epochs());
+    assertTrue(r.iterations() >= 50 && r.iterations() <= 60, "about 320 images / 16 per batch = 20 batches per epoch, "
+        + r.iterations());
+    List<Double> l = r.epochLosses();
+    assertTrue(l.get(2) < 0.7 * l.get(0), "loss falls: " + l);
+    assertTrue(r.eval().rank1() > 0.8, "R1 " + r.eval().rank1());
+    assertTrue(r.eval().mAP() > 0.5, "mAP " + r.eval().mAP());
+    List<JsonNode> rows = MetricsLog.read(out.resolve("metrics.jsonl"));
+    assertEquals(3, rows.size());
+    assertEquals(3, rows.get(2).get("epoch").asInt());
+    assertTrue(rows.get(2).has("mAP") && !rows.get(0).has("mAP"), "evaluated at the end only");
+    assertTrue(rows.get(2).get("center_loss").asDouble() > 0);
+    JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+    assertEquals(r.eval().mAP(), summary.get("mAP").asDouble(), 1e-12);
+    assertTrue(summary.get("config").asText().contains("CENTER_WEIGHT: 5.0E-4")
+        || summary.get("config").asText().contains("CENTER_WEIGHT: 0.0005"), summary.get("config").asText());
+    assertTrue(Files.exists(out.resolve("checkpoints/last.pt")) && Files.exists(out.resolve("checkpoints/best.pt")));
+    Checkpoints.Meta m = Checkpoints.readMeta(out.resolve("checkpoints/last.pt"));
+    assertEquals(3, m.epoch());
+    assertEquals(10, m.numClasses());
+    assertEquals(r.eval().mAP(), m.bestMap(), 1e-12);
+    assertTrue(r.outsideShare() >= 0 && r.outsideShare() < 1, "share " + r.outsideShare());
+  }
+
+  /**
+   * One epoch, a "kill" (the time budget stops the run after its first epoch), --resume for the
+   * second, against two epochs straight with the same seed. Every random stream is re-seeded from
+   * (seed, epoch), the optimiser state is restored, and libtorch on the CPU with a fixed thread
+   * count is deterministic, so the weights agree exactly here; the tolerance (1e-6 absolute) only
+   * allows for a different summation order of float32 reductions, far below one Adam step (~lr).
+   */
+  @Test
+  void resumeEqualsAStraightRun() throws IOException {
+    Path straight = tmp.resolve("straight"), split = tmp.resolve("split");
+    Trainer.Result a = train(tiny(straight, 2), false);
+    List<String> first = tiny(split, 2);
+    first.add("SOLVER.MAX_MINUTES=1.0e-6"); // passes the budget in epoch 1: stops after it, like a kill
+    Trainer.Result b1 = train(first, false);
+    assertEquals(1, b1.epochs());
+    assertTrue(b1.stoppedByBudget());
+    Trainer.Result b = train(tiny(split, 2), true);
+    assertEquals(2, b.epochs());
+    assertEquals(a.iterations(), b.iterations());
+    assertEquals(a.epochLosses().get(1), b.epochLosses().get(0), 1e-6, "epoch 2 loss");
+    double maxDiff = maxWeightDifference(straight.resolve("checkpoints/last.pt"), split.resolve("checkpoints/last.pt"));
+    assertTrue(maxDiff <= 1e-6, "largest weight difference " + maxDiff);
+    assertEquals(a.eval().mAP(), b.eval().mAP(), 1e-4);
+    List<JsonNode> rows = MetricsLog.read(split.resolve("metrics.jsonl"));
+    assertEquals(2, rows.size(), "the resumed run continues the metrics file");
+  }
+
+  @Test
+  void resumeWithADifferentArchitectureNamesBoth() throws IOException {
+    Path out = tmp.resolve("arch");
+    train(tiny(out, 1), false);
+    List<String> o = tiny(out, 2);
+    o.add("MODEL.EMBED_DIM=64");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> train(o, true));
+    assertTrue(e.getMessage().contains("128-d") && e.getMessage().contains("64-d"), e.getMessage());
+  }
+
+  @Test
+  void resumeWithoutACheckpointSaysSo() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> train(tiny(tmp.resolve("empty"), 1), true));
+    assertTrue(e.getMessage().contains("nothing to resume"), e.getMessage());
+  }
+
+  /**
+   * Not an assertion: RSS over about 300 steps, printed (steady when every step runs in a PointerScope).
+   * Reported in BENCHMARKS.md.
+   */
+  @Test
+  void residentMemoryOverManySteps() throws IOException {
+    Path out = tmp.resolve("rss");
+    List<String> o = tiny(out, 16);
+    o.add("SOLVER.WARMUP_EPOCHS=0");
+    Trainer.Result r = train(o, false);
+    assertTrue(r.iterations() >= 280, "steps " + r.iterations());
+    StringBuilder b = new StringBuilder("RSS (MiB) after each of 16 epochs (" + r.iterations() + " steps):");
+    for (JsonNode row : MetricsLog.read(out.resolve("metrics.jsonl"))) b.append(' ').append(row.get("rss_mb").asInt());
+    System.out.println(b);
+  }
+
+  static double maxWeightDifference(Path f1, Path f2) {
+    InputArchive a1 = new InputArchive(), a2 = new InputArchive();
+    a1.load_from(f1.toString());
+    a2.load_from(f2.toString());
+    InputArchive m1 = new InputArchive(), m2 = new InputArchive();
+    a1.read("model", m1);
+    a2.read("model", m2);
+    StringVector keys = m1.keys();
+    assertTrue(keys.size() > 10);
+    double max = 0;
+    for (long i = 0; i < keys.size(); i++) {
+      String k = keys.get(i).getString();
+      Tensor t1 = new Tensor(), t2 = new Tensor();
+      m1.read(k, t1);
+      m2.read(k, t2);
+      max = Math.max(max, t1.sub(t2).abs().max().item_double());
+    }
+    return max;
+  }
+}
