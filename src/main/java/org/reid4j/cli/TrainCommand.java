@@ -82,7 +82,21 @@ public final class TrainCommand implements Callable<Integer> {
         + r.bestCheckpoint() + ")" : ""));
     System.out.println("  metrics:    " + r.metrics());
     System.out.println("  summary:    " + r.summary());
+    pictures(r);
     return 0;
+  }
+
+  /** Training curves and the CMC curve as PNG beside the metrics; a failure here loses no result. */
+  private static void pictures(Trainer.Result r) {
+    Path dir = r.metrics().toAbsolutePath().getParent();
+    try {
+      Path curves = dir.resolve("curves.png"), cmc = dir.resolve("cmc.png");
+      org.reid4j.report.TrainingCurves.render(r.metrics(), curves);
+      org.reid4j.report.CmcCurve.render(r.eval(), "CMC after " + r.epochs() + " epochs", cmc);
+      System.out.println("  pictures:   " + curves + ", " + cmc);
+    } catch (IOException | RuntimeException e) {
+      System.err.println("reid4j train: warning: could not draw the pictures: " + e.getMessage());
+    }
   }
 
   /** The copy of configs/quickstart.yml packed into the jar, for runs from another working folder. */

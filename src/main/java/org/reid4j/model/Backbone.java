@@ -25,7 +25,7 @@ public abstract class Backbone extends Module {
   /** Builds the backbone a spec names. */
   public static Backbone create(ModelSpec spec, int inChannels) {
     return switch (spec.backbone()) {
-      case "small_cnn" -> new SmallCnn(inChannels, spec.embedDim() > 0 ? spec.embedDim() : 128);
+      case "small_cnn" -> new SmallCnn(inChannels, spec.embedDim() > 0 ? spec.embedDim() : 128, spec.lastStride());
       case "resnet18", "resnet34", "resnet50", "resnet101" ->
           ResNet.create(spec.backbone(), inChannels, spec.lastStride(), spec.ibn());
       default -> throw new IllegalArgumentException("unknown backbone '" + spec.backbone()

@@ -30,9 +30,18 @@ class BackboneShapeTest {
     SmallCnn b = new SmallCnn(1, 128);
     assertArrayEquals(new long[] {2, 128, 7, 7}, mapShape(b, 2, 1, 28, 28));
     assertEquals(128, b.outChannels());
-    ReidModel m = ReidModel.build(ModelSpec.defaults("small_cnn").withEmbedDim(64), 1, 10);
+    ReidModel m = ReidModel.build(ModelSpec.defaults("small_cnn").withLastStride(2).withEmbedDim(64), 1, 10);
     assertEquals(64, m.featureDim());
     assertArrayEquals(new long[] {2, 64, 7, 7}, mapShape(m.backbone(), 2, 1, 28, 28));
+  }
+
+  @Test
+  void smallCnnLastStride1KeepsA14x14Map() {
+    SmallCnn b = new SmallCnn(1, 128, 1);
+    assertArrayEquals(new long[] {2, 128, 14, 14}, mapShape(b, 2, 1, 28, 28));
+    assertEquals(2, b.outputStride());
+    assertEquals(4, new SmallCnn(1, 128, 2).outputStride());
+    assertThrows(IllegalArgumentException.class, () -> new SmallCnn(1, 128, 3));
   }
 
   @Test
