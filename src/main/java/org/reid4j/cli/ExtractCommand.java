@@ -1,0 +1,328 @@
+package org.reid4j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import org.reid4j.config.TrainConfig;
+import org.reid4j.data.CsvDataset;
+import org.reid4j.data.FileImageSource;
+import org.reid4j.data.ImageSource;
+import org.reid4j.data.ReidDataset;
+import org.reid4j.eval.LabelledFeatures;
+import org.reid4j.io.AtomicFiles;
+import org.reid4j.io.FeatureDir;
+import org.reid4j.io.Npy;
+import org.reid4j.serve.Embedder;
+import org.reid4j.serve.Extractor;
+import org.reid4j.serve.ModelEmbedder;
+import org.reid4j.serve.ModelLoader;
+import org.reid4j.serve.TorchScriptEmbedder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code reid4j extract}: features of a data set's query/gallery splits, or of a folder of crops. */
+@Command(name = "extract", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Extract ReID features with a trained model.",
+        "Model: --checkpoint FILE (reid4j train's best.pt/last.pt; a bare ReidModel.save file also needs --config), "
+            + "or --torchscript FILE with --input-size, --mean, --std (a model trained elsewhere).",
+        "Input: --data NAME[:ROOT] (fashion-mnist, market1501, dukemtmc, msmt17, or csv:QUERY.csv,GALLERY.csv) "
+            + "writes query_feats.npy, query_pids.npy, query_camids.npy and the gallery_ files (the layout "
+            + "`reid4j eval --dir` reads); --images DIR writes feats.npy and files.txt (same row order).",
+        "Unreadable images are skipped with a warning and left out of every output file."})
+public final class ExtractCommand implements Callable<Integer> {
+  private static final List<String> DATASETS = List.of("fashion-mnist", "market1501", "dukemtmc", "msmt17", "csv");
+  private static final List<String> IMAGE_EXTENSIONS = List.of(".jpg", ".jpeg", ".png", ".bmp", ".gif");
+
+  @Option(names = "--checkpoint", paramLabel = "FILE", description = "A reid4j checkpoint or model file.")
+  Path checkpoint;
+
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "Training config for the model (needed for a bare model file; replaces a checkpoint's stored config).")
+  Path config;
+
+  @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Config override, e.g. --set INPUT.SIZE_TEST=[288,144].")
+  List<String> overrides = new ArrayList<>();
+
+  @Option(names = "--torchscript", paramLabel = "FILE", description = "A TorchScript model returning [N, D] features.")
+  Path torchscript;
+
+  @Option(names = "--input-size", paramLabel = "H,W",
+      description = "Input height and width (TorchScript: required; checkpoint: overrides INPUT.SIZE_TEST).")
+  String inputSizeText;
+
+  @Option(names = "--channels", paramLabel = "C", description = "TorchScript input channels (default: the number of --mean values, else 3).")
+  Integer channels;
+
+  @Option(names = "--mean", paramLabel = "M,..",
+      description = "Per-channel pixel mean on [0, 1] pixels (TorchScript default: ImageNet's for 3 channels, 0.5 for 1).")
+  String meanText;
+
+  @Option(names = "--std", paramLabel = "S,..",
+      description = "Per-channel pixel std (TorchScript default: ImageNet's for 3 channels, 0.5 for 1).")
+  String stdText;
+
+  @Option(names = "--data", paramLabel = "NAME[:ROOT]", description = "A labelled data set: its query and gallery splits.")
+  String data;
+
+  @Option(names = "--images", paramLabel = "DIR", description = "A folder of image crops (searched recursively).")
+  Path images;
+
+  @Option(names = "--out", paramLabel = "DIR", required = true, description = "Output folder.")
+  Path out;
+
+  @Option(names = "--flip", description = "Average with the horizontally flipped image's feature.")
+  boolean flip;
+
+  @Option(names = "--scales", paramLabel = "S,..", defaultValue = "1.0",
+      description = "Input scales to average, e.g. 1.0,1.1 (default ${DEFAULT-VALUE}).")
+  String scalesText;
+
+  @Option(names = "--feat", paramLabel = "before|after",
+      description = "Checkpoint models: the feature before or after the BNNeck (default: MODEL.NECK_FEAT).")
+  String feat;
+
+  @Option(names = "--normalize", description = "L2-normalise the features.")
+  boolean normalize;
+
+  @Option(names = "--batch", paramLabel = "N", description = "Images per forward pass (default: TEST.BATCH_SIZE, TorchScript 64).")
+  Integer batch;
+
+  @Option(names = "--workers", paramLabel = "N", defaultValue = "2", description = "Decoding threads (default ${DEFAULT-VALUE}).")
+  int workers;
+
+  @Override
+  public Integer call() throws IOException {
+    if ((checkpoint == null) == (torchscript == null))
+      throw new IllegalArgumentException("give exactly one model: --checkpoint FILE or --torchscript FILE");
+    if ((data == null) == (images == null))
+      throw new IllegalArgumentException("give exactly one input: --data NAME[:ROOT] or --images DIR");
+    if (images != null && !Files.isDirectory(images))
+      throw new NoSuchFileException(images.toString(), null, "--images must be a folder of image files");
+    // Everything that can be checked without the model is checked before loading it.
+    if (data != null) parseDataSpec();
+    int[] inputSize = inputSizeText == null ? null : ints("--input-size", inputSizeText, 2);
+    double[] mean = meanText == null ? null : doubles("--mean", meanText);
+    double[] std = stdText == null ? null : doubles("--std", stdText);
+    double[] scales = doubles("--scales", scalesText);
+    for (double sc : scales)
+      if (!(sc > 0 && sc <= 8)) throw new IllegalArgumentException("--scales: each scale must be in (0, 8], got " + sc);
+    ModelEmbedder.Feature feature = feat == null ? null : ModelEmbedder.Feature.parse(feat);
+    long t0 = System.nanoTime();
+    TrainConfig cfg;
+    Embedder embedder;
+    boolean rescalePad = false;
+    Map<String, Object> model = new LinkedHashMap<>();
+    if (checkpoint != null) {
+      if (channels != null) throw new IllegalArgumentException("--channels is for --torchscript; a checkpoint's "
+          + "channel count comes from its config (INPUT.CHANNELS)");
+      List<String> sets = new ArrayList<>(overrides);
+      if (inputSize != null) sets.add("INPUT.SIZE_TEST=" + list(inputSize));
+      if (mean != null) sets.add("INPUT.PIXEL_MEAN=" + list(mean));
+      if (std != null) sets.add("INPUT.PIXEL_STD=" + list(std));
+      TrainConfig given = null;
+      if (config != null) {
+        if (!Files.isRegularFile(config)) throw new NoSuchFileException(config + " (--config)");
+        given = TrainConfig.load(config, List.of());
+      }
+      ModelLoader.Loaded loaded = ModelLoader.load(checkpoint, given, sets);
+      cfg = loaded.config();
+      embedder = ModelLoader.embedder(loaded, feature);
+      rescalePad = cfg.input().rescalePad();
+      model.put("checkpoint", checkpoint.toString());
+      model.put("backbone", cfg.model().backbone());
+      model.put("feature", ((ModelEmbedder) embedder).feature().name().toLowerCase(Locale.ROOT) + " neck");
+    } else {
+      if (config != null || !overrides.isEmpty())
+        throw new IllegalArgumentException("--config and --set apply to --checkpoint models only");
+      if (feat != null) throw new IllegalArgumentException("--feat applies to --checkpoint models only (a TorchScript "
+          + "model returns one feature)");
+      if (inputSize == null)
+        throw new IllegalArgumentException("--torchscript needs --input-size H,W (the size the model was trained at)");
+      int c = channels != null ? channels : mean != null ? mean.length : 3;
+      double[] m = mean != null ? mean : defaultMean(c);
+      double[] s = std != null ? std : defaultStd(c);
+      embedder = new TorchScriptEmbedder(torchscript, c, inputSize, m, s);
+      cfg = TrainConfig.defaults().with(List.of("INPUT.CHANNELS=" + c, "INPUT.PIXEL_MEAN=" + list(m),
+          "INPUT.PIXEL_STD=" + list(s), "INPUT.SIZE_TEST=" + list(inputSize)));
+      model.put("torchscript", torchscript.toString());
+    }
+    try (Embedder e = embedder) {
+      System.out.printf(Locale.ROOT, "model: %s; input %dx%d (loaded in %.1f s)%n", e, e.inputSize()[0],
+          e.inputSize()[1], (System.nanoTime() - t0) / 1e9);
+      Extractor.Options opts = new Extractor.Options(batch != null ? batch : checkpoint != null
+          ? cfg.test().batchSize() : 64, workers, flip, scales, normalize, rescalePad, System.out, 10);
+      Map<String, Object> report = new LinkedHashMap<>();
+      report.put("model", model);
+      report.put("input_size", e.inputSize());
+      report.put("dim", e.dim());
+      report.put("flip", flip);
+      report.put("scales", opts.scales());
+      report.put("normalize", normalize);
+      if (images != null) extractFolder(e, opts, report);
+      else extractDataset(e, cfg, opts, report);
+      AtomicFiles.writeString(out.resolve("extract.json"),
+          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report) + "\n");
+    }
+    System.out.println("wrote " + out);
+    return 0;
+  }
+
+  private void extractDataset(Embedder e, TrainConfig cfg, Extractor.Options opts, Map<String, Object> report)
+      throws IOException {
+    ImageSource[] qg = openDataset(cfg, e.channels());
+    String[] names = {"query", "gallery"};
+    LabelledFeatures[] sides = new LabelledFeatures[2];
+    for (int k = 0; k < 2; k++) {
+      ImageSource src = qg[k];
+      System.out.printf(Locale.ROOT, "%s: %,d images%n", names[k], src.size());
+      Extractor.Result r = Extractor.extract(e, src, opts);
+      if (r.kept().length == 0) throw new IOException(names[k] + ": no image could be loaded from " + data);
+      int[] pids = new int[r.kept().length], camids = new int[r.kept().length];
+      for (int i = 0; i < pids.length; i++) {
+        pids[i] = src.pid(r.kept()[i]);
+        camids[i] = src.camid(r.kept()[i]);
+      }
+      sides[k] = new LabelledFeatures(names[k], r.features(), pids, camids);
+      report.put(names[k], summary(src, r));
+    }
+    FeatureDir.write(out, sides[0], sides[1]);
+  }
+
+  private void extractFolder(Embedder e, Extractor.Options opts, Map<String, Object> report)
+      throws IOException {
+    List<Path> files = listImages(images);
+    if (files.isEmpty())
+      throw new IOException(images + ": no image files (" + String.join(", ", IMAGE_EXTENSIONS) + ") found");
+    int[] zeros = new int[files.size()];
+    ImageSource src = new FileImageSource(images.toString(), files, zeros, zeros, e.channels());
+    System.out.printf(Locale.ROOT, "images: %,d files in %s%n", files.size(), images);
+    Extractor.Result r = Extractor.extract(e, src, opts);
+    if (r.kept().length == 0) throw new IOException(images + ": no image could be loaded");
+    StringBuilder names = new StringBuilder();
+    for (int i : r.kept()) names.append(relative(images, files.get(i))).append('\n');
+    Files.createDirectories(out);
+    Npy.writeFloat32(out.resolve("feats.npy"), r.features());
+    AtomicFiles.writeString(out.resolve("files.txt"), names.toString());
+    report.put("images", summary(src, r));
+  }
+
+  /** The query and gallery splits SPEC names, images with the model's channel count. */
+  private ImageSource[] openDataset(TrainConfig cfg, int c) throws IOException {
+    String[] spec = parseDataSpec();
+    String name = spec[0], root = spec[1];
+    if (name.equals("csv")) {
+      String[] f = root.split(",");
+      return new ImageSource[] {CsvDataset.read("csv query", Path.of(f[0]), c, false),
+          CsvDataset.read("csv gallery", Path.of(f[1]), c, false)};
+    }
+    if (root == null)
+      root = name.equals(cfg.dataloader().dataset()) ? cfg.dataloader().root()
+          : name.equals("fashion-mnist") ? "" : "datasets";
+    TrainConfig d = cfg.with(List.of("DATALOADER.DATASET=" + name, "DATALOADER.ROOT=" + yamlString(root)));
+    ReidDataset ds = ReidDataset.open(d);
+    return new ImageSource[] {ds.query(), ds.gallery()};
+  }
+
+  /** --data NAME[:ROOT] as {name, root or null}, checked. */
+  private String[] parseDataSpec() {
+    int colon = data.indexOf(':');
+    String name = (colon < 0 ? data : data.substring(0, colon)).trim().toLowerCase(Locale.ROOT);
+    String root = colon < 0 ? null : data.substring(colon + 1);
+    if (!DATASETS.contains(name))
+      throw new IllegalArgumentException("--data: unknown data set '" + name + "'; expected one of " + DATASETS
+          + ", optionally followed by :ROOT (e.g. market1501:/data/Market-1501)");
+    if (name.equals("csv") && (root == null || root.split(",").length != 2))
+      throw new IllegalArgumentException("--data csv needs the query and gallery lists: csv:QUERY.csv,GALLERY.csv");
+    return new String[] {name, root};
+  }
+
+  private static List<Path> listImages(Path dir) throws IOException {
+    try (Stream<Path> s = Files.walk(dir)) {
+      return s.filter(Files::isRegularFile)
+          .filter(p -> IMAGE_EXTENSIONS.stream().anyMatch(x -> p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(x)))
+          .sorted((a, b) -> relative(dir, a).compareTo(relative(dir, b)))
+          .toList();
+    }
+  }
+
+  /** p relative to dir, with '/' separators. */
+  static String relative(Path dir, Path p) {
+    return dir.relativize(p).toString().replace(java.io.File.separatorChar, '/');
+  }
+
+  private static Map<String, Object> summary(ImageSource src, Extractor.Result r) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("images", src.size());
+    m.put("kept", r.kept().length);
+    List<String> skipped = new ArrayList<>();
+    for (int i : r.skipped()) skipped.add(src.describe(i));
+    m.put("skipped", skipped);
+    m.put("seconds", r.seconds());
+    m.put("images_per_second", r.imagesPerSecond());
+    return m;
+  }
+
+  private static double[] defaultMean(int c) {
+    if (c == 3) return new double[] {0.485, 0.456, 0.406};
+    double[] m = new double[c];
+    Arrays.fill(m, 0.5);
+    return m;
+  }
+
+  private static double[] defaultStd(int c) {
+    if (c == 3) return new double[] {0.229, 0.224, 0.225};
+    double[] m = new double[c];
+    Arrays.fill(m, 0.5);
+    return m;
+  }
+
+  /** A YAML double-quoted scalar, so paths with ':' or '#' survive a --set style override. */
+  private static String yamlString(String s) {
+    return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+  }
+
+  private static double[] doubles(String option, String text) {
+    String[] parts = text.split(",");
+    double[] v = new double[parts.length];
+    for (int i = 0; i < parts.length; i++) {
+      try {
+        v[i] = Double.parseDouble(parts[i].trim());
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(option + ": '" + parts[i].trim() + "' is not a number (expected e.g. "
+            + option + " 1.0,1.1)");
+      }
+    }
+    return v;
+  }
+
+  private static int[] ints(String option, String text, int count) {
+    double[] d = doubles(option, text);
+    int[] v = new int[d.length];
+    for (int i = 0; i < d.length; i++) {
+      v[i] = (int) d[i];
+      if (v[i] != d[i] || v[i] < 1)
+        throw new IllegalArgumentException(option + ": expected positive integers, got " + text);
+    }
+    if (v.length != count) throw new IllegalArgumentException(option + ": expected " + count + " values, got " + text);
+    return v;
+  }
+
+  private static String list(int[] v) {
+    return Arrays.toString(v).replace(" ", "");
+  }
+
+  private static String list(double[] v) {
+    return Arrays.toString(v).replace(" ", "");
+  }
+}

@@ -1,0 +1,308 @@
+package org.reid4j.serve;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.Locale;
+import org.reid4j.data.Batch;
+import org.reid4j.data.DataLoader;
+import org.reid4j.data.FloatImage;
+import org.reid4j.data.ImageSource;
+import org.reid4j.data.Transform;
+import org.reid4j.data.Transforms;
+import org.reid4j.kernels.FloatMatrix;
+
+/**
+ * Batched feature extraction over an {@link ImageSource} with the test-time preprocessing of the
+ * {@link Embedder} (resize to its input size, normalise with its pixel mean / std, as
+ * {@link Transforms#test}), plus the usual ReID test-time options:
+ * <ul>
+ *   <li>flip TTA: the feature is the mean of the image's and its horizontal mirror's features;
+ *   <li>multi-scale: for each scale s the image is resized to round(s * h) x round(s * w) and the
+ *       network runs at that size (CNNs ending in global pooling accept any size); the features of all
+ *       scales (and flips) are averaged;
+ *   <li>L2 normalisation of the averaged feature (optional).
+ * </ul>
+ * Images are decoded and resized by {@link DataLoader} worker threads while the network runs. An
+ * image that fails to load (missing, corrupt, empty file) is skipped with one warning on stderr;
+ * {@link Result#kept()} lists the source indices of the returned rows, in source order, and
+ * {@link Result#skipped()} the others. An image whose channel count differs from the embedder's is
+ * an error, not a skip.
+ *
+ * <p>Cost: (number of scales) x (2 with flip) forward passes per image; memory: the feature matrix
+ * plus a few decoded batches. A progress line with rate and ETA goes to {@link Options#progress()}
+ * every {@link Options#progressSeconds()} seconds.
+ */
+public final class Extractor {
+  private Extractor() {}
+
+  /**
+   * Extraction settings.
+   *
+   * @param batchSize images per forward pass
+   * @param workers decoding threads (0 = on the calling thread)
+   * @param flip average with the horizontally mirrored image
+   * @param scales input scales relative to the embedder's input size (each > 0), averaged
+   * @param normalize L2-normalise each final feature
+   * @param rescalePad keep the aspect ratio (pad, then resize) as INPUT.RESCALE_PAD does
+   * @param progress where progress lines go (null = silent)
+   * @param progressSeconds minimum seconds between progress lines
+   */
+  public record Options(int batchSize, int workers, boolean flip, double[] scales, boolean normalize,
+      boolean rescalePad, PrintStream progress, double progressSeconds) {
+    public Options {
+      if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+      if (workers < 0) throw new IllegalArgumentException("workers must be >= 0, got " + workers);
+      if (scales == null || scales.length == 0) throw new IllegalArgumentException("give at least one scale");
+      for (double s : scales)
+        if (!(s > 0 && s <= 8)) throw new IllegalArgumentException("scales must be in (0, 8], got " + s);
+      scales = scales.clone();
+    }
+
+    /** Batch 64, 2 workers, no flip, scale 1.0, no normalisation, plain resize, silent. */
+    public static Options defaults() {
+      return new Options(64, 2, false, new double[] {1.0}, false, false, null, 10);
+    }
+
+    @Override
+    public double[] scales() {
+      return scales.clone();
+    }
+
+    public Options withBatchSize(int b) {
+      return new Options(b, workers, flip, scales, normalize, rescalePad, progress, progressSeconds);
+    }
+
+    public Options withWorkers(int w) {
+      return new Options(batchSize, w, flip, scales, normalize, rescalePad, progress, progressSeconds);
+    }
+
+    public Options withFlip(boolean f) {
+      return new Options(batchSize, workers, f, scales, normalize, rescalePad, progress, progressSeconds);
+    }
+
+    public Options withScales(double... s) {
+      return new Options(batchSize, workers, flip, s, normalize, rescalePad, progress, progressSeconds);
+    }
+
+    public Options withNormalize(boolean n) {
+      return new Options(batchSize, workers, flip, scales, n, rescalePad, progress, progressSeconds);
+    }
+
+    public Options withRescalePad(boolean r) {
+      return new Options(batchSize, workers, flip, scales, normalize, r, progress, progressSeconds);
+    }
+
+    public Options withProgress(PrintStream out, double seconds) {
+      return new Options(batchSize, workers, flip, scales, normalize, rescalePad, out, seconds);
+    }
+  }
+
+  /**
+   * What an extraction produced.
+   *
+   * @param features [kept.length, dim] in source order of the kept images
+   * @param kept source indices of the rows of features
+   * @param skipped source indices of images that could not be loaded
+   * @param seconds wall time of the extraction
+   */
+  public record Result(FloatMatrix features, int[] kept, int[] skipped, double seconds) {
+    /** Kept images per second. */
+    public double imagesPerSecond() {
+      return seconds > 0 ? kept.length / seconds : 0;
+    }
+  }
+
+  /**
+   * Features of every loadable image of src.
+   *
+   * @throws IllegalArgumentException when an image's channel count differs from the embedder's, or the
+   *     network rejects the input
+   */
+  public static Result extract(Embedder embedder, ImageSource src, Options o) {
+    long t0 = System.nanoTime();
+    int c = embedder.channels(), h0 = embedder.inputSize()[0], w0 = embedder.inputSize()[1];
+    double[] scales = o.scales();
+    int[][] sizes = new int[scales.length][];
+    int[] offsets = new int[scales.length + 1];
+    for (int s = 0; s < scales.length; s++) {
+      sizes[s] = new int[] {Math.max(1, (int) Math.round(scales[s] * h0)), Math.max(1, (int) Math.round(scales[s] * w0))};
+      offsets[s + 1] = offsets[s] + c * sizes[s][0] * sizes[s][1];
+    }
+    Transform packed = packedTransform(embedder, sizes, offsets[scales.length], o.rescalePad());
+    int n = src.size(), d = embedder.dim();
+    float[] feats = new float[Math.multiplyExact(n, d)];
+    int[] keptAll = new int[n];
+    int rows = 0;
+    int passes = scales.length * (o.flip() ? 2 : 1);
+    Progress progress = new Progress(o.progress(), o.progressSeconds(), n, t0);
+    try (DataLoader loader = DataLoader.sequential(new CheckedSource(src, c), o.batchSize(), packed, o.workers())) {
+      while (loader.hasNext()) {
+        Batch b = loader.next();
+        int bn = b.size();
+        float[] sum = new float[bn * d];
+        for (int s = 0; s < scales.length; s++) {
+          int hs = sizes[s][0], ws = sizes[s][1], per = offsets[s + 1] - offsets[s];
+          float[] x = new float[bn * per];
+          for (int i = 0; i < bn; i++) System.arraycopy(b.images(), i * offsets[scales.length] + offsets[s], x, i * per, per);
+          add(sum, embedder.embed(x, bn, hs, ws));
+          if (o.flip()) add(sum, embedder.embed(mirror(x, bn * c * hs, ws), bn, hs, ws));
+        }
+        if (passes > 1) for (int k = 0; k < sum.length; k++) sum[k] /= passes;
+        if (o.normalize()) l2Normalize(sum, d);
+        System.arraycopy(sum, 0, feats, rows * d, sum.length);
+        System.arraycopy(b.indices(), 0, keptAll, rows, bn);
+        rows += bn;
+        progress.update(b.indices()[bn - 1] + 1, rows);
+      }
+    }
+    int[] kept = Arrays.copyOf(keptAll, rows);
+    int[] skipped = new int[n - rows];
+    for (int i = 0, k = 0, s = 0; i < n; i++) {
+      if (k < rows && kept[k] == i) k++;
+      else skipped[s++] = i;
+    }
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    progress.finish(rows, skipped.length, seconds);
+    return new Result(new FloatMatrix(rows, d, rows == n ? feats : Arrays.copyOf(feats, rows * d)), kept, skipped,
+        seconds);
+  }
+
+  /**
+   * Resizes to every scale's size and normalises, concatenating the results into one 1 x 1 x total
+   * "image", so a single decode feeds all scales and the loader batches them like any image.
+   */
+  private static Transform packedTransform(Embedder e, int[][] sizes, int total, boolean rescalePad) {
+    Transform[] steps = new Transform[sizes.length];
+    Transform norm = Transforms.normalize(e.pixelMean(), e.pixelStd());
+    for (int s = 0; s < sizes.length; s++) {
+      int h = sizes[s][0], w = sizes[s][1];
+      steps[s] = (rescalePad ? Transforms.rescalePad(h, w) : Transforms.resize(h, w)).then(norm);
+    }
+    return (img, rnd) -> {
+      float[] out = new float[total];
+      int at = 0;
+      for (Transform t : steps) {
+        FloatImage r = t.apply(img, rnd);
+        System.arraycopy(r.data(), 0, out, at, r.data().length);
+        at += r.data().length;
+      }
+      return new FloatImage(1, 1, total, out);
+    };
+  }
+
+  /** Every row of width w reversed (a horizontal flip of NCHW images with rows = N * C * H). */
+  static float[] mirror(float[] x, int rows, int w) {
+    float[] out = new float[x.length];
+    for (int r = 0; r < rows; r++) {
+      int base = r * w;
+      for (int i = 0; i < w; i++) out[base + i] = x[base + w - 1 - i];
+    }
+    return out;
+  }
+
+  private static void add(float[] sum, FloatMatrix f) {
+    float[] v = f.data();
+    if (v.length != sum.length)
+      throw new IllegalStateException("the embedder returned " + f + ", expected " + sum.length + " values");
+    for (int k = 0; k < v.length; k++) sum[k] += v[k];
+  }
+
+  /** Divides each row of d values by its L2 norm (rows of zeros stay zero), as torch's F.normalize. */
+  static void l2Normalize(float[] rows, int d) {
+    for (int r = 0; r < rows.length / d; r++) {
+      double ss = 0;
+      for (int k = r * d; k < (r + 1) * d; k++) ss += (double) rows[k] * rows[k];
+      float inv = (float) (1.0 / Math.max(Math.sqrt(ss), 1e-12));
+      for (int k = r * d; k < (r + 1) * d; k++) rows[k] *= inv;
+    }
+  }
+
+  /** The source, with each image's channel count checked against the network's. */
+  private static final class CheckedSource implements ImageSource {
+    private final ImageSource src;
+    private final int channels;
+
+    CheckedSource(ImageSource src, int channels) {
+      this.src = src;
+      this.channels = channels;
+    }
+
+    @Override
+    public FloatImage load(int i) throws IOException {
+      FloatImage img = src.load(i);
+      if (img.channels() != channels)
+        throw new IllegalArgumentException(src.describe(i) + ": a " + img.channels() + "-channel image, but the model "
+            + "takes " + channels + "-channel images (check INPUT.CHANNELS / --channels against the model)");
+      return img;
+    }
+
+    @Override
+    public int size() {
+      return src.size();
+    }
+
+    @Override
+    public int pid(int i) {
+      return src.pid(i);
+    }
+
+    @Override
+    public int camid(int i) {
+      return src.camid(i);
+    }
+
+    @Override
+    public String describe(int i) {
+      return src.describe(i);
+    }
+
+    @Override
+    public int numClasses() {
+      return src.numClasses();
+    }
+  }
+
+  /** Progress lines: done/total, rate and ETA, at most one per interval. */
+  private static final class Progress {
+    private final PrintStream out;
+    private final long intervalNanos;
+    private final int total;
+    private final long t0;
+    private long last;
+    private boolean printed;
+
+    Progress(PrintStream out, double seconds, int total, long t0) {
+      this.out = out;
+      this.intervalNanos = (long) (Math.max(0, seconds) * 1e9);
+      this.total = total;
+      this.t0 = t0;
+      this.last = t0;
+    }
+
+    void update(int done, int kept) {
+      if (out == null) return;
+      long now = System.nanoTime();
+      if (now - last < intervalNanos || done >= total) return;
+      last = now;
+      printed = true;
+      double secs = (now - t0) / 1e9, rate = done / Math.max(secs, 1e-9);
+      out.printf(Locale.ROOT, "extract %,d/%,d images (%.0f%%)  %,.1f img/s  ETA %s%n", done, total,
+          100.0 * done / total, rate, duration((total - done) / Math.max(rate, 1e-9)));
+    }
+
+    void finish(int kept, int skipped, double seconds) {
+      if (out == null) return;
+      out.printf(Locale.ROOT, "extracted %,d images in %s (%,.1f img/s)%s%n", kept, duration(seconds),
+          kept / Math.max(seconds, 1e-9), skipped > 0 ? ", skipped " + skipped + " unreadable" : "");
+    }
+  }
+
+  /** "42.0s", "3m07s", "1h02m". */
+  static String duration(double seconds) {
+    if (seconds < 60) return String.format(Locale.ROOT, "%.1fs", seconds);
+    long s = Math.round(seconds);
+    if (s < 3600) return String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60);
+    return String.format(Locale.ROOT, "%dh%02dm", s / 3600, (s % 3600) / 60);
+  }
+}

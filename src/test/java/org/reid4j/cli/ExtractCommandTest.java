@@ -1,0 +1,177 @@
+package org.reid4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import javax.imageio.ImageIO;
+import org.bytedeco.pytorch.Adam;
+import org.bytedeco.pytorch.AdamOptions;
+import org.bytedeco.pytorch.JitModule;
+import org.bytedeco.pytorch.QualifiedName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.reid4j.cli.EvalCommandTest.Run;
+import org.reid4j.config.TrainConfig;
+import org.reid4j.data.FileImageSource;
+import org.reid4j.eval.LabelledFeatures;
+import org.reid4j.io.FeatureDir;
+import org.reid4j.io.Npy;
+import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.model.ReidModel;
+import org.reid4j.serve.Extractor;
+import org.reid4j.serve.ModelEmbedder;
+import org.reid4j.train.Checkpoints;
+
+/** {@code reid4j extract} end to end on tiny models and images written to a temporary folder. */
+class ExtractCommandTest {
+  @TempDir Path tmp;
+
+  private static TrainConfig config() {
+    return TrainConfig.defaults().with(List.of("MODEL.BACKBONE=small_cnn", "MODEL.EMBED_DIM=16",
+        "INPUT.SIZE_TEST=[24,12]", "INPUT.SIZE_TRAIN=[24,12]", "TEST.BATCH_SIZE=2", "OUTPUT_DIR=unused"));
+  }
+
+  private static Path png(Path f, int w, int h, long seed) throws Exception {
+    BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_3BYTE_BGR);
+    SplittableRandom r = new SplittableRandom(seed);
+    for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) img.setRGB(x, y, r.nextInt(1 << 24));
+    Files.createDirectories(f.getParent());
+    ImageIO.write(img, f.toString().endsWith(".jpg") ? "jpg" : "png", f.toFile());
+    return f;
+  }
+
+  /** A folder with two good images (one in a subfolder), a corrupt .jpg and a non-image file. */
+  private Path crops() throws Exception {
+    Path d = tmp.resolve("crops");
+    png(d.resolve("a.png"), 10, 20, 1);
+    png(d.resolve("b/c.jpg"), 16, 30, 2);
+    Files.writeString(d.resolve("broken.jpg"), "not a jpeg");
+    Files.writeString(d.resolve("notes.txt"), "ignored");
+    return d;
+  }
+
+  private static ReidModel model(TrainConfig cfg, int classes) {
+    org.bytedeco.pytorch.global.torch.manual_seed(3);
+    ReidModel m = ReidModel.build(cfg.model(), 3, classes);
+    m.eval();
+    return m;
+  }
+
+  @Test
+  void imagesFolderSkipsTheCorruptFileAndListsOnlyKeptImages() throws Exception {
+    TrainConfig cfg = config();
+    Path cfgFile = tmp.resolve("cfg.yml");
+    cfg.save(cfgFile);
+    Path modelFile = tmp.resolve("model.pt");
+    Path crops = crops();
+    Path out = tmp.resolve("out");
+    try (ReidModel m = model(cfg, 4)) {
+      m.save(modelFile);
+      Run r = EvalCommandTest.cli("extract", "--checkpoint", modelFile.toString(), "--config", cfgFile.toString(),
+          "--images", crops.toString(), "--out", out.toString(), "--flip", "--normalize");
+      assertEquals(0, r.code(), r.err());
+      assertTrue(r.err().contains("broken.jpg"), r.err());
+      assertEquals("a.png\nb/c.jpg\n", Files.readString(out.resolve("files.txt")));
+      FloatMatrix f = Npy.read(out.resolve("feats.npy")).asMatrix();
+      assertEquals(2, f.rows());
+      assertEquals(16, f.cols());
+      FileImageSource src = new FileImageSource("x", List.of(crops.resolve("a.png"), crops.resolve("b/c.jpg")),
+          new int[2], new int[2], 3);
+      try (ModelEmbedder e = ModelEmbedder.of(m, cfg, null)) {
+        FloatMatrix want = Extractor.extract(e, src, Extractor.Options.defaults().withFlip(true).withNormalize(true))
+            .features();
+        assertArrayEquals(want.data(), f.data(), 1e-5f);
+      }
+      String json = Files.readString(out.resolve("extract.json"));
+      assertTrue(json.contains("broken.jpg") && json.contains("\"kept\" : 2"), json);
+    }
+  }
+
+  @Test
+  void labelledDataWritesTheLayoutThatEvalReads() throws Exception {
+    TrainConfig cfg = config();
+    Path ckpt;
+    try (ReidModel m = model(cfg, 5)) {
+      Adam adam = new Adam(m.parameters(), new AdamOptions(1e-3));
+      Checkpoints.Meta meta = new Checkpoints.Meta(Checkpoints.FORMAT, 1, 10, 5, "test", Checkpoints.signature(m), 1,
+          -1, 0, 1.0, "now", Map.of(), cfg.toYaml());
+      ckpt = new Checkpoints(tmp.resolve("run/checkpoints")).save("best", meta,
+          new Checkpoints.State(m, adam, null, null));
+    }
+    Path imgs = tmp.resolve("imgs");
+    StringBuilder q = new StringBuilder("path,pid,camid\n"), g = new StringBuilder();
+    for (int i = 0; i < 3; i++) q.append(png(imgs.resolve("q" + i + ".png"), 12, 24, i)).append(',').append(i).append(",0\n");
+    for (int i = 0; i < 6; i++) g.append(png(imgs.resolve("g" + i + ".png"), 12, 24, 10 + i)).append(',').append(i % 3)
+        .append(",1\n");
+    g.append(imgs.resolve("missing.png")).append(",2,1\n");
+    Path qc = Files.writeString(tmp.resolve("q.csv"), q), gc = Files.writeString(tmp.resolve("g.csv"), g);
+    Path out = tmp.resolve("feats");
+    Run r = EvalCommandTest.cli("extract", "--checkpoint", ckpt.toString(), "--data", "csv:" + qc + "," + gc,
+        "--out", out.toString(), "--scales", "1.0,1.25", "--feat", "before", "--batch", "4");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("img/s"), r.out());
+    LabelledFeatures qf = FeatureDir.readQuery(out), gf = FeatureDir.readGallery(out);
+    assertEquals(3, qf.size());
+    assertEquals(6, gf.size()); // the missing file is left out
+    assertArrayEquals(new int[] {0, 1, 2}, qf.pids());
+    assertArrayEquals(new int[] {0, 1, 2, 0, 1, 2}, gf.pids());
+    assertArrayEquals(new int[] {1, 1, 1, 1, 1, 1}, gf.camids());
+    Run e = EvalCommandTest.cli("eval", "--dir", out.toString(), "--backend", "java");
+    assertEquals(0, e.code(), e.err());
+  }
+
+  @Test
+  void torchScriptModelOnAFolder() throws Exception {
+    Path ts = tmp.resolve("pool.pt");
+    JitModule m = new JitModule(new QualifiedName("Pool"));
+    m.define("def forward(self, x):\n    return torch.cat([x.mean([2, 3]), x.amax([2, 3])], 1)\n");
+    m.save(ts.toString());
+    m.close();
+    Path out = tmp.resolve("ts-out");
+    Run r = EvalCommandTest.cli("extract", "--torchscript", ts.toString(), "--input-size", "16,8", "--mean",
+        "0.5,0.5,0.5", "--std", "0.25,0.25,0.25", "--images", crops().toString(), "--out", out.toString());
+    assertEquals(0, r.code(), r.err());
+    FloatMatrix f = Npy.read(out.resolve("feats.npy")).asMatrix();
+    assertEquals(2, f.rows());
+    assertEquals(6, f.cols());
+  }
+
+  @Test
+  void usageAndInputErrorsAreClear() throws Exception {
+    Path missing = tmp.resolve("runs/nothing/best.pt");
+    Run r = EvalCommandTest.cli("extract", "--checkpoint", missing.toString(), "--images", tmp.toString(), "--out",
+        tmp.resolve("o").toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains(missing.toString()) && r.err().contains("no such checkpoint file"), r.err());
+
+    Run both = EvalCommandTest.cli("extract", "--checkpoint", "a.pt", "--torchscript", "b.pt", "--images",
+        tmp.toString(), "--out", "o");
+    assertEquals(2, both.code());
+    assertTrue(both.err().contains("exactly one model"), both.err());
+
+    Run noSize = EvalCommandTest.cli("extract", "--torchscript", "b.pt", "--images", tmp.toString(), "--out", "o");
+    assertEquals(2, noSize.code());
+    assertTrue(noSize.err().contains("--input-size"), noSize.err());
+
+    Path bare = tmp.resolve("bare.pt");
+    try (ReidModel m = model(config(), 3)) {
+      m.save(bare);
+    }
+    Run noCfg = EvalCommandTest.cli("extract", "--checkpoint", bare.toString(), "--data", "market1501:/nowhere",
+        "--out", "o");
+    assertEquals(2, noCfg.code());
+    assertTrue(noCfg.err().contains("--config"), noCfg.err());
+
+    Run badData = EvalCommandTest.cli("extract", "--torchscript", "b.pt", "--input-size", "4,4", "--data", "imagenet",
+        "--out", "o");
+    assertEquals(2, badData.code());
+    assertTrue(badData.err().contains("unknown data set 'imagenet'"), badData.err());
+  }
+}
