@@ -23,7 +23,8 @@ import picocli.CommandLine.Option;
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Evaluate retrieval (Market-1501 protocol): Rank-1/5/10, mAP, mINP.",
         "Inputs: --dir DIR with query_feats.npy, query_pids.npy, query_camids.npy, gallery_feats.npy, "
-            + "gallery_pids.npy, gallery_camids.npy; or the six files one by one; or --data fashion-mnist "
+            + "gallery_pids.npy, gallery_camids.npy; or the six files one by one; or --checkpoint FILE with "
+            + "--data NAME[:ROOT] (extract with a trained model, then evaluate); or --data fashion-mnist alone "
             + "(raw-pixel features on the Fashion-MNIST test split: the no-training baseline)."})
 public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--dir", paramLabel = "DIR", description = "Folder with the six .npy files.")
@@ -36,12 +37,26 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--gallery-pids", paramLabel = "F") Path galleryPids;
   @Option(names = "--gallery-camids", paramLabel = "F") Path galleryCamids;
 
-  @Option(names = "--data", paramLabel = "NAME",
-      description = "A built-in data set evaluated on raw pixels: fashion-mnist.")
+  @Option(names = "--data", paramLabel = "NAME[:ROOT]",
+      description = "A labelled data set: with --checkpoint any of fashion-mnist, market1501, dukemtmc, msmt17, "
+          + "csv:Q.csv,G.csv; alone, fashion-mnist evaluated on raw pixels.")
   String data;
 
-  @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the --data files are (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the Fashion-MNIST files are (default: ${DEFAULT-VALUE}).")
   Path dataDir = FashionMnist.DEFAULT_DIR;
+
+  @Option(names = "--checkpoint", paramLabel = "FILE", description = "A reid4j checkpoint: extract --data's features with it first.")
+  Path checkpoint;
+
+  @Option(names = "--flip", description = "With --checkpoint: flip test-time augmentation.")
+  boolean flip;
+
+  @Option(names = "--plots", paramLabel = "DIR",
+      description = "Write cmc.png, and ranked.png (each query beside its top 10) when the images are at hand.")
+  Path plots;
+
+  @Option(names = "--plot-queries", paramLabel = "N", defaultValue = "8", description = "Queries in ranked.png (default ${DEFAULT-VALUE}).")
+  int plotQueries;
 
   @Option(names = "--normalize", description = "L2-normalise all features first.")
   boolean normalize;
@@ -83,6 +98,7 @@ public final class EvalCommand implements Callable<Integer> {
     timings.put("load", loadMs);
     timings.putAll(report.timingsMs());
     print(report.result(), timings);
+    if (plots != null) plots(report);
     if (json != null) {
       writeJson(report, timings, m);
       System.out.println("wrote " + json);
@@ -90,7 +106,48 @@ public final class EvalCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** The images behind the features, when --data names them and nothing was skipped (for ranked.png). */
+  private org.reid4j.data.ImageSource[] images;
+  private LabelledFeatures[] loaded;
+
+  private void plots(RetrievalEval.Report report) throws Exception {
+    java.nio.file.Files.createDirectories(plots);
+    Path cmc = plots.resolve("cmc.png");
+    org.reid4j.report.CmcCurve.render(report.result(), (rerank ? "re-ranked, " : "") + metric, cmc);
+    System.out.println("wrote " + cmc);
+    if (images == null) return;
+    LabelledFeatures q = loaded[0], g = loaded[1];
+    var dist = Kernels.create(Backend.parse(backend)).pairwise(normalize ? q.l2Normalized().features() : q.features(),
+        normalize ? g.l2Normalized().features() : g.features(), Metric.parse(metric));
+    Path ranked = plots.resolve("ranked.png");
+    org.reid4j.report.RankedList.render(images[0], images[1], dist, q.pids(), q.camids(), g.pids(), g.camids(),
+        plotQueries, 10, ranked);
+    System.out.println("wrote " + ranked + " (ranked by the " + metric + " distance, before any re-ranking)");
+  }
+
   private LabelledFeatures[] load() throws Exception {
+    loaded = loadSets();
+    return loaded;
+  }
+
+  private LabelledFeatures[] loadSets() throws Exception {
+    if (checkpoint != null) {
+      if (data == null) throw new IllegalArgumentException("--checkpoint needs --data NAME[:ROOT] (the images to embed)");
+      if (dir != null || queryFeatures != null || galleryFeatures != null)
+        throw new IllegalArgumentException("--checkpoint extracts features itself: give --data, not feature files");
+      ExtractCommand x = new ExtractCommand();
+      x.checkpoint = checkpoint;
+      x.data = data;
+      x.flip = flip;
+      x.normalize = false; // --normalize applies below, as for feature files
+      try (ExtractCommand.Prepared p = x.prepare()) {
+        org.reid4j.data.ImageSource[] qg = x.openDataset(p.cfg(), p.embedder().channels());
+        LabelledFeatures[] sides = x.extractLabelled(p, qg);
+        if (sides[0].size() == qg[0].size() && sides[1].size() == qg[1].size()) images = qg;
+        return sides;
+      }
+    }
+    if (flip) throw new IllegalArgumentException("--flip applies to --checkpoint only");
     boolean files = queryFeatures != null || queryPids != null || queryCamids != null || galleryFeatures != null
         || galleryPids != null || galleryCamids != null;
     int sources = (dir != null ? 1 : 0) + (files ? 1 : 0) + (data != null ? 1 : 0);
@@ -103,6 +160,12 @@ public final class EvalCommand implements Callable<Integer> {
         throw new IllegalArgumentException("unknown --data '" + data + "': expected fashion-mnist");
       FashionMnist.Split test = FashionMnist.load(dataDir, "t10k");
       FashionMnist.RetrievalSplit split = FashionMnist.retrievalSplit(test);
+      if (plots != null) {
+        var ds = org.reid4j.data.ReidDataset.open(org.reid4j.config.TrainConfig.defaults().with(java.util.List.of(
+            "DATALOADER.DATASET=fashion-mnist", "DATALOADER.ROOT=\"" + dataDir + "\"", "INPUT.CHANNELS=1",
+            "INPUT.PIXEL_MEAN=[0.5]", "INPUT.PIXEL_STD=[0.5]")));
+        images = new org.reid4j.data.ImageSource[] {ds.query(), ds.gallery()};
+      }
       return new LabelledFeatures[] {
           new LabelledFeatures("query", FashionMnist.pixelFeatures(test, split.queryIdx()),
               FashionMnist.labels(test, split.queryIdx()), new int[split.queryIdx().length]),

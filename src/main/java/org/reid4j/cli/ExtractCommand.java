@@ -86,7 +86,7 @@ public final class ExtractCommand implements Callable<Integer> {
 
   @Option(names = "--scales", paramLabel = "S,..", defaultValue = "1.0",
       description = "Input scales to average, e.g. 1.0,1.1 (default ${DEFAULT-VALUE}).")
-  String scalesText;
+  String scalesText = "1.0"; // also the value when eval/calibrate drive this class without picocli
 
   @Option(names = "--feat", paramLabel = "before|after",
       description = "Checkpoint models: the feature before or after the BNNeck (default: MODEL.NECK_FEAT).")
@@ -99,17 +99,45 @@ public final class ExtractCommand implements Callable<Integer> {
   Integer batch;
 
   @Option(names = "--workers", paramLabel = "N", defaultValue = "2", description = "Decoding threads (default ${DEFAULT-VALUE}).")
-  int workers;
+  int workers = 2;
+
+  /** The model, its config and how to run it: everything extraction needs besides the images. */
+  record Prepared(TrainConfig cfg, Embedder embedder, Extractor.Options options, Map<String, Object> report)
+      implements AutoCloseable {
+    @Override
+    public void close() {
+      embedder.close();
+    }
+  }
 
   @Override
   public Integer call() throws IOException {
-    if ((checkpoint == null) == (torchscript == null))
-      throw new IllegalArgumentException("give exactly one model: --checkpoint FILE or --torchscript FILE");
     if ((data == null) == (images == null))
       throw new IllegalArgumentException("give exactly one input: --data NAME[:ROOT] or --images DIR");
     if (images != null && !Files.isDirectory(images))
       throw new NoSuchFileException(images.toString(), null, "--images must be a folder of image files");
-    // Everything that can be checked without the model is checked before loading it.
+    try (Prepared p = prepare()) {
+      Embedder e = p.embedder();
+      if (images != null) {
+        extractFolder(e, p.options(), p.report());
+      } else {
+        LabelledFeatures[] sides = extractLabelled(p);
+        FeatureDir.write(out, sides[0], sides[1]);
+      }
+      AtomicFiles.writeString(out.resolve("extract.json"),
+          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(p.report()) + "\n");
+    }
+    System.out.println("wrote " + out);
+    return 0;
+  }
+
+  /**
+   * Checks the arguments, then loads the model (--checkpoint or --torchscript). Everything that can
+   * be checked without the model is checked before loading it. The caller closes the embedder.
+   */
+  Prepared prepare() throws IOException {
+    if ((checkpoint == null) == (torchscript == null))
+      throw new IllegalArgumentException("give exactly one model: --checkpoint FILE or --torchscript FILE");
     if (data != null) parseDataSpec();
     int[] inputSize = inputSizeText == null ? null : ints("--input-size", inputSizeText, 2);
     double[] mean = meanText == null ? null : doubles("--mean", meanText);
@@ -157,30 +185,29 @@ public final class ExtractCommand implements Callable<Integer> {
           "INPUT.PIXEL_STD=" + list(s), "INPUT.SIZE_TEST=" + list(inputSize)));
       model.put("torchscript", torchscript.toString());
     }
-    try (Embedder e = embedder) {
-      System.out.printf(Locale.ROOT, "model: %s; input %dx%d (loaded in %.1f s)%n", e, e.inputSize()[0],
-          e.inputSize()[1], (System.nanoTime() - t0) / 1e9);
-      Extractor.Options opts = new Extractor.Options(batch != null ? batch : checkpoint != null
-          ? cfg.test().batchSize() : 64, workers, flip, scales, normalize, rescalePad, System.out, 10);
-      Map<String, Object> report = new LinkedHashMap<>();
-      report.put("model", model);
-      report.put("input_size", e.inputSize());
-      report.put("dim", e.dim());
-      report.put("flip", flip);
-      report.put("scales", opts.scales());
-      report.put("normalize", normalize);
-      if (images != null) extractFolder(e, opts, report);
-      else extractDataset(e, cfg, opts, report);
-      AtomicFiles.writeString(out.resolve("extract.json"),
-          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report) + "\n");
-    }
-    System.out.println("wrote " + out);
-    return 0;
+    System.out.printf(Locale.ROOT, "model: %s; input %dx%d (loaded in %.1f s)%n", embedder, embedder.inputSize()[0],
+        embedder.inputSize()[1], (System.nanoTime() - t0) / 1e9);
+    Extractor.Options opts = new Extractor.Options(batch != null ? batch : checkpoint != null
+        ? cfg.test().batchSize() : 64, workers, flip, scales, normalize, rescalePad, System.out, 10);
+    Map<String, Object> report = new LinkedHashMap<>();
+    report.put("model", model);
+    report.put("input_size", embedder.inputSize());
+    report.put("dim", embedder.dim());
+    report.put("flip", flip);
+    report.put("scales", opts.scales());
+    report.put("normalize", normalize);
+    return new Prepared(cfg, embedder, opts, report);
   }
 
-  private void extractDataset(Embedder e, TrainConfig cfg, Extractor.Options opts, Map<String, Object> report)
-      throws IOException {
-    ImageSource[] qg = openDataset(cfg, e.channels());
+  /** Query and gallery features of the --data set, with their pids and camids (unreadable images left out). */
+  LabelledFeatures[] extractLabelled(Prepared p) throws IOException {
+    return extractLabelled(p, openDataset(p.cfg(), p.embedder().channels()));
+  }
+
+  LabelledFeatures[] extractLabelled(Prepared p, ImageSource[] qg) throws IOException {
+    Embedder e = p.embedder();
+    Extractor.Options opts = p.options();
+    Map<String, Object> report = p.report();
     String[] names = {"query", "gallery"};
     LabelledFeatures[] sides = new LabelledFeatures[2];
     for (int k = 0; k < 2; k++) {
@@ -196,7 +223,7 @@ public final class ExtractCommand implements Callable<Integer> {
       sides[k] = new LabelledFeatures(names[k], r.features(), pids, camids);
       report.put(names[k], summary(src, r));
     }
-    FeatureDir.write(out, sides[0], sides[1]);
+    return sides;
   }
 
   private void extractFolder(Embedder e, Extractor.Options opts, Map<String, Object> report)
@@ -218,7 +245,7 @@ public final class ExtractCommand implements Callable<Integer> {
   }
 
   /** The query and gallery splits SPEC names, images with the model's channel count. */
-  private ImageSource[] openDataset(TrainConfig cfg, int c) throws IOException {
+  ImageSource[] openDataset(TrainConfig cfg, int c) throws IOException {
     String[] spec = parseDataSpec();
     String name = spec[0], root = spec[1];
     if (name.equals("csv")) {

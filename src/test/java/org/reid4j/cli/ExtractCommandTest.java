@@ -33,12 +33,12 @@ import org.reid4j.train.Checkpoints;
 class ExtractCommandTest {
   @TempDir Path tmp;
 
-  private static TrainConfig config() {
+  static TrainConfig config() {
     return TrainConfig.defaults().with(List.of("MODEL.BACKBONE=small_cnn", "MODEL.EMBED_DIM=16",
         "INPUT.SIZE_TEST=[24,12]", "INPUT.SIZE_TRAIN=[24,12]", "TEST.BATCH_SIZE=2", "OUTPUT_DIR=unused"));
   }
 
-  private static Path png(Path f, int w, int h, long seed) throws Exception {
+  static Path png(Path f, int w, int h, long seed) throws Exception {
     BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_3BYTE_BGR);
     SplittableRandom r = new SplittableRandom(seed);
     for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) img.setRGB(x, y, r.nextInt(1 << 24));
@@ -57,7 +57,7 @@ class ExtractCommandTest {
     return d;
   }
 
-  private static ReidModel model(TrainConfig cfg, int classes) {
+  static ReidModel model(TrainConfig cfg, int classes) {
     org.bytedeco.pytorch.global.torch.manual_seed(3);
     ReidModel m = ReidModel.build(cfg.model(), 3, classes);
     m.eval();
@@ -94,26 +94,37 @@ class ExtractCommandTest {
     }
   }
 
-  @Test
-  void labelledDataWritesTheLayoutThatEvalReads() throws Exception {
+  /** A train-style checkpoint of a tiny random small_cnn in dir/run/checkpoints/best.pt. */
+  static Path checkpoint(Path dir) throws Exception {
     TrainConfig cfg = config();
-    Path ckpt;
     try (ReidModel m = model(cfg, 5)) {
       Adam adam = new Adam(m.parameters(), new AdamOptions(1e-3));
       Checkpoints.Meta meta = new Checkpoints.Meta(Checkpoints.FORMAT, 1, 10, 5, "test", Checkpoints.signature(m), 1,
           -1, 0, 1.0, "now", Map.of(), cfg.toYaml());
-      ckpt = new Checkpoints(tmp.resolve("run/checkpoints")).save("best", meta,
+      return new Checkpoints(dir.resolve("run/checkpoints")).save("best", meta,
           new Checkpoints.State(m, adam, null, null));
     }
-    Path imgs = tmp.resolve("imgs");
+  }
+
+  /** CSV query (3 images, pids 0..2, cam 0) and gallery (6 images, cam 1) lists; the gallery names one missing file
+   * unless {@code complete}. Returns the "csv:Q,G" data spec. */
+  static String csvData(Path dir, boolean complete) throws Exception {
+    Path imgs = dir.resolve("imgs");
     StringBuilder q = new StringBuilder("path,pid,camid\n"), g = new StringBuilder();
     for (int i = 0; i < 3; i++) q.append(png(imgs.resolve("q" + i + ".png"), 12, 24, i)).append(',').append(i).append(",0\n");
     for (int i = 0; i < 6; i++) g.append(png(imgs.resolve("g" + i + ".png"), 12, 24, 10 + i)).append(',').append(i % 3)
         .append(",1\n");
-    g.append(imgs.resolve("missing.png")).append(",2,1\n");
-    Path qc = Files.writeString(tmp.resolve("q.csv"), q), gc = Files.writeString(tmp.resolve("g.csv"), g);
+    if (!complete) g.append(imgs.resolve("missing.png")).append(",2,1\n");
+    Path qc = Files.writeString(dir.resolve("q.csv"), q), gc = Files.writeString(dir.resolve("g.csv"), g);
+    return "csv:" + qc + "," + gc;
+  }
+
+  @Test
+  void labelledDataWritesTheLayoutThatEvalReads() throws Exception {
+    Path ckpt = checkpoint(tmp);
+    String data = csvData(tmp, false);
     Path out = tmp.resolve("feats");
-    Run r = EvalCommandTest.cli("extract", "--checkpoint", ckpt.toString(), "--data", "csv:" + qc + "," + gc,
+    Run r = EvalCommandTest.cli("extract", "--checkpoint", ckpt.toString(), "--data", data,
         "--out", out.toString(), "--scales", "1.0,1.25", "--feat", "before", "--batch", "4");
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("img/s"), r.out());

@@ -1,0 +1,118 @@
+package org.reid4j.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.reid4j.config.TrainConfig;
+import org.reid4j.train.Ablation;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code reid4j ablate}: the BoT ablation (Luo et al. 2019, Table 1) in miniature on Fashion-MNIST. */
+@Command(name = "ablate", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Replay the Bag-of-Tricks ablation (Luo et al. 2019, Table 1) on Fashion-MNIST with the quick-start "
+        + "model: a softmax + triplet baseline, then + warm-up, + random erasing, + label smoothing, + last stride 1, "
+        + "+ BNNeck, + center loss, one training run per row with the same seed and time budget; then re-ranking "
+        + "off/on x flip TTA off/on on the last row's model.",
+        "Writes a Markdown report (--out) and the same numbers as JSON beside it, and one OUTPUT_DIR per row under "
+            + "--work. Takes about 7 x --minutes-per-row plus a minute."})
+public final class AblateCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--minutes-per-row", paramLabel = "M", defaultValue = "2.0",
+      description = "Training budget of every row in minutes (SOLVER.MAX_MINUTES; default ${DEFAULT-VALUE}).")
+  double minutesPerRow;
+
+  @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "SOLVER.SEED of every row (default ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--out", paramLabel = "FILE", defaultValue = "docs/ablation.md",
+      description = "Markdown report (default ${DEFAULT-VALUE}); the JSON goes beside it as .json.")
+  Path out;
+
+  @Option(names = "--work", paramLabel = "DIR", defaultValue = "runs/ablation",
+      description = "Folder for the rows' runs (default ${DEFAULT-VALUE}).")
+  Path work;
+
+  @Option(names = "--data", paramLabel = "DIR", description = "Fashion-MNIST folder (sets DATALOADER.ROOT).")
+  String data;
+
+  @Option(names = "--set", paramLabel = "KEY=VALUE",
+      description = "Override a config value for every row, e.g. --set SOLVER.MAX_EPOCHS=6 (keys the rows set are refused).")
+  List<String> overrides = new ArrayList<>();
+
+  @Option(names = "--note", paramLabel = "TEXT", description = "A note on the machine for the report, e.g. \"shared with other jobs\".")
+  String note;
+
+  @Override
+  public Integer call() throws IOException {
+    if (!(minutesPerRow > 0) || Double.isInfinite(minutesPerRow))
+      throw new CommandLine.ParameterException(spec.commandLine(), "--minutes-per-row must be a number of minutes > 0, got "
+          + minutesPerRow);
+    if (!out.getFileName().toString().endsWith(".md"))
+      throw new CommandLine.ParameterException(spec.commandLine(), "--out must name a Markdown file (.md), got " + out);
+    List<String> extra = new ArrayList<>(overrides);
+    if (data != null) extra.add("DATALOADER.ROOT=" + TrainCommand.yamlString(data));
+    Path q = Path.of(TrainCommand.QUICKSTART);
+    TrainConfig base;
+    String source;
+    if (Files.isRegularFile(q)) {
+      base = TrainConfig.load(q, List.of());
+      source = TrainCommand.QUICKSTART;
+    } else {
+      base = bundledQuickstart();
+      source = "the built-in copy of " + TrainCommand.QUICKSTART;
+    }
+    Ablation.Settings settings;
+    try {
+      settings = new Ablation.Settings(base, source, extra, minutesPerRow, seed, work, out, rerunCommand(), note);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+    Ablation ablation = new Ablation(settings);
+    System.out.printf(Locale.ROOT, "ablation: %d rows x %s min on %s, seed %d; report %s%n", Ablation.STEPS.size(),
+        minutesPerRow, source, seed, out);
+    Ablation.Report r = ablation.run(System.out);
+    System.out.println();
+    System.out.println(Files.readString(r.markdown()));
+    return 0;
+  }
+
+  /** The command line that reruns this, options at their defaults left out. */
+  private String rerunCommand() {
+    StringBuilder b = new StringBuilder("./reid4j ablate");
+    b.append(" --minutes-per-row ").append(minutesPerRow == Math.rint(minutesPerRow) ? Long.toString((long) minutesPerRow)
+        : Double.toString(minutesPerRow));
+    b.append(" --seed ").append(seed);
+    if (!out.equals(Path.of("docs/ablation.md"))) b.append(" --out ").append(shell(out.toString()));
+    if (!work.equals(Path.of("runs/ablation"))) b.append(" --work ").append(shell(work.toString()));
+    if (data != null) b.append(" --data ").append(shell(data));
+    for (String o : overrides) b.append(" --set ").append(shell(o));
+    return b.toString();
+  }
+
+  private static String shell(String s) {
+    return s.matches("[A-Za-z0-9_./=:,+-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
+  }
+
+  private static TrainConfig bundledQuickstart() throws IOException {
+    try (InputStream in = AblateCommand.class.getResourceAsStream(TrainCommand.QUICKSTART_RESOURCE)) {
+      if (in == null) throw new java.nio.file.NoSuchFileException(TrainCommand.QUICKSTART);
+      Path tmp = Files.createTempFile("reid4j-quickstart", ".yml");
+      try {
+        Files.write(tmp, in.readAllBytes());
+        return TrainConfig.load(tmp, List.of());
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
+    }
+  }
+}
