@@ -1,9 +1,6 @@
 package org.reid4j.serve;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -27,9 +24,6 @@ import org.reid4j.train.Checkpoints;
  * (every weight comes from the file). The file is read once; cost: its size in memory while loading.
  */
 public final class ModelLoader {
-  private static final ObjectMapper JSON = new ObjectMapper()
-      .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
-
   private ModelLoader() {}
 
   /**
@@ -66,13 +60,11 @@ public final class ModelLoader {
       throw new IOException(file + " is not a reid4j checkpoint or model file (not a libtorch archive: "
           + ModelEmbedder.firstLine(e) + ")", e);
     }
-    Tensor metaBytes = new Tensor();
-    Checkpoints.Meta meta = null;
+    Checkpoints.Meta meta = Checkpoints.metaOrNull(root, file);
     TrainConfig cfg = configOrNull;
     InputArchive weights = root;
     int numClasses;
-    if (root.try_read("meta", metaBytes)) {
-      meta = parseMeta(metaBytes, file);
+    if (meta != null) {
       if (cfg == null) cfg = TrainConfig.fromYamlString(meta.config());
       numClasses = meta.numClasses();
       weights = new InputArchive();
@@ -107,22 +99,5 @@ public final class ModelLoader {
     TrainConfig.Input in = m.config().input();
     return new ModelEmbedder(m.model(), in.sizeTest(), in.pixelMean(), in.pixelStd(), featureOrNull, true,
         m.describe());
-  }
-
-  private static Checkpoints.Meta parseMeta(Tensor t, Path file) throws IOException {
-    byte[] bytes = new byte[(int) t.numel()];
-    t.contiguous().data_ptr_byte().get(bytes);
-    Checkpoints.Meta m;
-    try {
-      m = JSON.readValue(new String(bytes, StandardCharsets.UTF_8), Checkpoints.Meta.class);
-    } catch (IOException e) {
-      throw new IOException("checkpoint " + file + ": unreadable metadata (" + e.getMessage() + ")", e);
-    }
-    if (m.format() != Checkpoints.FORMAT)
-      throw new IOException("checkpoint " + file + " has format " + m.format() + ", this reid4j reads format "
-          + Checkpoints.FORMAT);
-    if (m.config() == null || m.config().isBlank())
-      throw new IOException("checkpoint " + file + " stores no config");
-    return m;
   }
 }

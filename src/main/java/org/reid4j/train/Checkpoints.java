@@ -204,14 +204,29 @@ public final class Checkpoints {
   }
 
   private static Meta readMeta(InputArchive root, Path file) throws IOException {
+    Meta m = metaOrNull(root, file);
+    if (m == null) throw new IOException("checkpoint " + file + " has no 'meta' entry: not written by reid4j train");
+    return m;
+  }
+
+  /**
+   * The metadata of an opened archive, checked (format, stored config), or null when the archive has
+   * no 'meta' entry (a bare model file).
+   */
+  public static Meta metaOrNull(InputArchive root, Path file) throws IOException {
     Tensor t = new Tensor();
-    if (!root.try_read("meta", t))
-      throw new IOException("checkpoint " + file + " has no 'meta' entry: not written by reid4j train");
+    if (!root.try_read("meta", t)) return null;
     byte[] bytes = new byte[(int) t.numel()];
     t.contiguous().data_ptr_byte().get(bytes);
-    Meta m = JSON.readValue(new String(bytes, StandardCharsets.UTF_8), Meta.class);
+    Meta m;
+    try {
+      m = JSON.readValue(new String(bytes, StandardCharsets.UTF_8), Meta.class);
+    } catch (IOException e) {
+      throw new IOException("checkpoint " + file + ": unreadable metadata (" + e.getMessage() + ")", e);
+    }
     if (m.format() != FORMAT)
       throw new IOException("checkpoint " + file + " has format " + m.format() + ", this reid4j reads format " + FORMAT);
+    if (m.config() == null || m.config().isBlank()) throw new IOException("checkpoint " + file + " stores no config");
     return m;
   }
 
