@@ -1,11 +1,9 @@
 package org.reid4j.serve;
 
 import java.util.Locale;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.reid4j.config.TrainConfig;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.model.ReidModel;
@@ -47,8 +45,7 @@ public final class ModelEmbedder implements Embedder {
   private final double[] mean;
   private final double[] std;
   private final String name;
-  private FloatPointer buffer;
-  private long capacity;
+  private final InputBuffer input = new InputBuffer();
   private boolean closed;
 
   /**
@@ -128,21 +125,10 @@ public final class ModelEmbedder implements Embedder {
     Embedder.checkInput(this, images, n, h, w);
     int d = dim();
     if (n == 0) return new FloatMatrix(0, d, new float[0]);
-    int len = images.length;
-    if (len > capacity) {
-      if (buffer != null) buffer.close();
-      buffer = new FloatPointer(len);
-      capacity = len;
-    }
-    buffer.position(0).put(images, 0, len);
     try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-      Tensor x = torch.from_blob(buffer, (long) n, channels(), h, w);
-      Tensor f = model.features(x);
+      Tensor f = model.features(input.wrap(images, n, channels(), h, w));
       if (feature == Feature.AFTER) f = model.neck().forward(f);
-      float[] out = new float[n * d];
-      Tensor c = f.to(torch.ScalarType.Float).contiguous();
-      c.data_ptr_float().get(out, 0, out.length); // copied out before the scope frees the tensor
-      return new FloatMatrix(n, d, out);
+      return InputBuffer.toMatrix(f, n, d); // copied out before the scope frees the tensor
     } catch (IllegalArgumentException e) {
       throw e;
     } catch (RuntimeException e) {
@@ -156,9 +142,7 @@ public final class ModelEmbedder implements Embedder {
   public void close() {
     if (closed) return;
     closed = true;
-    if (buffer != null) buffer.close();
-    buffer = null;
-    capacity = 0;
+    input.close();
     if (owned) model.close();
   }
 

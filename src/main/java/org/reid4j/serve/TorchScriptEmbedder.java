@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
@@ -40,8 +39,7 @@ public final class TorchScriptEmbedder implements Embedder {
   private final double[] mean;
   private final double[] std;
   private final int dim;
-  private FloatPointer buffer;
-  private long capacity;
+  private final InputBuffer input = new InputBuffer();
   private boolean closed;
 
   /**
@@ -144,17 +142,10 @@ public final class TorchScriptEmbedder implements Embedder {
   }
 
   private FloatMatrix run(float[] images, int n, int h, int w, boolean probing) {
-    int len = images.length;
-    if (len > capacity) {
-      if (buffer != null) buffer.close();
-      buffer = new FloatPointer(len);
-      capacity = len;
-    }
-    buffer.position(0).put(images, 0, len);
     String shape = "[" + n + ", " + channels + ", " + h + ", " + w + "]";
     try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
       IValueVector in = new IValueVector();
-      in.push_back(new IValue(torch.from_blob(buffer, (long) n, channels, h, w)));
+      in.push_back(new IValue(input.wrap(images, n, channels, h, w)));
       IValue out;
       try {
         out = module.forward(in);
@@ -171,10 +162,7 @@ public final class TorchScriptEmbedder implements Embedder {
       if (rank != 2 || s[0] != n)
         throw new IllegalArgumentException("TorchScript model " + file + " returned a tensor of shape "
             + Arrays.toString(s) + " for a " + shape + " input; expected features [" + n + ", D]");
-      int d = Math.toIntExact(s[1]);
-      float[] data = new float[n * d];
-      t.to(torch.ScalarType.Float).contiguous().data_ptr_float().get(data, 0, data.length);
-      return new FloatMatrix(n, d, data);
+      return InputBuffer.toMatrix(t.reshape(n, s[1]), n, Math.toIntExact(s[1]));
     }
   }
 
@@ -199,9 +187,7 @@ public final class TorchScriptEmbedder implements Embedder {
   public void close() {
     if (closed) return;
     closed = true;
-    if (buffer != null) buffer.close();
-    buffer = null;
-    capacity = 0;
+    input.close();
     module.close();
   }
 

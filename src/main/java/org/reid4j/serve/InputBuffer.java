@@ -1,0 +1,41 @@
+package org.reid4j.serve;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.reid4j.kernels.FloatMatrix;
+
+/**
+ * The native memory an embedder feeds its model from: one buffer, grown when a larger batch comes
+ * and reused otherwise, so inference allocates nothing per batch on the input side. Not thread-safe.
+ */
+final class InputBuffer implements AutoCloseable {
+  private FloatPointer buffer;
+  private long capacity;
+
+  /** Copies NCHW images in and returns a tensor over the buffer (valid until the next call or close). */
+  Tensor wrap(float[] images, int n, int c, int h, int w) {
+    int len = images.length;
+    if (len > capacity) {
+      if (buffer != null) buffer.close();
+      buffer = new FloatPointer(len);
+      capacity = len;
+    }
+    buffer.position(0).put(images, 0, len);
+    return torch.from_blob(buffer, (long) n, c, h, w);
+  }
+
+  /** A [n, d] feature tensor copied into a heap matrix (call before the tensor's scope closes). */
+  static FloatMatrix toMatrix(Tensor features, int n, int d) {
+    float[] out = new float[n * d];
+    features.to(torch.ScalarType.Float).contiguous().data_ptr_float().get(out, 0, out.length);
+    return new FloatMatrix(n, d, out);
+  }
+
+  @Override
+  public void close() {
+    if (buffer != null) buffer.close();
+    buffer = null;
+    capacity = 0;
+  }
+}
