@@ -13,8 +13,11 @@ final class InputBuffer implements AutoCloseable {
   private FloatPointer buffer;
   private long capacity;
 
-  /** Copies NCHW images in and returns a tensor over the buffer (valid until the next call or close). */
-  Tensor wrap(float[] images, int n, int c, int h, int w) {
+  /**
+   * Copies NCHW images in. Call it outside any PointerScope: a buffer allocated inside one would be
+   * freed when that scope closes.
+   */
+  void put(float[] images) {
     int len = images.length;
     if (len > capacity) {
       if (buffer != null) buffer.close();
@@ -22,6 +25,10 @@ final class InputBuffer implements AutoCloseable {
       capacity = len;
     }
     buffer.position(0).put(images, 0, len);
+  }
+
+  /** A tensor over the images last put (valid until the next put or close); make it inside the batch's scope. */
+  Tensor tensor(int n, int c, int h, int w) {
     return torch.from_blob(buffer, (long) n, c, h, w);
   }
 

@@ -125,8 +125,9 @@ public final class ModelEmbedder implements Embedder {
     Embedder.checkInput(this, images, n, h, w);
     int d = dim();
     if (n == 0) return new FloatMatrix(0, d, new float[0]);
+    input.put(images);
     try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-      Tensor f = model.features(input.wrap(images, n, channels(), h, w));
+      Tensor f = model.features(input.tensor(n, channels(), h, w));
       if (feature == Feature.AFTER) f = model.neck().forward(f);
       return InputBuffer.toMatrix(f, n, d); // copied out before the scope frees the tensor
     } catch (IllegalArgumentException e) {

@@ -142,10 +142,11 @@ public final class TorchScriptEmbedder implements Embedder {
   }
 
   private FloatMatrix run(float[] images, int n, int h, int w, boolean probing) {
+    input.put(images);
     String shape = "[" + n + ", " + channels + ", " + h + ", " + w + "]";
     try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
       IValueVector in = new IValueVector();
-      in.push_back(new IValue(input.wrap(images, n, channels, h, w)));
+      in.push_back(new IValue(input.tensor(n, channels, h, w)));
       IValue out;
       try {
         out = module.forward(in);
