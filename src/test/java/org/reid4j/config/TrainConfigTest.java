@@ -244,6 +244,7 @@ class TrainConfigTest {
     assertEquals(2e-3, q.solver().baseLr());
     assertEquals("cosine", q.solver().schedule());
     assertEquals(0.0, q.solver().centerWeight());
-    assertEquals(9.0, q.solver().maxMinutes());
+    // The quick start promises under 10 minutes wall clock, JVM start and evaluation included.
+    assertTrue(q.solver().maxMinutes() > 0 && q.solver().maxMinutes() <= 9.0, "budget " + q.solver().maxMinutes());
   }
 }
