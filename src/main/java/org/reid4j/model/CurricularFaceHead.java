@@ -16,21 +16,13 @@ public final class CurricularFaceHead extends Head {
   public static final double T_MOMENTUM = 0.01;
 
   private final double s;
-  private final double m;
-  private final double cosM;
-  private final double sinM;
-  private final double th;
-  private final double mm;
+  private final AngularMargin margin;
   private final Tensor t;
 
   public CurricularFaceHead(int inFeatures, int numClasses, double scale, double margin) {
     super("CurricularFace", inFeatures, numClasses);
     this.s = scale;
-    this.m = margin;
-    this.cosM = Math.cos(margin);
-    this.sinM = Math.sin(margin);
-    this.th = Math.cos(Math.PI - margin);
-    this.mm = Math.sin(Math.PI - margin) * margin;
+    this.margin = new AngularMargin(margin);
     this.t = Tensors.own(register_buffer("t", Tensors.zeros(1)));
   }
 
@@ -45,12 +37,8 @@ public final class CurricularFaceHead extends Head {
     if (labelsOrNull == null) return cos.mul(Tensors.scalar(s));
     Tensor idx = column(labelsOrNull, feat.size(0));
     Tensor target = cos.gather(1, idx);
-    Tensor sine = Tensors.full(1.0, 1).sub(target.mul(target))
-        .clamp(new org.bytedeco.pytorch.ScalarOptional(Tensors.scalar(0)),
-            new org.bytedeco.pytorch.ScalarOptional(Tensors.scalar(1)))
-        .sqrt();
-    Tensor cosThetaM = target.mul(Tensors.scalar(cosM)).sub(sine.mul(Tensors.scalar(sinM)));
-    Tensor finalTarget = torch.where(target.gt(Tensors.scalar(th)), cosThetaM, target.sub(Tensors.scalar(mm)));
+    Tensor cosThetaM = margin.cosPlusMargin(target);
+    Tensor finalTarget = margin.targetLogit(target, cosThetaM);
     if (is_training()) {
       try (NoGradGuard g = new NoGradGuard()) {
         Tensor next = target.detach().mean().mul(Tensors.scalar(T_MOMENTUM))
