@@ -20,6 +20,19 @@ public record FloatMatrix(int rows, int cols, float[] data) {
     return new FloatMatrix(rows, cols, new float[rows * cols]);
   }
 
+  /** A matrix from equal-length rows (copied), e.g. for small hand-written cases. */
+  public static FloatMatrix ofRows(float[]... rows) {
+    if (rows.length == 0) throw new IllegalArgumentException("ofRows needs at least one row to know the width");
+    int cols = rows[0].length;
+    FloatMatrix m = zeros(rows.length, cols);
+    for (int i = 0; i < rows.length; i++) {
+      if (rows[i].length != cols)
+        throw new IllegalArgumentException("row " + i + " has " + rows[i].length + " values, row 0 has " + cols);
+      System.arraycopy(rows[i], 0, m.data, i * cols, cols);
+    }
+    return m;
+  }
+
   /** Throws unless a [rows, cols] matrix fits in one Java array. */
   public static void requireSize(int rows, int cols) {
     if (rows < 0 || cols < 0) throw new IllegalArgumentException("negative shape [" + rows + ", " + cols + "]");

@@ -14,13 +14,6 @@ import org.reid4j.kernels.FloatMatrix;
 class ReidEvaluatorTest {
   static final double EPS = 1e-12;
 
-  static FloatMatrix rows(float[]... r) {
-    int cols = r[0].length;
-    float[] d = new float[r.length * cols];
-    for (int i = 0; i < r.length; i++) System.arraycopy(r[i], 0, d, i * cols, cols);
-    return new FloatMatrix(r.length, cols, d);
-  }
-
   @Test
   void singleQueryWithExclusionsAndJunk() {
     // Query pid 1, camera 0. Gallery (pid, cam, distance):
@@ -32,7 +25,7 @@ class ReidEvaluatorTest {
     //   5: (1, 2, 0.4)  match
     // Ranked valid list: 0, 1, 4, 5 -> matches at ranks 2 and 4.
     // AP = (1/2)(1/2 + 2/4) = 0.5; CMC: first match at rank 2; INP = 2 / 4 = 0.5.
-    FloatMatrix d = rows(new float[] {0.1f, 0.2f, 0.05f, 0.0f, 0.3f, 0.4f});
+    FloatMatrix d = FloatMatrix.ofRows(new float[] {0.1f, 0.2f, 0.05f, 0.0f, 0.3f, 0.4f});
     EvalResult r = ReidEvaluator.evaluate(d, new int[] {1}, new int[] {0}, new int[] {2, 1, 1, -1, 3, 1},
         new int[] {1, 1, 0, 1, 0, 2});
     assertEquals(0.0, r.rank1(), EPS);
@@ -50,7 +43,7 @@ class ReidEvaluatorTest {
     // Query 1 (pid 3, camera 1): gallery 4 (pid 3, camera 0) is the nearest valid entry, the only match.
     //   AP = 1, first match rank 1, INP = 1 / 1 = 1.
     // Means: rank-1 = 0.5, rank-2.. = 1, mAP = 0.75, mINP = 0.75.
-    FloatMatrix d = rows(new float[] {0.1f, 0.2f, 0.05f, 0.0f, 0.3f, 0.4f},
+    FloatMatrix d = FloatMatrix.ofRows(new float[] {0.1f, 0.2f, 0.05f, 0.0f, 0.3f, 0.4f},
         new float[] {0.5f, 0.6f, 0.7f, 0.0f, 0.1f, 0.2f});
     EvalResult r = ReidEvaluator.evaluate(d, new int[] {1, 3}, new int[] {0, 1}, new int[] {2, 1, 1, -1, 3, 1},
         new int[] {1, 1, 0, 1, 0, 2});
@@ -65,7 +58,7 @@ class ReidEvaluatorTest {
   void equalDistancesAreRankedByGalleryIndex() {
     // All four distances are 0.5, so the order is the gallery order: non-match, match, match, non-match.
     // Matches at ranks 2 and 3: AP = (1/2)(1/2 + 2/3) = 7/12; INP = 2/3; rank-1 = 0, rank-2 = 1.
-    FloatMatrix d = rows(new float[] {0.5f, 0.5f, 0.5f, 0.5f});
+    FloatMatrix d = FloatMatrix.ofRows(new float[] {0.5f, 0.5f, 0.5f, 0.5f});
     EvalResult r = ReidEvaluator.evaluate(d, new int[] {1}, new int[] {0}, new int[] {2, 1, 1, 4},
         new int[] {1, 1, 2, 1});
     assertEquals(7.0 / 12.0, r.mAP(), EPS);
@@ -74,7 +67,7 @@ class ReidEvaluatorTest {
     assertEquals(1.0, r.cmcAt(2), EPS);
     // -0.0 and 0.0 are equal distances: again ordered by index. Match at index 1 behind non-match 0:
     // AP = 1/2.
-    EvalResult z = ReidEvaluator.evaluate(rows(new float[] {0.0f, -0.0f}), new int[] {1}, new int[] {0},
+    EvalResult z = ReidEvaluator.evaluate(FloatMatrix.ofRows(new float[] {0.0f, -0.0f}), new int[] {1}, new int[] {0},
         new int[] {2, 1}, new int[] {1, 1});
     assertEquals(0.5, z.mAP(), EPS);
   }
@@ -86,7 +79,7 @@ class ReidEvaluatorTest {
     // Query 2: pid 7, absent from the gallery: skipped.
     // Query 3: pid 2 camera 0; gallery 1 (pid 2, camera 1) at distance 0.3 is behind gallery 0 (pid 5,
     //   distance 0.2) and gallery 2 (junk, 0.1, removed): rank 2, AP 1/2, INP 1/2.
-    FloatMatrix d = rows(new float[] {0.2f, 0.3f, 0.1f}, new float[] {0.2f, 0.3f, 0.1f},
+    FloatMatrix d = FloatMatrix.ofRows(new float[] {0.2f, 0.3f, 0.1f}, new float[] {0.2f, 0.3f, 0.1f},
         new float[] {0.2f, 0.3f, 0.1f}, new float[] {0.2f, 0.3f, 0.1f});
     EvalResult r = ReidEvaluator.evaluate(d, new int[] {-1, 5, 7, 2}, new int[] {0, 0, 0, 0}, new int[] {5, 2, -1},
         new int[] {0, 1, 1});
@@ -101,7 +94,7 @@ class ReidEvaluatorTest {
 
   @Test
   void noEvaluableQueryGivesZeros() {
-    EvalResult r = ReidEvaluator.evaluate(rows(new float[] {0.1f, 0.2f}), new int[] {3}, new int[] {0},
+    EvalResult r = ReidEvaluator.evaluate(FloatMatrix.ofRows(new float[] {0.1f, 0.2f}), new int[] {3}, new int[] {0},
         new int[] {1, 2}, new int[] {0, 0});
     assertEquals(0, r.queriesEvaluated());
     assertEquals(1, r.queriesSkipped());
@@ -184,14 +177,14 @@ class ReidEvaluatorTest {
 
   @Test
   void rejectsBadInputs() {
-    FloatMatrix d = rows(new float[] {0.1f, 0.2f, 0.3f}, new float[] {0.1f, 0.2f, 0.3f});
+    FloatMatrix d = FloatMatrix.ofRows(new float[] {0.1f, 0.2f, 0.3f}, new float[] {0.1f, 0.2f, 0.3f});
     int[] q2 = {1, 2}, g3 = {1, 2, 3};
     assertMessage(() -> ReidEvaluator.evaluate(d, new int[] {1}, q2, g3, g3), "2 query rows");
     assertMessage(() -> ReidEvaluator.evaluate(d, q2, new int[3], g3, g3), "query camids");
     assertMessage(() -> ReidEvaluator.evaluate(d, q2, q2, new int[2], g3), "3 gallery columns");
     assertMessage(() -> ReidEvaluator.evaluate(d, q2, q2, g3, new int[4]), "gallery camids");
     assertMessage(() -> ReidEvaluator.evaluate(FloatMatrix.zeros(2, 0), q2, q2, new int[0], new int[0]), "empty");
-    FloatMatrix nan = rows(new float[] {0.1f, 0.2f, 0.3f}, new float[] {0.1f, 0.2f, Float.NaN});
+    FloatMatrix nan = FloatMatrix.ofRows(new float[] {0.1f, 0.2f, 0.3f}, new float[] {0.1f, 0.2f, Float.NaN});
     assertMessage(() -> ReidEvaluator.evaluate(nan, q2, q2, g3, g3), "NaN", "row 1", "column 2");
   }
 

@@ -145,17 +145,10 @@ class VerificationTest {
     }
   }
 
-  static FloatMatrix rows(float[]... r) {
-    int cols = r[0].length;
-    float[] d = new float[r.length * cols];
-    for (int i = 0; i < r.length; i++) System.arraycopy(r[i], 0, d, i * cols, cols);
-    return new FloatMatrix(r.length, cols, d);
-  }
-
   @Test
   void pairDistancesOfASmallSet() {
     // Points on a line (squared Euclidean, not normalised); pid -1 is dropped.
-    FloatMatrix x = rows(new float[] {0f}, new float[] {0.5f}, new float[] {2f}, new float[] {3f}, new float[] {10f},
+    FloatMatrix x = FloatMatrix.ofRows(new float[] {0f}, new float[] {0.5f}, new float[] {2f}, new float[] {3f}, new float[] {10f},
         new float[] {7f});
     int[] pids = {1, 1, 2, 2, 3, -1};
     Options o = Options.defaults().withMetric(Metric.SQEUCLIDEAN).withNormalize(false);
@@ -301,14 +294,14 @@ class VerificationTest {
   @Test
   void badInputsSayWhatIsWrong() {
     Options o = Options.defaults();
-    FloatMatrix x = rows(new float[] {1, 0}, new float[] {0, 1}, new float[] {1, 1});
+    FloatMatrix x = FloatMatrix.ofRows(new float[] {1, 0}, new float[] {0, 1}, new float[] {1, 1});
     assertMessage(() -> Verification.evaluate(JAVA, new FloatMatrix(0, 4, new float[0]), new int[0], null, o),
         "empty");
     assertMessage(() -> Verification.evaluate(JAVA, x, new int[] {1, 2}, null, o), "3 feature rows but 2 pids");
     assertMessage(() -> Verification.evaluate(JAVA, x, new int[] {1, 1, 2}, new int[] {0}, o), "1 camids");
     assertMessage(() -> Verification.evaluate(JAVA, x, new int[] {1, 1, 2}, null, o.withCrossCameraOnly(true)),
         "needs camids");
-    FloatMatrix nan = rows(new float[] {1, 0}, new float[] {0, Float.NaN}, new float[] {1, 1});
+    FloatMatrix nan = FloatMatrix.ofRows(new float[] {1, 0}, new float[] {0, Float.NaN}, new float[] {1, 1});
     assertMessage(() -> Verification.evaluate(JAVA, nan, new int[] {1, 1, 2}, null, o), "row 1, column 1");
     assertMessage(() -> Verification.evaluate(JAVA, x, new int[] {1, 2, 3}, null, o), "no genuine pairs");
     assertMessage(() -> Verification.evaluate(JAVA, x, new int[] {1, 1, -1}, null, o), "no impostor pairs");
