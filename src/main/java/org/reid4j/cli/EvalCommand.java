@@ -117,12 +117,11 @@ public final class EvalCommand implements Callable<Integer> {
     System.out.println("wrote " + cmc);
     if (images == null) return;
     LabelledFeatures q = loaded[0], g = loaded[1];
-    var dist = Kernels.create(Backend.parse(backend)).pairwise(normalize ? q.l2Normalized().features() : q.features(),
-        normalize ? g.l2Normalized().features() : g.features(), Metric.parse(metric));
     Path ranked = plots.resolve("ranked.png");
-    org.reid4j.report.RankedList.render(images[0], images[1], dist, q.pids(), q.camids(), g.pids(), g.camids(),
-        plotQueries, 10, ranked);
-    System.out.println("wrote " + ranked + " (ranked by the " + metric + " distance, before any re-ranking)");
+    org.reid4j.report.RankedList.render(images[0], images[1], report.distance(), q.pids(), q.camids(), g.pids(),
+        g.camids(), plotQueries, 10, ranked);
+    System.out.println("wrote " + ranked + " (ranked by the evaluated " + (rerank ? "re-ranked " : "") + metric
+        + " distance)");
   }
 
   private LabelledFeatures[] load() throws Exception {

@@ -22,8 +22,8 @@ public final class RetrievalEval {
     }
   }
 
-  /** Result, the backend that ran, and milliseconds per step (in order). */
-  public record Report(EvalResult result, String backend, Map<String, Long> timingsMs) {}
+  /** Result, the [nq, ng] distance it was computed from, the backend that ran, and milliseconds per step (in order). */
+  public record Report(EvalResult result, FloatMatrix distance, String backend, Map<String, Long> timingsMs) {}
 
   private RetrievalEval() {}
 
@@ -60,7 +60,7 @@ public final class RetrievalEval {
     progress.accept(String.format("evaluating %,d queries ...", query.size()));
     EvalResult r = ReidEvaluator.evaluate(dist, query.pids(), query.camids(), gallery.pids(), gallery.camids());
     t.put("evaluate", ms(t2));
-    return new Report(r, kernels.describe(), t);
+    return new Report(r, dist, kernels.describe(), t);
   }
 
   private static long ms(long since) {
