@@ -1,7 +1,9 @@
 // GPU check driver: compares every r4j_cuda_* function with its r4j_cpu_* twin on random inputs
 // (several shapes, odd sizes, one row, empty inputs, ties, all metrics), prints PASS/FAIL per
 // check, then times the CUDA kernels at the Market-1501 shape. Exits 0 when there is no CUDA
-// device ("no CUDA device, skipping") and non-zero when any check failed.
+// device ("no CUDA device, skipping") and non-zero when any check failed. Built as gpu_check_emu
+// (and gpu_check_emu_asan) it runs the same checks on the CUDA emulator of src/test/cpp/cuda_emu,
+// without timings, plus out-of-memory checks that only the emulator can provoke.
 // Usage: gpu_check [--no-timing] [--no-cpu-rerank] [seed]
 #include <algorithm>
 #include <chrono>
@@ -16,6 +18,9 @@
 #include <vector>
 
 #include "reid4j.h"
+#ifdef REID4J_CUDA_EMU
+#include <cuda_runtime.h>  // the emulator's (src/test/cpp/cuda_emu): memory limit and allocation count
+#endif
 
 namespace {
 
@@ -284,6 +289,49 @@ void check_api() {
   report(ok, "api: batch_hard_memory with empty memory -> -1 / NaN");
 }
 
+#ifdef REID4J_CUDA_EMU
+// Emulator only: every function, with device allocations failing at different points, returns
+// R4J_ENOMEM with a message and frees what it had allocated.
+void check_out_of_memory() {
+  const int64_t nq = 40, ng = 200, d = 64;
+  std::vector<float> q = gaussian(nq, d), g = gaussian(ng, d), out(nq * ng), v(nq * 10);
+  std::vector<int32_t> lab(ng), i1(ng), i2(ng), idx(nq * 10);
+  std::vector<float> f1(ng), f2(ng);
+  for (int64_t i = 0; i < ng; ++i) lab[i] = (int32_t)(i % 7);
+  const std::vector<std::pair<const char *, std::function<int()>>> calls = {
+      {"pairwise", [&] { return r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, 0, out.data()); }},
+      {"topk", [&] { return r4j_cuda_topk(out.data(), nq, ng, 10, v.data(), idx.data()); }},
+      {"pairwise_topk", [&] { return r4j_cuda_pairwise_topk(q.data(), nq, g.data(), ng, d, 0, 10, v.data(), idx.data()); }},
+      {"batch_hard", [&] { return r4j_cuda_batch_hard(g.data(), lab.data(), ng, d, 0, i1.data(), f1.data(), i2.data(), f2.data()); }},
+      {"batch_hard_memory", [&] { return r4j_cuda_batch_hard_memory(q.data(), lab.data(), nq, g.data(), lab.data(), ng, d, 0,
+                                                                    i1.data(), f1.data(), i2.data(), f2.data()); }},
+      {"rerank", [&] { return r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, 0, 20, 6, 0.3f, out.data()); }},
+  };
+  // Without a device: bad arguments are still EINVAL, good ones a clear ECUDA.
+  r4j_emu::set_device_count(0);
+  float v4[4] = {1, 2, 3, 4};
+  bool ok = r4j_cuda_pairwise(v4, 1, v4, 1, 4, 9, v4) == R4J_EINVAL &&
+            r4j_cuda_topk(v4, 1, 4, 5, v4, idx.data()) == R4J_EINVAL &&
+            r4j_cuda_rerank(v4, 1, v4, 1, 4, 0, 0, 6, 0.3f, v4) == R4J_EINVAL;
+  for (const auto &c : calls) ok = ok && c.second() == R4J_ECUDA && std::strstr(r4j_last_error(), "no CUDA device");
+  r4j_emu::set_device_count(1);
+  report(ok, "emulator: no device -> EINVAL for bad arguments, ECUDA 'no CUDA device' otherwise");
+  for (const auto &c : calls) {
+    int enomem = 0, bad = 0;
+    for (size_t limit = 64; limit <= (size_t(1) << 22); limit *= 2) {
+      r4j_emu::set_memory_limit(limit);
+      const int st = c.second();
+      r4j_emu::set_memory_limit(0);
+      if (st == R4J_ENOMEM && std::strstr(r4j_last_error(), "out of memory")) ++enomem;
+      else if (st != R4J_OK) ++bad;
+      if (r4j_emu::live_allocations() != 0) ++bad;
+    }
+    report(enomem > 0 && bad == 0, std::string("emulator: ") + c.first + " out of device memory -> ENOMEM, nothing leaked",
+           std::to_string(enomem) + " limits failed cleanly, " + std::to_string(bad) + " bad");
+  }
+}
+#endif
+
 // ---------------------------------------------------------------------------------------------
 double seconds(const std::function<int()> &fn, int reps, const char *name) {
   if (fn() != R4J_OK) {  // warm-up
@@ -322,12 +370,14 @@ void timings(bool cpu_rerank) {
     seconds([&] { return r4j_cuda_topk(out.data(), nq, ng, k, v.data(), i.data()); }, 3,
             "cuda topk 3368x15913 k=100 (dense input)");
   }
+  // Mining inputs of their own: B = 4096 and the 16,384-entry memory are larger than q and g.
+  const std::vector<float> xb = gaussian(4096, d), mem = gaussian(16384, d);
   for (int64_t b : {64, 256, 4096}) {
     std::vector<int32_t> lab(b), pi(b), ni(b);
     std::vector<float> pd(b), nd(b);
     for (int64_t i = 0; i < b; ++i) lab[i] = (int32_t)(i / 4);
     std::string name = "cuda batch_hard B=" + std::to_string(b) + " d=2048";
-    seconds([&] { return r4j_cuda_batch_hard(q.data(), lab.data(), b, d, R4J_EUCLIDEAN, pi.data(), pd.data(),
+    seconds([&] { return r4j_cuda_batch_hard(xb.data(), lab.data(), b, d, R4J_EUCLIDEAN, pi.data(), pd.data(),
                                              ni.data(), nd.data()); },
             5, name.c_str());
   }
@@ -337,7 +387,7 @@ void timings(bool cpu_rerank) {
     std::vector<float> pd(na), nd(na);
     for (int64_t i = 0; i < na; ++i) al[i] = (int32_t)(i / 4);
     for (int64_t i = 0; i < nm; ++i) ml[i] = (int32_t)(i % 751);
-    seconds([&] { return r4j_cuda_batch_hard_memory(q.data(), al.data(), na, g.data(), ml.data(), nm, d,
+    seconds([&] { return r4j_cuda_batch_hard_memory(xb.data(), al.data(), na, mem.data(), ml.data(), nm, d,
                                                     R4J_EUCLIDEAN, pi.data(), pd.data(), ni.data(), nd.data()); },
             5, "cuda batch_hard_memory 256x16384 d=2048");
   }
@@ -345,6 +395,17 @@ void timings(bool cpu_rerank) {
       [&] { return r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, out.data()); }, 3,
       "cuda rerank Market k1=20 k2=6 lambda=0.3");
   if (rr > 0) std::printf("     -> target <= 100 ms: %s\n", rr <= 0.1 ? "met" : "NOT met");
+  setenv("R4J_CUDA_CHUNK_BYTES", "1073741824", 1);  // the same in 1 GiB row chunks of D (full square)
+  seconds([&] { return r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, out.data()); }, 3,
+          "cuda rerank Market, D in 1 GiB row chunks");
+  unsetenv("R4J_CUDA_CHUNK_BYTES");
+  // One more call of each with the per-stage clock on (stderr): where the time goes.
+  setenv("R4J_CUDA_PROFILE", "1", 1);
+  std::fflush(stdout);
+  r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, out.data());
+  r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, out.data());
+  unsetenv("R4J_CUDA_PROFILE");
+  std::fflush(stderr);
   if (cpu_rerank) {
     std::vector<float> ref(nq * ng);
     auto t0 = std::chrono::steady_clock::now();
@@ -369,7 +430,12 @@ void timings(bool cpu_rerank) {
 }  // namespace
 
 int main(int argc, char **argv) {
-  bool timing = true, cpu_rerank = true;
+#ifdef REID4J_CUDA_EMU
+  bool timing = false;  // the emulator's timings mean nothing
+#else
+  bool timing = true;
+#endif
+  bool cpu_rerank = true;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--no-timing"))
       timing = false;
@@ -431,6 +497,14 @@ int main(int argc, char **argv) {
   check_rerank(1, 50, 16, R4J_EUCLIDEAN, 7, 4, 0.0f, 8);
   check_rerank(100, 700, 256, R4J_EUCLIDEAN, 20, 6, 1.0f, 60);
   check_rerank(300, 1500, 128, R4J_EUCLIDEAN, 20, 6, 0.3f, 100);
+  // The same with a small scratch budget: D in row chunks instead of the mirrored upper triangle.
+  setenv("R4J_CUDA_CHUNK_BYTES", "100000", 1);
+  check_rerank(40, 200, 64, R4J_COSINE, 20, 6, 0.3f, 30);
+  check_rerank(300, 1500, 128, R4J_EUCLIDEAN, 20, 6, 0.3f, 100);
+  unsetenv("R4J_CUDA_CHUNK_BYTES");
+#ifdef REID4J_CUDA_EMU
+  check_out_of_memory();
+#endif
 
   std::printf("--- %d passed, %d failed ---\n", g_pass, g_fail);
   if (timing) timings(cpu_rerank);

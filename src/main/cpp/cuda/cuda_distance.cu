@@ -197,11 +197,11 @@ extern "C" int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int
   using namespace r4j::cu;
   static const char *FN = "r4j_cuda_pairwise";
   r4j::clear_error();
-  R4J_TRY(prepare_device(FN));
   R4J_TRY(r4j::check_rows(FN, "q", q, nq, d));
   R4J_TRY(r4j::check_rows(FN, "g", g, ng, d));
   R4J_TRY(r4j::check_metric(FN, metric));
   if (nq > 0 && ng > 0 && out == nullptr) return r4j::fail(R4J_EINVAL, std::string(FN) + ": out is null");
+  R4J_TRY(prepare_device(FN));
   if (nq == 0 || ng == 0) return R4J_OK;
 
   Stream st;

@@ -148,11 +148,11 @@ extern "C" int r4j_cuda_batch_hard(const float *x, const int32_t *labels, int64_
   using namespace r4j::cu;
   static const char *FN = "r4j_cuda_batch_hard";
   r4j::clear_error();
-  R4J_TRY(prepare_device(FN));
   R4J_TRY(r4j::check_rows(FN, "x", x, n, d));
   R4J_TRY(r4j::check_rows(FN, "labels", labels, n, 1));
   R4J_TRY(r4j::check_metric(FN, metric));
   R4J_TRY(check_outputs(FN, n, pos_idx, pos_dist, neg_idx, neg_dist));
+  R4J_TRY(prepare_device(FN));
   if (n == 0) return R4J_OK;
   return batch_hard_impl(FN, x, labels, n, x, labels, n, d, metric, true, pos_idx, pos_dist, neg_idx, neg_dist);
 }
@@ -163,13 +163,13 @@ extern "C" int r4j_cuda_batch_hard_memory(const float *a, const int32_t *a_label
   using namespace r4j::cu;
   static const char *FN = "r4j_cuda_batch_hard_memory";
   r4j::clear_error();
-  R4J_TRY(prepare_device(FN));
   R4J_TRY(r4j::check_rows(FN, "a", a, na, d));
   R4J_TRY(r4j::check_rows(FN, "a_labels", a_labels, na, 1));
   R4J_TRY(r4j::check_rows(FN, "m", m, nm, d));
   R4J_TRY(r4j::check_rows(FN, "m_labels", m_labels, nm, 1));
   R4J_TRY(r4j::check_metric(FN, metric));
   R4J_TRY(check_outputs(FN, na, pos_idx, pos_dist, neg_idx, neg_dist));
+  R4J_TRY(prepare_device(FN));
   if (na == 0) return R4J_OK;
   if (nm == 0) {
     fill_none(na, pos_idx, pos_dist, neg_idx, neg_dist);

@@ -371,7 +371,6 @@ extern "C" int r4j_cuda_rerank(const float *q, int64_t nq, const float *g, int64
   using namespace r4j::cu;
   static const char *FN = "r4j_cuda_rerank";
   r4j::clear_error();
-  R4J_TRY(prepare_device(FN));
   R4J_TRY(r4j::check_rows(FN, "q", q, nq, d));
   R4J_TRY(r4j::check_rows(FN, "g", g, ng, d));
   R4J_TRY(r4j::check_metric(FN, metric));
@@ -382,6 +381,7 @@ extern "C" int r4j_cuda_rerank(const float *q, int64_t nq, const float *g, int64
   if (nq + ng > INT32_MAX)
     return r4j::fail(R4J_EINVAL, std::string(FN) + ": nq + ng must be < 2^31");
   if (nq > 0 && ng > 0 && out == nullptr) return r4j::fail(R4J_EINVAL, std::string(FN) + ": out is null");
+  R4J_TRY(prepare_device(FN));
   if (nq == 0 || ng == 0) return R4J_OK;
   return rerank_impl(FN, q, nq, g, ng, d, metric, k1, k2, lambda, out);
 }

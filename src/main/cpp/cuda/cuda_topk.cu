@@ -175,7 +175,6 @@ extern "C" int r4j_cuda_topk(const float *dist, int64_t rows, int64_t cols, int6
   using namespace r4j::cu;
   static const char *FN = "r4j_cuda_topk";
   r4j::clear_error();
-  R4J_TRY(prepare_device(FN));
   if (rows < 0 || rows > INT32_MAX)
     return r4j::fail(R4J_EINVAL, std::string(FN) + ": rows " + std::to_string(rows) + " is outside [0, 2^31)");
   if (cols < 0 || cols > INT32_MAX)
@@ -185,6 +184,7 @@ extern "C" int r4j_cuda_topk(const float *dist, int64_t rows, int64_t cols, int6
                                      std::to_string(cols) + "]");
   if (rows > 0 && cols > 0 && dist == nullptr) return r4j::fail(R4J_EINVAL, std::string(FN) + ": dist is null");
   R4J_TRY(check_k_outputs(FN, rows, k, out_val, out_idx));
+  R4J_TRY(prepare_device(FN));
   if (rows == 0 || k == 0) return R4J_OK;
 
   Stream st;
@@ -217,7 +217,6 @@ extern "C" int r4j_cuda_pairwise_topk(const float *q, int64_t nq, const float *g
   using namespace r4j::cu;
   static const char *FN = "r4j_cuda_pairwise_topk";
   r4j::clear_error();
-  R4J_TRY(prepare_device(FN));
   R4J_TRY(r4j::check_rows(FN, "q", q, nq, d));
   R4J_TRY(r4j::check_rows(FN, "g", g, ng, d));
   R4J_TRY(r4j::check_metric(FN, metric));
@@ -225,6 +224,7 @@ extern "C" int r4j_cuda_pairwise_topk(const float *q, int64_t nq, const float *g
     return r4j::fail(R4J_EINVAL, std::string(FN) + ": k " + std::to_string(k) + " is outside [0, ng = " +
                                      std::to_string(ng) + "]");
   R4J_TRY(check_k_outputs(FN, nq, k, out_val, out_idx));
+  R4J_TRY(prepare_device(FN));
   if (nq == 0 || k == 0) return R4J_OK;
 
   Stream st;

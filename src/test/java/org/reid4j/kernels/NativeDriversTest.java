@@ -16,7 +16,11 @@ import org.junit.jupiter.api.TestFactory;
  * Runs the C++ test drivers (src/test/cpp/test_*.cpp, built by CMake into target/cmake) as part
  * of the Java test command, so the kernels are also checked below the JNI layer, against the
  * drivers' own double-precision references, with sanitizer-friendly plain executables. gpu_check
- * runs too: it compares CUDA with the CPU when a GPU is present and says it skipped otherwise.
+ * runs too: it compares CUDA with the CPU when a GPU is present and says it skipped otherwise. So
+ * that the CUDA kernels are checked on machines without a GPU as well, gpu_check_emu runs the same
+ * comparisons on the CUDA emulator (src/test/cpp/cuda_emu: every CUDA thread a fiber, real
+ * barriers, a random schedule) and gpu_check_emu_asan repeats them, with another schedule, under
+ * AddressSanitizer.
  */
 class NativeDriversTest {
   static final Path DIR = Path.of(System.getProperty("reid4j.cmake.dir", "target/cmake"));
@@ -29,7 +33,7 @@ class NativeDriversTest {
     try (Stream<Path> s = Files.list(DIR)) {
       drivers = s.filter(p -> {
         String n = p.getFileName().toString();
-        return (n.startsWith("test_") || n.equals("gpu_check")) && Files.isExecutable(p) && !n.contains(".");
+        return (n.startsWith("test_") || n.startsWith("gpu_check")) && Files.isExecutable(p) && !n.contains(".");
       }).sorted().toList();
     }
     assertFalse(drivers.isEmpty(), "no C++ test drivers in " + DIR);
@@ -41,6 +45,12 @@ class NativeDriversTest {
     ProcessBuilder pb = new ProcessBuilder(exe.toAbsolutePath().toString()).redirectErrorStream(true)
         .redirectOutput(log.toFile());
     pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+    if (exe.getFileName().toString().startsWith("gpu_check_emu")) {
+      pb.environment().put("R4J_EMU_SCHEDULE", "random");
+      pb.environment().put("R4J_EMU_SEED", exe.getFileName().toString().endsWith("_asan") ? "2" : "1");
+      // the emulator checks device-memory leaks itself; LeakSanitizer is not needed (nor always allowed)
+      pb.environment().put("ASAN_OPTIONS", "detect_leaks=0");
+    }
     Process p = pb.start();
     boolean done = p.waitFor(10, TimeUnit.MINUTES);
     if (!done) p.destroyForcibly();
