@@ -1,4 +1,6 @@
 // Device management and error reporting of the CUDA backend.
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -29,6 +31,19 @@ int cuda_fail(cudaError_t err, const char *fn, const char *call) {
   std::string msg = std::string(fn) + ": " + call + " failed: " + cudaGetErrorString(err) + " (" +
                     cudaGetErrorName(err) + ")";
   return fail(err == cudaErrorMemoryAllocation ? R4J_ENOMEM : R4J_ECUDA, msg);
+}
+
+int64_t scratch_budget() {
+  if (const char *s = std::getenv("R4J_CUDA_CHUNK_BYTES")) {
+    const long long v = std::atoll(s);
+    if (v > 0) return v;
+  }
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+    cudaGetLastError();
+    return kChunkBytes;
+  }
+  return std::max<int64_t>(kChunkBytes, std::min<int64_t>(int64_t(free_b / 2), int64_t(16) << 30));
 }
 
 int prepare_device(const char *fn) {

@@ -4,7 +4,10 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "common.h"
@@ -88,6 +91,29 @@ class Stream {
   cudaStream_t s_ = nullptr;
 };
 
+// Wall time of each stage of one call, printed to stderr as "<fn>: <stage> <ms>" when the
+// environment variable R4J_CUDA_PROFILE is set. Each mark synchronises the stream, so this is for
+// diagnosis only (scripts/gpu-check.sh prints one profiled call after the timed ones).
+class StageClock {
+ public:
+  StageClock(const char *fn, cudaStream_t s) : fn_(fn), s_(s), on_(std::getenv("R4J_CUDA_PROFILE") != nullptr) {
+    if (on_) t_ = std::chrono::steady_clock::now();
+  }
+  void mark(const char *stage) {
+    if (!on_) return;
+    cudaStreamSynchronize(s_);
+    const auto t = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "%s: %-34s %9.2f ms\n", fn_, stage, std::chrono::duration<double, std::milli>(t - t_).count());
+    t_ = t;
+  }
+
+ private:
+  const char *fn_;
+  cudaStream_t s_;
+  bool on_;
+  std::chrono::steady_clock::time_point t_;
+};
+
 // Bytes of device scratch a streamed distance chunk may use.
 constexpr int64_t kChunkBytes = int64_t(1) << 30;
 
@@ -107,10 +133,16 @@ int launch_row_norms(const char *FN, const float *x, int64_t n, int64_t d, int m
                      cudaStream_t s);
 
 // out[i * ldo + j] = dist(a_i, b_j) for i < m, j < n, from the row norms of launch_row_norms.
-// m must be < 2^31 and at most 65535 * 128 per call (callers chunk), n < 2^31.
+// m must be < 2^31 and at most 65535 * 128 per call (callers chunk), n < 2^31. sym: a is b (and m
+// is n); half the tiles are computed and mirrored, with the same result.
 int launch_distance(const char *FN, const float *a, const float *an, int64_t m, const float *b,
                     const float *bn, int64_t n, int64_t d, int metric, float *out, int64_t ldo,
-                    cudaStream_t s);
+                    cudaStream_t s, bool sym = false);
+
+// Bytes of device memory a call may use for its largest scratch buffer: R4J_CUDA_CHUNK_BYTES when
+// set (tests force chunking with it, timings compare budgets), else half the free device memory,
+// at least kChunkBytes and at most 16 GiB.
+int64_t scratch_budget();
 
 // Largest k handled with the sorting buffer in shared memory (beyond it a global buffer is used).
 constexpr int64_t kSelectSharedMax = 4096;

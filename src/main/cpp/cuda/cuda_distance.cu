@@ -9,17 +9,17 @@ namespace r4j {
 namespace cu {
 namespace {
 
-// One warp per row: sum of squares (sqrt for cosine).
+// One thread per row: sum of squares as one fma chain over k = 0..d-1 (sqrt for cosine), the same
+// chain as the CPU kernels and as the dot products of distance_kernel, so that the distances agree
+// with the CPU's bit for bit and dist(x, x) is exactly 0 for the squared metrics.
 __global__ void row_norms_kernel(const float *__restrict__ x, int64_t n, int64_t d, int metric,
                                  float *__restrict__ out) {
-  const int lane = threadIdx.x & 31;
-  const int64_t row = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int64_t row = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (row >= n) return;
   const float *p = x + row * d;
   float s = 0.f;
-  for (int64_t k = lane; k < d; k += 32) s = fmaf(p[k], p[k], s);
-  for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-  if (lane == 0) out[row] = metric == R4J_COSINE ? sqrtf(s) : s;
+  for (int64_t k = 0; k < d; ++k) s = fmaf(p[k], p[k], s);
+  out[row] = metric == R4J_COSINE ? sqrtf(s) : s;
 }
 
 // Tile of the distance kernel: BM x BN outputs per block of 256 threads, TM x TN per thread,
@@ -32,7 +32,9 @@ __device__ __forceinline__ float finish_distance(float dot, float an, float bn, 
     if (an == 0.f || bn == 0.f) return 1.f;
     return 1.f - dot / (an * bn);
   }
-  float s = fmaxf(0.f, an + bn - 2.f * dot);
+  // (an + bn) - 2 dot with one rounding, written out so that it does not depend on contraction;
+  // the CPU kernels compute the same.
+  const float s = fmaxf(0.f, fmaf(-2.f, dot, an + bn));
   return metric == R4J_EUCLIDEAN ? sqrtf(s) : s;
 }
 
@@ -62,14 +64,18 @@ __device__ __forceinline__ void load4(const float *__restrict__ x, int64_t rows,
 }
 
 // out[i * ldo + j] = dist(a_i, b_j). Grid: x over column tiles of b, y over row tiles of a.
+// sym (a == b, m == n): only the tiles on and above the diagonal run, and each one above it also
+// stores its transpose. Every dot product is the same fma chain either way round, so the result is
+// the full matrix bit for bit, for half the arithmetic.
 template <bool VEC>
 __global__ void __launch_bounds__(THREADS, 2)
     distance_kernel(const float *__restrict__ a, const float *__restrict__ an, int64_t m,
                     const float *__restrict__ b, const float *__restrict__ bn, int64_t n, int64_t d,
-                    int metric, float *__restrict__ out, int64_t ldo, bool vec_out) {
+                    int metric, float *__restrict__ out, int64_t ldo, bool vec_out, bool sym) {
   __shared__ __align__(16) float As[2][BK][BM + PAD];
   __shared__ __align__(16) float Bs[2][BK][BN + PAD];
 
+  if (sym && blockIdx.x < blockIdx.y) return;  // the whole block: its mirror image writes this tile
   const int tid = threadIdx.x;
   const int64_t row0 = (int64_t)blockIdx.y * BM;
   const int64_t col0 = (int64_t)blockIdx.x * BN;
@@ -138,22 +144,43 @@ __global__ void __launch_bounds__(THREADS, 2)
 #pragma unroll
   for (int j = 0; j < TN; ++j) nb[j] = (cbase + j < n) ? bn[cbase + j] : 0.f;
   const bool vec_store = vec_out && (cbase + TN <= n);
+  const int64_t rbase = row0 + ty * TM;
 #pragma unroll
   for (int i = 0; i < TM; ++i) {
-    const int64_t r = row0 + ty * TM + i;
-    if (r >= m) break;
-    const float na = an[r];
-    float v[TN];
+    const int64_t r = rbase + i;
+    const float na = r < m ? an[r] : 0.f;
 #pragma unroll
-    for (int j = 0; j < TN; ++j) v[j] = finish_distance(acc[i][j], na, nb[j], metric);
+    for (int j = 0; j < TN; ++j) acc[i][j] = finish_distance(acc[i][j], na, nb[j], metric);
+  }
+#pragma unroll
+  for (int i = 0; i < TM; ++i) {
+    const int64_t r = rbase + i;
+    if (r >= m) break;
     float *o = out + r * ldo + cbase;
     if (vec_store) {
-      reinterpret_cast<float4 *>(o)[0] = make_float4(v[0], v[1], v[2], v[3]);
-      reinterpret_cast<float4 *>(o)[1] = make_float4(v[4], v[5], v[6], v[7]);
+      reinterpret_cast<float4 *>(o)[0] = make_float4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+      reinterpret_cast<float4 *>(o)[1] = make_float4(acc[i][4], acc[i][5], acc[i][6], acc[i][7]);
     } else {
 #pragma unroll
       for (int j = 0; j < TN; ++j)
-        if (cbase + j < n) o[j] = v[j];
+        if (cbase + j < n) o[j] = acc[i][j];
+    }
+  }
+  if (sym && blockIdx.x > blockIdx.y) {  // the transposed tile: out[c, r] = dist(r, c)
+    const bool vec_t = vec_out && (rbase + TM <= m);
+#pragma unroll
+    for (int j = 0; j < TN; ++j) {
+      const int64_t c = cbase + j;
+      if (c >= n) break;
+      float *o = out + c * ldo + rbase;
+      if (vec_t) {
+        reinterpret_cast<float4 *>(o)[0] = make_float4(acc[0][j], acc[1][j], acc[2][j], acc[3][j]);
+        reinterpret_cast<float4 *>(o)[1] = make_float4(acc[4][j], acc[5][j], acc[6][j], acc[7][j]);
+      } else {
+#pragma unroll
+        for (int i = 0; i < TM; ++i)
+          if (rbase + i < m) o[i] = acc[i][j];
+      }
     }
   }
 }
@@ -163,17 +190,19 @@ __global__ void __launch_bounds__(THREADS, 2)
 int launch_row_norms(const char *FN, const float *x, int64_t n, int64_t d, int metric, float *out,
                      cudaStream_t s) {
   if (n <= 0) return R4J_OK;
-  const int warps = 8;
-  const int64_t blocks = (n + warps - 1) / warps;
-  row_norms_kernel<<<(unsigned)blocks, warps * 32, 0, s>>>(x, n, d, metric, out);
+  const int threads = 128;
+  const int64_t blocks = (n + threads - 1) / threads;
+  row_norms_kernel<<<(unsigned)blocks, threads, 0, s>>>(x, n, d, metric, out);
   R4J_CU_LAUNCH("row_norms_kernel");
   return R4J_OK;
 }
 
 int launch_distance(const char *FN, const float *a, const float *an, int64_t m, const float *b,
                     const float *bn, int64_t n, int64_t d, int metric, float *out, int64_t ldo,
-                    cudaStream_t s) {
+                    cudaStream_t s, bool sym) {
   if (m <= 0 || n <= 0) return R4J_OK;
+  if (sym && (a != b || an != bn || m != n))
+    return fail(R4J_EINVAL, std::string(FN) + ": internal: symmetric distance of two different matrices");
   const int64_t gy = (m + BM - 1) / BM, gx = (n + BN - 1) / BN;
   if (gy > 65535) return fail(R4J_EINVAL, std::string(FN) + ": internal: distance chunk too tall");
   dim3 grid((unsigned)gx, (unsigned)gy);
@@ -182,9 +211,9 @@ int launch_distance(const char *FN, const float *a, const float *an, int64_t m, 
                    (reinterpret_cast<uintptr_t>(b) % 16 == 0);
   const bool vec_out = (ldo % 4 == 0) && (reinterpret_cast<uintptr_t>(out) % 16 == 0);
   if (vec)
-    distance_kernel<true><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, vec_out);
+    distance_kernel<true><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, vec_out, sym);
   else
-    distance_kernel<false><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, vec_out);
+    distance_kernel<false><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, vec_out, sym);
   R4J_CU_LAUNCH("distance_kernel");
   return R4J_OK;
 }
@@ -214,8 +243,11 @@ extern "C" int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int
   R4J_CU(ngv.alloc(ng));
   R4J_CU(cudaMemcpyAsync(dq.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
   R4J_CU(cudaMemcpyAsync(dg.get(), g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
+  StageClock clock(FN, s);
+  clock.mark("allocate, copy q and g to the device");
   R4J_TRY(launch_row_norms(FN, dq.get(), nq, d, metric, nqv.get(), s));
   R4J_TRY(launch_row_norms(FN, dg.get(), ng, d, metric, ngv.get(), s));
+  clock.mark("row norms");
 
   const int64_t rows = std::min<int64_t>(chunk_rows(nq, ng * (int64_t)sizeof(float)), 65535 * 128);
   R4J_CU(dout.alloc(rows * ng));
@@ -226,5 +258,6 @@ extern "C" int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int
     R4J_CU(cudaMemcpyAsync(out + i0 * ng, dout.get(), sizeof(float) * r * ng, cudaMemcpyDeviceToHost, s));
   }
   R4J_CU(cudaStreamSynchronize(s));
+  clock.mark("distances, copies to the host");
   return R4J_OK;
 }

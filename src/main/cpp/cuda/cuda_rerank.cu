@@ -25,7 +25,7 @@ __device__ __forceinline__ float pair_finish(float dot, float an, float bn, int 
     if (an == 0.f || bn == 0.f) return 1.f;
     return 1.f - dot / (an * bn);
   }
-  float s = fmaxf(0.f, an + bn - 2.f * dot);
+  const float s = fmaxf(0.f, fmaf(-2.f, dot, an + bn));  // as distance_kernel
   return metric == R4J_EUCLIDEAN ? sqrtf(s) : s;
 }
 
@@ -74,7 +74,9 @@ __global__ void expand_kernel(const int32_t *__restrict__ rank, int64_t K, int64
   }
 }
 
-// One warp per row: vval = exp(-D(i, e) / div[i]) normalised over the row.
+// One warp per row, one lane per entry: vval = exp(-D(i, e) / div[i]) normalised over the row. D is
+// recomputed as one fma chain over k, so it equals the distance the neighbour lists were built from
+// bit for bit (and the CPU's); the normalising sum is taken in double in entry order, as on the CPU.
 __global__ void weights_kernel(const float *__restrict__ X, const float *__restrict__ nrm, int64_t N, int64_t d,
                                int metric, const float *__restrict__ div, const int64_t *__restrict__ vptr,
                                const int32_t *__restrict__ vcol, float *__restrict__ vval) {
@@ -83,20 +85,21 @@ __global__ void weights_kernel(const float *__restrict__ X, const float *__restr
   if (row >= N) return;
   const float *xi = X + row * d;
   const float ni = nrm[row], dv = div[row];
-  float sum = 0.f;
-  for (int64_t t = vptr[row]; t < vptr[row + 1]; ++t) {
+  const int64_t b = vptr[row], e_end = vptr[row + 1];
+  for (int64_t t = b + lane; t < e_end; t += 32) {
     const int32_t e = vcol[t];
     const float *xe = X + (int64_t)e * d;
     float dot = 0.f;
-    for (int64_t k = lane; k < d; k += 32) dot = fmaf(xi[k], xe[k], dot);
-    for (int o = 16; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
-    dot = __shfl_sync(0xffffffffu, dot, 0);
-    const float w = expf(-(pair_finish(dot, ni, nrm[e], metric) / dv));
-    if (lane == 0) vval[t] = w;
-    sum += w;
+    for (int64_t k = 0; k < d; ++k) dot = fmaf(xi[k], xe[k], dot);
+    vval[t] = expf(-(pair_finish(dot, ni, nrm[e], metric) / dv));
   }
-  if (lane == 0 && sum > 0.f)
-    for (int64_t t = vptr[row]; t < vptr[row + 1]; ++t) vval[t] = vval[t] / sum;
+  __syncwarp();
+  double sum = 0.0;
+  if (lane == 0)
+    for (int64_t t = b; t < e_end; ++t) sum += vval[t];
+  sum = __shfl_sync(0xffffffffu, sum, 0);  // lane 0 has read every weight before it gets here
+  if (sum > 0.0)
+    for (int64_t t = b + lane; t < e_end; t += 32) vval[t] = (float)((double)vval[t] / sum);
 }
 
 // Query expansion of rows [r0, r0 + rows): sizes into cnt (qcol null) or the rows into qcol/qval at qptr.
@@ -229,11 +232,16 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   R4J_CU(dout.alloc(nq * ng));
   R4J_CU(cudaMemcpyAsync(X.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
   R4J_CU(cudaMemcpyAsync(X.get() + nq * d, g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
+  StageClock clock(FN, s);
+  clock.mark("allocate, copy X to the device");
   R4J_TRY(launch_row_norms(FN, X.get(), N, d, metric, nrm.get(), s));
   {
     const int64_t P = select_pad(K);
     const int64_t gwords = P > kSelectSharedMax ? P : 0;
-    const int64_t crow = std::min<int64_t>(chunk_rows(N, N * 4 + gwords * 8), 65535 * 128);
+    // All of D at once when it fits the budget (the Market-1501 shape needs 1.5 GB): then only the
+    // tiles on and above the diagonal are computed. Otherwise row chunks of D against all of X.
+    const int64_t crow = std::min<int64_t>(chunk_rows(N, N * 4 + gwords * 8, scratch_budget()), 65535 * 128);
+    const bool sym = crow == N;
     DevBuf<float> S;
     DevBuf<unsigned long long> sel;
     R4J_CU(S.alloc(crow * N));
@@ -241,10 +249,12 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
     for (int64_t r0 = 0; r0 < N; r0 += crow) {
       const int64_t r = std::min(crow, N - r0);
       R4J_TRY(launch_distance(FN, X.get() + r0 * d, nrm.get() + r0, r, X.get(), nrm.get(), N, d, metric, S.get(), N,
-                              s));
+                              s, sym));
       row_max_kernel<<<(unsigned)r, 256, 0, s>>>(S.get(), N, N, div.get() + r0);
       R4J_CU_LAUNCH("row_max_kernel");
-      R4J_TRY(launch_select(FN, S.get(), N, r, N, K, div.get() + r0, nullptr, rank.get() + r0 * K, sel.get(), s));
+      // Neighbour lists by D itself, as on the CPU: D / div orders the same up to rounding, which can
+      // merge two values 1 ulp apart and reorder them by index.
+      R4J_TRY(launch_select(FN, S.get(), N, r, N, K, nullptr, nullptr, rank.get() + r0 * K, sel.get(), s));
       const int64_t qrows = std::min(r0 + r, nq) - r0;
       if (qrows > 0) {
         original_block_kernel<<<grid_for(qrows * ng, 256), 256, 0, s>>>(S.get(), N, r0, qrows, nq, ng, div.get(),
@@ -253,6 +263,7 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
       }
     }
   }  // S and the selection scratch are freed here
+  clock.mark("distances, row max, top-K, original");
 
   // ---- 2. expanded sets -> CSR structure of V ----
   DevBuf<int64_t> cnt, vptr;
@@ -284,10 +295,12 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
     }
   }
 
+  clock.mark("expanded k-reciprocal sets");
   // ---- 3. weights ----
   weights_kernel<<<grid_for(N, 8, INT32_MAX), 256, 0, s>>>(X.get(), nrm.get(), N, d, metric, div.get(), vptr.get(),
                                                           vcol.get(), vval.get());
   R4J_CU_LAUNCH("weights_kernel");
+  clock.mark("weights");
 
   // ---- 4. local query expansion ----
   DevBuf<int64_t> qptr;
@@ -323,6 +336,7 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
     Vv = qval.get();
   }
   rank.reset();
+  clock.mark("local query expansion");
 
   // ---- 5. inverted index over the gallery rows, Jaccard, combination ----
   DevBuf<int64_t> ccnt, cptr;
@@ -343,6 +357,7 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   inv_fill_kernel<<<grid_for(ng, 128, INT32_MAX), 128, 0, s>>>(Vp, Vc, Vv, nq, N, cptr.get(), ccnt.get(),
                                                                inv_row.get(), inv_val.get());
   R4J_CU_LAUNCH("inv_fill_kernel");
+  clock.mark("inverted index");
   {
     const int64_t crow = std::min<int64_t>(chunk_rows(nq, ng * 4), INT32_MAX);
     DevBuf<float> acc;
@@ -357,8 +372,10 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
       R4J_CU_LAUNCH("combine_kernel");
     }
   }
+  clock.mark("Jaccard, combination");
   R4J_CU(cudaMemcpyAsync(out, dout.get(), sizeof(float) * nq * ng, cudaMemcpyDeviceToHost, s));
   R4J_CU(cudaStreamSynchronize(s));
+  clock.mark("copy the result to the host");
   return R4J_OK;
 }
 
