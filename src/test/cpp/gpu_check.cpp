@@ -399,6 +399,12 @@ void timings(bool cpu_rerank) {
   seconds([&] { return r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, out.data()); }, 3,
           "cuda rerank Market, D in 1 GiB row chunks");
   unsetenv("R4J_CUDA_CHUNK_BYTES");
+  setenv("R4J_CUDA_PIN_HOST", "1", 1);  // the caller's buffers page-locked during the call
+  seconds([&] { return r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, out.data()); }, 3,
+          "cuda rerank Market, host buffers pinned per call");
+  seconds([&] { return r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, out.data()); }, 3,
+          "cuda pairwise Market, host buffers pinned per call");
+  unsetenv("R4J_CUDA_PIN_HOST");
   // One more call of each with the per-stage clock on (stderr): where the time goes.
   setenv("R4J_CUDA_PROFILE", "1", 1);
   std::fflush(stdout);
@@ -502,6 +508,10 @@ int main(int argc, char **argv) {
   check_rerank(40, 200, 64, R4J_COSINE, 20, 6, 0.3f, 30);
   check_rerank(300, 1500, 128, R4J_EUCLIDEAN, 20, 6, 0.3f, 100);
   unsetenv("R4J_CUDA_CHUNK_BYTES");
+  setenv("R4J_CUDA_PIN_HOST", "1", 1);  // and with the host buffers page-locked during the call
+  check_pairwise(130, 257, 128, R4J_EUCLIDEAN, true);
+  check_rerank(40, 200, 64, R4J_EUCLIDEAN, 20, 6, 0.3f, 30);
+  unsetenv("R4J_CUDA_PIN_HOST");
 #ifdef REID4J_CUDA_EMU
   check_out_of_memory();
 #endif

@@ -114,6 +114,30 @@ class StageClock {
   std::chrono::steady_clock::time_point t_;
 };
 
+// Page-locks a caller's host buffer for the lifetime of this object when R4J_CUDA_PIN_HOST=1, so that
+// the large copies run as direct DMA instead of through the driver's pageable staging. Off by
+// default: registering costs time of its own, and whether it pays is measured by gpu_check (it
+// times rerank and pairwise both ways). A failed registration leaves the copy pageable.
+class HostPin {
+ public:
+  HostPin(const void *p, size_t bytes) {
+    const char *e = std::getenv("R4J_CUDA_PIN_HOST");
+    if (!e || e[0] != '1' || !p || bytes == 0) return;
+    if (cudaHostRegister(const_cast<void *>(p), bytes, cudaHostRegisterDefault) == cudaSuccess)
+      p_ = const_cast<void *>(p);
+    else
+      cudaGetLastError();  // e.g. already registered by the caller: nothing to undo
+  }
+  HostPin(const HostPin &) = delete;
+  HostPin &operator=(const HostPin &) = delete;
+  ~HostPin() {
+    if (p_) cudaHostUnregister(p_);
+  }
+
+ private:
+  void *p_ = nullptr;
+};
+
 // Bytes of device scratch a streamed distance chunk may use.
 constexpr int64_t kChunkBytes = int64_t(1) << 30;
 

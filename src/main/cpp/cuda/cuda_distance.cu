@@ -233,6 +233,7 @@ extern "C" int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int
   R4J_TRY(prepare_device(FN));
   if (nq == 0 || ng == 0) return R4J_OK;
 
+  HostPin pin_q(q, sizeof(float) * nq * d), pin_g(g, sizeof(float) * ng * d), pin_out(out, sizeof(float) * nq * ng);
   Stream st;
   R4J_CU(st.create());
   cudaStream_t s = st.get();

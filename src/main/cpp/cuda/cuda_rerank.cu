@@ -218,6 +218,7 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   const int64_t f2 = std::min<int64_t>(k2, N);
   const int64_t K = std::min<int64_t>(std::max<int64_t>(k1 + 1, k2), N);
 
+  HostPin pin_q(q, sizeof(float) * nq * d), pin_g(g, sizeof(float) * ng * d), pin_out(out, sizeof(float) * nq * ng);
   Stream st;
   R4J_CU(st.create());
   cudaStream_t s = st.get();

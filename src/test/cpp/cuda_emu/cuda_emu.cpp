@@ -495,6 +495,8 @@ const char *cudaGetErrorString(cudaError_t err) {
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorHostMemoryAlreadyRegistered: return "part or all of the requested memory range is already mapped";
+    case cudaErrorHostMemoryNotRegistered: return "pointer does not correspond to a registered memory region";
   }
   return "unknown error";
 }
@@ -509,6 +511,8 @@ const char *cudaGetErrorName(cudaError_t err) {
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorHostMemoryAlreadyRegistered: return "cudaErrorHostMemoryAlreadyRegistered";
+    case cudaErrorHostMemoryNotRegistered: return "cudaErrorHostMemoryNotRegistered";
   }
   return "cudaErrorUnknown";
 }
@@ -557,8 +561,32 @@ cudaError_t cudaFreeHost(void *ptr) {
   std::free(ptr);
   return cudaSuccess;
 }
-cudaError_t cudaHostRegister(void *, size_t, unsigned) { return cudaSuccess; }
-cudaError_t cudaHostUnregister(void *) { return cudaSuccess; }
+// Page-locking is a no-op here, but its bookkeeping is checked as the driver does.
+namespace {
+std::map<uintptr_t, size_t> g_registered;
+void check_registered_at_exit() {
+  if (g_registered.empty()) return;
+  std::fprintf(stderr, "cuda-emu: %zu host ranges were registered and never unregistered\n", g_registered.size());
+  std::fflush(stderr);
+  _exit(3);
+}
+}  // namespace
+cudaError_t cudaHostRegister(void *ptr, size_t bytes, unsigned) {
+  if (!ptr || bytes == 0 || is_device(ptr, 0)) return set_error(cudaErrorInvalidValue);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(ptr);
+  auto it = g_registered.upper_bound(a);
+  if ((it != g_registered.end() && it->first < a + bytes) ||
+      (it != g_registered.begin() && std::prev(it)->first + std::prev(it)->second > a))
+    return set_error(cudaErrorHostMemoryAlreadyRegistered);
+  g_registered[a] = bytes;
+  static bool check = (std::atexit(check_registered_at_exit), true);
+  (void)check;
+  return cudaSuccess;
+}
+cudaError_t cudaHostUnregister(void *ptr) {
+  if (g_registered.erase(reinterpret_cast<uintptr_t>(ptr)) == 0) return set_error(cudaErrorHostMemoryNotRegistered);
+  return cudaSuccess;
+}
 
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
   if (bytes == 0) return cudaSuccess;
