@@ -21,9 +21,11 @@ endif()
 
 set(REID4J_CUDA_EMU_SCRIPT "${CMAKE_CURRENT_LIST_FILE}")
 
-# reid4j_add_cuda_emu(<exe> <driver.cpp> <objects target> [SANITIZE address])
-# Adds executable <exe>: the driver, the CPU kernels (<objects target>), the CUDA sources
-# converted to C++ (once, by the target reid4j_cuda_emu_sources) and the emulator runtime.
+# reid4j_add_cuda_emu(<name> <driver.cpp | SHARED> <objects target> [SANITIZE address])
+# Adds executable <name>: the driver, the CPU kernels (<objects target>), the CUDA sources
+# converted to C++ (once, by the target reid4j_cuda_emu_sources) and the emulator runtime. With
+# SHARED instead of a driver, a shared library exporting the whole C API (reid4j.h) with the CUDA
+# functions emulated, for preloading into a process that uses the real library.
 function(reid4j_add_cuda_emu exe driver objects)
   cmake_parse_arguments(EMU "" "SANITIZE" "" ${ARGN})
   set(cpp_dir "${CMAKE_CURRENT_SOURCE_DIR}")
@@ -46,7 +48,11 @@ function(reid4j_add_cuda_emu exe driver objects)
     endforeach()
     add_custom_target(reid4j_cuda_emu_sources DEPENDS ${converted})
   endif()
-  add_executable(${exe} "${driver}" ${converted} "${emu_dir}/cuda_emu.cpp" $<TARGET_OBJECTS:${objects}>)
+  if(driver STREQUAL "SHARED")
+    add_library(${exe} SHARED ${converted} "${emu_dir}/cuda_emu.cpp" $<TARGET_OBJECTS:${objects}>)
+  else()
+    add_executable(${exe} "${driver}" ${converted} "${emu_dir}/cuda_emu.cpp" $<TARGET_OBJECTS:${objects}>)
+  endif()
   add_dependencies(${exe} reid4j_cuda_emu_sources)
   # The emulator's cuda_runtime.h must win over any real one.
   target_include_directories(${exe} BEFORE PRIVATE "${emu_dir}")

@@ -283,31 +283,6 @@ inline T atomicAdd(T *p, T v) {
   return old;
 }
 template <typename T>
-inline T atomicMin(T *p, T v) {
-  const T old = *p;
-  *p = std::min(old, v);
-  return old;
-}
-template <typename T>
-inline T atomicMax(T *p, T v) {
-  const T old = *p;
-  *p = std::max(old, v);
-  return old;
-}
-template <typename T>
-inline T atomicExch(T *p, T v) {
-  const T old = *p;
-  *p = v;
-  return old;
-}
-template <typename T>
-inline T atomicCAS(T *p, T cmp, T v) {
-  const T old = *p;
-  if (old == cmp) *p = v;
-  return old;
-}
-
-template <typename T>
 inline T __ldg(const T *p) {
   return *p;
 }
