@@ -63,6 +63,23 @@ __device__ __forceinline__ void load4(const float *__restrict__ x, int64_t rows,
   }
 }
 
+// Offset in the tile of the t-th row (or column) a thread owns: its two 4-wide groups, 64 apart.
+__device__ __forceinline__ int tile_off(int owner, int t) { return owner * 4 + (t & 3) + (t >> 2) * 64; }
+
+// row[c0 .. c0 + 3] = v0..v3, the entries at or beyond `len` left out; one 16-byte store when vec
+// allows it (c0 is a multiple of 4) and all four are inside.
+__device__ __forceinline__ void store4(float *row, int64_t c0, int64_t len, bool vec, float v0, float v1, float v2,
+                                       float v3) {
+  if (vec && c0 + 4 <= len) {
+    *reinterpret_cast<float4 *>(row + c0) = make_float4(v0, v1, v2, v3);
+    return;
+  }
+  if (c0 < len) row[c0] = v0;
+  if (c0 + 1 < len) row[c0 + 1] = v1;
+  if (c0 + 2 < len) row[c0 + 2] = v2;
+  if (c0 + 3 < len) row[c0 + 3] = v3;
+}
+
 // out[i * ldo + j] = dist(a_i, b_j). Grid: x over column tiles of b, y over row tiles of a.
 // sym (a == b, m == n): only the tiles on and above the diagonal run, and each one above it also
 // stores its transpose. Every dot product is the same fma chain either way round, so the result is
@@ -83,7 +100,9 @@ __global__ void __launch_bounds__(THREADS, 2)
   // Global -> shared mapping: thread loads 4 consecutive k of one row of each tile.
   const int lrow = tid >> 1;       // 0..127
   const int lk = (tid & 1) * 4;    // 0 or 4
-  // Compute mapping: thread owns rows ty*TM.. and columns tx*TN..
+  // Compute mapping: thread (ty, tx) owns tile rows ty*4 + {0..3} and 64 + ty*4 + {0..3}, and the
+  // columns likewise. Two 4-wide groups 64 apart (rather than 8 consecutive) keep the 16-byte
+  // shared-memory reads of a quarter-warp on distinct banks. Row i of acc is tile row roff(i).
   const int ty = tid / 16, tx = tid % 16;
 
   float acc[TM][TN];
@@ -115,10 +134,10 @@ __global__ void __launch_bounds__(THREADS, 2)
 #pragma unroll
     for (int kk = 0; kk < BK; ++kk) {
       float fa[TM], fb[TN];
-      const float4 a0 = *reinterpret_cast<const float4 *>(&As[cur][kk][ty * TM]);
-      const float4 a1 = *reinterpret_cast<const float4 *>(&As[cur][kk][ty * TM + 4]);
-      const float4 b0 = *reinterpret_cast<const float4 *>(&Bs[cur][kk][tx * TN]);
-      const float4 b1 = *reinterpret_cast<const float4 *>(&Bs[cur][kk][tx * TN + 4]);
+      const float4 a0 = *reinterpret_cast<const float4 *>(&As[cur][kk][ty * 4]);
+      const float4 a1 = *reinterpret_cast<const float4 *>(&As[cur][kk][64 + ty * 4]);
+      const float4 b0 = *reinterpret_cast<const float4 *>(&Bs[cur][kk][tx * 4]);
+      const float4 b1 = *reinterpret_cast<const float4 *>(&Bs[cur][kk][64 + tx * 4]);
       fa[0] = a0.x; fa[1] = a0.y; fa[2] = a0.z; fa[3] = a0.w;
       fa[4] = a1.x; fa[5] = a1.y; fa[6] = a1.z; fa[7] = a1.w;
       fb[0] = b0.x; fb[1] = b0.y; fb[2] = b0.z; fb[3] = b0.w;
@@ -138,49 +157,38 @@ __global__ void __launch_bounds__(THREADS, 2)
     __syncthreads();
   }
 
-  // Epilogue: norms -> distances.
-  const int64_t cbase = col0 + tx * TN;
+  // Epilogue: norms -> distances, stored as 4-wide pieces (16-byte stores where they fit).
   float nb[TN];
 #pragma unroll
-  for (int j = 0; j < TN; ++j) nb[j] = (cbase + j < n) ? bn[cbase + j] : 0.f;
-  const bool vec_store = vec_out && (cbase + TN <= n);
-  const int64_t rbase = row0 + ty * TM;
+  for (int j = 0; j < TN; ++j) {
+    const int64_t c = col0 + tile_off(tx, j);
+    nb[j] = c < n ? bn[c] : 0.f;
+  }
 #pragma unroll
   for (int i = 0; i < TM; ++i) {
-    const int64_t r = rbase + i;
+    const int64_t r = row0 + tile_off(ty, i);
     const float na = r < m ? an[r] : 0.f;
 #pragma unroll
     for (int j = 0; j < TN; ++j) acc[i][j] = finish_distance(acc[i][j], na, nb[j], metric);
   }
 #pragma unroll
   for (int i = 0; i < TM; ++i) {
-    const int64_t r = rbase + i;
+    const int64_t r = row0 + tile_off(ty, i);  // increases with i
     if (r >= m) break;
-    float *o = out + r * ldo + cbase;
-    if (vec_store) {
-      reinterpret_cast<float4 *>(o)[0] = make_float4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
-      reinterpret_cast<float4 *>(o)[1] = make_float4(acc[i][4], acc[i][5], acc[i][6], acc[i][7]);
-    } else {
 #pragma unroll
-      for (int j = 0; j < TN; ++j)
-        if (cbase + j < n) o[j] = acc[i][j];
-    }
+    for (int h = 0; h < 2; ++h)
+      store4(out + r * ldo, col0 + tile_off(tx, 4 * h), n, vec_out, acc[i][4 * h], acc[i][4 * h + 1],
+             acc[i][4 * h + 2], acc[i][4 * h + 3]);
   }
   if (sym && blockIdx.x > blockIdx.y) {  // the transposed tile: out[c, r] = dist(r, c)
-    const bool vec_t = vec_out && (rbase + TM <= m);
 #pragma unroll
     for (int j = 0; j < TN; ++j) {
-      const int64_t c = cbase + j;
+      const int64_t c = col0 + tile_off(tx, j);
       if (c >= n) break;
-      float *o = out + c * ldo + rbase;
-      if (vec_t) {
-        reinterpret_cast<float4 *>(o)[0] = make_float4(acc[0][j], acc[1][j], acc[2][j], acc[3][j]);
-        reinterpret_cast<float4 *>(o)[1] = make_float4(acc[4][j], acc[5][j], acc[6][j], acc[7][j]);
-      } else {
 #pragma unroll
-        for (int i = 0; i < TM; ++i)
-          if (rbase + i < m) o[i] = acc[i][j];
-      }
+      for (int h = 0; h < 2; ++h)
+        store4(out + c * ldo, row0 + tile_off(ty, 4 * h), m, vec_out, acc[4 * h][j], acc[4 * h + 1][j],
+               acc[4 * h + 2][j], acc[4 * h + 3][j]);
     }
   }
 }
