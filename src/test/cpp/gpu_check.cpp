@@ -513,6 +513,14 @@ int main(int argc, char **argv) {
   check_rerank(40, 200, 64, R4J_EUCLIDEAN, 20, 6, 0.3f, 30);
   unsetenv("R4J_CUDA_PIN_HOST");
 #ifdef REID4J_CUDA_EMU
+  r4j_emu::set_memory_pools(false);  // a device without the stream-ordered allocator: cudaMalloc / cudaFree
+  check_pairwise(37, 129, 65, R4J_COSINE, false);
+  check_topk(20, 3000, 1024, 3);
+  check_batch_hard_memory(37, 513, 64, R4J_EUCLIDEAN, 30, false);
+  check_rerank(40, 200, 64, R4J_EUCLIDEAN, 20, 6, 0.3f, 30);
+  r4j_emu::set_memory_pools(true);
+#endif
+#ifdef REID4J_CUDA_EMU
   check_out_of_memory();
 #endif
 

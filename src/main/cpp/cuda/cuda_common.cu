@@ -1,5 +1,6 @@
 // Device management and error reporting of the CUDA backend.
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -31,6 +32,25 @@ int cuda_fail(cudaError_t err, const char *fn, const char *call) {
   std::string msg = std::string(fn) + ": " + call + " failed: " + cudaGetErrorString(err) + " (" +
                     cudaGetErrorName(err) + ")";
   return fail(err == cudaErrorMemoryAllocation ? R4J_ENOMEM : R4J_ECUDA, msg);
+}
+
+bool use_memory_pool() {
+  int dev = 0, supported = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&supported, cudaDevAttrMemoryPoolsSupported, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  if (!supported) return false;
+  static std::atomic<bool> configured[64];
+  if (dev < 64 && !configured[dev].exchange(true)) {
+    cudaMemPool_t pool;
+    uint64_t keep = kPoolKeepBytes;
+    if (cudaDeviceGetDefaultMemPool(&pool, dev) != cudaSuccess ||
+        cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep) != cudaSuccess)
+      cudaGetLastError();  // the pool then releases memory at each synchronisation: slower, not wrong
+  }
+  return true;
 }
 
 int64_t scratch_budget() {

@@ -45,7 +45,17 @@ int prepare_device(const char *fn);
     if (r4j_st_ != R4J_OK) return r4j_st_; \
   } while (0)
 
-// Device buffer owned by this object (freed on every path).
+// Does the current device have the stream-ordered allocator? When it does, its default pool is set
+// (once per device) to keep up to kPoolKeepBytes cached between calls, so that repeated calls do
+// not map and unmap their buffers each time.
+bool use_memory_pool();
+constexpr uint64_t kPoolKeepBytes = uint64_t(4) << 30;
+
+// Device buffer owned by this object (freed on every path). Allocated and freed in the order of
+// the call's stream (cudaMallocAsync / cudaFreeAsync) where the device has memory pools, so that
+// freeing never waits for the whole device (the JVM may run libtorch on it at the same time);
+// plain cudaMalloc / cudaFree otherwise. Declare the Stream before the buffers: they are freed
+// first, on the stream, which its destructor then synchronises.
 template <typename T>
 class DevBuf {
  public:
@@ -53,23 +63,30 @@ class DevBuf {
   DevBuf(const DevBuf &) = delete;
   DevBuf &operator=(const DevBuf &) = delete;
   ~DevBuf() { reset(); }
-  // Allocates n elements (n == 0 gives a null pointer); frees what was held before.
-  cudaError_t alloc(int64_t n) {
+  // Allocates n elements on stream s (n == 0 gives a null pointer); frees what was held before.
+  cudaError_t alloc(int64_t n, cudaStream_t s) {
     reset();
     if (n <= 0) return cudaSuccess;
     void *p = nullptr;
-    cudaError_t e = cudaMalloc(&p, static_cast<size_t>(n) * sizeof(T));
-    if (e == cudaSuccess) ptr_ = static_cast<T *>(p);
+    const size_t bytes = static_cast<size_t>(n) * sizeof(T);
+    async_ = use_memory_pool();
+    cudaError_t e = async_ ? cudaMallocAsync(&p, bytes, s) : cudaMalloc(&p, bytes);
+    if (e == cudaSuccess) {
+      ptr_ = static_cast<T *>(p);
+      s_ = s;
+    }
     return e;
   }
   void reset() {
-    if (ptr_) cudaFree(ptr_);
+    if (ptr_) async_ ? cudaFreeAsync(ptr_, s_) : cudaFree(ptr_);
     ptr_ = nullptr;
   }
   T *get() const { return ptr_; }
 
  private:
   T *ptr_ = nullptr;
+  cudaStream_t s_ = nullptr;
+  bool async_ = false;
 };
 
 // A stream owned by this object, synchronised and destroyed on every path.

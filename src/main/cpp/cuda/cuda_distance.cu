@@ -246,10 +246,10 @@ extern "C" int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int
   R4J_CU(st.create());
   cudaStream_t s = st.get();
   DevBuf<float> dq, dg, nqv, ngv, dout;
-  R4J_CU(dq.alloc(nq * d));
-  R4J_CU(dg.alloc(ng * d));
-  R4J_CU(nqv.alloc(nq));
-  R4J_CU(ngv.alloc(ng));
+  R4J_CU(dq.alloc(nq * d, s));
+  R4J_CU(dg.alloc(ng * d, s));
+  R4J_CU(nqv.alloc(nq, s));
+  R4J_CU(ngv.alloc(ng, s));
   R4J_CU(cudaMemcpyAsync(dq.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
   R4J_CU(cudaMemcpyAsync(dg.get(), g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
   StageClock clock(FN, s);
@@ -259,7 +259,7 @@ extern "C" int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int
   clock.mark("row norms");
 
   const int64_t rows = std::min<int64_t>(chunk_rows(nq, ng * (int64_t)sizeof(float)), 65535 * 128);
-  R4J_CU(dout.alloc(rows * ng));
+  R4J_CU(dout.alloc(rows * ng, s));
   for (int64_t i0 = 0; i0 < nq; i0 += rows) {
     const int64_t r = std::min(rows, nq - i0);
     R4J_TRY(launch_distance(FN, dq.get() + i0 * d, nqv.get() + i0, r, dg.get(), ngv.get(), ng, d, metric,

@@ -81,18 +81,18 @@ int batch_hard_impl(const char *FN, const float *a, const int32_t *a_labels, int
   cudaStream_t s = st.get();
   DevBuf<float> da, dm, an, mn, dd, dpd, dnd;
   DevBuf<int32_t> dal, dml, dpi, dni;
-  R4J_CU(da.alloc(na * d));
-  R4J_CU(dal.alloc(na));
+  R4J_CU(da.alloc(na * d, s));
+  R4J_CU(dal.alloc(na, s));
   R4J_CU(cudaMemcpyAsync(da.get(), a, sizeof(float) * na * d, cudaMemcpyHostToDevice, s));
   R4J_CU(cudaMemcpyAsync(dal.get(), a_labels, sizeof(int32_t) * na, cudaMemcpyHostToDevice, s));
-  R4J_CU(an.alloc(na));
+  R4J_CU(an.alloc(na, s));
   R4J_TRY(launch_row_norms(FN, da.get(), na, d, metric, an.get(), s));
   const float *mp = da.get(), *mnp = an.get();
   const int32_t *mlp = dal.get();
   if (!self_exclude) {
-    R4J_CU(dm.alloc(nm * d));
-    R4J_CU(dml.alloc(nm));
-    R4J_CU(mn.alloc(nm));
+    R4J_CU(dm.alloc(nm * d, s));
+    R4J_CU(dml.alloc(nm, s));
+    R4J_CU(mn.alloc(nm, s));
     R4J_CU(cudaMemcpyAsync(dm.get(), m, sizeof(float) * nm * d, cudaMemcpyHostToDevice, s));
     R4J_CU(cudaMemcpyAsync(dml.get(), m_labels, sizeof(int32_t) * nm, cudaMemcpyHostToDevice, s));
     R4J_TRY(launch_row_norms(FN, dm.get(), nm, d, metric, mn.get(), s));
@@ -100,12 +100,12 @@ int batch_hard_impl(const char *FN, const float *a, const int32_t *a_labels, int
     mnp = mn.get();
     mlp = dml.get();
   }
-  R4J_CU(dpi.alloc(na));
-  R4J_CU(dni.alloc(na));
-  R4J_CU(dpd.alloc(na));
-  R4J_CU(dnd.alloc(na));
+  R4J_CU(dpi.alloc(na, s));
+  R4J_CU(dni.alloc(na, s));
+  R4J_CU(dpd.alloc(na, s));
+  R4J_CU(dnd.alloc(na, s));
   const int64_t crow = std::min<int64_t>(chunk_rows(na, nm * (int64_t)sizeof(float)), 65535 * 128);
-  R4J_CU(dd.alloc(crow * nm));
+  R4J_CU(dd.alloc(crow * nm, s));
   for (int64_t r0 = 0; r0 < na; r0 += crow) {
     const int64_t r = std::min(crow, na - r0);
     R4J_TRY(launch_distance(FN, da.get() + r0 * d, an.get() + r0, r, mp, mnp, nm, d, metric, dd.get(), nm, s));

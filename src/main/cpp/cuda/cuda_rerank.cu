@@ -226,11 +226,11 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   // ---- 1. distances, row max, neighbour ranks, original block ----
   DevBuf<float> X, nrm, div, dout;
   DevBuf<int32_t> rank;
-  R4J_CU(X.alloc(N * d));
-  R4J_CU(nrm.alloc(N));
-  R4J_CU(div.alloc(N));
-  R4J_CU(rank.alloc(N * K));
-  R4J_CU(dout.alloc(nq * ng));
+  R4J_CU(X.alloc(N * d, s));
+  R4J_CU(nrm.alloc(N, s));
+  R4J_CU(div.alloc(N, s));
+  R4J_CU(rank.alloc(N * K, s));
+  R4J_CU(dout.alloc(nq * ng, s));
   R4J_CU(cudaMemcpyAsync(X.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
   R4J_CU(cudaMemcpyAsync(X.get() + nq * d, g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
   StageClock clock(FN, s);
@@ -245,8 +245,8 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
     const bool sym = crow == N;
     DevBuf<float> S;
     DevBuf<unsigned long long> sel;
-    R4J_CU(S.alloc(crow * N));
-    R4J_CU(sel.alloc(crow * gwords));
+    R4J_CU(S.alloc(crow * N, s));
+    R4J_CU(sel.alloc(crow * gwords, s));
     for (int64_t r0 = 0; r0 < N; r0 += crow) {
       const int64_t r = std::min(crow, N - r0);
       R4J_TRY(launch_distance(FN, X.get() + r0 * d, nrm.get() + r0, r, X.get(), nrm.get(), N, d, metric, S.get(), N,
@@ -270,15 +270,15 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   DevBuf<int64_t> cnt, vptr;
   DevBuf<int32_t> vcol;
   DevBuf<float> vval;
-  R4J_CU(cnt.alloc(N));
-  R4J_CU(vptr.alloc(N + 1));
+  R4J_CU(cnt.alloc(N, s));
+  R4J_CU(vptr.alloc(N + 1, s));
   int64_t nnz = 0;
   {
     const int64_t ecap = std::min<int64_t>(N, f1 * (fh + 1));
     const int64_t stride = f1 + ecap;
     const int64_t crow = chunk_rows(N, stride * 4, int64_t(256) << 20);
     DevBuf<int32_t> scratch;
-    R4J_CU(scratch.alloc(crow * stride));
+    R4J_CU(scratch.alloc(crow * stride, s));
     for (int pass = 0; pass < 2; ++pass) {
       for (int64_t r0 = 0; r0 < N; r0 += crow) {
         const int64_t r = std::min(crow, N - r0);
@@ -290,8 +290,8 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
         scan_kernel<<<1, SCAN_THREADS, 0, s>>>(cnt.get(), N, vptr.get());
         R4J_CU_LAUNCH("scan_kernel");
         R4J_TRY(read_total(FN, vptr.get(), N, &nnz, s));
-        R4J_CU(vcol.alloc(std::max<int64_t>(nnz, 1)));
-        R4J_CU(vval.alloc(std::max<int64_t>(nnz, 1)));
+        R4J_CU(vcol.alloc(std::max<int64_t>(nnz, 1), s));
+        R4J_CU(vval.alloc(std::max<int64_t>(nnz, 1), s));
       }
     }
   }
@@ -311,10 +311,10 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   const int32_t *Vc = vcol.get();
   const float *Vv = vval.get();
   if (k2 > 1) {
-    R4J_CU(qptr.alloc(N + 1));
+    R4J_CU(qptr.alloc(N + 1, s));
     const int64_t crow = chunk_rows(N, f2 * 8, int64_t(256) << 20);
     DevBuf<int64_t> heads;
-    R4J_CU(heads.alloc(crow * f2));
+    R4J_CU(heads.alloc(crow * f2, s));
     int64_t qnnz = 0;
     for (int pass = 0; pass < 2; ++pass) {
       for (int64_t r0 = 0; r0 < N; r0 += crow) {
@@ -328,8 +328,8 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
         scan_kernel<<<1, SCAN_THREADS, 0, s>>>(cnt.get(), N, qptr.get());
         R4J_CU_LAUNCH("scan_kernel");
         R4J_TRY(read_total(FN, qptr.get(), N, &qnnz, s));
-        R4J_CU(qcol.alloc(std::max<int64_t>(qnnz, 1)));
-        R4J_CU(qval.alloc(std::max<int64_t>(qnnz, 1)));
+        R4J_CU(qcol.alloc(std::max<int64_t>(qnnz, 1), s));
+        R4J_CU(qval.alloc(std::max<int64_t>(qnnz, 1), s));
       }
     }
     Vp = qptr.get();
@@ -343,8 +343,8 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   DevBuf<int64_t> ccnt, cptr;
   DevBuf<int32_t> inv_row;
   DevBuf<float> inv_val;
-  R4J_CU(ccnt.alloc(N));
-  R4J_CU(cptr.alloc(N + 1));
+  R4J_CU(ccnt.alloc(N, s));
+  R4J_CU(cptr.alloc(N + 1, s));
   R4J_CU(cudaMemsetAsync(ccnt.get(), 0, sizeof(int64_t) * N, s));
   inv_count_kernel<<<grid_for(ng, 128, INT32_MAX), 128, 0, s>>>(Vp, Vc, nq, N, ccnt.get());
   R4J_CU_LAUNCH("inv_count_kernel");
@@ -352,8 +352,8 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   R4J_CU_LAUNCH("scan_kernel");
   int64_t inv_nnz = 0;
   R4J_TRY(read_total(FN, cptr.get(), N, &inv_nnz, s));
-  R4J_CU(inv_row.alloc(std::max<int64_t>(inv_nnz, 1)));
-  R4J_CU(inv_val.alloc(std::max<int64_t>(inv_nnz, 1)));
+  R4J_CU(inv_row.alloc(std::max<int64_t>(inv_nnz, 1), s));
+  R4J_CU(inv_val.alloc(std::max<int64_t>(inv_nnz, 1), s));
   R4J_CU(cudaMemsetAsync(ccnt.get(), 0, sizeof(int64_t) * N, s));
   inv_fill_kernel<<<grid_for(ng, 128, INT32_MAX), 128, 0, s>>>(Vp, Vc, Vv, nq, N, cptr.get(), ccnt.get(),
                                                                inv_row.get(), inv_val.get());
@@ -362,7 +362,7 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   {
     const int64_t crow = std::min<int64_t>(chunk_rows(nq, ng * 4), INT32_MAX);
     DevBuf<float> acc;
-    R4J_CU(acc.alloc(crow * ng));
+    R4J_CU(acc.alloc(crow * ng, s));
     for (int64_t q0 = 0; q0 < nq; q0 += crow) {
       const int64_t r = std::min(crow, nq - q0);
       R4J_CU(cudaMemsetAsync(acc.get(), 0, sizeof(float) * r * ng, s));

@@ -197,10 +197,10 @@ extern "C" int r4j_cuda_topk(const float *dist, int64_t rows, int64_t cols, int6
   DevBuf<float> dd, dval;
   DevBuf<int32_t> didx;
   DevBuf<unsigned long long> scratch;
-  R4J_CU(dd.alloc(crow * cols));
-  R4J_CU(dval.alloc(crow * k));
-  R4J_CU(didx.alloc(crow * k));
-  R4J_CU(scratch.alloc(crow * gwords));
+  R4J_CU(dd.alloc(crow * cols, s));
+  R4J_CU(dval.alloc(crow * k, s));
+  R4J_CU(didx.alloc(crow * k, s));
+  R4J_CU(scratch.alloc(crow * gwords, s));
   for (int64_t r0 = 0; r0 < rows; r0 += crow) {
     const int64_t r = std::min(crow, rows - r0);
     R4J_CU(cudaMemcpyAsync(dd.get(), dist + r0 * cols, sizeof(float) * r * cols, cudaMemcpyHostToDevice, s));
@@ -233,10 +233,10 @@ extern "C" int r4j_cuda_pairwise_topk(const float *q, int64_t nq, const float *g
   DevBuf<float> dq, dg, nqv, ngv, dd, dval;
   DevBuf<int32_t> didx;
   DevBuf<unsigned long long> scratch;
-  R4J_CU(dq.alloc(nq * d));
-  R4J_CU(dg.alloc(ng * d));
-  R4J_CU(nqv.alloc(nq));
-  R4J_CU(ngv.alloc(ng));
+  R4J_CU(dq.alloc(nq * d, s));
+  R4J_CU(dg.alloc(ng * d, s));
+  R4J_CU(nqv.alloc(nq, s));
+  R4J_CU(ngv.alloc(ng, s));
   R4J_CU(cudaMemcpyAsync(dq.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
   R4J_CU(cudaMemcpyAsync(dg.get(), g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
   R4J_TRY(launch_row_norms(FN, dq.get(), nq, d, metric, nqv.get(), s));
@@ -246,10 +246,10 @@ extern "C" int r4j_cuda_pairwise_topk(const float *q, int64_t nq, const float *g
   const int64_t gwords = P > kSelectSharedMax ? P : 0;
   const int64_t per_row = ng * 4 + gwords * 8 + k * 8;
   const int64_t crow = std::min<int64_t>(chunk_rows(nq, per_row), 65535 * 128);
-  R4J_CU(dd.alloc(crow * ng));
-  R4J_CU(dval.alloc(crow * k));
-  R4J_CU(didx.alloc(crow * k));
-  R4J_CU(scratch.alloc(crow * gwords));
+  R4J_CU(dd.alloc(crow * ng, s));
+  R4J_CU(dval.alloc(crow * k, s));
+  R4J_CU(didx.alloc(crow * k, s));
+  R4J_CU(scratch.alloc(crow * gwords, s));
   for (int64_t r0 = 0; r0 < nq; r0 += crow) {
     const int64_t r = std::min(crow, nq - r0);
     R4J_TRY(launch_distance(FN, dq.get() + r0 * d, nqv.get() + r0, r, dg.get(), ngv.get(), ng, d, metric, dd.get(),

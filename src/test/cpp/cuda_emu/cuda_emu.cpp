@@ -44,6 +44,7 @@ size_t g_memory_limit = 0;  // 0: no limit
 cudaError_t g_last_error = cudaSuccess;
 int g_device = 0;
 int g_device_count = 1;
+bool g_pools = true;
 
 // Device memory still allocated when the process exits is a leak of the code under test.
 void check_leaks_at_exit() {
@@ -398,6 +399,7 @@ unsigned warp_ballot(unsigned mask, bool pred) {
 void set_memory_limit(size_t bytes) { g_memory_limit = bytes; }
 size_t live_allocations() { return g_allocs.size(); }
 void set_device_count(int n) { g_device_count = n; }
+void set_memory_pools(bool supported) { g_pools = supported; }
 
 void *dynamic_shared() { return g_dyn_smem.empty() ? nullptr : g_dyn_smem.data(); }
 
@@ -495,6 +497,7 @@ const char *cudaGetErrorString(cudaError_t err) {
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorNotSupported: return "operation not supported";
     case cudaErrorHostMemoryAlreadyRegistered: return "part or all of the requested memory range is already mapped";
     case cudaErrorHostMemoryNotRegistered: return "pointer does not correspond to a registered memory region";
   }
@@ -511,6 +514,7 @@ const char *cudaGetErrorName(cudaError_t err) {
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorNotSupported: return "cudaErrorNotSupported";
     case cudaErrorHostMemoryAlreadyRegistered: return "cudaErrorHostMemoryAlreadyRegistered";
     case cudaErrorHostMemoryNotRegistered: return "cudaErrorHostMemoryNotRegistered";
   }
@@ -536,6 +540,36 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
   static bool leak_check = (std::atexit(check_leaks_at_exit), true);
   (void)leak_check;
   *ptr = p;
+  return cudaSuccess;
+}
+
+// Stream-ordered allocation: every stream is synchronous here, so these are cudaMalloc / cudaFree;
+// using them on a device that reports no pools is an error, as on a real one.
+cudaError_t cudaMallocAsync(void **ptr, size_t bytes, cudaStream_t) {
+  if (!g_pools) return set_error(cudaErrorNotSupported);
+  return cudaMalloc(ptr, bytes);
+}
+cudaError_t cudaFreeAsync(void *ptr, cudaStream_t) {
+  if (!g_pools) return set_error(cudaErrorNotSupported);
+  return cudaFree(ptr);
+}
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) {
+  if (device < 0 || device >= g_device_count) return set_error(cudaErrorInvalidDevice);
+  if (attr != cudaDevAttrMemoryPoolsSupported) return set_error(cudaErrorInvalidValue);
+  *value = g_pools ? 1 : 0;
+  return cudaSuccess;
+}
+namespace {
+char g_pool_token;
+}
+cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t *pool, int device) {
+  if (!g_pools || device < 0 || device >= g_device_count) return set_error(cudaErrorNotSupported);
+  *pool = reinterpret_cast<cudaMemPool_t>(&g_pool_token);
+  return cudaSuccess;
+}
+cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, void *value) {
+  if (pool != reinterpret_cast<cudaMemPool_t>(&g_pool_token) || attr != cudaMemPoolAttrReleaseThreshold || !value)
+    return set_error(cudaErrorInvalidValue);
   return cudaSuccess;
 }
 

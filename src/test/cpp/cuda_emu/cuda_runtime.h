@@ -59,6 +59,7 @@ typedef enum cudaError {
   cudaErrorHostMemoryAlreadyRegistered = 712,
   cudaErrorHostMemoryNotRegistered = 713,
   cudaErrorLaunchFailure = 719,
+  cudaErrorNotSupported = 801,
 } cudaError_t;
 
 enum cudaMemcpyKind {
@@ -71,6 +72,10 @@ enum cudaMemcpyKind {
 
 struct CUstream_st;
 typedef CUstream_st *cudaStream_t;
+struct CUmemPoolHandle_st;
+typedef CUmemPoolHandle_st *cudaMemPool_t;
+enum cudaDeviceAttr { cudaDevAttrMemoryPoolsSupported = 115 };
+enum cudaMemPoolAttr { cudaMemPoolAttrReleaseThreshold = 4 };
 #define cudaStreamDefault 0x00
 #define cudaStreamNonBlocking 0x01
 #define cudaHostAllocDefault 0x00
@@ -113,6 +118,11 @@ const char *cudaGetErrorString(cudaError_t err);
 const char *cudaGetErrorName(cudaError_t err);
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes);
 cudaError_t cudaMalloc(void **ptr, size_t bytes);
+cudaError_t cudaMallocAsync(void **ptr, size_t bytes, cudaStream_t s);
+cudaError_t cudaFreeAsync(void *ptr, cudaStream_t s);
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device);
+cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t *pool, int device);
+cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, void *value);
 cudaError_t cudaFree(void *ptr);
 cudaError_t cudaMallocHost(void **ptr, size_t bytes);
 cudaError_t cudaHostAlloc(void **ptr, size_t bytes, unsigned flags);
@@ -163,6 +173,8 @@ void set_memory_limit(size_t bytes);
 size_t live_allocations();
 // Devices reported by cudaGetDeviceCount (1 by default; 0 makes it fail as without a driver).
 void set_device_count(int n);
+// Whether the device reports memory pools (cudaMallocAsync); true by default.
+void set_memory_pools(bool supported);
 
 // Runs the grid: body(ctx) is called once per CUDA thread. Returns the launch status.
 cudaError_t run_grid(const char *name, dim3 grid, dim3 block, size_t smem, void (*body)(void *), void *ctx);
