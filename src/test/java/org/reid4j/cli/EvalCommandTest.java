@@ -142,42 +142,6 @@ class EvalCommandTest {
     assertEquals("previous", Files.readString(json), "an earlier result is not lost");
   }
 
-  /**
-   * eval on the CUDA backend, plain and re-ranked, gives the CPU backend's numbers and says which
-   * backend ran. Skips without a device; the cuda-emulator test execution runs it on the emulator.
-   */
-  @Test
-  void evalOnCudaMatchesTheCpuBackend() throws Exception {
-    String why = Kernels.unavailableReason(Backend.CUDA);
-    if (Boolean.getBoolean("reid4j.cuda.emulated")) assertNull(why, "the emulated CUDA device is missing");
-    Assumptions.assumeTrue(why == null, () -> "CUDA backend unavailable: " + why);
-    Path dir = synth("cuda-vs-cpu");
-    for (String[] extra : new String[][] {{"--metric", "euclidean"}, {"--normalize", "--rerank", "--k1", "9", "--k2", "3"}}) {
-      JsonNode[] res = new JsonNode[2];
-      String[] backends = {"cuda", "cpu"};
-      for (int b = 0; b < 2; ++b) {
-        Path json = tmp.resolve("cuda-vs-cpu-" + backends[b] + "-" + extra.length + ".json");
-        String[] args = new String[5 + extra.length];
-        System.arraycopy(new String[] {"eval", "--dir", dir.toString(), "--backend", backends[b]}, 0, args, 0, 5);
-        System.arraycopy(extra, 0, args, 5, extra.length);
-        Run r = cli(concat(args, "--json", json.toString()));
-        assertEquals(0, r.code(), r.err());
-        res[b] = new ObjectMapper().readTree(json.toFile());
-      }
-      assertTrue(res[0].get("backend").asText().startsWith("cuda"), res[0].toString());
-      assertTrue(res[1].get("backend").asText().startsWith("cpu"), res[1].toString());
-      for (String key : new String[] {"rank1", "rank5", "rank10", "mAP", "mINP"})
-        assertEquals(res[1].get(key).asDouble(), res[0].get(key).asDouble(), 1e-6, key + " with " + String.join(" ", extra));
-      assertEquals(res[1].get("queries_evaluated").asInt(), res[0].get("queries_evaluated").asInt());
-    }
-  }
-
-  private static String[] concat(String[] a, String... b) {
-    String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
-    System.arraycopy(b, 0, r, a.length, b.length);
-    return r;
-  }
-
   @Test
   void askingForCudaWithoutAGpuIsAnErrorNotAFallback() {
     Assumptions.assumeTrue(Kernels.unavailableReason(Backend.CUDA) != null, "a CUDA device is present");
