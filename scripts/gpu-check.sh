@@ -18,7 +18,7 @@ echo "== GPUs:"
 nvidia-smi -L || echo "(nvidia-smi failed)"
 
 configure() {
-  cmake -S src/main/cpp -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DREID4J_BUILD_DRIVERS=ON \
+  cmake -S src/main/cpp -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DREID4J_BUILD_DRIVERS=ON -DREID4J_CUDA_EMU=OFF \
     -DCMAKE_CUDA_ARCHITECTURES="$1"
 }
 ARCH="${CUDA_ARCH:-native}"
