@@ -23,10 +23,22 @@ __device__ __forceinline__ float load_value(const float *__restrict__ r, int64_t
   return use_div ? v / dv : v;
 }
 
+// Key of column j of the row: from the cached copy in shared memory, or computed from global memory.
+template <bool CACHED>
+__device__ __forceinline__ unsigned key_at(const unsigned *keys, const float *__restrict__ r, int64_t j, bool use_div,
+                                           float dv) {
+  if (CACHED) return keys[j];
+  return order_key(load_value(r, j, use_div, dv));
+}
+
 // One block per row. Radix select (4 passes of 8 bits) finds the key T of the k-th smallest value
 // and how many entries equal to T are needed; one ordered pass then gathers the entries below T
 // and the first needed entries equal to T (by column); the k gathered (key, column) words are
 // sorted with a bitonic network in `buf` (shared memory, or gscratch + row * P when given).
+// CACHED: the row's keys are computed once into shared memory (after the P sort words), so the
+// five passes read global memory once. Histogram updates are aggregated per warp: lanes with the
+// same bin add their count with one atomic (the first pass has nearly all keys in one or two bins).
+template <bool CACHED>
 __global__ void __launch_bounds__(SEL_THREADS)
     select_kernel(const float *__restrict__ dist, int64_t ld, int64_t cols, int k,
                   const float *__restrict__ div, float *__restrict__ out_val, int32_t *__restrict__ out_idx,
@@ -43,15 +55,27 @@ __global__ void __launch_bounds__(SEL_THREADS)
   const bool use_div = div != nullptr;
   const float dv = use_div ? div[row] : 1.f;
   unsigned long long *buf = gscratch ? gscratch + row * P : sbuf;
+  unsigned *keys = reinterpret_cast<unsigned *>(sbuf + P);
+  if (CACHED) {
+    for (int64_t j = tid; j < cols; j += SEL_THREADS) keys[j] = order_key(load_value(r, j, use_div, dv));
+    // (the barrier after the histogram reset below orders these writes before any read)
+  }
 
   // 1. radix select, most significant byte first.
   unsigned prefix = 0, mask = 0, need = (unsigned)k;
   for (int shift = 24; shift >= 0; shift -= 8) {
     for (int i = tid; i < 256; i += SEL_THREADS) hist[i] = 0;
     __syncthreads();
-    for (int64_t j = tid; j < cols; j += SEL_THREADS) {
-      const unsigned u = order_key(load_value(r, j, use_div, dv));
-      if ((u & mask) == prefix) atomicAdd(&hist[(u >> shift) & 255u], 1u);
+    for (int64_t base = 0; base < cols; base += SEL_THREADS) {  // uniform trip count: whole warps below
+      const int64_t j = base + tid;
+      unsigned bin = 256;  // none
+      if (j < cols) {
+        const unsigned u = key_at<CACHED>(keys, r, j, use_div, dv);
+        if ((u & mask) == prefix) bin = (u >> shift) & 255u;
+      }
+      if (__ballot_sync(0xffffffffu, bin < 256) == 0) continue;
+      const unsigned peers = __match_any_sync(0xffffffffu, bin);
+      if (bin < 256 && lane == __ffs(peers) - 1) atomicAdd(&hist[bin], (unsigned)__popc(peers));
     }
     __syncthreads();
     if (tid == 0) {
@@ -87,7 +111,7 @@ __global__ void __launch_bounds__(SEL_THREADS)
     unsigned u = 0;
     bool lt = false, eq = false;
     if (j < cols) {
-      u = order_key(load_value(r, j, use_div, dv));
+      u = key_at<CACHED>(keys, r, j, use_div, dv);
       lt = u < T;
       eq = u == T;
     }
@@ -146,15 +170,30 @@ int launch_select(const char *FN, const float *dist, int64_t ld, int64_t rows, i
   if (rows <= 0 || k <= 0) return R4J_OK;
   if (k > cols) return fail(R4J_EINVAL, std::string(FN) + ": internal: k > cols in selection");
   const int64_t P = select_pad(k);
-  size_t smem = 0;
-  if (P > kSelectSharedMax) {
+  if (P > kSelectSharedMax) {  // sort buffer in global memory, keys read from the row each pass
     if (!gscratch) return fail(R4J_EINVAL, std::string(FN) + ": internal: selection scratch missing");
-  } else {
-    gscratch = nullptr;
-    smem = (size_t)P * sizeof(unsigned long long);
+    select_kernel<false><<<(unsigned)rows, SEL_THREADS, 0, s>>>(dist, ld, cols, (int)k, div, out_val, out_idx,
+                                                                  gscratch, P);
+    R4J_CU_LAUNCH("select_kernel");
+    return R4J_OK;
   }
-  select_kernel<<<(unsigned)rows, SEL_THREADS, smem, s>>>(dist, ld, cols, (int)k, div, out_val, out_idx,
-                                                          gscratch, P);
+  // Sort buffer in shared memory, and the row's keys too when they fit the block's opt-in limit.
+  const size_t sort_bytes = (size_t)P * sizeof(unsigned long long);
+  const size_t cached_bytes = sort_bytes + (size_t)cols * sizeof(unsigned);
+  int dev = 0, optin = 0;
+  R4J_CU(cudaGetDevice(&dev));
+  R4J_CU(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  const size_t static_bytes = 2048;  // the kernel's own __shared__ variables (about 1.1 KB), with room
+  if (cached_bytes + static_bytes <= (size_t)optin) {
+    if (cached_bytes > 48 * 1024)
+      R4J_CU(cudaFuncSetAttribute(select_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  (int)cached_bytes));
+    select_kernel<true><<<(unsigned)rows, SEL_THREADS, cached_bytes, s>>>(dist, ld, cols, (int)k, div, out_val,
+                                                                          out_idx, nullptr, P);
+  } else {
+    select_kernel<false><<<(unsigned)rows, SEL_THREADS, sort_bytes, s>>>(dist, ld, cols, (int)k, div, out_val,
+                                                                         out_idx, nullptr, P);
+  }
   R4J_CU_LAUNCH("select_kernel");
   return R4J_OK;
 }

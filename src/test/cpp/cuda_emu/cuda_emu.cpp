@@ -385,6 +385,17 @@ uint64_t warp_exchange(unsigned mask, uint64_t mine, unsigned src, const char *o
   return w.slot[gen & 1][src];
 }
 
+unsigned warp_match_any(unsigned mask, uint64_t value) {
+  Fiber &f = *g_cur;
+  const uint64_t gen = g_warps[f.t.warp].gen;
+  warp_exchange(mask, value, f.t.lane, "__match_any_sync");
+  const Warp &w = g_warps[f.t.warp];
+  unsigned bits = 0;
+  for (unsigned l = 0; l < w.size; ++l)
+    if (w.slot[gen & 1][l] == value) bits |= 1u << l;
+  return bits;
+}
+
 unsigned warp_ballot(unsigned mask, bool pred) {
   Fiber &f = *g_cur;
   const uint64_t gen = g_warps[f.t.warp].gen;
@@ -405,7 +416,13 @@ void *dynamic_shared() { return g_dyn_smem.empty() ? nullptr : g_dyn_smem.data()
 
 bool is_device(const void *p, size_t bytes) { return find_alloc(p, bytes) != g_allocs.end(); }
 
-cudaError_t run_grid(const char *name, dim3 grid, dim3 block, size_t smem, void (*body)(void *), void *ctx) {
+namespace {
+std::map<const void *, int> g_max_dynamic_smem;  // cudaFuncSetAttribute(MaxDynamicSharedMemorySize)
+constexpr int kSharedOptin = 227 * 1024;         // what an H100 allows a block with opt-in
+}  // namespace
+
+cudaError_t run_grid(const char *name, const void *kernel, dim3 grid, dim3 block, size_t smem, void (*body)(void *),
+                     void *ctx) {
   configure();
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   if (threads == 0 || threads > kMaxThreads || block.x > 1024 || block.y > 1024 || block.z > 64 || grid.x == 0 ||
@@ -415,9 +432,12 @@ cudaError_t run_grid(const char *name, dim3 grid, dim3 block, size_t smem, void 
                        "x" + std::to_string(block.z));
     return set_error(cudaErrorInvalidConfiguration);
   }
-  if (smem > 48 * 1024) {
-    complain(name, "dynamic shared memory of " + std::to_string(smem) + " bytes is above the 48 KB default limit");
-    return set_error(cudaErrorInvalidConfiguration);
+  const auto lim = g_max_dynamic_smem.find(kernel);
+  const size_t allowed = lim == g_max_dynamic_smem.end() ? 48 * 1024 : (size_t)lim->second;
+  if (smem > allowed) {
+    complain(name, "dynamic shared memory of " + std::to_string(smem) + " bytes is above the kernel's limit of " +
+                       std::to_string(allowed) + " (48 KB unless raised with cudaFuncSetAttribute)");
+    return set_error(cudaErrorInvalidValue);
   }
   g_kernel = name;
   g_body = body;
@@ -555,8 +575,17 @@ cudaError_t cudaFreeAsync(void *ptr, cudaStream_t) {
 }
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) {
   if (device < 0 || device >= g_device_count) return set_error(cudaErrorInvalidDevice);
-  if (attr != cudaDevAttrMemoryPoolsSupported) return set_error(cudaErrorInvalidValue);
-  *value = g_pools ? 1 : 0;
+  switch (attr) {
+    case cudaDevAttrMemoryPoolsSupported: *value = g_pools ? 1 : 0; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = kSharedOptin; return cudaSuccess;
+  }
+  return set_error(cudaErrorInvalidValue);
+}
+
+cudaError_t cudaFuncSetAttribute(const void *func, cudaFuncAttribute attr, int value) {
+  if (!func || attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > kSharedOptin)
+    return set_error(cudaErrorInvalidValue);
+  g_max_dynamic_smem[func] = value;
   return cudaSuccess;
 }
 namespace {

@@ -74,7 +74,8 @@ struct CUstream_st;
 typedef CUstream_st *cudaStream_t;
 struct CUmemPoolHandle_st;
 typedef CUmemPoolHandle_st *cudaMemPool_t;
-enum cudaDeviceAttr { cudaDevAttrMemoryPoolsSupported = 115 };
+enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97, cudaDevAttrMemoryPoolsSupported = 115 };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 enum cudaMemPoolAttr { cudaMemPoolAttrReleaseThreshold = 4 };
 #define cudaStreamDefault 0x00
 #define cudaStreamNonBlocking 0x01
@@ -123,6 +124,11 @@ cudaError_t cudaFreeAsync(void *ptr, cudaStream_t s);
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device);
 cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t *pool, int device);
 cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, void *value);
+cudaError_t cudaFuncSetAttribute(const void *func, cudaFuncAttribute attr, int value);
+template <typename F>
+cudaError_t cudaFuncSetAttribute(F *func, cudaFuncAttribute attr, int value) {
+  return cudaFuncSetAttribute(reinterpret_cast<const void *>(func), attr, value);
+}
 cudaError_t cudaFree(void *ptr);
 cudaError_t cudaMallocHost(void **ptr, size_t bytes);
 cudaError_t cudaHostAlloc(void **ptr, size_t bytes, unsigned flags);
@@ -160,6 +166,8 @@ void syncthreads();
 uint64_t warp_exchange(unsigned mask, uint64_t mine, unsigned src, const char *op);
 // __ballot_sync: bit l set when lane l's predicate is non-zero.
 unsigned warp_ballot(unsigned mask, bool pred);
+// __match_any_sync: bit l set when lane l holds the same value as the calling lane.
+unsigned warp_match_any(unsigned mask, uint64_t value);
 // The dynamic shared-memory buffer of the running launch.
 void *dynamic_shared();
 // Aborts the process with a message naming the running kernel.
@@ -177,7 +185,9 @@ void set_device_count(int n);
 void set_memory_pools(bool supported);
 
 // Runs the grid: body(ctx) is called once per CUDA thread. Returns the launch status.
-cudaError_t run_grid(const char *name, dim3 grid, dim3 block, size_t smem, void (*body)(void *), void *ctx);
+// kernel identifies the function for its cudaFuncSetAttribute limits.
+cudaError_t run_grid(const char *name, const void *kernel, dim3 grid, dim3 block, size_t smem, void (*body)(void *),
+                     void *ctx);
 
 template <typename T>
 inline void check_arg(const char *name, int index, const T &v) {
@@ -207,7 +217,7 @@ struct Launch {
       void (*k)(P...);
       std::tuple<std::decay_t<P>...> *args;
     } ctx{kernel, &args};
-    run_grid(name, grid, block, smem,
+    run_grid(name, reinterpret_cast<const void *>(kernel), grid, block, smem,
              [](void *c) {
                Ctx *x = static_cast<Ctx *>(c);
                std::apply(x->k, *x->args);
@@ -284,6 +294,10 @@ inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
   return ::r4j_emu::from_bits<T>(::r4j_emu::warp_exchange(mask, ::r4j_emu::to_bits(v), from, "__shfl_up_sync"));
 }
 inline unsigned __ballot_sync(unsigned mask, int pred) { return ::r4j_emu::warp_ballot(mask, pred != 0); }
+template <typename T>
+inline unsigned __match_any_sync(unsigned mask, T v) {
+  return ::r4j_emu::warp_match_any(mask, ::r4j_emu::to_bits(v));
+}
 inline int __any_sync(unsigned mask, int pred) { return ::r4j_emu::warp_ballot(mask, pred != 0) != 0; }
 inline int __all_sync(unsigned mask, int pred) { return ::r4j_emu::warp_ballot(mask, pred != 0) == mask; }
 
