@@ -245,6 +245,7 @@ extern "C" int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int
   Stream st;
   R4J_CU(st.create());
   cudaStream_t s = st.get();
+  StageClock clock(FN, s);
   DevBuf<float> dq, dg, nqv, ngv, dout;
   R4J_CU(dq.alloc(nq * d, s));
   R4J_CU(dg.alloc(ng * d, s));
@@ -252,7 +253,6 @@ extern "C" int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int
   R4J_CU(ngv.alloc(ng, s));
   R4J_CU(cudaMemcpyAsync(dq.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
   R4J_CU(cudaMemcpyAsync(dg.get(), g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
-  StageClock clock(FN, s);
   clock.mark("allocate, copy q and g to the device");
   R4J_TRY(launch_row_norms(FN, dq.get(), nq, d, metric, nqv.get(), s));
   R4J_TRY(launch_row_norms(FN, dg.get(), ng, d, metric, ngv.get(), s));

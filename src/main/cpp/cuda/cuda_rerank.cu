@@ -222,6 +222,7 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   Stream st;
   R4J_CU(st.create());
   cudaStream_t s = st.get();
+  StageClock clock(FN, s);
 
   // ---- 1. distances, row max, neighbour ranks, original block ----
   DevBuf<float> X, nrm, div, dout;
@@ -233,7 +234,6 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   R4J_CU(dout.alloc(nq * ng, s));
   R4J_CU(cudaMemcpyAsync(X.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
   R4J_CU(cudaMemcpyAsync(X.get() + nq * d, g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
-  StageClock clock(FN, s);
   clock.mark("allocate, copy X to the device");
   R4J_TRY(launch_row_norms(FN, X.get(), N, d, metric, nrm.get(), s));
   {
