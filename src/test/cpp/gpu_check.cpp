@@ -519,6 +519,12 @@ int main(int argc, char **argv) {
   check_batch_hard_memory(37, 513, 64, R4J_EUCLIDEAN, 30, false);
   check_rerank(40, 200, 64, R4J_EUCLIDEAN, 20, 6, 0.3f, 30);
   r4j_emu::set_memory_pools(true);
+  r4j_emu::set_shared_memory_optin(1024);  // a device with little shared memory: the global-memory variants
+  check_topk(33, 1000, 100, 0);
+  check_pairwise_topk(37, 500, 33, R4J_COSINE, 10, false);
+  check_rerank(40, 200, 64, R4J_EUCLIDEAN, 20, 6, 0.3f, 30);
+  check_rerank(300, 1500, 128, R4J_EUCLIDEAN, 20, 6, 0.3f, 100);
+  r4j_emu::set_shared_memory_optin(227 * 1024);
 #endif
 #ifdef REID4J_CUDA_EMU
   check_out_of_memory();

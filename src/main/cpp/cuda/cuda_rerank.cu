@@ -184,6 +184,31 @@ __global__ void __launch_bounds__(JAC_THREADS)
   }
 }
 
+// The same for query row i = blockIdx.x with its accumulator row in shared memory (ng floats), then
+// combined straight into out: no global accumulator to clear, fill and read back.
+__global__ void __launch_bounds__(JAC_THREADS)
+    jaccard_shared_kernel(const int64_t *__restrict__ vptr, const int32_t *__restrict__ vcol,
+                          const float *__restrict__ vval, const int64_t *__restrict__ cptr,
+                          const int32_t *__restrict__ inv_row, const float *__restrict__ inv_val, int64_t nq, int64_t ng,
+                          float lambda, float *__restrict__ out) {
+  extern __shared__ float sacc[];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t i = blockIdx.x;
+  for (int64_t j = threadIdx.x; j < ng; j += JAC_THREADS) sacc[j] = 0.f;
+  __syncthreads();
+  for (int64_t t = vptr[i] + warp; t < vptr[i + 1]; t += JAC_THREADS / 32) {
+    const int32_t c = vcol[t];
+    const float v = vval[t];
+    for (int64_t u = cptr[c] + lane; u < cptr[c + 1]; u += 32) atomicAdd(&sacc[inv_row[u] - nq], fminf(v, inv_val[u]));
+  }
+  __syncthreads();
+  float *o = out + i * ng;
+  for (int64_t j = threadIdx.x; j < ng; j += JAC_THREADS) {
+    const float s = sacc[j];
+    o[j] = (1.f - s / (2.f - s)) * (1.f - lambda) + o[j] * lambda;
+  }
+}
+
 // out[q0 + li, j] = (1 - lambda) * (1 - s / (2 - s)) + lambda * out[q0 + li, j], s = acc[li, j].
 __global__ void combine_kernel(const float *__restrict__ acc, int64_t qrows, int64_t ng, int64_t q0, float lambda,
                                float *__restrict__ out) {
@@ -359,7 +384,17 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
                                                                inv_row.get(), inv_val.get());
   R4J_CU_LAUNCH("inv_fill_kernel");
   clock.mark("inverted index");
-  {
+  int dev = 0, optin = 0;
+  R4J_CU(cudaGetDevice(&dev));
+  R4J_CU(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  const size_t acc_bytes = sizeof(float) * (size_t)ng;
+  if (acc_bytes + 1024 <= (size_t)optin && nq <= INT32_MAX) {  // one query row's accumulator per block
+    if (acc_bytes > 48 * 1024)
+      R4J_CU(cudaFuncSetAttribute(jaccard_shared_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)acc_bytes));
+    jaccard_shared_kernel<<<(unsigned)nq, JAC_THREADS, acc_bytes, s>>>(Vp, Vc, Vv, cptr.get(), inv_row.get(),
+                                                                      inv_val.get(), nq, ng, lambda, dout.get());
+    R4J_CU_LAUNCH("jaccard_shared_kernel");
+  } else {  // galleries too large for shared memory: accumulator chunks in global memory
     const int64_t crow = std::min<int64_t>(chunk_rows(nq, ng * 4), INT32_MAX);
     DevBuf<float> acc;
     R4J_CU(acc.alloc(crow * ng, s));

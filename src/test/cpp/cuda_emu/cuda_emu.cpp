@@ -45,6 +45,7 @@ cudaError_t g_last_error = cudaSuccess;
 int g_device = 0;
 int g_device_count = 1;
 bool g_pools = true;
+int g_shared_optin = 227 * 1024;  // shared memory a block may opt in to, as on an H100
 
 // Device memory still allocated when the process exits is a leak of the code under test.
 void check_leaks_at_exit() {
@@ -411,6 +412,7 @@ void set_memory_limit(size_t bytes) { g_memory_limit = bytes; }
 size_t live_allocations() { return g_allocs.size(); }
 void set_device_count(int n) { g_device_count = n; }
 void set_memory_pools(bool supported) { g_pools = supported; }
+void set_shared_memory_optin(int bytes) { g_shared_optin = bytes; }
 
 void *dynamic_shared() { return g_dyn_smem.empty() ? nullptr : g_dyn_smem.data(); }
 
@@ -418,7 +420,6 @@ bool is_device(const void *p, size_t bytes) { return find_alloc(p, bytes) != g_a
 
 namespace {
 std::map<const void *, int> g_max_dynamic_smem;  // cudaFuncSetAttribute(MaxDynamicSharedMemorySize)
-constexpr int kSharedOptin = 227 * 1024;         // what an H100 allows a block with opt-in
 }  // namespace
 
 cudaError_t run_grid(const char *name, const void *kernel, dim3 grid, dim3 block, size_t smem, void (*body)(void *),
@@ -577,13 +578,13 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) 
   if (device < 0 || device >= g_device_count) return set_error(cudaErrorInvalidDevice);
   switch (attr) {
     case cudaDevAttrMemoryPoolsSupported: *value = g_pools ? 1 : 0; return cudaSuccess;
-    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = kSharedOptin; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = g_shared_optin; return cudaSuccess;
   }
   return set_error(cudaErrorInvalidValue);
 }
 
 cudaError_t cudaFuncSetAttribute(const void *func, cudaFuncAttribute attr, int value) {
-  if (!func || attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > kSharedOptin)
+  if (!func || attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > g_shared_optin)
     return set_error(cudaErrorInvalidValue);
   g_max_dynamic_smem[func] = value;
   return cudaSuccess;

@@ -183,6 +183,9 @@ size_t live_allocations();
 void set_device_count(int n);
 // Whether the device reports memory pools (cudaMallocAsync); true by default.
 void set_memory_pools(bool supported);
+// Shared memory a block may opt in to (227 KB by default, as on an H100); kernels choose their
+// shared-memory variants by it.
+void set_shared_memory_optin(int bytes);
 
 // Runs the grid: body(ctx) is called once per CUDA thread. Returns the launch status.
 // kernel identifies the function for its cudaFuncSetAttribute limits.
