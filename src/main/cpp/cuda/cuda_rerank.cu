@@ -4,7 +4,8 @@
 //  1. X = [q; g] on the device, row norms. For row chunks of X: distance chunk [rows, N], row max
 //     (divisor of `original`), top-K selection by original value (K = max(k1 + 1, k2)), and for
 //     query rows the [nq, ng] block of original, kept in the device output buffer.
-//  2. Expanded k-reciprocal sets per row (one thread per row, count pass + fill pass) -> CSR of V.
+//  2. R_half of every row once, then expanded k-reciprocal sets per row (one thread per row, count
+//     pass + fill pass) -> CSR of V.
 //  3. Weights exp(-original(i, e)) from pair distances (one warp per row), normalised per row.
 //  4. Local query expansion (k2 > 1): per-row k-way merge of the sparse V rows -> CSR.
 //  5. Inverted index of the gallery rows of V; per query row, scatter-add of min(V(i,c), V(j,c))
@@ -56,16 +57,25 @@ __global__ void original_block_kernel(const float *__restrict__ S, int64_t ld, i
   }
 }
 
+// R_half(c) of every row c: half[c * fh ...], its size in half_n[c].
+__global__ void half_kernel(const int32_t *__restrict__ rank, int64_t K, int64_t N, int64_t fh,
+                            int32_t *__restrict__ half, int32_t *__restrict__ half_n) {
+  const int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= N) return;
+  half_n[c] = (int32_t)rr::reciprocal(rank, K, (int32_t)c, fh, half + c * fh);
+}
+
 // Expanded sets of rows [r0, r0 + rows): sizes into cnt (vcol null) or the sets into vcol at vptr.
 __global__ void expand_kernel(const int32_t *__restrict__ rank, int64_t K, int64_t r0, int64_t rows, int64_t f1,
-                              int64_t fh, int32_t *__restrict__ scratch, int64_t stride, int64_t *__restrict__ cnt,
+                              const int32_t *__restrict__ half, const int32_t *__restrict__ half_n, int64_t fh,
+                              int32_t *__restrict__ scratch, int64_t stride, int64_t *__restrict__ cnt,
                               const int64_t *__restrict__ vptr, int32_t *__restrict__ vcol) {
   const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= rows) return;
   const int64_t i = r0 + t;
   int32_t *rbuf = scratch + t * stride;
   int32_t *ebuf = rbuf + f1;
-  const int64_t ne = rr::expanded_set(rank, K, (int32_t)i, f1, fh, rbuf, ebuf);
+  const int64_t ne = rr::expanded_set(rank, K, (int32_t)i, f1, half, half_n, fh, rbuf, ebuf);
   if (vcol) {
     int32_t *dst = vcol + vptr[i];
     for (int64_t u = 0; u < ne; ++u) dst[u] = ebuf[u];
@@ -302,13 +312,18 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
     const int64_t ecap = std::min<int64_t>(N, f1 * (fh + 1));
     const int64_t stride = f1 + ecap;
     const int64_t crow = chunk_rows(N, stride * 4, int64_t(256) << 20);
-    DevBuf<int32_t> scratch;
+    DevBuf<int32_t> scratch, half, half_n;
     R4J_CU(scratch.alloc(crow * stride, s));
+    R4J_CU(half.alloc(N * fh, s));
+    R4J_CU(half_n.alloc(N, s));
+    half_kernel<<<grid_for(N, 128, INT32_MAX), 128, 0, s>>>(rank.get(), K, N, fh, half.get(), half_n.get());
+    R4J_CU_LAUNCH("half_kernel");
     for (int pass = 0; pass < 2; ++pass) {
       for (int64_t r0 = 0; r0 < N; r0 += crow) {
         const int64_t r = std::min(crow, N - r0);
-        expand_kernel<<<grid_for(r, 64, INT32_MAX), 64, 0, s>>>(rank.get(), K, r0, r, f1, fh, scratch.get(), stride,
-                                                                cnt.get(), vptr.get(), pass ? vcol.get() : nullptr);
+        expand_kernel<<<grid_for(r, 64, INT32_MAX), 64, 0, s>>>(rank.get(), K, r0, r, f1, half.get(), half_n.get(), fh,
+                                                                scratch.get(), stride, cnt.get(), vptr.get(),
+                                                                pass ? vcol.get() : nullptr);
         R4J_CU_LAUNCH("expand_kernel");
       }
       if (pass == 0) {

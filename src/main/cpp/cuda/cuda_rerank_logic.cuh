@@ -55,29 +55,22 @@ R4J_HD int64_t reciprocal(const int32_t *rank, int64_t K, int32_t i, int64_t f, 
 }
 
 // Expanded k-reciprocal set of row i, ascending, into ebuf; returns its size. f1 = min(k1 + 1, N),
-// fh = min(half_k1(k1) + 1, N). rbuf holds f1 entries (R(i)); ebuf at most min(N, f1 * (fh + 1)).
-R4J_HD int64_t expanded_set(const int32_t *rank, int64_t K, int32_t i, int64_t f1, int64_t fh, int32_t *rbuf,
-                            int32_t *ebuf) {
+// fh = min(half_k1(k1) + 1, N). half[c * fh ...] holds R_half(c) (reciprocal(rank, K, c, fh, ...)) and
+// half_n[c] its size, computed once for every row. rbuf holds f1 entries (R(i)); ebuf at most
+// min(N, f1 * (fh + 1)).
+R4J_HD int64_t expanded_set(const int32_t *rank, int64_t K, int32_t i, int64_t f1, const int32_t *half,
+                            const int32_t *half_n, int64_t fh, int32_t *rbuf, int32_t *ebuf) {
   const int64_t nr = reciprocal(rank, K, i, f1, rbuf);
   int64_t ne = 0;
   for (int64_t t = 0; t < nr; ++t) insert_sorted(ebuf, ne, rbuf[t]);
   for (int64_t t = 0; t < nr; ++t) {
     const int32_t c = rbuf[t];
-    const int32_t *fc = rank + (int64_t)c * K;
-    int64_t len = 0, inter = 0;
-    for (int64_t u = 0; u < fh; ++u) {
-      const int32_t x = fc[u];
-      if (in_list(rank + (int64_t)x * K, fh, c)) {
-        ++len;
-        if (in_list(rbuf, nr, x)) ++inter;
-      }
-    }
-    if (3 * inter > 2 * len) {  // |R_half(c) & R(i)| > 2/3 |R_half(c)|
-      for (int64_t u = 0; u < fh; ++u) {
-        const int32_t x = fc[u];
-        if (in_list(rank + (int64_t)x * K, fh, c)) insert_sorted(ebuf, ne, x);
-      }
-    }
+    const int32_t *hc = half + (int64_t)c * fh;
+    const int64_t len = half_n[c];
+    int64_t inter = 0;
+    for (int64_t u = 0; u < len; ++u) inter += in_list(rbuf, nr, hc[u]);
+    if (3 * inter > 2 * len)  // |R_half(c) & R(i)| > 2/3 |R_half(c)|
+      for (int64_t u = 0; u < len; ++u) insert_sorted(ebuf, ne, hc[u]);
   }
   return ne;
 }
