@@ -16,6 +16,15 @@
  *  - ordering: "nearest" means smallest distance; equal distances are ordered by smaller index.
  *  - sizes are int64_t, but every row count must be < 2^31 (indices are int32_t). d >= 1.
  *    Zero-row inputs are valid and produce empty outputs.
+ *  - inputs must be finite: the kernels do not check, and NaN or infinite values make orders and
+ *    choices unspecified (the Java API rejects them with a message naming the row and column).
+ *
+ * The r4j_cuda_* functions check their arguments first (R4J_EINVAL), then the device (R4J_ECUDA).
+ * They allocate device buffers in stream order from the device's default memory pool, which keeps
+ * up to 4 GiB cached between calls. Environment: R4J_CUDA_CHUNK_BYTES caps the largest scratch
+ * buffer (default: half the free device memory, at least 1 GiB, at most 16 GiB);
+ * R4J_CUDA_PIN_HOST=1 page-locks the caller's buffers during pairwise and rerank;
+ * R4J_CUDA_PROFILE prints the time of each stage of pairwise and rerank to stderr.
  */
 #ifndef REID4J_H
 #define REID4J_H
