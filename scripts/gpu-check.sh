@@ -3,7 +3,7 @@
 # GPU check driver: CUDA vs CPU results, then timings at the Market-1501 shape.
 # Usage: scripts/gpu-check.sh [extra gpu_check args, e.g. --no-cpu-rerank or a seed]
 # Environment: BUILD_DIR (default build-gpu), CUDA_ARCH (default: native, falling back to 90),
-#              RUN_CPU_TESTS=0 to skip the CPU test drivers.
+#              RUN_CPU_TESTS=0 to skip the CPU test drivers, SANITIZE=1 to add compute-sanitizer runs.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -33,6 +33,16 @@ cmake --build "$BUILD_DIR" -j "$JOBS"
 status=0
 echo "== gpu_check (arch $ARCH)"
 timeout 300 "$BUILD_DIR/gpu_check" "$@" || status=$?
+
+# SANITIZE=1: also run the small checks under compute-sanitizer (memcheck, racecheck, synccheck):
+# out-of-bounds device accesses, shared-memory races and barrier misuse on the real hardware.
+if [ "${SANITIZE:-0}" != 0 ]; then
+  for tool in memcheck racecheck synccheck; do
+    echo "== compute-sanitizer --tool $tool gpu_check --no-timing --quick"
+    timeout 300 compute-sanitizer --tool "$tool" --error-exitcode 9 "$BUILD_DIR/gpu_check" --no-timing --quick \
+      | grep -vE '^PASS ' || { echo "== compute-sanitizer $tool FAILED"; status=1; }
+  done
+fi
 
 if [ "${RUN_CPU_TESTS:-1}" != 0 ]; then
   for t in "$BUILD_DIR"/test_cpu_*; do

@@ -4,7 +4,8 @@
 // device ("no CUDA device, skipping") and non-zero when any check failed. Built as gpu_check_emu
 // (and gpu_check_emu_asan) it runs the same checks on the CUDA emulator of src/test/cpp/cuda_emu,
 // without timings, plus out-of-memory checks that only the emulator can provoke.
-// Usage: gpu_check [--no-timing] [--no-cpu-rerank] [seed]
+// Usage: gpu_check [--no-timing] [--no-cpu-rerank] [--quick] [seed]   (--quick: small shapes only, as
+// under compute-sanitizer)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -441,12 +442,14 @@ int main(int argc, char **argv) {
 #else
   bool timing = true;
 #endif
-  bool cpu_rerank = true;
+  bool cpu_rerank = true, quick = false;  // quick: small shapes only (for compute-sanitizer runs)
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--no-timing"))
       timing = false;
     else if (!std::strcmp(argv[i], "--no-cpu-rerank"))
       cpu_rerank = false;
+    else if (!std::strcmp(argv[i], "--quick"))
+      quick = true;
     else
       g_rng.seed(std::strtoull(argv[i], nullptr, 10));
   }
@@ -467,7 +470,7 @@ int main(int argc, char **argv) {
     check_pairwise(3, 5, 7, metric, false);
     check_pairwise(37, 129, 65, metric, false);
     check_pairwise(130, 257, 128, metric, true);
-    check_pairwise(300, 520, 2048, metric, false);
+    if (!quick) check_pairwise(300, 520, 2048, metric, false);
     check_pairwise(1, 1000, 3, metric, false);
   }
   check_pairwise(129, 131, 6, R4J_COSINE, true);
@@ -477,15 +480,17 @@ int main(int argc, char **argv) {
   check_topk(33, 1000, 100, 0);
   check_topk(20, 3000, 1024, 3);
   check_topk(17, 2000, 10, 2);
-  check_topk(3, 9000, 4096, 0);
-  check_topk(3, 6000, 5000, 2);  // beyond the shared-memory selection buffer
-  check_topk(2, 300000, 50, 0);
+  if (!quick) {
+    check_topk(3, 9000, 4096, 0);
+    check_topk(3, 6000, 5000, 2);  // beyond the shared-memory selection buffer
+    check_topk(2, 300000, 50, 0);  // beyond the shared-memory key cache
+  }
   for (int metric = 0; metric < 3; ++metric) {
     check_pairwise_topk(1, 1, 5, metric, 1, false);
     check_pairwise_topk(37, 500, 33, metric, 10, false);
     check_pairwise_topk(64, 1000, 128, metric, 100, true);
   }
-  check_pairwise_topk(10, 5000, 64, R4J_EUCLIDEAN, 5000, false);
+  if (!quick) check_pairwise_topk(10, 5000, 64, R4J_EUCLIDEAN, 5000, false);
   for (int metric = 0; metric < 3; ++metric) {
     check_batch_hard(1, 8, metric, 1);
     check_batch_hard(2, 3, metric, 1);
@@ -501,12 +506,14 @@ int main(int argc, char **argv) {
   check_rerank(5, 9, 4, R4J_EUCLIDEAN, 20, 6, 0.3f, 0);   // k1 + 1 > N
   check_rerank(30, 120, 32, R4J_EUCLIDEAN, 10, 1, 0.3f, 15);
   check_rerank(1, 50, 16, R4J_EUCLIDEAN, 7, 4, 0.0f, 8);
-  check_rerank(100, 700, 256, R4J_EUCLIDEAN, 20, 6, 1.0f, 60);
-  check_rerank(300, 1500, 128, R4J_EUCLIDEAN, 20, 6, 0.3f, 100);
+  if (!quick) {
+    check_rerank(100, 700, 256, R4J_EUCLIDEAN, 20, 6, 1.0f, 60);
+    check_rerank(300, 1500, 128, R4J_EUCLIDEAN, 20, 6, 0.3f, 100);
+  }
   // The same with a small scratch budget: D in row chunks instead of the mirrored upper triangle.
   setenv("R4J_CUDA_CHUNK_BYTES", "100000", 1);
   check_rerank(40, 200, 64, R4J_COSINE, 20, 6, 0.3f, 30);
-  check_rerank(300, 1500, 128, R4J_EUCLIDEAN, 20, 6, 0.3f, 100);
+  if (!quick) check_rerank(300, 1500, 128, R4J_EUCLIDEAN, 20, 6, 0.3f, 100);
   unsetenv("R4J_CUDA_CHUNK_BYTES");
   setenv("R4J_CUDA_PIN_HOST", "1", 1);  // and with the host buffers page-locked during the call
   check_pairwise(130, 257, 128, R4J_EUCLIDEAN, true);
