@@ -3,7 +3,8 @@
 # GPU check driver: CUDA vs CPU results, then timings at the Market-1501 shape.
 # Usage: scripts/gpu-check.sh [extra gpu_check args, e.g. --no-cpu-rerank or a seed]
 # Environment: BUILD_DIR (default build-gpu), CUDA_ARCH (default: native, falling back to 90),
-#              RUN_CPU_TESTS=0 to skip the CPU test drivers, SANITIZE=1 to add compute-sanitizer runs.
+#              RUN_CPU_TESTS=0 to skip the CPU test drivers, SANITIZE=1 to add compute-sanitizer runs,
+#              GPU_CHECK_JSON (default BUILD_DIR/gpu-check.json): device, check counts and timings.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,7 +33,9 @@ cmake --build "$BUILD_DIR" -j "$JOBS"
 
 status=0
 echo "== gpu_check (arch $ARCH)"
-timeout 300 "$BUILD_DIR/gpu_check" "$@" || status=$?
+JSON="${GPU_CHECK_JSON:-$BUILD_DIR/gpu-check.json}"
+timeout 300 "$BUILD_DIR/gpu_check" --json "$JSON" "$@" || status=$?
+echo "== results for machines: $JSON"
 
 # SANITIZE=1: also run the small checks under compute-sanitizer (memcheck, racecheck, synccheck):
 # out-of-bounds device accesses, shared-memory races and barrier misuse on the real hardware.

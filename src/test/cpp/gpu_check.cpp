@@ -4,7 +4,7 @@
 // device ("no CUDA device, skipping") and non-zero when any check failed. Built as gpu_check_emu
 // (and gpu_check_emu_asan) it runs the same checks on the CUDA emulator of src/test/cpp/cuda_emu,
 // without timings, plus out-of-memory checks that only the emulator can provoke.
-// Usage: gpu_check [--no-timing] [--no-cpu-rerank] [--quick] [seed]   (--quick: small shapes only, as
+// Usage: gpu_check [--no-timing] [--no-cpu-rerank] [--quick] [--json FILE] [seed]   (--quick: small shapes only, as
 // under compute-sanitizer)
 #include <algorithm>
 #include <chrono>
@@ -26,6 +26,9 @@
 namespace {
 
 int g_fail = 0, g_pass = 0;
+std::vector<std::pair<std::string, double>> g_times_ms;  // every TIME line, for --json
+std::string g_device;
+double g_market_max_diff = -1;
 std::mt19937_64 g_rng(12345);
 
 void report(bool ok, const std::string &name, const std::string &detail = "") {
@@ -349,6 +352,7 @@ double seconds(const std::function<int()> &fn, int reps, const char *name) {
   std::sort(t.begin(), t.end());
   const double med = t[t.size() / 2];
   std::printf("TIME %-52s %9.2f ms (median of %d, host<->device copies included)\n", name, med * 1e3, reps);
+  g_times_ms.emplace_back(name, med * 1e3);
   std::fflush(stdout);
   return med;
 }
@@ -420,6 +424,7 @@ void timings(bool cpu_rerank) {
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("TIME %-52s %9.2f ms (one run, %d threads)%s\n", "cpu rerank Market k1=20 k2=6 lambda=0.3", t * 1e3,
                 r4j_cpu_threads(), st == R4J_OK ? "" : " ERROR");
+    if (st == R4J_OK) g_times_ms.emplace_back("cpu rerank Market k1=20 k2=6 lambda=0.3", t * 1e3);
     if (st == R4J_OK) {  // the GPU result at the Market shape against the CPU one (Gaussian data: informative)
       double worst = 0;
       int64_t bad = 0;
@@ -430,11 +435,28 @@ void timings(bool cpu_rerank) {
       }
       std::printf("INFO rerank Market cuda vs cpu: max abs diff %.3g, %lld of %lld above 1e-4\n", worst,
                   (long long)bad, (long long)(nq * ng));
+      g_market_max_diff = worst;
     }
   }
 }
 
 }  // namespace
+
+// {"device", "passed", "failed", "timings_ms": {name: ms}, "rerank_market_max_abs_diff"} for --json.
+bool write_json(const char *path) {
+  FILE *f = std::fopen(path, "w");
+  if (!f) return false;
+  std::fprintf(f, "{\n  \"device\": \"%s\",\n  \"passed\": %d,\n  \"failed\": %d,\n  \"timings_ms\": {", g_device.c_str(),
+               g_pass, g_fail);
+  for (size_t i = 0; i < g_times_ms.size(); ++i)
+    std::fprintf(f, "%s\n    \"%s\": %.3f", i ? "," : "", g_times_ms[i].first.c_str(), g_times_ms[i].second);
+  std::fprintf(f, "%s},\n  \"rerank_market_max_abs_diff\": ", g_times_ms.empty() ? "" : "\n  ");
+  if (g_market_max_diff >= 0)
+    std::fprintf(f, "%.6g\n}\n", g_market_max_diff);
+  else
+    std::fprintf(f, "null\n}\n");
+  return std::fclose(f) == 0;
+}
 
 int main(int argc, char **argv) {
 #ifdef REID4J_CUDA_EMU
@@ -443,6 +465,7 @@ int main(int argc, char **argv) {
   bool timing = true;
 #endif
   bool cpu_rerank = true, quick = false;  // quick: small shapes only (for compute-sanitizer runs)
+  const char *json = nullptr;              // --json FILE: device, counts and timings for machines
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--no-timing"))
       timing = false;
@@ -450,6 +473,8 @@ int main(int argc, char **argv) {
       cpu_rerank = false;
     else if (!std::strcmp(argv[i], "--quick"))
       quick = true;
+    else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
+      json = argv[++i];
     else
       g_rng.seed(std::strtoull(argv[i], nullptr, 10));
   }
@@ -458,11 +483,16 @@ int main(int argc, char **argv) {
   int count = 0;
   if (r4j_cuda_device_count(&count) != R4J_OK || count == 0) {
     std::printf("no CUDA device, skipping\n");
+    g_device = "none";
+    if (json) write_json(json);
     return 0;
   }
   char name[256];
   if (r4j_cuda_device_name(name, sizeof name) != R4J_OK) std::snprintf(name, sizeof name, "? (%s)", r4j_last_error());
   std::printf("device: %s (%d device(s))\n", name, count);
+  g_device = name;
+  for (char &c : g_device)
+    if (c == '"' || c == '\\') c = '\'';
 
   check_api();
   for (int metric = 0; metric < 3; ++metric) {
@@ -540,5 +570,9 @@ int main(int argc, char **argv) {
   std::printf("--- %d passed, %d failed ---\n", g_pass, g_fail);
   if (timing) timings(cpu_rerank);
   std::printf("gpu_check: %s\n", g_fail == 0 ? "ALL PASS" : "FAILURES");
+  if (json && !write_json(json)) {
+    std::printf("gpu_check: cannot write %s\n", json);
+    return 1;
+  }
   return g_fail == 0 ? 0 : 1;
 }
