@@ -53,6 +53,21 @@ bool use_memory_pool() {
   return true;
 }
 
+int dynamic_smem_limit(const char *FN, const void *kernel, std::atomic<bool> *raised, int static_bytes, size_t *limit) {
+  int dev = 0, optin = 0;
+  *limit = 0;
+  R4J_CU(cudaGetDevice(&dev));
+  R4J_CU(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  if (optin <= static_bytes) return R4J_OK;
+  const int dyn = optin - static_bytes;
+  if (dev >= 0 && dev < kMaxDevices && !raised[dev].load()) {
+    R4J_CU(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, dyn));
+    raised[dev].store(true);
+  }
+  *limit = (dev >= 0 && dev < kMaxDevices) ? (size_t)dyn : (size_t)std::max(0, 48 * 1024 - static_bytes);
+  return R4J_OK;
+}
+
 int64_t scratch_budget() {
   if (const char *s = std::getenv("R4J_CUDA_CHUNK_BYTES")) {
     const long long v = std::atoll(s);

@@ -4,6 +4,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -154,6 +155,14 @@ class HostPin {
  private:
   void *p_ = nullptr;
 };
+
+// Dynamic shared memory a block of `kernel` may use on the current device: the device's opt-in
+// maximum less `static_bytes` (the kernel's own __shared__ variables, rounded up), into *limit.
+// The first call per device raises the kernel's limit to exactly that (raised: one flag per device,
+// owned by the caller). The limit is never lowered and every thread sets the same value, so
+// concurrent calls cannot invalidate each other's launches.
+constexpr int kMaxDevices = 64;
+int dynamic_smem_limit(const char *FN, const void *kernel, std::atomic<bool> *raised, int static_bytes, size_t *limit);
 
 // Bytes of device scratch a streamed distance chunk may use.
 constexpr int64_t kChunkBytes = int64_t(1) << 30;

@@ -399,13 +399,11 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
                                                                inv_row.get(), inv_val.get());
   R4J_CU_LAUNCH("inv_fill_kernel");
   clock.mark("inverted index");
-  int dev = 0, optin = 0;
-  R4J_CU(cudaGetDevice(&dev));
-  R4J_CU(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  static std::atomic<bool> raised[kMaxDevices];
+  size_t limit = 0;
+  R4J_TRY(dynamic_smem_limit(FN, reinterpret_cast<const void *>(jaccard_shared_kernel), raised, 1024, &limit));
   const size_t acc_bytes = sizeof(float) * (size_t)ng;
-  if (acc_bytes + 1024 <= (size_t)optin && nq <= INT32_MAX) {  // one query row's accumulator per block
-    if (acc_bytes > 48 * 1024)
-      R4J_CU(cudaFuncSetAttribute(jaccard_shared_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)acc_bytes));
+  if (acc_bytes <= limit && nq <= INT32_MAX) {  // one query row's accumulator per block
     jaccard_shared_kernel<<<(unsigned)nq, JAC_THREADS, acc_bytes, s>>>(Vp, Vc, Vv, cptr.get(), inv_row.get(),
                                                                       inv_val.get(), nq, ng, lambda, dout.get());
     R4J_CU_LAUNCH("jaccard_shared_kernel");

@@ -180,14 +180,10 @@ int launch_select(const char *FN, const float *dist, int64_t ld, int64_t rows, i
   // Sort buffer in shared memory, and the row's keys too when they fit the block's opt-in limit.
   const size_t sort_bytes = (size_t)P * sizeof(unsigned long long);
   const size_t cached_bytes = sort_bytes + (size_t)cols * sizeof(unsigned);
-  int dev = 0, optin = 0;
-  R4J_CU(cudaGetDevice(&dev));
-  R4J_CU(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-  const size_t static_bytes = 2048;  // the kernel's own __shared__ variables (about 1.1 KB), with room
-  if (cached_bytes + static_bytes <= (size_t)optin) {
-    if (cached_bytes > 48 * 1024)
-      R4J_CU(cudaFuncSetAttribute(select_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)cached_bytes));
+  static std::atomic<bool> raised[kMaxDevices];
+  size_t limit = 0;  // the kernel's own __shared__ variables take about 1.1 KB: 2 KB reserved
+  R4J_TRY(dynamic_smem_limit(FN, reinterpret_cast<const void *>(select_kernel<true>), raised, 2048, &limit));
+  if (cached_bytes <= limit) {
     select_kernel<true><<<(unsigned)rows, SEL_THREADS, cached_bytes, s>>>(dist, ld, cols, (int)k, div, out_val,
                                                                           out_idx, nullptr, P);
   } else {
