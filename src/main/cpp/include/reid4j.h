@@ -23,7 +23,8 @@
  * They allocate device buffers in stream order from the device's default memory pool, which keeps
  * up to 4 GiB cached between calls. Environment: R4J_CUDA_CHUNK_BYTES caps the largest scratch
  * buffer (default: half the free device memory, at least 1 GiB, at most 16 GiB);
- * R4J_CUDA_PIN_HOST=1 page-locks the caller's buffers during pairwise and rerank;
+ * R4J_CUDA_PIN_HOST=1 page-locks the caller's buffers during pairwise and rerank (then concurrent
+ * calls must not share a host buffer: the first to finish unlocks it);
  * R4J_CUDA_PROFILE prints the time of each stage of pairwise and rerank to stderr.
  */
 #ifndef REID4J_H
