@@ -205,12 +205,10 @@ inline int64_t select_pad(int64_t k) {
 }
 
 // Per-row k smallest of dist: [rows, cols] with leading dimension ld, ascending by (value, column).
-// If div is not null the values are dist / div[row]. Writes out_val (may be null) and out_idx,
-// [rows, k] contiguous. 1 <= k <= cols. When select_pad(k) > kSelectSharedMax, gscratch must hold
+// Writes out_val (may be null) and out_idx, [rows, k] contiguous. 1 <= k <= cols. When select_pad(k) > kSelectSharedMax, gscratch must hold
 // rows * select_pad(k) 64-bit words.
 int launch_select(const char *FN, const float *dist, int64_t ld, int64_t rows, int64_t cols, int64_t k,
-                  const float *div, float *out_val, int32_t *out_idx, unsigned long long *gscratch,
-                  cudaStream_t s);
+                  float *out_val, int32_t *out_idx, unsigned long long *gscratch, cudaStream_t s);
 
 }  // namespace cu
 }  // namespace r4j

@@ -290,7 +290,7 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
       R4J_CU_LAUNCH("row_max_kernel");
       // Neighbour lists by D itself, as on the CPU: D / div orders the same up to rounding, which can
       // merge two values 1 ulp apart and reorder them by index.
-      R4J_TRY(launch_select(FN, S.get(), N, r, N, K, nullptr, nullptr, rank.get() + r0 * K, sel.get(), s));
+      R4J_TRY(launch_select(FN, S.get(), N, r, N, K, nullptr, rank.get() + r0 * K, sel.get(), s));
       const int64_t qrows = std::min(r0 + r, nq) - r0;
       if (qrows > 0) {
         original_block_kernel<<<grid_for(qrows * ng, 256), 256, 0, s>>>(S.get(), N, r0, qrows, nq, ng, div.get(),

@@ -18,17 +18,12 @@ __device__ __forceinline__ unsigned order_key(float v) {
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-__device__ __forceinline__ float load_value(const float *__restrict__ r, int64_t j, bool use_div, float dv) {
-  float v = r[j];
-  return use_div ? v / dv : v;
-}
 
 // Key of column j of the row: from the cached copy in shared memory, or computed from global memory.
 template <bool CACHED>
-__device__ __forceinline__ unsigned key_at(const unsigned *keys, const float *__restrict__ r, int64_t j, bool use_div,
-                                           float dv) {
+__device__ __forceinline__ unsigned key_at(const unsigned *keys, const float *__restrict__ r, int64_t j) {
   if (CACHED) return keys[j];
-  return order_key(load_value(r, j, use_div, dv));
+  return order_key(r[j]);
 }
 
 // One block per row. Radix select (4 passes of 8 bits) finds the key T of the k-th smallest value
@@ -41,7 +36,7 @@ __device__ __forceinline__ unsigned key_at(const unsigned *keys, const float *__
 template <bool CACHED>
 __global__ void __launch_bounds__(SEL_THREADS)
     select_kernel(const float *__restrict__ dist, int64_t ld, int64_t cols, int k,
-                  const float *__restrict__ div, float *__restrict__ out_val, int32_t *__restrict__ out_idx,
+                  float *__restrict__ out_val, int32_t *__restrict__ out_idx,
                   unsigned long long *__restrict__ gscratch, int64_t P) {
   extern __shared__ unsigned long long sbuf[];
   __shared__ unsigned hist[256];
@@ -52,12 +47,10 @@ __global__ void __launch_bounds__(SEL_THREADS)
   const int lane = tid & 31, warp = tid >> 5;
   const int64_t row = blockIdx.x;
   const float *r = dist + row * ld;
-  const bool use_div = div != nullptr;
-  const float dv = use_div ? div[row] : 1.f;
   unsigned long long *buf = gscratch ? gscratch + row * P : sbuf;
   unsigned *keys = reinterpret_cast<unsigned *>(sbuf + P);
   if (CACHED) {
-    for (int64_t j = tid; j < cols; j += SEL_THREADS) keys[j] = order_key(load_value(r, j, use_div, dv));
+    for (int64_t j = tid; j < cols; j += SEL_THREADS) keys[j] = order_key(r[j]);
     // (the barrier after the histogram reset below orders these writes before any read)
   }
 
@@ -70,7 +63,7 @@ __global__ void __launch_bounds__(SEL_THREADS)
       const int64_t j = base + tid;
       unsigned bin = 256;  // none
       if (j < cols) {
-        const unsigned u = key_at<CACHED>(keys, r, j, use_div, dv);
+        const unsigned u = key_at<CACHED>(keys, r, j);
         if ((u & mask) == prefix) bin = (u >> shift) & 255u;
       }
       if (__ballot_sync(0xffffffffu, bin < 256) == 0) continue;
@@ -111,7 +104,7 @@ __global__ void __launch_bounds__(SEL_THREADS)
     unsigned u = 0;
     bool lt = false, eq = false;
     if (j < cols) {
-      u = key_at<CACHED>(keys, r, j, use_div, dv);
+      u = key_at<CACHED>(keys, r, j);
       lt = u < T;
       eq = u == T;
     }
@@ -157,7 +150,7 @@ __global__ void __launch_bounds__(SEL_THREADS)
   // 4. write out (values re-read so they are bit-identical to the input).
   for (int64_t i = tid; i < k; i += SEL_THREADS) {
     const uint32_t j = (uint32_t)(buf[i] & 0xffffffffull);
-    if (out_val) out_val[row * k + i] = load_value(r, j, use_div, dv);
+    if (out_val) out_val[row * k + i] = r[j];
     out_idx[row * k + i] = (int32_t)j;
   }
 }
@@ -165,14 +158,14 @@ __global__ void __launch_bounds__(SEL_THREADS)
 }  // namespace
 
 int launch_select(const char *FN, const float *dist, int64_t ld, int64_t rows, int64_t cols, int64_t k,
-                  const float *div, float *out_val, int32_t *out_idx, unsigned long long *gscratch,
+                  float *out_val, int32_t *out_idx, unsigned long long *gscratch,
                   cudaStream_t s) {
   if (rows <= 0 || k <= 0) return R4J_OK;
   if (k > cols) return fail(R4J_EINVAL, std::string(FN) + ": internal: k > cols in selection");
   const int64_t P = select_pad(k);
   if (P > kSelectSharedMax) {  // sort buffer in global memory, keys read from the row each pass
     if (!gscratch) return fail(R4J_EINVAL, std::string(FN) + ": internal: selection scratch missing");
-    select_kernel<false><<<(unsigned)rows, SEL_THREADS, 0, s>>>(dist, ld, cols, (int)k, div, out_val, out_idx,
+    select_kernel<false><<<(unsigned)rows, SEL_THREADS, 0, s>>>(dist, ld, cols, (int)k, out_val, out_idx,
                                                                   gscratch, P);
     R4J_CU_LAUNCH("select_kernel");
     return R4J_OK;
@@ -184,10 +177,10 @@ int launch_select(const char *FN, const float *dist, int64_t ld, int64_t rows, i
   size_t limit = 0;  // the kernel's own __shared__ variables take about 1.1 KB: 2 KB reserved
   R4J_TRY(dynamic_smem_limit(FN, reinterpret_cast<const void *>(select_kernel<true>), raised, 2048, &limit));
   if (cached_bytes <= limit) {
-    select_kernel<true><<<(unsigned)rows, SEL_THREADS, cached_bytes, s>>>(dist, ld, cols, (int)k, div, out_val,
+    select_kernel<true><<<(unsigned)rows, SEL_THREADS, cached_bytes, s>>>(dist, ld, cols, (int)k, out_val,
                                                                           out_idx, nullptr, P);
   } else {
-    select_kernel<false><<<(unsigned)rows, SEL_THREADS, sort_bytes, s>>>(dist, ld, cols, (int)k, div, out_val,
+    select_kernel<false><<<(unsigned)rows, SEL_THREADS, sort_bytes, s>>>(dist, ld, cols, (int)k, out_val,
                                                                          out_idx, nullptr, P);
   }
   R4J_CU_LAUNCH("select_kernel");
@@ -239,7 +232,7 @@ extern "C" int r4j_cuda_topk(const float *dist, int64_t rows, int64_t cols, int6
   for (int64_t r0 = 0; r0 < rows; r0 += crow) {
     const int64_t r = std::min(crow, rows - r0);
     R4J_CU(cudaMemcpyAsync(dd.get(), dist + r0 * cols, sizeof(float) * r * cols, cudaMemcpyHostToDevice, s));
-    R4J_TRY(launch_select(FN, dd.get(), cols, r, cols, k, nullptr, dval.get(), didx.get(), scratch.get(), s));
+    R4J_TRY(launch_select(FN, dd.get(), cols, r, cols, k, dval.get(), didx.get(), scratch.get(), s));
     R4J_CU(cudaMemcpyAsync(out_val + r0 * k, dval.get(), sizeof(float) * r * k, cudaMemcpyDeviceToHost, s));
     R4J_CU(cudaMemcpyAsync(out_idx + r0 * k, didx.get(), sizeof(int32_t) * r * k, cudaMemcpyDeviceToHost, s));
   }
@@ -289,7 +282,7 @@ extern "C" int r4j_cuda_pairwise_topk(const float *q, int64_t nq, const float *g
     const int64_t r = std::min(crow, nq - r0);
     R4J_TRY(launch_distance(FN, dq.get() + r0 * d, nqv.get() + r0, r, dg.get(), ngv.get(), ng, d, metric, dd.get(),
                             ng, s));
-    R4J_TRY(launch_select(FN, dd.get(), ng, r, ng, k, nullptr, dval.get(), didx.get(), scratch.get(), s));
+    R4J_TRY(launch_select(FN, dd.get(), ng, r, ng, k, dval.get(), didx.get(), scratch.get(), s));
     R4J_CU(cudaMemcpyAsync(out_val + r0 * k, dval.get(), sizeof(float) * r * k, cudaMemcpyDeviceToHost, s));
     R4J_CU(cudaMemcpyAsync(out_idx + r0 * k, didx.get(), sizeof(int32_t) * r * k, cudaMemcpyDeviceToHost, s));
   }
