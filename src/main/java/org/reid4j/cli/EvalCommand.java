@@ -51,6 +51,10 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--flip", description = "With --checkpoint: flip test-time augmentation.")
   boolean flip;
 
+  @Option(names = "--device", paramLabel = "D", defaultValue = "auto",
+      description = "With --checkpoint: where the model runs, auto, cpu or cuda (default ${DEFAULT-VALUE}).")
+  String device = "auto";
+
   @Option(names = "--plots", paramLabel = "DIR",
       description = "Write cmc.png, and ranked.png (each query beside its top 10) when the images are at hand.")
   Path plots;
@@ -138,6 +142,7 @@ public final class EvalCommand implements Callable<Integer> {
       x.checkpoint = checkpoint;
       x.data = data;
       x.flip = flip;
+      x.device = device;
       x.normalize = false; // --normalize applies below, as for feature files
       try (ExtractCommand.Prepared p = x.prepare()) {
         org.reid4j.data.ImageSource[] qg = x.openDataset(p.cfg(), p.embedder().channels());
@@ -147,6 +152,8 @@ public final class EvalCommand implements Callable<Integer> {
       }
     }
     if (flip) throw new IllegalArgumentException("--flip applies to --checkpoint only");
+    if (!device.equals("auto")) throw new IllegalArgumentException("--device applies to --checkpoint only (it says "
+        + "where the model runs; --backend says where the evaluation kernels run)");
     boolean files = queryFeatures != null || queryPids != null || queryCamids != null || galleryFeatures != null
         || galleryPids != null || galleryCamids != null;
     int sources = (dir != null ? 1 : 0) + (files ? 1 : 0) + (data != null ? 1 : 0);

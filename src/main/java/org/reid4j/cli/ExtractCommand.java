@@ -98,6 +98,10 @@ public final class ExtractCommand implements Callable<Integer> {
   @Option(names = "--batch", paramLabel = "N", description = "Images per forward pass (default: TEST.BATCH_SIZE, TorchScript 64).")
   Integer batch;
 
+  @Option(names = "--device", paramLabel = "D", defaultValue = "auto",
+      description = "Where a --checkpoint model runs: auto (CUDA when libtorch sees a GPU), cpu or cuda (default ${DEFAULT-VALUE}).")
+  String device = "auto";
+
   @Option(names = "--workers", paramLabel = "N", defaultValue = "2", description = "Decoding threads (default ${DEFAULT-VALUE}).")
   int workers = 2;
 
@@ -163,16 +167,20 @@ public final class ExtractCommand implements Callable<Integer> {
         if (!Files.isRegularFile(config)) throw new NoSuchFileException(config + " (--config)");
         given = TrainConfig.load(config, List.of());
       }
-      ModelLoader.Loaded loaded = ModelLoader.load(checkpoint, given, sets);
+      org.bytedeco.pytorch.Device dev = org.reid4j.train.Devices.choose(device);
+      ModelLoader.Loaded loaded = ModelLoader.load(checkpoint, given, sets, dev);
       cfg = loaded.config();
       embedder = ModelLoader.embedder(loaded, feature);
       rescalePad = cfg.input().rescalePad();
       model.put("checkpoint", checkpoint.toString());
+      model.put("device", dev.str().getString());
       model.put("backbone", cfg.model().backbone());
       model.put("feature", ((ModelEmbedder) embedder).feature().name().toLowerCase(Locale.ROOT) + " neck");
     } else {
       if (config != null || !overrides.isEmpty())
         throw new IllegalArgumentException("--config and --set apply to --checkpoint models only");
+      if (!device.equals("auto")) throw new IllegalArgumentException("--device applies to --checkpoint models only "
+          + "(TorchScript models run on the CPU)");
       if (feat != null) throw new IllegalArgumentException("--feat applies to --checkpoint models only (a TorchScript "
           + "model returns one feature)");
       if (inputSize == null)

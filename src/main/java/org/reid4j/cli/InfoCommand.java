@@ -7,7 +7,8 @@ import org.reid4j.kernels.Kernels;
 import picocli.CommandLine.Command;
 
 /** {@code reid4j info}: which kernel backends can run on this machine, and why not. */
-@Command(name = "info", mixinStandardHelpOptions = true, description = "Show the kernel backends available here.")
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Show the kernel backends available here, and libtorch's view: CUDA natives loaded or why not, "
+        + "GPUs seen, cuDNN version.")
 public final class InfoCommand implements Callable<Integer> {
   @Override
   public Integer call() {
@@ -20,6 +21,7 @@ public final class InfoCommand implements Callable<Integer> {
       }
       System.out.printf("%-5s %s%n", b.id(), line);
     }
+    System.out.printf("torch %s%n", org.reid4j.train.Devices.describeTorch());
     return 0;
   }
 }

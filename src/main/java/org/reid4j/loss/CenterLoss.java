@@ -25,7 +25,7 @@ public final class CenterLoss extends Module {
       throw new IllegalArgumentException("center loss needs positive sizes, got " + numClasses + " x " + featDim);
     this.numClasses = numClasses;
     this.featDim = featDim;
-    this.centers = new Tensor(register_parameter("centers", torch.randn(numClasses, featDim)));
+    this.centers = new Tensor(register_parameter("centers", Tensors.randn(Tensors.CPU, numClasses, featDim)));
   }
 
   public Tensor centers() {

@@ -1,5 +1,9 @@
 package org.reid4j.loss;
 
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.reid4j.kernels.Backend;
@@ -12,10 +16,14 @@ import org.reid4j.model.Tensors;
 /**
  * Batch-hard triplet loss (Hermans et al. 2017) as BoT uses it, on Euclidean distances. For every
  * anchor the farthest same-label sample (hardest positive) and the nearest other-label sample
- * (hardest negative) are mined by the retrieval core's {@link Kernels#batchHard} on a detached copy of
- * the features; then only those pairs' distances are recomputed differentiably in libtorch from
- * explicit differences (sqrt(max(sum((a - p)^2), 1e-12))), which costs O(N D) instead of the O(N^2 D)
- * of a differentiable distance matrix.
+ * (hardest negative) are mined without gradient; then only those pairs' distances are recomputed
+ * differentiably from explicit differences (sqrt(max(sum((a - p)^2), 1e-12))), which costs O(N D)
+ * instead of the O(N^2 D) of a differentiable distance matrix.
+ *
+ * <p>Where the mining runs: features on the CPU go to the retrieval core's {@link Kernels#batchHard}
+ * (a host copy of a CPU tensor is free); features on a GPU are mined where they are, by
+ * {@link #mineOnDevice} (tensor operations, no host round trip and no synchronisation), which picks
+ * the same triplets: ties go to the smaller index in both.
  *
  * <p>Loss: the mean over anchors of relu(d_ap - d_an + margin) (MarginRankingLoss with y = 1), or of
  * softplus(d_ap - d_an) with {@code softMargin} (SoftMarginLoss). Anchors that have no positive or no
@@ -23,14 +31,29 @@ import org.reid4j.model.Tensors;
  * to the graph).
  */
 public final class TripletLoss {
-  /** The loss and the fraction of the batch's anchors whose triplet is active (contributes a gradient). */
-  public record Result(Tensor loss, double fractionActive) {}
+  /**
+   * The loss and the fraction of the batch's anchors whose triplet is active (contributes a
+   * gradient), both 0-dim float tensors on the features' device: read them with one host copy per
+   * step, not one each.
+   */
+  public record Result(Tensor loss, Tensor activeFraction) {
+    /** The active fraction as a number (a host copy: synchronises with the device). */
+    public double fractionActive() {
+      return activeFraction.cpu().item_double();
+    }
+  }
+
+  /**
+   * Mined indices, int64 [N] on the features' device: the hardest positive and negative of every
+   * anchor, and whether the anchor has both (where it does not, its indices are arbitrary).
+   */
+  public record Mined(Tensor posIdx, Tensor negIdx, Tensor valid) {}
 
   private final double margin;
   private final boolean softMargin;
   private final Kernels miner;
 
-  /** miner: a CPU-side kernels instance (JAVA or CPU backend); null means plain Java. */
+  /** miner: a CPU-side kernels instance for CPU features (JAVA or CPU backend); null means plain Java. */
   public TripletLoss(double margin, boolean softMargin, Kernels miner) {
     if (!softMargin && !(margin >= 0))
       throw new IllegalArgumentException("triplet margin must be >= 0, got " + margin);
@@ -49,40 +72,102 @@ public final class TripletLoss {
 
   /** feats [N, D] float32, labels [N] -> loss and the fraction of active anchors. */
   public Result forward(Tensor feats, int[] labels) {
-    if (feats.dim() != 2 || feats.size(0) != labels.length)
-      throw new IllegalArgumentException("feats must be [" + labels.length + ", D], got "
-          + Tensors.shapeString(feats));
-    int n = labels.length;
-    int d = (int) feats.size(1);
-    float[] data = Tensors.toFloats(feats);
-    HardMining mining = miner.batchHard(new FloatMatrix(n, d, data), labels, Metric.EUCLIDEAN);
-    int valid = 0;
-    for (int i = 0; i < n; i++) if (mining.posIdx()[i] >= 0 && mining.negIdx()[i] >= 0) valid++;
-    if (valid == 0) return new Result(feats.sum().mul(Tensors.scalar(0)), 0.0);
-    int[] a = new int[valid];
-    int[] p = new int[valid];
-    int[] q = new int[valid];
-    for (int i = 0, k = 0; i < n; i++) {
-      if (mining.posIdx()[i] < 0 || mining.negIdx()[i] < 0) continue;
-      a[k] = i;
-      p[k] = mining.posIdx()[i];
-      q[k] = mining.negIdx()[i];
-      k++;
-    }
-    Tensor anchors = feats.index_select(0, Tensors.longs(a));
-    Tensor dAp = distance(anchors, feats.index_select(0, Tensors.longs(p)));
-    Tensor dAn = distance(anchors, feats.index_select(0, Tensors.longs(q)));
+    return forward(feats, Tensors.longs(labels, feats.device()));
+  }
+
+  /** feats [N, D] float32, labels int64 [N] on the features' device -> loss and active fraction. */
+  public Result forward(Tensor feats, Tensor labels) {
+    if (feats.dim() != 2 || labels.dim() != 1 || feats.size(0) != labels.size(0))
+      throw new IllegalArgumentException("feats must be [N, D] and labels [N], got " + Tensors.shapeString(feats)
+          + " and " + Tensors.shapeString(labels));
+    if (feats.size(0) == 0) throw new IllegalArgumentException("an empty batch has no triplets");
+    if (!feats.device().equals(labels.device()))
+      throw new IllegalArgumentException("feats are on " + feats.device().str().getString() + " but labels on "
+          + labels.device().str().getString());
+    Mined m = feats.device().is_cpu() ? mineOnHost(feats, labels) : mineOnDevice(feats, labels);
+    return loss(feats, m);
+  }
+
+  /** The loss of mined triplets (differentiable in feats). */
+  Result loss(Tensor feats, Mined m) {
+    long n = feats.size(0);
+    Tensor dAp = distance(feats, feats.index_select(0, m.posIdx()));
+    Tensor dAn = distance(feats, feats.index_select(0, m.negIdx()));
     Tensor diff = dAp.sub(dAn);
     Tensor perAnchor = softMargin
         ? torch.softplus(diff, Tensors.scalar(1), Tensors.scalar(20))
         : diff.add(Tensors.scalar(margin)).relu();
-    Tensor loss = perAnchor.mean();
+    Tensor validF = m.valid().to(perAnchor.scalar_type());
+    // Mean over the valid anchors; with none, 0 / 1 = 0, still attached to the graph.
+    Tensor loss = perAnchor.mul(validF).sum().div(validF.sum().clamp_min(Tensors.scalar(1)));
     // Active: a positive hinge (margin) / a violated ordering d_ap >= d_an (soft margin, whose gradient
     // never vanishes exactly).
-    float[] dv = Tensors.toFloats(diff);
-    int active = 0;
-    for (float v : dv) if (softMargin ? v >= 0 : v + margin > 0) active++;
-    return new Result(loss, active / (double) n);
+    Tensor active;
+    try (NoGradGuard g = new NoGradGuard()) {
+      Tensor d = diff.detach();
+      Tensor on = softMargin ? d.ge(Tensors.scalar(0)) : d.add(Tensors.scalar(margin)).gt(Tensors.scalar(0));
+      active = on.logical_and(m.valid()).to(torch.ScalarType.Float).sum().div(Tensors.scalar(Math.max(1, n)));
+    }
+    return new Result(loss, active);
+  }
+
+  /** Mining of CPU features by the retrieval core's kernels. */
+  Mined mineOnHost(Tensor feats, Tensor labels) {
+    int n = (int) feats.size(0);
+    int d = (int) feats.size(1);
+    long[] l = new long[n];
+    labels.cpu().to(torch.ScalarType.Long).contiguous().data_ptr_long().get(l);
+    int[] lab = new int[n];
+    for (int i = 0; i < n; i++) lab[i] = Math.toIntExact(l[i]);
+    HardMining mining = miner.batchHard(new FloatMatrix(n, d, Tensors.toFloats(feats)), lab, Metric.EUCLIDEAN);
+    int[] pos = mining.posIdx().clone(), neg = mining.negIdx().clone(), valid = new int[n];
+    for (int i = 0; i < n; i++) {
+      valid[i] = pos[i] >= 0 && neg[i] >= 0 ? 1 : 0;
+      if (pos[i] < 0) pos[i] = 0;
+      if (neg[i] < 0) neg[i] = 0;
+    }
+    Device cpu = feats.device();
+    return new Mined(Tensors.longs(pos, cpu), Tensors.longs(neg, cpu), Tensors.longs(valid, cpu).gt(Tensors.scalar(0)));
+  }
+
+  /**
+   * Batch-hard mining with tensor operations on the features' own device: squared Euclidean distances
+   * from explicit differences (row blocks bound the [rows, N, D] temporary to about 2^25 values), then
+   * per anchor the arg-max over other same-label samples and the arg-min over other-label samples.
+   * Ties go to the smaller index (libtorch's argmax/argmin return the first extreme), as in
+   * {@link Kernels#batchHard}. No gradient, no host copy.
+   */
+  public static Mined mineOnDevice(Tensor feats, Tensor labels) {
+    try (NoGradGuard g = new NoGradGuard()) {
+      Tensor x = feats.detach().to(torch.ScalarType.Float);
+      long n = x.size(0), dim = Math.max(1, x.size(1));
+      long block = Math.max(1, Math.min(n, (1L << 25) / Math.max(1, n * dim)));
+      Tensor dist;
+      if (block >= n) {
+        dist = squaredDistances(x, x);
+      } else {
+        org.bytedeco.pytorch.TensorVector parts = new org.bytedeco.pytorch.TensorVector();
+        for (long r = 0; r < n; r += block) parts.push_back(squaredDistances(x.narrow(0, r, Math.min(block, n - r)), x));
+        dist = torch.cat(parts, 0);
+      }
+      Tensor lab = labels.to(torch.ScalarType.Long);
+      Tensor same = lab.unsqueeze(1).eq(lab.unsqueeze(0));
+      Tensor idx = Tensors.arange(n, x.device());
+      Tensor self = idx.unsqueeze(1).eq(idx.unsqueeze(0));
+      Tensor pos = same.logical_and(self.logical_not());
+      Tensor neg = same.logical_not();
+      LongOptional dim1 = new LongOptional(1);
+      Tensor posIdx = torch.where(pos, dist, new Scalar(Double.NEGATIVE_INFINITY)).argmax(dim1, false);
+      Tensor negIdx = torch.where(neg, dist, new Scalar(Double.POSITIVE_INFINITY)).argmin(dim1, false);
+      Tensor valid = pos.any(1).logical_and(neg.any(1));
+      return new Mined(posIdx, negIdx, valid);
+    }
+  }
+
+  /** sum((a_i - b_j)^2) for every row pair: [A, D] x [B, D] -> [A, B]. */
+  private static Tensor squaredDistances(Tensor a, Tensor b) {
+    Tensor diff = a.unsqueeze(1).sub(b.unsqueeze(0));
+    return diff.mul(diff).sum(2);
   }
 
   /** Row-wise Euclidean distance of [K, D] pairs, sqrt clamped at 1e-12 as BoT's euclidean_dist. */

@@ -26,7 +26,7 @@ final class AngularMargin {
 
   /** cos(theta + m) from cos(theta), elementwise. */
   Tensor cosPlusMargin(Tensor target) {
-    Tensor sine = Tensors.full(1.0, 1).sub(target.mul(target))
+    Tensor sine = target.mul(target).neg().add(Tensors.scalar(1.0))
         .clamp(new ScalarOptional(Tensors.scalar(0)), new ScalarOptional(Tensors.scalar(1)))
         .sqrt();
     return target.mul(Tensors.scalar(cosM)).sub(sine.mul(Tensors.scalar(sinM)));

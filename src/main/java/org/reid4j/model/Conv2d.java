@@ -20,7 +20,7 @@ public final class Conv2d extends Module {
 
   public Conv2d(long in, long out, int kernel, int stride, int padding) {
     super("Conv2d");
-    this.weight = Tensors.own(register_parameter("weight", torch.empty(out, in, kernel, kernel)));
+    this.weight = Tensors.own(register_parameter("weight", Tensors.empty(Tensors.CPU, out, in, kernel, kernel)));
     this.stride = new long[] {stride, stride};
     this.padding = new long[] {padding, padding};
     try (NoGradGuard g = new NoGradGuard()) {

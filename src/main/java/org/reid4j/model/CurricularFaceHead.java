@@ -23,12 +23,12 @@ public final class CurricularFaceHead extends Head {
     super("CurricularFace", inFeatures, numClasses);
     this.s = scale;
     this.margin = new AngularMargin(margin);
-    this.t = Tensors.own(register_buffer("t", Tensors.zeros(1)));
+    this.t = Tensors.own(register_buffer("t", Tensors.zeros(Tensors.CPU, 1)));
   }
 
-  /** The current adaptive t (a copy). */
+  /** The current adaptive t (a host copy). */
   public double t() {
-    return t.item_double();
+    return t.cpu().item_double();
   }
 
   @Override

@@ -24,7 +24,7 @@ public abstract class Head extends Module {
           + inFeatures + " features");
     this.numClasses = numClasses;
     this.inFeatures = inFeatures;
-    this.weight = Tensors.own(register_parameter("weight", torch.empty(numClasses, inFeatures)));
+    this.weight = Tensors.own(register_parameter("weight", Tensors.empty(Tensors.CPU, numClasses, inFeatures)));
     try (NoGradGuard g = new NoGradGuard()) {
       weight.normal_(0.0, 0.001, new GeneratorOptional());
     }

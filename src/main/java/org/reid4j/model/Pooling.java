@@ -23,7 +23,7 @@ public final class Pooling extends Module {
     this.kind = kind;
     switch (kind) {
       case "avg", "max" -> p = null;
-      case "gem" -> p = Tensors.own(register_parameter("p", Tensors.full(gemP, 1)));
+      case "gem" -> p = Tensors.own(register_parameter("p", Tensors.full(gemP, Tensors.CPU, 1)));
       default -> throw new IllegalArgumentException("unknown pooling '" + kind + "': expected avg, max or gem");
     }
   }

@@ -64,8 +64,8 @@ public final class Pretrained {
       for (Map.Entry<String, long[]> e : shapes.entrySet()) {
         Tensor dst = state.get(e.getKey());
         Tensor src = floats.containsKey(e.getKey())
-            ? Tensor.create(floats.get(e.getKey()), e.getValue())
-            : Tensor.create(longs.get(e.getKey()), e.getValue());
+            ? Tensors.fromFloats(floats.get(e.getKey()), Tensors.CPU, e.getValue())
+            : Tensors.hostLongs(longs.get(e.getKey()), e.getValue());
         dst.copy_(src);
         copied++;
       }

@@ -1,48 +1,124 @@
 package org.reid4j.model;
 
 import java.nio.FloatBuffer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * Small conveniences around the bytedeco libtorch binding shared by the model and loss packages:
- * scalars, shapes, copies between Java arrays and tensors. Every helper allocates native handles,
- * so call them inside the caller's {@link org.bytedeco.javacpp.PointerScope} during training.
+ * The one place where reid4j creates tensors from nothing or from Java data: every factory takes the
+ * device the tensor is meant for (CUDA training needs labels, indices and masks beside the features
+ * they meet), and host copies go through {@link #toFloats}, which takes CPU tensors only.
+ * {@code DeviceDisciplineTest} fails when code elsewhere calls libtorch's factories directly. Also:
+ * scalars, shapes, named parameters. Every helper allocates native handles, so call them inside the
+ * caller's {@link org.bytedeco.javacpp.PointerScope} during training.
  */
 public final class Tensors {
   private Tensors() {}
 
-  /** A libtorch scalar holding {@code v}. */
+  /**
+   * The CPU device, for tensors that are host-side by design (module parameters are built on the CPU
+   * and moved with the module; checkpoint metadata; views of host buffers).
+   */
+  public static final Device CPU = new Device(torch.DeviceType.CPU);
+
+  /** A libtorch scalar holding {@code v} (not a tensor: it takes the device of the tensor it meets). */
   public static Scalar scalar(double v) {
     return new Scalar(v);
   }
 
-  /** A float32 tensor of zeros. */
-  public static Tensor zeros(long... shape) {
-    return torch.empty(shape).zero_();
+  /** Options for a float32 tensor on {@code device}. */
+  public static TensorOptions floats(Device device) {
+    return new TensorOptions(device).dtype(new ScalarTypeOptional(torch.ScalarType.Float));
   }
 
-  /** A float32 tensor filled with {@code v}. */
-  public static Tensor full(double v, long... shape) {
-    return torch.empty(shape).fill_(new Scalar(v));
+  /** An uninitialised float32 tensor on {@code device}. */
+  public static Tensor empty(Device device, long... shape) {
+    return torch.empty(shape, floats(device), new MemoryFormatOptional());
   }
 
-  /** A float32 tensor copied from {@code data} with the given shape. */
-  public static Tensor fromFloats(float[] data, long... shape) {
+  /** A float32 tensor of zeros on {@code device}. */
+  public static Tensor zeros(Device device, long... shape) {
+    return empty(device, shape).zero_();
+  }
+
+  /** A float32 tensor filled with {@code v} on {@code device}. */
+  public static Tensor full(double v, Device device, long... shape) {
+    return empty(device, shape).fill_(new Scalar(v));
+  }
+
+  /** A float32 tensor of standard normal values on {@code device} (libtorch's generator for that device). */
+  public static Tensor randn(Device device, long... shape) {
+    return torch.randn(shape, floats(device));
+  }
+
+  /** A float32 tensor with the given shape copied from {@code data}, on {@code device}. */
+  public static Tensor fromFloats(float[] data, Device device, long... shape) {
+    long n = 1;
+    for (long d : shape) n *= d;
+    if (n != data.length)
+      throw new IllegalArgumentException("shape " + java.util.Arrays.toString(shape) + " holds " + n + " values, got "
+          + data.length);
+    return onDevice(Tensor.create(data, shape), device);
+  }
+
+  /** An int64 vector copied from int labels (the dtype cross-entropy and index_select need), on {@code device}. */
+  public static Tensor longs(int[] values, Device device) {
+    long[] l = new long[values.length];
+    for (int i = 0; i < l.length; i++) l[i] = values[i];
+    return onDevice(Tensor.create(l, l.length), device);
+  }
+
+  /** 0, 1, ..., n - 1 as int64 on {@code device}. */
+  public static Tensor arange(long n, Device device) {
+    return torch.arange(new Scalar(n), new TensorOptions(device).dtype(new ScalarTypeOptional(torch.ScalarType.Long)));
+  }
+
+  /**
+   * An uninitialised float32 vector of {@code n} values in page-locked host memory (needs libtorch's
+   * CUDA natives): copies from it to a GPU can run asynchronously.
+   */
+  public static Tensor pinnedHost(long n) {
+    return torch.empty(new long[] {n}, floats(CPU).pinned_memory(new org.bytedeco.pytorch.BoolOptional(true)),
+        new MemoryFormatOptional());
+  }
+
+  /** An int64 CPU tensor with the given shape copied from {@code data} (host-side: weight files). */
+  public static Tensor hostLongs(long[] data, long... shape) {
     return Tensor.create(data, shape);
   }
 
-  /** An int64 vector copied from int labels (the dtype cross-entropy and index_select need). */
-  public static Tensor longs(int[] values) {
-    long[] l = new long[values.length];
-    for (int i = 0; i < l.length; i++) l[i] = values[i];
-    return Tensor.create(l, l.length);
+  /** A uint8 vector on the CPU holding {@code bytes} (host-side by design: checkpoint metadata). */
+  public static Tensor hostBytes(byte[] bytes) {
+    return Tensor.create(bytes, new long[] {bytes.length});
   }
 
-  /** The values of a tensor as float32, row-major (copied; the tensor is detached and made contiguous). */
+  /**
+   * A CPU float32 tensor that views {@code buffer} without copying (valid while the buffer lives and
+   * is not rewritten); {@code .to(device)} copies it to where it is needed.
+   */
+  public static Tensor hostView(FloatPointer buffer, long... shape) {
+    return torch.from_blob(buffer, shape);
+  }
+
+  private static Tensor onDevice(Tensor cpu, Device device) {
+    return device.is_cpu() ? cpu : cpu.to(device, cpu.scalar_type(), false, false, new MemoryFormatOptional());
+  }
+
+  /**
+   * The values of a CPU tensor as float32, row-major (copied; detached and made contiguous). A tensor
+   * on another device is refused: the host copy must be explicit at the call site ({@code t.cpu()}).
+   */
   public static float[] toFloats(Tensor t) {
+    if (!t.device().is_cpu())
+      throw new IllegalArgumentException("toFloats needs a CPU tensor, got one on " + t.device().str().getString()
+          + ": copy it explicitly with .cpu() where a host copy is meant");
     Tensor c = t.detach().to(torch.ScalarType.Float).contiguous();
     float[] out = new float[Math.toIntExact(c.numel())];
     FloatBuffer b = c.createBuffer();

@@ -4,6 +4,7 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.model.Tensors;
 
 /**
  * The native memory an embedder feeds its model from: one buffer, grown when a larger batch comes
@@ -29,13 +30,13 @@ final class InputBuffer implements AutoCloseable {
 
   /** A tensor over the images last put (valid until the next put or close); make it inside the batch's scope. */
   Tensor tensor(int n, int c, int h, int w) {
-    return torch.from_blob(buffer, (long) n, c, h, w);
+    return Tensors.hostView(buffer, (long) n, c, h, w);
   }
 
   /** A [n, d] feature tensor copied into a heap matrix (call before the tensor's scope closes). */
   static FloatMatrix toMatrix(Tensor features, int n, int d) {
     float[] out = new float[n * d];
-    features.to(torch.ScalarType.Float).contiguous().data_ptr_float().get(out, 0, out.length);
+    features.to(torch.ScalarType.Float).cpu().contiguous().data_ptr_float().get(out, 0, out.length); // host copy
     return new FloatMatrix(n, d, out);
   }
 

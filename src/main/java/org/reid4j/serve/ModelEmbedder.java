@@ -13,7 +13,8 @@ import org.reid4j.model.ReidModel;
  * the BNNeck, BoT's triplet feature) or the BNNeck's output ({@link Feature#AFTER}, BoT's default
  * test feature), computed in eval mode without autograd. Each {@link #embed} call runs inside its own
  * {@link PointerScope}, so the native tensors of a batch are freed when it returns; the pixels go
- * through one reusable native buffer. CPU only (the model must live on the CPU).
+ * through one reusable native buffer. The batch runs on the device of the model's parameters (CPU or
+ * CUDA): the pixels are copied there and the features copied back.
  *
  * <p>The constructor switches the model to eval mode (BatchNorm uses its running statistics). The
  * embedder owns the model only when built with {@code owned = true} (as {@link ModelLoader} does);
@@ -46,6 +47,7 @@ public final class ModelEmbedder implements Embedder {
   private final double[] std;
   private final String name;
   private final InputBuffer input = new InputBuffer();
+  private final org.bytedeco.pytorch.Device device;
   private boolean closed;
 
   /**
@@ -76,6 +78,7 @@ public final class ModelEmbedder implements Embedder {
     this.mean = mean.clone();
     this.std = std.clone();
     this.name = name;
+    this.device = model.head().weight().device();
     model.eval();
   }
 
@@ -127,7 +130,9 @@ public final class ModelEmbedder implements Embedder {
     if (n == 0) return new FloatMatrix(0, d, new float[0]);
     input.put(images);
     try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-      Tensor f = model.features(input.tensor(n, channels(), h, w));
+      Tensor x = input.tensor(n, channels(), h, w);
+      if (!device.is_cpu()) x = x.to(device, x.scalar_type(), false, false, new org.bytedeco.pytorch.MemoryFormatOptional());
+      Tensor f = model.features(x);
       if (feature == Feature.AFTER) f = model.neck().forward(f);
       return InputBuffer.toMatrix(f, n, d); // copied out before the scope frees the tensor
     } catch (IllegalArgumentException e) {

@@ -27,7 +27,7 @@ public final class ModelLoader {
   private ModelLoader() {}
 
   /**
-   * A loaded model (eval mode, on the CPU) and the config that describes it.
+   * A loaded model (eval mode, on the device it was loaded for) and the config that describes it.
    *
    * @param metaOrNull the checkpoint's metadata; null for a bare state dict
    */
@@ -49,13 +49,22 @@ public final class ModelLoader {
    * @throws IllegalArgumentException when the weights do not fit the configured model (names both shapes)
    */
   public static Loaded load(Path file, TrainConfig configOrNull, List<String> overrides) throws IOException {
+    return load(file, configOrNull, overrides, org.reid4j.model.Tensors.CPU);
+  }
+
+  /**
+   * Loads {@code file} as {@link #load(Path, TrainConfig, List)} does, then moves the model to
+   * {@code device} (see {@link org.reid4j.train.Devices#choose}); the file may come from any device.
+   */
+  public static Loaded load(Path file, TrainConfig configOrNull, List<String> overrides,
+      org.bytedeco.pytorch.Device device) throws IOException {
     if (!Files.isRegularFile(file))
       throw new NoSuchFileException(file.toString(), null, Files.isDirectory(file)
           ? "is a folder, not a checkpoint file (reid4j train writes OUTPUT_DIR/checkpoints/best.pt)"
           : "no such checkpoint file");
     InputArchive root = new InputArchive();
     try {
-      root.load_from(file.toString());
+      root.load_from(file.toString(), new org.bytedeco.pytorch.DeviceOptional(org.reid4j.model.Tensors.CPU));
     } catch (RuntimeException e) {
       throw new IOException(file + " is not a reid4j checkpoint or model file (not a libtorch archive: "
           + ModelEmbedder.firstLine(e) + ")", e);
@@ -90,6 +99,7 @@ public final class ModelLoader {
       if (e instanceof IllegalArgumentException) throw e;
       throw new IOException("could not read the weights in " + file + ": " + ModelEmbedder.firstLine(e), e);
     }
+    if (!device.is_cpu()) model.to(device, false);
     model.eval();
     return new Loaded(model, cfg, meta, file);
   }

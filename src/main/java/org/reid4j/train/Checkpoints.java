@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.OutputArchive;
@@ -21,6 +23,7 @@ import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
 import org.reid4j.io.AtomicFiles;
 import org.reid4j.model.ReidModel;
+import org.reid4j.model.Tensors;
 
 /**
  * Training checkpoints in {@code OUTPUT_DIR/checkpoints/}: {@code last.pt} (after every epoch, what
@@ -108,7 +111,7 @@ public final class Checkpoints {
         root.write("center_optimizer", co);
       }
       byte[] json = JSON.writeValueAsBytes(meta);
-      root.write("meta", Tensor.create(json, new long[] {json.length}));
+      root.write("meta", Tensors.hostBytes(json));
       root.save_to(tmp.toString());
       try {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -127,7 +130,7 @@ public final class Checkpoints {
 
   /** Reads only the metadata of {@code file} (a .pt written by {@link #save}). */
   public static Meta readMeta(Path file) throws IOException {
-    return readMeta(open(file), file);
+    return readMeta(open(file, Tensors.CPU), file);
   }
 
   /**
@@ -135,9 +138,13 @@ public final class Checkpoints {
    * the same parameter and buffer names and shapes, else an {@link IllegalArgumentException} that
    * names both sides. Optimisers are restored only when {@code state} has them (pass null for an
    * inference-only load).
+   *
+   * <p>Every tensor is read onto the device of the model's parameters (whatever device wrote the
+   * file), so build the model and move it to its device first: a checkpoint written on a GPU loads
+   * on a CPU-only machine and the reverse, and the optimiser state lands beside the parameters.
    */
   public static Meta load(Path file, State state, int numClasses, String architecture) throws IOException {
-    InputArchive root = open(file);
+    InputArchive root = open(file, deviceOf(state.model()));
     Meta meta = readMeta(root, file);
     if (meta.numClasses() != numClasses)
       throw new IllegalArgumentException("checkpoint " + file + " was trained for " + meta.numClasses()
@@ -191,11 +198,18 @@ public final class Checkpoints {
     return "the checkpoint has " + theirs.size() + " parameters and buffers, this model " + mine.size();
   }
 
-  private static InputArchive open(Path file) throws IOException {
+  /** The device of a module's first parameter (CPU for a module without parameters). */
+  static Device deviceOf(Module m) {
+    org.bytedeco.pytorch.TensorVector ps = m.parameters();
+    return ps.size() == 0 ? Tensors.CPU : ps.get(0).device();
+  }
+
+  /** Opens a checkpoint with every tensor mapped onto {@code mapTo}. */
+  private static InputArchive open(Path file, Device mapTo) throws IOException {
     if (!Files.isRegularFile(file)) throw new java.nio.file.NoSuchFileException(file.toString());
     InputArchive root = new InputArchive();
     try {
-      root.load_from(file.toString());
+      root.load_from(file.toString(), new DeviceOptional(mapTo));
     } catch (RuntimeException e) {
       throw new IOException("could not read checkpoint " + file + " (not a reid4j/libtorch archive?): "
           + firstLine(e), e);
@@ -217,7 +231,7 @@ public final class Checkpoints {
     Tensor t = new Tensor();
     if (!root.try_read("meta", t)) return null;
     byte[] bytes = new byte[(int) t.numel()];
-    t.contiguous().data_ptr_byte().get(bytes);
+    t.cpu().contiguous().data_ptr_byte().get(bytes); // host copy: the archive may map tensors to a GPU
     Meta m;
     try {
       m = JSON.readValue(new String(bytes, StandardCharsets.UTF_8), Meta.class);

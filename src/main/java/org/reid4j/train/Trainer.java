@@ -42,6 +42,7 @@ import org.reid4j.loss.CenterLoss;
 import org.reid4j.loss.CrossEntropyLabelSmooth;
 import org.reid4j.loss.TripletLoss;
 import org.reid4j.model.ReidModel;
+import org.reid4j.model.Tensors;
 
 /**
  * The BoT training loop. Per epoch: P x K batches from {@link PKSampler}, decoded and augmented by
@@ -68,9 +69,13 @@ import org.reid4j.model.ReidModel;
  * optimiser skips them (no moment updates, no weight decay); their BatchNorm statistics still
  * update, since the backbone stays in train mode.
  *
- * <p>Devices: CPU float32 here. On CUDA (MODEL.DEVICE cuda, or auto with a GPU) the forward pass
- * runs under autocast and the loss is scaled dynamically (AMP); that path is small, marked, and
- * untested on this CPU-only machine.
+ * <p>Devices: on the CPU everything is float32. On CUDA (MODEL.DEVICE cuda, or auto with a GPU) the
+ * model, the centres, the labels and the triplet mining live on the GPU; the images go through a
+ * page-locked buffer with an asynchronous copy; cuDNN picks its fastest convolutions (benchmark mode,
+ * TF32 allowed); with SOLVER.AMP_ON_CUDA the forward pass runs under float16 autocast with dynamic
+ * loss scaling ({@link AmpScaler}). A step copies its numbers to the host once (all losses, the
+ * accuracy, the active-triplet fraction and, with AMP, the overflow flag in one tensor), so the CPU
+ * never waits on the GPU more than once per step.
  */
 public final class Trainer {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -114,7 +119,13 @@ public final class Trainer {
 
     torch.manual_seed(s.seed());
     ReidModel model = ReidModel.build(cfg.model(), cfg.input().channels(), numClasses);
-    if (cuda) model.to(device, false);
+    if (cuda) {
+      org.bytedeco.pytorch.Context ctx = torch.globalContext();
+      ctx.setBenchmarkCuDNN(true); // fixed input sizes: let cuDNN time its algorithms once
+      ctx.setAllowTF32CuDNN(true);
+      torch.cuda_manual_seed_all(s.seed());
+      model.to(device, false);
+    }
     String arch = architecture(model, numClasses);
     Kernels kernels = Kernels.create(Backend.AUTO);
     CrossEntropyLabelSmooth ce = new CrossEntropyLabelSmooth(numClasses, s.labelSmooth());
@@ -154,13 +165,14 @@ public final class Trainer {
     out.printf("train: %s, %,d images, %d classes; query %,d, gallery %,d%n", data.name(), train.size(), numClasses,
         data.query().size(), data.gallery().size());
     out.printf("model: %s; %s%n", arch, groups.describe());
-    out.printf("device: %s, %d torch threads, loader workers %d; lr %s; %s%n", cuda ? "cuda" : "cpu",
+    out.printf("device: %s, %d torch threads, loader workers %d; lr %s; %s%n", cuda ? "cuda"
+        + (Devices.deviceName(0) != null ? " (" + Devices.deviceName(0) + ")" : "") : "cpu",
         torch.get_num_threads(), cfg.dataloader().numWorkers(), schedule, kernels.describe());
 
     PKSampler sampler = new PKSampler(train.pids(), cfg.dataloader().p(), cfg.dataloader().k(), s.seed());
     Transform trainTf = Transforms.train(cfg);
     ProgressBar bar = new ProgressBar(out, tty, s.logPeriod());
-    StepInput input = new StepInput();
+    StepInput input = new StepInput(device);
     AmpScaler amp = cuda && s.ampOnCuda() ? new AmpScaler() : null;
     if (amp != null) out.println("mixed precision: autocast + dynamic loss scaling (CUDA)");
 
@@ -201,8 +213,8 @@ public final class Trainer {
             long t0 = System.nanoTime();
             double loss, idL, triL, cenL, acc, active;
             try (PointerScope scope = new PointerScope()) {
-              Tensor x = input.images(b, device);
-              Tensor y = input.labels(b.pids(), device);
+              Tensor x = input.images(b);
+              Tensor y = Tensors.longs(b.pids(), device);
               ReidModel.Output o;
               if (amp != null) {
                 try (AmpScaler.Autocast ac = amp.autocast()) {
@@ -214,7 +226,7 @@ public final class Trainer {
               Tensor logits = amp != null ? o.logits().to(torch.ScalarType.Float) : o.logits();
               Tensor gfeat = amp != null ? o.globalFeat().to(torch.ScalarType.Float) : o.globalFeat();
               Tensor id = ce.forward(logits, y);
-              TripletLoss.Result tr = triplet.forward(gfeat, b.pids());
+              TripletLoss.Result tr = triplet.forward(gfeat, y);
               Tensor total = id.mul(new Scalar(s.idLossWeight())).add(tr.loss().mul(new Scalar(s.tripletWeight())));
               Tensor cen = null;
               if (center != null) {
@@ -223,12 +235,26 @@ public final class Trainer {
               }
               groups.optimizer().zero_grad();
               if (centerOpt != null) centerOpt.zero_grad();
-              boolean stepOk = true;
+              Tensor overflow = null;
               if (amp != null) {
                 amp.scale(total).backward();
-                stepOk = amp.unscale(groups.optimizer(), centerOpt);
+                overflow = amp.unscale(groups.optimizer(), centerOpt);
               } else {
                 total.backward();
+              }
+              // The step's numbers, gathered on the device and copied to the host at once: the one
+              // synchronisation of a step (with AMP it must come before the optimiser step).
+              Tensor correct = logits.argmax(new org.bytedeco.pytorch.LongOptional(1), false).eq(y)
+                  .to(torch.ScalarType.Float).mean();
+              Tensor[] row = {total, id, tr.loss(), cen != null ? cen : total.mul(new Scalar(0)), correct,
+                  tr.activeFraction(), overflow != null ? overflow : correct.mul(new Scalar(0))};
+              TensorVector parts = new TensorVector();
+              for (Tensor t : row) parts.push_back(t.detach().to(torch.ScalarType.Float).reshape(1));
+              boolean stepOk = amp == null;
+              float[] v = null;
+              if (amp != null) {
+                v = Tensors.toFloats(torch.cat(parts).cpu());
+                stepOk = v[6] == 0;
               }
               if (stepOk) {
                 groups.optimizer().step();
@@ -239,12 +265,13 @@ public final class Trainer {
                 }
               }
               if (amp != null) amp.update(stepOk);
-              loss = total.item_double();
-              idL = id.item_double();
-              triL = tr.loss().item_double();
-              cenL = cen == null ? 0 : cen.item_double();
-              acc = logits.argmax(new org.bytedeco.pytorch.LongOptional(1), false).eq(y).sum().item_double() / b.size();
-              active = tr.fractionActive();
+              if (v == null) v = Tensors.toFloats(torch.cat(parts).cpu());
+              loss = v[0];
+              idL = v[1];
+              triL = v[2];
+              cenL = v[3];
+              acc = v[4];
+              active = v[5];
             }
             long t1 = System.nanoTime();
             if (!Double.isFinite(loss))
@@ -356,7 +383,7 @@ public final class Trainer {
     Path summary = outDir.resolve("summary.json");
     Result r = new Result(lastEval, epoch, iterations, trainSeconds, totalSeconds, images / Math.max(trainSeconds, 1e-9),
         outside, stoppedByBudget, lastPath, bestPath, outDir.resolve("metrics.jsonl"), summary, epochLosses);
-    writeSummary(r, arch, numClasses, bestMap, bestEpoch, cuda);
+    writeSummary(r, arch, numClasses, bestMap, bestEpoch, cuda, amp);
     input.close();
     return r;
   }
@@ -395,7 +422,7 @@ public final class Trainer {
     float[] feats = null;
     int rows = 0;
     List<int[]> kept = new ArrayList<>();
-    try (StepInput input = new StepInput();
+    try (StepInput input = new StepInput(device);
         NoGradGuard noGrad = new NoGradGuard();
         DataLoader loader = DataLoader.sequential(src, cfg.test().batchSize(), Transforms.test(cfg),
             cfg.dataloader().numWorkers())) {
@@ -403,12 +430,12 @@ public final class Trainer {
         Batch b = loader.next();
         input.load(b);
         try (PointerScope scope = new PointerScope()) {
-          Tensor f = model.embed(input.images(b, device)).to(torch.ScalarType.Float).cpu().contiguous();
+          Tensor f = model.embed(input.images(b)).to(torch.ScalarType.Float).cpu().contiguous(); // host copy
           if (dim < 0) {
             dim = (int) f.size(1);
             feats = new float[src.size() * dim];
           }
-          f.data_ptr_float().get(feats, rows * dim, b.size() * dim);
+          f.data_ptr_float().get(feats, rows * dim, b.size() * dim); // host: f is the .cpu() copy above
         }
         rows += b.size();
         kept.add(b.indices());
@@ -427,13 +454,19 @@ public final class Trainer {
     return new LabelledFeatures(name, new FloatMatrix(rows, dim, exact), pids, camids);
   }
 
-  private void writeSummary(Result r, String arch, int numClasses, double bestMap, int bestEpoch, boolean cuda)
-      throws IOException {
+  private void writeSummary(Result r, String arch, int numClasses, double bestMap, int bestEpoch, boolean cuda,
+      AmpScaler amp) throws IOException {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("dataset", data.name());
     m.put("model", arch);
     m.put("classes", numClasses);
     m.put("device", cuda ? "cuda" : "cpu");
+    if (cuda) m.put("gpu", Devices.deviceName(0));
+    m.put("amp", amp != null);
+    if (amp != null) {
+      m.put("amp_loss_scale", amp.scale());
+      m.put("amp_skipped_steps", amp.skippedSteps());
+    }
     m.put("torch_threads", torch.get_num_threads());
     m.put("epochs", r.epochs());
     m.put("iterations", r.iterations());
@@ -516,40 +549,57 @@ public final class Trainer {
   }
 
   /**
-   * The batch as tensors: images through one reusable native buffer (no allocation per step;
-   * {@code from_blob} wraps it, so the tensor is only valid until the next call), labels as int64.
+   * The batch's images through one reusable host buffer (no allocation per step). On the CPU the
+   * tensor views the buffer ({@code from_blob}: valid until the next load). For a GPU the buffer is
+   * page-locked and the copy to the device is asynchronous; the next {@link #load} may only rewrite it
+   * once that copy is done, which the step's host read of its losses guarantees.
    */
   static final class StepInput implements AutoCloseable {
-    private FloatPointer buf;
+    private final Device device;
+    private FloatPointer buf; // CPU: owned native buffer; GPU: a view of the pinned tensor's memory
+    private Tensor pinned;    // GPU: page-locked host tensor
     private long capacity;
 
-    /** Copies the batch's pixels into the buffer (growing it first); call outside any step scope. */
+    StepInput(Device device) {
+      this.device = device;
+    }
+
+    /** Copies the batch's pixels into the buffer (growing it first). */
     void load(Batch b) {
       long n = (long) b.size() * b.channels() * b.height() * b.width();
       if (n > capacity) {
-        if (buf != null) buf.close();
-        buf = new FloatPointer(n);
+        close();
+        // The buffer lives until close(), whatever scope the caller is in: one extra reference
+        // outlives this scope, and close() releases it.
+        try (PointerScope own = new PointerScope()) {
+          if (device.is_cpu()) {
+            buf = new FloatPointer(n);
+          } else {
+            pinned = Tensors.pinnedHost(n);
+            pinned.retainReference();
+            buf = pinned.data_ptr_float(); // host: page-locked CPU memory
+          }
+          buf.retainReference();
+        }
         capacity = n;
       }
       buf.position(0).put(b.images(), 0, (int) n);
     }
 
-    /** The images last {@link #load}ed, as an [N, C, H, W] tensor (on the device). */
-    Tensor images(Batch b, Device device) {
-      Tensor t = torch.from_blob(buf, (long) b.size(), b.channels(), b.height(), b.width());
-      return device.is_cuda() ? t.to(device, torch.ScalarType.Float) : t;
-    }
-
-    Tensor labels(int[] pids, Device device) {
-      long[] l = new long[pids.length];
-      for (int i = 0; i < l.length; i++) l[i] = pids[i];
-      Tensor t = Tensor.create(l, l.length);
-      return device.is_cuda() ? t.to(device, torch.ScalarType.Long) : t;
+    /** The images last {@link #load}ed, as an [N, C, H, W] float32 tensor on the device. */
+    Tensor images(Batch b) {
+      long[] shape = {b.size(), b.channels(), b.height(), b.width()};
+      if (device.is_cpu()) return Tensors.hostView(buf, shape);
+      long n = shape[0] * shape[1] * shape[2] * shape[3];
+      return pinned.narrow(0, 0, n).view(shape).to(device, torch.ScalarType.Float, true, false,
+          new org.bytedeco.pytorch.MemoryFormatOptional());
     }
 
     @Override
     public void close() {
       if (buf != null) buf.close();
+      if (pinned != null) pinned.close();
+      pinned = null;
       buf = null;
       capacity = 0;
     }

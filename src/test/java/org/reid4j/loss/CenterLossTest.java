@@ -16,10 +16,10 @@ class CenterLossTest {
     assertArrayEquals(new long[] {3, 2}, c.centers().shape());
     try (PointerScope s = new PointerScope()) {
       try (NoGradGuard g = new NoGradGuard()) {
-        c.centers().copy_(Tensors.fromFloats(new float[] {0, 0, 1, 1, 10, 10}, 3, 2));
+        c.centers().copy_(Tensors.fromFloats(new float[] {0, 0, 1, 1, 10, 10}, Tensors.CPU, 3, 2));
       }
-      Tensor x = Tensors.fromFloats(new float[] {3, 4, 1, 2}, 2, 2).requires_grad_(true);
-      Tensor loss = c.forward(x, Tensors.longs(new int[] {0, 1}));
+      Tensor x = Tensors.fromFloats(new float[] {3, 4, 1, 2}, Tensors.CPU, 2, 2).requires_grad_(true);
+      Tensor loss = c.forward(x, Tensors.longs(new int[] {0, 1}, Tensors.CPU));
       // |(3,4) - (0,0)|^2 = 25, |(1,2) - (1,1)|^2 = 1; (25 + 1) / 2
       assertEquals(13.0, loss.item_double(), 1e-5);
       loss.backward();
@@ -27,8 +27,8 @@ class CenterLossTest {
       assertArrayEquals(new float[] {3, 4, 0, 1}, Tensors.toFloats(x.grad()), 1e-5f);
       assertArrayEquals(new float[] {-3, -4, 0, -1, 0, 0}, Tensors.toFloats(c.centers().grad()), 1e-5f);
       // a sample on its centre: clamped to 1e-12, not 0
-      Tensor on = Tensors.fromFloats(new float[] {10, 10}, 1, 2);
-      assertEquals(1e-12, c.forward(on, Tensors.longs(new int[] {2})).item_double(), 1e-15);
+      Tensor on = Tensors.fromFloats(new float[] {10, 10}, Tensors.CPU, 1, 2);
+      assertEquals(1e-12, c.forward(on, Tensors.longs(new int[] {2}, Tensors.CPU)).item_double(), 1e-15);
     }
   }
 

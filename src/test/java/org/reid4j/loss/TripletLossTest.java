@@ -31,7 +31,7 @@ class TripletLossTest {
   void marginLossMatchesHandComputation() {
     for (Kernels k : miners()) {
       try (PointerScope s = new PointerScope()) {
-        Tensor x = Tensors.fromFloats(POINTS.clone(), 4, 2).requires_grad_(true);
+        Tensor x = Tensors.fromFloats(POINTS.clone(), Tensors.CPU, 4, 2).requires_grad_(true);
         TripletLoss.Result r = new TripletLoss(0.3, false, k).forward(x, LABELS);
         // 2.3 + (3 - sqrt 10 + 0.3) + 3.3 + max(0, -0.7) over 4 anchors
         double want = (2.3 + (3.3 - Math.sqrt(10)) + 3.3 + 0) / 4;
@@ -51,7 +51,7 @@ class TripletLossTest {
   @Test
   void softMarginMatchesHandComputation() {
     try (PointerScope s = new PointerScope()) {
-      Tensor x = Tensors.fromFloats(POINTS.clone(), 4, 2);
+      Tensor x = Tensors.fromFloats(POINTS.clone(), Tensors.CPU, 4, 2);
       TripletLoss.Result r = new TripletLoss(0.3, true, miners()[0]).forward(x, LABELS);
       double want = 0;
       for (int i = 0; i < 4; i++) want += Math.log1p(Math.exp(D_AP[i] - D_AN[i])) / 4;
@@ -63,7 +63,7 @@ class TripletLossTest {
   @Test
   void anchorsWithoutPositiveOrNegativeAreMaskedOut() {
     try (PointerScope s = new PointerScope()) {
-      Tensor x = Tensors.fromFloats(POINTS.clone(), 4, 2);
+      Tensor x = Tensors.fromFloats(POINTS.clone(), Tensors.CPU, 4, 2);
       // b0 and b1 now have identities of their own: no positive, left out of the mean
       TripletLoss.Result r = new TripletLoss(0.3, false, miners()[0]).forward(x, new int[] {0, 0, 1, 2});
       assertEquals((2.3 + (3.3 - Math.sqrt(10))) / 2, r.loss().item_double(), 1e-5);
@@ -79,7 +79,7 @@ class TripletLossTest {
   void distanceGradientIsFiniteForIdenticalPoints() {
     try (PointerScope s = new PointerScope()) {
       float[] same = {1, 1, 1, 1, 2, 2, 2, 2};
-      Tensor x = Tensors.fromFloats(same, 4, 2).requires_grad_(true);
+      Tensor x = Tensors.fromFloats(same, Tensors.CPU, 4, 2).requires_grad_(true);
       TripletLoss.Result r = new TripletLoss(0.3, false, miners()[0]).forward(x, LABELS);
       r.loss().backward();
       for (float v : Tensors.toFloats(x.grad())) assertTrue(Float.isFinite(v), "gradient " + v);

@@ -36,7 +36,7 @@ class GradientFlowTest {
     CrossEntropyLabelSmooth ce = new CrossEntropyLabelSmooth(classes, 0.1);
     m.train(true);
     try (PointerScope s = new PointerScope()) {
-      Tensor y = Tensors.longs(labels);
+      Tensor y = Tensors.longs(labels, Tensors.CPU);
       ReidModel.Output o = m.forward(torch.randn(labels.length, channels, h, w), y);
       // a margin of 10 keeps every triplet active so the check does not depend on the random draw
       Tensor loss = ce.forward(o.logits(), y)

@@ -20,14 +20,14 @@ class HeadTest {
     float[] w = new float[6];
     for (int j = 0; j < 3; j++) for (int k = 0; k < 2; k++) w[j * 2 + k] = (float) W[j][k];
     try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-      h.weight().copy_(Tensors.fromFloats(w, 3, 2));
+      h.weight().copy_(Tensors.fromFloats(w, Tensors.CPU, 3, 2));
     }
   }
 
   static Tensor feats() {
     float[] f = new float[8];
     for (int i = 0; i < 4; i++) for (int k = 0; k < 2; k++) f[i * 2 + k] = (float) F[i][k];
-    return Tensors.fromFloats(f, 4, 2);
+    return Tensors.fromFloats(f, Tensors.CPU, 4, 2);
   }
 
   static double cos(int i, int j) {
@@ -67,7 +67,7 @@ class HeadTest {
         want[i][j] = j == Y[i] ? s * arc(cos(i, j), m) : s * cos(i, j);
       }
     try (PointerScope sc = new PointerScope()) {
-      assertLogits(want, Tensors.toFloats(h.forward(feats(), Tensors.longs(Y))), "arcface");
+      assertLogits(want, Tensors.toFloats(h.forward(feats(), Tensors.longs(Y, Tensors.CPU))), "arcface");
       assertLogits(plain, Tensors.toFloats(h.forward(feats(), null)), "arcface without labels");
     }
   }
@@ -82,7 +82,7 @@ class HeadTest {
     for (int i = 0; i < 4; i++)
       for (int j = 0; j < 3; j++) want[i][j] = s * (cos(i, j) - (j == Y[i] ? m : 0));
     try (PointerScope sc = new PointerScope()) {
-      assertLogits(want, Tensors.toFloats(h.forward(feats(), Tensors.longs(Y))), "cosface");
+      assertLogits(want, Tensors.toFloats(h.forward(feats(), Tensors.longs(Y, Tensors.CPU))), "cosface");
     }
   }
 
@@ -114,14 +114,14 @@ class HeadTest {
       }
       assertTrue(hard > 0, "the data must contain hard negatives");
       try (PointerScope sc = new PointerScope()) {
-        assertLogits(want, Tensors.toFloats(h.forward(feats(), Tensors.longs(Y))), "curricularface step " + step);
+        assertLogits(want, Tensors.toFloats(h.forward(feats(), Tensors.longs(Y, Tensors.CPU))), "curricularface step " + step);
       }
       assertEquals(t, h.t(), 1e-6, "t after step " + step);
     }
     // eval mode: no update of t
     h.eval();
     try (PointerScope sc = new PointerScope()) {
-      h.forward(feats(), Tensors.longs(Y));
+      h.forward(feats(), Tensors.longs(Y, Tensors.CPU));
     }
     assertEquals(t, h.t(), 1e-6);
   }

@@ -26,7 +26,7 @@ class PoolingTest {
     Pooling gem = new Pooling("gem", 1.0);
     Pooling avg = new Pooling("avg", 3.0);
     try (PointerScope s = new PointerScope()) {
-      Tensor t = Tensors.fromFloats(x, 2, 3, 4, 5);
+      Tensor t = Tensors.fromFloats(x, Tensors.CPU, 2, 3, 4, 5);
       float[] a = Tensors.toFloats(gem.forward(t));
       float[] b = Tensors.toFloats(avg.forward(t));
       assertArrayEquals(b, a, 1e-6f, "seed " + SEED);
@@ -44,7 +44,7 @@ class PoolingTest {
     Pooling gem = new Pooling("gem", 3.0);
     Pooling max = new Pooling("max", 3.0);
     try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-      Tensor t = Tensors.fromFloats(x, 2, 3, 2, 2);
+      Tensor t = Tensors.fromFloats(x, Tensors.CPU, 2, 3, 2, 2);
       float[] gm = Tensors.toFloats(gem.forward(t));
       float[] mx = Tensors.toFloats(max.forward(t));
       for (int c = 0; c < 6; c++) {

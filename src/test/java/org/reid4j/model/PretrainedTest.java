@@ -25,8 +25,8 @@ class PretrainedTest {
     StringBuilder json = new StringBuilder("{\"__metadata__\":{\"format\":\"pt\"}");
     ByteArrayOutputStream data = new ByteArrayOutputStream();
     Map<String, Tensor> all = new java.util.LinkedHashMap<>(backboneState);
-    all.put("fc.weight", Tensors.zeros(1000, 512));
-    all.put("fc.bias", Tensors.zeros(1000));
+    all.put("fc.weight", Tensors.zeros(Tensors.CPU, 1000, 512));
+    all.put("fc.bias", Tensors.zeros(Tensors.CPU, 1000));
     for (Map.Entry<String, Tensor> e : all.entrySet()) {
       Tensor t = e.getValue();
       boolean isLong = t.scalar_type() == org.bytedeco.pytorch.global.torch.ScalarType.Long;

@@ -20,7 +20,7 @@ class SaveLoadTest {
     m.train(true);
     try (PointerScope s = new PointerScope()) {
       // moves BN running statistics and CurricularFace's t away from their initial values
-      m.forward(torch.randn(8, 1, 28, 28), Tensors.longs(new int[] {0, 1, 2, 0, 1, 2, 0, 1}));
+      m.forward(torch.randn(8, 1, 28, 28), Tensors.longs(new int[] {0, 1, 2, 0, 1, 2, 0, 1}, Tensors.CPU));
     }
     m.eval();
     return m;

@@ -37,7 +37,7 @@ class TrainStepSpeedTest {
     for (int s = -warmup; s < steps; s++) {
       try (PointerScope scope = new PointerScope()) {
         Tensor x = torch.randn(n, channels, h, w);
-        Tensor y = Tensors.longs(labels);
+        Tensor y = Tensors.longs(labels, Tensors.CPU);
         long t0 = System.nanoTime();
         ReidModel.Output o = m.forward(x, y);
         Tensor loss = ce.forward(o.logits(), y).add(tri.forward(o.globalFeat(), labels).loss());

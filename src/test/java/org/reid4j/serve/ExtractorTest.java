@@ -72,7 +72,7 @@ class ExtractorTest {
   /** model.embed on the tensor, and on its horizontal flip when flip, averaged. */
   private static float[] manual(float[] x, int n, int h, int w, boolean flip) {
     try (PointerScope s = new PointerScope()) {
-      Tensor t = Tensors.fromFloats(x, n, 1, h, w);
+      Tensor t = Tensors.fromFloats(x, Tensors.CPU, n, 1, h, w);
       Tensor f = model.embed(t);
       if (flip) f = f.add(model.embed(t.flip(3))).div(Tensors.scalar(2));
       return Tensors.toFloats(f);
@@ -156,7 +156,7 @@ class ExtractorTest {
       float[] x = prepared(src, range(7), 28, 20);
       float[] want;
       try (PointerScope s = new PointerScope()) {
-        want = Tensors.toFloats(model.features(Tensors.fromFloats(x, 7, 1, 28, 20)));
+        want = Tensors.toFloats(model.features(Tensors.fromFloats(x, Tensors.CPU, 7, 1, 28, 20)));
       }
       assertArrayEquals(want, r.features().data(), TOL);
       assertTrue(maxAbsDiff(want, manual(x, 7, 28, 20, false)) > 1e-3, "before and after the neck must differ");

@@ -84,16 +84,15 @@ public final class TrainBenchmark {
     CrossEntropyLabelSmooth ce = new CrossEntropyLabelSmooth(train.numClasses(), s.labelSmooth());
     TripletLoss tri = new TripletLoss(s.tripletMargin(), false, Kernels.create(Backend.AUTO));
     model.train(true);
-    Trainer.StepInput in = new Trainer.StepInput();
+    Trainer.StepInput in = new Trainer.StepInput(org.reid4j.model.Tensors.CPU);
     in.load(first);
-    org.bytedeco.pytorch.Device cpu = new org.bytedeco.pytorch.Device(torch.DeviceType.CPU);
     double best = Double.MAX_VALUE, sum = 0;
     int warm = which.equals("r50") ? 1 : 5;
     for (int i = 0; i < warm + modelSteps; i++) {
       long a = System.nanoTime();
       try (PointerScope scope = new PointerScope()) {
-        var x = in.images(first, cpu);
-        var y = in.labels(first.pids(), cpu);
+        var x = in.images(first);
+        var y = org.reid4j.model.Tensors.longs(first.pids(), org.reid4j.model.Tensors.CPU);
         ReidModel.Output o = model.forward(x, y);
         var loss = ce.forward(o.logits(), y).add(tri.forward(o.globalFeat(), first.pids()).loss());
         g.optimizer().zero_grad();
