@@ -24,6 +24,13 @@ public final class ResNet extends Backbone {
   private final Conv2d conv1;
   private final BatchNorm2dImpl bn1;
   private final List<Block> blocks = new ArrayList<>();
+  /**
+   * The layerN containers. A module made in Java calls back into Java for its virtual functions
+   * (train(), to(), ...), so its Java object must stay reachable as long as the C++ parent holds it:
+   * an unreferenced container is collected and the next model.train() fails with a
+   * NullPointerException inside libtorch.
+   */
+  private final List<Module> layerModules = new ArrayList<>();
   private final int outChannels;
   private final int lastStride;
 
@@ -41,6 +48,7 @@ public final class ResNet extends Backbone {
     int[] strides = {1, 2, 2, lastStride};
     for (int l = 0; l < 4; l++) {
       Module layer = register_module("layer" + (l + 1), new Module("Sequential"));
+      layerModules.add(layer);
       boolean blockIbn = ibn && l < 3;
       for (int b = 0; b < layers[l]; b++) {
         int stride = b == 0 ? strides[l] : 1;
@@ -88,6 +96,7 @@ public final class ResNet extends Backbone {
   /** A residual block. */
   abstract static class Block extends Module {
     protected Conv2d downsampleConv;
+    private Module downsample; // kept reachable: see ResNet#layerModules
     protected BatchNorm2dImpl downsampleBn;
 
     Block(String name) {
@@ -97,7 +106,7 @@ public final class ResNet extends Backbone {
     /** Registers downsample.0 / downsample.1 when the identity path changes shape. */
     protected void maybeDownsample(int inplanes, int outplanes, int stride) {
       if (stride == 1 && inplanes == outplanes) return;
-      Module ds = register_module("downsample", new Module("Sequential"));
+      Module ds = downsample = register_module("downsample", new Module("Sequential"));
       downsampleConv = ds.register_module("0", new Conv2d(inplanes, outplanes, 1, stride, 0));
       downsampleBn = ds.register_module("1", Norms.bn2d(outplanes));
     }
