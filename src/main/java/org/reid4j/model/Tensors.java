@@ -28,6 +28,12 @@ public final class Tensors {
    */
   public static final Device CPU = new Device(torch.DeviceType.CPU);
 
+  static {
+    // One reference more than any PointerScope releases: this class may first be touched inside a
+    // training step's scope, which would otherwise free the shared device when it closes.
+    CPU.retainReference();
+  }
+
   /** A libtorch scalar holding {@code v} (not a tensor: it takes the device of the tensor it meets). */
   public static Scalar scalar(double v) {
     return new Scalar(v);
