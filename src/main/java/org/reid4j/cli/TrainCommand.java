@@ -94,8 +94,9 @@ public final class TrainCommand implements Callable<Integer> {
       org.reid4j.report.TrainingCurves.render(r.metrics(), curves);
       org.reid4j.report.CmcCurve.render(r.eval(), "CMC after " + r.epochs() + " epochs", cmc);
       System.out.println("  pictures:   " + curves + ", " + cmc);
-    } catch (IOException | RuntimeException e) {
-      System.err.println("reid4j train: warning: could not draw the pictures: " + e.getMessage());
+    } catch (IOException | RuntimeException | InternalError | LinkageError e) {
+      // InternalError: AWT finds no fonts (a bare machine without fontconfig's files)
+      System.err.println("reid4j train: warning: could not draw the pictures: " + e);
     }
   }
 
