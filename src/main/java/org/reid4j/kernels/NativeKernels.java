@@ -23,12 +23,18 @@ public final class NativeKernels implements Kernels {
     return cuda ? Backend.CUDA : Backend.CPU;
   }
 
+  /** A C string read from a fixed-size buffer: up to its first NUL (the buffer's tail is NUL padding). */
+  static String cString(String buffer) {
+    int end = buffer.indexOf('\0');
+    return end < 0 ? buffer : buffer.substring(0, end);
+  }
+
   @Override
   public String describe() {
     if (cuda) {
       try (BytePointer name = new BytePointer(256)) {
         NativeApi.r4j_cuda_device_name(name, 256);
-        return "cuda (" + name.getString() + ")";
+        return "cuda (" + cString(name.getString()) + ")";
       }
     }
     return "cpu (" + NativeApi.r4j_cpu_isa().getString() + ", " + NativeApi.r4j_cpu_threads() + " threads)";
