@@ -165,8 +165,9 @@ public final class Trainer {
     out.printf("train: %s, %,d images, %d classes; query %,d, gallery %,d%n", data.name(), train.size(), numClasses,
         data.query().size(), data.gallery().size());
     out.printf("model: %s; %s%n", arch, groups.describe());
+    String gpu = cuda ? Devices.deviceName(0) : null;
     out.printf("device: %s, %d torch threads, loader workers %d; lr %s; %s%n", cuda ? "cuda"
-        + (Devices.deviceName(0) != null ? " (" + Devices.deviceName(0) + ")" : "") : "cpu",
+        + (gpu != null ? " (" + gpu + ")" : "") : "cpu",
         torch.get_num_threads(), cfg.dataloader().numWorkers(), schedule, kernels.describe());
 
     PKSampler sampler = new PKSampler(train.pids(), cfg.dataloader().p(), cfg.dataloader().k(), s.seed());
