@@ -23,6 +23,7 @@ public final class Devices {
   private Devices() {}
 
   public static Device choose(String setting) {
+    useAllCores();
     String s = setting.trim().toLowerCase(Locale.ROOT);
     return switch (s) {
       case "cpu" -> cpu();
@@ -35,6 +36,22 @@ public final class Devices {
       case "auto" -> cudaAvailable() ? new Device(torch.DeviceType.CUDA) : cpu();
       default -> throw new IllegalArgumentException("unknown device '" + setting + "': expected auto, cpu or cuda");
     };
+  }
+
+  private static boolean threadsSet;
+
+  /**
+   * Gives libtorch's CPU operators one thread per available core, unless {@code OMP_NUM_THREADS}
+   * says otherwise. libtorch's own default can be lower: on some 2-core virtual machines it starts
+   * with one thread, which halves training speed there.
+   */
+  public static synchronized void useAllCores() {
+    if (threadsSet) return;
+    threadsSet = true;
+    String env = System.getenv("OMP_NUM_THREADS");
+    if (env != null && !env.isBlank()) return;
+    int cores = Runtime.getRuntime().availableProcessors();
+    if (torch.get_num_threads() < cores) torch.set_num_threads(cores);
   }
 
   /** The CPU device. */

@@ -89,9 +89,9 @@ class TrainCommandTest {
   @Test
   void bundledQuickstartMatchesTheConfigsFolder() throws IOException {
     try (var in = TrainCommandTest.class.getResourceAsStream("/org/reid4j/train/quickstart.yml")) {
-      assertNotNull(in, "src/main/resources/org/reid4j/train/quickstart.yml");
+      assertNotNull(in, "configs/quickstart.yml is packed as org/reid4j/train/quickstart.yml (pom.xml resources)");
       assertEquals(Files.readString(Path.of("configs/quickstart.yml")), new String(in.readAllBytes(),
-          StandardCharsets.UTF_8), "keep the bundled copy identical to configs/quickstart.yml");
+          StandardCharsets.UTF_8), "the packed copy is configs/quickstart.yml");
     }
   }
 }
