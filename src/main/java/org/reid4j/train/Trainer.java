@@ -90,6 +90,7 @@ public final class Trainer {
   private final PrintStream out;
   private final Path outDir;
   private final boolean tty;
+  private int stopAfterEpochs; // tests: end the run after this many epochs, as a kill would (0: never)
 
   public Trainer(TrainConfig cfg, ReidDataset data, PrintStream out) {
     this(cfg, data, out, ProgressBar.isTerminal());
@@ -103,6 +104,15 @@ public final class Trainer {
     this.tty = tty;
   }
 
+  /**
+   * Tests: ends the run after {@code epochs} epochs of this process (their checkpoints written, then the
+   * evaluation), as a kill after that epoch would leave the run folder, but without a budget.
+   */
+  Trainer stopAfterEpochs(int epochs) {
+    this.stopAfterEpochs = epochs;
+    return this;
+  }
+
   /** Trains (from scratch, or from {@code OUTPUT_DIR/checkpoints/last.pt} when {@code resume}) and evaluates. */
   public Result run(boolean resume) throws IOException {
     long runStart = System.nanoTime();
@@ -111,7 +121,6 @@ public final class Trainer {
     boolean cuda = device.is_cuda();
     ImageSource train = data.train();
     int numClasses = train.numClasses();
-    Files.createDirectories(outDir);
     Checkpoints ck = new Checkpoints(outDir.resolve("checkpoints"));
     if (resume && !ck.exists("last"))
       throw new IllegalArgumentException("nothing to resume: " + ck.file("last") + " does not exist (run without "
@@ -166,9 +175,9 @@ public final class Trainer {
         data.query().size(), data.gallery().size());
     out.printf("model: %s; %s%n", arch, groups.describe());
     String gpu = cuda ? Devices.deviceName(0) : null;
-    out.printf("device: %s, %d torch threads, loader workers %d; lr %s; %s%n", cuda ? "cuda"
+    out.printf("device: %s, %d torch threads, loader workers %d; kernels %s%n", cuda ? "cuda"
         + (gpu != null ? " (" + gpu + ")" : "") : "cpu",
-        torch.get_num_threads(), cfg.dataloader().numWorkers(), schedule, kernels.describe());
+        torch.get_num_threads(), cfg.dataloader().numWorkers(), kernels.describe());
 
     PKSampler sampler = new PKSampler(train.pids(), cfg.dataloader().p(), cfg.dataloader().k(), s.seed());
     Transform trainTf = Transforms.train(cfg);
@@ -177,19 +186,47 @@ public final class Trainer {
     AmpScaler amp = cuda && s.ampOnCuda() ? new AmpScaler() : null;
     if (amp != null) out.println("mixed precision: autocast + dynamic loss scaling (CUDA)");
 
+    Step step = new Step(model, device, s, ce, triplet, center, groups, centerOpt, amp, input);
+
+    // The time budget (SOLVER.MAX_MINUTES, counted from the start of run()) is planned before epoch 1
+    // from a few measured steps, so the schedule, the header and the first ETA are already the real
+    // ones; it is re-planned after every epoch, and a step that would leave too little time for the
+    // final evaluation ends the run mid-epoch.
+    Budget budget = null;
+    int planned = s.maxEpochs();
+    if (s.maxMinutes() > 0 && startEpoch < s.maxEpochs()) {
+      double secondsPerImage = probe(step, model, sampler, trainTf, train, startEpoch);
+      int perEpochImages = sampler.epoch(startEpoch).stream().mapToInt(x -> x.length).sum();
+      budget = new Budget(s.maxMinutes() * 60, runStart, secondsPerImage * (data.query().size()
+          + data.gallery().size()) / 3 + 2);
+      double perEpoch = secondsPerImage * perEpochImages;
+      planned = plan(startEpoch, s.maxEpochs(), budget.secondsLeft(), perEpoch, budget.evalReserve);
+      out.printf(Locale.ROOT, "time budget: %.2f minutes (SOLVER.MAX_MINUTES); measured %,.0f images/s before "
+          + "epoch %d -> %.0f s per epoch, %d of %d epochs (SOLVER.MAX_EPOCHS)%s%n", s.maxMinutes(),
+          1 / secondsPerImage, startEpoch + 1, perEpoch, Math.max(planned - startEpoch, 0),
+          s.maxEpochs() - startEpoch, planned < s.maxEpochs() ? "; the schedule is compressed to match" : "");
+      if (planned <= startEpoch) {
+        planned = startEpoch + 1; // not even one epoch fits: train part of one, until the budget says stop
+        out.println("time budget: less than one epoch fits; training stops mid-epoch when the budget is spent");
+      }
+      if (planned < s.maxEpochs()) schedule = configured.compressedTo(s.maxEpochs(), planned);
+    }
+    out.printf("lr: %s%n", schedule);
+
     Path lastPath = resume ? ck.file("last") : null, bestPath = ck.exists("best") && resume ? ck.file("best") : null;
     EvalResult lastEval = null;
     int lastEvalEpoch = -1;
-    boolean stoppedByBudget = false;
+    boolean stoppedByBudget = planned < s.maxEpochs();
+    boolean partialEpoch = false;
+    double partialFraction = 1;
     double trainSeconds = 0;
     long images = 0;
     double nativeSeconds = 0, stepSeconds = 0;
     List<Double> epochLosses = new ArrayList<>();
     int epoch = startEpoch;
-    int planned = s.maxEpochs(); // may shrink to fit SOLVER.MAX_MINUTES, see plan()
     long loopStart = System.nanoTime();
-    double lastEvalSeconds = -1;
 
+    Files.createDirectories(outDir); // only now: a run refused above leaves no folder behind
     try (MetricsLog metrics = new MetricsLog(outDir.resolve("metrics.jsonl"), startEpoch)) {
       while (epoch < planned) {
         long epochStart = System.nanoTime();
@@ -210,70 +247,9 @@ public final class Trainer {
             it++;
             double factor = schedule.factor(epoch, (it - 1) / (double) n);
             groups.setFactor(factor);
-            input.load(b);
             long t0 = System.nanoTime();
-            double loss, idL, triL, cenL, acc, active;
-            try (PointerScope scope = new PointerScope()) {
-              Tensor x = input.images(b);
-              Tensor y = Tensors.longs(b.pids(), device);
-              ReidModel.Output o;
-              if (amp != null) {
-                try (AmpScaler.Autocast ac = amp.autocast()) {
-                  o = model.forward(x, y);
-                }
-              } else {
-                o = model.forward(x, y);
-              }
-              Tensor logits = amp != null ? o.logits().to(torch.ScalarType.Float) : o.logits();
-              Tensor gfeat = amp != null ? o.globalFeat().to(torch.ScalarType.Float) : o.globalFeat();
-              Tensor id = ce.forward(logits, y);
-              TripletLoss.Result tr = triplet.forward(gfeat, y);
-              Tensor total = id.mul(new Scalar(s.idLossWeight())).add(tr.loss().mul(new Scalar(s.tripletWeight())));
-              Tensor cen = null;
-              if (center != null) {
-                cen = center.forward(gfeat, y);
-                total = total.add(cen.mul(new Scalar(s.centerWeight())));
-              }
-              groups.optimizer().zero_grad();
-              if (centerOpt != null) centerOpt.zero_grad();
-              Tensor overflow = null;
-              if (amp != null) {
-                amp.scale(total).backward();
-                overflow = amp.unscale(groups.optimizer(), centerOpt);
-              } else {
-                total.backward();
-              }
-              // The step's numbers, gathered on the device and copied to the host at once: the one
-              // synchronisation of a step (with AMP it must come before the optimiser step).
-              Tensor correct = logits.argmax(new org.bytedeco.pytorch.LongOptional(1), false).eq(y)
-                  .to(torch.ScalarType.Float).mean();
-              Tensor[] row = {total, id, tr.loss(), cen != null ? cen : total.mul(new Scalar(0)), correct,
-                  tr.activeFraction(), overflow != null ? overflow : correct.mul(new Scalar(0))};
-              TensorVector parts = new TensorVector();
-              for (Tensor t : row) parts.push_back(t.detach().to(torch.ScalarType.Float).reshape(1));
-              boolean stepOk = amp == null;
-              float[] v = null;
-              if (amp != null) {
-                v = Tensors.toFloats(torch.cat(parts).cpu());
-                stepOk = v[6] == 0;
-              }
-              if (stepOk) {
-                groups.optimizer().step();
-                if (center != null) {
-                  for (Tensor c : toList(center.parameters()))
-                    if (c.grad().defined()) c.grad().mul_(new Scalar(1.0 / s.centerWeight()));
-                  centerOpt.step();
-                }
-              }
-              if (amp != null) amp.update(stepOk);
-              if (v == null) v = Tensors.toFloats(torch.cat(parts).cpu());
-              loss = v[0];
-              idL = v[1];
-              triL = v[2];
-              cenL = v[3];
-              acc = v[4];
-              active = v[5];
-            }
+            float[] v = step.run(b, true);
+            double loss = v[0], idL = v[1], triL = v[2], cenL = v[3], acc = v[4], active = v[5];
             long t1 = System.nanoTime();
             if (!Double.isFinite(loss))
               throw new IllegalStateException(String.format(Locale.ROOT, "the loss is %s at epoch %d iteration %d "
@@ -297,6 +273,15 @@ public final class Trainer {
             epochNative += (t1 - t0) / 1e9;
             epochStep += (t2 - tPrev) / 1e9;
             tPrev = t2;
+            if (budget != null && it < n && budget.mustStop()) {
+              partialEpoch = true;
+              partialFraction = it / (double) n;
+              stoppedByBudget = true;
+              bar.println(String.format(Locale.ROOT, "time budget: %.2f of %.2f minutes used; stopping epoch %d at "
+                  + "iteration %d of %d to leave %.0f s for the evaluation", budget.minutesUsed(), s.maxMinutes(),
+                  epoch + 1, it, n, budget.evalReserve));
+              break;
+            }
           }
           if (loader.skippedImages() > 0)
             bar.println("warning: " + loader.skippedImages() + " training images could not be loaded this epoch");
@@ -307,24 +292,25 @@ public final class Trainer {
         images += epochImages;
         nativeSeconds += epochNative;
         stepSeconds += epochStep;
-        double minutes = (System.nanoTime() - runStart) / 60e9;
-        boolean budgetHit = s.maxMinutes() > 0 && minutes >= s.maxMinutes() && epoch < planned;
-        if (!budgetHit && s.maxMinutes() > 0 && epoch < planned) {
+        if (budget != null && !partialEpoch && epoch < planned) {
           double perEpoch = (System.nanoTime() - loopStart) / 1e9 / (epoch - startEpoch);
-          double evalReserve = lastEvalSeconds >= 0 ? lastEvalSeconds
-              : (data.query().size() + data.gallery().size()) / (3.0 * epochImages / epochSeconds) + 2;
-          int fit = plan(epoch, s.maxEpochs(), s.maxMinutes() * 60 - (System.nanoTime() - runStart) / 1e9,
-              perEpoch, evalReserve);
+          int fit = Math.max(epoch, plan(epoch, s.maxEpochs(), budget.secondsLeft(), perEpoch, budget.evalReserve));
+          // Lengthen only when 5% slower epochs would still fit, so that the plan does not swing with noise.
+          if (fit > planned)
+            fit = Math.max(planned, plan(epoch, s.maxEpochs(), budget.secondsLeft(), 1.05 * perEpoch,
+                budget.evalReserve));
           if (fit != planned) {
-            bar.println(String.format(Locale.ROOT, "time budget: %.1f of %.1f minutes used, %.0f s per epoch -> %d "
-                + "epochs in all (SOLVER.MAX_EPOCHS %d); the schedule is compressed to match", minutes,
+            bar.println(String.format(Locale.ROOT, "time budget: %.1f of %.2f minutes used, %.0f s per epoch -> %d "
+                + "epochs in all (SOLVER.MAX_EPOCHS %d); the schedule is adjusted to match", budget.minutesUsed(),
                 s.maxMinutes(), perEpoch, fit, s.maxEpochs()));
             planned = fit;
             schedule = configured.compressedTo(s.maxEpochs(), planned);
-            if (planned <= epoch) budgetHit = true;
+            if (planned < s.maxEpochs()) stoppedByBudget = true;
           }
         }
-        boolean lastEpoch = epoch >= planned || budgetHit;
+        boolean budgetHit = partialEpoch || (budget != null && epoch >= planned && planned < s.maxEpochs());
+        boolean killed = stopAfterEpochs > 0 && epoch - startEpoch >= stopAfterEpochs;
+        boolean lastEpoch = epoch >= planned || budgetHit || killed;
         int nIt = Math.max(1, n);
         epochLosses.add(sumLoss / nIt);
 
@@ -342,10 +328,11 @@ public final class Trainer {
         row.put("images_per_second", epochImages / Math.max(epochSeconds, 1e-9));
         row.put("outside_libtorch_share", epochStep > 0 ? 1 - epochNative / epochStep : 0.0);
         row.put("rss_mb", residentMegabytes());
+        if (partialEpoch) row.put("partial_epoch", partialFraction);
         if (lastEpoch || (s.evalPeriod() > 0 && epoch % s.evalPeriod() == 0)) {
           long e0 = System.nanoTime();
           lastEval = evaluate(model, kernels, bar);
-          lastEvalSeconds = (System.nanoTime() - e0) / 1e9;
+          if (budget != null) budget.evalReserve = (System.nanoTime() - e0) / 1e9 + 2;
           lastEvalEpoch = epoch;
           row.put("rank1", lastEval.rank1());
           row.put("rank5", lastEval.rank5());
@@ -367,10 +354,11 @@ public final class Trainer {
         if (s.checkpointPeriod() > 0 && epoch % s.checkpointPeriod() == 0 && !lastEpoch)
           ck.save(String.format(Locale.ROOT, "epoch_%03d", epoch), meta, state);
         metrics.append(row);
-        if (budgetHit) {
-          stoppedByBudget = true;
-          bar.println(String.format(Locale.ROOT, "stopping after epoch %d of %d: %.1f minutes used, SOLVER.MAX_MINUTES "
-              + "%.1f", epoch, s.maxEpochs(), minutes, s.maxMinutes()));
+        if (budgetHit || killed) {
+          if (budgetHit)
+            bar.println(String.format(Locale.ROOT, "stopped by the time budget after %d of %d epochs (SOLVER.MAX_EPOCHS): "
+                + "%.1f of %.2f minutes used (SOLVER.MAX_MINUTES)", epoch, s.maxEpochs(), budget.minutesUsed(),
+                s.maxMinutes()));
           break;
         }
       }
@@ -384,7 +372,16 @@ public final class Trainer {
     Path summary = outDir.resolve("summary.json");
     Result r = new Result(lastEval, epoch, iterations, trainSeconds, totalSeconds, images / Math.max(trainSeconds, 1e-9),
         outside, stoppedByBudget, lastPath, bestPath, outDir.resolve("metrics.jsonl"), summary, epochLosses);
-    writeSummary(r, arch, numClasses, bestMap, bestEpoch, cuda, amp);
+    Map<String, Object> budgetInfo = null;
+    if (s.maxMinutes() > 0) {
+      budgetInfo = new LinkedHashMap<>();
+      budgetInfo.put("minutes", s.maxMinutes());
+      budgetInfo.put("max_epochs", s.maxEpochs());
+      budgetInfo.put("planned_epochs", planned);
+      budgetInfo.put("partial_last_epoch", partialEpoch ? partialFraction : null);
+      budgetInfo.put("minutes_used", totalSeconds / 60);
+    }
+    writeSummary(r, arch, numClasses, bestMap, bestEpoch, cuda, amp, budgetInfo);
     input.close();
     return r;
   }
@@ -456,7 +453,7 @@ public final class Trainer {
   }
 
   private void writeSummary(Result r, String arch, int numClasses, double bestMap, int bestEpoch, boolean cuda,
-      AmpScaler amp) throws IOException {
+      AmpScaler amp, Map<String, Object> budgetInfo) throws IOException {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("dataset", data.name());
     m.put("model", arch);
@@ -483,6 +480,7 @@ public final class Trainer {
     m.put("images_per_second", r.imagesPerSecond());
     m.put("outside_libtorch_share", r.outsideShare());
     m.put("stopped_by_time_budget", r.stoppedByBudget());
+    m.put("time_budget", budgetInfo);
     m.put("last_checkpoint", String.valueOf(r.lastCheckpoint()));
     m.put("best_checkpoint", String.valueOf(r.bestCheckpoint()));
     m.put("metrics", r.metrics().toString());
@@ -527,9 +525,185 @@ public final class Trainer {
     return (z ^ (z >>> 31)) & Long.MAX_VALUE;
   }
 
+  /**
+   * One training step: forward (under autocast with AMP), the losses, backward and, when
+   * {@code update}, the optimiser steps. Returns [total, id, triplet, centre, accuracy,
+   * active-triplet fraction, AMP overflow], copied to the host at once.
+   */
+  private static final class Step {
+    private final ReidModel model;
+    private final Device device;
+    private final TrainConfig.Solver s;
+    private final CrossEntropyLabelSmooth ce;
+    private final TripletLoss triplet;
+    private final CenterLoss center;
+    private final Optimizers.Groups groups;
+    private final Optimizer centerOpt;
+    private final AmpScaler amp;
+    private final StepInput input;
+
+    Step(ReidModel model, Device device, TrainConfig.Solver s, CrossEntropyLabelSmooth ce, TripletLoss triplet,
+        CenterLoss center, Optimizers.Groups groups, Optimizer centerOpt, AmpScaler amp, StepInput input) {
+      this.model = model;
+      this.device = device;
+      this.s = s;
+      this.ce = ce;
+      this.triplet = triplet;
+      this.center = center;
+      this.groups = groups;
+      this.centerOpt = centerOpt;
+      this.amp = amp;
+      this.input = input;
+    }
+
+    float[] run(Batch b, boolean update) {
+      input.load(b);
+      try (PointerScope scope = new PointerScope()) {
+        Tensor x = input.images(b);
+        Tensor y = Tensors.longs(b.pids(), device);
+        ReidModel.Output o;
+        if (amp != null) {
+          try (AmpScaler.Autocast ac = amp.autocast()) {
+            o = model.forward(x, y);
+          }
+        } else {
+          o = model.forward(x, y);
+        }
+        Tensor logits = amp != null ? o.logits().to(torch.ScalarType.Float) : o.logits();
+        Tensor gfeat = amp != null ? o.globalFeat().to(torch.ScalarType.Float) : o.globalFeat();
+        Tensor id = ce.forward(logits, y);
+        TripletLoss.Result tr = triplet.forward(gfeat, y);
+        Tensor total = id.mul(new Scalar(s.idLossWeight())).add(tr.loss().mul(new Scalar(s.tripletWeight())));
+        Tensor cen = null;
+        if (center != null) {
+          cen = center.forward(gfeat, y);
+          total = total.add(cen.mul(new Scalar(s.centerWeight())));
+        }
+        groups.optimizer().zero_grad();
+        if (centerOpt != null) centerOpt.zero_grad();
+        Tensor overflow = null;
+        if (amp != null) {
+          amp.scale(total).backward();
+          if (update) overflow = amp.unscale(groups.optimizer(), centerOpt);
+        } else {
+          total.backward();
+        }
+        // The step's numbers, gathered on the device and copied to the host at once: the one
+        // synchronisation of a step (with AMP it must come before the optimiser step).
+        Tensor correct = logits.argmax(new org.bytedeco.pytorch.LongOptional(1), false).eq(y)
+            .to(torch.ScalarType.Float).mean();
+        Tensor[] row = {total, id, tr.loss(), cen != null ? cen : total.mul(new Scalar(0)), correct,
+            tr.activeFraction(), overflow != null ? overflow : correct.mul(new Scalar(0))};
+        TensorVector parts = new TensorVector();
+        for (Tensor t : row) parts.push_back(t.detach().to(torch.ScalarType.Float).reshape(1));
+        float[] v = Tensors.toFloats(torch.cat(parts).cpu());
+        if (!update) {
+          groups.optimizer().zero_grad();
+          if (centerOpt != null) centerOpt.zero_grad();
+          return v;
+        }
+        boolean stepOk = amp == null || v[6] == 0;
+        if (stepOk) {
+          groups.optimizer().step();
+          if (center != null) {
+            for (Tensor c : toList(center.parameters()))
+              if (c.grad().defined()) c.grad().mul_(new Scalar(1.0 / s.centerWeight()));
+            centerOpt.step();
+          }
+        }
+        if (amp != null) amp.update(stepOk);
+        return v;
+      }
+    }
+  }
+
+  /**
+   * Seconds per training image, measured before epoch {@code epoch + 1} on up to 24 of its own
+   * batches (loader included; the first step, and others in the first 2 s, only warm up and are not
+   * timed): forward and backward without optimiser steps, and the BatchNorm statistics put back
+   * afterwards, so the model is as it was. Stops after 10 s of timed steps (a large network on a
+   * CPU), with at least one timed step.
+   */
+  private double probe(Step step, ReidModel model, PKSampler sampler, Transform tf, ImageSource train, int epoch) {
+    List<int[]> all = sampler.epoch(epoch);
+    List<int[]> batches = all.subList(0, Math.min(all.size(), 24));
+    TensorVector bufferVector = model.buffers(true); // its elements live in it: kept reachable to the end
+    List<Tensor> buffers = toList(bufferVector);
+    List<Tensor> saved = new ArrayList<>();
+    try (NoGradGuard ng = new NoGradGuard()) {
+      for (Tensor t : buffers) {
+        Tensor c = t.clone();
+        c.retainReference();
+        saved.add(c);
+      }
+    }
+    long images = 0;
+    double seconds = 0;
+    try (DataLoader loader = new DataLoader(train, batches, tf, cfg.dataloader().numWorkers(),
+        cfg.dataloader().prefetch(), mix(cfg.solver().seed() ^ 0x3C6EF372L, epoch))) {
+      model.train(true);
+      long t = System.nanoTime(), start = t;
+      int done = 0;
+      while (loader.hasNext() && seconds < 10) {
+        Batch b = loader.next();
+        step.run(b, false);
+        long now = System.nanoTime();
+        done++;
+        // warm-up, not timed: the first step, and further ones for the first 2 s (at most 4 steps)
+        boolean warm = done == 1 || (done <= 4 && (now - start) / 1e9 < 2);
+        if (!warm || !loader.hasNext() && images == 0) {
+          images += b.size();
+          seconds += (now - t) / 1e9;
+        }
+        t = now;
+      }
+    } finally {
+      try (NoGradGuard ng = new NoGradGuard()) {
+        for (int i = 0; i < buffers.size(); i++) {
+          buffers.get(i).copy_(saved.get(i));
+          saved.get(i).releaseReference();
+        }
+      }
+      java.lang.ref.Reference.reachabilityFence(bufferVector);
+    }
+    if (images == 0) throw new IllegalStateException("the time-budget probe loaded no training image");
+    return seconds / images;
+  }
+
+  /** SOLVER.MAX_MINUTES as a clock: what is left, and when a step must be the last. */
+  private static final class Budget {
+    final double seconds;
+    final long start;
+    double evalReserve; // the final evaluation's estimated seconds, then its measured ones
+
+    Budget(double seconds, long start, double evalReserve) {
+      this.seconds = seconds;
+      this.start = start;
+      this.evalReserve = evalReserve;
+    }
+
+    double secondsLeft() {
+      return seconds - (System.nanoTime() - start) / 1e9;
+    }
+
+    double minutesUsed() {
+      return (System.nanoTime() - start) / 60e9;
+    }
+
+    /** True once the time left is no more than the evaluation needs. */
+    boolean mustStop() {
+      return secondsLeft() <= evalReserve;
+    }
+  }
+
+  /**
+   * The vector's tensors as handles of their own (each shares its element's storage and holds a
+   * reference to it), so they stay valid after the vector is collected.
+   */
   static List<Tensor> toList(TensorVector v) {
     List<Tensor> l = new ArrayList<>();
-    for (long i = 0; i < v.size(); i++) l.add(v.get(i));
+    for (long i = 0; i < v.size(); i++) l.add(new Tensor(v.get(i)));
+    java.lang.ref.Reference.reachabilityFence(v);
     return l;
   }
 

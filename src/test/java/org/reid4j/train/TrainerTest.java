@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -109,7 +110,7 @@ class TrainerTest {
   }
 
   /**
-   * One epoch, a "kill" (the time budget stops the run after its first epoch), --resume for the
+   * One epoch, a "kill" (the run stops after its first epoch), --resume for the
    * second, against two epochs straight with the same seed. Every random stream is re-seeded from
    * (seed, epoch), the optimiser state is restored, and libtorch on the CPU with a fixed thread
    * count is deterministic, so the weights agree exactly here; the tolerance (1e-6 absolute) only
@@ -119,11 +120,11 @@ class TrainerTest {
   void resumeEqualsAStraightRun() throws IOException {
     Path straight = tmp.resolve("straight"), split = tmp.resolve("split");
     Trainer.Result a = train(tiny(straight, 2), false);
-    List<String> first = tiny(split, 2);
-    first.add("SOLVER.MAX_MINUTES=1.0e-6"); // passes the budget in epoch 1: stops after it, like a kill
-    Trainer.Result b1 = train(first, false);
+    TrainConfig firstCfg = TrainConfig.load(null, tiny(split, 2));
+    Trainer.Result b1 = new Trainer(firstCfg, ReidDataset.open(firstCfg), new PrintStream(
+        OutputStream.nullOutputStream()), false).stopAfterEpochs(1).run(false); // like a kill after epoch 1
     assertEquals(1, b1.epochs());
-    assertTrue(b1.stoppedByBudget());
+    assertFalse(b1.stoppedByBudget());
     Trainer.Result b = train(tiny(split, 2), true);
     assertEquals(2, b.epochs());
     assertEquals(a.iterations(), b.iterations());
@@ -133,6 +134,60 @@ class TrainerTest {
     assertEquals(a.eval().mAP(), b.eval().mAP(), 1e-4);
     List<JsonNode> rows = MetricsLog.read(split.resolve("metrics.jsonl"));
     assertEquals(2, rows.size(), "the resumed run continues the metrics file");
+  }
+
+  /**
+   * SOLVER.MAX_MINUTES is planned before epoch 1: the schedule, the header and summary.json say how
+   * many of MAX_EPOCHS fit, and the run ends within the budget (plus the final evaluation's margin),
+   * far short of the 1,000 epochs asked for.
+   */
+  @Test
+  void timeBudgetIsPlannedBeforeEpochOneAndReported() throws IOException {
+    Path out = tmp.resolve("budget");
+    List<String> o = tiny(out, 1000);
+    o.add("SOLVER.MAX_MINUTES=0.1");
+    TrainConfig cfg = TrainConfig.load(null, o);
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    Trainer.Result r;
+    try (PrintStream ps = new PrintStream(log, true, StandardCharsets.UTF_8)) {
+      r = new Trainer(cfg, ReidDataset.open(cfg), ps, false).run(false);
+    }
+    String text = log.toString(StandardCharsets.UTF_8);
+    assertTrue(r.stoppedByBudget());
+    assertTrue(r.epochs() >= 1 && r.epochs() < 1000, "epochs " + r.epochs());
+    JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+    assertTrue(summary.get("stopped_by_time_budget").asBoolean());
+    JsonNode b = summary.get("time_budget");
+    assertEquals(0.1, b.get("minutes").asDouble(), 1e-12);
+    assertEquals(1000, b.get("max_epochs").asInt());
+    int planned = b.get("planned_epochs").asInt();
+    assertTrue(planned < 1000 && Math.abs(planned - r.epochs()) <= 1, "planned " + planned + ", ran " + r.epochs());
+    // the header already names the planned length, before the first progress line
+    int header = text.indexOf("time budget: 0.10 minutes");
+    int lr = text.indexOf("lr: ");
+    int firstEpoch = text.indexOf("epoch 1/");
+    assertTrue(header >= 0 && lr > header && (firstEpoch < 0 || firstEpoch > lr), text);
+    assertFalse(text.contains("cosine to 0 at epoch 1000"), text);
+    assertTrue(r.totalSeconds() < 6 + 30, "a 6 s budget ran " + r.totalSeconds() + " s");
+  }
+
+  /** A budget smaller than one epoch (and than the evaluation's margin) stops mid-epoch and says so. */
+  @Test
+  void aBudgetBelowOneEpochStopsMidEpoch() throws IOException {
+    Path out = tmp.resolve("short");
+    List<String> o = tiny(out, 5);
+    o.add("SOLVER.MAX_MINUTES=0.01");
+    Trainer.Result r = train(o, false);
+    assertTrue(r.stoppedByBudget());
+    assertEquals(1, r.epochs());
+    assertTrue(r.iterations() >= 1 && r.iterations() < 20, "iterations " + r.iterations());
+    List<JsonNode> rows = MetricsLog.read(out.resolve("metrics.jsonl"));
+    assertEquals(1, rows.size());
+    double part = rows.get(0).get("partial_epoch").asDouble();
+    assertTrue(part > 0 && part < 1, "partial " + part);
+    JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+    assertEquals(part, summary.get("time_budget").get("partial_last_epoch").asDouble(), 1e-12);
+    assertTrue(Double.isFinite(r.eval().mAP()), "still evaluated");
   }
 
   @Test
