@@ -27,15 +27,16 @@ import picocli.CommandLine.Spec;
 public final class AblateCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--minutes-per-row", paramLabel = "M", defaultValue = "2.0",
+  @Option(names = "--minutes-per-row", paramLabel = "MINUTES", defaultValue = "2.0",
       description = "Training budget of every row in minutes (SOLVER.MAX_MINUTES; default ${DEFAULT-VALUE}).")
   double minutesPerRow;
 
-  @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "SOLVER.SEED of every row (default ${DEFAULT-VALUE}).")
+  @Option(names = "--seed", paramLabel = "SEED", defaultValue = "1", description = "SOLVER.SEED of every row (default ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--out", paramLabel = "FILE", defaultValue = "docs/ablation.md",
-      description = "Markdown report (default ${DEFAULT-VALUE}); the JSON goes beside it as .json.")
+  @Option(names = "--out", paramLabel = "FILE",
+      description = "Markdown report (default: ablation.md in --work); the JSON goes beside it as .json. The "
+          + "repository's docs/ablation.md is refreshed only when named here.")
   Path out;
 
   @Option(names = "--work", paramLabel = "DIR", defaultValue = "runs/ablation",
@@ -55,10 +56,10 @@ public final class AblateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     if (!(minutesPerRow > 0) || Double.isInfinite(minutesPerRow))
-      throw new CommandLine.ParameterException(spec.commandLine(), "--minutes-per-row must be a number of minutes > 0, got "
-          + minutesPerRow);
+      throw new IllegalArgumentException("--minutes-per-row must be a number of minutes > 0, got " + minutesPerRow);
+    if (out == null) out = work.resolve("ablation.md");
     if (!out.getFileName().toString().endsWith(".md"))
-      throw new CommandLine.ParameterException(spec.commandLine(), "--out must name a Markdown file (.md), got " + out);
+      throw new IllegalArgumentException("--out must name a Markdown file (.md), got " + out);
     List<String> extra = new ArrayList<>(overrides);
     if (data != null) extra.add("DATALOADER.ROOT=" + TrainCommand.yamlString(data));
     Path q = Path.of(TrainCommand.QUICKSTART);
@@ -75,7 +76,7 @@ public final class AblateCommand implements Callable<Integer> {
     try {
       settings = new Ablation.Settings(base, source, extra, minutesPerRow, seed, work, out, rerunCommand(), note);
     } catch (IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      throw new IllegalArgumentException(e.getMessage(), e);
     }
     Ablation ablation = new Ablation(settings);
     System.out.printf(Locale.ROOT, "ablation: %d rows x %s min on %s, seed %d; report %s%n", Ablation.STEPS.size(),
@@ -92,7 +93,7 @@ public final class AblateCommand implements Callable<Integer> {
     b.append(" --minutes-per-row ").append(minutesPerRow == Math.rint(minutesPerRow) ? Long.toString((long) minutesPerRow)
         : Double.toString(minutesPerRow));
     b.append(" --seed ").append(seed);
-    if (!out.equals(Path.of("docs/ablation.md"))) b.append(" --out ").append(shell(out.toString()));
+    if (!out.equals(work.resolve("ablation.md"))) b.append(" --out ").append(shell(out.toString()));
     if (!work.equals(Path.of("runs/ablation"))) b.append(" --work ").append(shell(work.toString()));
     if (data != null) b.append(" --data ").append(shell(data));
     for (String o : overrides) b.append(" --set ").append(shell(o));

@@ -28,24 +28,25 @@ public final class CalibrateCommand implements Callable<Integer> {
       description = "Labelled data set: fashion-mnist, market1501, dukemtmc, msmt17 or csv:Q.csv,G.csv.")
   String data;
 
-  @Option(names = "--split", defaultValue = "gallery", paramLabel = "S",
-      description = "Which images give the pairs: gallery (default), query, or all (both).")
+  @Option(names = "--split", defaultValue = "gallery", paramLabel = "SPLIT",
+      description = "Which images give the pairs: gallery, query, or all (both) (default ${DEFAULT-VALUE}).")
   String split;
 
-  @Option(names = "--fpr", defaultValue = "1e-3", description = "Target false-positive rate (default ${DEFAULT-VALUE}).")
+  @Option(names = "--fpr", paramLabel = "FPR", defaultValue = "1e-3", description = "Target false-positive rate (default ${DEFAULT-VALUE}).")
   double fpr;
 
   @Option(names = "--report-fprs", defaultValue = "1e-4,1e-3,1e-2,1e-1", paramLabel = "F,..",
       description = "FPRs to report TPR at (default ${DEFAULT-VALUE}).")
   String reportFprs;
 
-  @Option(names = "--metric", defaultValue = "cosine", description = "cosine (default), sqeuclidean or euclidean.")
+  @Option(names = "--metric", paramLabel = "METRIC", defaultValue = "cosine",
+      description = "cosine, sqeuclidean or euclidean (default ${DEFAULT-VALUE}).")
   String metric;
 
   @Option(names = "--no-normalize", description = "Do not L2-normalise the features (they are by default).")
   boolean noNormalize;
 
-  @Option(names = "--max-impostors", defaultValue = "2000000",
+  @Option(names = "--max-impostors", paramLabel = "N", defaultValue = "2000000",
       description = "Sample at most this many impostor pairs (default ${DEFAULT-VALUE}).")
   long maxImpostors;
 
@@ -55,8 +56,13 @@ public final class CalibrateCommand implements Callable<Integer> {
   @Option(names = "--out", paramLabel = "FILE", description = "Where to write the threshold (default: threshold.json beside the checkpoint).")
   Path out;
 
-  @Option(names = "--backend", defaultValue = "auto", description = "auto, java, cpu or cuda.")
+  @Option(names = "--backend", paramLabel = "BACKEND", defaultValue = "auto",
+      description = "Kernels: auto, java, cpu or cuda (default ${DEFAULT-VALUE}).")
   String backend;
+
+  @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
+      description = "Where the model runs: auto, cpu or cuda (default ${DEFAULT-VALUE}).")
+  String device = "auto";
 
   @Override
   public Integer call() throws Exception {
@@ -74,6 +80,7 @@ public final class CalibrateCommand implements Callable<Integer> {
     x.checkpoint = checkpoint;
     x.data = data;
     x.flip = flip;
+    x.device = device;
     LabelledFeatures set;
     try (ExtractCommand.Prepared p = x.prepare()) {
       LabelledFeatures[] sides = x.extractLabelled(p);

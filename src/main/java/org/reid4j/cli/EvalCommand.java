@@ -30,20 +30,24 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--dir", paramLabel = "DIR", description = "Folder with the six .npy files.")
   Path dir;
 
-  @Option(names = "--query-features", paramLabel = "F") Path queryFeatures;
-  @Option(names = "--query-pids", paramLabel = "F") Path queryPids;
-  @Option(names = "--query-camids", paramLabel = "F") Path queryCamids;
-  @Option(names = "--gallery-features", paramLabel = "F") Path galleryFeatures;
-  @Option(names = "--gallery-pids", paramLabel = "F") Path galleryPids;
-  @Option(names = "--gallery-camids", paramLabel = "F") Path galleryCamids;
+  @Option(names = "--query-features", paramLabel = "FILE", description = "Query features: float32/64 .npy, [nq, d].")
+  Path queryFeatures;
+  @Option(names = "--query-pids", paramLabel = "FILE", description = "Query person ids: int32/64 .npy, [nq].")
+  Path queryPids;
+  @Option(names = "--query-camids", paramLabel = "FILE", description = "Query camera ids: int32/64 .npy, [nq].")
+  Path queryCamids;
+  @Option(names = "--gallery-features", paramLabel = "FILE", description = "Gallery features: float32/64 .npy, [ng, d].")
+  Path galleryFeatures;
+  @Option(names = "--gallery-pids", paramLabel = "FILE", description = "Gallery person ids (-1 = junk): .npy, [ng].")
+  Path galleryPids;
+  @Option(names = "--gallery-camids", paramLabel = "FILE", description = "Gallery camera ids: int32/64 .npy, [ng].")
+  Path galleryCamids;
 
   @Option(names = "--data", paramLabel = "NAME[:ROOT]",
       description = "A labelled data set: with --checkpoint any of fashion-mnist, market1501, dukemtmc, msmt17, "
-          + "csv:Q.csv,G.csv; alone, fashion-mnist evaluated on raw pixels.")
+          + "csv:Q.csv,G.csv; alone, fashion-mnist evaluated on raw pixels. ROOT: the data set's folder (default for "
+          + "fashion-mnist: " + "/usr/share/datasets/fashion-mnist).")
   String data;
-
-  @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the Fashion-MNIST files are (default: ${DEFAULT-VALUE}).")
-  Path dataDir = FashionMnist.DEFAULT_DIR;
 
   @Option(names = "--checkpoint", paramLabel = "FILE", description = "A reid4j checkpoint: extract --data's features with it first.")
   Path checkpoint;
@@ -59,33 +63,48 @@ public final class EvalCommand implements Callable<Integer> {
       description = "Write cmc.png, and ranked.png (each query beside its top 10) when the images are at hand.")
   Path plots;
 
-  @Option(names = "--plot-queries", paramLabel = "N", defaultValue = "8", description = "Queries in ranked.png (default ${DEFAULT-VALUE}).")
+  @Option(names = "--plot-queries", paramLabel = "N", defaultValue = "8",
+      description = "With --plots: queries in ranked.png, 1 or more (default ${DEFAULT-VALUE}).")
   int plotQueries;
 
   @Option(names = "--normalize", description = "L2-normalise all features first.")
   boolean normalize;
 
-  @Option(names = "--metric", paramLabel = "M", defaultValue = "sqeuclidean",
-      description = "sqeuclidean (default), euclidean or cosine.")
+  @Option(names = "--metric", paramLabel = "METRIC", defaultValue = "sqeuclidean",
+      description = "sqeuclidean, euclidean or cosine (default ${DEFAULT-VALUE}).")
   String metric;
 
   @Option(names = "--rerank", description = "Apply k-reciprocal re-ranking (Zhong et al. 2017).")
   boolean rerank;
 
-  @Option(names = "--k1", defaultValue = "20", description = "Re-ranking k1 (default ${DEFAULT-VALUE}).") int k1;
-  @Option(names = "--k2", defaultValue = "6", description = "Re-ranking k2 (default ${DEFAULT-VALUE}).") int k2;
+  @Option(names = "--k1", paramLabel = "K1", defaultValue = "20",
+      description = "With --rerank: k-reciprocal neighbours (default ${DEFAULT-VALUE}).") int k1;
+  @Option(names = "--k2", paramLabel = "K2", defaultValue = "6",
+      description = "With --rerank: neighbours for query expansion (default ${DEFAULT-VALUE}).") int k2;
 
-  @Option(names = "--lambda", defaultValue = "0.3", description = "Re-ranking lambda (default ${DEFAULT-VALUE}).")
+  @Option(names = "--lambda", paramLabel = "LAMBDA", defaultValue = "0.3",
+      description = "With --rerank: weight of the original distance, 0..1 (default ${DEFAULT-VALUE}).")
   float lambda;
 
-  @Option(names = "--backend", paramLabel = "B", defaultValue = "auto", description = "auto, java, cpu or cuda.")
+  @Option(names = "--backend", paramLabel = "BACKEND", defaultValue = "auto",
+      description = "Kernels: auto, java, cpu or cuda (default ${DEFAULT-VALUE}).")
   String backend;
 
   @Option(names = "--json", paramLabel = "OUT", description = "Also write the results as JSON to OUT.")
   Path json;
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    if (spec != null) {
+      Cli.onlyWith(spec, rerank, "with --rerank", "--k1", "--k2", "--lambda");
+      Cli.onlyWith(spec, plots != null, "with --plots DIR", "--plot-queries");
+      Cli.onlyWith(spec, checkpoint != null, "with --checkpoint (it says how the model extracts features)", "--flip",
+          "--device");
+    }
+    if (plots != null && plotQueries < 1)
+      throw new IllegalArgumentException("--plot-queries must be 1 or more, got " + plotQueries);
     Metric m = Metric.parse(metric);
     RerankParams rp = rerank ? new RerankParams(k1, k2, lambda) : null;
     Kernels kernels = Kernels.create(Backend.parse(backend));
@@ -119,7 +138,11 @@ public final class EvalCommand implements Callable<Integer> {
     Path cmc = plots.resolve("cmc.png");
     org.reid4j.report.CmcCurve.render(report.result(), (rerank ? "re-ranked, " : "") + metric, cmc);
     System.out.println("wrote " + cmc);
-    if (images == null) return;
+    if (images == null) {
+      System.out.println("no ranked.png: the images behind these features are not at hand (it needs --checkpoint with "
+          + "--data, or --data fashion-mnist, and every image loaded)");
+      return;
+    }
     LabelledFeatures q = loaded[0], g = loaded[1];
     Path ranked = plots.resolve("ranked.png");
     org.reid4j.report.RankedList.render(images[0], images[1], report.distance(), q.pids(), q.camids(), g.pids(),
@@ -151,9 +174,6 @@ public final class EvalCommand implements Callable<Integer> {
         return sides;
       }
     }
-    if (flip) throw new IllegalArgumentException("--flip applies to --checkpoint only");
-    if (!device.equals("auto")) throw new IllegalArgumentException("--device applies to --checkpoint only (it says "
-        + "where the model runs; --backend says where the evaluation kernels run)");
     boolean files = queryFeatures != null || queryPids != null || queryCamids != null || galleryFeatures != null
         || galleryPids != null || galleryCamids != null;
     int sources = (dir != null ? 1 : 0) + (files ? 1 : 0) + (data != null ? 1 : 0);
@@ -162,15 +182,17 @@ public final class EvalCommand implements Callable<Integer> {
           + "or --data fashion-mnist");
     if (dir != null) return new LabelledFeatures[] {FeatureDir.readQuery(dir), FeatureDir.readGallery(dir)};
     if (data != null) {
-      if (!data.equals("fashion-mnist"))
-        throw new IllegalArgumentException("unknown --data '" + data + "': expected fashion-mnist");
+      int colon = data.indexOf(':');
+      String name = colon < 0 ? data : data.substring(0, colon);
+      if (!name.equals("fashion-mnist"))
+        throw new IllegalArgumentException("--data " + data + ": without --checkpoint only fashion-mnist[:ROOT] can be "
+            + "evaluated (on raw pixels); other data sets need --checkpoint FILE to extract features");
+      Path dataDir = colon < 0 || data.substring(colon + 1).isEmpty() ? FashionMnist.DEFAULT_DIR
+          : Path.of(data.substring(colon + 1));
       FashionMnist.Split test = FashionMnist.load(dataDir, "t10k");
       FashionMnist.RetrievalSplit split = FashionMnist.retrievalSplit(test);
       if (plots != null) {
-        var ds = org.reid4j.data.ReidDataset.open(org.reid4j.config.TrainConfig.defaults().with(java.util.List.of(
-            "DATALOADER.DATASET=fashion-mnist", "DATALOADER.ROOT=\"" + dataDir + "\"", "INPUT.CHANNELS=1",
-            "INPUT.PIXEL_MEAN=[0.5]", "INPUT.PIXEL_STD=[0.5]")));
-        images = new org.reid4j.data.ImageSource[] {ds.query(), ds.gallery()};
+        images = org.reid4j.data.FashionMnistSource.openTest(dataDir, 1);
       }
       return new LabelledFeatures[] {
           new LabelledFeatures("query", FashionMnist.pixelFeatures(test, split.queryIdx()),
@@ -193,12 +215,16 @@ public final class EvalCommand implements Callable<Integer> {
     return a;
   }
 
+  private static String pct(double f) {
+    return org.reid4j.report.Percent.of(f) + "%";
+  }
+
   private void print(EvalResult r, Map<String, Long> timings) {
     System.out.println();
     System.out.println("| Rank-1 | Rank-5 | Rank-10 |  mAP  | mINP  |");
     System.out.println("|-------:|-------:|--------:|------:|------:|");
-    System.out.printf("| %5.1f%% | %5.1f%% |  %5.1f%% | %4.1f%% | %4.1f%% |%n", 100 * r.rank1(), 100 * r.rank5(),
-        100 * r.rank10(), 100 * r.mAP(), 100 * r.mINP());
+    System.out.printf("| %6s | %6s | %7s | %5s | %5s |%n", pct(r.rank1()), pct(r.rank5()), pct(r.rank10()),
+        pct(r.mAP()), pct(r.mINP()));
     System.out.printf("%nqueries evaluated %,d, skipped (no valid match) %,d%n", r.queriesEvaluated(),
         r.queriesSkipped());
     StringBuilder sb = new StringBuilder("time:");

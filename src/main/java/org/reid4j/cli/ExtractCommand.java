@@ -88,7 +88,7 @@ public final class ExtractCommand implements Callable<Integer> {
       description = "Input scales to average, e.g. 1.0,1.1 (default ${DEFAULT-VALUE}).")
   String scalesText = "1.0"; // also the value when eval/calibrate drive this class without picocli
 
-  @Option(names = "--feat", paramLabel = "before|after",
+  @Option(names = "--feat", paramLabel = "WHERE",
       description = "Checkpoint models: the feature before or after the BNNeck (default: MODEL.NECK_FEAT).")
   String feat;
 
@@ -265,8 +265,7 @@ public final class ExtractCommand implements Callable<Integer> {
       root = name.equals(cfg.dataloader().dataset()) ? cfg.dataloader().root()
           : name.equals("fashion-mnist") ? "" : "datasets";
     TrainConfig d = cfg.with(List.of("DATALOADER.DATASET=" + name, "DATALOADER.ROOT=" + yamlString(root)));
-    ReidDataset ds = ReidDataset.open(d);
-    return new ImageSource[] {ds.query(), ds.gallery()};
+    return ReidDataset.openQueryGallery(d);
   }
 
   /** --data NAME[:ROOT] as {name, root or null}, checked. */

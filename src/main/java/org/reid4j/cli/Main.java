@@ -42,11 +42,26 @@ public final class Main implements Runnable {
     return m == null ? t.toString() : m;
   }
 
+  /** {@code -V}: the version, the commit it was built from, the native library's build and libtorch's. */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
       String v = Main.class.getPackage().getImplementationVersion();
-      return new String[] {"reid4j " + (v == null ? "dev" : v)};
+      java.util.Properties git = new java.util.Properties();
+      try (java.io.InputStream in = Main.class.getResourceAsStream("/org/reid4j/git.properties")) {
+        if (in != null) git.load(in);
+      } catch (IOException e) {
+        // no commit to show
+      }
+      String commit = git.getProperty("git.commit.id.abbrev");
+      String built = commit == null ? "commit unknown (built outside a git checkout)"
+          : "commit " + commit + ("true".equals(git.getProperty("git.dirty")) ? " with uncommitted changes" : "")
+              + ", " + git.getProperty("git.commit.time", "");
+      String torch = org.bytedeco.pytorch.presets.torch.class.getPackage().getImplementationVersion();
+      return new String[] {"reid4j " + (v == null ? "(version unknown: not run from the jar)" : v) + ", " + built,
+          org.reid4j.kernels.NativeKernels.buildInfo(),
+          "libtorch (org.bytedeco:pytorch) " + (torch == null ? "version unknown" : torch) + "; Java "
+              + System.getProperty("java.version")};
     }
   }
 }

@@ -32,20 +32,21 @@ public final class SynthCommand implements Callable<Integer> {
 
   @ArgGroup(exclusive = true, multiplicity = "1") Target target;
 
-  @Option(names = "--preset", paramLabel = "P", description = "Feature case: small or market (other options then override nothing).")
+  @Option(names = "--preset", paramLabel = "PRESET", description = "Feature case: small or market (the sizes and the noise "
+      + "options are then refused).")
   String preset;
 
-  @Option(names = "--ids", defaultValue = "100", description = "Identities; images: training identities (default ${DEFAULT-VALUE}).") int ids;
+  @Option(names = "--ids", paramLabel = "N", defaultValue = "100", description = "Identities; images: training identities (default ${DEFAULT-VALUE}).") int ids;
   @Option(names = "--test-ids", paramLabel = "N", description = "Images: query/gallery identities (default: --ids).") Integer testIds;
-  @Option(names = "--cams", defaultValue = "4", description = "Cameras (default ${DEFAULT-VALUE}).") int cams;
-  @Option(names = "--per-cam", defaultValue = "2", description = "Gallery (images: also training) images per identity and camera (default ${DEFAULT-VALUE}).") int perCam;
-  @Option(names = "--width", defaultValue = "64", description = "Images: width in pixels (default ${DEFAULT-VALUE}).") int width;
-  @Option(names = "--height", defaultValue = "128", description = "Images: height in pixels (default ${DEFAULT-VALUE}).") int height;
-  @Option(names = "--dim", defaultValue = "128", description = "Feature case: feature dimension (default ${DEFAULT-VALUE}).") int dim;
+  @Option(names = "--cams", paramLabel = "N", defaultValue = "4", description = "Cameras (default ${DEFAULT-VALUE}).") int cams;
+  @Option(names = "--per-cam", paramLabel = "N", defaultValue = "2", description = "Gallery (images: also training) images per identity and camera (default ${DEFAULT-VALUE}).") int perCam;
+  @Option(names = "--width", paramLabel = "PX", defaultValue = "64", description = "Images: width in pixels (default ${DEFAULT-VALUE}).") int width;
+  @Option(names = "--height", paramLabel = "PX", defaultValue = "128", description = "Images: height in pixels (default ${DEFAULT-VALUE}).") int height;
+  @Option(names = "--dim", paramLabel = "D", defaultValue = "128", description = "Feature case: feature dimension (default ${DEFAULT-VALUE}).") int dim;
   @Option(names = "--distractors", paramLabel = "N", description = "Gallery rows/images with pid 0 (default: 200; images: the test identities).") Integer distractors;
   @Option(names = "--junk", paramLabel = "N", description = "Gallery rows/images with pid -1 (default: 50; images: a quarter of the test identities).") Integer junk;
-  @Option(names = "--noise", defaultValue = "1.5", description = "Feature case: per-image noise scale (default ${DEFAULT-VALUE}).") float noise;
-  @Option(names = "--seed", defaultValue = "0", description = "Random seed (default ${DEFAULT-VALUE}).") long seed;
+  @Option(names = "--noise", paramLabel = "SCALE", defaultValue = "1.5", description = "Feature case: per-image noise scale (default ${DEFAULT-VALUE}).") float noise;
+  @Option(names = "--seed", paramLabel = "SEED", defaultValue = "0", description = "Random seed (default ${DEFAULT-VALUE}).") long seed;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -53,6 +54,9 @@ public final class SynthCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (target.marketImages != null) return images();
     refuse("--out", "--test-ids", "--width", "--height");
+    if (preset != null)
+      Cli.onlyWith(spec, false, "without --preset (a preset fixes the whole case; drop --preset to choose each size)",
+          "--ids", "--cams", "--per-cam", "--dim", "--distractors", "--junk", "--noise");
     SyntheticReid.Spec s;
     int d = distractors == null ? 200 : distractors, j = junk == null ? 50 : junk;
     if (preset == null) s = new SyntheticReid.Spec(ids, cams, perCam, dim, d, j, noise, 0.3f, 0, 0, seed);

@@ -68,7 +68,7 @@ public final class TrainCommand implements Callable<Integer> {
     try {
       dataset = ReidDataset.open(cfg);
     } catch (IOException e) {
-      throw new IOException(e.getMessage() + (data == null ? " (or pass --data DIR)" : ""), e);
+      throw new IOException(e.getMessage() + (data == null ? "; train's --data DIR sets DATALOADER.ROOT" : ""), e);
     }
     Trainer.Result r = new Trainer(cfg, dataset, System.out).run(resume);
     System.out.printf(Locale.ROOT, "%nresult after %d epochs (%,d iterations, %.1f min training, %.1f min in all%s):%n",

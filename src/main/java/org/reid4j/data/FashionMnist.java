@@ -53,7 +53,8 @@ public final class FashionMnist {
       if (!Files.exists(p))
         throw new IOException("Fashion-MNIST file " + p + " not found. Install the data set with "
             + "`sudo apt-get install -y dataset-fashion-mnist` (files go to " + DEFAULT_DIR
-            + "), or point --data-dir at a folder holding " + images.getFileName() + " and " + labels.getFileName());
+            + "), or name the folder that holds " + images.getFileName() + " and " + labels.getFileName()
+            + " (DATALOADER.ROOT in a config, or fashion-mnist:DIR where a command takes --data NAME[:ROOT])");
     }
     Idx.ByteTensor img = Idx.read(images), lab = Idx.read(labels);
     if (img.shape().length != 3 || lab.shape().length != 1 || img.shape()[0] != lab.shape()[0])

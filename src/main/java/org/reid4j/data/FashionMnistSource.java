@@ -23,6 +23,14 @@ public final class FashionMnistSource implements ImageSource {
     this.channels = channels;
   }
 
+  /** Query and gallery of {@link FashionMnist#retrievalSplit} of the test file alone (the training file may be absent). */
+  public static ImageSource[] openTest(Path dir, int channels) throws IOException {
+    FashionMnist.Split test = FashionMnist.load(dir, "t10k");
+    FashionMnist.RetrievalSplit rs = FashionMnist.retrievalSplit(test);
+    return new ImageSource[] {new FashionMnistSource("fashion-mnist query", test, rs.queryIdx(), 0, channels),
+        new FashionMnistSource("fashion-mnist gallery", test, rs.galleryIdx(), 1, channels)};
+  }
+
   /** Train = the training file; query/gallery = {@link FashionMnist#retrievalSplit} of the test file. */
   public static ReidDataset open(Path dir, int channels) throws IOException {
     FashionMnist.Split train = FashionMnist.load(dir, "train"), test = FashionMnist.load(dir, "t10k");

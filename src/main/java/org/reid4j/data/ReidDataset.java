@@ -27,6 +27,19 @@ public record ReidDataset(String name, ImageSource train, ImageSource query, Ima
     };
   }
 
+  /**
+   * The query and gallery splits alone, for extraction and evaluation: readers that keep the splits in
+   * separate files (Fashion-MNIST) do not need the training files; the others open the whole set.
+   */
+  public static ImageSource[] openQueryGallery(TrainConfig cfg) throws IOException {
+    TrainConfig.Dataloader d = cfg.dataloader();
+    if (d.dataset().equals("fashion-mnist"))
+      return FashionMnistSource.openTest(d.root().isEmpty() ? FashionMnist.DEFAULT_DIR : Path.of(d.root()),
+          cfg.input().channels());
+    ReidDataset ds = open(cfg);
+    return new ImageSource[] {ds.query(), ds.gallery()};
+  }
+
   /** One line for logs: image and identity counts of each split. */
   public String summary() {
     return name + ": train " + train.size() + " images / " + train.numClasses() + " ids, query " + query.size()

@@ -40,6 +40,17 @@ public final class NativeKernels implements Kernels {
     return "cpu (" + NativeApi.r4j_cpu_isa().getString() + ", " + NativeApi.r4j_cpu_threads() + " threads)";
   }
 
+  /**
+   * How the native kernels library was built, for {@code reid4j -V}: "native kernels 0.1.0 (CPU
+   * avx512; CUDA compiled in)", or why the library did not load. Never throws.
+   */
+  public static String buildInfo() {
+    String err = Backends.nativeError();
+    if (err != null) return "native kernels: not loaded: " + err;
+    return "native kernels " + NativeApi.r4j_version().getString() + " (CPU " + NativeApi.r4j_cpu_isa().getString()
+        + "; CUDA " + (NativeApi.r4j_cuda_compiled() != 0 ? "compiled in" : "not compiled in") + ")";
+  }
+
   /** Threads the native CPU kernels use; n <= 0 restores the default (all cores). */
   public static void setCpuThreads(int n) {
     Backends.requireNative();

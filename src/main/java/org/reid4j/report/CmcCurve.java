@@ -50,14 +50,14 @@ public final class CmcCurve {
     }
 
     String label() {
-      String s = String.format(Locale.ROOT, "%s: R1 %.1f%%", name, 100 * cmc[0]);
-      return Double.isNaN(mAP) ? s : s + String.format(Locale.ROOT, ", mAP %.1f%%", 100 * mAP);
+      String s = String.format(Locale.ROOT, "%s: R1 %s%%", name, Percent.of(cmc[0]));
+      return Double.isNaN(mAP) ? s : s + String.format(Locale.ROOT, ", mAP %s%%", Percent.of(mAP));
     }
   }
 
   /** One evaluation's CMC; the title gets its mAP appended. */
   public static void render(EvalResult result, String title, Path outPng) throws IOException {
-    String t = String.format(Locale.ROOT, "%s (mAP %.1f%%)", title, 100 * result.mAP());
+    String t = String.format(Locale.ROOT, "%s (mAP %s%%)", title, Percent.of(result.mAP()));
     render(List.of(Curve.of("CMC", result)), t, outPng);
   }
 

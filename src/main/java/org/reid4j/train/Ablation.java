@@ -155,8 +155,8 @@ public final class Ablation {
       out.println("  " + String.join(" ", step.overrides()) + " -> " + cfg.outputDir());
       Trainer.Result r = new Trainer(cfg, data, out).run(false);
       rows.add(new Row(i, step, cfg, r.epochs(), r.totalSeconds() / 60, r.eval(), r.lastCheckpoint()));
-      out.printf(Locale.ROOT, "row %d/%d done: R1 %.1f%%  mAP %.1f%%  mINP %.1f%%, %d epochs, %.1f min%n", i, n,
-          100 * r.eval().rank1(), 100 * r.eval().mAP(), 100 * r.eval().mINP(), r.epochs(), r.totalSeconds() / 60);
+      out.printf(Locale.ROOT, "row %d/%d done: R1 %s%%  mAP %s%%  mINP %s%%, %d epochs, %.1f min%n", i, n,
+          pct(r.eval().rank1()), pct(r.eval().mAP()), pct(r.eval().mINP()), r.epochs(), r.totalSeconds() / 60);
     }
     List<Variant> variants = variants(rows.get(n - 1), data, out);
     Path json = s.json();
@@ -184,8 +184,8 @@ public final class Ablation {
           long t0 = System.nanoTime();
           EvalResult r = RetrievalEval.run(kernels, q, g, new RetrievalEval.Options(metric, false,
               rerank ? RerankParams.DEFAULT : null)).result();
-          out.printf(Locale.ROOT, "  re-ranking %-3s flip %-3s: R1 %.1f%%  mAP %.1f%%  mINP %.1f%% (%.1f s)%n",
-              onOff(rerank), onOff(flip), 100 * r.rank1(), 100 * r.mAP(), 100 * r.mINP(), (System.nanoTime() - t0) / 1e9);
+          out.printf(Locale.ROOT, "  re-ranking %-3s flip %-3s: R1 %s%%  mAP %s%%  mINP %s%% (%.1f s)%n",
+              onOff(rerank), onOff(flip), pct(r.rank1()), pct(r.mAP()), pct(r.mINP()), (System.nanoTime() - t0) / 1e9);
           v.add(new Variant(rerank, flip, r));
         }
       }
@@ -374,7 +374,7 @@ public final class Ablation {
 
   /** A fraction as a percentage with one decimal ("81.3"): the precision of the tables. */
   public static String pct(double fraction) {
-    return String.format(Locale.ROOT, "%.1f", 100 * fraction);
+    return org.reid4j.report.Percent.of(fraction);
   }
 
   /** The change between two fractions in percentage points, as the tables show them (both rounded first). */

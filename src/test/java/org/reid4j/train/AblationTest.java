@@ -7,8 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,9 +15,7 @@ import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.reid4j.cli.AblateCommand;
 import org.reid4j.config.TrainConfig;
-import picocli.CommandLine;
 
 /**
  * The ablation end to end on the tiny Fashion-MNIST-layout fixture of {@link TrainerTest} (10
@@ -161,11 +157,18 @@ class AblationTest {
         quickstart(), "q", List.of("MODEL.NECK=bnneck"), 1, 1, tmp, tmp.resolve("a.md"), "x", null));
     assertTrue(e.getMessage().contains("MODEL.NECK"), e.getMessage());
 
-    StringWriter err = new StringWriter();
-    CommandLine cli = new CommandLine(new AblateCommand()).setErr(new PrintWriter(err));
-    int code = cli.execute("--minutes-per-row", "0", "--out", tmp.resolve("x.md").toString(), "--work",
-        tmp.resolve("w").toString());
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream oldErr = System.err;
+    int code;
+    try {
+      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+      code = org.reid4j.cli.Main.run("ablate", "--minutes-per-row", "0", "--out", tmp.resolve("x.md").toString(),
+          "--work", tmp.resolve("w").toString());
+    } finally {
+      System.setErr(oldErr);
+    }
     assertEquals(2, code, err.toString());
+    assertEquals(1, err.toString().strip().lines().count(), "one line, no usage: " + err);
     assertTrue(err.toString().contains("--minutes-per-row must be a number of minutes > 0, got 0.0"), err.toString());
     assertFalse(Files.exists(tmp.resolve("x.md")));
     assertFalse(Files.exists(tmp.resolve("w")));
