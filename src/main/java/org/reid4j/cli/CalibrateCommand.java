@@ -95,6 +95,11 @@ public final class CalibrateCommand implements Callable<Integer> {
         .withMaxImpostors(maxImpostors).withTargetFprs(fprs);
     Verification.Result r = Verification.evaluate(kernels, set, opts);
     System.out.println(r.summary());
+    if (fpr * r.impostorPairs() < 1)
+      System.out.printf(Locale.ROOT, "warning: %,d impostor pairs cannot measure an FPR of %s (the smallest "
+          + "non-zero FPR they show is 1/%,d = %.3g): the threshold below is the one at FPR 0 in this sample, not a "
+          + "measured FPR of %s. Use more images (--split all, a larger set) or raise --max-impostors.%n",
+          r.impostorPairs(), fpr, r.impostorPairs(), 1.0 / r.impostorPairs(), fpr);
     VerificationThreshold t = VerificationThreshold.fromResult(r, fpr);
     Path file = out != null ? out : VerificationThreshold.fileIn(checkpoint.toAbsolutePath().getParent());
     t.save(file);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.reid4j.data.FashionMnist;
@@ -105,6 +106,13 @@ public final class EvalCommand implements Callable<Integer> {
     }
     if (plots != null && plotQueries < 1)
       throw new IllegalArgumentException("--plot-queries must be 1 or more, got " + plotQueries);
+    if (json != null) {
+      for (Path in : inputs())
+        if (in != null && java.nio.file.Files.exists(json) && java.nio.file.Files.exists(in)
+            && java.nio.file.Files.isSameFile(json, in))
+          throw new IllegalArgumentException("--json " + json + " is one of the inputs: it would be overwritten; "
+              + "write the results elsewhere");
+    }
     Metric m = Metric.parse(metric);
     RerankParams rp = rerank ? new RerankParams(k1, k2, lambda) : null;
     Kernels kernels = Kernels.create(Backend.parse(backend));
@@ -117,6 +125,10 @@ public final class EvalCommand implements Callable<Integer> {
 
     RetrievalEval.Report report = RetrievalEval.run(kernels, sets[0], sets[1],
         new RetrievalEval.Options(m, normalize, rp), step -> System.out.println("  " + step));
+    if (report.result().queriesEvaluated() == 0)
+      throw new IllegalArgumentException("no query could be evaluated: all " + report.result().queriesSkipped()
+          + " have no valid match in the gallery (a match needs the same pid, not -1, from another camera); check "
+          + "the pid and camid files");
     Map<String, Long> timings = new LinkedHashMap<>();
     timings.put("load", loadMs);
     timings.putAll(report.timingsMs());
@@ -127,6 +139,13 @@ public final class EvalCommand implements Callable<Integer> {
       System.out.println("wrote " + json);
     }
     return 0;
+  }
+
+  private Path[] inputs() {
+    List<Path> l = new java.util.ArrayList<>(java.util.Arrays.asList(queryFeatures, queryPids, queryCamids,
+        galleryFeatures, galleryPids, galleryCamids, checkpoint));
+    if (dir != null) for (String f : FeatureDir.FILES) l.add(dir.resolve(f));
+    return l.toArray(Path[]::new);
   }
 
   /** The images behind the features, when --data names them and nothing was skipped (for ranked.png). */

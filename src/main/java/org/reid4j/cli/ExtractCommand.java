@@ -75,7 +75,7 @@ public final class ExtractCommand implements Callable<Integer> {
   @Option(names = "--data", paramLabel = "NAME[:ROOT]", description = "A labelled data set: its query and gallery splits.")
   String data;
 
-  @Option(names = "--images", paramLabel = "DIR", description = "A folder of image crops (searched recursively).")
+  @Option(names = "--images", paramLabel = "DIR", description = "A folder of image crops (searched recursively, following symbolic links).")
   Path images;
 
   @Option(names = "--out", paramLabel = "DIR", required = true, description = "Output folder.")
@@ -105,6 +105,8 @@ public final class ExtractCommand implements Callable<Integer> {
   @Option(names = "--workers", paramLabel = "N", defaultValue = "2", description = "Decoding threads (default ${DEFAULT-VALUE}).")
   int workers = 2;
 
+  private List<Path> imageList; // --images: the files found, listed and checked by prepare()
+
   /** The model, its config and how to run it: everything extraction needs besides the images. */
   record Prepared(TrainConfig cfg, Embedder embedder, Extractor.Options options, Map<String, Object> report)
       implements AutoCloseable {
@@ -123,7 +125,7 @@ public final class ExtractCommand implements Callable<Integer> {
     try (Prepared p = prepare()) {
       Embedder e = p.embedder();
       if (images != null) {
-        extractFolder(e, p.options(), p.report());
+        extractFolder(e, p.options(), p.report(), imageList);
       } else {
         LabelledFeatures[] sides = extractLabelled(p);
         FeatureDir.write(out, sides[0], sides[1]);
@@ -169,6 +171,14 @@ public final class ExtractCommand implements Callable<Integer> {
       }
       org.bytedeco.pytorch.Device dev = org.reid4j.train.Devices.choose(device);
       ModelLoader.Loaded loaded = ModelLoader.load(checkpoint, given, sets, dev);
+      if (images != null) {
+        try {
+          imageList = imageFiles(images); // checked before any image is decoded
+        } catch (IOException e) {
+          loaded.model().close();
+          throw e;
+        }
+      }
       cfg = loaded.config();
       embedder = ModelLoader.embedder(loaded, feature);
       rescalePad = cfg.input().rescalePad();
@@ -188,6 +198,7 @@ public final class ExtractCommand implements Callable<Integer> {
       int c = channels != null ? channels : mean != null ? mean.length : 3;
       double[] m = mean != null ? mean : defaultMean(c);
       double[] s = std != null ? std : defaultStd(c);
+      if (images != null) imageList = imageFiles(images); // checked before the model loads
       embedder = new TorchScriptEmbedder(torchscript, c, inputSize, m, s);
       cfg = TrainConfig.defaults().with(List.of("INPUT.CHANNELS=" + c, "INPUT.PIXEL_MEAN=" + list(m),
           "INPUT.PIXEL_STD=" + list(s), "INPUT.SIZE_TEST=" + list(inputSize)));
@@ -234,11 +245,20 @@ public final class ExtractCommand implements Callable<Integer> {
     return sides;
   }
 
-  private void extractFolder(Embedder e, Extractor.Options opts, Map<String, Object> report)
-      throws IOException {
-    List<Path> files = listImages(images);
+  /** The image files under dir, sorted; refused when there are none or a name cannot be one line of files.txt. */
+  private static List<Path> imageFiles(Path dir) throws IOException {
+    List<Path> files = listImages(dir);
+    for (Path f : files)
+      if (f.toString().contains("\n") || f.toString().contains("\r"))
+        throw new IOException(f + ": the file name holds a line break, which files.txt (one name per line) cannot "
+            + "show; rename the file");
     if (files.isEmpty())
-      throw new IOException(images + ": no image files (" + String.join(", ", IMAGE_EXTENSIONS) + ") found");
+      throw new IOException(dir + ": no image files (" + String.join(", ", IMAGE_EXTENSIONS) + ") found");
+    return files;
+  }
+
+  private void extractFolder(Embedder e, Extractor.Options opts, Map<String, Object> report, List<Path> files)
+      throws IOException {
     int[] zeros = new int[files.size()];
     ImageSource src = new FileImageSource(images.toString(), files, zeros, zeros, e.channels());
     System.out.printf(Locale.ROOT, "images: %,d files in %s%n", files.size(), images);
@@ -246,6 +266,7 @@ public final class ExtractCommand implements Callable<Integer> {
     if (r.kept().length == 0) throw new IOException(images + ": no image could be loaded");
     StringBuilder names = new StringBuilder();
     for (int i : r.kept()) names.append(relative(images, files.get(i))).append('\n');
+    // (names with a line break were refused before extraction: files.txt has one name per line)
     Files.createDirectories(out);
     Npy.writeFloat32(out.resolve("feats.npy"), r.features());
     AtomicFiles.writeString(out.resolve("files.txt"), names.toString());
@@ -282,7 +303,7 @@ public final class ExtractCommand implements Callable<Integer> {
   }
 
   private static List<Path> listImages(Path dir) throws IOException {
-    try (Stream<Path> s = Files.walk(dir)) {
+    try (Stream<Path> s = Files.walk(dir, java.nio.file.FileVisitOption.FOLLOW_LINKS)) {
       return s.filter(Files::isRegularFile)
           .filter(p -> IMAGE_EXTENSIONS.stream().anyMatch(x -> p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(x)))
           .sorted((a, b) -> relative(dir, a).compareTo(relative(dir, b)))

@@ -27,6 +27,12 @@ public final class Main implements Runnable {
     CommandLine cli = new CommandLine(new Main());
     cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
       Throwable t = ex instanceof UncheckedIOException u ? u.getCause() : ex;
+      if (t instanceof OutOfMemoryError oom) {
+        commandLine.getErr().println("reid4j " + commandLine.getCommandName() + ": error: out of memory (" + oom
+            .getMessage() + "; the JVM may use " + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB). Ask for "
+            + "less (smaller sizes, fewer items), or give Java more: REID4J_JAVA_OPTS=-Xmx24g ./reid4j ...");
+        return 1;
+      }
       commandLine.getErr().println("reid4j " + commandLine.getCommandName() + ": error: " + message(t));
       if (System.getenv("REID4J_DEBUG") != null) t.printStackTrace(commandLine.getErr());
       boolean badInput = t instanceof IllegalArgumentException || t instanceof IOException
@@ -36,9 +42,25 @@ public final class Main implements Runnable {
     return cli.execute(args);
   }
 
-  private static String message(Throwable t) {
+  /** What went wrong, naming the file: java.nio's exceptions carry the path but say little on their own. */
+  static String message(Throwable t) {
     String m = t.getMessage();
-    if (t instanceof java.nio.file.NoSuchFileException) return "file not found: " + m;
+    if (t instanceof java.nio.file.FileSystemException fs) {
+      String file = fs.getFile(), other = fs.getOtherFile(), reason = fs.getReason();
+      String what = t instanceof java.nio.file.NoSuchFileException ? "not found"
+          : t instanceof java.nio.file.AccessDeniedException ? "permission denied"
+          : t instanceof java.nio.file.FileAlreadyExistsException ? "already exists (a file where a folder is needed?)"
+          : t instanceof java.nio.file.NotDirectoryException ? "is not a folder"
+          : t instanceof java.nio.file.DirectoryNotEmptyException ? "is a folder that is not empty"
+          : null;
+      StringBuilder b = new StringBuilder(file == null ? "" : file);
+      if (other != null) b.append(" -> ").append(other);
+      boolean hasReason = reason != null && !reason.isBlank();
+      if (hasReason)
+        b.append(": ").append(t instanceof java.nio.file.AccessDeniedException ? "permission denied, " : "").append(reason);
+      else b.append(": ").append(what != null ? what : t.getClass().getSimpleName());
+      return (t instanceof java.nio.file.NoSuchFileException && !hasReason ? "file not found: " + file : b.toString());
+    }
     return m == null ? t.toString() : m;
   }
 

@@ -36,6 +36,10 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--resume", description = "Continue from OUTPUT_DIR/checkpoints/last.pt.")
   boolean resume;
 
+  @Option(names = "--overwrite", description = "Start afresh in an OUTPUT_DIR that holds an earlier run, replacing "
+      + "its checkpoints, metrics and summary (without it such a folder is refused).")
+  boolean overwrite;
+
   @Option(names = "--data", paramLabel = "DIR", description = "Data set folder (sets DATALOADER.ROOT).")
   String data;
 
@@ -70,7 +74,9 @@ public final class TrainCommand implements Callable<Integer> {
     } catch (IOException e) {
       throw new IOException(e.getMessage() + (data == null ? "; train's --data DIR sets DATALOADER.ROOT" : ""), e);
     }
-    Trainer.Result r = new Trainer(cfg, dataset, System.out).run(resume);
+    if (resume && overwrite) throw new IllegalArgumentException("--resume continues a run, --overwrite replaces it: "
+        + "give one of them");
+    Trainer.Result r = new Trainer(cfg, dataset, System.out).overwrite(overwrite).run(resume);
     System.out.printf(Locale.ROOT, "%nresult after %d epochs (%,d iterations, %.1f min training, %.1f min in all%s):%n",
         r.epochs(), r.iterations(), r.trainSeconds() / 60, r.totalSeconds() / 60,
         r.stoppedByBudget() ? ", stopped by SOLVER.MAX_MINUTES" : "");

@@ -132,11 +132,17 @@ final class ConfigLoader {
   }
 
   private static JsonNode parse(String text, String source) {
-    try {
-      return YAML.readTree(text);
+    try (com.fasterxml.jackson.core.JsonParser parser = YAML.createParser(text)) {
+      JsonNode first = YAML.readTree(parser);
+      if (parser.nextToken() != null)
+        throw new ConfigException(source, "", "holds more than one YAML document (the second begins at line "
+            + parser.currentTokenLocation().getLineNr() + ", after a '---'): a config is one document; merge them");
+      return first;
     } catch (JsonProcessingException e) {
       throw new ConfigException(source, "", "malformed YAML: " + e.getOriginalMessage().lines().findFirst().orElse("")
           + locationOf(e), e);
+    } catch (java.io.IOException e) {
+      throw new ConfigException(source, "", "cannot read the YAML: " + e.getMessage(), e);
     }
   }
 
@@ -190,7 +196,8 @@ final class ConfigLoader {
       Map<String, Leaf> keys = GROUPS.get(g);
       if (!GROUPS.containsKey(g) || (keys == null) != (dot < 0)) {
         throw new ConfigException(SET_SOURCE, key, "unknown key; expected GROUP.KEY with GROUP one of "
-            + String.join(", ", GROUPS.keySet()) + ", or OUTPUT_DIR" + suggest(key, LEAVES.keySet()));
+            + String.join(", ", GROUPS.keySet().stream().filter(k -> !k.equals("OUTPUT_DIR")).toList())
+            + ", or OUTPUT_DIR" + suggest(key, LEAVES.keySet()));
       }
       throw new ConfigException(SET_SOURCE, key, "unknown key" + suggest(key, LEAVES.keySet()) + "; " + g + " has "
           + String.join(", ", keys.keySet()));

@@ -290,9 +290,12 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
     if (outputDir.isBlank()) p.fail("OUTPUT_DIR", "a folder path", "\"" + outputDir + "\"");
   }
 
+  /** The largest image side a config may ask for: far above any ReID input, far below int overflow. */
+  public static final int MAX_SIDE = 4096;
+
   private static void size(Problems p, String key, int[] hw) {
-    if (hw.length != 2 || hw[0] < 1 || hw[1] < 1)
-      p.fail(key, "[height, width] with both > 0", Arrays.toString(hw));
+    if (hw.length != 2 || hw[0] < 1 || hw[1] < 1 || hw[0] > MAX_SIDE || hw[1] > MAX_SIDE)
+      p.fail(key, "[height, width] with both in 1.." + MAX_SIDE, Arrays.toString(hw));
   }
 
   private static void prob(Problems p, String key, double v) {

@@ -9,8 +9,11 @@ import java.util.List;
 
 /**
  * Any data set described by three CSV files of {@code path,pid[,camid]} lines: the way to train on
- * one's own data. An optional header line (its pid field not an integer) is skipped, as are blank
- * lines and lines starting with {@code #}; relative paths resolve against the CSV file's folder;
+ * one's own data. An optional header line is skipped when it looks like one (its first field not a
+ * path: no '/' and no file extension; its pid field not an integer, e.g. {@code path,pid,camid});
+ * any other malformed line is an error. Blank lines and lines starting with {@code #} are skipped;
+ * in the training list, pid -1 rows (junk, as in Market-1501) are left out; relative paths resolve
+ * against the CSV file's folder;
  * camid defaults to 0 and is stored as given. Fields are split at commas (no quoting), so paths must
  * not contain commas. Images are not opened here. Cost: reading the three files.
  */
@@ -31,12 +34,16 @@ public final class CsvDataset {
     List<Path> files = new ArrayList<>();
     List<int[]> labels = new ArrayList<>();
     boolean first = true;
+    int junk = 0;
     for (int ln = 0; ln < lines.size(); ln++) {
       String line = lines.get(ln).strip();
       if (line.isEmpty() || line.startsWith("#")) continue;
       String[] f = line.split(",", -1);
       String where = csv + " line " + (ln + 1);
-      boolean header = first;
+      // Only a first line that looks like a header may be one: a first field that is not a path
+      // (no '/' and no file extension) and a pid field that is not a number, e.g. "path,pid,camid".
+      boolean header = first && f.length >= 2 && !f[0].contains("/") && !f[0].strip().matches(".*\\.[A-Za-z0-9]{2,4}")
+          && parseInt(f[1]) == null;
       first = false;
       if (f.length < 2 || f.length > 3) {
         if (header) continue;
@@ -55,10 +62,16 @@ public final class CsvDataset {
       }
       String p = f[0].strip();
       if (p.isEmpty()) throw new IOException(where + ": empty path");
+      if (train && pid == -1) { // junk, as in Market-1501: not an identity to learn
+        junk++;
+        continue;
+      }
       files.add(base.resolve(p));
       labels.add(new int[] {pid, cam});
     }
-    if (files.isEmpty()) throw new IOException(name + ": " + csv + " lists no images");
+    if (files.isEmpty())
+      throw new IOException(name + ": " + csv + " lists no images" + (junk > 0 ? " (only " + junk + " junk rows, pid -1)"
+          : ""));
     int[] pids = Msmt17.pids(labels), cams = Msmt17.cams(labels);
     return train ? FileImageSource.relabelled(name, files, pids, cams, channels)
         : new FileImageSource(name, files, pids, cams, channels);

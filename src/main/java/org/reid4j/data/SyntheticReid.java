@@ -37,6 +37,20 @@ public final class SyntheticReid {
       if (dim < 1) throw new IllegalArgumentException("dim must be >= 1, got " + dim);
       if (distractors < 0 || junk < 0) throw new IllegalArgumentException("distractors and junk must be >= 0");
       if (!(noise >= 0) || !(cameraBias >= 0)) throw new IllegalArgumentException("noise and cameraBias must be >= 0");
+      // at most one query per identity and camera, plus the gallery: checked before anything is allocated
+      long rows = (long) identities * cameras * (galleryPerCamera + 1L) + distractors + junk;
+      long values = rows * dim;
+      if (values > Integer.MAX_VALUE - 8L)
+        throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "the case would hold up to %,d rows "
+            + "x d = %d = %,d values, more than one Java array holds (2^31): use fewer identities, cameras or "
+            + "images (--ids, --cams, --per-cam) or a smaller --dim", rows, dim, values));
+      long bytes = values * 4L * 2; // features, plus one working copy
+      long free = Runtime.getRuntime().maxMemory() - (Runtime.getRuntime().totalMemory()
+          - Runtime.getRuntime().freeMemory());
+      if (bytes > free)
+        throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "the case needs about %,d MiB and "
+            + "the JVM has about %,d MiB free: ask for less, or give Java more memory (REID4J_JAVA_OPTS=-Xmx...)",
+            bytes >> 20, free >> 20));
     }
 
     /** A small default: 100 identities, 4 cameras, 2 gallery images each, d = 128. */

@@ -12,6 +12,36 @@ public final class Checks {
           + bad[0] + ", column " + bad[1]);
   }
 
+  /**
+   * The largest squared row norm a distance may start from: |q|^2 + |g|^2 + 2|q.g| <= 4 * this stays
+   * within float32's range on every backend. Beyond it distances overflow to Inf or NaN, which
+   * backends used to report differently (an error, or a silently wrong ranking).
+   */
+  public static final double MAX_SQUARED_NORM = Float.MAX_VALUE / 4.0;
+
+  /**
+   * {@link #requireFinite}, and every row's squared norm at most {@link #MAX_SQUARED_NORM}, in one
+   * pass: the same error on every backend, naming the row and saying what to do.
+   */
+  public static void requireUsable(FloatMatrix m, String what) {
+    float[] a = m.data();
+    int cols = m.cols();
+    for (int r = 0; r < m.rows(); r++) {
+      double sq = 0;
+      int base = r * cols;
+      for (int c = 0; c < cols; c++) {
+        float v = a[base + c];
+        if (!Float.isFinite(v))
+          throw new IllegalArgumentException(what + " has a non-finite value (" + v + ") at row " + r + ", column " + c);
+        sq += (double) v * v;
+      }
+      if (sq > MAX_SQUARED_NORM)
+        throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s row %d has squared norm %.3g, "
+            + "beyond what float32 distances can hold (%.3g): its distances would overflow. L2-normalise the "
+            + "features (eval --normalize) or scale them down", what, r, sq, MAX_SQUARED_NORM));
+    }
+  }
+
   public static void requireSameDim(FloatMatrix a, String aName, FloatMatrix b, String bName) {
     if (a.cols() != b.cols())
       throw new IllegalArgumentException("dimension mismatch: " + aName + " has " + a.cols() + " columns but "
@@ -37,15 +67,15 @@ public final class Checks {
   public static void pairwiseInputs(FloatMatrix q, FloatMatrix g) {
     requireDim(q, "query features");
     requireSameDim(q, "query features", g, "gallery features");
-    requireFinite(q, "query features");
-    requireFinite(g, "gallery features");
+    requireUsable(q, "query features");
+    requireUsable(g, "gallery features");
   }
 
   /** The checks of in-batch mining. */
   public static void batchHardInputs(FloatMatrix x, int[] labels) {
     requireDim(x, "embeddings");
     requireLabels(labels, x, "embeddings");
-    requireFinite(x, "embeddings");
+    requireUsable(x, "embeddings");
   }
 
   /** The checks of mining against a feature memory. */
@@ -55,7 +85,7 @@ public final class Checks {
     requireSameDim(anchors, "anchors", memory, "memory");
     requireLabels(anchorLabels, anchors, "anchors");
     requireLabels(memoryLabels, memory, "memory");
-    requireFinite(anchors, "anchors");
-    requireFinite(memory, "memory");
+    requireUsable(anchors, "anchors");
+    requireUsable(memory, "memory");
   }
 }

@@ -190,6 +190,7 @@ public final class JavaKernels implements Kernels {
 
   @Override
   public FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params) {
-    return KReciprocal.rerank(q, g, metric, params);
+    Checks.pairwiseInputs(q, g);
+    return KReciprocal.rerank(q, g, metric, params.clampedTo((long) q.rows() + g.rows()));
   }
 }

@@ -183,6 +183,8 @@ public final class NativeKernels implements Kernels {
   public FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params) {
     Checks.pairwiseInputs(q, g);
     FloatMatrix.requireSize(q.rows(), g.rows()); // before any native work
+    params = params.clampedTo((long) q.rows() + g.rows());
+    params = params.clampedTo((long) q.rows() + g.rows());
     try (PointerScope scope = new PointerScope()) {
       FloatPointer res = new FloatPointer(Math.max(1L, (long) q.rows() * g.rows()));
       int s = cuda

@@ -62,6 +62,7 @@ public final class ModelLoader {
       throw new NoSuchFileException(file.toString(), null, Files.isDirectory(file)
           ? "is a folder, not a checkpoint file (reid4j train writes OUTPUT_DIR/checkpoints/best.pt)"
           : "no such checkpoint file");
+    Checkpoints.requireReadable(file);
     InputArchive root = new InputArchive();
     try {
       root.load_from(file.toString(), new org.bytedeco.pytorch.DeviceOptional(org.reid4j.model.Tensors.CPU));
@@ -98,6 +99,12 @@ public final class ModelLoader {
       model.close();
       if (e instanceof IllegalArgumentException) throw e;
       throw new IOException("could not read the weights in " + file + ": " + ModelEmbedder.firstLine(e), e);
+    }
+    try {
+      Checkpoints.verifyWeights(model, root, file);
+    } catch (IOException e) {
+      model.close();
+      throw e;
     }
     if (!device.is_cpu()) model.to(device, false);
     model.eval();

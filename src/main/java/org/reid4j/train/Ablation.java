@@ -153,7 +153,7 @@ public final class Ablation {
       TrainConfig cfg = rowConfig(i);
       out.printf(Locale.ROOT, "%nrow %d/%d: %s%n", i, n, step.change());
       out.println("  " + String.join(" ", step.overrides()) + " -> " + cfg.outputDir());
-      Trainer.Result r = new Trainer(cfg, data, out).run(false);
+      Trainer.Result r = new Trainer(cfg, data, out).overwrite(true).run(false); // rows are --work's own scratch
       rows.add(new Row(i, step, cfg, r.epochs(), r.totalSeconds() / 60, r.eval(), r.lastCheckpoint()));
       out.printf(Locale.ROOT, "row %d/%d done: R1 %s%%  mAP %s%%  mINP %s%%, %d epochs, %.1f min%n", i, n,
           pct(r.eval().rank1()), pct(r.eval().mAP()), pct(r.eval().mINP()), r.epochs(), r.totalSeconds() / 60);

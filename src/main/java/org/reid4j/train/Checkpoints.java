@@ -21,6 +21,7 @@ import org.bytedeco.pytorch.OutputArchive;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.reid4j.io.AtomicFiles;
 import org.reid4j.model.ReidModel;
 import org.reid4j.model.Tensors;
@@ -89,9 +90,9 @@ public final class Checkpoints {
 
   /** Writes {@code name.pt} atomically, then {@code name.json}. Returns the .pt path. */
   public Path save(String name, Meta meta, State state) throws IOException {
-    Files.createDirectories(dir);
+    AtomicFiles.createFolder(dir);
     Path target = file(name).toAbsolutePath();
-    Path tmp = Files.createTempFile(dir, "." + name + ".pt.", ".tmp");
+    Path tmp = AtomicFiles.newTemporary(target); // the usual permissions, not createTempFile's 0600
     boolean done = false;
     try {
       OutputArchive root = new OutputArchive();
@@ -112,6 +113,8 @@ public final class Checkpoints {
       }
       byte[] json = JSON.writeValueAsBytes(meta);
       root.write("meta", Tensors.hostBytes(json));
+      if (state.model() instanceof ReidModel rm)
+        root.write("checksums", Tensors.hostBytes(JSON.writeValueAsBytes(checksums(rm))));
       root.save_to(tmp.toString());
       try {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -155,8 +158,12 @@ public final class Checkpoints {
       throw new IllegalArgumentException("checkpoint " + file + " holds a different architecture ("
           + meta.architecture() + ") than this run (" + architecture + "): " + firstDifference(meta.signature(), mine));
     try {
-      if (state.model() instanceof ReidModel rm) rm.readFrom(sub(root, "model"), file.toString());
-      else state.model().load(sub(root, "model"));
+      if (state.model() instanceof ReidModel rm) {
+        rm.readFrom(sub(root, "model"), file.toString());
+        verifyWeights(rm, root, file);
+      } else {
+        state.model().load(sub(root, "model"));
+      }
       if (state.optimizer() != null) state.optimizer().load(sub(root, "optimizer"));
       if (state.centers() != null) {
         InputArchive c = new InputArchive();
@@ -207,6 +214,7 @@ public final class Checkpoints {
   /** Opens a checkpoint with every tensor mapped onto {@code mapTo}. */
   private static InputArchive open(Path file, Device mapTo) throws IOException {
     if (!Files.isRegularFile(file)) throw new java.nio.file.NoSuchFileException(file.toString());
+    requireReadable(file);
     InputArchive root = new InputArchive();
     try {
       root.load_from(file.toString(), new DeviceOptional(mapTo));
@@ -215,6 +223,67 @@ public final class Checkpoints {
           + firstLine(e), e);
     }
     return root;
+  }
+
+  /**
+   * CRC-32C of every state-dict entry's bytes (host copies, contiguous), by name: stored in each
+   * checkpoint so that a damaged file is refused on load instead of giving wrong features.
+   */
+  public static Map<String, String> checksums(ReidModel model) {
+    Map<String, String> out = new java.util.TreeMap<>();
+    for (Map.Entry<String, Tensor> e : model.stateDict().entrySet()) {
+      try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+        Tensor c = e.getValue().detach().cpu().contiguous(); // host copy
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        long n = c.nbytes();
+        if (n > 0) crc.update(new org.bytedeco.javacpp.BytePointer(c.data_ptr()).capacity(n).asByteBuffer()); // host: c is a .cpu() copy
+        out.put(e.getKey(), Long.toHexString(crc.getValue()) + ":" + n);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Refuses weights that are not what was saved (the stored checksums differ; older checkpoints
+   * without checksums skip this) or that are not finite, naming the entry. Called after the weights
+   * are read into {@code model}.
+   */
+  public static void verifyWeights(ReidModel model, InputArchive root, Path file) throws IOException {
+    Tensor t = new Tensor();
+    if (root.try_read("checksums", t)) {
+      byte[] bytes = new byte[(int) t.numel()];
+      t.cpu().contiguous().data_ptr_byte().get(bytes); // host copy
+      Map<String, String> stored;
+      try {
+        stored = JSON.readValue(bytes, new com.fasterxml.jackson.core.type.TypeReference<Map<String, String>>() {});
+      } catch (IOException e) {
+        throw new IOException("checkpoint " + file + ": the checksums entry is damaged (" + e.getMessage() + ")", e);
+      }
+      Map<String, String> now = checksums(model);
+      for (Map.Entry<String, String> e : stored.entrySet()) {
+        String got = now.get(e.getKey());
+        if (got != null && !got.equals(e.getValue()))
+          throw new IOException("checkpoint " + file + " is damaged: the weights of '" + e.getKey() + "' differ from "
+              + "what was saved (checksum " + got + ", saved " + e.getValue() + "); use another checkpoint "
+              + "(last.pt, best.pt or an epoch_NNN.pt) or retrain");
+      }
+    }
+    for (Map.Entry<String, Tensor> e : model.stateDict().entrySet()) {
+      Tensor w = e.getValue();
+      if (!w.is_floating_point()) continue;
+      try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+        if (!torch.isfinite(w.detach()).all().cpu().item_bool())
+          throw new IOException("checkpoint " + file + " holds non-finite weights (NaN or Inf) in '" + e.getKey()
+              + "': the run that wrote it diverged or the file is damaged; use an earlier checkpoint");
+      }
+    }
+  }
+
+  /** "cannot read (permission denied)" rather than libtorch's "not an archive" for a file this user may not read. */
+  public static void requireReadable(Path file) throws IOException {
+    if (!Files.isReadable(file))
+      throw new java.nio.file.AccessDeniedException(file.toString(), null, "cannot read the checkpoint (permission "
+          + "denied for this user)");
   }
 
   private static Meta readMeta(InputArchive root, Path file) throws IOException {

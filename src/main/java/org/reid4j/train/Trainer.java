@@ -90,6 +90,7 @@ public final class Trainer {
   private final PrintStream out;
   private final Path outDir;
   private final boolean tty;
+  private boolean overwrite;
   private int stopAfterEpochs; // tests: end the run after this many epochs, as a kill would (0: never)
 
   public Trainer(TrainConfig cfg, ReidDataset data, PrintStream out) {
@@ -102,6 +103,43 @@ public final class Trainer {
     this.out = out;
     this.outDir = Path.of(cfg.outputDir());
     this.tty = tty;
+  }
+
+  /**
+   * Lets {@link #run} start afresh in an OUTPUT_DIR that holds an earlier run, removing that run's
+   * files (checkpoints, metrics, summary, pictures; nothing else) once the config, the data and the
+   * model have been checked. Without it such a folder is refused.
+   */
+  public Trainer overwrite(boolean overwrite) {
+    this.overwrite = overwrite;
+    return this;
+  }
+
+  /** The files of an earlier run in {@code dir} (relative names), empty when there is none. */
+  public static List<String> earlierRun(Path dir) throws IOException {
+    List<String> found = new ArrayList<>();
+    for (String f : RUN_FILES) if (Files.exists(dir.resolve(f))) found.add(f);
+    Path ck = dir.resolve("checkpoints");
+    if (Files.isDirectory(ck))
+      try (var l = Files.list(ck)) {
+        l.map(p -> "checkpoints/" + p.getFileName()).filter(n -> n.endsWith(".pt")).sorted().forEach(found::add);
+      }
+    return found;
+  }
+
+  private static final List<String> RUN_FILES = List.of("metrics.jsonl", "summary.json", "curves.png", "cmc.png");
+
+  private void removeEarlierRun() throws IOException {
+    for (String f : RUN_FILES) Files.deleteIfExists(outDir.resolve(f));
+    Path ck = outDir.resolve("checkpoints");
+    if (Files.isDirectory(ck))
+      try (var l = Files.list(ck)) {
+        for (Path p : l.toList()) {
+          String n = p.getFileName().toString();
+          if (Files.isRegularFile(p) && (n.endsWith(".pt") || n.endsWith(".json") || n.endsWith(".tmp")))
+            Files.delete(p);
+        }
+      }
   }
 
   /**
@@ -125,6 +163,11 @@ public final class Trainer {
     if (resume && !ck.exists("last"))
       throw new IllegalArgumentException("nothing to resume: " + ck.file("last") + " does not exist (run without "
           + "--resume to start, or point --output at the run to continue)");
+    List<String> earlier = resume ? List.of() : earlierRun(outDir);
+    if (!earlier.isEmpty() && !overwrite)
+      throw new IllegalArgumentException("OUTPUT_DIR " + outDir + " already holds a run (" + String.join(", ",
+          earlier.subList(0, Math.min(4, earlier.size()))) + (earlier.size() > 4 ? ", ..." : "") + "): continue it "
+          + "with --resume, replace it with --overwrite, or choose another folder (--output DIR)");
 
     torch.manual_seed(s.seed());
     ReidModel model = ReidModel.build(cfg.model(), cfg.input().channels(), numClasses);
@@ -159,6 +202,7 @@ public final class Trainer {
     int bestEpoch = 0;
     double priorTrainSeconds = 0;
     if (resume) {
+      requireResumable(Checkpoints.readMeta(ck.file("last")), ck.file("last"));
       Checkpoints.Meta m = Checkpoints.load(ck.file("last"), state, numClasses, arch);
       startEpoch = m.epoch();
       iterations = m.iterations();
@@ -179,6 +223,9 @@ public final class Trainer {
         + (gpu != null ? " (" + gpu + ")" : "") : "cpu",
         torch.get_num_threads(), cfg.dataloader().numWorkers(), kernels.describe());
 
+    if (cfg.dataloader().k() < 2 && s.tripletWeight() > 0)
+      out.println("warning: DATALOADER.K is " + cfg.dataloader().k() + ": a batch holds one image per identity, so the "
+          + "triplet loss has no positive pair and stays 0 (use K >= 2, or SOLVER.TRIPLET_WEIGHT 0)");
     PKSampler sampler = new PKSampler(train.pids(), cfg.dataloader().p(), cfg.dataloader().k(), s.seed());
     Transform trainTf = Transforms.train(cfg);
     ProgressBar bar = new ProgressBar(out, tty, s.logPeriod());
@@ -226,7 +273,13 @@ public final class Trainer {
     int epoch = startEpoch;
     long loopStart = System.nanoTime();
 
-    Files.createDirectories(outDir); // only now: a run refused above leaves no folder behind
+    AtomicFiles.createFolder(outDir); // only now: a run refused above leaves no folder behind
+    if (!earlier.isEmpty()) {
+      removeEarlierRun();
+      out.println("overwrite: removed the earlier run in " + outDir + " (" + earlier.size() + " files)");
+    }
+    int stale = AtomicFiles.removeStale(outDir) + AtomicFiles.removeStale(outDir.resolve("checkpoints"));
+    if (stale > 0) out.println("removed " + stale + " temporary file(s) that an interrupted write left in " + outDir);
     try (MetricsLog metrics = new MetricsLog(outDir.resolve("metrics.jsonl"), startEpoch)) {
       while (epoch < planned) {
         long epochStart = System.nanoTime();
@@ -248,7 +301,14 @@ public final class Trainer {
             double factor = schedule.factor(epoch, (it - 1) / (double) n);
             groups.setFactor(factor);
             long t0 = System.nanoTime();
-            float[] v = step.run(b, true);
+            float[] v;
+            try {
+              v = step.run(b, true);
+            } catch (IllegalArgumentException e) {
+              if (e.getMessage() == null || !e.getMessage().contains("non-finite")) throw e;
+              throw new IllegalStateException(String.format(Locale.ROOT, "training diverged at epoch %d iteration %d: "
+                  + "%s; lower SOLVER.BASE_LR (now %.3g)", epoch + 1, it, e.getMessage(), s.baseLr()), e);
+            }
             double loss = v[0], idL = v[1], triL = v[2], cenL = v[3], acc = v[4], active = v[5];
             long t1 = System.nanoTime();
             if (!Double.isFinite(loss))
@@ -384,6 +444,29 @@ public final class Trainer {
     writeSummary(r, arch, numClasses, bestMap, bestEpoch, cuda, amp, budgetInfo);
     input.close();
     return r;
+  }
+
+  /**
+   * Settings whose saved state cannot carry over to a resumed run (the optimiser's moments, the
+   * centre loss and its optimiser) must match the checkpoint's; libtorch would otherwise fail deep
+   * inside with an internal assertion.
+   */
+  private void requireResumable(Checkpoints.Meta m, Path file) {
+    TrainConfig.Solver was;
+    try {
+      was = TrainConfig.fromYamlString(m.config()).solver();
+    } catch (RuntimeException e) {
+      return; // an older config that no longer parses: the checks in Checkpoints.load still apply
+    }
+    TrainConfig.Solver now = cfg.solver();
+    if (!was.optimizer().equalsIgnoreCase(now.optimizer()))
+      throw new IllegalArgumentException("cannot resume " + file + " with SOLVER.OPTIMIZER " + now.optimizer()
+          + ": it was trained with " + was.optimizer() + " and its optimiser state is " + was.optimizer()
+          + "'s; resume with " + was.optimizer() + ", or start a new run (--overwrite or another --output)");
+    if ((was.centerWeight() > 0) != (now.centerWeight() > 0))
+      throw new IllegalArgumentException("cannot resume " + file + " with SOLVER.CENTER_WEIGHT " + now.centerWeight()
+          + ": it was trained with " + was.centerWeight() + " (the centre loss cannot be switched "
+          + (now.centerWeight() > 0 ? "on" : "off") + " in a resumed run); start a new run instead");
   }
 
   private Checkpoints.Meta meta(int epoch, long iterations, int numClasses, String arch, ReidModel model,

@@ -110,6 +110,26 @@ class TrainConfigTest {
   }
 
   @Test
+  void secondYamlDocumentIsAnError() throws IOException {
+    Path f = tmp.resolve("two.yml");
+    Files.writeString(f, "SOLVER:\n  BASE_LR: 0.1\n---\nSOLVER:\n  BASE_LR: 0.2\n");
+    fails(f.toString(), "", () -> TrainConfig.load(f, List.of()), "more than one YAML document", "line 4");
+  }
+
+  @Test
+  void imageSizesAreBounded() {
+    fails("--set", "INPUT.SIZE_TRAIN", () -> TrainConfig.load(null, List.of("INPUT.SIZE_TRAIN=[100000,100000]")),
+        "1.." + TrainConfig.MAX_SIDE);
+    assertEquals(4096, TrainConfig.load(null, List.of("INPUT.SIZE_TEST=[4096,8]")).input().sizeTest()[0]);
+  }
+
+  @Test
+  void unknownGroupListsEachGroupOnce() {
+    ConfigException e = assertThrows(ConfigException.class, () -> TrainConfig.load(null, List.of("FOO.BAR=1")));
+    assertEquals(1, e.getMessage().split("OUTPUT_DIR", -1).length - 1, e.getMessage());
+  }
+
+  @Test
   void unknownKeyInOverride() {
     fails("--set", "SOLVER.LR", () -> TrainConfig.load(null, List.of("SOLVER.LR=0.1")), "unknown key",
         "SOLVER has OPTIMIZER, BASE_LR");
@@ -159,7 +179,7 @@ class TrainConfigTest {
     fails("--set", "INPUT.FLIP_PROB", () -> TrainConfig.load(null, List.of("INPUT.FLIP_PROB=1.5")),
         "a probability in [0, 1]", "got 1.5");
     fails("--set", "INPUT.SIZE_TEST", () -> TrainConfig.load(null, List.of("INPUT.SIZE_TEST=[256, 0]")),
-        "[height, width] with both > 0");
+        "[height, width] with both in 1..4096");
     fails("--set", "INPUT.SIZE_TRAIN", () -> TrainConfig.load(null, List.of("INPUT.SIZE_TRAIN=[256]")), "[height, width]");
     fails("--set", "SOLVER.STEPS", () -> TrainConfig.load(null, List.of("SOLVER.STEPS=[70, 40]")),
         "strictly ascending", "[70, 40]");

@@ -138,6 +138,28 @@ class ReadersTest {
     assertTrue(e.getMessage().contains("nope.csv"), e.getMessage());
   }
 
+  /**
+   * Only a first line that looks like a header is skipped: a data line with a mistyped pid or four
+   * fields is an error naming the line; junk rows (pid -1) are left out of the training list.
+   */
+  @Test
+  void csvFirstLineIsAHeaderOnlyWhenItLooksLikeOne() throws IOException {
+    Fixtures.files(tmp.resolve("img"), "p0_0.png", "p0_1.png", "p1_0.png");
+    Path csv = tmp.resolve("t.csv");
+    Files.writeString(csv, "img/p0_0.png,O,0\nimg/p0_1.png,0,0\n");
+    IOException e = assertThrows(IOException.class, () -> CsvDataset.read("csv train", csv, 3, true));
+    assertTrue(e.getMessage().contains("line 1") && e.getMessage().contains("\"O\""), e.getMessage());
+    Files.writeString(csv, "img/p0_0.png,0,0,7\nimg/p0_1.png,0,0\n");
+    e = assertThrows(IOException.class, () -> CsvDataset.read("csv train", csv, 3, true));
+    assertTrue(e.getMessage().contains("line 1"), e.getMessage());
+    Files.writeString(csv, "file,identity,camera\nimg/p0_0.png,5,0\nimg/p1_0.png,-1,0\nimg/p0_1.png,5,1\n");
+    ImageSource train = CsvDataset.read("csv train", csv, 3, true);
+    assertEquals(2, train.size(), "header skipped, junk row left out");
+    assertEquals(1, train.numClasses());
+    ImageSource gallery = CsvDataset.read("csv gallery", csv, 3, false);
+    assertEquals(3, gallery.size(), "junk stays in a gallery, where the protocol drops it");
+  }
+
   @Test
   void openFromConfig() throws IOException {
     market();

@@ -572,4 +572,40 @@ public abstract class KernelsContractTest {
     assertThrows(IllegalArgumentException.class, () -> new RerankParams(20, 0, 0.3f));
     assertThrows(IllegalArgumentException.class, () -> new RerankParams(20, 6, 1.5f));
   }
+  /** k1 and k2 beyond the item count mean "all items" on every backend (they used to overflow a buffer size). */
+  @Test
+  void rerankWithHugeK1EqualsAllItems() {
+    long seed = BASE_SEED + 2400;
+    Random r = new Random(seed);
+    FloatMatrix q = integers(r, 3, 4, 3), g = integers(r, 6, 4, 3);
+    FloatMatrix all = kernels().rerank(q, g, Metric.SQEUCLIDEAN, new RerankParams(9, 9, 0.3f));
+    FloatMatrix huge = kernels().rerank(q, g, Metric.SQEUCLIDEAN, new RerankParams(Integer.MAX_VALUE,
+        Integer.MAX_VALUE, 0.3f));
+    assertArrayEquals(all.data(), huge.data(), (float) TOL, ctx(seed, "k1 = k2 = 2^31-1 vs 9 items"));
+    assertRerank(q, g, Metric.SQEUCLIDEAN, 9, 9, 0.3f, ctx(seed, "k1 = k2 = N"));
+  }
+
+  /**
+   * Features whose squared norms overflow float32 are refused with the same message by every call and
+   * every backend (the cpu backend used to rank NaN distances as 0 and report a wrong mAP).
+   */
+  @Test
+  void featuresThatWouldOverflowAreRefused() {
+    Random r = new Random(BASE_SEED + 2500);
+    FloatMatrix q = gaussian(r, 3, 4), g = gaussian(r, 5, 4);
+    FloatMatrix big = new FloatMatrix(5, 4, g.data().clone());
+    for (int c = 0; c < 4; c++) big.set(2, c, 1e19f);
+    assertThrowsMentioning(() -> kernels().pairwise(q, big, Metric.SQEUCLIDEAN), "gallery features row 2",
+        "squared norm", "normalise");
+    assertThrowsMentioning(() -> kernels().pairwise(q, big, Metric.COSINE), "gallery features row 2");
+    assertThrowsMentioning(() -> kernels().pairwiseTopk(q, big, Metric.EUCLIDEAN, 2), "gallery features row 2");
+    assertThrowsMentioning(() -> kernels().rerank(q, big, Metric.SQEUCLIDEAN, RerankParams.DEFAULT),
+        "gallery features row 2");
+    assertThrowsMentioning(() -> kernels().batchHard(big, new int[] {0, 0, 1, 1, 2}, Metric.SQEUCLIDEAN),
+        "embeddings row 2");
+    // just inside the limit still works and stays finite
+    FloatMatrix edge = new FloatMatrix(1, 1, new float[] {(float) Math.sqrt(Checks.MAX_SQUARED_NORM) * 0.999f});
+    FloatMatrix d = kernels().pairwise(edge, edge, Metric.SQEUCLIDEAN);
+    assertTrue(Float.isFinite(d.get(0, 0)), "distance " + d.get(0, 0));
+  }
 }

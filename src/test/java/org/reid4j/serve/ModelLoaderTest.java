@@ -7,12 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Adam;
 import org.bytedeco.pytorch.AdamOptions;
+import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.reid4j.config.TrainConfig;
@@ -36,6 +39,51 @@ class ModelLoaderTest {
     float[] x = new float[4 * 28 * 20];
     for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i * 0.37);
     return e.embed(x, 4, 28, 20).data();
+  }
+
+  /**
+   * A checkpoint whose bytes were damaged after it was written, or that holds NaN weights, is refused
+   * on load, naming the entry (it used to give features off by up to 223, or all-NaN features, exit 0).
+   */
+  @Test
+  void damagedOrNonFiniteWeightsAreRefused() throws Exception {
+    TrainConfig cfg = ServeFixtures.config("small_cnn", 1);
+    try (ReidModel m = ServeFixtures.model(ModelSpec.from(cfg.model()), 1, 7, 4)) {
+      Tensor w = m.stateDict().get("backbone.conv2.weight");
+      assertNotNull(w, m.stateDict().keySet().toString());
+      try (org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+        w.fill_(new org.bytedeco.pytorch.Scalar(0.123456789f)); // a byte pattern to find in the file
+      }
+      Path f = checkpoint(m, cfg, dir.resolve("flip"));
+      ModelLoader.load(f, null, List.of()).model().close(); // intact: loads
+      byte[] bytes = Files.readAllBytes(f);
+      int bits = Float.floatToIntBits(0.123456789f);
+      byte[] pattern = {(byte) bits, (byte) (bits >> 8), (byte) (bits >> 16), (byte) (bits >> 24)};
+      int at = indexOf(bytes, pattern);
+      assertTrue(at > 0, "the weight's bytes are in the archive");
+      for (int i = 0; i < 40; i++) bytes[at + 4 * i + 3] ^= 0x40; // 40 flipped bytes, as in the report
+      Files.write(f, bytes);
+      IOException e = assertThrows(IOException.class, () -> ModelLoader.load(f, null, List.of()));
+      assertTrue(e.getMessage().contains("damaged") && e.getMessage().contains("backbone.conv2.weight"),
+          e.getMessage());
+
+      try (org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+        w.fill_(new org.bytedeco.pytorch.Scalar(Float.NaN));
+      }
+      Path nan = checkpoint(m, cfg, dir.resolve("nan"));
+      e = assertThrows(IOException.class, () -> ModelLoader.load(nan, null, List.of()));
+      assertTrue(e.getMessage().contains("non-finite") && e.getMessage().contains("backbone.conv2.weight"),
+          e.getMessage());
+    }
+  }
+
+  private static int indexOf(byte[] hay, byte[] needle) {
+    outer:
+    for (int i = 0; i + needle.length <= hay.length; i++) {
+      for (int j = 0; j < needle.length; j++) if (hay[i + j] != needle[j]) continue outer;
+      return i;
+    }
+    return -1;
   }
 
   @Test

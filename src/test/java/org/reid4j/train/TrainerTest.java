@@ -28,7 +28,7 @@ import org.reid4j.data.ReidDataset;
  * temporary folder): 10 classes, each a random 28x28 prototype plus noise, so a small CNN learns it
  * in a few dozen steps. Every run here takes a few seconds.
  */
-class TrainerTest {
+public class TrainerTest {
   @TempDir static Path data;
   @TempDir Path tmp;
 
@@ -38,7 +38,8 @@ class TrainerTest {
     writeFixture(data, 10, 32, 110, 11);
   }
 
-  static void writeFixture(Path dir, int classes, int trainPerClass, int testPerClass, long seed) throws IOException {
+  public static void writeFixture(Path dir, int classes, int trainPerClass, int testPerClass, long seed)
+      throws IOException {
     SplittableRandom r = new SplittableRandom(seed);
     float[][] proto = new float[classes][784];
     for (float[] p : proto)
@@ -188,6 +189,80 @@ class TrainerTest {
     JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
     assertEquals(part, summary.get("time_budget").get("partial_last_epoch").asDouble(), 1e-12);
     assertTrue(Double.isFinite(r.eval().mAP()), "still evaluated");
+  }
+
+  /** A second run into the same OUTPUT_DIR is refused and changes nothing; --overwrite replaces the run's files only. */
+  @Test
+  void anEarlierRunIsNeverDamaged() throws IOException {
+    Path out = tmp.resolve("again");
+    train(tiny(out, 1), false);
+    byte[] metrics = Files.readAllBytes(out.resolve("metrics.jsonl"));
+    byte[] last = Files.readAllBytes(out.resolve("checkpoints/last.pt"));
+    byte[] summary = Files.readAllBytes(out.resolve("summary.json"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> train(tiny(out, 1), false));
+    assertTrue(e.getMessage().contains("already holds a run") && e.getMessage().contains("--overwrite")
+        && e.getMessage().contains("--resume"), e.getMessage());
+    assertArrayEquals(metrics, Files.readAllBytes(out.resolve("metrics.jsonl")));
+    assertArrayEquals(last, Files.readAllBytes(out.resolve("checkpoints/last.pt")));
+    assertArrayEquals(summary, Files.readAllBytes(out.resolve("summary.json")));
+
+    Files.writeString(out.resolve("checkpoints/epoch_007.pt"), "a stale snapshot");
+    Files.writeString(out.resolve("checkpoints/.last.pt.abc123.tmp"), "a killed write");
+    Files.writeString(out.resolve("notes.txt"), "the user's own file");
+    TrainConfig cfg = TrainConfig.load(null, tiny(out, 1));
+    new Trainer(cfg, ReidDataset.open(cfg), new PrintStream(OutputStream.nullOutputStream()), false).overwrite(true)
+        .run(false);
+    assertFalse(Files.exists(out.resolve("checkpoints/epoch_007.pt")));
+    assertFalse(Files.exists(out.resolve("checkpoints/.last.pt.abc123.tmp")));
+    assertEquals("the user's own file", Files.readString(out.resolve("notes.txt")));
+    assertEquals(1, MetricsLog.read(out.resolve("metrics.jsonl")).size());
+    assertTrue(Files.exists(out.resolve("checkpoints/last.pt")));
+  }
+
+  /** A kill during a checkpoint write leaves .NAME.RANDOM.tmp behind; the next start removes it. */
+  @Test
+  void resumeRemovesTemporariesThatAKillLeft() throws IOException {
+    Path out = tmp.resolve("killed");
+    train(tiny(out, 1), false);
+    Path stale = out.resolve("checkpoints/.best.pt.k3j4h5.tmp");
+    Files.write(stale, new byte[1000]);
+    Path mine = out.resolve("checkpoints/.keep");
+    Files.writeString(mine, "not a temporary");
+    train(tiny(out, 2), true);
+    assertFalse(Files.exists(stale));
+    assertTrue(Files.exists(mine));
+  }
+
+  /** Checkpoints get the permissions of every other output (they were 0600: unreadable to other users). */
+  @Test
+  void checkpointsHaveTheUsualPermissions() throws IOException {
+    Path out = tmp.resolve("perm");
+    train(tiny(out, 1), false);
+    if (!out.getFileSystem().supportedFileAttributeViews().contains("posix")) return;
+    var summary = Files.getPosixFilePermissions(out.resolve("summary.json"));
+    assertEquals(summary, Files.getPosixFilePermissions(out.resolve("checkpoints/last.pt")));
+    assertEquals(summary, Files.getPosixFilePermissions(out.resolve("checkpoints/best.pt")));
+  }
+
+  /** Resuming an Adam run with SGD failed inside libtorch ("INTERNAL ASSERT ... please report a bug to PyTorch"). */
+  @Test
+  void resumeRefusesAnotherOptimizer() throws IOException {
+    Path out = tmp.resolve("opt");
+    train(tiny(out, 1), false);
+    List<String> o = tiny(out, 2);
+    o.add("SOLVER.OPTIMIZER=sgd");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> train(o, true));
+    assertTrue(e.getMessage().contains("SOLVER.OPTIMIZER sgd") && e.getMessage().contains("adam"), e.getMessage());
+  }
+
+  /** A diverging run says which setting to change, whichever check notices first. */
+  @Test
+  void divergenceNamesTheLearningRate() {
+    List<String> o = tiny(tmp.resolve("diverge"), 1);
+    o.add("SOLVER.BASE_LR=1.0e30");
+    o.add("SOLVER.WARMUP_EPOCHS=0");
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> train(o, false));
+    assertTrue(e.getMessage().contains("diverged") && e.getMessage().contains("SOLVER.BASE_LR"), e.getMessage());
   }
 
   @Test
