@@ -148,6 +148,17 @@ public final class ExtractCommand implements Callable<Integer> {
     int[] inputSize = inputSizeText == null ? null : ints("--input-size", inputSizeText, 2);
     double[] mean = meanText == null ? null : doubles("--mean", meanText);
     double[] std = stdText == null ? null : doubles("--std", stdText);
+    if (mean != null)
+      for (double v : mean)
+        if (!(v >= 0 && v <= 1)) throw new IllegalArgumentException("--mean: each value is a mean of [0, 1] pixels, "
+            + "so in [0, 1]; got " + meanText);
+    if (std != null)
+      for (double v : std)
+        if (!(v > 0) || Double.isInfinite(v))
+          throw new IllegalArgumentException("--std: each value must be > 0; got " + stdText);
+    if (mean != null && std != null && mean.length != std.length)
+      throw new IllegalArgumentException("--mean has " + mean.length + " values but --std has " + std.length
+          + " (one per channel each)");
     double[] scales = doubles("--scales", scalesText);
     for (double sc : scales)
       if (!(sc > 0 && sc <= 8)) throw new IllegalArgumentException("--scales: each scale must be in (0, 8], got " + sc);

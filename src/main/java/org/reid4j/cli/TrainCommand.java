@@ -72,7 +72,9 @@ public final class TrainCommand implements Callable<Integer> {
     try {
       dataset = ReidDataset.open(cfg);
     } catch (IOException e) {
-      throw new IOException(e.getMessage() + (data == null ? "; train's --data DIR sets DATALOADER.ROOT" : ""), e);
+      boolean rooted = !cfg.dataloader().dataset().equals("csv"); // csv sets use DATALOADER.*_CSV, not a root
+      throw new IOException(e.getMessage() + (data == null && rooted ? "; train's --data DIR sets DATALOADER.ROOT"
+          : ""), e);
     }
     if (resume && overwrite) throw new IllegalArgumentException("--resume continues a run, --overwrite replaces it: "
         + "give one of them");

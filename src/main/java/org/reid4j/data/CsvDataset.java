@@ -66,7 +66,12 @@ public final class CsvDataset {
         junk++;
         continue;
       }
-      files.add(base.resolve(p));
+      try {
+        files.add(base.resolve(p));
+      } catch (java.nio.file.InvalidPathException e) {
+        throw new IOException(where + ": \"" + p.replace("\0", "\\0") + "\" is not a valid file path (" + e.getReason()
+            + ")", e);
+      }
       labels.add(new int[] {pid, cam});
     }
     if (files.isEmpty())

@@ -49,15 +49,15 @@ public final class Idx {
       for (int i = 0; i < rank; i++) {
         shape[i] = data.readInt();
         if (shape[i] < 0) throw new IOException(file + ": negative IDX dimension " + shape[i]);
-        n *= shape[i];
+        n = Math.min(n * shape[i], Integer.MAX_VALUE); // both factors < 2^31 after the clamp: no overflow
       }
       if (n > Integer.MAX_VALUE - 8) throw new IOException(file + ": IDX tensor of " + n + " bytes is too large");
-      byte[] bytes = new byte[(int) n];
-      try {
-        data.readFully(bytes);
-      } catch (EOFException e) {
-        throw new IOException(file + ": truncated IDX data (expected " + n + " bytes of values)");
-      }
+      // readNBytes grows its buffer as bytes arrive, so a header that promises gigabytes allocates no
+      // more than the file really holds
+      byte[] bytes = data.readNBytes((int) n);
+      if (bytes.length < n)
+        throw new IOException(file + ": truncated IDX data (expected " + n + " bytes of values, found " + bytes.length
+            + ")");
       return new ByteTensor(shape, bytes);
     }
   }

@@ -91,7 +91,8 @@ public final class Pretrained {
     return name.startsWith("backbone.") ? name.substring("backbone.".length()) : name;
   }
 
-  private static void read(Path file, Map<String, float[]> floats, Map<String, long[]> longs,
+  /** Reads every tensor of a safetensors file (package-visible for the fuzz tests); errors name the file and entry. */
+  static void read(Path file, Map<String, float[]> floats, Map<String, long[]> longs,
       Map<String, long[]> shapes) throws IOException {
     if (!Files.isRegularFile(file)) throw new IOException("no pretrained weights file " + file);
     if (!file.getFileName().toString().endsWith(".safetensors"))
@@ -108,23 +109,41 @@ public final class Pretrained {
       throw new IOException(file + ": bad safetensors header length " + headerLen);
     byte[] hb = new byte[(int) headerLen];
     all.get(8, hb);
-    JsonNode header = new ObjectMapper().readTree(new String(hb, StandardCharsets.UTF_8));
+    JsonNode header;
+    try {
+      header = new ObjectMapper().readTree(new String(hb, StandardCharsets.UTF_8));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
+      throw new IOException(file + ": the safetensors header is not JSON (" + ex.getOriginalMessage() + ")", ex);
+    }
+    if (header == null || !header.isObject())
+      throw new IOException(file + ": the safetensors header is not a JSON object of tensor entries");
     long base = 8 + headerLen;
     for (Map.Entry<String, JsonNode> e : header.properties()) {
       if (e.getKey().equals("__metadata__")) continue;
       String name = strip(e.getKey());
       if (name.startsWith("fc.")) continue;
       JsonNode info = e.getValue();
+      String where = file + ": entry " + e.getKey();
+      if (!info.isObject() || !info.path("dtype").isTextual() || !info.path("shape").isArray()
+          || !info.path("data_offsets").isArray() || info.path("data_offsets").size() != 2)
+        throw new IOException(where + ": expected {\"dtype\": ..., \"shape\": [...], \"data_offsets\": [begin, end]}");
       String dtype = info.path("dtype").asText();
       JsonNode sh = info.path("shape");
       long[] shape = new long[sh.size()];
       long n = 1;
       for (int i = 0; i < shape.length; i++) {
+        if (!sh.get(i).canConvertToLong() || sh.get(i).asLong() < 0)
+          throw new IOException(where + ": shape " + sh + " is not a list of sizes >= 0");
         shape[i] = sh.get(i).asLong();
-        n *= shape[i];
+        n = shape[i] == 0 ? 0 : n > (Integer.MAX_VALUE - 8) / shape[i] ? Long.MAX_VALUE : n * shape[i];
       }
-      long begin = base + info.path("data_offsets").get(0).asLong();
-      long end = base + info.path("data_offsets").get(1).asLong();
+      if (n > Integer.MAX_VALUE - 8) throw new IOException(where + ": shape " + sh + " is too large");
+      JsonNode off = info.path("data_offsets");
+      if (!off.get(0).canConvertToLong() || !off.get(1).canConvertToLong() || off.get(0).asLong() < 0
+          || off.get(1).asLong() < off.get(0).asLong())
+        throw new IOException(where + ": data_offsets " + off + " are not 0 <= begin <= end");
+      long begin = base + off.get(0).asLong();
+      long end = base + off.get(1).asLong();
       int width = switch (dtype) {
         case "F32" -> 4;
         case "F16", "BF16" -> 2;
@@ -132,7 +151,7 @@ public final class Pretrained {
         default -> throw new IllegalArgumentException(file + ": entry " + e.getKey() + " has unsupported dtype "
             + dtype + " (F32, F16, BF16, F64, I64 are read)");
       };
-      if (end - begin != n * width || end > all.capacity() || begin < base)
+      if (end - begin != n * width || end > all.capacity() || begin < base || end < begin)
         throw new IOException(file + ": entry " + e.getKey() + " has inconsistent data offsets");
       int at = (int) begin;
       shapes.put(name, shape);

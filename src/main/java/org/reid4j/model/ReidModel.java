@@ -227,8 +227,9 @@ public final class ReidModel extends Module {
 
   /**
    * Reads every state-dict entry from {@code archive} (written by {@link #writeTo}). All entries are
-   * checked first — a missing entry or a shape mismatch throws IllegalArgumentException naming the
-   * entry and both shapes — and only then copied, so a failed load leaves the model unchanged.
+   * checked first — a missing entry, a shape mismatch (naming the entry and both shapes) or an entry
+   * the model does not use (a BNNeck checkpoint read as MODEL.NECK none would drop its neck) throws
+   * IllegalArgumentException — and only then copied, so a failed load leaves the model unchanged.
    *
    * @param source what to call the archive in messages (e.g. the file)
    */
@@ -258,6 +259,13 @@ public final class ReidModel extends Module {
       }
       read.put(name, t);
     }
+    List<String> unused = new ArrayList<>();
+    for (String k : keys) if (!state.containsKey(k)) unused.add(k);
+    if (!unused.isEmpty())
+      throw new IllegalArgumentException(source + ": holds " + unused.size() + " entries this model does not use ("
+          + String.join(", ", unused.subList(0, Math.min(3, unused.size()))) + (unused.size() > 3 ? ", ..." : "")
+          + "): the checkpoint was made for a different model than " + spec.backbone() + "/" + spec.pooling() + "/"
+          + spec.neck() + "/" + spec.head() + " (an overridden MODEL key?); its weights would be dropped");
     try (NoGradGuard g = new NoGradGuard()) {
       for (Map.Entry<String, Tensor> e : read.entrySet()) state.get(e.getKey()).copy_(e.getValue());
     }

@@ -301,12 +301,18 @@ public final class Checkpoints {
     if (!root.try_read("meta", t)) return null;
     byte[] bytes = new byte[(int) t.numel()];
     t.cpu().contiguous().data_ptr_byte().get(bytes); // host copy: the archive may map tensors to a GPU
+    return parseMeta(bytes, file);
+  }
+
+  /** A checkpoint's metadata from its JSON bytes, checked; errors name the file (public for the fuzz tests). */
+  public static Meta parseMeta(byte[] bytes, Path file) throws IOException {
     Meta m;
     try {
       m = JSON.readValue(new String(bytes, StandardCharsets.UTF_8), Meta.class);
     } catch (IOException e) {
       throw new IOException("checkpoint " + file + ": unreadable metadata (" + e.getMessage() + ")", e);
     }
+    if (m == null) throw new IOException("checkpoint " + file + ": empty metadata");
     if (m.format() != FORMAT)
       throw new IOException("checkpoint " + file + " has format " + m.format() + ", this reid4j reads format " + FORMAT);
     if (m.config() == null || m.config().isBlank()) throw new IOException("checkpoint " + file + " stores no config");

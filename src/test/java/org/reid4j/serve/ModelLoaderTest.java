@@ -77,6 +77,19 @@ class ModelLoaderTest {
     }
   }
 
+  /** MODEL.NECK=none over a BNNeck checkpoint used to drop the neck's weights silently. */
+  @Test
+  void overridesThatWouldDropWeightsAreRefused() throws Exception {
+    TrainConfig cfg = ServeFixtures.config("small_cnn", 1);
+    assertEquals("bnneck", cfg.model().neck());
+    try (ReidModel m = ServeFixtures.model(ModelSpec.from(cfg.model()), 1, 7, 4)) {
+      Path f = checkpoint(m, cfg, dir.resolve("neck"));
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> ModelLoader.load(f, null, List.of("MODEL.NECK=none")));
+      assertTrue(e.getMessage().contains("does not use") && e.getMessage().contains("neck"), e.getMessage());
+    }
+  }
+
   private static int indexOf(byte[] hay, byte[] needle) {
     outer:
     for (int i = 0; i + needle.length <= hay.length; i++) {
