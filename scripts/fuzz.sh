@@ -54,7 +54,7 @@ for t in "${selected[@]}"; do
   runs=0 execs=0 found=0 start=$(date +%s)
   while :; do
     runs=$((runs + 1))
-    JAZZER_FUZZ=1 mvn -B surefire:test@default-test -Dtest="$t" -Dsurefire.failIfNoSpecifiedTests=false \
+    JAZZER_FUZZ=1 mvn -B surefire:test@fuzz-corpora -Dtest="$t" -Dsurefire.failIfNoSpecifiedTests=false \
       >>"$log" 2>&1
     rc=$?
     if grep -aq "FuzzerSecurityIssue\|== Java Exception\|ERROR: libFuzzer\|deadly signal\|out-of-memory\|Tests run: .*Failures: [1-9]\|Tests run: .*Errors: [1-9]" "$log"; then
