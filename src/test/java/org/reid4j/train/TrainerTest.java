@@ -280,6 +280,7 @@ public class TrainerTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> train(tiny(tmp.resolve("empty"), 1), true));
     assertTrue(e.getMessage().contains("nothing to resume"), e.getMessage());
+    assertFalse(Files.exists(tmp.resolve("empty")), "a refused --resume creates no output folder");
   }
 
   /**
