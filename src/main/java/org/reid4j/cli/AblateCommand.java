@@ -1,7 +1,6 @@
 package org.reid4j.cli;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -10,7 +9,6 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.reid4j.config.TrainConfig;
 import org.reid4j.train.Ablation;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -69,7 +67,7 @@ public final class AblateCommand implements Callable<Integer> {
       base = TrainConfig.load(q, List.of());
       source = TrainCommand.QUICKSTART;
     } else {
-      base = bundledQuickstart();
+      base = TrainCommand.loadBundledQuickstart(List.of(), "");
       source = "the built-in copy of " + TrainCommand.QUICKSTART;
     }
     Ablation.Settings settings;
@@ -102,18 +100,5 @@ public final class AblateCommand implements Callable<Integer> {
 
   private static String shell(String s) {
     return s.matches("[A-Za-z0-9_./=:,+-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
-  }
-
-  private static TrainConfig bundledQuickstart() throws IOException {
-    try (InputStream in = AblateCommand.class.getResourceAsStream(TrainCommand.QUICKSTART_RESOURCE)) {
-      if (in == null) throw new java.nio.file.NoSuchFileException(TrainCommand.QUICKSTART);
-      Path tmp = Files.createTempFile("reid4j-quickstart", ".yml");
-      try {
-        Files.write(tmp, in.readAllBytes());
-        return TrainConfig.load(tmp, List.of());
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
-    }
   }
 }

@@ -296,7 +296,8 @@ public final class ExtractCommand implements Callable<Integer> {
     if (root == null)
       root = name.equals(cfg.dataloader().dataset()) ? cfg.dataloader().root()
           : name.equals("fashion-mnist") ? "" : "datasets";
-    TrainConfig d = cfg.with(List.of("DATALOADER.DATASET=" + name, "DATALOADER.ROOT=" + yamlString(root)));
+    TrainConfig d = cfg.with(List.of("DATALOADER.DATASET=" + name,
+        "DATALOADER.ROOT=" + TrainCommand.yamlString(root)));
     return ReidDataset.openQueryGallery(d);
   }
 
@@ -351,11 +352,6 @@ public final class ExtractCommand implements Callable<Integer> {
     double[] m = new double[c];
     Arrays.fill(m, 0.5);
     return m;
-  }
-
-  /** A YAML double-quoted scalar, so paths with ':' or '#' survive a --set style override. */
-  private static String yamlString(String s) {
-    return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
   }
 
   private static double[] doubles(String option, String text) {

@@ -63,7 +63,7 @@ public final class TrainCommand implements Callable<Integer> {
         cfg = TrainConfig.load(q, all);
         source = QUICKSTART;
       } else {
-        cfg = loadBundledQuickstart(all);
+        cfg = loadBundledQuickstart(all, " (give --config FILE)");
         source = "built-in quickstart (" + QUICKSTART + " not found in " + Path.of("").toAbsolutePath() + ")";
       }
     }
@@ -108,10 +108,13 @@ public final class TrainCommand implements Callable<Integer> {
     }
   }
 
-  /** The copy of configs/quickstart.yml packed into the jar, for runs from another working folder. */
-  private static TrainConfig loadBundledQuickstart(List<String> overrides) throws IOException {
+  /**
+   * The copy of configs/quickstart.yml packed into the jar, for runs from another working folder
+   * ({@code ablate} uses it too); {@code missingHint} follows the file name when the copy is absent.
+   */
+  static TrainConfig loadBundledQuickstart(List<String> overrides, String missingHint) throws IOException {
     try (InputStream in = TrainCommand.class.getResourceAsStream(QUICKSTART_RESOURCE)) {
-      if (in == null) throw new java.nio.file.NoSuchFileException(QUICKSTART + " (give --config FILE)");
+      if (in == null) throw new java.nio.file.NoSuchFileException(QUICKSTART + missingHint);
       Path tmp = Files.createTempFile("reid4j-quickstart", ".yml");
       try {
         Files.write(tmp, in.readAllBytes());

@@ -710,8 +710,7 @@ public final class Trainer {
   private double probe(Step step, ReidModel model, PKSampler sampler, Transform tf, ImageSource train, int epoch) {
     List<int[]> all = sampler.epoch(epoch);
     List<int[]> batches = all.subList(0, Math.min(all.size(), 24));
-    TensorVector bufferVector = model.buffers(true); // its elements live in it: kept reachable to the end
-    List<Tensor> buffers = toList(bufferVector);
+    List<Tensor> buffers = toList(model.buffers(true));
     List<Tensor> saved = new ArrayList<>();
     try (NoGradGuard ng = new NoGradGuard()) {
       for (Tensor t : buffers) {
@@ -747,7 +746,6 @@ public final class Trainer {
           saved.get(i).releaseReference();
         }
       }
-      java.lang.ref.Reference.reachabilityFence(bufferVector);
     }
     if (images == 0) throw new IllegalStateException("the time-budget probe loaded no training image");
     return seconds / images;
