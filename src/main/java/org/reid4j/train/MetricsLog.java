@@ -12,6 +12,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.reid4j.io.AtomicFiles;
 
 /**
  * The per-epoch metrics file, {@code OUTPUT_DIR/metrics.jsonl}: one JSON object per line, written
@@ -34,25 +35,22 @@ public final class MetricsLog implements Closeable {
     this.file = file;
     Path dir = file.toAbsolutePath().getParent();
     if (dir != null) Files.createDirectories(dir);
-    List<String> kept = new ArrayList<>();
+    StringBuilder kept = new StringBuilder();
     if (keepUpToEpoch > 0 && Files.exists(file)) {
       for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
         if (line.isBlank()) continue;
         try {
           JsonNode n = JSON.readTree(line);
-          if (n.path("epoch").asInt(Integer.MAX_VALUE) <= keepUpToEpoch) kept.add(line);
+          if (n.path("epoch").asInt(Integer.MAX_VALUE) <= keepUpToEpoch) kept.append(line).append('\n');
         } catch (IOException e) {
           // a line cut short by a kill: drop it
         }
       }
     }
-    out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-        StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
-    for (String line : kept) {
-      out.write(line);
-      out.write('\n');
-    }
-    out.flush();
+    // The kept history replaces the file in one rename, so a kill at this moment leaves either the old
+    // file or the new one, never a truncated one; then lines are appended.
+    AtomicFiles.writeString(file, kept.toString());
+    out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
   }
 
   public Path file() {

@@ -408,12 +408,15 @@ public final class Trainer {
                 priorTrainSeconds + trainSeconds, row), state);
           }
         }
+        // The epoch's line goes to metrics.jsonl before last.pt records the epoch as done: a kill in
+        // between resumes from the previous epoch, which drops the line and trains the epoch again.
+        // (The other order lost the line: last.pt said the epoch was done, metrics.jsonl never had it.)
+        metrics.append(row);
         Checkpoints.Meta meta = meta(epoch, iterations, numClasses, arch, model, bestMap, bestEpoch,
             priorTrainSeconds + trainSeconds, row);
         lastPath = ck.save("last", meta, state);
         if (s.checkpointPeriod() > 0 && epoch % s.checkpointPeriod() == 0 && !lastEpoch)
           ck.save(String.format(Locale.ROOT, "epoch_%03d", epoch), meta, state);
-        metrics.append(row);
         if (budgetHit || killed) {
           if (budgetHit)
             bar.println(String.format(Locale.ROOT, "stopped by the time budget after %d of %d epochs (SOLVER.MAX_EPOCHS): "

@@ -63,7 +63,12 @@ public class TrainerTest {
 
   /** The quick-start model shrunk to seconds: P4 x K4, Adam 3e-3, short warm-up, no evaluation until the end. */
   static List<String> tiny(Path out, int epochs) {
-    return new ArrayList<>(List.of("DATALOADER.DATASET=fashion-mnist", "DATALOADER.ROOT=\"" + data + "\"",
+    return tiny(data, out, epochs);
+  }
+
+  /** As {@link #tiny(Path, int)} on the Fashion-MNIST-shaped fixture in {@code dataDir}. */
+  static List<String> tiny(Path dataDir, Path out, int epochs) {
+    return new ArrayList<>(List.of("DATALOADER.DATASET=fashion-mnist", "DATALOADER.ROOT=\"" + dataDir + "\"",
         "DATALOADER.P=4", "DATALOADER.K=4", "DATALOADER.NUM_WORKERS=1", "DATALOADER.PREFETCH=2",
         "MODEL.BACKBONE=small_cnn", "INPUT.SIZE_TRAIN=[28,28]", "INPUT.SIZE_TEST=[28,28]", "INPUT.CHANNELS=1",
         "INPUT.PADDING=2", "INPUT.RE_PROB=0.0", "INPUT.PIXEL_MEAN=[0.3]", "INPUT.PIXEL_STD=[0.35]",
