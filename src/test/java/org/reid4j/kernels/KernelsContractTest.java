@@ -254,6 +254,14 @@ public abstract class KernelsContractTest {
     assertThrowsMentioning(() -> kernels().topk(d, 2), "NaN", "row 1", "column 4");
   }
 
+  /** A NaN is refused wherever it is, also after an infinity (the native backends looked at the first non-finite only). */
+  @Test
+  void topkRejectsNaNAfterAnInfinity() {
+    FloatMatrix d = new FloatMatrix(2, 2, new float[] {1f, Float.POSITIVE_INFINITY, Float.NaN, 0f});
+    assertThrowsMentioning(() -> kernels().topk(d, 0), "NaN", "row 1", "column 0");
+    assertThrowsMentioning(() -> kernels().topk(d, 2), "NaN", "row 1", "column 0");
+  }
+
   // ----------------------------------------------------------------------------- pairwise topk
 
   /** Fused top-k against the reference, allowing float rounding: see the class comment. */
