@@ -554,6 +554,19 @@ public abstract class KernelsContractTest {
     for (int k1 : new int[] {1, 2, 20}) assertRerank(q, g, Metric.SQEUCLIDEAN, k1, 3, 0.5f, "[identical points]");
   }
 
+  /**
+   * Neighbour lists are ordered by (distance, index). The query's distances to gallery rows 0 and 1,
+   * 16049861 and 16049860, are one apart (exact in float), but divided by the row maximum 20834708 both
+   * round to the same float: ordering by that ratio put row 0 first (the plain-Java kernels did; the
+   * native ones order by distance, as the dense reference does).
+   */
+  @Test
+  void rerankOrdersNeighboursByDistanceWhereTheirRatiosRoundAlike() {
+    FloatMatrix q = new FloatMatrix(1, 2, new float[] {0, 0});
+    FloatMatrix g = new FloatMatrix(3, 2, new float[] {2545, 3094, 184, 4002, 3938, 2308});
+    assertRerank(q, g, Metric.SQEUCLIDEAN, 1, 2, 0.3f, "[distances one apart, equal ratios]");
+  }
+
   @Test
   void rerankEmptySides() {
     Random r = new Random(BASE_SEED + 2200);
