@@ -14,8 +14,9 @@
 //     is the reference's "divide by the column maximum, then transpose". Guard: when that maximum
 //     is not positive (all items of the row coincide, or N == 1) the divisor 1 is used instead, so
 //     original(i, .) = D(i, .) rather than the reference's 0/0 = NaN.
-//     Ordering by original equals ordering by D (division by a positive constant is monotone), so
-//     the neighbour lists are selected on D directly.
+//     The neighbour lists are selected on D directly, by (D, index): the order of original (division
+//     by a positive constant is monotone), except that the division can round two distances one
+//     float apart to one value; every backend keeps their order by D.
 //  2. R(i): forward = the first min(k1 + 1, N) items of i's list; R(i) = those f whose own first
 //     min(k1 + 1, N) items contain i. R_half(c) likewise with half + 1 items, half =
 //     round_half_to_even(k1 / 2) (numpy's np.around). Expansion: append R_half(c) for every c in

@@ -97,7 +97,9 @@ int r4j_cpu_batch_hard_memory(const float *a, const int32_t *a_labels, int64_t n
  *    q: [nq, d], g: [ng, d] -> out: [nq, ng] final distance.
  *    All N = nq + ng items; D = metric distance over them; original(i, j) = D(i, j) / max_k D(k, i)
  *    (divided by 1 instead when that maximum is not positive);
- *    R(i, k1) from the k1+1 nearest (by original), expanded with R(c, round_half_even(k1/2)) of each
+ *    nearest = ascending by (D, index), the order of original except where the division rounds two
+ *    distances to one value (every backend orders by D, so such a pair is not reordered by index);
+ *    R(i, k1) from the k1+1 nearest, expanded with R(c, round_half_even(k1/2)) of each
  *    candidate c when |R(c) & R(i)| > 2/3 |R(c)|; V(i, .) = exp(-original(i, .)) on the expanded set,
  *    normalised to sum 1; if k2 > 1, V(i) = mean of V over the k2 nearest of i; Jaccard distance
  *    1 - s / (2 - s), s = sum_c min(V(i, c), V(j, c)); out = (1 - lambda) Jaccard + lambda original.

@@ -58,6 +58,19 @@ public final class Checks {
       throw new IllegalArgumentException(what + " has " + m.rows() + " rows but " + labels.length + " labels");
   }
 
+  /**
+   * Throws if the distance matrix given to topk holds a NaN (no order is defined), naming the first;
+   * infinities are valid distances.
+   */
+  public static void requireNoNaN(FloatMatrix dist, String what) {
+    float[] d = dist.data();
+    for (int i = 0; i < d.length; i++) {
+      if (Float.isNaN(d[i]))
+        throw new IllegalArgumentException(
+            what + ": distance matrix has NaN at row " + i / dist.cols() + ", column " + i % dist.cols());
+    }
+  }
+
   public static void requireK(int k, int cols, String what) {
     if (k < 0 || k > cols)
       throw new IllegalArgumentException(what + ": k must be in [0, " + cols + "], got " + k);

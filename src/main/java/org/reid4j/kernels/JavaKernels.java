@@ -44,12 +44,8 @@ public final class JavaKernels implements Kernels {
   @Override
   public TopK topk(FloatMatrix dist, int k) {
     Checks.requireK(k, dist.cols(), "topk");
+    Checks.requireNoNaN(dist, "topk");
     float[] d = dist.data();
-    for (int i = 0; i < d.length; i++) {
-      if (Float.isNaN(d[i]))
-        throw new IllegalArgumentException(
-            "topk: distance matrix has NaN at row " + i / dist.cols() + ", column " + i % dist.cols());
-    }
     int rows = dist.rows(), cols = dist.cols();
     float[] vals = new float[rows * k];
     int[] idx = new int[rows * k];

@@ -97,9 +97,7 @@ public final class NativeKernels implements Kernels {
   @Override
   public TopK topk(FloatMatrix dist, int k) {
     Checks.requireK(k, dist.cols(), "topk");
-    int[] bad = dist.firstNonFinite();
-    if (bad != null && Float.isNaN(dist.get(bad[0], bad[1])))
-      throw new IllegalArgumentException("topk: distance matrix has NaN at row " + bad[0] + ", column " + bad[1]);
+    Checks.requireNoNaN(dist, "topk"); // not only where the first non-finite value is: an infinity may come first
     try (PointerScope scope = new PointerScope()) {
       long n = Math.max(1L, (long) dist.rows() * k);
       FloatPointer vals = new FloatPointer(n);

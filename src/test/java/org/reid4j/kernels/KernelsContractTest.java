@@ -254,6 +254,14 @@ public abstract class KernelsContractTest {
     assertThrowsMentioning(() -> kernels().topk(d, 2), "NaN", "row 1", "column 4");
   }
 
+  /** A NaN is refused wherever it is, also after an infinity (the native backends looked at the first non-finite only). */
+  @Test
+  void topkRejectsNaNAfterAnInfinity() {
+    FloatMatrix d = new FloatMatrix(2, 2, new float[] {1f, Float.POSITIVE_INFINITY, Float.NaN, 0f});
+    assertThrowsMentioning(() -> kernels().topk(d, 0), "NaN", "row 1", "column 0");
+    assertThrowsMentioning(() -> kernels().topk(d, 2), "NaN", "row 1", "column 0");
+  }
+
   // ----------------------------------------------------------------------------- pairwise topk
 
   /** Fused top-k against the reference, allowing float rounding: see the class comment. */
@@ -544,6 +552,19 @@ public abstract class KernelsContractTest {
     FloatMatrix q = new FloatMatrix(2, 3, new float[] {1, 2, 3, 1, 2, 3});
     FloatMatrix g = new FloatMatrix(3, 3, new float[] {1, 2, 3, 1, 2, 3, 1, 2, 3});
     for (int k1 : new int[] {1, 2, 20}) assertRerank(q, g, Metric.SQEUCLIDEAN, k1, 3, 0.5f, "[identical points]");
+  }
+
+  /**
+   * Neighbour lists are ordered by (distance, index). The query's distances to gallery rows 0 and 1,
+   * 16049861 and 16049860, are one apart (exact in float), but divided by the row maximum 20834708 both
+   * round to the same float: ordering by that ratio put row 0 first (the plain-Java kernels did; the
+   * native ones order by distance, as the dense reference does).
+   */
+  @Test
+  void rerankOrdersNeighboursByDistanceWhereTheirRatiosRoundAlike() {
+    FloatMatrix q = new FloatMatrix(1, 2, new float[] {0, 0});
+    FloatMatrix g = new FloatMatrix(3, 2, new float[] {2545, 3094, 184, 4002, 3938, 2308});
+    assertRerank(q, g, Metric.SQEUCLIDEAN, 1, 2, 0.3f, "[distances one apart, equal ratios]");
   }
 
   @Test

@@ -14,10 +14,12 @@ import org.reid4j.kernels.RerankParams;
  * ever holding an N x N matrix (N = nq + ng).
  *
  * <p>Steps: (1) one pass over the distances D of all N items, row by row: each row's maximum M_i
- * and its first L = min(max(k1 + 1, k2), N) neighbours by (original, index), where original(i, j)
- * = D(i, j) / M_i (D is symmetric, so M_i is also the column maximum the definition uses; a row
- * whose maximum is not positive is divided by 1, as in the native kernels); the [nq, ng] block of raw distances goes straight
- * into the output. (2) R(i): the k-reciprocal set among the k1 + 1 nearest; R_half(c) likewise with
+ * and its first L = min(max(k1 + 1, k2), N) neighbours by (D, index), with original(i, j) = D(i, j)
+ * / M_i (D is symmetric, so M_i is also the column maximum the definition uses; a row whose maximum
+ * is not positive is divided by 1, as in the native kernels). Ordering by D is ordering by original,
+ * except that the division may round two distances one float apart to one value, which would hand
+ * their order to the index: every backend orders by D. The [nq, ng] block of raw distances goes
+ * straight into the output. (2) R(i): the k-reciprocal set among the k1 + 1 nearest; R_half(c) likewise with
  * half = round-half-to-even(k1 / 2) (numpy's around: 20 -> 10, 5 -> 2, 7 -> 4). (3) Expansion:
  * R(i) plus every R_half(c), c in R(i), with |R_half(c) & R(i)| > 2/3 |R_half(c)|. (4) Sparse
  * V(i, c) = exp(-original(i, c)) over the expanded set, normalised to sum 1; original(i, c) comes
@@ -59,7 +61,7 @@ public final class KReciprocal {
     final float[] qNorms, gNorms;
     /** Row maxima M_i. */
     final float[] rowMax;
-    /** Each item's first listLen neighbours by (original, index) and their original distances. */
+    /** Each item's first listLen neighbours by (D, index) and their original distances. */
     final int[] nbr;
     final float[] nbrOrig;
 
@@ -119,8 +121,8 @@ public final class KReciprocal {
           }
           rowMax[i] = max;
           if (i < nq) System.arraycopy(row, nq, out, i * ng, ng);
-          for (int j = 0; j < n; j++) row[j] = original(row[j], i);
-          topList(row, i);
+          topList(row, i); // by D: see the class comment
+          for (int p = i * listLen; p < (i + 1) * listLen; p++) nbrOrig[p] = original(nbrOrig[p], i);
         }
       });
     }
