@@ -32,6 +32,7 @@ TARGETS=(
   "org.reid4j.fuzz.ParserFuzzTests#image"
   "org.reid4j.fuzz.ParserFuzzTests#thresholdJson"
   "org.reid4j.model.SafetensorsFuzzTest#safetensors"
+  "org.reid4j.kernels.KernelsFuzzTest#kernelsBoundary"
   "native#kernels"
   "native#kernels_cuda"
 )

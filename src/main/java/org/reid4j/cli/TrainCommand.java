@@ -68,6 +68,13 @@ public final class TrainCommand implements Callable<Integer> {
       }
     }
     System.out.println("config: " + source + (all.isEmpty() ? "" : " with " + String.join(" ", all)));
+    java.util.Map<String, String> relative = cfg.relativePaths();
+    if (!relative.isEmpty()) {
+      StringBuilder b = new StringBuilder("relative paths, resolved against the working directory ")
+          .append(Path.of("").toAbsolutePath()).append(" (not the config's folder):");
+      relative.forEach((k, v) -> b.append(' ').append(k).append('=').append(v));
+      System.out.println(b);
+    }
     ReidDataset dataset;
     try {
       dataset = ReidDataset.open(cfg);

@@ -3,6 +3,7 @@ package org.reid4j.config;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -197,6 +198,26 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
   @Override
   public int hashCode() {
     return toYaml().hashCode();
+  }
+
+  /**
+   * The path-valued keys whose value is a relative path, in config order (key to value). Such paths
+   * are resolved against the process's working directory, not the config file's folder; the train
+   * header says so, since a config moved or run from elsewhere then points somewhere else.
+   */
+  public Map<String, String> relativePaths() {
+    Map<String, String> all = new LinkedHashMap<>();
+    all.put("MODEL.PRETRAIN_PATH", model.pretrainPath);
+    all.put("DATALOADER.ROOT", dataloader.root);
+    all.put("DATALOADER.TRAIN_CSV", dataloader.trainCsv);
+    all.put("DATALOADER.QUERY_CSV", dataloader.queryCsv);
+    all.put("DATALOADER.GALLERY_CSV", dataloader.galleryCsv);
+    all.put("OUTPUT_DIR", outputDir);
+    Map<String, String> relative = new LinkedHashMap<>();
+    all.forEach((k, v) -> {
+      if (v != null && !v.isBlank() && !Path.of(v).isAbsolute()) relative.put(k, v);
+    });
+    return relative;
   }
 
   @Override

@@ -33,6 +33,11 @@ public final class ImageDecoder {
       bytes = Files.readAllBytes(file);
     } catch (NoSuchFileException e) {
       throw new IOException(file + ": image file not found", e);
+    } catch (java.nio.file.AccessDeniedException e) {
+      throw new IOException(file + ": cannot read the image (permission denied)", e);
+    } catch (IOException e) {
+      throw new IOException(file + ": cannot read the image (" + (e.getMessage() == null ? e : e.getMessage()) + ")",
+          e);
     }
     if (bytes.length == 0) throw new IOException(file + ": empty image file (0 bytes)");
     BufferedImage img;

@@ -94,7 +94,9 @@ public final class Pretrained {
   /** Reads every tensor of a safetensors file (package-visible for the fuzz tests); errors name the file and entry. */
   static void read(Path file, Map<String, float[]> floats, Map<String, long[]> longs,
       Map<String, long[]> shapes) throws IOException {
-    if (!Files.isRegularFile(file)) throw new IOException("no pretrained weights file " + file);
+    if (!Files.isRegularFile(file))
+      throw new IOException("no pretrained weights file " + file + (file.isAbsolute() ? ""
+          : " (looked for " + file.toAbsolutePath() + ": a relative path is resolved against the working directory)"));
     if (!file.getFileName().toString().endsWith(".safetensors"))
       throw new IOException(file + ": pretrained weights must be a .safetensors file (convert a .pth with"
           + " safetensors.torch.save_file(torch.load(path), out))");

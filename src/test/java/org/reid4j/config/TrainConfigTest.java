@@ -69,6 +69,17 @@ class TrainConfigTest {
     assertEquals(14 + 11 + 9 + 26 + 4 + 1, ConfigLoader.keys().size());
   }
 
+  /** Relative paths are listed (for the train header, which says what they are resolved against). */
+  @Test
+  void relativePathsAreNamedWithTheirKeys() throws IOException {
+    TrainConfig c = TrainConfig.load(null, List.of("DATALOADER.ROOT=data/market", "OUTPUT_DIR=/abs/out",
+        "MODEL.PRETRAIN_PATH=w/r50.safetensors"));
+    assertEquals(java.util.Map.of("MODEL.PRETRAIN_PATH", "w/r50.safetensors", "DATALOADER.ROOT", "data/market"),
+        c.relativePaths());
+    assertEquals(List.of("MODEL.PRETRAIN_PATH", "DATALOADER.ROOT"), List.copyOf(c.relativePaths().keySet()));
+    assertTrue(TrainConfig.load(null, List.of("DATALOADER.ROOT=/d", "OUTPUT_DIR=/o")).relativePaths().isEmpty());
+  }
+
   @Test
   void fileThenOverridesInOrder() throws IOException {
     Path f = yaml("SOLVER:\n  BASE_LR: 0.01\n  MAX_EPOCHS: 30\nDATALOADER:\n  P: 8\nOUTPUT_DIR: runs/x\n");

@@ -13,6 +13,20 @@ import org.junit.jupiter.api.io.TempDir;
 class ImageDecoderTest {
   @TempDir Path tmp;
 
+  /** A path that cannot be read as a file says which path and why (it printed only the path). */
+  @Test
+  void unreadablePathsSayWhy() throws IOException {
+    Path folder = Files.createDirectories(tmp.resolve("looks_like.jpg"));
+    IOException e = assertThrows(IOException.class, () -> ImageDecoder.decode(folder, 3));
+    assertTrue(e.getMessage().startsWith(folder + ": cannot read the image (") && e.getMessage().length()
+        > (folder + ": cannot read the image (").length() + 2, e.getMessage());
+    Path locked = Files.write(tmp.resolve("locked.png"), new byte[] {1, 2, 3});
+    if (locked.toFile().setReadable(false) && !Files.isReadable(locked)) { // not as root
+      IOException d = assertThrows(IOException.class, () -> ImageDecoder.decode(locked, 3));
+      assertEquals(locked + ": cannot read the image (permission denied)", d.getMessage());
+    }
+  }
+
   @Test
   void pngRgbExactAndLuminance() throws IOException {
     BufferedImage img = new BufferedImage(3, 2, BufferedImage.TYPE_INT_RGB);

@@ -117,6 +117,11 @@ class PretrainedTest {
     assertTrue(m.getMessage().contains("missing"), m.getMessage());
     assertThrows(java.io.UncheckedIOException.class, () -> ReidModel.build(
         ModelSpec.defaults("resnet18").withPretrainPath(dir.resolve("none.safetensors").toString()), 3, 10));
+    // a relative path that is not there says where it was looked for
+    java.io.UncheckedIOException rel = assertThrows(java.io.UncheckedIOException.class, () -> ReidModel.build(
+        ModelSpec.defaults("resnet18").withPretrainPath("w/none.safetensors"), 3, 10));
+    assertTrue(rel.getMessage().contains(Path.of("w/none.safetensors").toAbsolutePath().toString())
+        && rel.getMessage().contains("working directory"), rel.getMessage());
   }
 
   @Test
