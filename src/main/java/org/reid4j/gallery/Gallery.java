@@ -272,6 +272,18 @@ public final class Gallery implements AutoCloseable {
     }
   }
 
+  /** Drops the gallery as a crash would: no checkpoint, files left as they are (for tests of recovery). */
+  void abandon() throws IOException {
+    lock.lock();
+    try {
+      closed = true;
+      log.close();
+      lockChannel.close();
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** How many times the log has been forced (for tests of group commit). */
   long logForces() {
     return forces.get();
