@@ -1,0 +1,60 @@
+/**
+ * A persistent gallery: a feature index that a Java service embeds, with the durability of a
+ * database and exact k-nearest search through {@link org.reid4j.kernels.Kernels}.
+ *
+ * <h2>What is promised</h2>
+ * <ul>
+ *   <li>{@link org.reid4j.gallery.Gallery#add}, {@code addAll} and {@code remove} return only once
+ *       the change is in the write-ahead log and the log has been forced to disk
+ *       ({@code FileChannel.force}). Concurrent writers share forces (group commit): the first
+ *       waiter forces once for everything appended so far. With {@code fsync(false)} a change is
+ *       acknowledged once it is in the operating system's cache: a killed process loses nothing,
+ *       a power loss may lose acknowledged changes. That is for tests and bulk imports only.</li>
+ *   <li>Searches and {@code get} see only acknowledged changes: a logged change is applied to the
+ *       in-memory state after its force, in log order.</li>
+ *   <li>Opening replays the log. A torn or damaged tail (short header, impossible length, short
+ *       payload, CRC-32C mismatch, undecodable payload) is cut off at the first bad record, never
+ *       loaded, and reported by {@link org.reid4j.gallery.Gallery#recoveryReport()}. Replay stops at
+ *       the first bad record, so damage in the middle of a log (not a crash, a failing disk) also
+ *       drops the records after it; the report says how many bytes went.</li>
+ *   <li>Search is exact: every visible row that passes the camera exclusion and the attribute
+ *       filters is scored. Ties in distance go to the item inserted earlier, where an item's
+ *       insertion is that of its current version (replacing an item moves it to the end).</li>
+ *   <li>One process (one Gallery) per folder, enforced with a lock on {@code LOCK}.</li>
+ * </ul>
+ *
+ * <h2>On disk</h2>
+ * <pre>
+ * MANIFEST.json       format, dimension, metric, generation, the current log, the segments with
+ *                     their deleted rows; replaced atomically (temp, force, rename, force folder)
+ * wal-NNNNNN.log      records: int32 length, int32 CRC-32C of the payload, payload (see Codec)
+ * seg-NNNNNN.f32      a segment's features, raw little-endian float32 [rows, dimension], mmapped
+ * seg-NNNNNN.meta     its ids, pids, camids, attributes, with a CRC-32C
+ * LOCK                held with FileChannel.tryLock while open
+ * </pre>
+ * A checkpoint (when the log passes {@code checkpointBytes}, on {@code checkpoint()} and on
+ * close) writes the delta's live rows as a new segment, starts a new empty log, and replaces the
+ * manifest; files the manifest no longer names are then removed (also on open, after a crash
+ * part-way). When deleted rows pass {@code compactFraction} of the segment rows, the checkpoint
+ * also rewrites all segments into one ({@code compact()} does so on request). Checkpoints run on
+ * the writer's thread under the writer lock: writers wait for them, searches do not.
+ *
+ * <h2>Snapshots</h2>
+ * The gallery publishes an immutable {@code Snapshot} (the segment list, a view of the in-memory
+ * delta, and the number of the last applied change) through one volatile field; a search reads it
+ * once and works on it without locks. Segments never change on disk; the delta only grows (by
+ * copying into larger arrays); a deletion records the change number that deleted a row, which
+ * snapshots taken earlier ignore. Old segment files removed by compaction stay readable to
+ * searches still holding their mappings.
+ *
+ * <h2>Costs</h2>
+ * Per row on the heap: its metadata (id, pid, camid, attributes; some 100 bytes) and an 8-byte
+ * deletion mark; features stay in the mapped files, except the delta's (at most about
+ * {@code checkpointBytes}). A search copies each block of {@code blockRows} eligible rows from the
+ * mapping into a heap matrix for the kernels. Compaction rewrites every segment.
+ *
+ * <h2>Not here yet</h2>
+ * k-reciprocal re-ranking of results, features resident on a CUDA device, the {@code gallery}
+ * CLI (import, info), micro-batching of queries, and an HTTP API.
+ */
+package org.reid4j.gallery;
