@@ -146,6 +146,40 @@ public final class Gallery implements AutoCloseable {
     }
   }
 
+  /**
+   * Opens an existing gallery with the dimension and metric it was created with (and default
+   * options otherwise); a folder without a gallery is an error, not a new gallery.
+   */
+  public static Gallery open(Path dir) throws IOException {
+    if (!Files.exists(dir.resolve(Manifest.FILE)))
+      throw new IllegalArgumentException(dir + " holds no gallery (no " + Manifest.FILE + "); make one with "
+          + "Gallery.open(dir, options) or reid4j gallery import");
+    Manifest m = Manifest.read(dir);
+    return open(dir, GalleryOptions.of(m.dimension()).metric(Metric.valueOf(m.metric())));
+  }
+
+  /** Counts for {@code reid4j gallery info} and monitoring. */
+  public record Stats(int items, int dimension, Metric metric, int segments, long segmentRows, long deletedRows,
+      int logRows, long logBytes) {}
+
+  /** The gallery's counts as of the latest acknowledged change. */
+  public Stats stats() {
+    lock.lock();
+    try {
+      checkOpen();
+      long segRows = 0, deleted = 0;
+      for (Segment sg : segments) {
+        segRows += sg.rows;
+        deleted += sg.deadCount();
+      }
+      int logRows = 0;
+      for (int r = 0; r < delta.count; r++) if (delta.dead[r] == Snapshot.LIVE) logRows++;
+      return new Stats(ids.size(), dim, options.metric(), segments.size(), segRows, deleted, logRows, log.size());
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** What replaying the log found when this gallery was opened. */
   public RecoveryReport recoveryReport() {
     return recovery;

@@ -107,6 +107,8 @@ class ReadmeTest {
         switch (name) {
           case "Search" -> assertTrue(out.contains("R1 ") && out.contains("mAP "), out);
           case "Embed" -> assertTrue(out.contains("same person"), out);
+          case "Shop" -> assertTrue(out.contains("1. sku-1 at 0.000") && out.contains("2. sku-3 at 2.000")
+              && out.contains("3 items"), out);
           default -> {}
         }
       }
@@ -125,6 +127,7 @@ class ReadmeTest {
     Path crops = tmp.resolve("crops");
     writeCrops(crops, 3);
     m.put("Embed", new String[] {ck.toString(), crops.toString()});
+    m.put("Shop", new String[] {tmp.resolve("shop-gallery").toString()});
     return m;
   }
 
