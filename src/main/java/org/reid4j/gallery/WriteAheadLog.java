@@ -111,6 +111,13 @@ final class WriteAheadLog implements Closeable {
     }
   }
 
+  /**
+   * Extra milliseconds each force takes (tests only): a force on a fast disk or tmpfs can be over
+   * before a second writer arrives, so how much group commit shares would depend on timing; a slow
+   * force makes the sharing deterministic enough to test.
+   */
+  static volatile long testForceDelayMillis;
+
   /** Appends one record (not yet durable) and returns the offset just past it. */
   synchronized long append(byte[] payload) throws IOException {
     CRC32C crc = new CRC32C();
@@ -140,6 +147,7 @@ final class WriteAheadLog implements Closeable {
           if (fsync) {
             ch.force(false);
             forces.incrementAndGet();
+            if (testForceDelayMillis > 0) sleepUninterruptibly(testForceDelayMillis);
           }
           ok = true;
         } finally {
@@ -151,6 +159,18 @@ final class WriteAheadLog implements Closeable {
       }
     } finally {
       syncLock.unlock();
+    }
+  }
+
+  private static void sleepUninterruptibly(long millis) {
+    long end = System.nanoTime() + millis * 1_000_000;
+    for (long left; (left = end - System.nanoTime()) > 0; ) {
+      try {
+        Thread.sleep(left / 1_000_000, (int) (left % 1_000_000));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
     }
   }
 

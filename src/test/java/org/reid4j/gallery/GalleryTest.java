@@ -184,9 +184,15 @@ class GalleryTest {
     Gallery.open(dir, opts(3).metric(Metric.COSINE)).close();
   }
 
+  /**
+   * Concurrent writers share forces. Each force is slowed to 20 ms (a fast disk would let one force
+   * finish before the next writer arrives, and sharing would depend on timing); then while one
+   * force runs, the other writers append and wait, and the next force covers them all.
+   */
   @Test
   void groupCommitSharesForces() throws Exception {
     int threads = 8, each = 25;
+    WriteAheadLog.testForceDelayMillis = 20;
     try (Gallery g = Gallery.open(dir, opts(4))) {
       Thread[] ts = new Thread[threads];
       for (int t = 0; t < threads; t++) {
@@ -201,6 +207,8 @@ class GalleryTest {
       long forces = g.logForces();
       assertTrue(forces > 0, "fsync is on");
       assertTrue(forces < threads * each / 2, forces + " forces for " + threads * each + " adds");
+    } finally {
+      WriteAheadLog.testForceDelayMillis = 0;
     }
     try (Gallery g = Gallery.open(dir, opts(4).fsync(false))) {
       g.add(Item.of("z", f(1, 1, 1, 1)));
