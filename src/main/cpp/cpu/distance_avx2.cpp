@@ -18,6 +18,7 @@ inline __m256 finish8(__m256 dot, __m256 qn, __m256 gn, int metric) {
     const __m256 one = _mm256_set1_ps(1.f);
     __m256 v = _mm256_sub_ps(one, _mm256_div_ps(dot, _mm256_mul_ps(qn, gn)));
     const __m256 zero = _mm256_setzero_ps();
+    v = _mm256_min_ps(_mm256_max_ps(v, zero), _mm256_set1_ps(2.f));  // clamp to [0, 2] as the scalar code
     __m256 z = _mm256_or_ps(_mm256_cmp_ps(qn, zero, _CMP_EQ_OQ), _mm256_cmp_ps(gn, zero, _CMP_EQ_OQ));
     return _mm256_blendv_ps(v, one, z);
   }

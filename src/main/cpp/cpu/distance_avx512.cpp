@@ -18,6 +18,7 @@ inline __m512 finish16(__m512 dot, __m512 qn, __m512 gn, int metric) {
     const __m512 one = _mm512_set1_ps(1.f);
     __m512 v = _mm512_sub_ps(one, _mm512_div_ps(dot, _mm512_mul_ps(qn, gn)));
     const __m512 zero = _mm512_setzero_ps();
+    v = _mm512_min_ps(_mm512_max_ps(v, zero), _mm512_set1_ps(2.f));  // clamp to [0, 2] as the scalar code
     __mmask16 z = _mm512_cmp_ps_mask(qn, zero, _CMP_EQ_OQ) | _mm512_cmp_ps_mask(gn, zero, _CMP_EQ_OQ);
     return _mm512_mask_mov_ps(v, z, one);
   }

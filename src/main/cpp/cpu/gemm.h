@@ -72,7 +72,8 @@ inline int64_t r4j_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 inline float r4j_finish(float dot, float an, float bn, int metric) {
   if (metric == R4J_COSINE) {
     if (an == 0.f || bn == 0.f) return 1.f;
-    return 1.f - dot / (an * bn);
+    const float c = 1.f - dot / (an * bn);  // rounding can put parallel vectors just below 0
+    return c > 0.f ? (c < 2.f ? c : 2.f) : 0.f;
   }
   float s = (an + bn) - 2.f * dot;  // 2*dot is exact, so this has a single rounding
   s = s > 0.f ? s : 0.f;

@@ -30,7 +30,7 @@ constexpr int PAD = 4;  // keeps the transposed stores free of bank conflicts; r
 __device__ __forceinline__ float finish_distance(float dot, float an, float bn, int metric) {
   if (metric == R4J_COSINE) {
     if (an == 0.f || bn == 0.f) return 1.f;
-    return 1.f - dot / (an * bn);
+    return fminf(2.f, fmaxf(0.f, 1.f - dot / (an * bn)));  // clamped to [0, 2], as the CPU code
   }
   // (an + bn) - 2 dot with one rounding, written out so that it does not depend on contraction;
   // the CPU kernels compute the same.

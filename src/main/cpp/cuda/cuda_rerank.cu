@@ -24,7 +24,7 @@ namespace {
 __device__ __forceinline__ float pair_finish(float dot, float an, float bn, int metric) {
   if (metric == R4J_COSINE) {
     if (an == 0.f || bn == 0.f) return 1.f;
-    return 1.f - dot / (an * bn);
+    return fminf(2.f, fmaxf(0.f, 1.f - dot / (an * bn)));  // clamped to [0, 2], as the CPU code
   }
   const float s = fmaxf(0.f, fmaf(-2.f, dot, an + bn));  // as distance_kernel
   return metric == R4J_EUCLIDEAN ? sqrtf(s) : s;

@@ -11,8 +11,9 @@
  *
  * Semantics shared by all backends (and by the plain-Java baseline):
  *  - metric R4J_SQEUCLIDEAN: sum_k (a_k - b_k)^2, computed as |a|^2 + |b|^2 - 2 a.b and clamped at 0.
- *    R4J_EUCLIDEAN: sqrt of that. R4J_COSINE: 1 - a.b / (|a| |b|); a zero vector has similarity 0
- *    with everything, so its cosine distance is 1.
+ *    R4J_EUCLIDEAN: sqrt of that. R4J_COSINE: 1 - a.b / (|a| |b|), clamped to [0, 2] (rounding
+ *    puts parallel vectors a little below 0 otherwise); a zero vector has similarity 0 with
+ *    everything, so its cosine distance is 1.
  *  - ordering: "nearest" means smallest distance; equal distances are ordered by smaller index.
  *  - sizes are int64_t, but every row count must be < 2^31 (indices are int32_t). d >= 1.
  *    Zero-row inputs are valid and produce empty outputs.

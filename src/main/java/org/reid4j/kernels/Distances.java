@@ -43,7 +43,8 @@ public final class Distances {
         return (float) Math.sqrt(Math.max(0f, aNorm2 + bNorm2 - 2f * ab));
       case COSINE:
         if (aNorm2 == 0f || bNorm2 == 0f) return 1f;
-        return 1f - ab / ((float) Math.sqrt(aNorm2) * (float) Math.sqrt(bNorm2));
+        float c = 1f - ab / ((float) Math.sqrt(aNorm2) * (float) Math.sqrt(bNorm2));
+        return c > 0f ? (c < 2f ? c : 2f) : 0f; // rounding can put parallel vectors just below 0
       default:
         throw new IllegalArgumentException("unknown metric " + metric);
     }

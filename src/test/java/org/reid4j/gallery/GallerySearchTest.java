@@ -75,7 +75,7 @@ class GallerySearchTest {
       for (int round = 0; round < 4; round++) {
         int add = 1 + r.nextInt(30);
         for (int i = 0; i < add; i++, n++) {
-          Item it = Item.of("i" + n, r.nextInt(6) == 0 && n > 0 ? model.values().iterator().next().feature()
+          Item it = Item.of("i" + n, r.nextInt(6) == 0 && !model.isEmpty() ? model.values().iterator().next().feature()
               : gaussian(r, d)).withPid(r.nextInt(5)).withCamid(r.nextInt(3)).withAttribute("color", "c" + r.nextInt(3));
           if (r.nextBoolean()) it = it.withAttribute("shape", "s" + r.nextInt(2));
           g.add(it);

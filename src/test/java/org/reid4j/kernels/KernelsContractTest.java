@@ -145,6 +145,41 @@ public abstract class KernelsContractTest {
     }
   }
 
+  /**
+   * Cosine distances stay in [0, 2]: rounding put parallel vectors (e.g. three equal values 5.625)
+   * a little below 0, which re-ranking's normalisation then magnified to -6e-4 (found by fuzzing
+   * the C API). Parallel rows, scaled copies and opposite rows, through pairwise, pairwise top-k
+   * and re-ranking.
+   */
+  @Test
+  void cosineDistancesStayBetweenZeroAndTwo() {
+    long seed = BASE_SEED + 310;
+    Random r = new Random(seed);
+    int d = 3, n = 40;
+    FloatMatrix q = FloatMatrix.zeros(n, d), g = FloatMatrix.zeros(2 * n, d);
+    for (int i = 0; i < n; i++) {
+      float v = (r.nextInt(64) + 1) / 8f, scale = 1 + r.nextInt(5);
+      for (int c = 0; c < d; c++) {
+        q.data()[i * d + c] = v;
+        g.data()[(2 * i) * d + c] = v * scale;   // parallel
+        g.data()[(2 * i + 1) * d + c] = -v;      // opposite
+      }
+    }
+    q.data()[1] = 5.5f; // one row not quite parallel, so that re-ranking has a positive maximum to divide by
+    FloatMatrix got = kernels().pairwise(q, g, Metric.COSINE);
+    for (int i = 0; i < got.data().length; i++) {
+      float v = got.data()[i];
+      assertTrue(v >= 0f && v <= 2f, ctx(seed, "cosine distance " + v + " at " + i));
+    }
+    TopK t = kernels().pairwiseTopk(q, g, Metric.COSINE, 3);
+    for (int i = 0; i < n; i++) assertTrue(t.value(i, 0) >= 0f, ctx(seed, "top-k value " + t.value(i, 0)));
+    FloatMatrix rr = kernels().rerank(q, g, Metric.COSINE, RerankParams.DEFAULT);
+    for (int i = 0; i < rr.data().length; i++) {
+      float v = rr.data()[i];
+      assertTrue(v >= -1e-6f && v <= 1f + 1e-6f, ctx(seed, "re-ranked distance " + v + " at " + i)); // Jaccard rounds
+    }
+  }
+
   @Test
   void cosineOfZeroVectorIsOne() {
     long seed = BASE_SEED + 300;
