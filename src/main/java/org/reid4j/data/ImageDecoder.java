@@ -40,19 +40,56 @@ public final class ImageDecoder {
           e);
     }
     if (bytes.length == 0) throw new IOException(file + ": empty image file (0 bytes)");
+    return decode(bytes, file.toString(), channels);
+  }
+
+  /**
+   * Decodes an encoded image held in memory (a request body, say); {@code source} names it in
+   * errors. Images wider or taller than {@code maxSide} pixels are refused before their pixels are
+   * decoded, so a small file that claims a huge size cannot exhaust memory.
+   */
+  public static FloatImage decode(byte[] bytes, String source, int channels, int maxSide) throws IOException {
+    if (channels != 1 && channels != 3)
+      throw new IllegalArgumentException("channels must be 1 or 3, got " + channels);
+    if (bytes.length == 0) throw new IOException(source + ": empty image (0 bytes)");
+    try (javax.imageio.stream.ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+      java.util.Iterator<javax.imageio.ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+      if (readers == null || !readers.hasNext())
+        throw new IOException(source + ": not an image javax.imageio can read (expected JPEG or PNG, " + bytes.length
+            + " bytes)");
+      javax.imageio.ImageReader r = readers.next();
+      try {
+        r.setInput(in, true, true);
+        int w = r.getWidth(0), h = r.getHeight(0);
+        if (w > maxSide || h > maxSide)
+          throw new IOException(source + ": the image is " + w + " x " + h + " pixels; at most " + maxSide
+              + " pixels a side are accepted");
+        return toFloat(r.read(0), channels);
+      } finally {
+        r.dispose();
+      }
+    } catch (IOException e) {
+      if (e.getMessage() != null && e.getMessage().startsWith(source + ": ")) throw e;
+      throw new IOException(source + ": corrupt or unreadable image (" + e + ")", e);
+    } catch (RuntimeException e) {
+      throw new IOException(source + ": corrupt or unreadable image (" + e + ")", e);
+    }
+  }
+
+  private static FloatImage decode(byte[] bytes, String source, int channels) throws IOException {
     BufferedImage img;
     try {
       img = ImageIO.read(new ByteArrayInputStream(bytes));
     } catch (IOException | RuntimeException e) {
-      throw new IOException(file + ": corrupt or unreadable image (" + e + ")", e);
+      throw new IOException(source + ": corrupt or unreadable image (" + e + ")", e);
     }
     if (img == null)
-      throw new IOException(file + ": not an image javax.imageio can read (expected JPEG or PNG, " + bytes.length
+      throw new IOException(source + ": not an image javax.imageio can read (expected JPEG or PNG, " + bytes.length
           + " bytes)");
     try {
       return toFloat(img, channels);
     } catch (RuntimeException e) {
-      throw new IOException(file + ": cannot convert the decoded image (" + e + ")", e);
+      throw new IOException(source + ": cannot convert the decoded image (" + e + ")", e);
     }
   }
 

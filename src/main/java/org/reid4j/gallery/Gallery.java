@@ -151,11 +151,18 @@ public final class Gallery implements AutoCloseable {
    * options otherwise); a folder without a gallery is an error, not a new gallery.
    */
   public static Gallery open(Path dir) throws IOException {
-    if (!Files.exists(dir.resolve(Manifest.FILE)))
-      throw new IllegalArgumentException(dir + " holds no gallery (no " + Manifest.FILE + "); make one with "
-          + "Gallery.open(dir, options) or reid4j gallery import");
+    return open(dir, storedOptions(dir).orElseThrow(() -> new IllegalArgumentException(dir + " holds no gallery (no "
+        + Manifest.FILE + "); make one with Gallery.open(dir, options) or reid4j gallery import")));
+  }
+
+  /**
+   * Default options with the dimension and metric of the gallery in {@code dir}, to change (the
+   * backend, say) before {@link #open(Path, GalleryOptions)}; empty when the folder holds no gallery.
+   */
+  public static Optional<GalleryOptions> storedOptions(Path dir) throws IOException {
+    if (!Files.exists(dir.resolve(Manifest.FILE))) return Optional.empty();
     Manifest m = Manifest.read(dir);
-    return open(dir, GalleryOptions.of(m.dimension()).metric(Metric.valueOf(m.metric())));
+    return Optional.of(GalleryOptions.of(m.dimension()).metric(Metric.valueOf(m.metric())));
   }
 
   /** Counts for {@code reid4j gallery info} and monitoring. */

@@ -121,35 +121,18 @@ public final class Extractor {
    */
   public static Result extract(Embedder embedder, ImageSource src, Options o) {
     long t0 = System.nanoTime();
-    int c = embedder.channels(), h0 = embedder.inputSize()[0], w0 = embedder.inputSize()[1];
-    double[] scales = o.scales();
-    int[][] sizes = new int[scales.length][];
-    int[] offsets = new int[scales.length + 1];
-    for (int s = 0; s < scales.length; s++) {
-      sizes[s] = new int[] {Math.max(1, (int) Math.round(scales[s] * h0)), Math.max(1, (int) Math.round(scales[s] * w0))};
-      offsets[s + 1] = offsets[s] + c * sizes[s][0] * sizes[s][1];
-    }
-    Transform packed = packedTransform(embedder, sizes, offsets[scales.length], o.rescalePad());
+    Pipeline pipe = new Pipeline(embedder, o);
     int n = src.size(), d = embedder.dim();
     float[] feats = new float[Math.multiplyExact(n, d)];
     int[] keptAll = new int[n];
     int rows = 0;
-    int passes = scales.length * (o.flip() ? 2 : 1);
     Progress progress = new Progress(o.progress(), o.progressSeconds(), n, t0);
-    try (DataLoader loader = DataLoader.sequential(new CheckedSource(src, c), o.batchSize(), packed, o.workers())) {
+    try (DataLoader loader = DataLoader.sequential(new CheckedSource(src, embedder.channels()), o.batchSize(),
+        pipe.packed, o.workers())) {
       while (loader.hasNext()) {
         Batch b = loader.next();
         int bn = b.size();
-        float[] sum = new float[bn * d];
-        for (int s = 0; s < scales.length; s++) {
-          int hs = sizes[s][0], ws = sizes[s][1], per = offsets[s + 1] - offsets[s];
-          float[] x = new float[bn * per];
-          for (int i = 0; i < bn; i++) System.arraycopy(b.images(), i * offsets[scales.length] + offsets[s], x, i * per, per);
-          add(sum, embedder.embed(x, bn, hs, ws));
-          if (o.flip()) add(sum, embedder.embed(mirror(x, bn * c * hs, ws), bn, hs, ws));
-        }
-        if (passes > 1) for (int k = 0; k < sum.length; k++) sum[k] /= passes;
-        if (o.normalize()) l2Normalize(sum, d);
+        float[] sum = pipe.embed(b.images(), bn);
         System.arraycopy(sum, 0, feats, rows * d, sum.length);
         System.arraycopy(b.indices(), 0, keptAll, rows, bn);
         rows += bn;
@@ -166,6 +149,71 @@ public final class Extractor {
     progress.finish(rows, skipped.length, seconds);
     return new Result(new FloatMatrix(rows, d, rows == n ? feats : Arrays.copyOf(feats, rows * d)), kept, skipped,
         seconds);
+  }
+
+  /**
+   * {@link #extract}'s two halves for images that arrive one at a time (a service): {@link #prepare}
+   * turns a decoded image into the network's input at every scale (thread-safe, run where the image
+   * arrived), {@link #embed} runs the forward passes of a batch of prepared images with the flip and
+   * scale averaging and the normalisation of the options (on the embedder's one thread).
+   */
+  public static final class Pipeline {
+    private final Embedder embedder;
+    private final Options options;
+    private final int[][] sizes;
+    private final int[] offsets;
+    final Transform packed;
+
+    public Pipeline(Embedder embedder, Options o) {
+      this.embedder = embedder;
+      this.options = o;
+      int c = embedder.channels(), h0 = embedder.inputSize()[0], w0 = embedder.inputSize()[1];
+      double[] scales = o.scales();
+      sizes = new int[scales.length][];
+      offsets = new int[scales.length + 1];
+      for (int s = 0; s < scales.length; s++) {
+        sizes[s] = new int[] {Math.max(1, (int) Math.round(scales[s] * h0)), Math.max(1, (int) Math.round(scales[s] * w0))};
+        offsets[s + 1] = offsets[s] + c * sizes[s][0] * sizes[s][1];
+      }
+      packed = packedTransform(embedder, sizes, offsets[scales.length], o.rescalePad());
+    }
+
+    /** Values per prepared image (all scales together). */
+    public int preparedLength() {
+      return offsets[sizes.length];
+    }
+
+    /**
+     * The image resized and normalised at every scale, as one array of {@link #preparedLength()} values.
+     *
+     * @throws IllegalArgumentException when the image's channel count is not the embedder's
+     */
+    public float[] prepare(FloatImage img) {
+      if (img.channels() != embedder.channels())
+        throw new IllegalArgumentException("the image has " + img.channels() + " channels, the model takes "
+            + embedder.channels());
+      return packed.apply(img, null).data();
+    }
+
+    /** Features [n, dim] (row-major) of n prepared images packed one after another. */
+    public float[] embed(float[] prepared, int n) {
+      int c = embedder.channels(), d = embedder.dim(), total = offsets[sizes.length];
+      if (prepared.length != (long) n * total)
+        throw new IllegalArgumentException(n + " prepared images need " + (long) n * total + " values, got "
+            + prepared.length);
+      float[] sum = new float[n * d];
+      for (int s = 0; s < sizes.length; s++) {
+        int hs = sizes[s][0], ws = sizes[s][1], per = offsets[s + 1] - offsets[s];
+        float[] x = new float[n * per];
+        for (int i = 0; i < n; i++) System.arraycopy(prepared, i * total + offsets[s], x, i * per, per);
+        add(sum, embedder.embed(x, n, hs, ws));
+        if (options.flip()) add(sum, embedder.embed(mirror(x, n * c * hs, ws), n, hs, ws));
+      }
+      int passes = sizes.length * (options.flip() ? 2 : 1);
+      if (passes > 1) for (int k = 0; k < sum.length; k++) sum[k] /= passes;
+      if (options.normalize()) l2Normalize(sum, d);
+      return sum;
+    }
   }
 
   /**

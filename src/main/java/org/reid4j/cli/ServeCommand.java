@@ -1,0 +1,220 @@
+package org.reid4j.cli;
+
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.reid4j.gallery.Gallery;
+import org.reid4j.gallery.GalleryOptions;
+import org.reid4j.kernels.Backend;
+import org.reid4j.kernels.Metric;
+import org.reid4j.serve.Extractor;
+import org.reid4j.serve.VerificationThreshold;
+import org.reid4j.serve.http.ReidService;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code reid4j serve}: a gallery (and optionally a model) behind the HTTP API of docs/api.md. */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Serve a persistent gallery over HTTP/JSON (docs/api.md): add, get and delete items, search by "
+        + "feature or image, embed and compare images. Concurrent searches (and embeds) are micro-batched.",
+        "Without a model only feature requests are served. SIGTERM (Ctrl-C) drains the requests in flight and "
+            + "closes the gallery; every acknowledged write is on disk even after kill -9."})
+public final class ServeCommand implements Callable<Integer> {
+
+  @Option(names = "--gallery", paramLabel = "DIR", required = true,
+      description = "The gallery folder; created when it holds none (its dimension from the model or --dim).")
+  Path galleryDir;
+
+  @Option(names = "--dim", paramLabel = "D", description = "Dimension of a new gallery when there is no model.")
+  Integer dim;
+
+  @Option(names = "--metric", paramLabel = "METRIC",
+      description = "Metric of a new gallery: sqeuclidean, euclidean or cosine (default: sqeuclidean; an existing "
+          + "gallery keeps its own).")
+  String metric;
+
+  @Option(names = "--checkpoint", paramLabel = "FILE", description = "A reid4j checkpoint: enables image inputs.")
+  Path checkpoint;
+
+  @Option(names = "--config", paramLabel = "FILE", description = "Training config for a bare model file.")
+  Path config;
+
+  @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Config override for the checkpoint's model.")
+  List<String> overrides = new ArrayList<>();
+
+  @Option(names = "--torchscript", paramLabel = "FILE", description = "A TorchScript model returning [N, D] features.")
+  Path torchscript;
+
+  @Option(names = "--input-size", paramLabel = "H,W", description = "Input height and width (TorchScript: required).")
+  String inputSize;
+
+  @Option(names = "--channels", paramLabel = "C", description = "TorchScript input channels (default 3).")
+  Integer channels;
+
+  @Option(names = "--mean", paramLabel = "M,..", description = "TorchScript per-channel pixel mean (default ImageNet's).")
+  String mean;
+
+  @Option(names = "--std", paramLabel = "S,..", description = "TorchScript per-channel pixel std (default ImageNet's).")
+  String std;
+
+  @Option(names = "--device", paramLabel = "D", defaultValue = "auto",
+      description = "Where a --checkpoint model runs: auto, cpu or cuda (default ${DEFAULT-VALUE}).")
+  String device;
+
+  @Option(names = "--flip", description = "Average each image's feature with its mirror's.")
+  boolean flip;
+
+  @Option(names = "--normalize", description = "L2-normalise the features of images.")
+  boolean normalize;
+
+  @Option(names = "--threshold", paramLabel = "FILE",
+      description = "threshold.json for /v1/compare (default: the one beside the checkpoint, if any).")
+  Path threshold;
+
+  @Option(names = "--host", paramLabel = "ADDR", defaultValue = "127.0.0.1",
+      description = "Address to listen on; 0.0.0.0 for every interface (default ${DEFAULT-VALUE}).")
+  String host;
+
+  @Option(names = "--port", paramLabel = "PORT", defaultValue = "8080",
+      description = "Port to listen on; 0 picks a free one (default ${DEFAULT-VALUE}).")
+  int port;
+
+  @Option(names = "--backend", paramLabel = "BACKEND", defaultValue = "auto",
+      description = "Kernels for search: auto, cuda, cpu or java (default ${DEFAULT-VALUE}).")
+  String backend;
+
+  @Option(names = "--api-key-file", paramLabel = "FILE",
+      description = "A file whose first line is the API key that adding and deleting items need (Authorization: Bearer KEY).")
+  Path apiKeyFile;
+
+  @Option(names = "--api-key-for-reads", description = "Also require the key for searches and every other endpoint but /health.")
+  boolean keyForReads;
+
+  @Option(names = "--max-batch", paramLabel = "N", defaultValue = "64",
+      description = "Most requests coalesced into one search or forward pass; 1 switches batching off (default ${DEFAULT-VALUE}).")
+  int maxBatch;
+
+  @Option(names = "--max-wait-us", paramLabel = "US", defaultValue = "2000",
+      description = "Microseconds a request waits for others to join its batch (default ${DEFAULT-VALUE}).")
+  long maxWaitMicros;
+
+  @Option(names = "--queue", paramLabel = "N", defaultValue = "4096",
+      description = "Requests that may wait for a batch; more get 503 with Retry-After (default ${DEFAULT-VALUE}).")
+  int queue;
+
+  @Option(names = "--max-body-mb", paramLabel = "MB", defaultValue = "16",
+      description = "Largest request body in MiB; larger ones get 413 (default ${DEFAULT-VALUE}).")
+  int maxBodyMb;
+
+  @Option(names = "--drain-seconds", paramLabel = "S", defaultValue = "30",
+      description = "On SIGTERM, how long requests in flight may take to finish (default ${DEFAULT-VALUE}).")
+  int drainSeconds;
+
+  /** Counted down once the service is up; tests wait on it. */
+  final CountDownLatch ready = new CountDownLatch(1);
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  volatile ReidService service;
+
+  @Override
+  public Integer call() throws Exception {
+    if (maxBatch < 1) throw new IllegalArgumentException("--max-batch must be at least 1, got " + maxBatch);
+    if (maxWaitMicros < 0) throw new IllegalArgumentException("--max-wait-us must be >= 0, got " + maxWaitMicros);
+    if (queue < 1) throw new IllegalArgumentException("--queue must be at least 1, got " + queue);
+    if (maxBodyMb < 1 || maxBodyMb > 2047) throw new IllegalArgumentException("--max-body-mb must be 1 to 2047, got "
+        + maxBodyMb);
+    if (drainSeconds < 0) throw new IllegalArgumentException("--drain-seconds must be >= 0, got " + drainSeconds);
+    if (keyForReads && apiKeyFile == null)
+      throw new IllegalArgumentException("--api-key-for-reads needs --api-key-file");
+    Backend be = Backend.parse(backend);
+    Metric m = metric == null ? null : Metric.parse(metric);
+    ReidService.Options o = ReidService.Options.defaults().withPort(host, port)
+        .withBatching(maxBatch, maxWaitMicros, queue).withBodyLimit((long) maxBodyMb << 20)
+        .withDrainMillis(drainSeconds * 1000L);
+    if (apiKeyFile != null) o = o.withApiKeyFile(apiKeyFile, keyForReads);
+
+    GalleryOptions stored = Gallery.storedOptions(galleryDir).orElse(null);
+    if (stored != null && dim != null && dim != stored.dimension())
+      throw new IllegalArgumentException("--dim " + dim + ": the gallery in " + galleryDir + " has dimension "
+          + stored.dimension());
+    if (stored != null && m != null && m != stored.metric())
+      throw new IllegalArgumentException("--metric " + metric + ": the gallery in " + galleryDir + " was made with "
+          + stored.metric().name().toLowerCase(Locale.ROOT) + " (a gallery's metric is fixed)");
+    boolean hasModel = checkpoint != null || torchscript != null;
+    if (stored == null && dim == null && !hasModel)
+      throw new IllegalArgumentException(galleryDir + " holds no gallery; give --dim D to make an empty one, or a model"
+          + " (--checkpoint or --torchscript), or make one first with reid4j gallery import");
+    if (dim != null && dim < 1) throw new IllegalArgumentException("--dim must be at least 1, got " + dim);
+
+    ReidService.Model model = hasModel ? loadModel() : null;
+    try {
+      if (model != null && dim != null && dim != model.embedder().dim())
+        throw new IllegalArgumentException("--dim " + dim + " differs from the model's feature size "
+            + model.embedder().dim());
+      int d = stored != null ? stored.dimension() : model != null ? model.embedder().dim() : dim;
+      GalleryOptions go = (stored != null ? stored : GalleryOptions.of(d).metric(m == null ? Metric.SQEUCLIDEAN : m))
+          .backend(be);
+      Map<String, Object> info = new LinkedHashMap<>();
+      info.put("version", new Main.Version().getVersion()[0]);
+      service = ReidService.start(o, model, info, () -> Gallery.open(galleryDir, go));
+    } catch (Exception | Error e) {
+      if (model != null && service == null) model.embedder().close();
+      throw e;
+    }
+    Thread hook = new Thread(this::stop, "reid4j-serve-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    System.out.printf(Locale.ROOT, "serving %s (dimension %d, %s) on http://%s:%d%s; Ctrl-C or SIGTERM stops%n",
+        galleryDir, service.dimension(), model == null ? "no model: feature requests only" : "model " + model.embedder(),
+        host, service.port(), apiKeyFile == null ? "" : " (API key required for " + (keyForReads ? "every endpoint"
+            : "writes") + ")");
+    System.out.flush();
+    ready.countDown();
+    stopped.await();
+    return 0;
+  }
+
+  /** Drains and closes the service (SIGTERM, or a test); returns once it is closed. */
+  void stop() {
+    ReidService s = service;
+    if (s != null) {
+      System.out.println("stopping: draining requests in flight, then closing the gallery");
+      System.out.flush();
+      s.close();
+      System.out.println("stopped");
+      System.out.flush();
+    }
+    stopped.countDown();
+  }
+
+  private ReidService.Model loadModel() throws Exception {
+    ExtractCommand x = new ExtractCommand();
+    x.checkpoint = checkpoint;
+    x.config = config;
+    x.overrides = overrides;
+    x.torchscript = torchscript;
+    x.inputSizeText = inputSize;
+    x.channels = channels;
+    x.meanText = mean;
+    x.stdText = std;
+    x.device = device;
+    x.flip = flip;
+    x.normalize = normalize;
+    Path t = threshold;
+    if (t != null && !Files.isRegularFile(t)) throw new NoSuchFileException(t + " (--threshold)");
+    if (t == null && checkpoint != null) {
+      Path beside = VerificationThreshold.fileIn(checkpoint.toAbsolutePath().getParent());
+      if (Files.isRegularFile(beside)) t = beside;
+    }
+    VerificationThreshold vt = t == null ? null : VerificationThreshold.load(t);
+    ExtractCommand.Prepared p = x.prepare();
+    Map<String, Object> describe = new LinkedHashMap<>(p.report());
+    if (t != null) describe.put("threshold_file", t.toString());
+    return new ReidService.Model(p.embedder(), new Extractor.Pipeline(p.embedder(), p.options()), vt, describe);
+  }
+}
