@@ -8,9 +8,11 @@ import org.reid4j.kernels.Metric;
 import org.reid4j.kernels.TopK;
 
 /**
- * Exact k-nearest search over a {@link Snapshot}, block by block: each block's eligible rows (visible,
- * not excluded, matching the filters) are copied into one heap matrix and handed to
- * {@link Kernels#pairwiseTopk}; the per-block lists are merged into each query's running list by
+ * Exact k-nearest search over a {@link Snapshot}, block by block. Without exclusions or filters,
+ * each run of visible segment rows is handed to the kernels in place, straight from its memory map
+ * (no copy; rows were checked when added). Otherwise each block's eligible rows (visible, not
+ * excluded, matching the filters) are copied into one heap matrix and handed to
+ * {@link Kernels#pairwiseTopk}, as are the delta's rows. The per-block lists are merged into each query's running list by
  * (distance, global index). Because excluded rows never reach the kernels, every block answers
  * with its true k best eligible rows and the merged answer is exact; the [queries, gallery]
  * distance matrix is never held.
@@ -45,9 +47,24 @@ final class Searcher {
     long base = 0;
     int[] pick = new int[blockRows];
     for (Segment seg : s.segments()) {
-      for (int r0 = 0; r0 < seg.rows; r0 += blockRows) {
-        int r1 = Math.min(seg.rows, r0 + blockRows), n = 0;
-        for (int r = r0; r < r1; r++) if (s.visible(seg.dead, r) && (!o.selective() || seg.metas[r].matches(o))) pick[n++] = r;
+      for (int r0 = 0; r0 < seg.rows; ) {
+        if (!o.selective()) {
+          // Every run of visible rows within one memory map is read in place: no copy, one kernel call.
+          int end = seg.mapEnd(r0), live = r0;
+          while (live < end && s.visible(seg.dead, live)) live++;
+          if (live > r0) {
+            int n = live - r0, first = r0;
+            TopK t = kernels.pairwiseTopk(q, seg.rowsInPlace(first, n), n, metric, Math.min(k, n));
+            merge(t, q.rows(), n, j -> first + j, base, seg.metas, k, best);
+          }
+          while (live < end && !s.visible(seg.dead, live)) live++; // deleted rows are skipped
+          r0 = live;
+          continue;
+        }
+        int r1 = Math.min(seg.mapEnd(r0), r0 + blockRows), n = 0;
+        int from = r0;
+        r0 = r1;
+        for (int r = from; r < r1; r++) if (s.visible(seg.dead, r) && (!o.selective() || seg.metas[r].matches(o))) pick[n++] = r;
         if (n == 0) continue;
         float[] g = new float[n * dimension];
         for (int j = 0; j < n; j++) seg.copyRow(pick[j], g, j * dimension);
@@ -75,9 +92,15 @@ final class Searcher {
 
   /** The block's k best eligible rows (pick[j] is the block row of matrix row j), merged into best. */
   private void block(FloatMatrix q, FloatMatrix g, int[] pick, long base, RowMeta[] metas, int k, Best[] best) {
-    int kb = Math.min(k, g.rows());
-    TopK t = kernels.pairwiseTopk(q, g, metric, kb);
-    for (int i = 0; i < q.rows(); i++) {
+    TopK t = kernels.pairwiseTopk(q, g, metric, Math.min(k, g.rows()));
+    merge(t, q.rows(), g.rows(), j -> pick[j], base, metas, k, best);
+  }
+
+  /** Merges a block's lists t (its column j is row rowOf(j) of the segment or delta) into best. */
+  private static void merge(TopK t, int nq, int blockRows, java.util.function.IntUnaryOperator rowOf, long base,
+      RowMeta[] metas, int k, Best[] best) {
+    int kb = Math.min(k, blockRows);
+    for (int i = 0; i < nq; i++) {
       Best b = best[i];
       int cap = Math.min(k, b.n + kb);
       float[] nd = new float[cap];
@@ -90,7 +113,7 @@ final class Searcher {
         else if (x >= b.n) takeOld = false;
         else {
           float vy = t.value(i, y);
-          long gy = base + pick[t.index(i, y)];
+          long gy = base + rowOf.applyAsInt(t.index(i, y));
           takeOld = b.dist[x] < vy || (b.dist[x] == vy && b.global[x] < gy);
         }
         if (takeOld) {
@@ -98,7 +121,7 @@ final class Searcher {
           ng[m] = b.global[x];
           nm[m] = b.meta[x++];
         } else {
-          int row = pick[t.index(i, y)];
+          int row = rowOf.applyAsInt(t.index(i, y));
           nd[m] = t.value(i, y++);
           ng[m] = base + row;
           nm[m] = metas[row];

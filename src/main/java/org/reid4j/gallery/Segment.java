@@ -121,6 +121,21 @@ final class Segment {
     return new Segment(name, dimension, metas, chunks, chunkRows);
   }
 
+  /** The first row after r's memory map (rows of one map are contiguous in memory). */
+  int mapEnd(int r) {
+    return Math.min(rows, (r / chunkRows + 1) * chunkRows);
+  }
+
+  /** Rows r0 .. r0+n-1 in place, as a buffer positioned at row r0 (they must lie in one map, see {@link #mapEnd}). */
+  FloatBuffer rowsInPlace(int r0, int n) {
+    if (n < 0 || r0 < 0 || r0 + n > mapEnd(r0)) throw new IllegalArgumentException("rows " + r0 + " + " + n
+        + " cross a memory map of segment " + name);
+    FloatBuffer b = chunks[r0 / chunkRows].duplicate();
+    b.position((r0 % chunkRows) * dimension);
+    b.limit(b.position() + n * dimension);
+    return b;
+  }
+
   void copyRow(int r, float[] dst, int off) {
     chunks[r / chunkRows].get((r % chunkRows) * dimension, dst, off, dimension);
   }

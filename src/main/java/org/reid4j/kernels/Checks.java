@@ -71,6 +71,15 @@ public final class Checks {
     }
   }
 
+  /** The buffer holds rows x cols floats from its position on. */
+  public static void bufferRows(java.nio.FloatBuffer b, int rows, int cols, String what) {
+    if (b == null) throw new IllegalArgumentException(what + " is null");
+    if (rows < 0) throw new IllegalArgumentException(what + ": negative row count " + rows);
+    if ((long) rows * cols > b.remaining())
+      throw new IllegalArgumentException(what + ": [" + rows + ", " + cols + "] needs " + (long) rows * cols
+          + " floats, the buffer has " + b.remaining() + " from its position");
+  }
+
   public static void requireK(int k, int cols, String what) {
     if (k < 0 || k > cols)
       throw new IllegalArgumentException(what + ": k must be in [0, " + cols + "], got " + k);

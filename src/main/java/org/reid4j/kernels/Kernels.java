@@ -26,6 +26,23 @@ public interface Kernels {
   /** The k nearest gallery rows of every query row, without holding the [nq, ng] matrix. */
   TopK pairwiseTopk(FloatMatrix q, FloatMatrix g, Metric metric, int k);
 
+  /**
+   * {@link #pairwiseTopk} against {@code rows} gallery rows of {@code q.cols()} floats held in a
+   * buffer from its position on (a memory-mapped gallery segment, say). The native backends read a
+   * direct buffer in place, without copying it and without checking its rows: the caller vouches
+   * that they are finite and of usable norm (the gallery checks every row when it is added). The
+   * default copies the rows into a matrix, checks them and calls {@link #pairwiseTopk}.
+   *
+   * @throws IllegalArgumentException if the buffer holds fewer than {@code rows * q.cols()} floats
+   *     from its position, or as {@link #pairwiseTopk}
+   */
+  default TopK pairwiseTopk(FloatMatrix q, java.nio.FloatBuffer g, int rows, Metric metric, int k) {
+    Checks.bufferRows(g, rows, q.cols(), "gallery features");
+    float[] a = new float[Math.multiplyExact(rows, q.cols())];
+    g.duplicate().get(a);
+    return pairwiseTopk(q, new FloatMatrix(rows, q.cols(), a), metric, k);
+  }
+
   /** Batch-hard triplet mining within one batch x [n, d] with labels [n]. */
   HardMining batchHard(FloatMatrix x, int[] labels, Metric metric);
 

@@ -134,6 +134,29 @@ public final class NativeKernels implements Kernels {
     }
   }
 
+  /** Reads a direct buffer in place (see {@link Kernels#pairwiseTopk(FloatMatrix, java.nio.FloatBuffer, int, Metric, int)}). */
+  @Override
+  public TopK pairwiseTopk(FloatMatrix q, java.nio.FloatBuffer g, int rows, Metric metric, int k) {
+    if (!g.isDirect()) return Kernels.super.pairwiseTopk(q, g, rows, metric, k);
+    Checks.requireDim(q, "query features");
+    Checks.bufferRows(g, rows, q.cols(), "gallery features");
+    Checks.requireUsable(q, "query features");
+    Checks.requireK(k, rows, "pairwiseTopk");
+    try (PointerScope scope = new PointerScope()) {
+      long n = Math.max(1L, (long) q.rows() * k);
+      FloatPointer vals = new FloatPointer(n);
+      IntPointer idx = new IntPointer(n);
+      // The buffer's memory from its position, no copy. Sliced first: JavaCPP's Pointer(Buffer) misplaces
+      // the address of a buffer whose position is not 0 (checked in KernelsContractTest).
+      FloatPointer gp = new FloatPointer(g.slice());
+      int s = cuda
+          ? NativeApi.r4j_cuda_pairwise_topk(in(q), q.rows(), gp, rows, q.cols(), metric.code, k, vals, idx)
+          : NativeApi.r4j_cpu_pairwise_topk(in(q), q.rows(), gp, rows, q.cols(), metric.code, k, vals, idx);
+      check(s, "pairwiseTopk");
+      return topK(q.rows(), k, vals, idx);
+    }
+  }
+
   @Override
   public HardMining batchHard(FloatMatrix x, int[] labels, Metric metric) {
     Checks.batchHardInputs(x, labels);

@@ -27,7 +27,8 @@ import java.util.function.IntConsumer;
  * call throws is retried one request at a time, so one bad request fails alone.
  *
  * <p>{@link #close} stops accepting, lets the queued requests finish (up to a timeout) and stops
- * the dispatcher; requests still queued after the timeout fail with {@link IllegalStateException}.
+ * the dispatcher; requests still queued after the timeout fail with {@link IllegalStateException}
+ * (a batch already with the worker finishes).
  *
  * @param <I> a request
  * @param <O> its answer
@@ -185,8 +186,8 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    stopped = true;
-    dispatcher.interrupt();
+    stopped = true; // the dispatcher sees it within 50 ms once its batch is done (not interrupted: the
+    // worker may be in file I/O, which an interrupt would break)
     Job<I, O> j;
     while ((j = queue.poll()) != null)
       j.answer().completeExceptionally(new IllegalStateException("the service stopped before this " + name

@@ -376,6 +376,39 @@ public abstract class KernelsContractTest {
     assertThrowsMentioning(() -> kernels().pairwiseTopk(q, g, Metric.SQEUCLIDEAN, 1), "row 5, column 2");
   }
 
+  @Test
+  void pairwiseTopkFromBuffersEqualsTheMatrixForm() {
+    int c = 0;
+    for (int[] s : SHAPES) {
+      long seed = BASE_SEED + 1150 + c++;
+      Random r = new Random(seed);
+      FloatMatrix q = gaussian(r, s[0], s[2]), g = gaussian(r, s[1], s[2]);
+      int skip = 1 + r.nextInt(3); // rows before the buffer's position, which must not be read
+      for (boolean direct : new boolean[] {true, false}) {
+        java.nio.FloatBuffer b = direct
+            ? java.nio.ByteBuffer.allocateDirect((skip + s[1] + 2) * s[2] * 4).order(java.nio.ByteOrder.nativeOrder())
+                .asFloatBuffer()
+            : java.nio.FloatBuffer.allocate((skip + s[1] + 2) * s[2]);
+        for (int i = 0; i < skip * s[2]; i++) b.put(-1e3f);
+        b.put(g.data());
+        for (int i = 0; i < 2 * s[2]; i++) b.put(-1e3f); // and rows after it
+        b.position(skip * s[2]);
+        for (Metric m : METRICS) {
+          int k = Math.min(4, s[1]);
+          String where = ctx(seed, "buffer (direct " + direct + ") " + s[0] + "x" + s[1] + "x" + s[2] + " " + m);
+          TopK want = kernels().pairwiseTopk(q, g, m, k), got = kernels().pairwiseTopk(q, b, s[1], m, k);
+          assertArrayEquals(want.indices(), got.indices(), where);
+          assertArrayEquals(want.values(), got.values(), 0f, where);
+          assertEquals(skip * s[2], b.position(), "the call leaves the buffer's position alone");
+        }
+      }
+    }
+    FloatMatrix q = gaussian(new Random(1), 2, 4);
+    java.nio.FloatBuffer small = java.nio.ByteBuffer.allocateDirect(4 * 4 * 3).asFloatBuffer();
+    assertThrowsMentioning(() -> kernels().pairwiseTopk(q, small, 4, Metric.COSINE, 1), "needs 16 floats", "has 12");
+    assertThrowsMentioning(() -> kernels().pairwiseTopk(q, small, 3, Metric.COSINE, 4), "k");
+  }
+
   // -------------------------------------------------------------------------------- batch-hard
 
   /**
