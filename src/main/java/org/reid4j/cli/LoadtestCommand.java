@@ -123,7 +123,7 @@ public final class LoadtestCommand implements Callable<Integer> {
     int dimension = 0;
     if (o.needsDimension()) {
       JsonNode dim = info.get("dimension");
-      if (dim == null || !dim.canConvertToInt() || dim.asInt() < 1)
+      if (dim == null || !dim.canConvertToInt() || dim.asInt() < 1 || dim.asInt() > 1 << 20)
         throw new IllegalStateException("GET " + base + "/v1/info has no usable \"dimension\" (" + dim + "); --op "
             + o.label() + " needs it for the query vectors");
       dimension = dim.asInt();
