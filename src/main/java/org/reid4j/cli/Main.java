@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "reid4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "Person re-identification and instance retrieval on the JVM.",
     subcommands = {TrainCommand.class, EvalCommand.class, ExtractCommand.class, CalibrateCommand.class, AblateCommand.class,
-        GalleryCommand.class, ServeCommand.class,
+        GalleryCommand.class, ServeCommand.class, LoadtestCommand.class,
         SynthCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

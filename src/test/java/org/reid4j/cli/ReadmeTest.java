@@ -165,7 +165,8 @@ class ReadmeTest {
       "configs/bot_r50_market.yml", "ResNet-50 training on Market-1501: hours, and the data set is not here",
       "--device cuda", "needs a GPU (CudaTrainingTest covers it where there is one)",
       "ablate", "seven training runs (AblationTest runs a shortened ablation)",
-      "--torchscript", "needs a TorchScript file (TorchScriptEmbedderTest covers extraction from one)");
+      "--torchscript", "needs a TorchScript file (TorchScriptEmbedderTest covers extraction from one)",
+      "loadtest", "needs a running reid4j serve (LoadtestCommandTest runs loadtest against a fake server)");
 
   @Test
   void everyReidCommandRunsOnSmallData() throws Exception {
