@@ -166,7 +166,8 @@ class ReadmeTest {
       "--device cuda", "needs a GPU (CudaTrainingTest covers it where there is one)",
       "ablate", "seven training runs (AblationTest runs a shortened ablation)",
       "--torchscript", "needs a TorchScript file (TorchScriptEmbedderTest covers extraction from one)",
-      "loadtest", "needs a running reid4j serve (LoadtestCommandTest runs loadtest against a fake server)");
+      "loadtest", "needs a running reid4j serve (LoadtestCommandTest runs loadtest against a fake server)",
+      "serve", "runs until stopped (ServeHttpTest and ServeProcessTest run servers and stop them)");
 
   @Test
   void everyReidCommandRunsOnSmallData() throws Exception {
