@@ -106,7 +106,9 @@ public final class GalleryCommand {
       int n = f.rows(), d = f.cols();
       if (d < 1) throw new IllegalArgumentException(what + ": features have no columns");
 
-      long t0 = System.nanoTime(), last = t0;
+      long t0 = System.nanoTime();
+      org.reid4j.report.ProgressLine progress = new org.reid4j.report.ProgressLine(System.out, 2, n, t0, "import",
+          "items", "items", 0);
       // Bulk import without a force per batch; the closing checkpoint makes the whole import durable.
       try (Gallery g = Gallery.open(out, GalleryOptions.of(d).metric(m).fsync(false))) {
         int batch = 4096;
@@ -120,13 +122,7 @@ public final class GalleryCommand {
             items.add(it);
           }
           g.addAll(items);
-          long now = System.nanoTime();
-          if (now - last > 2_000_000_000L && end < n) {
-            last = now;
-            double rate = end / ((now - t0) / 1e9);
-            System.out.printf(Locale.ROOT, "import %,d/%,d items (%.0f%%)  %,.0f items/s  ETA %.0f s%n", end, n,
-                100.0 * end / n, rate, (n - end) / rate);
-          }
+          progress.update(end);
         }
         g.checkpoint();
         Gallery.Stats s = g.stats();

@@ -11,6 +11,7 @@ import org.reid4j.data.ImageSource;
 import org.reid4j.data.Transform;
 import org.reid4j.data.Transforms;
 import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.report.ProgressLine;
 
 /**
  * Batched feature extraction over an {@link ImageSource} with the test-time preprocessing of the
@@ -312,45 +313,25 @@ public final class Extractor {
   }
 
   /** Progress lines: done/total, rate and ETA, at most one per interval. */
+  /** Extraction's progress line (through {@link ProgressLine}) and its closing summary. */
   private static final class Progress {
     private final PrintStream out;
-    private final long intervalNanos;
-    private final int total;
-    private final long t0;
-    private long last;
-    private boolean printed;
+    private final ProgressLine line;
 
     Progress(PrintStream out, double seconds, int total, long t0) {
       this.out = out;
-      this.intervalNanos = (long) (Math.max(0, seconds) * 1e9);
-      this.total = total;
-      this.t0 = t0;
-      this.last = t0;
+      this.line = new ProgressLine(out, seconds, total, t0, "extract", "images", "img", 1);
     }
 
     void update(int done, int kept) {
-      if (out == null) return;
-      long now = System.nanoTime();
-      if (now - last < intervalNanos || done >= total) return;
-      last = now;
-      printed = true;
-      double secs = (now - t0) / 1e9, rate = done / Math.max(secs, 1e-9);
-      out.printf(Locale.ROOT, "extract %,d/%,d images (%.0f%%)  %,.1f img/s  ETA %s%n", done, total,
-          100.0 * done / total, rate, duration((total - done) / Math.max(rate, 1e-9)));
+      line.update(done);
     }
 
     void finish(int kept, int skipped, double seconds) {
       if (out == null) return;
-      out.printf(Locale.ROOT, "extracted %,d images in %s (%,.1f img/s)%s%n", kept, duration(seconds),
+      out.printf(Locale.ROOT, "extracted %,d images in %s (%,.1f img/s)%s%n", kept, ProgressLine.duration(seconds),
           kept / Math.max(seconds, 1e-9), skipped > 0 ? ", skipped " + skipped + " unreadable" : "");
     }
   }
 
-  /** "42.0s", "3m07s", "1h02m". */
-  static String duration(double seconds) {
-    if (seconds < 60) return String.format(Locale.ROOT, "%.1fs", seconds);
-    long s = Math.round(seconds);
-    if (s < 3600) return String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60);
-    return String.format(Locale.ROOT, "%dh%02dm", s / 3600, (s % 3600) / 60);
-  }
 }
