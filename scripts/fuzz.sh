@@ -33,6 +33,7 @@ TARGETS=(
   "org.reid4j.fuzz.ParserFuzzTests#thresholdJson"
   "org.reid4j.model.SafetensorsFuzzTest#safetensors"
   "org.reid4j.kernels.KernelsFuzzTest#kernelsBoundary"
+  "org.reid4j.serve.http.HttpFuzzTest#httpBody"
   "native#kernels"
   "native#kernels_cuda"
 )
