@@ -14,7 +14,6 @@ import org.reid4j.gallery.Gallery;
 import org.reid4j.gallery.GalleryOptions;
 import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.Metric;
-import org.reid4j.serve.Extractor;
 import org.reid4j.serve.VerificationThreshold;
 import org.reid4j.serve.http.ReidService;
 import picocli.CommandLine.Command;
@@ -215,6 +214,6 @@ public final class ServeCommand implements Callable<Integer> {
     ExtractCommand.Prepared p = x.prepare();
     Map<String, Object> describe = new LinkedHashMap<>(p.report());
     if (t != null) describe.put("threshold_file", t.toString());
-    return new ReidService.Model(p.embedder(), new Extractor.Pipeline(p.embedder(), p.options()), vt, describe);
+    return new ReidService.Model(p.embedder(), p.options(), vt, describe);
   }
 }

@@ -21,7 +21,6 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -39,9 +38,11 @@ import org.reid4j.gallery.Gallery;
 import org.reid4j.gallery.Hit;
 import org.reid4j.gallery.Item;
 import org.reid4j.gallery.SearchOptions;
+import org.reid4j.serve.BatchedSearch;
 import org.reid4j.serve.Embedder;
 import org.reid4j.serve.Extractor;
 import org.reid4j.serve.MicroBatcher;
+import org.reid4j.serve.SharedEmbedder;
 import org.reid4j.serve.VerificationThreshold;
 
 /**
@@ -125,10 +126,11 @@ public final class ReidService implements AutoCloseable {
 
   /**
    * The model behind /v1/embed, image inputs and /v1/compare: the embedder (used from the embed
-   * batcher's thread only), its preprocessing pipeline, the calibrated threshold if there is one,
-   * and what /v1/info says about it. The service closes the embedder.
+   * batcher's thread only, through a {@link SharedEmbedder}), the extraction options (flip, scales,
+   * normalisation), the calibrated threshold if there is one, and what /v1/info says about it. The
+   * service closes the embedder.
    */
-  public record Model(Embedder embedder, Extractor.Pipeline pipeline, VerificationThreshold thresholdOrNull,
+  public record Model(Embedder embedder, Extractor.Options options, VerificationThreshold thresholdOrNull,
       Map<String, Object> info) {}
 
   private record SearchJob(float[] feature, SearchOptions options) {}
@@ -142,9 +144,10 @@ public final class ReidService implements AutoCloseable {
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
   private final AtomicInteger inflight = new AtomicInteger();
-  private final MicroBatcher<SearchJob, List<Hit>> searches;
-  private final MicroBatcher<float[], float[]> embeds;
+  private volatile BatchedSearch searches;
+  private final SharedEmbedder embeds;
   private final Javalin app;
+  private final DistributionSummary searchSizes;
   private volatile String state = STARTING;
   private volatile Gallery gallery;
   private boolean closed;
@@ -154,14 +157,13 @@ public final class ReidService implements AutoCloseable {
     this.model = model;
     this.info = info == null ? Map.of() : info;
     DistributionSummary searchSizes = batchSizes("search"), embedSizes = batchSizes("embed");
-    searches = new MicroBatcher<>("search", o.maxBatch(), o.maxWaitMicros(), o.queueCapacity(), this::searchBatch,
-        searchSizes::record);
-    embeds = model == null ? null : new MicroBatcher<>("embed", o.maxBatch(), o.maxWaitMicros(), o.queueCapacity(),
-        this::embedBatch, embedSizes::record);
-    Gauge.builder("reid4j.queue.depth", searches, MicroBatcher::queued).tag("batcher", "search")
-        .description("requests waiting for a batch").register(registry);
+    this.searchSizes = searchSizes;
+    embeds = model == null ? null : new SharedEmbedder(model.embedder(), model.options(), o.maxBatch(),
+        o.maxWaitMicros(), o.queueCapacity(), embedSizes::record);
+    Gauge.builder("reid4j.queue.depth", this, s -> s.searches == null ? 0 : s.searches.queued())
+        .tag("batcher", "search").description("requests waiting for a batch").register(registry);
     if (embeds != null)
-      Gauge.builder("reid4j.queue.depth", embeds, MicroBatcher::queued).tag("batcher", "embed")
+      Gauge.builder("reid4j.queue.depth", embeds, SharedEmbedder::queued).tag("batcher", "embed")
           .description("requests waiting for a batch").register(registry);
     Gauge.builder("reid4j.gallery.items", this, s -> s.gallery == null ? 0 : s.gallery.size())
         .description("items in the gallery").register(registry);
@@ -206,6 +208,7 @@ public final class ReidService implements AutoCloseable {
         throw new IllegalArgumentException("the model's features have " + modelOrNull.embedder().dim()
             + " values, the gallery's dimension is " + g.dimension() + "; serve a gallery made with this model");
       s.gallery = g;
+      s.searches = new BatchedSearch(g, o.maxBatch(), o.maxWaitMicros(), o.queueCapacity(), s.searchSizes::record);
       s.state = READY;
       return s;
     } catch (Exception | Error e) {
@@ -420,7 +423,8 @@ public final class ReidService implements AutoCloseable {
   private void search(Context ctx) {
     long t0 = System.nanoTime();
     Requests.Query q = Requests.query(Requests.object(ctx.bodyAsBytes()), "", gallery.dimension(), options.maxK());
-    List<Hit> hits = await(searches.submit(job(q, "")), "search");
+    SearchJob j = job(q, "");
+    List<Hit> hits = await(searches.submit(j.feature(), j.options()), "search");
     ObjectNode n = Requests.JSON.createObjectNode();
     n.set("hits", hitsJson(hits));
     n.put("took_ms", (System.nanoTime() - t0) / 1e6);
@@ -434,7 +438,7 @@ public final class ReidService implements AutoCloseable {
     List<SearchJob> jobs = new ArrayList<>(qs.size());
     for (int i = 0; i < qs.size(); i++) jobs.add(job(qs.get(i), "queries[" + i + "]."));
     List<CompletableFuture<List<Hit>>> fs = new ArrayList<>(jobs.size());
-    for (SearchJob j : jobs) fs.add(searches.submit(j));
+    for (SearchJob j : jobs) fs.add(searches.submit(j.feature(), j.options()));
     ObjectNode n = Requests.JSON.createObjectNode();
     ArrayNode results = n.putArray("results");
     for (CompletableFuture<List<Hit>> f : fs) results.addObject().set("hits", hitsJson(await(f, "search")));
@@ -452,20 +456,6 @@ public final class ReidService implements AutoCloseable {
       if (h.camid() != null) o.put("camid", h.camid());
     }
     return a;
-  }
-
-  /** One batcher call: the jobs grouped by their options, one gallery search per group. */
-  private List<List<Hit>> searchBatch(List<SearchJob> jobs) {
-    Map<SearchOptions, List<Integer>> groups = new LinkedHashMap<>();
-    for (int i = 0; i < jobs.size(); i++) groups.computeIfAbsent(jobs.get(i).options(), k -> new ArrayList<>()).add(i);
-    List<List<Hit>> out = new ArrayList<>(java.util.Collections.nCopies(jobs.size(), (List<Hit>) null));
-    for (Map.Entry<SearchOptions, List<Integer>> g : groups.entrySet()) {
-      float[][] q = new float[g.getValue().size()][];
-      for (int j = 0; j < q.length; j++) q[j] = jobs.get(g.getValue().get(j)).feature();
-      List<List<Hit>> r = gallery.search(q, g.getKey());
-      for (int j = 0; j < q.length; j++) out.set(g.getValue().get(j), r.get(j));
-    }
-    return out;
   }
 
   // ---------------------------------------------------------------- model
@@ -491,17 +481,7 @@ public final class ReidService implements AutoCloseable {
     } catch (IOException e) {
       throw ApiException.badRequest(e.getMessage());
     }
-    return await(embeds.submit(m.pipeline().prepare(img)), "embed");
-  }
-
-  private List<float[]> embedBatch(List<float[]> prepared) {
-    int n = prepared.size(), per = model.pipeline().preparedLength(), d = model.embedder().dim();
-    float[] x = new float[n * per];
-    for (int i = 0; i < n; i++) System.arraycopy(prepared.get(i), 0, x, i * per, per);
-    float[] f = model.pipeline().embed(x, n);
-    List<float[]> out = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) out.add(java.util.Arrays.copyOfRange(f, i * d, (i + 1) * d));
-    return out;
+    return await(embeds.submit(img), "embed");
   }
 
   private void embed(Context ctx) {
@@ -588,14 +568,13 @@ public final class ReidService implements AutoCloseable {
       }
     }
     app.stop();
-    searches.close(options.drainMillis());
-    if (embeds != null) embeds.close(options.drainMillis());
+    if (searches != null) searches.close(options.drainMillis());
+    if (embeds != null) embeds.close(options.drainMillis()); // closes the model too
     try {
       if (gallery != null) gallery.close();
     } catch (IOException e) {
       System.err.println("reid4j serve: closing the gallery failed: " + e.getMessage());
     }
-    if (model != null) model.embedder().close();
     gcMetrics.close();
     registry.close();
   }

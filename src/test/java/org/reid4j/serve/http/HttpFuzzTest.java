@@ -50,7 +50,7 @@ class HttpFuzzTest {
         return new org.reid4j.kernels.FloatMatrix(n, 4, out);
       }
     };
-    ReidService.Model model = new ReidService.Model(e, new Extractor.Pipeline(e, Extractor.Options.defaults()),
+    ReidService.Model model = new ReidService.Model(e, Extractor.Options.defaults(),
         VerificationThreshold.of("cosine", true, 0.3), Map.of());
     ReidService.Options o = ReidService.Options.defaults().withBodyLimit(64 << 10).withApiKey(KEY, false);
     service = ReidService.start(o, model, Map.of(), () -> {

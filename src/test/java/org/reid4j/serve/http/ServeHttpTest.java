@@ -111,7 +111,7 @@ class ServeHttpTest {
   }
 
   ReidService.Model model(QuarterEmbedder e, VerificationThreshold t) {
-    return new ReidService.Model(e, new Extractor.Pipeline(e, Extractor.Options.defaults()), t, Map.of("name", "quarters"));
+    return new ReidService.Model(e, Extractor.Options.defaults(), t, Map.of("name", "quarters"));
   }
 
   HttpResponse<String> call(String method, String path, String body, String... headers) throws Exception {
