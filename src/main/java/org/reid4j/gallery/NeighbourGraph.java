@@ -153,8 +153,8 @@ final class NeighbourGraph {
 
   /**
    * Builds the graph of the given items (slot = position in the list, which must be insertion
-   * order). Candidates come from the kernels, in blocks of {@code blockRows} columns against 256
-   * rows; each row keeps its k1 + 8 best by the kernels' values and its largest value, then the
+   * order). Candidates come from the kernels, in blocks of {@code blockRows} columns against
+   * blocks of rows of at most 128 MiB of distances; each row keeps its k1 + 8 best by the kernels' values and its largest value, then the
    * candidates are re-scored with {@link #distance}. A row whose (k1 + 8)-th candidate is within
    * rounding of its k1-th (many near-equal distances) is recomputed in full with {@link #distance}.
    */
@@ -172,9 +172,11 @@ final class NeighbourGraph {
     int[] size = new int[n], argmax = new int[n];
     float[] max = new float[n];
     Arrays.fill(argmax, -1);
-    int rowBlock = 256;
     for (int c0 = 0; c0 < n; c0 += blockRows) {
       int c1 = Math.min(n, c0 + blockRows);
+      // Few large calls: each call hands the whole column block to the kernels again. A block of
+      // distances is at most 2^25 floats (128 MiB).
+      int rowBlock = Math.max(256, (1 << 25) / (c1 - c0));
       FloatMatrix cols = FloatMatrix.zeros(c1 - c0, d);
       for (int j = c0; j < c1; j++) System.arraycopy(features.get(j), 0, cols.data(), (j - c0) * d, d);
       for (int r0 = 0; r0 < n; r0 += rowBlock) {
