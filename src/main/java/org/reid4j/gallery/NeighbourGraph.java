@@ -200,12 +200,14 @@ final class NeighbourGraph {
         });
       }
     }
+    float maxNorm = 0f;
+    for (float v : norms) maxNorm = Math.max(maxNorm, v);
+    float normBound = maxNorm;
     IntStream.range(0, n).parallel().forEach(i -> {
       float[] fi = features.get(i);
       Top top;
       int s = size[i], k = Math.min(k1, n - 1);
-      boolean crowded = s > k && s == cap && candVal[i][s - 1] - candVal[i][k - 1]
-          <= 1e-4f * Math.abs(candVal[i][s - 1]) + 1e-5f * (1f + max[i]);
+      boolean crowded = s > k && s == cap && candVal[i][s - 1] - candVal[i][k - 1] <= rounding(metric, norms[i] + normBound);
       if (crowded || k == 0) {
         float[] r = new float[n];
         for (int j = 0; j < n; j++) r[j] = distance(fi, norms[i], features.get(j), norms[j], metric);
@@ -230,6 +232,19 @@ final class NeighbourGraph {
     IntStream.range(0, n).parallel().forEach(i -> v[i] = view.weights(i));
     for (int i = 0; i < n; i++) nodes[i] = nodes[i].withWeights(v[i]);
     return lists;
+  }
+
+  /**
+   * A generous bound on how far two float computations of one distance can differ (different
+   * summation orders), for vectors whose squared norms sum to at most {@code norms}.
+   */
+  static float rounding(Metric m, float norms) {
+    float sq = 4e-6f * norms;
+    return switch (m) {
+      case SQEUCLIDEAN -> sq;
+      case EUCLIDEAN -> (float) Math.sqrt(sq);
+      case COSINE -> 4e-6f;
+    };
   }
 
   private static void insert(int[] idx, float[] val, int[] size, int i, int j, float v, int cap) {

@@ -12,11 +12,13 @@ import java.util.Map;
  * {@link SearchOptions#rerank} for what it computes and how that relates to {@code eval --rerank}).
  *
  * <p>Steps: (1) the query's distance row to every live item (one pass over the features) gives its
- * k1 nearest, its largest distance M(q), and the L best eligible items (the candidates, exact). (2)
+ * k1 nearest, its largest distance M(q), and the L best eligible items (exact). (2)
  * With the query added as the extra item of a {@link GraphView}, the items whose weights V change
  * are found exactly: those the query enters the k1 list of (and the items it pushes out), those
  * whose maximum it exceeds, and R(c) of every c whose k1/2-reciprocal set it changes; their V is
- * recomputed, every other item's stored V is used as it is. (3) Query expansion: V of the query
+ * recomputed, every other item's stored V is used as it is. The candidates are the L best plus
+ * every eligible item that the query's expanded V weighs and that item's stored k1 nearest.
+ * (3) Query expansion: V of the query
  * and of each candidate becomes the mean of V over its k2 nearest (itself first, the query
  * included where it is nearer). (4) Jaccard distance 1 - s / (2 - s), s = sum_c min(V_q(c),
  * V_g(c)), and the final distance (1 - lambda) Jaccard + lambda D(q, g) / M(q).
@@ -35,12 +37,13 @@ final class OnlineRerank {
     int k1 = (int) Math.min(p.k1(), n), k2 = (int) Math.min(p.k2(), n);
     float[] row = g.row(q, NeighbourGraph.dot(q, q));
     NeighbourGraph.Top qTop = NeighbourGraph.nearest(row, -1, Math.max(k1, k2));
-    int[] cand = candidates(g, row, o, Math.max(o.k(), p.candidates()));
+    int[] nearest = candidates(g, row, o, Math.max(o.k(), p.candidates()));
     GraphView view = new GraphView(g, k1, row, qTop.idx(), qTop.max());
     BitSet dirty = k1 == g.k1 ? changed(g, view, row) : null; // null: every item (other k1 than the graph's)
 
     Map<Integer, GraphView.Sparse> v = new HashMap<>();
     GraphView.Sparse vq = expand(view, GraphView.E, k2, dirty, v);
+    int[] cand = withGraphNeighbours(g, nearest, vq, o);
     float mq = qTop.max();
     float[] fin = new float[cand.length];
     for (int i = 0; i < cand.length; i++) {
@@ -82,6 +85,29 @@ final class OnlineRerank {
       idx[p] = j;
     }
     return Arrays.copyOf(idx, size);
+  }
+
+  /**
+   * The candidates plus, for every item c that V of the query (after expansion) weighs, c and its
+   * stored k1 nearest, where eligible: the items whose weights can overlap the query's even when
+   * they are far from it.
+   */
+  private static int[] withGraphNeighbours(NeighbourGraph g, int[] cand, GraphView.Sparse vq, SearchOptions o) {
+    BitSet in = new BitSet(g.slots);
+    for (int c : cand) in.set(c);
+    int[] out = Arrays.copyOf(cand, cand.length + vq.cols().length * (g.k1 + 1));
+    int n = cand.length;
+    for (int c : vq.cols()) {
+      if (c == GraphView.E) continue;
+      NeighbourGraph.Node nc = g.nodes[c];
+      for (int t = -1; t < nc.nbr().length; t++) {
+        int y = t < 0 ? c : nc.nbr()[t];
+        if (in.get(y) || o.selective() && !g.nodes[y].meta().matches(o)) continue;
+        in.set(y);
+        out[n++] = y;
+      }
+    }
+    return Arrays.copyOf(out, n);
   }
 
   /** The items whose V differs with the query added (see the class comment). */

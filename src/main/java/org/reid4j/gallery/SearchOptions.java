@@ -12,7 +12,7 @@ import java.util.TreeMap;
  */
 public record SearchOptions(int k, Integer excludedCamid, Map<String, String> filters, Rerank rerank) {
   /** Candidates re-ranked per query unless asked otherwise (at least k). */
-  public static final int DEFAULT_CANDIDATES = 300;
+  public static final int DEFAULT_CANDIDATES = 100;
 
   /**
    * Online k-reciprocal re-ranking parameters; see {@link SearchOptions#rerank(int, int, float, int)}.
@@ -20,7 +20,8 @@ public record SearchOptions(int k, Integer excludedCamid, Map<String, String> fi
    * @param k1 size of the k-reciprocal neighbourhood, at least 1
    * @param k2 local query expansion over the k2 nearest, 1 (none) to k1
    * @param lambda weight of the original distance, in [0, 1]
-   * @param candidates how many of the query's nearest eligible items are re-ranked (L), at least k
+   * @param candidates how many of the query's nearest eligible items are re-ranked (L, at least k);
+   *     the items the query's weights reach through the graph are re-ranked as well
    */
   public record Rerank(int k1, int k2, float lambda, int candidates) {
     public Rerank {
@@ -69,8 +70,10 @@ public record SearchOptions(int k, Integer excludedCamid, Map<String, String> fi
    * gallery's own neighbourhood graph. The graph keeps every live item's k1 nearest other items,
    * its largest distance and its weight vector V; it is built by the first re-ranking search (or
    * {@link Gallery#buildNeighbours}) and kept exact under adds and removes. A search then finds
-   * the query's {@code candidates} (L) nearest eligible items exactly, re-ranks them, and returns
-   * the k best; {@link Hit#distance} is then the re-ranked distance, (1 - lambda) Jaccard +
+   * the query's {@code candidates} (L) nearest eligible items exactly, adds every eligible item
+   * that the query's expanded weight vector V weighs together with that item's k1 nearest (the
+   * items re-ranking can bring forward from far down the plain ranking), re-ranks them all, and
+   * returns the k best; {@link Hit#distance} is then the re-ranked distance, (1 - lambda) Jaccard +
    * lambda D(q, g) / M(q), in [0, 1] (M(q): the query's largest distance to any live item).
    *
    * <p><b>What it computes, exactly:</b> for each candidate, the distance that offline re-ranking
@@ -82,9 +85,11 @@ public record SearchOptions(int k, Integer excludedCamid, Map<String, String> fi
    *
    * <p><b>How it differs from {@code eval --rerank}:</b> (1) offline re-ranks all queries at once,
    * and the other queries are items of the graph there (they enter the gallery items' neighbour
-   * lists, reciprocal sets and maxima); here only the gallery and this query are. (2) Only the L
-   * nearest eligible items are re-ranked; an item outside them is never returned even where its
-   * re-ranked distance would be smaller (offline ranks the whole gallery). (3) The normaliser
+   * lists, reciprocal sets and maxima); here only the gallery and this query are. (2) Only the
+   * candidates are re-ranked; an item outside them is never returned even where its re-ranked
+   * distance would be smaller (offline ranks the whole gallery). Outside them the Jaccard part is
+   * mostly 1, but an item whose expanded V shares an item with the query's only through its own
+   * k2 nearest can be missed. (3) The normaliser
    * M(x) is the largest distance over the gallery and this query, not over all queries and the
    * gallery. (4) An item counts as its own nearest neighbour (offline sorts it among its exact
    * duplicates by index). (5) k1 and k2 are clamped to the live items + 1, as offline clamps them to

@@ -181,7 +181,9 @@ class GalleryRerankTest {
    * SearchOptions.rerank): items = the query (index 0) and the gallery in insertion order, dense
    * double distances, each item's list = itself, then the others by (distance, index).
    */
-  static double[] reference(List<Item> gallery, float[] q, Metric m, int k1, int k2, double lambda) {
+  record Reference(double[] fin, int[][] order, double[] vq) {}
+
+  static Reference reference(List<Item> gallery, float[] q, Metric m, int k1, int k2, double lambda) {
     int n = gallery.size() + 1;
     k1 = Math.min(k1, n);
     k2 = Math.min(k2, n);
@@ -222,7 +224,7 @@ class GalleryRerankTest {
       for (int c = 0; c < n; c++) s += Math.min(vf[0][c], vf[j][c]);
       out[j - 1] = (1 - lambda) * (1 - s / (2 - s)) + lambda * dd[0][j] / (max[0] > 0 ? max[0] : 1);
     }
-    return out;
+    return new Reference(out, order, vf[0]);
   }
 
   private static List<Integer> recip(int[][] order, int i, int m) {
@@ -238,15 +240,32 @@ class GalleryRerankTest {
     return out;
   }
 
-  /** The reference's re-ranked distance of each of the L nearest eligible items (the candidates). */
+  /**
+   * The reference's re-ranked distance of each candidate: the L nearest eligible items, plus each
+   * gallery item that the query's expanded V weighs and its k1 nearest others, where eligible.
+   */
   static Map<String, Double> candidates(List<Item> gallery, float[] q, Metric m, SearchOptions o) {
     SearchOptions.Rerank p = o.rerank();
-    double[] fin = reference(gallery, q, m, p.k1(), p.k2(), p.lambda());
+    Reference ref = reference(gallery, q, m, p.k1(), p.k2(), p.lambda());
     Map<String, Integer> index = new HashMap<>();
     for (int i = 0; i < gallery.size(); i++) index.put(gallery.get(i).id(), i);
     Map<String, Double> out = new LinkedHashMap<>();
+    SearchOptions eligible = new SearchOptions(gallery.size(), o.excludedCamid(), o.filters());
+    Set<String> ok = new java.util.HashSet<>();
+    for (Brute.Ref c : Brute.search(gallery, q, m, eligible)) ok.add(c.id());
     for (Brute.Ref c : Brute.search(gallery, q, m, new SearchOptions(p.candidates(), o.excludedCamid(), o.filters())))
-      out.put(c.id(), fin[index.get(c.id())]);
+      out.put(c.id(), ref.fin()[index.get(c.id())]);
+    for (int c = 1; c < ref.vq().length; c++) {
+      if (ref.vq()[c] == 0) continue;
+      List<Integer> near = new ArrayList<>(List.of(c));
+      for (int t = 1, taken = 0; t < ref.order()[c].length && taken < p.k1(); t++)
+        if (ref.order()[c][t] != 0) {
+          near.add(ref.order()[c][t]);
+          taken++;
+        }
+      for (int y : near)
+        if (ok.contains(gallery.get(y - 1).id())) out.put(gallery.get(y - 1).id(), ref.fin()[y - 1]);
+    }
     return out;
   }
 
@@ -344,7 +363,7 @@ class GalleryRerankTest {
         .contains("lambda"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> o.rerank(5, 2, 0.3f, 4)).getMessage()
         .contains("candidates"));
-    assertEquals(300, o.rerank(20, 6, 0.3f).rerank().candidates());
+    assertEquals(SearchOptions.DEFAULT_CANDIDATES, o.rerank(20, 6, 0.3f).rerank().candidates());
     assertEquals(500, SearchOptions.top(500).rerank(20, 6, 0.3f).rerank().candidates());
     try (Gallery g = Gallery.open(dir, GalleryOptions.of(3).backend(Backend.JAVA).fsync(false))) {
       assertThrows(IllegalArgumentException.class, () -> g.buildNeighbours(0));

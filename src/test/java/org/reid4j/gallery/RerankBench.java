@@ -59,6 +59,17 @@ public final class RerankBench {
       t0 = System.nanoTime();
       gal.buildNeighbours(p.k1());
       System.out.printf(Locale.ROOT, "graph build (k1 %d, %d items): %.1f s%n", p.k1(), ng, secs(t0));
+      NeighbourGraph graph = gal.neighbourGraph();
+      long[] rowNs = new long[500];
+      for (int i = 0; i < rowNs.length; i++) {
+        float[] qi = q.features().row(i);
+        long s = System.nanoTime();
+        graph.row(qi, NeighbourGraph.dot(qi, qi));
+        rowNs[i] = System.nanoTime() - s;
+      }
+      Arrays.sort(rowNs);
+      System.out.printf(Locale.ROOT, "the query's distance row alone (one pass over the features): median %.1f ms%n",
+          rowNs[rowNs.length / 2] / 1e6);
       for (int l : ls) {
         SearchOptions o = SearchOptions.top(l).rerank(p.k1(), p.k2(), p.lambda(), l);
         for (int i = 0; i < 20; i++) gal.search(q.features().row(i), o); // warm-up
