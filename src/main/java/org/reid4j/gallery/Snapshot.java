@@ -8,9 +8,10 @@ import java.util.List;
  * What one search sees: the segments and the delta rows as of change number {@code seq}. A row
  * is visible when it is in the list (below the view's count for the delta) and was not deleted
  * by a change at or before {@code seq}. Taking a snapshot is one volatile read; nothing in it
- * changes afterwards as far as its reader can tell.
+ * changes afterwards as far as its reader can tell. {@code graph} is the neighbour graph of the
+ * same state, or null while the gallery has none.
  */
-record Snapshot(long seq, List<Segment> segments, Delta.View delta) {
+record Snapshot(long seq, List<Segment> segments, Delta.View delta, NeighbourGraph graph) {
   /** The {@code dead} value of a live row. */
   static final long LIVE = Long.MAX_VALUE;
 

@@ -53,8 +53,28 @@
  * {@code checkpointBytes}). A search copies each block of {@code blockRows} eligible rows from the
  * mapping into a heap matrix for the kernels. Compaction rewrites every segment.
  *
+ * <h2>Online re-ranking</h2>
+ * {@link org.reid4j.gallery.SearchOptions#rerank SearchOptions.rerank(k1, k2, lambda)} re-ranks each
+ * query's L nearest eligible items with k-reciprocal encoding against a neighbour graph of the
+ * gallery: every live item's k1 nearest others, its largest distance and its weight vector V
+ * ({@code NeighbourGraph}, built by {@code GraphEditor}/{@code NeighbourGraph.build}, used by
+ * {@code OnlineRerank}). The graph is built on the first re-ranking search or by
+ * {@link org.reid4j.gallery.Gallery#buildNeighbours}, published with each snapshot, and kept exact
+ * under adds and removes (a batch of more than max(64, items / 32) changes drops it instead; the
+ * next re-ranking search rebuilds it). It is not persisted: it lives on the heap (with a copy of
+ * every feature, 4 d bytes per item) and is rebuilt after reopening. A query costs one pass over
+ * the features plus work on its candidates and the few items around it, not an N x N pass.
+ *
+ * <p>Against offline re-ranking ({@code reid4j eval --rerank}, {@code KReciprocal}): each returned
+ * distance equals, up to float rounding, what offline re-ranking gives for this query alone with
+ * all live items as the gallery. It differs from an offline run over a query set in that the other
+ * queries are not items of the graph (offline, they enter the gallery's neighbour lists,
+ * reciprocal sets and maxima), only the L nearest eligible items are re-ranked (offline ranks all),
+ * and each normaliser M(x) is a maximum over the gallery and this query only. See
+ * {@link org.reid4j.gallery.SearchOptions#rerank(int, int, float, int)}.
+ *
  * <h2>Not here yet</h2>
- * k-reciprocal re-ranking of results, features resident on a CUDA device, the {@code gallery}
+ * Persisting the neighbour graph, features resident on a CUDA device, the {@code gallery}
  * CLI (import, info), micro-batching of queries, and an HTTP API.
  */
 package org.reid4j.gallery;
