@@ -132,43 +132,154 @@ void check_topk(int64_t rows, int64_t cols, int64_t k, int levels) {
   report(bad == 0, name, std::to_string(bad) + " entries differ");
 }
 
-// Fused top-k: values within tolerance; a different index only where the values tie within it.
+// Top-k lists (av, ai: [nq, k]) against the CPU's for q: [nq, d] and g: [ng, d]: values within
+// tolerance; a different index only where the values tie within it; distinct indices per row.
+// Adds to *bad and *tied; returns false (reported) when a CPU call fails.
+bool compare_topk_with_cpu(const std::string &name, const std::vector<float> &q, int64_t nq, const float *g,
+                           int64_t ng, int64_t d, int metric, int64_t k, const std::vector<float> &av,
+                           const std::vector<int32_t> &ai, int64_t *bad, int64_t *tied) {
+  std::vector<float> bv(nq * k), full(nq * ng);
+  std::vector<int32_t> bi(nq * k);
+  if (!status_ok(r4j_cpu_pairwise_topk(q.data(), nq, g, ng, d, metric, k, bv.data(), bi.data()), name + " (cpu)"))
+    return false;
+  if (!status_ok(r4j_cpu_pairwise(q.data(), nq, g, ng, d, metric, full.data()), name + " (cpu full)")) return false;
+  const std::vector<float> gv(g, g + ng * d);
+  const float scale = std::max(max_sq_norm(q, d), max_sq_norm(gv, d));
+  for (int64_t i = 0; i < nq * k; ++i) {
+    const float tol = dist_tol(bv[i], metric, scale);
+    if (!(std::fabs(av[i] - bv[i]) <= tol)) {
+      ++*bad;
+      continue;
+    }
+    if (ai[i] != bi[i]) {
+      const int64_t row = i / k;
+      if (ai[i] < 0 || ai[i] >= ng || !(std::fabs(full[row * ng + ai[i]] - bv[i]) <= 2 * tol))
+        ++*bad;
+      else
+        ++*tied;
+    }
+  }
+  for (int64_t r = 0; r < nq; ++r) {  // indices of a row must be distinct
+    std::vector<int32_t> s(ai.begin() + r * k, ai.begin() + (r + 1) * k);
+    std::sort(s.begin(), s.end());
+    if (std::adjacent_find(s.begin(), s.end()) != s.end()) ++*bad;
+  }
+  return true;
+}
+
+// Fused top-k: as compare_topk_with_cpu.
 void check_pairwise_topk(int64_t nq, int64_t ng, int64_t d, int metric, int64_t k, bool dups) {
   std::string name = std::string("pairwise_topk ") + metric_name(metric) + " " + shape(nq, ng, d) +
                      " k=" + std::to_string(k) + (dups ? " dups" : "");
   std::vector<float> q = gaussian(nq, d), g = gaussian(ng, d);
   if (dups)
     for (int64_t j = 1; j < ng; j += 3) std::copy(&g[(j - 1) * d], &g[(j - 1) * d] + d, &g[j * d]);
-  std::vector<float> av(nq * k), bv(nq * k), full(nq * ng);
-  std::vector<int32_t> ai(nq * k), bi(nq * k);
-  if (!status_ok(r4j_cpu_pairwise_topk(q.data(), nq, g.data(), ng, d, metric, k, bv.data(), bi.data()),
-                 name + " (cpu)"))
-    return;
-  if (!status_ok(r4j_cpu_pairwise(q.data(), nq, g.data(), ng, d, metric, full.data()), name + " (cpu full)")) return;
+  std::vector<float> av(nq * k);
+  std::vector<int32_t> ai(nq * k);
   if (!status_ok(r4j_cuda_pairwise_topk(q.data(), nq, g.data(), ng, d, metric, k, av.data(), ai.data()), name)) return;
-  const float scale = std::max(max_sq_norm(q, d), max_sq_norm(g, d));
   int64_t bad = 0, tied = 0;
-  for (int64_t i = 0; i < nq * k; ++i) {
-    const float tol = dist_tol(bv[i], metric, scale);
-    if (!(std::fabs(av[i] - bv[i]) <= tol)) {
-      ++bad;
-      continue;
-    }
-    if (ai[i] != bi[i]) {
-      const int64_t row = i / k;
-      if (ai[i] < 0 || ai[i] >= ng || !(std::fabs(full[row * ng + ai[i]] - bv[i]) <= 2 * tol))
-        ++bad;
-      else
-        ++tied;
-    }
-  }
-  // indices of a row must be distinct
-  for (int64_t r = 0; r < nq; ++r) {
-    std::vector<int32_t> s(ai.begin() + r * k, ai.begin() + (r + 1) * k);
-    std::sort(s.begin(), s.end());
-    if (std::adjacent_find(s.begin(), s.end()) != s.end()) ++bad;
-  }
+  if (!compare_topk_with_cpu(name, q, nq, g.data(), ng, d, metric, k, av, ai, &bad, &tied)) return;
   report(bad == 0, name, std::to_string(bad) + " bad, " + std::to_string(tied) + " tie swaps");
+}
+
+// Device-resident rows: g appended in batches of the given sizes (the capacity grows several
+// times), then every (row0, nrows, k) range searched with r4j_cuda_rows_topk, which must equal
+// r4j_cuda_pairwise_topk on those rows bit for bit and the CPU within tolerance. dups: copies of
+// rows (also across batches) and a zero row, for ties.
+struct RowsRange {
+  int64_t row0, nrows, k;
+};
+void check_rows_topk(int64_t nq, int64_t d, int metric, const std::vector<int64_t> &batches,
+                     const std::vector<RowsRange> &ranges, bool dups) {
+  int64_t ng = 0;
+  for (int64_t b : batches) ng += b;
+  std::string name = std::string("rows_topk ") + metric_name(metric) + " " + shape(nq, ng, d) + " in " +
+                     std::to_string(batches.size()) + " appends" + (dups ? " dups" : "");
+  std::vector<float> q = gaussian(nq, d), g = gaussian(ng, d);
+  if (dups) {
+    for (int64_t j = 1; j < ng; j += 3) std::copy(&g[(j - 1) * d], &g[(j - 1) * d] + d, &g[j * d]);
+    for (int64_t j = 5; j + 50 < ng; j += 50) std::copy(&g[j * d], &g[j * d] + d, &g[(j + 50) * d]);
+    if (ng > 2) std::fill(&g[(ng / 2) * d], &g[(ng / 2) * d] + d, 0.f);
+  }
+  void *h = nullptr;
+  if (!status_ok(r4j_cuda_rows_create(d, metric, &h), name + " (create)")) return;
+  int64_t at = 0, bad = 0, tied = 0, checked = 0;
+  std::string why;
+  for (int64_t b : batches) {
+    if (!status_ok(r4j_cuda_rows_append(h, g.data() + at * d, b), name + " (append)")) {
+      r4j_cuda_rows_free(h);
+      return;
+    }
+    at += b;
+    if (r4j_cuda_rows_count(h) != at) ++bad, why += " count after append";
+  }
+  if (r4j_cuda_rows_append(h, nullptr, 0) != R4J_OK || r4j_cuda_rows_count(h) != ng) ++bad, why += " empty append";
+  for (const RowsRange &r : ranges) {
+    const int64_t k = r.k;
+    std::vector<float> av(nq * k + 1, -9.f), bv(nq * k + 1, -9.f);
+    std::vector<int32_t> ai(nq * k + 1, -9), bi(nq * k + 1, -9);
+    const std::string rn = name + " [" + std::to_string(r.row0) + ", +" + std::to_string(r.nrows) + ") k=" +
+                           std::to_string(k);
+    if (!status_ok(r4j_cuda_rows_topk(h, r.row0, r.nrows, q.data(), nq, k, av.data(), ai.data()), rn)) continue;
+    const float *gr = g.data() + r.row0 * d;
+    if (!status_ok(r4j_cuda_pairwise_topk(q.data(), nq, gr, r.nrows, d, metric, k, bv.data(), bi.data()),
+                   rn + " (pairwise_topk)"))
+      continue;
+    for (int64_t i = 0; i < nq * k + 1; ++i)  // bit for bit, and nothing written past [nq, k]
+      if (ai[i] != bi[i] || std::memcmp(&av[i], &bv[i], sizeof(float)) != 0) {
+        ++bad;
+        why = " differs from pairwise_topk at " + rn;
+      }
+    av.pop_back();
+    ai.pop_back();
+    if (k > 0 && !compare_topk_with_cpu(rn, q, nq, gr, r.nrows, d, metric, k, av, ai, &bad, &tied)) continue;
+    ++checked;
+  }
+  r4j_cuda_rows_free(h);
+  report(bad == 0 && checked == (int64_t)ranges.size(), name,
+         std::to_string(checked) + " ranges, " + std::to_string(bad) + " bad, " + std::to_string(tied) + " tie swaps" +
+             why);
+}
+
+void check_rows_api() {
+  float v[8] = {1, 2, 3, 4, 5, 6, 7, 8}, o[4];
+  int32_t idx[4];
+  void *h = &h;
+  auto says = [](const char *what) { return std::strstr(r4j_last_error(), what) != nullptr; };
+  bool ok = r4j_cuda_rows_create(0, 0, &h) == R4J_EINVAL && h == nullptr && says("r4j_cuda_rows_create") &&
+            r4j_cuda_rows_create(4, 9, &h) == R4J_EINVAL && says("unknown metric") &&
+            r4j_cuda_rows_create(4, 0, nullptr) == R4J_EINVAL && says("out is null") &&
+            r4j_cuda_rows_create(int64_t(1) << 31, 0, &h) == R4J_EINVAL;
+  report(ok, "api: rows_create with d = 0, d = 2^31, unknown metric, null out -> EINVAL with a message");
+  ok = r4j_cuda_rows_append(nullptr, v, 1) == R4J_EINVAL && says("handle is null") &&
+       r4j_cuda_rows_topk(nullptr, 0, 0, v, 1, 0, o, idx) == R4J_EINVAL && says("handle is null") &&
+       r4j_cuda_rows_count(nullptr) == -1 && says("r4j_cuda_rows_count");
+  r4j_cuda_rows_free(nullptr);  // a no-op
+  report(ok, "api: null handle -> EINVAL (count -1), free(NULL) is a no-op");
+  if (!status_ok(r4j_cuda_rows_create(4, R4J_EUCLIDEAN, &h), "api: rows_create")) return;
+  ok = r4j_cuda_rows_count(h) == 0 && r4j_cuda_rows_append(h, v, 2) == R4J_OK && r4j_cuda_rows_count(h) == 2;
+  ok = ok && r4j_cuda_rows_append(h, v, -1) == R4J_EINVAL && says("count must stay") &&
+       r4j_cuda_rows_append(h, nullptr, 1) == R4J_EINVAL && says("rows is null") &&
+       r4j_cuda_rows_append(h, v, int64_t(INT32_MAX) - 1) == R4J_EINVAL && r4j_cuda_rows_count(h) == 2;
+  o[0] = 42.f;
+  idx[0] = 42;
+  ok = ok && r4j_cuda_rows_topk(h, -1, 1, v, 1, 1, o, idx) == R4J_EINVAL && says("outside the 2 rows") &&
+       r4j_cuda_rows_topk(h, 1, 2, v, 1, 1, o, idx) == R4J_EINVAL &&
+       r4j_cuda_rows_topk(h, 0, -1, v, 1, 0, o, idx) == R4J_EINVAL &&
+       r4j_cuda_rows_topk(h, 3, 0, v, 1, 0, o, idx) == R4J_EINVAL &&
+       r4j_cuda_rows_topk(h, 0, 2, v, 1, 3, o, idx) == R4J_EINVAL && says("k 3 is outside [0, nrows = 2]") &&
+       r4j_cuda_rows_topk(h, 0, 2, v, 1, -1, o, idx) == R4J_EINVAL &&
+       r4j_cuda_rows_topk(h, 0, 2, nullptr, 1, 1, o, idx) == R4J_EINVAL && says("q is null") &&
+       r4j_cuda_rows_topk(h, 0, 2, v, -1, 1, o, idx) == R4J_EINVAL &&
+       r4j_cuda_rows_topk(h, 0, 2, v, 1, 1, nullptr, idx) == R4J_EINVAL && says("out_val or out_idx is null") &&
+       r4j_cuda_rows_topk(h, 0, 2, v, 1, 1, o, nullptr) == R4J_EINVAL && o[0] == 42.f && idx[0] == 42;
+  report(ok, "api: rows_append / rows_topk bad sizes, ranges, k and null pointers -> EINVAL with a message");
+  ok = r4j_cuda_rows_topk(h, 0, 2, v, 0, 1, nullptr, nullptr) == R4J_OK &&
+       r4j_cuda_rows_topk(h, 1, 0, v, 1, 0, nullptr, nullptr) == R4J_OK &&
+       r4j_cuda_rows_topk(h, 2, 0, v, 1, 0, o, idx) == R4J_OK && o[0] == 42.f && idx[0] == 42;
+  ok = ok && r4j_cuda_rows_topk(h, 1, 1, v + 4, 1, 1, o, idx) == R4J_OK && idx[0] == 0 && o[0] == 0.f;
+  report(ok, "api: rows_topk with nq = 0, k = 0 or an empty range -> OK, nothing written");
+  r4j_cuda_rows_free(h);
 }
 
 // Batch-hard: distances within tolerance; indices equal unless the candidates tie within it.
@@ -333,6 +444,79 @@ void check_out_of_memory() {
     report(enomem > 0 && bad == 0, std::string("emulator: ") + c.first + " out of device memory -> ENOMEM, nothing leaked",
            std::to_string(enomem) + " limits failed cleanly, " + std::to_string(bad) + " bad");
   }
+}
+
+// Emulator only: device-resident rows when the device fills up. A failed append (at any point of
+// its growth) is ENOMEM with a message and leaves the handle as it was: same count, same results,
+// still appendable; when doubling the capacity does not fit but the exact count does, the append
+// succeeds; a search that cannot get its scratch is ENOMEM too; nothing is leaked.
+void check_rows_out_of_memory() {
+  const int64_t d = 24, nq = 5, n0 = 64;
+  std::vector<float> g = gaussian(n0 + 200, d), q = gaussian(nq, d);
+  const int64_t k = 7;
+  void *h = nullptr;
+  if (!status_ok(r4j_cuda_rows_create(d, R4J_COSINE, &h), "emulator: rows out of memory (create)")) return;
+  if (!status_ok(r4j_cuda_rows_append(h, g.data(), n0), "emulator: rows out of memory (append)")) return;
+  std::vector<float> v0(nq * k), v(nq * k);
+  std::vector<int32_t> i0(nq * k), i(nq * k);
+  if (!status_ok(r4j_cuda_rows_topk(h, 0, n0, q.data(), nq, k, v0.data(), i0.data()), "emulator: rows topk")) return;
+  const size_t held = size_t(n0) * (d + 1) * sizeof(float), live = r4j_emu::live_allocations();
+  int enomem = 0, bad = 0;
+  std::string why;
+  for (size_t extra = 0; extra <= size_t(128) * (d + 1) * sizeof(float); extra += 97 * sizeof(float)) {
+    r4j_emu::set_memory_limit(held + extra);  // room for part of the grown buffers at most
+    const int st = r4j_cuda_rows_append(h, g.data() + n0 * d, 100);  // needs 164 rows, would double to 128
+    const bool msg = std::strstr(r4j_last_error(), "out of memory") != nullptr;
+    r4j_emu::set_memory_limit(0);
+    if (st == R4J_OK) {  // cannot happen: even the exact 164 rows do not fit
+      ++bad, why += " append succeeded";
+      break;
+    }
+    if (st != R4J_ENOMEM || !msg) ++bad, why += " status " + std::to_string(st) + ": " + r4j_last_error();
+    ++enomem;
+    if (r4j_cuda_rows_count(h) != n0 || r4j_emu::live_allocations() != live) ++bad, why += " handle changed";
+  }
+  bool same = r4j_cuda_rows_topk(h, 0, n0, q.data(), nq, k, v.data(), i.data()) == R4J_OK && v == v0 && i == i0;
+  if (!same) ++bad, why += " results changed";
+  // A search without room for its scratch: ENOMEM, nothing leaked, the handle still usable.
+  r4j_emu::set_memory_limit(held + 64);
+  const int st = r4j_cuda_rows_topk(h, 0, n0, q.data(), nq, k, v.data(), i.data());
+  r4j_emu::set_memory_limit(0);
+  if (st != R4J_ENOMEM || r4j_emu::live_allocations() != live) ++bad, why += " topk without scratch";
+  // Doubling (2 * 64 rows) does not fit, the exact count (65 rows) does: the append succeeds.
+  r4j_emu::set_memory_limit(held + size_t(65) * (d + 1) * sizeof(float));
+  const int st2 = r4j_cuda_rows_append(h, g.data() + n0 * d, 1);
+  r4j_emu::set_memory_limit(0);
+  if (st2 != R4J_OK || r4j_cuda_rows_count(h) != n0 + 1) ++bad, why += std::string(" exact growth: ") + r4j_last_error();
+  // Then the rest, with memory to spare, and the whole range against the copying path.
+  if (r4j_cuda_rows_append(h, g.data() + (n0 + 1) * d, 199) != R4J_OK || r4j_cuda_rows_count(h) != n0 + 200)
+    ++bad, why += " append after failures";
+  std::vector<float> bv(nq * k);
+  std::vector<int32_t> bi(nq * k);
+  if (r4j_cuda_rows_topk(h, 0, n0 + 200, q.data(), nq, k, v.data(), i.data()) != R4J_OK ||
+      r4j_cuda_pairwise_topk(q.data(), nq, g.data(), n0 + 200, d, R4J_COSINE, k, bv.data(), bi.data()) != R4J_OK ||
+      v != bv || i != bi)
+    ++bad, why += " results after failures";
+  r4j_cuda_rows_free(h);
+  if (r4j_emu::live_allocations() != 0) ++bad, why += " leaked after free";
+  report(enomem > 3 && bad == 0, "emulator: rows_append out of device memory -> ENOMEM, handle unchanged, nothing leaked",
+         std::to_string(enomem) + " limits failed cleanly, " + std::to_string(bad) + " bad" + why);
+
+  // Without a device: bad arguments EINVAL, good ones ECUDA "no CUDA device"; count needs no device.
+  void *h2 = nullptr;
+  bool ok = r4j_cuda_rows_create(d, R4J_EUCLIDEAN, &h2) == R4J_OK && r4j_cuda_rows_append(h2, g.data(), 3) == R4J_OK;
+  r4j_emu::set_device_count(0);
+  void *h3 = &h3;
+  ok = ok && r4j_cuda_rows_create(0, 0, &h3) == R4J_EINVAL && h3 == nullptr &&
+       r4j_cuda_rows_create(d, 0, &h3) == R4J_ECUDA && h3 == nullptr && std::strstr(r4j_last_error(), "no CUDA device") &&
+       r4j_cuda_rows_append(h2, g.data(), -1) == R4J_EINVAL && r4j_cuda_rows_append(h2, g.data(), 1) == R4J_ECUDA &&
+       r4j_cuda_rows_topk(h2, 0, 4, q.data(), nq, 1, v.data(), i.data()) == R4J_EINVAL &&
+       r4j_cuda_rows_topk(h2, 0, 3, q.data(), nq, 1, v.data(), i.data()) == R4J_ECUDA &&
+       std::strstr(r4j_last_error(), "no CUDA device") && r4j_cuda_rows_count(h2) == 3;
+  r4j_emu::set_device_count(1);
+  r4j_cuda_rows_free(h2);
+  ok = ok && r4j_emu::live_allocations() == 0;
+  report(ok, "emulator: rows without a device -> EINVAL for bad arguments, ECUDA 'no CUDA device' otherwise");
 }
 #endif
 
@@ -521,6 +705,15 @@ int main(int argc, char **argv) {
     check_pairwise_topk(64, 1000, 128, metric, 100, true);
   }
   if (!quick) check_pairwise_topk(10, 5000, 64, R4J_EUCLIDEAN, 5000, false);
+  check_rows_api();
+  for (int metric = 0; metric < 3; ++metric) {
+    check_rows_topk(1, 5, metric, {1}, {{0, 1, 1}, {0, 1, 0}, {1, 0, 0}}, false);
+    check_rows_topk(37, 33, metric, {1, 7, 100, 392}, {{0, 500, 10}, {0, 500, 500}, {166, 250, 10}, {499, 1, 1},
+                                                       {63, 2, 2}, {200, 77, 0}, {3, 1, 1}}, false);
+    check_rows_topk(1, 128, metric, {64, 64, 129, 743}, {{0, 1000, 100}, {100, 500, 37}, {128, 129, 129}}, true);
+    check_rows_topk(5, 7, metric, {3, 300}, {{1, 301, 301}, {2, 150, 9}, {0, 303, 1}}, true);
+  }
+  if (!quick) check_rows_topk(3, 64, R4J_EUCLIDEAN, {2000, 3000}, {{0, 5000, 5000}, {500, 4500, 4500}}, false);
   for (int metric = 0; metric < 3; ++metric) {
     check_batch_hard(1, 8, metric, 1);
     check_batch_hard(2, 3, metric, 1);
@@ -555,16 +748,19 @@ int main(int argc, char **argv) {
   check_topk(20, 3000, 1024, 3);
   check_batch_hard_memory(37, 513, 64, R4J_EUCLIDEAN, 30, false);
   check_rerank(40, 200, 64, R4J_EUCLIDEAN, 20, 6, 0.3f, 30);
+  check_rows_topk(4, 16, R4J_SQEUCLIDEAN, {70, 100}, {{0, 170, 5}, {60, 20, 20}}, false);
   r4j_emu::set_memory_pools(true);
   r4j_emu::set_shared_memory_optin(1024);  // a device with little shared memory: the global-memory variants
   check_topk(33, 1000, 100, 0);
   check_pairwise_topk(37, 500, 33, R4J_COSINE, 10, false);
+  check_rows_topk(9, 33, R4J_COSINE, {10, 300}, {{0, 310, 10}, {5, 200, 200}}, true);
   check_rerank(40, 200, 64, R4J_EUCLIDEAN, 20, 6, 0.3f, 30);
   check_rerank(300, 1500, 128, R4J_EUCLIDEAN, 20, 6, 0.3f, 100);
   r4j_emu::set_shared_memory_optin(227 * 1024);
 #endif
 #ifdef REID4J_CUDA_EMU
   check_out_of_memory();
+  check_rows_out_of_memory();
 #endif
 
   std::printf("--- %d passed, %d failed ---\n", g_pass, g_fail);

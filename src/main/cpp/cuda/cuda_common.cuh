@@ -83,6 +83,14 @@ class DevBuf {
     ptr_ = nullptr;
   }
   T *get() const { return ptr_; }
+  // Whether the buffer came from the stream-ordered allocator (then free it with cudaFreeAsync).
+  bool async() const { return async_; }
+  // Gives up ownership: the caller frees the pointer (cudaFreeAsync when async(), else cudaFree).
+  T *release() {
+    T *p = ptr_;
+    ptr_ = nullptr;
+    return p;
+  }
 
  private:
   T *ptr_ = nullptr;
@@ -209,6 +217,16 @@ inline int64_t select_pad(int64_t k) {
 // rows * select_pad(k) 64-bit words.
 int launch_select(const char *FN, const float *dist, int64_t ld, int64_t rows, int64_t cols, int64_t k,
                   float *out_val, int32_t *out_idx, unsigned long long *gscratch, cudaStream_t s);
+
+// The k nearest of g for every row of q, all on the device: dq [nq, d] and dg [ng, d] with their
+// row norms qn, gn from launch_row_norms; out_val, out_idx: HOST [nq, k], ascending by (distance,
+// index into g), as r4j_cuda_pairwise_topk. 0 <= k <= ng. Streams the distance matrix in row chunks
+// (scratch allocated and freed here, in the order of s); asynchronous: the caller synchronises s
+// before reading the outputs. Shared by r4j_cuda_pairwise_topk (g copied per call) and
+// r4j_cuda_rows_topk (g resident), so that both give the same bits.
+int device_pairwise_topk(const char *FN, const float *dq, const float *qn, int64_t nq, const float *dg,
+                         const float *gn, int64_t ng, int64_t d, int metric, int64_t k, float *out_val,
+                         int32_t *out_idx, cudaStream_t s);
 
 }  // namespace cu
 }  // namespace r4j

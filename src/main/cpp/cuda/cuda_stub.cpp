@@ -32,4 +32,17 @@ int r4j_cuda_batch_hard_memory(const float *, const int32_t *, int64_t, const fl
 int r4j_cuda_rerank(const float *, int64_t, const float *, int64_t, int64_t, int, int32_t, int32_t, float, float *) {
   return not_built();
 }
+int r4j_cuda_rows_create(int64_t, int, void **out) {
+  if (out) *out = nullptr;
+  return not_built();
+}
+int r4j_cuda_rows_append(void *, const float *, int64_t) { return not_built(); }
+int r4j_cuda_rows_topk(void *, int64_t, int64_t, const float *, int64_t, int64_t, float *, int32_t *) {
+  return not_built();
+}
+int64_t r4j_cuda_rows_count(void *) {
+  not_built();
+  return -1;
+}
+void r4j_cuda_rows_free(void *) {}  // no handle can exist: r4j_cuda_rows_create never makes one
 }

@@ -1,5 +1,6 @@
 // Per-row top-k selection of the CUDA backend (radix select + bitonic sort of the selected
-// entries), r4j_cuda_topk and r4j_cuda_pairwise_topk.
+// entries), the fused distance + selection shared by the copying and the resident paths,
+// r4j_cuda_topk and r4j_cuda_pairwise_topk.
 #include <algorithm>
 #include <string>
 
@@ -187,6 +188,32 @@ int launch_select(const char *FN, const float *dist, int64_t ld, int64_t rows, i
   return R4J_OK;
 }
 
+int device_pairwise_topk(const char *FN, const float *dq, const float *qn, int64_t nq, const float *dg,
+                         const float *gn, int64_t ng, int64_t d, int metric, int64_t k, float *out_val,
+                         int32_t *out_idx, cudaStream_t s) {
+  if (nq <= 0 || k <= 0) return R4J_OK;
+  const int64_t P = select_pad(k);
+  const int64_t gwords = P > kSelectSharedMax ? P : 0;
+  const int64_t per_row = ng * 4 + gwords * 8 + k * 8;
+  const int64_t crow = std::min<int64_t>(chunk_rows(nq, per_row), 65535 * 128);
+  DevBuf<float> dd, dval;
+  DevBuf<int32_t> didx;
+  DevBuf<unsigned long long> scratch;
+  R4J_CU(dd.alloc(crow * ng, s));
+  R4J_CU(dval.alloc(crow * k, s));
+  R4J_CU(didx.alloc(crow * k, s));
+  R4J_CU(scratch.alloc(crow * gwords, s));
+  for (int64_t r0 = 0; r0 < nq; r0 += crow) {
+    const int64_t r = std::min(crow, nq - r0);
+    R4J_TRY(launch_distance(FN, dq + r0 * d, qn + r0, r, dg, gn, ng, d, metric, dd.get(), ng, s));
+    R4J_TRY(launch_select(FN, dd.get(), ng, r, ng, k, dval.get(), didx.get(), scratch.get(), s));
+    R4J_CU(cudaMemcpyAsync(out_val + r0 * k, dval.get(), sizeof(float) * r * k, cudaMemcpyDeviceToHost, s));
+    R4J_CU(cudaMemcpyAsync(out_idx + r0 * k, didx.get(), sizeof(int32_t) * r * k, cudaMemcpyDeviceToHost, s));
+  }
+  // The scratch buffers are freed in stream order after the copies; the caller synchronises s.
+  return R4J_OK;
+}
+
 }  // namespace cu
 }  // namespace r4j
 
@@ -258,9 +285,7 @@ extern "C" int r4j_cuda_pairwise_topk(const float *q, int64_t nq, const float *g
   Stream st;
   R4J_CU(st.create());
   cudaStream_t s = st.get();
-  DevBuf<float> dq, dg, nqv, ngv, dd, dval;
-  DevBuf<int32_t> didx;
-  DevBuf<unsigned long long> scratch;
+  DevBuf<float> dq, dg, nqv, ngv;
   R4J_CU(dq.alloc(nq * d, s));
   R4J_CU(dg.alloc(ng * d, s));
   R4J_CU(nqv.alloc(nq, s));
@@ -269,23 +294,7 @@ extern "C" int r4j_cuda_pairwise_topk(const float *q, int64_t nq, const float *g
   R4J_CU(cudaMemcpyAsync(dg.get(), g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
   R4J_TRY(launch_row_norms(FN, dq.get(), nq, d, metric, nqv.get(), s));
   R4J_TRY(launch_row_norms(FN, dg.get(), ng, d, metric, ngv.get(), s));
-
-  const int64_t P = select_pad(k);
-  const int64_t gwords = P > kSelectSharedMax ? P : 0;
-  const int64_t per_row = ng * 4 + gwords * 8 + k * 8;
-  const int64_t crow = std::min<int64_t>(chunk_rows(nq, per_row), 65535 * 128);
-  R4J_CU(dd.alloc(crow * ng, s));
-  R4J_CU(dval.alloc(crow * k, s));
-  R4J_CU(didx.alloc(crow * k, s));
-  R4J_CU(scratch.alloc(crow * gwords, s));
-  for (int64_t r0 = 0; r0 < nq; r0 += crow) {
-    const int64_t r = std::min(crow, nq - r0);
-    R4J_TRY(launch_distance(FN, dq.get() + r0 * d, nqv.get() + r0, r, dg.get(), ngv.get(), ng, d, metric, dd.get(),
-                            ng, s));
-    R4J_TRY(launch_select(FN, dd.get(), ng, r, ng, k, dval.get(), didx.get(), scratch.get(), s));
-    R4J_CU(cudaMemcpyAsync(out_val + r0 * k, dval.get(), sizeof(float) * r * k, cudaMemcpyDeviceToHost, s));
-    R4J_CU(cudaMemcpyAsync(out_idx + r0 * k, didx.get(), sizeof(int32_t) * r * k, cudaMemcpyDeviceToHost, s));
-  }
+  R4J_TRY(device_pairwise_topk(FN, dq.get(), nqv.get(), nq, dg.get(), ngv.get(), ng, d, metric, k, out_val, out_idx, s));
   R4J_CU(cudaStreamSynchronize(s));
   return R4J_OK;
 }

@@ -136,6 +136,39 @@ int r4j_cuda_batch_hard_memory(const float *a, const int32_t *a_labels, int64_t 
 int r4j_cuda_rerank(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
                     int32_t k1, int32_t k2, float lambda, float *out);
 
+/* ---------------------------------------------------------------------------------------------
+ * 5. Device-resident rows (CUDA only): a growable matrix [n, d] kept on the device with its row
+ *    norms, for searching the same gallery many times without copying it each time. Only appended
+ *    rows and the queries travel host -> device.
+ *
+ * A handle belongs to the device that was current for the calling thread when it was created
+ * (r4j_cuda_set_device); every call on it uses that device. Concurrent r4j_cuda_rows_topk calls on
+ * one handle are safe; r4j_cuda_rows_append and r4j_cuda_rows_free must not run at the same time
+ * as any other call on the same handle (the caller serialises them, e.g. with a read/write lock).
+ * Device memory: rows and norms live in one buffer each, allocated like the scratch buffers (see
+ * above) and held until r4j_cuda_rows_free.
+ */
+/* A new, empty handle for rows of d floats (1 <= d < 2^31) searched with `metric` into *out
+ * (*out is set to NULL on failure). No device memory is allocated until the first append. */
+int r4j_cuda_rows_create(int64_t d, int metric, void **out);
+/* Appends rows: [n, d] (host memory, 0 <= n, count + n < 2^31) after the rows already held; their
+ * norms are computed on the device by the same kernel as r4j_cuda_pairwise_topk's, so results are
+ * bit-identical to that function's on the same rows. The capacity grows geometrically (doubling;
+ * exactly to the new count when doubling does not fit in device memory). On failure (R4J_ENOMEM:
+ * the device is full) the handle is unchanged: same rows, same capacity, still usable. */
+int r4j_cuda_rows_append(void *h, const float *rows, int64_t n);
+/* r4j_cuda_pairwise_topk(q, nq, rows[row0 .. row0 + nrows), nrows, d, metric, k, ...) without
+ * copying the rows: for each query of q: [nq, d] (host) the k nearest of rows row0 .. row0+nrows-1
+ * (0 <= row0, 0 <= nrows, row0 + nrows <= count, 0 <= k <= nrows), indices relative to row0,
+ * into out_val, out_idx: [nq, k] (host). Same ordering, ties and values as r4j_cuda_pairwise_topk
+ * on those rows, bit for bit. */
+int r4j_cuda_rows_topk(void *h, int64_t row0, int64_t nrows, const float *q, int64_t nq, int64_t k,
+                       float *out_val, int32_t *out_idx);
+/* Rows held, or -1 (and R4J_EINVAL in r4j_last_error) for a null handle. Needs no device. */
+int64_t r4j_cuda_rows_count(void *h);
+/* Frees the handle and its device memory. A null handle is a no-op. */
+void r4j_cuda_rows_free(void *h);
+
 #ifdef __cplusplus
 }
 #endif

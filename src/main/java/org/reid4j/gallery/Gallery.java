@@ -35,6 +35,7 @@ public final class Gallery implements AutoCloseable {
   private final Path dir;
   private final GalleryOptions options;
   private final int dim;
+  private final Kernels kernels;
   private final Searcher searcher;
   private final Kernels kernels;
   private final FileChannel lockChannel;
@@ -86,22 +87,29 @@ public final class Gallery implements AutoCloseable {
     this.searcher = new Searcher(kernels, options.metric(), dim, options.blockRows());
     this.generation = m.generation();
     this.delta = new Delta(dim);
-    for (Manifest.Entry e : m.segments()) {
-      Segment s = Segment.open(dir, e.name(), dim, e.rows());
-      for (int r : e.deleted()) Snapshot.kill(s.dead, r, 0);
-      for (int r = 0; r < s.rows; r++) if (s.dead[r] == Snapshot.LIVE) ids.put(s.metas[r].id(), new Loc(s, r));
-      segments.add(s);
+    boolean ok = false;
+    try {
+      for (Manifest.Entry e : m.segments()) {
+        Segment s = Segment.open(dir, e.name(), dim, e.rows());
+        for (int r : e.deleted()) Snapshot.kill(s.dead, r, 0);
+        for (int r = 0; r < s.rows; r++) if (s.dead[r] == Snapshot.LIVE) ids.put(s.metas[r].id(), new Loc(s, r));
+        segments.add(s);
+        s.mirrorOn(kernels, options.metric());
+      }
+      WriteAheadLog.Opened o = WriteAheadLog.open(dir.resolve(m.log()), options.fsync(), forces,
+          payload -> {
+            Codec.Op op = Codec.decode(payload, dim);
+            if (op.item() != null) checkFeature(op.item().id(), op.item().featureRef());
+            apply(op.item(), op.removedId());
+          });
+      this.log = o.log();
+      this.recovery = o.report();
+      publish();
+      removeUnreferenced(m);
+      ok = true;
+    } finally {
+      if (!ok) for (Segment s : segments) s.closeMirror();
     }
-    WriteAheadLog.Opened o = WriteAheadLog.open(dir.resolve(m.log()), options.fsync(), forces,
-        payload -> {
-          Codec.Op op = Codec.decode(payload, dim);
-          if (op.item() != null) checkFeature(op.item().id(), op.item().featureRef());
-          apply(op.item(), op.removedId());
-        });
-    this.log = o.log();
-    this.recovery = o.report();
-    publish();
-    removeUnreferenced(m);
   }
 
   /**
@@ -386,6 +394,7 @@ public final class Gallery implements AutoCloseable {
         if (failure == null && (log.size() > 0 || !pending.isEmpty())) checkpointLocked(false);
       } finally {
         closed = true;
+        for (Segment s : segments) s.closeMirror(); // after the searches using them
         log.close();
         lockChannel.close();
       }
@@ -399,6 +408,7 @@ public final class Gallery implements AutoCloseable {
     lock.lock();
     try {
       closed = true;
+      for (Segment s : segments) s.closeMirror();
       log.close();
       lockChannel.close();
     } finally {
@@ -409,6 +419,11 @@ public final class Gallery implements AutoCloseable {
   /** How many times the log has been forced (for tests of group commit). */
   long logForces() {
     return forces.get();
+  }
+
+  /** The segments of the current snapshot (for tests). */
+  List<Segment> currentSegments() {
+    return current.segments();
   }
 
   /** How many segments the current snapshot has (for tests). */
@@ -541,7 +556,10 @@ public final class Gallery implements AutoCloseable {
       });
       log = o.log();
       generation = gen;
+      List<Segment> dropped = new ArrayList<>(segments);
+      dropped.removeAll(next);
       segments = next;
+      for (Segment s : next) s.mirrorOn(kernels, options.metric()); // the new ones: uploaded once
       delta = new Delta(dim);
       ids.clear();
       for (Segment s : segments)
@@ -549,6 +567,7 @@ public final class Gallery implements AutoCloseable {
           if (Snapshot.deadAt(s.dead, r) == Snapshot.LIVE) ids.put(s.metas[r].id(), new Loc(s, r));
       seq++;
       publish();
+      for (Segment s : dropped) s.closeMirror(); // searches of older snapshots still using one finish first
       removeUnreferenced(m);
     } catch (IOException e) {
       throw fail(e);

@@ -2,6 +2,7 @@ package org.reid4j.gallery;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.reid4j.kernels.DeviceRows;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
@@ -9,8 +10,9 @@ import org.reid4j.kernels.TopK;
 
 /**
  * Exact k-nearest search over a {@link Snapshot}, block by block. Without exclusions or filters,
- * each run of visible segment rows is handed to the kernels in place, straight from its memory map
- * (no copy; rows were checked when added). Otherwise each block's eligible rows (visible, not
+ * each run of visible segment rows is handed to the kernels in place: as a row range of the
+ * segment's copy on the CUDA device when it has one ({@link Segment#mirror}), else straight from its
+ * memory map (no copy; rows were checked when added). Otherwise each block's eligible rows (visible, not
  * excluded, matching the filters) are copied into one heap matrix and handed to
  * {@link Kernels#pairwiseTopk}, as are the delta's rows. The per-block lists are merged into each query's running list by
  * (distance, global index). Because excluded rows never reach the kernels, every block answers
@@ -47,15 +49,24 @@ final class Searcher {
     long base = 0;
     int[] pick = new int[blockRows];
     for (Segment seg : s.segments()) {
+      DeviceRows dev = seg.mirror();
       for (int r0 = 0; r0 < seg.rows; ) {
         if (!o.selective()) {
-          // Every run of visible rows within one memory map is read in place: no copy, one kernel call.
-          int end = seg.mapEnd(r0), live = r0;
+          // Every run of visible rows is searched where it lies: on the device when the segment is
+          // mirrored there (a row range: only the queries travel), else within one memory map, in
+          // place. No copy, one kernel call per run.
+          int end = dev != null ? seg.rows : seg.mapEnd(r0), live = r0;
           while (live < end && s.visible(seg.dead, live)) live++;
           if (live > r0) {
-            int n = live - r0, first = r0;
-            TopK t = kernels.pairwiseTopk(q, seg.rowsInPlace(first, n), n, metric, Math.min(k, n));
-            merge(t, q.rows(), n, j -> first + j, base, seg.metas, k, best);
+            int first = r0;
+            TopK t = dev == null ? null : dev.topkIfOpen(q, first, live - first, Math.min(k, live - first)).orElse(null);
+            if (t == null) { // not mirrored, or closed since the snapshot was taken (compaction, close)
+              dev = null;
+              live = Math.min(live, seg.mapEnd(r0));
+              t = kernels.pairwiseTopk(q, seg.rowsInPlace(first, live - first), live - first, metric,
+                  Math.min(k, live - first));
+            }
+            merge(t, q.rows(), live - first, j -> first + j, base, seg.metas, k, best);
           }
           while (live < end && !s.visible(seg.dead, live)) live++; // deleted rows are skipped
           r0 = live;

@@ -12,6 +12,9 @@ import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.function.IntFunction;
 import java.util.zip.CRC32C;
+import org.reid4j.kernels.DeviceRows;
+import org.reid4j.kernels.Kernels;
+import org.reid4j.kernels.Metric;
 
 /**
  * An immutable block of rows on disk, written once at a checkpoint or compaction and never changed:
@@ -24,6 +27,11 @@ import java.util.zip.CRC32C;
  * the change that deleted it ({@link Snapshot#LIVE} while live), and the manifest lists the deleted
  * rows. Only the gallery's writer lock changes {@code dead}; readers compare it against their
  * snapshot's sequence number.
+ *
+ * <p>On the CUDA backend the gallery also keeps a copy of the rows on the device ({@link #mirror},
+ * uploaded once by {@link #mirrorOn}), which unfiltered searches use instead of the memory maps; the
+ * gallery closes it when the segment leaves its list (compaction) or when it closes. A search still
+ * holding an older snapshot then finds it closed and reads the memory maps instead.
  */
 final class Segment {
   static final String FEATURES = ".f32", META = ".meta";
@@ -36,6 +44,7 @@ final class Segment {
   final RowMeta[] metas;
   final long[] dead;
   private final FloatBuffer[] chunks;
+  private volatile DeviceRows mirror;
 
   /** Copies row r's feature into dst at off. */
   interface RowFeatures {
@@ -134,6 +143,37 @@ final class Segment {
     b.position((r0 % chunkRows) * dimension);
     b.limit(b.position() + n * dimension);
     return b;
+  }
+
+  /**
+   * Uploads the rows to {@code kernels}' device, once (a no-op on backends without device rows, or
+   * when already mirrored). A failure (the device is full, say) is logged and leaves the segment
+   * without a mirror: searches then read the memory maps, as on the other backends.
+   */
+  void mirrorOn(Kernels kernels, Metric metric) {
+    if (mirror != null || rows == 0) return;
+    DeviceRows dev = null;
+    try {
+      dev = kernels.deviceRows(dimension, metric).orElse(null);
+      if (dev == null) return;
+      for (int r0 = 0; r0 < rows; r0 = mapEnd(r0)) dev.append(rowsInPlace(r0, mapEnd(r0) - r0), mapEnd(r0) - r0);
+      mirror = dev;
+    } catch (RuntimeException e) {
+      if (dev != null) dev.close();
+      System.getLogger(Segment.class.getName()).log(System.Logger.Level.WARNING, "gallery segment " + name
+          + ": rows not kept on the device (" + e.getMessage() + "); searches read them from the memory maps");
+    }
+  }
+
+  /** The rows on the device (possibly closed by now), or null. */
+  DeviceRows mirror() {
+    return mirror;
+  }
+
+  /** Frees the device copy, after the searches using it. Idempotent. */
+  void closeMirror() {
+    DeviceRows m = mirror;
+    if (m != null) m.close();
   }
 
   void copyRow(int r, float[] dst, int off) {

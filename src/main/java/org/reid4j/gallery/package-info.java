@@ -50,8 +50,18 @@
  * <h2>Costs</h2>
  * Per row on the heap: its metadata (id, pid, camid, attributes; some 100 bytes) and an 8-byte
  * deletion mark; features stay in the mapped files, except the delta's (at most about
- * {@code checkpointBytes}). A search copies each block of {@code blockRows} eligible rows from the
- * mapping into a heap matrix for the kernels. Compaction rewrites every segment.
+ * {@code checkpointBytes}). A search without exclusions or filters hands each run of visible rows
+ * to the kernels in place; a filtered one copies each block of {@code blockRows} eligible rows from
+ * the mapping into a heap matrix. Compaction rewrites every segment.
+ *
+ * <h2>On a CUDA device</h2>
+ * With the CUDA backend each segment's rows are also kept on the device ({@code DeviceRows}),
+ * uploaded once when the segment is opened or written (checkpoint, compaction): a search without
+ * exclusions or filters sends only its queries, and runs of visible rows become row ranges of the
+ * device copy. The delta and filtered searches take the host path above. A segment's device memory
+ * is freed when a compaction drops it (after the searches using it; a search still holding an
+ * older snapshot then reads the mapping) and when the gallery closes. Device memory per row:
+ * {@code 4 * (dimension + 1)} bytes, up to twice that while a copy grows.
  *
  * <h2>Online re-ranking</h2>
  * {@link org.reid4j.gallery.SearchOptions#rerank SearchOptions.rerank(k1, k2, lambda)} re-ranks each
@@ -74,7 +84,8 @@
  * {@link org.reid4j.gallery.SearchOptions#rerank(int, int, float, int)}.
  *
  * <h2>Not here yet</h2>
- * Persisting the neighbour graph, features resident on a CUDA device, the {@code gallery}
- * CLI (import, info), micro-batching of queries, and an HTTP API.
+ * Persisting the neighbour graph (it is rebuilt after a reopen). The gallery CLI, micro-batching
+ * and the HTTP API live in {@code reid4j gallery}, {@link org.reid4j.serve.BatchedSearch} and
+ * {@code reid4j serve}.
  */
 package org.reid4j.gallery;

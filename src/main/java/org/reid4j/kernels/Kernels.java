@@ -43,6 +43,20 @@ public interface Kernels {
     return pairwiseTopk(q, new FloatMatrix(rows, q.cols(), a), metric, k);
   }
 
+  /**
+   * New, empty {@link DeviceRows} of {@code dimension} floats searched with {@code metric}, kept on
+   * this backend's device: present on the CUDA backend only, empty on the others (which have no
+   * device memory to keep rows in). The caller closes it.
+   *
+   * @throws IllegalArgumentException if dimension < 1 or metric is null
+   * @throws IllegalStateException on CUDA, if the device failed
+   */
+  default java.util.Optional<DeviceRows> deviceRows(int dimension, Metric metric) {
+    if (dimension < 1) throw new IllegalArgumentException("dimension must be at least 1, got " + dimension);
+    if (metric == null) throw new IllegalArgumentException("metric is null");
+    return java.util.Optional.empty();
+  }
+
   /** Batch-hard triplet mining within one batch x [n, d] with labels [n]. */
   HardMining batchHard(FloatMatrix x, int[] labels, Metric metric);
 

@@ -4,6 +4,8 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
 
@@ -102,4 +104,16 @@ public final class NativeApi {
   public static native int r4j_cuda_rerank(@Cast("const float*") FloatPointer q, long nq,
       @Cast("const float*") FloatPointer g, long ng, long d, int metric, int k1, int k2, float lambda,
       FloatPointer out);
+
+  // ---- CUDA device-resident rows (an opaque handle) ----
+  public static native int r4j_cuda_rows_create(long d, int metric, @Cast("void**") PointerPointer<Pointer> out);
+
+  public static native int r4j_cuda_rows_append(Pointer h, @Cast("const float*") FloatPointer rows, long n);
+
+  public static native int r4j_cuda_rows_topk(Pointer h, long row0, long nrows, @Cast("const float*") FloatPointer q,
+      long nq, long k, FloatPointer outVal, @Cast("int32_t*") IntPointer outIdx);
+
+  public static native long r4j_cuda_rows_count(Pointer h);
+
+  public static native void r4j_cuda_rows_free(Pointer h);
 }

@@ -157,6 +157,13 @@ public final class NativeKernels implements Kernels {
     }
   }
 
+  /** On CUDA, rows kept on the device (see {@link DeviceRows}); empty on the CPU backend. */
+  @Override
+  public java.util.Optional<DeviceRows> deviceRows(int dimension, Metric metric) {
+    if (!cuda) return Kernels.super.deviceRows(dimension, metric);
+    return java.util.Optional.of(DeviceRows.create(dimension, metric));
+  }
+
   @Override
   public HardMining batchHard(FloatMatrix x, int[] labels, Metric metric) {
     Checks.batchHardInputs(x, labels);

@@ -12,17 +12,25 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.reid4j.kernels.Backend;
+import org.reid4j.kernels.DeviceRows;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
 
-/** Gallery search against {@link Brute} on seeded random data, for every metric and both host backends. */
+/**
+ * Gallery search against {@link Brute} on seeded random data, for every metric and every backend.
+ * The CUDA cases skip without a GPU, except in the surefire execution {@code cuda-emulator} (the
+ * CUDA library emulated on the CPU), where they must run: there the segments' rows are searched on
+ * the (emulated) device, as {@link DeviceRows} mirrors.
+ */
 class GallerySearchTest {
   @TempDir Path dir;
 
-  enum Case { JAVA_SQ, JAVA_EU, JAVA_COS, CPU_SQ, CPU_EU, CPU_COS }
+  static final boolean CUDA_EMULATED = Boolean.getBoolean("reid4j.cuda.emulated");
+
+  enum Case { JAVA_SQ, JAVA_EU, JAVA_COS, CPU_SQ, CPU_EU, CPU_COS, CUDA_SQ, CUDA_EU, CUDA_COS }
 
   static Backend backend(Case c) {
-    return c.name().startsWith("CPU") ? Backend.CPU : Backend.JAVA;
+    return c.name().startsWith("CPU") ? Backend.CPU : c.name().startsWith("CUDA") ? Backend.CUDA : Backend.JAVA;
   }
 
   static Metric metric(Case c) {
@@ -30,6 +38,8 @@ class GallerySearchTest {
   }
 
   static GalleryOptions opts(Case c, int d) {
+    if (backend(c) == Backend.CUDA && CUDA_EMULATED)
+      assertNull(Kernels.unavailableReason(Backend.CUDA), "the CUDA emulator was preloaded but CUDA is unavailable");
     Assumptions.assumeTrue(Kernels.unavailableReason(backend(c)) == null, () -> "no " + backend(c) + " backend: "
         + Kernels.unavailableReason(backend(c)));
     return GalleryOptions.of(d).backend(backend(c)).metric(metric(c)).fsync(false).blockRows(7);
@@ -93,6 +103,8 @@ class GallerySearchTest {
           model.put(it.id(), it);
         }
         if (round % 2 == 0) g.checkpoint();
+        if (round == 3) g.compact();
+        assertMirrored(g, c, where + " round " + round);
         List<Item> items = new ArrayList<>(model.values());
         for (SearchOptions o : List.of(SearchOptions.top(1), SearchOptions.top(4), SearchOptions.top(n + 10),
             SearchOptions.top(6).excludeCamid(1), SearchOptions.top(5).filter("color", "c2"),
@@ -103,6 +115,99 @@ class GallerySearchTest {
             check(Brute.search(items, q[i], metric(c), o), res.get(i), where + " round " + round + " " + o + " q" + i);
         }
       }
+    }
+  }
+
+  /** On CUDA every segment of the current snapshot is on the device, whole; elsewhere none is. */
+  static void assertMirrored(Gallery g, Case c, String where) {
+    for (Segment s : g.currentSegments()) {
+      DeviceRows m = s.mirror();
+      if (backend(c) != Backend.CUDA) {
+        assertNull(m, where + ": segment " + s.name + " mirrored on " + backend(c));
+        continue;
+      }
+      assertNotNull(m, where + ": segment " + s.name + " is not on the device");
+      assertFalse(m.isClosed(), where + ": segment " + s.name + "'s device rows are closed");
+      assertEquals(s.rows, m.rows(), where + ": segment " + s.name);
+    }
+  }
+
+  /**
+   * CUDA: segments are uploaded once when written (checkpoint, compaction) or opened; the ones a
+   * compaction drops are freed, and a search still holding the old snapshot falls back to the
+   * memory maps with the same answer; closing the gallery frees the rest (the emulator fails the
+   * test run if device memory is left allocated at exit).
+   */
+  @ParameterizedTest
+  @EnumSource(value = Case.class, names = {"CUDA_SQ", "CUDA_EU", "CUDA_COS"})
+  void cudaSegmentsLiveOnTheDeviceUntilDroppedOrClosed(Case c) throws Exception {
+    long seed = new Random().nextLong();
+    Random r = new Random(seed);
+    int d = 16;
+    String where = c + " seed " + seed;
+    LinkedHashMap<String, Item> model = new LinkedHashMap<>();
+    float[][] q = new float[3][];
+    for (int i = 0; i < q.length; i++) q[i] = gaussian(r, d);
+    List<SearchOptions> searches = List.of(SearchOptions.top(1), SearchOptions.top(7), SearchOptions.top(500));
+    List<Segment> before;
+    List<DeviceRows> mirrors = new ArrayList<>();
+    try (Gallery g = Gallery.open(dir, opts(c, d))) {
+      for (int n = 0; n < 120; n++) {
+        Item it = Item.of("i" + n, n % 9 == 5 ? model.get("i" + (n - 5)).feature() : gaussian(r, d));
+        g.add(it);
+        model.put(it.id(), it);
+        if (n % 40 == 39) g.checkpoint();
+      }
+      for (int i = 0; i < 25; i++) { // deletes in the middle of segments: runs of rows become ranges
+        String id = "i" + r.nextInt(120);
+        assertEquals(model.remove(id) != null, g.remove(id));
+      }
+      assertMirrored(g, c, where + " before compaction");
+      before = g.currentSegments();
+      assertEquals(3, before.size(), where);
+      for (Segment s : before) mirrors.add(s.mirror());
+      checkAll(g, model, q, searches, c, where + " before compaction");
+
+      g.compact();
+      assertMirrored(g, c, where + " after compaction");
+      assertEquals(1, g.currentSegments().size(), where);
+      for (DeviceRows m : mirrors) assertTrue(m.isClosed(), where + ": a dropped segment's device rows are still open");
+      checkAll(g, model, q, searches, c, where + " after compaction");
+
+      // A search of the snapshot taken before the compaction: its segments' device rows are gone.
+      Searcher old = new Searcher(Kernels.create(Backend.CUDA), metric(c), d, 7);
+      Snapshot snap = new Snapshot(Long.MAX_VALUE - 1, before, new Delta(d).view());
+      List<Item> items = new ArrayList<>(model.values());
+      for (SearchOptions o : searches) {
+        List<List<Hit>> res = old.search(snap, new org.reid4j.kernels.FloatMatrix(q.length, d, flat(q)), o);
+        for (int i = 0; i < q.length; i++)
+          check(Brute.search(items, q[i], metric(c), o), res.get(i), where + " old snapshot " + o + " q" + i);
+      }
+    }
+    for (Segment s : before) assertTrue(s.mirror().isClosed(), where);
+    // Reopened: the segment is uploaded when opened.
+    try (Gallery g = Gallery.open(dir, opts(c, d))) {
+      assertMirrored(g, c, where + " reopened");
+      checkAll(g, model, q, searches, c, where + " reopened");
+      mirrors.clear();
+      for (Segment s : g.currentSegments()) mirrors.add(s.mirror());
+    }
+    for (DeviceRows m : mirrors) assertTrue(m.isClosed(), where + ": device rows left open by close");
+  }
+
+  static float[] flat(float[][] q) {
+    float[] f = new float[q.length * q[0].length];
+    for (int i = 0; i < q.length; i++) System.arraycopy(q[i], 0, f, i * q[i].length, q[i].length);
+    return f;
+  }
+
+  static void checkAll(Gallery g, LinkedHashMap<String, Item> model, float[][] q, List<SearchOptions> searches, Case c,
+      String where) {
+    List<Item> items = new ArrayList<>(model.values());
+    for (SearchOptions o : searches) {
+      List<List<Hit>> res = g.search(q, o);
+      for (int i = 0; i < q.length; i++)
+        check(Brute.search(items, q[i], metric(c), o), res.get(i), where + " " + o + " q" + i);
     }
   }
 
