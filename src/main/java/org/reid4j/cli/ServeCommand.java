@@ -89,6 +89,11 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Kernels for search: auto, cuda, cpu or java (default ${DEFAULT-VALUE}).")
   String backend;
 
+  @Option(names = "--rerank", paramLabel = "K1",
+      description = "Allow online k-reciprocal re-ranking (\"rerank\": true in a search): builds the gallery's k1-nearest "
+          + "neighbour graph before serving (20 is the usual k1; about N^2 d work).")
+  Integer rerankK1;
+
   @Option(names = "--api-key-file", paramLabel = "FILE",
       description = "A file whose first line is the API key that adding and deleting items need (Authorization: Bearer KEY).")
   Path apiKeyFile;
@@ -137,6 +142,10 @@ public final class ServeCommand implements Callable<Integer> {
         .withBatching(maxBatch, maxWaitMicros, queue).withBodyLimit((long) maxBodyMb << 20)
         .withDrainMillis(drainSeconds * 1000L);
     if (apiKeyFile != null) o = o.withApiKeyFile(apiKeyFile, keyForReads);
+    if (rerankK1 != null) {
+      if (rerankK1 < 1) throw new IllegalArgumentException("--rerank: k1 must be at least 1, got " + rerankK1);
+      o = o.withRerank(rerankK1);
+    }
 
     GalleryOptions stored = Gallery.storedOptions(galleryDir).orElse(null);
     if (stored != null && dim != null && dim != stored.dimension())

@@ -37,7 +37,6 @@ public final class Gallery implements AutoCloseable {
   private final int dim;
   private final Kernels kernels;
   private final Searcher searcher;
-  private final Kernels kernels;
   private final FileChannel lockChannel;
   private final RecoveryReport recovery;
   private final AtomicLong forces = new AtomicLong();

@@ -176,7 +176,7 @@ class GallerySearchTest {
 
       // A search of the snapshot taken before the compaction: its segments' device rows are gone.
       Searcher old = new Searcher(Kernels.create(Backend.CUDA), metric(c), d, 7);
-      Snapshot snap = new Snapshot(Long.MAX_VALUE - 1, before, new Delta(d).view());
+      Snapshot snap = new Snapshot(Long.MAX_VALUE - 1, before, new Delta(d).view(), null);
       List<Item> items = new ArrayList<>(model.values());
       for (SearchOptions o : searches) {
         List<List<Hit>> res = old.search(snap, new org.reid4j.kernels.FloatMatrix(q.length, d, flat(q)), o);

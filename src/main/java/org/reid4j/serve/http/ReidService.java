@@ -74,10 +74,12 @@ public final class ReidService implements AutoCloseable {
    * @param keyForReads the key is needed by every endpoint but /health
    * @param drainMillis how long {@link #close} waits for requests in flight
    * @param requestTimeoutMillis how long a request waits for its batch before a 503
+   * @param rerankK1 the k1 of the gallery's neighbour graph for online re-ranking, built before the
+   *     service turns ready (0: re-ranking off)
    */
   public record Options(String host, int port, int maxBatch, long maxWaitMicros, int queueCapacity, long maxBodyBytes,
       int maxImageSide, int maxK, int maxBatchQueries, ApiKey apiKey, boolean keyForReads, long drainMillis,
-      long requestTimeoutMillis) {
+      long requestTimeoutMillis, int rerankK1) {
     public Options {
       if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0 to 65535, got " + port);
       if (maxBodyBytes < 1024) throw new IllegalArgumentException("the body limit must be at least 1024 bytes, got "
@@ -85,42 +87,49 @@ public final class ReidService implements AutoCloseable {
       if (maxK < 1 || maxBatchQueries < 1 || maxImageSide < 1 || drainMillis < 0 || requestTimeoutMillis < 1)
         throw new IllegalArgumentException("bad service limits: " + this);
       if (keyForReads && apiKey == null) throw new IllegalArgumentException("keyForReads needs an API key");
+      if (rerankK1 < 0) throw new IllegalArgumentException("rerankK1 must be >= 0, got " + rerankK1);
     }
 
     /** Loopback, any free port, batches of up to 64 within 2 ms, 16 MiB bodies, no key. */
     public static Options defaults() {
-      return new Options("127.0.0.1", 0, 64, 2000, 4096, 16L << 20, 4096, 1000, 1024, null, false, 30_000, 30_000);
+      return new Options("127.0.0.1", 0, 64, 2000, 4096, 16L << 20, 4096, 1000, 1024, null, false, 30_000, 30_000, 0);
     }
 
     public Options withPort(String host, int port) {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
-          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis);
+          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, rerankK1);
     }
 
     public Options withBatching(int maxBatch, long maxWaitMicros, int queueCapacity) {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
-          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis);
+          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, rerankK1);
     }
 
     public Options withBodyLimit(long bytes) {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, bytes, maxImageSide, maxK,
-          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis);
+          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, rerankK1);
     }
 
     /** The key in {@code keyFile} (first line), needed for writes, and for reads too when {@code forReads}. */
     public Options withApiKeyFile(java.nio.file.Path keyFile, boolean forReads) throws IOException {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
-          maxBatchQueries, ApiKey.read(keyFile), forReads, drainMillis, requestTimeoutMillis);
+          maxBatchQueries, ApiKey.read(keyFile), forReads, drainMillis, requestTimeoutMillis, rerankK1);
     }
 
     Options withApiKey(String key, boolean forReads) {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
-          maxBatchQueries, ApiKey.of(key), forReads, drainMillis, requestTimeoutMillis);
+          maxBatchQueries, ApiKey.of(key), forReads, drainMillis, requestTimeoutMillis, rerankK1);
     }
 
     public Options withDrainMillis(long ms) {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
-          maxBatchQueries, apiKey, keyForReads, ms, requestTimeoutMillis);
+          maxBatchQueries, apiKey, keyForReads, ms, requestTimeoutMillis, rerankK1);
+    }
+
+    /** Online re-ranking with a neighbour graph of this k1 (0: off); see {@link Options#rerankK1}. */
+    public Options withRerank(int k1) {
+      return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
+          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, k1);
     }
   }
 
@@ -207,6 +216,7 @@ public final class ReidService implements AutoCloseable {
       if (modelOrNull != null && modelOrNull.embedder().dim() != g.dimension())
         throw new IllegalArgumentException("the model's features have " + modelOrNull.embedder().dim()
             + " values, the gallery's dimension is " + g.dimension() + "; serve a gallery made with this model");
+      if (o.rerankK1() > 0 && g.size() > 0) g.buildNeighbours(o.rerankK1());
       s.gallery = g;
       s.searches = new BatchedSearch(g, o.maxBatch(), o.maxWaitMicros(), o.queueCapacity(), s.searchSizes::record);
       s.state = READY;
@@ -412,9 +422,27 @@ public final class ReidService implements AutoCloseable {
   // ---------------------------------------------------------------- search
 
   private SearchJob job(Requests.Query q, String where) {
-    if (q.rerank())
-      throw ApiException.badRequest(where + "rerank: online re-ranking is not available on this server yet");
     SearchOptions so = SearchOptions.top(q.k());
+    Requests.RerankRequest r = q.rerank();
+    if (r != null) {
+      int k1 = options.rerankK1();
+      if (k1 == 0)
+        throw ApiException.badRequest(where + "rerank: re-ranking is off on this server (start it with --rerank K1, "
+            + "which builds the gallery's neighbour graph)");
+      if (r.k1() != null && r.k1() != k1)
+        throw ApiException.badRequest(where + "rerank.k1: this server's neighbour graph has k1 = " + k1 + ", got "
+            + r.k1());
+      int k2 = r.k2() != null ? r.k2() : Math.min(6, k1);
+      double lambda = r.lambda() != null ? r.lambda() : 0.3;
+      int candidates = r.candidates() != null ? r.candidates() : Math.max(q.k(), SearchOptions.DEFAULT_CANDIDATES);
+      if (candidates > 10 * options.maxK())
+        throw ApiException.badRequest(where + "rerank.candidates: at most " + 10 * options.maxK() + ", got " + candidates);
+      try {
+        so = so.rerank(k1, k2, (float) lambda, candidates);
+      } catch (IllegalArgumentException e) {
+        throw ApiException.badRequest(where + e.getMessage());
+      }
+    }
     if (q.excludeCamid() != null) so = so.excludeCamid(q.excludeCamid());
     for (Map.Entry<String, String> e : q.filter().entrySet()) so = so.filter(e.getKey(), e.getValue());
     return new SearchJob(feature(q.input(), where), so);

@@ -27,8 +27,11 @@ final class Requests {
   /** A feature given directly, or an image to embed first (exactly one of them is set). */
   record Input(float[] feature, byte[] image) {}
 
-  /** One search: what to look for and how. */
-  record Query(Input input, int k, boolean rerank, Integer excludeCamid, Map<String, String> filter) {}
+  /** One search: what to look for and how ({@code rerank} null: plain search). */
+  record Query(Input input, int k, RerankRequest rerank, Integer excludeCamid, Map<String, String> filter) {}
+
+  /** {@code "rerank": true} (all null) or an object naming some of k1, k2, lambda, candidates. */
+  record RerankRequest(Integer k1, Integer k2, Double lambda, Integer candidates) {}
 
   /** The body as a JSON object. */
   static JsonNode object(byte[] body) {
@@ -137,8 +140,22 @@ final class Requests {
     Integer k = optionalInt(o, "k", where);
     int kk = k == null ? 10 : k;
     if (kk < 1 || kk > maxK) throw ApiException.badRequest(where + "k: expected 1 to " + maxK + ", got " + kk);
-    return new Query(in, kk, optionalBoolean(o, "rerank", where, false), optionalInt(o, "exclude_camid", where),
-        stringMap(o, "filter", where));
+    return new Query(in, kk, rerank(o, where), optionalInt(o, "exclude_camid", where), stringMap(o, "filter", where));
+  }
+
+  static RerankRequest rerank(JsonNode o, String where) {
+    JsonNode r = o.get("rerank");
+    if (r == null || r.isNull() || (r.isBoolean() && !r.booleanValue())) return null;
+    if (r.isBoolean()) return new RerankRequest(null, null, null, null);
+    if (!r.isObject())
+      throw ApiException.badRequest(where + "rerank: expected true, false or an object of k1, k2, lambda, candidates;"
+          + " got " + kind(r));
+    onlyFields(r, where + "rerank.", Set.of("k1", "k2", "lambda", "candidates"));
+    JsonNode l = r.get("lambda");
+    if (l != null && !l.isNull() && !l.isNumber())
+      throw ApiException.badRequest(where + "rerank.lambda: expected a number in [0, 1], got " + kind(l));
+    return new RerankRequest(optionalInt(r, "k1", where + "rerank."), optionalInt(r, "k2", where + "rerank."),
+        l == null || l.isNull() ? null : l.doubleValue(), optionalInt(r, "candidates", where + "rerank."));
   }
 
   /** The queries of a batch search: {@code {"queries": [...]}}, 1 to {@code maxQueries} of them. */

@@ -230,6 +230,44 @@ class ServeHttpTest {
     assertEquals(60, json(call("GET", "/v1/items", (String) null)).get("count").asInt());
   }
 
+  @Test
+  void rerankedSearchEqualsTheGallerysOwnAndIsRefusedWhereOff() throws Exception {
+    int d = 6;
+    start(d, ReidService.Options.defaults().withRerank(5), null);
+    Random r = new Random(21);
+    StringBuilder items = new StringBuilder("{\"items\":[");
+    for (int i = 0; i < 80; i++)
+      items.append(i == 0 ? "" : ",").append("{\"id\":\"").append(i).append("\",\"feature\":")
+          .append(featureJson(gaussian(r, d))).append(",\"camid\":").append(i % 3).append('}');
+    assertEquals(201, call("POST", "/v1/items/batch", items.append("]}").toString()).statusCode());
+    float[] q = gaussian(r, d);
+    JsonNode hits = json(call("POST", "/v1/search", "{\"feature\":" + featureJson(q)
+        + ",\"k\":4,\"rerank\":{\"k2\":3,\"lambda\":0.2,\"candidates\":30}}")).get("hits");
+    service.close();
+    try (Gallery g = Gallery.open(dir.resolve("g"))) {
+      List<org.reid4j.gallery.Hit> want = g.search(q, org.reid4j.gallery.SearchOptions.top(4).rerank(5, 3, 0.2f, 30));
+      assertEquals(4, hits.size());
+      for (int j = 0; j < 4; j++) {
+        assertEquals(want.get(j).id(), hits.get(j).get("id").asText());
+        assertEquals(want.get(j).distance(), (float) hits.get(j).get("distance").asDouble(), 1e-6);
+      }
+    }
+    service = null;
+    start(d, ReidService.Options.defaults().withRerank(5), null);
+    assertEquals(200, call("POST", "/v1/search", "{\"feature\":" + featureJson(q) + ",\"rerank\":true}").statusCode());
+    assertError(call("POST", "/v1/search", "{\"feature\":" + featureJson(q) + ",\"rerank\":{\"k1\":7}}"), 400,
+        "k1 = 5");
+    assertError(call("POST", "/v1/search", "{\"feature\":" + featureJson(q) + ",\"rerank\":{\"lambda\":2}}"), 400,
+        "lambda");
+    assertError(call("POST", "/v1/search", "{\"feature\":" + featureJson(q) + ",\"rerank\":{\"k3\":1}}"), 400,
+        "unknown field 'k3'");
+    service.close();
+    service = null;
+    start(d, ReidService.Options.defaults(), null);
+    assertError(call("POST", "/v1/search", "{\"feature\":" + featureJson(q) + ",\"rerank\":true}"), 400,
+        "--rerank");
+  }
+
   static double sq(float[] a, float[] b) {
     double s = 0;
     for (int i = 0; i < a.length; i++) s += ((double) a[i] - b[i]) * ((double) a[i] - b[i]);
