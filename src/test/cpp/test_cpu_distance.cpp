@@ -251,7 +251,24 @@ void check_topk_paths(int64_t nq, int64_t ng, int64_t d, int metric, bool ties) 
                            metric_name(metric) + (ties ? " ties" : "");
   r4j_cpu_set_threads(2);
   std::vector<float> dist((size_t)std::max<int64_t>(1, nq * ng));
+  r4j::cpu::set_stream_path(r4j::cpu::PATH_ROWS);
   EXPECT(r4j_cpu_pairwise(q.data(), nq, g.data(), ng, d, metric, dist.data()) == R4J_OK, "%s: %s", what.c_str(), r4j_last_error());
+  EXPECT(r4j::cpu::last_stream_path() == r4j::cpu::PATH_ROWS, "%s: pairwise row path not taken", what.c_str());
+  // r4j_cpu_pairwise's column path: bit-identical matrix (1 and 3 threads only on smaller shapes).
+  r4j::cpu::set_stream_path(r4j::cpu::PATH_COLUMNS);
+  for (int threads : {1, 2, 3}) {
+    if (threads != 2 && nq * ng * d > 50000000) continue;
+    r4j_cpu_set_threads(threads);
+    std::vector<float> dc((size_t)(nq * ng) + 1, -9.f);
+    EXPECT(r4j_cpu_pairwise(q.data(), nq, g.data(), ng, d, metric, dc.data()) == R4J_OK, "%s: %s", what.c_str(), r4j_last_error());
+    EXPECT(r4j::cpu::last_stream_path() == r4j::cpu::PATH_COLUMNS, "%s: pairwise column path not taken", what.c_str());
+    int mism = 0;
+    for (int64_t e = 0; e < nq * ng; ++e)
+      if (!same_bits(dc[(size_t)e], dist[(size_t)e])) ++mism;
+    EXPECT(mism == 0, "%s threads=%d: pairwise column path differs from row path at %d entries", what.c_str(), threads, mism);
+    EXPECT(dc[(size_t)(nq * ng)] == -9.f, "%s: pairwise column path wrote past the output", what.c_str());
+  }
+  r4j_cpu_set_threads(2);
   // Full stable order of every row, once: reference for every k is its prefix.
   std::vector<int32_t> order((size_t)(nq * ng));
   for (int64_t i = 0; i < nq; ++i) {
@@ -265,21 +282,21 @@ void check_topk_paths(int64_t nq, int64_t ng, int64_t d, int metric, bool ties) 
     const size_t n = (size_t)(nq * k);
     std::vector<float> vr(n + 1, -9.f);
     std::vector<int32_t> xr(n + 1, -9);
-    r4j::cpu::set_topk_path(r4j::cpu::TOPK_ROWS);
+    r4j::cpu::set_stream_path(r4j::cpu::PATH_ROWS);
     EXPECT(r4j_cpu_pairwise_topk(q.data(), nq, g.data(), ng, d, metric, k, vr.data(), xr.data()) == R4J_OK,
            "%s rows k=%lld: %s", what.c_str(), (long long)k, r4j_last_error());
     if (nq > 0 && k > 0)
-      EXPECT(r4j::cpu::last_topk_path() == r4j::cpu::TOPK_ROWS, "%s k=%lld: row path not taken", what.c_str(), (long long)k);
+      EXPECT(r4j::cpu::last_stream_path() == r4j::cpu::PATH_ROWS, "%s k=%lld: row path not taken", what.c_str(), (long long)k);
     for (int threads : {1, 2, 3}) {
       if (threads != 2 && (nq * ng * d > 50000000 || k == ng)) continue;  // keep the scalar rerun short
       r4j_cpu_set_threads(threads);
       std::vector<float> vc(n + 1, -9.f);
       std::vector<int32_t> xc(n + 1, -9);
-      r4j::cpu::set_topk_path(r4j::cpu::TOPK_COLUMNS);
+      r4j::cpu::set_stream_path(r4j::cpu::PATH_COLUMNS);
       EXPECT(r4j_cpu_pairwise_topk(q.data(), nq, g.data(), ng, d, metric, k, vc.data(), xc.data()) == R4J_OK,
              "%s columns k=%lld: %s", what.c_str(), (long long)k, r4j_last_error());
       if (nq > 0 && k > 0)
-        EXPECT(r4j::cpu::last_topk_path() == r4j::cpu::TOPK_COLUMNS, "%s k=%lld: column path not taken", what.c_str(), (long long)k);
+        EXPECT(r4j::cpu::last_stream_path() == r4j::cpu::PATH_COLUMNS, "%s k=%lld: column path not taken", what.c_str(), (long long)k);
       int vs_rows = 0, vs_ref = 0;
       for (int64_t i = 0; i < nq; ++i)
         for (int64_t j = 0; j < k; ++j) {
@@ -296,31 +313,35 @@ void check_topk_paths(int64_t nq, int64_t ng, int64_t d, int metric, bool ties) 
     }
     r4j_cpu_set_threads(2);
   }
-  r4j::cpu::set_topk_path(r4j::cpu::TOPK_AUTO);
+  r4j::cpu::set_stream_path(r4j::cpu::PATH_AUTO);
 }
 
-// The automatic choice: few queries against a gallery of many chunks take the column path; a
+// The automatic choice (pairwise_topk and pairwise): few queries against a gallery of many chunks take the column path; a
 // gallery of one chunk, or many queries, the row path.
 void check_topk_auto_path() {
   r4j_cpu_set_threads(2);
-  r4j::cpu::set_topk_path(r4j::cpu::TOPK_AUTO);
+  r4j::cpu::set_stream_path(r4j::cpu::PATH_AUTO);
   const int64_t d = 64;
   const r4j::cpu::ColumnShape s = r4j::cpu::column_shape(d);
   struct Case {
     int64_t nq, ng;
-    r4j::cpu::TopkPath want;
-  } cases[] = {{1, 16 * s.chunk_rows, r4j::cpu::TOPK_COLUMNS},
-               {64, 16 * s.chunk_rows, r4j::cpu::TOPK_COLUMNS},
-               {7, s.chunk_rows, r4j::cpu::TOPK_ROWS},
-               {4 * s.block_rows + 1, 16 * s.chunk_rows, r4j::cpu::TOPK_ROWS}};
+    r4j::cpu::StreamPath want;
+  } cases[] = {{1, 16 * s.chunk_rows, r4j::cpu::PATH_COLUMNS},
+               {64, 16 * s.chunk_rows, r4j::cpu::PATH_COLUMNS},
+               {7, s.chunk_rows, r4j::cpu::PATH_ROWS},
+               {4 * s.block_rows + 1, 16 * s.chunk_rows, r4j::cpu::PATH_ROWS}};
   for (const Case &c : cases) {
     std::vector<float> q = random_rows(c.nq, d), g = random_rows(c.ng, d);
     std::vector<float> v((size_t)(c.nq * 10));
     std::vector<int32_t> x((size_t)(c.nq * 10));
     EXPECT(r4j_cpu_pairwise_topk(q.data(), c.nq, g.data(), c.ng, d, 0, 10, v.data(), x.data()) == R4J_OK, "auto path: %s",
            r4j_last_error());
-    EXPECT(r4j::cpu::last_topk_path() == c.want, "auto path %lld x %lld: took %d, want %d", (long long)c.nq,
-           (long long)c.ng, (int)r4j::cpu::last_topk_path(), (int)c.want);
+    EXPECT(r4j::cpu::last_stream_path() == c.want, "auto path %lld x %lld: took %d, want %d", (long long)c.nq,
+           (long long)c.ng, (int)r4j::cpu::last_stream_path(), (int)c.want);
+    std::vector<float> dist((size_t)(c.nq * c.ng));
+    EXPECT(r4j_cpu_pairwise(q.data(), c.nq, g.data(), c.ng, d, 0, dist.data()) == R4J_OK, "auto path: %s", r4j_last_error());
+    EXPECT(r4j::cpu::last_stream_path() == c.want, "auto path pairwise %lld x %lld: took %d, want %d", (long long)c.nq,
+           (long long)c.ng, (int)r4j::cpu::last_stream_path(), (int)c.want);
   }
 }
 

@@ -350,8 +350,13 @@ ColumnShape column_shape(int64_t d) {
   return {pick_mc(d, o.mr), rows};
 }
 
-void stream_columns(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
-                    const ColumnBlockFn &fn) {
+namespace {
+
+// The column driver behind stream_columns and pairwise_columns: with out == nullptr each block goes
+// to fn through a per-thread block buffer; otherwise the kernel writes straight into out (out[i *
+// ldo + j]) and fn is not used.
+void column_driver(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                   const ColumnBlockFn *fn, float *out, int64_t ldo) {
   if (nq <= 0 || ng <= 0) return;
   const IsaOps &o = ops();
   const int threads = cpu_threads();
@@ -366,7 +371,8 @@ void stream_columns(const float *q, int64_t nq, const float *g, int64_t ng, int6
   // Per-thread buffers (bounded by the blocking, not by ng or nq): packed chunk, its row statistics
   // (zero-padded like PackedGallery's), kernel scratch with the packed query block, distance block.
   const int64_t pf = round_up(cp * o.nr * d, 16), nf = round_up(cp * o.nr, 16);
-  const int64_t wf = round_up(work_floats(mc, d, o.mr, o.nr), 16), bf = round_up(mc * cp * o.nr, 16);
+  const int64_t wf = round_up(work_floats(mc, d, o.mr, o.nr), 16);
+  const int64_t bf = out == nullptr ? round_up(mc * cp * o.nr, 16) : 0;
   const int64_t per_thread = pf + nf + wf + bf;
   AlignedFloats buf(per_thread * threads);
 #pragma omp parallel num_threads(threads) if (nchunks > 1)
@@ -391,14 +397,27 @@ void stream_columns(const float *q, int64_t nq, const float *g, int64_t ng, int6
       const int64_t j0 = p0 * o.nr, j1 = std::min(ng, p1 * o.nr), ld = j1 - j0;
       for (int64_t rb = 0; rb < nrb; ++rb) {
         const int64_t i0 = rb * mc, i1 = std::min(nq, i0 + mc);
-        GemmArgs a{q + i0 * d, i1 - i0, qn.data() + i0, bp, gn, 0, p1 - p0, ld, d, metric, blk, ld,
-                   w, mc, nrb == 1 && a_ready};
+        float *dst = out == nullptr ? blk : out + i0 * ldo + j0;
+        GemmArgs a{q + i0 * d, i1 - i0, qn.data() + i0, bp, gn, 0, p1 - p0, ld, d, metric, dst,
+                   out == nullptr ? ld : ldo, w, mc, nrb == 1 && a_ready};
         o.gemm(a);
         a_ready = true;
-        fn(i0, i1, j0, j1, blk, ld, t);
+        if (out == nullptr) (*fn)(i0, i1, j0, j1, blk, ld, t);
       }
     }
   }
+}
+
+}  // namespace
+
+void stream_columns(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                    const ColumnBlockFn &fn) {
+  column_driver(q, nq, g, ng, d, metric, &fn, nullptr, 0);
+}
+
+void pairwise_columns(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                      float *out, int64_t ldo) {
+  column_driver(q, nq, g, ng, d, metric, nullptr, out, ldo);
 }
 
 const char *isa_name() { return ops().name; }

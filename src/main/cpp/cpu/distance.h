@@ -97,6 +97,12 @@ using ColumnBlockFn = std::function<void(int64_t i0, int64_t i1, int64_t j0, int
 void stream_columns(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
                     const ColumnBlockFn &fn);
 
+// pairwise_into on the column path: the [nq, ng] matrix written straight into out (out[i * ldo +
+// j], ldo >= ng), chunks of the gallery packed per thread as in stream_columns (same per-thread
+// memory, less the distance block), never the whole gallery. Bit-identical to pairwise_into.
+void pairwise_columns(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                      float *out, int64_t ldo);
+
 // The blocking stream_columns uses for dimension d (at most block_rows query rows and chunk_rows
 // gallery rows per call of fn), so that callers can size their own per-row state and choose a path.
 struct ColumnShape {
@@ -105,17 +111,17 @@ struct ColumnShape {
 };
 ColumnShape column_shape(int64_t d);
 
-// How r4j_cpu_pairwise_topk streams the distances: TOPK_AUTO (default) picks the column path when
-// the query rows are few relative to the gallery (see pairwise.cpp), TOPK_ROWS / TOPK_COLUMNS force
-// one path. For testing and benchmarking only (results are bit-identical either way); the
-// environment variable R4J_CPU_TOPK_PATH=rows|columns sets the initial value. Not thread-safe with
+// How r4j_cpu_pairwise_topk and r4j_cpu_pairwise stream the distances: PATH_AUTO (default) picks
+// the column path (stream_columns / pairwise_columns) when the query rows are few relative to the
+// gallery (see pairwise.cpp), PATH_ROWS / PATH_COLUMNS force one path. For testing and benchmarking only (results are bit-identical either way); the
+// environment variable R4J_CPU_PATH=rows|columns sets the initial value. Not thread-safe with
 // concurrent calls (set it before them).
-enum TopkPath { TOPK_AUTO = 0, TOPK_ROWS = 1, TOPK_COLUMNS = 2 };
-void set_topk_path(TopkPath path);
-TopkPath topk_path();
-// The path the last r4j_cpu_pairwise_topk call on this thread took (TOPK_ROWS or TOPK_COLUMNS;
-// TOPK_AUTO before any call that streamed distances). For tests that must know which path ran.
-TopkPath last_topk_path();
+enum StreamPath { PATH_AUTO = 0, PATH_ROWS = 1, PATH_COLUMNS = 2 };
+void set_stream_path(StreamPath path);
+StreamPath stream_path();
+// The path the last r4j_cpu_pairwise_topk or r4j_cpu_pairwise call on this thread took (PATH_ROWS or PATH_COLUMNS;
+// PATH_AUTO before any call that streamed distances). For tests that must know which path ran.
+StreamPath last_stream_path();
 
 // SIMD path in use: "avx512", "avx2" or "scalar".
 const char *isa_name();

@@ -33,8 +33,8 @@ int check_out(const char *fn, const char *what, const void *ptr, bool needed) {
   return R4J_OK;
 }
 
-std::atomic<int> topk_path_setting{-1};  // -1: not read from the environment yet
-thread_local r4j::cpu::TopkPath last_path = r4j::cpu::TOPK_AUTO;
+std::atomic<int> stream_path_setting{-1};  // -1: not read from the environment yet
+thread_local r4j::cpu::StreamPath last_path = r4j::cpu::PATH_AUTO;
 
 // Column path of pairwise_topk: each thread keeps, per query row, a buffer of entries that holds
 // its k best so far (by (value, index)) among the columns it has seen, plus candidates: an entry is
@@ -106,18 +106,20 @@ struct ColumnTopk {
   }
 };
 
-// Automatic choice (r4j::cpu::TOPK_AUTO): the column path when the query rows are few enough to be
+// Automatic choice (r4j::cpu::PATH_AUTO): the column path when the query rows are few enough to be
 // run against each chunk in a few packed blocks (then the gallery is read once, instead of once per
 // row block after a full packed copy), the gallery gives every thread several chunks, and the
 // per-thread running lists stay small. Market-shaped evaluation (thousands of queries) stays on the
 // row path, which reads the packed gallery once per ~8 MB row block and keeps the queries in place.
+// (Measured at 100k x 512 and 15913 x 2048: columns faster up to at least 4 query blocks, e.g.
+// 1120 queries at d = 512; rows faster at 3368 x 15913 x 2048.) k < 0: r4j_cpu_pairwise (no lists).
 bool use_column_path(int64_t nq, int64_t ng, int64_t d, int64_t k, int threads) {
-  const r4j::cpu::TopkPath p = r4j::cpu::topk_path();
-  if (p == r4j::cpu::TOPK_ROWS) return false;
-  if (p == r4j::cpu::TOPK_COLUMNS) return true;
+  const r4j::cpu::StreamPath p = r4j::cpu::stream_path();
+  if (p == r4j::cpu::PATH_ROWS) return false;
+  if (p == r4j::cpu::PATH_COLUMNS) return true;
   const r4j::cpu::ColumnShape s = r4j::cpu::column_shape(d);
   const int64_t nchunks = (ng + s.chunk_rows - 1) / s.chunk_rows;
-  const int64_t list_bytes = nq * (k + std::max<int64_t>(64, std::min<int64_t>(k, 1024))) * 8;
+  const int64_t list_bytes = k < 0 ? 0 : nq * (k + std::max<int64_t>(64, std::min<int64_t>(k, 1024))) * 8;
   return nq <= 4 * s.block_rows && nchunks >= 4 * (int64_t)threads && list_bytes <= (int64_t(64) << 20);
 }
 
@@ -126,22 +128,22 @@ bool use_column_path(int64_t nq, int64_t ng, int64_t d, int64_t k, int threads) 
 namespace r4j {
 namespace cpu {
 
-void set_topk_path(TopkPath path) { topk_path_setting.store((int)path); }
+void set_stream_path(StreamPath path) { stream_path_setting.store((int)path); }
 
-TopkPath last_topk_path() { return last_path; }
+StreamPath last_stream_path() { return last_path; }
 
-TopkPath topk_path() {
-  int p = topk_path_setting.load();
+StreamPath stream_path() {
+  int p = stream_path_setting.load();
   if (p < 0) {
-    const char *e = std::getenv("R4J_CPU_TOPK_PATH");
-    p = e != nullptr && std::strcmp(e, "rows") == 0      ? TOPK_ROWS
-        : e != nullptr && std::strcmp(e, "columns") == 0 ? TOPK_COLUMNS
-                                                         : TOPK_AUTO;
+    const char *e = std::getenv("R4J_CPU_PATH");
+    p = e != nullptr && std::strcmp(e, "rows") == 0      ? PATH_ROWS
+        : e != nullptr && std::strcmp(e, "columns") == 0 ? PATH_COLUMNS
+                                                         : PATH_AUTO;
     int expected = -1;
-    topk_path_setting.compare_exchange_strong(expected, p);
-    p = topk_path_setting.load();
+    stream_path_setting.compare_exchange_strong(expected, p);
+    p = stream_path_setting.load();
   }
-  return (TopkPath)p;
+  return (StreamPath)p;
 }
 
 }  // namespace cpu
@@ -162,8 +164,15 @@ int r4j_cpu_pairwise(const float *q, int64_t nq, const float *g, int64_t ng, int
   if ((st = check_out(fn, "out", out, nq > 0 && ng > 0)) != R4J_OK) return st;
   if (nq == 0 || ng == 0) return R4J_OK;
   try {
-    // Writes straight into out; extra memory is the packed gallery (about ng * d floats).
-    r4j::cpu::pairwise_into(q, nq, g, ng, d, metric, out, ng);
+    // Writes straight into out. Few queries against a large gallery: column path (per-thread
+    // chunk buffers, about 256 KB + the packed query block each); otherwise the row path, whose
+    // extra memory is the packed gallery (about ng * d floats).
+    const bool columns = use_column_path(nq, ng, d, -1, r4j::cpu_threads());
+    last_path = columns ? r4j::cpu::PATH_COLUMNS : r4j::cpu::PATH_ROWS;
+    if (columns)
+      r4j::cpu::pairwise_columns(q, nq, g, ng, d, metric, out, ng);
+    else
+      r4j::cpu::pairwise_into(q, nq, g, ng, d, metric, out, ng);
   } catch (const std::bad_alloc &) {
     return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of memory packing the gallery (" +
                                      std::to_string(ng) + " x " + std::to_string(d) + " floats)");
@@ -216,7 +225,7 @@ int r4j_cpu_pairwise_topk(const float *q, int64_t nq, const float *g, int64_t ng
   try {
     const int threads = r4j::cpu_threads();
     const bool columns = use_column_path(nq, ng, d, k, threads);
-    last_path = columns ? r4j::cpu::TOPK_COLUMNS : r4j::cpu::TOPK_ROWS;
+    last_path = columns ? r4j::cpu::PATH_COLUMNS : r4j::cpu::PATH_ROWS;
     if (columns) {
       // Column path (few queries, large gallery): one pass over the gallery, chunks packed per
       // thread; per-thread running lists (see ColumnTopk for the memory), merged per row at the end.
