@@ -1,10 +1,15 @@
 // Timing driver for the CPU distance kernels: r4j_cpu_pairwise (GFLOP/s counted as 2*m*n*d),
 // r4j_cpu_pairwise_topk and r4j_cpu_topk, best of several runs.
 //   bench_cpu_distance [threads] [runs]      (set OMP_WAIT_POLICY=PASSIVE for steady numbers)
+//   bench_cpu_distance threads runs topk NQ NG D K [metric]
+//       only r4j_cpu_pairwise_topk for one shape (e.g. the serving case: topk 64 100000 512 10);
+//       GFLOP/s counted as 2*NQ*NG*D. Prints the best and the median of the runs.
+//   bench_cpu_distance threads runs pairwise NQ NG D     (the same for r4j_cpu_pairwise, sqeuclidean)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -49,6 +54,40 @@ int main(int argc, char **argv) {
   const int runs = argc > 2 ? std::atoi(argv[2]) : 5;
   r4j_cpu_set_threads(threads);
   std::printf("isa %s, threads %d, best of %d\n", r4j_cpu_isa(), r4j_cpu_threads(), runs);
+  if (argc > 6 && std::strcmp(argv[3], "pairwise") == 0) {
+    const int64_t m = std::atoll(argv[4]), n = std::atoll(argv[5]), d = std::atoll(argv[6]);
+    std::vector<float> q = random_matrix(m, d, 1), g = random_matrix(n, d, 2), out((size_t)(m * n));
+    std::vector<double> ts;
+    for (int r = 0; r < runs; ++r) {
+      const double t0 = now();
+      check(r4j_cpu_pairwise(q.data(), m, g.data(), n, d, 0, out.data()));
+      ts.push_back(now() - t0);
+    }
+    std::sort(ts.begin(), ts.end());
+    const double flop = 2.0 * m * n * d;
+    std::printf("pairwise %5lld x %6lld x %4lld: best %9.3f ms (%7.1f GFLOP/s), median %9.3f ms\n", (long long)m,
+                (long long)n, (long long)d, ts[0] * 1e3, flop / ts[0] * 1e-9, ts[ts.size() / 2] * 1e3);
+    return 0;
+  }
+  if (argc > 7 && std::strcmp(argv[3], "topk") == 0) {
+    const int64_t m = std::atoll(argv[4]), n = std::atoll(argv[5]), d = std::atoll(argv[6]), k = std::atoll(argv[7]);
+    const int metric = argc > 8 ? std::atoi(argv[8]) : 0;
+    std::vector<float> q = random_matrix(m, d, 1), g = random_matrix(n, d, 2);
+    std::vector<float> v((size_t)(m * k) + 1);
+    std::vector<int32_t> idx((size_t)(m * k) + 1);
+    std::vector<double> ts;
+    for (int r = 0; r < runs; ++r) {
+      const double t0 = now();
+      check(r4j_cpu_pairwise_topk(q.data(), m, g.data(), n, d, metric, k, v.data(), idx.data()));
+      ts.push_back(now() - t0);
+    }
+    std::sort(ts.begin(), ts.end());
+    const double flop = 2.0 * m * n * d;
+    std::printf("pairwise_topk %5lld x %6lld x %4lld k=%lld metric %d: best %9.3f ms (%7.1f GFLOP/s), median %9.3f ms\n",
+                (long long)m, (long long)n, (long long)d, (long long)k, metric, ts[0] * 1e3, flop / ts[0] * 1e-9,
+                ts[ts.size() / 2] * 1e3);
+    return 0;
+  }
   struct Shape {
     int64_t m, n, d;
   };

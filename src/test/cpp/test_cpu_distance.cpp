@@ -223,6 +223,128 @@ void check_topk_ties(int64_t rows, int64_t cols, int levels) {
   }
 }
 
+// r4j_cpu_pairwise_topk's column path (forced) against its row path (forced) and against a full
+// stable sort of r4j_cpu_pairwise's values: bit-identical values and identical indices, for every
+// k in {0, 1, 10, ng} (those <= ng), with 1, 2 and 3 threads on the column path (3 > cores: more
+// threads than chunks for small ng, and a 3-way merge). ties: the gallery is built from a few
+// distinct rows (many equal values, spread over chunks and threads), plus a zero row and a query
+// equal to a gallery row; otherwise random rows with a few duplicates.
+void check_topk_paths(int64_t nq, int64_t ng, int64_t d, int metric, bool ties) {
+  std::vector<float> q = random_rows(nq, d), g;
+  if (ties) {
+    std::vector<float> base = random_rows(5, d);
+    std::uniform_int_distribution<int> pick(0, 4);
+    g.resize((size_t)(ng * d));
+    for (int64_t j = 0; j < ng; ++j) {
+      const int r = pick(rng);
+      std::copy(base.begin() + r * d, base.begin() + (r + 1) * d, g.begin() + j * d);
+    }
+    if (ng >= 3) std::fill(g.begin() + 2 * d, g.begin() + 3 * d, 0.f);
+    if (nq >= 2) std::copy(base.begin(), base.begin() + d, q.begin() + d);
+  } else {
+    g = random_rows(ng, d);
+    if (ng >= 2) std::copy(g.begin(), g.begin() + d, g.begin() + (ng - 1) * d);
+    if (ng >= 4) std::copy(g.begin() + d, g.begin() + 2 * d, g.begin() + (ng / 2 + 1) * d);
+  }
+  if (nq >= 1 && ng >= 2) std::copy(g.begin() + d, g.begin() + 2 * d, q.begin());
+  const std::string what = "topk paths " + std::to_string(nq) + "x" + std::to_string(ng) + "x" + std::to_string(d) + " " +
+                           metric_name(metric) + (ties ? " ties" : "");
+  r4j_cpu_set_threads(2);
+  std::vector<float> dist((size_t)std::max<int64_t>(1, nq * ng));
+  r4j::cpu::set_stream_path(r4j::cpu::PATH_ROWS);
+  EXPECT(r4j_cpu_pairwise(q.data(), nq, g.data(), ng, d, metric, dist.data()) == R4J_OK, "%s: %s", what.c_str(), r4j_last_error());
+  EXPECT(r4j::cpu::last_stream_path() == r4j::cpu::PATH_ROWS, "%s: pairwise row path not taken", what.c_str());
+  // r4j_cpu_pairwise's column path: bit-identical matrix (1 and 3 threads only on smaller shapes).
+  r4j::cpu::set_stream_path(r4j::cpu::PATH_COLUMNS);
+  for (int threads : {1, 2, 3}) {
+    if (threads != 2 && nq * ng * d > 50000000) continue;
+    r4j_cpu_set_threads(threads);
+    std::vector<float> dc((size_t)(nq * ng) + 1, -9.f);
+    EXPECT(r4j_cpu_pairwise(q.data(), nq, g.data(), ng, d, metric, dc.data()) == R4J_OK, "%s: %s", what.c_str(), r4j_last_error());
+    EXPECT(r4j::cpu::last_stream_path() == r4j::cpu::PATH_COLUMNS, "%s: pairwise column path not taken", what.c_str());
+    int mism = 0;
+    for (int64_t e = 0; e < nq * ng; ++e)
+      if (!same_bits(dc[(size_t)e], dist[(size_t)e])) ++mism;
+    EXPECT(mism == 0, "%s threads=%d: pairwise column path differs from row path at %d entries", what.c_str(), threads, mism);
+    EXPECT(dc[(size_t)(nq * ng)] == -9.f, "%s: pairwise column path wrote past the output", what.c_str());
+  }
+  r4j_cpu_set_threads(2);
+  // Full stable order of every row, once: reference for every k is its prefix.
+  std::vector<int32_t> order((size_t)(nq * ng));
+  for (int64_t i = 0; i < nq; ++i) {
+    const float *row = dist.data() + i * ng;
+    int32_t *o = order.data() + i * ng;
+    for (int64_t j = 0; j < ng; ++j) o[j] = (int32_t)j;
+    std::sort(o, o + ng, [&](int32_t a, int32_t b) { return row[a] < row[b] || (row[a] == row[b] && a < b); });
+  }
+  for (int64_t k : {int64_t(0), int64_t(1), int64_t(10), ng}) {
+    if (k > ng) continue;
+    const size_t n = (size_t)(nq * k);
+    std::vector<float> vr(n + 1, -9.f);
+    std::vector<int32_t> xr(n + 1, -9);
+    r4j::cpu::set_stream_path(r4j::cpu::PATH_ROWS);
+    EXPECT(r4j_cpu_pairwise_topk(q.data(), nq, g.data(), ng, d, metric, k, vr.data(), xr.data()) == R4J_OK,
+           "%s rows k=%lld: %s", what.c_str(), (long long)k, r4j_last_error());
+    if (nq > 0 && k > 0)
+      EXPECT(r4j::cpu::last_stream_path() == r4j::cpu::PATH_ROWS, "%s k=%lld: row path not taken", what.c_str(), (long long)k);
+    for (int threads : {1, 2, 3}) {
+      if (threads != 2 && (nq * ng * d > 50000000 || k == ng)) continue;  // keep the scalar rerun short
+      r4j_cpu_set_threads(threads);
+      std::vector<float> vc(n + 1, -9.f);
+      std::vector<int32_t> xc(n + 1, -9);
+      r4j::cpu::set_stream_path(r4j::cpu::PATH_COLUMNS);
+      EXPECT(r4j_cpu_pairwise_topk(q.data(), nq, g.data(), ng, d, metric, k, vc.data(), xc.data()) == R4J_OK,
+             "%s columns k=%lld: %s", what.c_str(), (long long)k, r4j_last_error());
+      if (nq > 0 && k > 0)
+        EXPECT(r4j::cpu::last_stream_path() == r4j::cpu::PATH_COLUMNS, "%s k=%lld: column path not taken", what.c_str(), (long long)k);
+      int vs_rows = 0, vs_ref = 0;
+      for (int64_t i = 0; i < nq; ++i)
+        for (int64_t j = 0; j < k; ++j) {
+          const size_t o = (size_t)(i * k + j);
+          const int32_t want = order[(size_t)(i * ng + j)];
+          if (!same_bits(vc[o], vr[o]) || xc[o] != xr[o]) ++vs_rows;
+          if (!same_bits(vc[o], dist[(size_t)(i * ng + want)]) || xc[o] != want) ++vs_ref;
+        }
+      EXPECT(vs_rows == 0, "%s k=%lld threads=%d: column path differs from row path at %d entries", what.c_str(),
+             (long long)k, threads, vs_rows);
+      EXPECT(vs_ref == 0, "%s k=%lld threads=%d: column path differs from pairwise + sort at %d entries", what.c_str(),
+             (long long)k, threads, vs_ref);
+      EXPECT(vc[n] == -9.f && xc[n] == -9, "%s k=%lld: column path wrote past the output", what.c_str(), (long long)k);
+    }
+    r4j_cpu_set_threads(2);
+  }
+  r4j::cpu::set_stream_path(r4j::cpu::PATH_AUTO);
+}
+
+// The automatic choice (pairwise_topk and pairwise): few queries against a gallery of many chunks take the column path; a
+// gallery of one chunk, or many queries, the row path.
+void check_topk_auto_path() {
+  r4j_cpu_set_threads(2);
+  r4j::cpu::set_stream_path(r4j::cpu::PATH_AUTO);
+  const int64_t d = 64;
+  const r4j::cpu::ColumnShape s = r4j::cpu::column_shape(d);
+  struct Case {
+    int64_t nq, ng;
+    r4j::cpu::StreamPath want;
+  } cases[] = {{1, 16 * s.chunk_rows, r4j::cpu::PATH_COLUMNS},
+               {64, 16 * s.chunk_rows, r4j::cpu::PATH_COLUMNS},
+               {7, s.chunk_rows, r4j::cpu::PATH_ROWS},
+               {4 * s.block_rows + 1, 16 * s.chunk_rows, r4j::cpu::PATH_ROWS}};
+  for (const Case &c : cases) {
+    std::vector<float> q = random_rows(c.nq, d), g = random_rows(c.ng, d);
+    std::vector<float> v((size_t)(c.nq * 10));
+    std::vector<int32_t> x((size_t)(c.nq * 10));
+    EXPECT(r4j_cpu_pairwise_topk(q.data(), c.nq, g.data(), c.ng, d, 0, 10, v.data(), x.data()) == R4J_OK, "auto path: %s",
+           r4j_last_error());
+    EXPECT(r4j::cpu::last_stream_path() == c.want, "auto path %lld x %lld: took %d, want %d", (long long)c.nq,
+           (long long)c.ng, (int)r4j::cpu::last_stream_path(), (int)c.want);
+    std::vector<float> dist((size_t)(c.nq * c.ng));
+    EXPECT(r4j_cpu_pairwise(q.data(), c.nq, g.data(), c.ng, d, 0, dist.data()) == R4J_OK, "auto path: %s", r4j_last_error());
+    EXPECT(r4j::cpu::last_stream_path() == c.want, "auto path pairwise %lld x %lld: took %d, want %d", (long long)c.nq,
+           (long long)c.ng, (int)r4j::cpu::last_stream_path(), (int)c.want);
+  }
+}
+
 void expect_einval(int st, const char *what) {
   EXPECT(st == R4J_EINVAL, "%s: status %d, want EINVAL", what, st);
   EXPECT(std::strlen(r4j_last_error()) > 0, "%s: no error message", what);
@@ -307,6 +429,18 @@ int main(int argc, char **argv) {
       cases += 2;
     }
   }
+  // Column path of pairwise_topk against the row path (quick: a subset).
+  int path_cases = 0;
+  check_topk_auto_path();
+  for (int metric = 0; metric < 3; ++metric)
+    for (int64_t nq : {int64_t(1), int64_t(2), int64_t(7), int64_t(64), int64_t(129)})
+      for (int64_t ng : {int64_t(1), int64_t(31), int64_t(1000), int64_t(20011)})
+        for (int64_t d : {int64_t(1), int64_t(5), int64_t(64), int64_t(512)}) {
+          if (quick && (nq * ng * d > 5000000 || (nq + ng + d) % 3 != 0)) continue;
+          check_topk_paths(nq, ng, d, metric, (nq + ng + d + metric) % 2 == 0);
+          ++path_cases;
+        }
+  std::printf("%d pairwise_topk path shapes checked\n", path_cases);
   r4j_cpu_set_threads(0);
   std::printf("%d shapes checked, %d failures (isa %s)\n", cases, failures, r4j_cpu_isa());
   int status = failures == 0 ? 0 : 1;

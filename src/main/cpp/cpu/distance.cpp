@@ -341,6 +341,85 @@ void stream_rows(const float *q, int64_t nq, const float *g, int64_t ng, int64_t
   stream_rows(q, nq, pg, fn);
 }
 
+ColumnShape column_shape(int64_t d) {
+  const IsaOps &o = ops();
+  // Chunk: about 256 KB of packed gallery rows, so that the chunk, the packed query block (up to
+  // about 1 MB, see pick_mc) and the distance block share L2 without evicting each other for long.
+  int64_t rows = (int64_t(256) << 10) / (4 * d);
+  rows = std::max<int64_t>(1, rows / o.nr) * o.nr;
+  return {pick_mc(d, o.mr), rows};
+}
+
+namespace {
+
+// The column driver behind stream_columns and pairwise_columns: with out == nullptr each block goes
+// to fn through a per-thread block buffer; otherwise the kernel writes straight into out (out[i *
+// ldo + j]) and fn is not used.
+void column_driver(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                   const ColumnBlockFn *fn, float *out, int64_t ldo) {
+  if (nq <= 0 || ng <= 0) return;
+  const IsaOps &o = ops();
+  const int threads = cpu_threads();
+  std::vector<float> qn(nq);
+  row_norms(q, nq, d, metric, qn.data());
+  const ColumnShape shape = column_shape(d);
+  const int64_t mc = std::min(shape.block_rows, round_up(nq, o.mr));
+  const int64_t cp = shape.chunk_rows / o.nr;  // panels per chunk
+  const int64_t panels = (ng + o.nr - 1) / o.nr;
+  const int64_t nchunks = (panels + cp - 1) / cp;
+  const int64_t nrb = (nq + mc - 1) / mc;
+  // Per-thread buffers (bounded by the blocking, not by ng or nq): packed chunk, its row statistics
+  // (zero-padded like PackedGallery's), kernel scratch with the packed query block, distance block.
+  const int64_t pf = round_up(cp * o.nr * d, 16), nf = round_up(cp * o.nr, 16);
+  const int64_t wf = round_up(work_floats(mc, d, o.mr, o.nr), 16);
+  const int64_t bf = out == nullptr ? round_up(mc * cp * o.nr, 16) : 0;
+  const int64_t per_thread = pf + nf + wf + bf;
+  AlignedFloats buf(per_thread * threads);
+#pragma omp parallel num_threads(threads) if (nchunks > 1)
+  {
+#ifdef _OPENMP
+    const int t = omp_get_thread_num();
+#else
+    const int t = 0;
+#endif
+    float *bp = buf.p + t * per_thread, *gn = bp + pf, *w = gn + nf, *blk = w + wf;
+    bool a_ready = false;  // w holds the packed query block (only kept when there is one block)
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t c = 0; c < nchunks; ++c) {
+      const int64_t p0 = c * cp, p1 = std::min(panels, p0 + cp);
+      // The same panels and statistics as PackedGallery builds for panels [p0, p1).
+      for (int64_t p = p0; p < p1; ++p) {
+        float *panel = bp + (p - p0) * o.nr * d;
+        pack_gallery_panel(o, g, ng, d, p, panel);
+        o.sumsq_panel(panel, d, gn + (p - p0) * o.nr);
+        finish_norms(gn + (p - p0) * o.nr, o.nr, metric);
+      }
+      const int64_t j0 = p0 * o.nr, j1 = std::min(ng, p1 * o.nr), ld = j1 - j0;
+      for (int64_t rb = 0; rb < nrb; ++rb) {
+        const int64_t i0 = rb * mc, i1 = std::min(nq, i0 + mc);
+        float *dst = out == nullptr ? blk : out + i0 * ldo + j0;
+        GemmArgs a{q + i0 * d, i1 - i0, qn.data() + i0, bp, gn, 0, p1 - p0, ld, d, metric, dst,
+                   out == nullptr ? ld : ldo, w, mc, nrb == 1 && a_ready};
+        o.gemm(a);
+        a_ready = true;
+        if (out == nullptr) (*fn)(i0, i1, j0, j1, blk, ld, t);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void stream_columns(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                    const ColumnBlockFn &fn) {
+  column_driver(q, nq, g, ng, d, metric, &fn, nullptr, 0);
+}
+
+void pairwise_columns(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                      float *out, int64_t ldo) {
+  column_driver(q, nq, g, ng, d, metric, nullptr, out, ldo);
+}
+
 const char *isa_name() { return ops().name; }
 
 }  // namespace cpu

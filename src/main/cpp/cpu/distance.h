@@ -79,6 +79,50 @@ void pairwise_into(const float *q, int64_t nq, const float *g, int64_t ng, int64
                    float *out, int64_t ldo);
 void pairwise_into(const float *q, int64_t nq, const PackedGallery &g, float *out, int64_t ldo);
 
+// Column-parallel streaming, for few query rows against a large gallery (the serving case): the
+// gallery is shared out between the threads (cpu_threads()) in chunks of whole packed panels, each
+// thread packs its chunk (and the chunk's row statistics) into a thread-local buffer and runs every
+// query row against it while it sits in L2. One pass over the gallery per call, whatever nq; the
+// gallery is never packed as a whole. fn(i0, i1, j0, j1, block, ld, thread) is called exactly once
+// per (query row block [i0, i1), gallery chunk [j0, j1)) with block[(i - i0) * ld + (j - j0)] =
+// dist(q_i, g_j), from one of the worker threads (thread in [0, cpu_threads())); calls for different
+// chunks may run concurrently, chunks reach a thread in no promised order, and the block memory is
+// only valid during the call. Values are bit-identical to stream_rows' (same packed panels, same
+// micro-kernel, same norms). Memory, per thread, allocated once per call: the packed chunk
+// (chunk_rows * (d + 1) floats, about 256 KB), the packed query block (block_rows * (d + NR)) and
+// one distance block (block_rows * chunk_rows floats). fn must not throw; the function itself
+// throws std::bad_alloc when out of memory.
+using ColumnBlockFn = std::function<void(int64_t i0, int64_t i1, int64_t j0, int64_t j1, const float *block,
+                                         int64_t ld, int thread)>;
+void stream_columns(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                    const ColumnBlockFn &fn);
+
+// pairwise_into on the column path: the [nq, ng] matrix written straight into out (out[i * ldo +
+// j], ldo >= ng), chunks of the gallery packed per thread as in stream_columns (same per-thread
+// memory, less the distance block), never the whole gallery. Bit-identical to pairwise_into.
+void pairwise_columns(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                      float *out, int64_t ldo);
+
+// The blocking stream_columns uses for dimension d (at most block_rows query rows and chunk_rows
+// gallery rows per call of fn), so that callers can size their own per-row state and choose a path.
+struct ColumnShape {
+  int64_t block_rows;  // query rows per block (a multiple of MR)
+  int64_t chunk_rows;  // gallery rows per chunk (a multiple of NR)
+};
+ColumnShape column_shape(int64_t d);
+
+// How r4j_cpu_pairwise_topk and r4j_cpu_pairwise stream the distances: PATH_AUTO (default) picks
+// the column path (stream_columns / pairwise_columns) when the query rows are few relative to the
+// gallery (see pairwise.cpp), PATH_ROWS / PATH_COLUMNS force one path. For testing and benchmarking only (results are bit-identical either way); the
+// environment variable R4J_CPU_PATH=rows|columns sets the initial value. Not thread-safe with
+// concurrent calls (set it before them).
+enum StreamPath { PATH_AUTO = 0, PATH_ROWS = 1, PATH_COLUMNS = 2 };
+void set_stream_path(StreamPath path);
+StreamPath stream_path();
+// The path the last r4j_cpu_pairwise_topk or r4j_cpu_pairwise call on this thread took (PATH_ROWS or PATH_COLUMNS;
+// PATH_AUTO before any call that streamed distances). For tests that must know which path ran.
+StreamPath last_stream_path();
+
 // SIMD path in use: "avx512", "avx2" or "scalar".
 const char *isa_name();
 
