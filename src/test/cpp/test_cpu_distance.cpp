@@ -429,14 +429,17 @@ int main(int argc, char **argv) {
       cases += 2;
     }
   }
-  // Column path of pairwise_topk against the row path (quick: a subset).
+  // Column path of pairwise_topk against the row path (quick: a subset). The reruns for the other
+  // SIMD paths take the subset too (R4J_TEST_PATHS_QUICK): the grid is ~25 s per path, and the paths
+  // share everything but the micro-kernel and the packing, which the subset covers.
+  const bool paths_quick = quick || std::getenv("R4J_TEST_PATHS_QUICK") != nullptr;
   int path_cases = 0;
   check_topk_auto_path();
   for (int metric = 0; metric < 3; ++metric)
     for (int64_t nq : {int64_t(1), int64_t(2), int64_t(7), int64_t(64), int64_t(129)})
       for (int64_t ng : {int64_t(1), int64_t(31), int64_t(1000), int64_t(20011)})
         for (int64_t d : {int64_t(1), int64_t(5), int64_t(64), int64_t(512)}) {
-          if (quick && (nq * ng * d > 5000000 || (nq + ng + d) % 3 != 0)) continue;
+          if (paths_quick && (nq * ng * d > 5000000 || (nq + ng + d) % 3 != 0)) continue;
           check_topk_paths(nq, ng, d, metric, (nq + ng + d + metric) % 2 == 0);
           ++path_cases;
         }
@@ -448,7 +451,8 @@ int main(int argc, char **argv) {
   if (std::getenv("R4J_CPU_ISA") == nullptr) {
     for (const char *isa : {"avx2", "scalar"}) {
       if (std::strcmp(isa, r4j_cpu_isa()) == 0) continue;
-      const std::string cmd = std::string("R4J_CPU_ISA=") + isa + " '" + argv[0] + "' " + std::to_string(seed);
+      const std::string cmd =
+          std::string("R4J_TEST_PATHS_QUICK=1 R4J_CPU_ISA=") + isa + " '" + argv[0] + "' " + std::to_string(seed);
       std::fflush(stdout);
       const int rc = std::system(cmd.c_str());
       if (rc != 0) {
