@@ -19,7 +19,7 @@ cd "$root"
 [[ -f "$out/gallery/MANIFEST.json" ]] || ./reid4j gallery import --dir "$out/case" --out "$out/gallery" | tail -1
 
 serve_pid=""
-stop_server() { [[ -n "$serve_pid" ]] && kill -TERM "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null; serve_pid=""; }
+stop_server() { if [[ -n "$serve_pid" ]]; then kill -TERM "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi; serve_pid=""; }
 trap stop_server EXIT
 start_server() { # extra serve args
   ./reid4j serve --gallery "$out/gallery" --port 18080 --backend cpu "$@" > "$out/serve.log" 2>&1 &

@@ -153,6 +153,7 @@ public final class ReidService implements AutoCloseable {
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
   private final AtomicInteger inflight = new AtomicInteger();
+  private final java.util.concurrent.ConcurrentHashMap<String, Timer> timers = new java.util.concurrent.ConcurrentHashMap<>();
   private volatile BatchedSearch searches;
   private final SharedEmbedder embeds;
   private final Javalin app;
@@ -165,7 +166,7 @@ public final class ReidService implements AutoCloseable {
     this.options = o;
     this.model = model;
     this.info = info == null ? Map.of() : info;
-    DistributionSummary searchSizes = batchSizes("search"), embedSizes = batchSizes("embed");
+    DistributionSummary searchSizes = batchSizes("search"), embedSizes = model == null ? null : batchSizes("embed");
     this.searchSizes = searchSizes;
     embeds = model == null ? null : new SharedEmbedder(model.embedder(), model.options(), o.maxBatch(),
         o.maxWaitMicros(), o.queueCapacity(), embedSizes::record);
@@ -323,10 +324,29 @@ public final class ReidService implements AutoCloseable {
     } catch (IllegalStateException e) {
       endpoint = null; // answered before routing (503 while starting or stopping, 401/403)
     }
-    if (endpoint == null || endpoint.isEmpty() || endpoint.equals("*")) endpoint = "unmatched";
-    Timer.builder("reid4j.http.requests").tag("endpoint", endpoint).tag("method", ctx.method().name())
-        .tag("status", Integer.toString(ctx.statusCode())).description("HTTP requests by endpoint and status")
-        .publishPercentileHistogram().register(registry).record(Duration.ofNanos((long) (ms * 1e6)));
+    String route = endpoint == null || endpoint.isEmpty() || endpoint.equals("*") ? "unmatched" : endpoint;
+    String method = ctx.method().name();
+    int status = ctx.statusCode();
+    timers.computeIfAbsent(route + " " + method + " " + status, k -> Timer.builder("reid4j.http.requests")
+        .tag("endpoint", route).tag("method", method).tag("status", Integer.toString(status))
+        .description("HTTP requests by endpoint and status").publishPercentileHistogram().register(registry))
+        .record(Duration.ofNanos((long) (ms * 1e6)));
+  }
+
+  /**
+   * The request body, read once into an array of exactly its length (a declared length above the
+   * limit is refused before reading; a body without one is read up to the limit).
+   */
+  private byte[] body(Context ctx) throws IOException {
+    long max = options.maxBodyBytes(), declared = ctx.req().getContentLengthLong();
+    if (declared > max) throw new ApiException(413, "the request body is larger than " + max + " bytes");
+    try (java.io.InputStream in = ctx.req().getInputStream()) {
+      byte[] b = declared >= 0 ? in.readNBytes((int) declared) : in.readNBytes((int) max + 1);
+      if (b.length > max) throw new ApiException(413, "the request body is larger than " + max + " bytes");
+      if (declared >= 0 && b.length < declared)
+        throw ApiException.badRequest("the request body ended after " + b.length + " of " + declared + " bytes");
+      return b;
+    }
   }
 
   private static void error(Context ctx, int status, String message) {
@@ -376,15 +396,15 @@ public final class ReidService implements AutoCloseable {
     return new Item(id, f, Requests.optionalInt(o, "pid", where), Requests.optionalInt(o, "camid", where), attrs);
   }
 
-  private void addItem(Context ctx) {
-    Item it = item(Requests.object(ctx.bodyAsBytes()), "");
+  private void addItem(Context ctx) throws IOException {
+    Item it = item(Requests.object(body(ctx)), "");
     gallery.add(it);
     ctx.header("Location", "/v1/items/" + URLEncoder.encode(it.id(), StandardCharsets.UTF_8).replace("+", "%20"));
     send(ctx, 201, Requests.JSON.createObjectNode().put("id", it.id()));
   }
 
-  private void addItems(Context ctx) {
-    JsonNode o = Requests.object(ctx.bodyAsBytes());
+  private void addItems(Context ctx) throws IOException {
+    JsonNode o = Requests.object(body(ctx));
     Requests.onlyFields(o, "", Set.of("items"));
     JsonNode a = o.get("items");
     if (a == null || !a.isArray() || a.isEmpty())
@@ -448,9 +468,9 @@ public final class ReidService implements AutoCloseable {
     return new SearchJob(feature(q.input(), where), so);
   }
 
-  private void search(Context ctx) {
+  private void search(Context ctx) throws IOException {
     long t0 = System.nanoTime();
-    Requests.Query q = Requests.query(Requests.object(ctx.bodyAsBytes()), "", gallery.dimension(), options.maxK());
+    Requests.Query q = Requests.query(Requests.object(body(ctx)), "", gallery.dimension(), options.maxK());
     SearchJob j = job(q, "");
     List<Hit> hits = await(searches.submit(j.feature(), j.options()), "search");
     ObjectNode n = Requests.JSON.createObjectNode();
@@ -459,9 +479,9 @@ public final class ReidService implements AutoCloseable {
     send(ctx, 200, n);
   }
 
-  private void searchMany(Context ctx) {
+  private void searchMany(Context ctx) throws IOException {
     long t0 = System.nanoTime();
-    List<Requests.Query> qs = Requests.queries(Requests.object(ctx.bodyAsBytes()), gallery.dimension(), options.maxK(),
+    List<Requests.Query> qs = Requests.queries(Requests.object(body(ctx)), gallery.dimension(), options.maxK(),
         options.maxBatchQueries());
     List<SearchJob> jobs = new ArrayList<>(qs.size());
     for (int i = 0; i < qs.size(); i++) jobs.add(job(qs.get(i), "queries[" + i + "]."));
@@ -512,9 +532,9 @@ public final class ReidService implements AutoCloseable {
     return await(embeds.submit(img), "embed");
   }
 
-  private void embed(Context ctx) {
+  private void embed(Context ctx) throws IOException {
     String type = ctx.contentType() == null ? "" : ctx.contentType().toLowerCase(Locale.ROOT);
-    byte[] body = ctx.bodyAsBytes();
+    byte[] body = body(ctx);
     byte[] image;
     if (type.startsWith("application/json")) {
       JsonNode o = Requests.object(body);
@@ -532,8 +552,8 @@ public final class ReidService implements AutoCloseable {
     send(ctx, 200, n);
   }
 
-  private void compare(Context ctx) {
-    JsonNode o = Requests.object(ctx.bodyAsBytes());
+  private void compare(Context ctx) throws IOException {
+    JsonNode o = Requests.object(body(ctx));
     Requests.onlyFields(o, "", Set.of("a", "b"));
     Model m = model("/v1/compare");
     if (m.thresholdOrNull() == null)

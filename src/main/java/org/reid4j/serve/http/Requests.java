@@ -18,7 +18,10 @@ import java.util.Set;
  * ignored, so a misspelt {@code "exclude_camid"} is not silently a search without the exclusion.
  */
 final class Requests {
-  static final ObjectMapper JSON = new ObjectMapper()
+  // The fast double parser: a 512-value feature is 512 number parses per request, which the JDK's
+  // parser made the largest share of a search's Java time.
+  static final ObjectMapper JSON = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+      .enable(com.fasterxml.jackson.core.StreamReadFeature.USE_FAST_DOUBLE_PARSER).build())
       .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
       .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
