@@ -124,7 +124,8 @@ final class NeighbourGraph {
   static Top nearest(float[] row, int self, int k) {
     int[] idx = new int[k];
     float[] val = new float[k];
-    int size = 0, argmax = -1;
+    int[] size = {0};
+    int argmax = -1;
     float max = 0f;
     for (int j = 0; j < row.length; j++) {
       float v = row[j];
@@ -133,17 +134,9 @@ final class NeighbourGraph {
         max = v;
         argmax = j;
       }
-      if (size == k && !(v < val[size - 1])) continue;
-      int p = size == k ? size - 1 : size++;
-      while (p > 0 && v < val[p - 1]) {
-        val[p] = val[p - 1];
-        idx[p] = idx[p - 1];
-        p--;
-      }
-      val[p] = v;
-      idx[p] = j;
+      insert(idx, val, size, 0, j, v, k);
     }
-    return new Top(Arrays.copyOf(idx, size), Arrays.copyOf(val, size), Math.max(0f, max), argmax);
+    return new Top(Arrays.copyOf(idx, size[0]), Arrays.copyOf(val, size[0]), Math.max(0f, max), argmax);
   }
 
   /** A sorted neighbour list with the row's maximum (argmax -1: no other item). */
