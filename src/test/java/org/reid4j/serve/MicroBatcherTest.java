@@ -17,8 +17,10 @@ class MicroBatcherTest {
   static final class Squares {
     final List<List<Integer>> batches = Collections.synchronizedList(new ArrayList<>());
     volatile CountDownLatch gate = new CountDownLatch(0);
+    final java.util.concurrent.Semaphore entered = new java.util.concurrent.Semaphore(0);
 
     List<Integer> apply(List<Integer> in) {
+      entered.release(); // the batch is fixed once the worker has it
       try {
         gate.await();
       } catch (InterruptedException e) {
@@ -41,7 +43,7 @@ class MicroBatcherTest {
     List<Integer> sizes = Collections.synchronizedList(new ArrayList<>());
     try (MicroBatcher<Integer, Integer> b = new MicroBatcher<>("test", 8, 0, 100, w::apply, sizes::add)) {
       CompletableFuture<Integer> first = b.submit(1); // taken at once; the worker blocks on the gate
-      while (b.queued() > 0) Thread.onSpinWait();
+      assertTrue(w.entered.tryAcquire(10, TimeUnit.SECONDS));
       List<CompletableFuture<Integer>> rest = new ArrayList<>();
       for (int i = 2; i <= 12; i++) rest.add(b.submit(i));
       assertEquals(11, b.queued());
@@ -83,7 +85,7 @@ class MicroBatcherTest {
     w.gate = new CountDownLatch(1);
     try (MicroBatcher<Integer, Integer> b = new MicroBatcher<>("search", 4, 0, 3, w::apply, null)) {
       CompletableFuture<Integer> busy = b.submit(1);
-      while (b.queued() > 0) Thread.onSpinWait();
+      assertTrue(w.entered.tryAcquire(10, TimeUnit.SECONDS));
       CompletableFuture<Integer> ok = b.submit(2), bad = b.submit(-3), ok2 = b.submit(4);
       MicroBatcher.QueueFullException e = assertThrows(MicroBatcher.QueueFullException.class, () -> b.submit(5));
       assertTrue(e.getMessage().contains("search queue is full (3 requests waiting)"), e.getMessage());
@@ -119,7 +121,7 @@ class MicroBatcherTest {
     stuck.gate = new CountDownLatch(1);
     MicroBatcher<Integer, Integer> c = new MicroBatcher<>("embed", 1, 0, 10, stuck::apply, null);
     CompletableFuture<Integer> running = c.submit(1);
-    while (c.queued() > 0) Thread.onSpinWait();
+    assertTrue(stuck.entered.tryAcquire(10, TimeUnit.SECONDS));
     CompletableFuture<Integer> waiting = c.submit(2);
     c.close(100); // the worker is stuck: what is still queued after the timeout fails, it does not hang
     ExecutionException x = assertThrows(ExecutionException.class, () -> waiting.get(1, TimeUnit.SECONDS));
