@@ -1,0 +1,45 @@
+package org.reid4j.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.reid4j.gallery.Gallery;
+import org.reid4j.gallery.GalleryOptions;
+import org.reid4j.kernels.Metric;
+
+/** {@code reid4j serve}'s refusals: each one before anything listens or is written, with one clear line. */
+class ServeCommandTest {
+  @TempDir Path dir;
+
+  static void refused(String fragment, String... args) {
+    EvalCommandTest.Run r = EvalCommandTest.cli(args);
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains(fragment), "'" + r.err().strip() + "' should say '" + fragment + "'");
+    assertFalse(r.err().contains("\tat "), r.err());
+  }
+
+  @Test
+  void badStartsAreRefusedWithAReason() throws Exception {
+    Path empty = dir.resolve("empty");
+    refused("holds no gallery; give --dim D", "serve", "--gallery", empty.toString(), "--port", "0");
+    assertFalse(Files.exists(empty.resolve("MANIFEST.json")), "nothing was created");
+    try (Gallery g = Gallery.open(dir.resolve("g"), GalleryOptions.of(4).metric(Metric.COSINE))) {
+      // made with dimension 4, cosine
+    }
+    String g = dir.resolve("g").toString();
+    refused("has dimension 4", "serve", "--gallery", g, "--dim", "8", "--port", "0");
+    refused("was made with cosine", "serve", "--gallery", g, "--metric", "sqeuclidean", "--port", "0");
+    refused("--api-key-for-reads needs --api-key-file", "serve", "--gallery", g, "--api-key-for-reads", "--port", "0");
+    refused("--max-batch must be at least 1", "serve", "--gallery", g, "--max-batch", "0", "--port", "0");
+    refused("--rerank: k1 must be at least 1", "serve", "--gallery", g, "--rerank", "0", "--port", "0");
+    Path shortKey = dir.resolve("key");
+    Files.writeString(shortKey, "short\n");
+    refused("at least 16 characters", "serve", "--gallery", g, "--api-key-file", shortKey.toString(), "--port", "0");
+    refused("--api-key-file not found", "serve", "--gallery", g, "--api-key-file", dir.resolve("nokey").toString(),
+        "--port", "0");
+    refused("unknown backend", "serve", "--gallery", g, "--backend", "tpu", "--port", "0");
+  }
+}
