@@ -13,11 +13,13 @@ import org.reid4j.kernels.TopK;
  * each run of visible segment rows is handed to the kernels in place: as a row range of the
  * segment's copy on the CUDA device when it has one ({@link Segment#mirror}), else straight from its
  * memory map (no copy; rows were checked when added). Otherwise each block's eligible rows (visible, not
- * excluded, matching the filters) are copied into one heap matrix and handed to
- * {@link Kernels#pairwiseTopk}, as are the delta's rows. The per-block lists are merged into each query's running list by
- * (distance, global index). Because excluded rows never reach the kernels, every block answers
- * with its true k best eligible rows and the merged answer is exact; the [queries, gallery]
- * distance matrix is never held.
+ * excluded, matching the filters) are searched in place too when they are at least half of a range
+ * (asking for k + the ineligible count, then dropping the ineligible ones), else copied into one
+ * heap matrix per block and handed to {@link Kernels#pairwiseTopk}, as are the delta's rows. The
+ * per-block lists are merged into each query's running list by (distance, global index). Every
+ * block answers with its true k best eligible rows (ineligible rows either never reach the kernels
+ * or are dropped from a list long enough to hold k eligible ones), so the merged answer is exact;
+ * the [queries, gallery] distance matrix is never held.
  *
  * <p>The global index orders rows as the gallery holds them: segments oldest first, then the delta,
  * i.e. insertion order of each item's current version. It breaks ties between equal distances.
@@ -72,6 +74,34 @@ final class Searcher {
           r0 = live;
           continue;
         }
+        { // Selective: a range of mostly eligible rows is searched where it lies, for its k + (ineligible
+          // rows) nearest, and the ineligible ones are dropped: the k best eligible rows are among them.
+          int end = dev != null ? seg.rows : seg.mapEnd(r0), n = end - r0, eligible = 0;
+          for (int r = r0; r < end; r++) if (eligible(s, seg, r, o)) eligible++;
+          if (eligible == 0) {
+            r0 = end;
+            continue;
+          }
+          if (2L * eligible >= n) {
+            int first = r0, kk = Math.min(k, eligible), kq = Math.min(n, k + (n - eligible));
+            TopK t;
+            if (dev != null) {
+              t = dev.topkIfOpen(q, first, n, kq).orElse(null);
+              if (t == null) { // closed since the snapshot was taken: from the memory map instead
+                dev = null;
+                continue;
+              }
+            } else {
+              t = kernels.pairwiseTopk(q, seg.rowsInPlace(first, n), n, metric, kq);
+            }
+            Segment sg = seg;
+            TopK kept = keepOnly(t, nq, kk, j -> eligible(s, sg, first + j, o));
+            merge(kept, nq, eligible, j -> first + j, base, seg.metas, k, best);
+            r0 = end;
+            continue;
+          }
+        }
+        // Few eligible rows: they are copied, a block at a time.
         int r1 = Math.min(seg.mapEnd(r0), r0 + blockRows), n = 0;
         int from = r0;
         r0 = r1;
@@ -99,6 +129,32 @@ final class Searcher {
       out.add(List.copyOf(hits));
     }
     return out;
+  }
+
+  private static boolean eligible(Snapshot s, Segment seg, int r, SearchOptions o) {
+    return s.visible(seg.dead, r) && seg.metas[r].matches(o);
+  }
+
+  /**
+   * The first kk entries of each row of t whose column passes keep, in t's order; t holds at least
+   * kk such entries in every row (it was asked for k + the ineligible count).
+   */
+  private static TopK keepOnly(TopK t, int nq, int kk, java.util.function.IntPredicate keep) {
+    float[] v = new float[nq * kk];
+    int[] ix = new int[nq * kk];
+    for (int i = 0; i < nq; i++) {
+      int c = 0;
+      for (int y = 0; y < t.k() && c < kk; y++) {
+        int j = t.index(i, y);
+        if (keep.test(j)) {
+          v[i * kk + c] = t.value(i, y);
+          ix[i * kk + c++] = j;
+        }
+      }
+      if (c != kk) throw new IllegalStateException("query " + i + ": " + c + " eligible rows among the " + t.k()
+          + " nearest, expected " + kk);
+    }
+    return new TopK(nq, kk, v, ix);
   }
 
   /** The block's k best eligible rows (pick[j] is the block row of matrix row j), merged into best. */
