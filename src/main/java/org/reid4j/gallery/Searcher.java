@@ -9,17 +9,15 @@ import org.reid4j.kernels.Metric;
 import org.reid4j.kernels.TopK;
 
 /**
- * Exact k-nearest search over a {@link Snapshot}, block by block. Without exclusions or filters,
- * each run of visible segment rows is handed to the kernels in place: as a row range of the
- * segment's copy on the CUDA device when it has one ({@link Segment#mirror}), else straight from its
- * memory map (no copy; rows were checked when added). Otherwise each block's eligible rows (visible, not
- * excluded, matching the filters) are searched in place too when they are at least half of a range
- * (asking for k + the ineligible count, then dropping the ineligible ones), else copied into one
- * heap matrix per block and handed to {@link Kernels#pairwiseTopk}, as are the delta's rows. The
- * per-block lists are merged into each query's running list by (distance, global index). Every
- * block answers with its true k best eligible rows (ineligible rows either never reach the kernels
- * or are dropped from a list long enough to hold k eligible ones), so the merged answer is exact;
- * the [queries, gallery] distance matrix is never held.
+ * Exact k-nearest search over a {@link Snapshot}, range by range (a segment's row range on the
+ * CUDA device when it is mirrored there, see {@link Segment#mirror}, else one memory map of it),
+ * then the delta. A range whose rows are at least half eligible (visible, not excluded, matching
+ * the filters) is handed to the kernels where it lies, with no copy (rows were checked when
+ * added), asking for k + the ineligible count and dropping the ineligible rows; a range of fewer
+ * eligible rows, and the delta, have their eligible rows copied into one heap matrix per block.
+ * Each range or block thus answers with its true k best eligible rows, and the lists are merged
+ * into each query's running list by (distance, global index): the answer is exact, and the
+ * [queries, gallery] distance matrix is never held.
  *
  * <p>The global index orders rows as the gallery holds them: segments oldest first, then the delta,
  * i.e. insertion order of each item's current version. It breaks ties between equal distances.
@@ -53,63 +51,34 @@ final class Searcher {
     for (Segment seg : s.segments()) {
       DeviceRows dev = seg.mirror();
       for (int r0 = 0; r0 < seg.rows; ) {
-        if (!o.selective()) {
-          // Every run of visible rows is searched where it lies: on the device when the segment is
-          // mirrored there (a row range: only the queries travel), else within one memory map, in
-          // place. No copy, one kernel call per run.
-          int end = dev != null ? seg.rows : seg.mapEnd(r0), live = r0;
-          while (live < end && s.visible(seg.dead, live)) live++;
-          if (live > r0) {
-            int first = r0;
-            TopK t = dev == null ? null : dev.topkIfOpen(q, first, live - first, Math.min(k, live - first)).orElse(null);
-            if (t == null) { // not mirrored, or closed since the snapshot was taken (compaction, close)
-              dev = null;
-              live = Math.min(live, seg.mapEnd(r0));
-              t = kernels.pairwiseTopk(q, seg.rowsInPlace(first, live - first), live - first, metric,
-                  Math.min(k, live - first));
-            }
-            merge(t, q.rows(), live - first, j -> first + j, base, seg.metas, k, best);
-          }
-          while (live < end && !s.visible(seg.dead, live)) live++; // deleted rows are skipped
-          r0 = live;
-          continue;
-        }
-        { // Selective: a range of mostly eligible rows is searched where it lies, for its k + (ineligible
-          // rows) nearest, and the ineligible ones are dropped: the k best eligible rows are among them.
-          int end = dev != null ? seg.rows : seg.mapEnd(r0), n = end - r0, eligible = 0;
-          for (int r = r0; r < end; r++) if (eligible(s, seg, r, o)) eligible++;
-          if (eligible == 0) {
-            r0 = end;
+        // A range: the whole segment where it is mirrored on the device, else one memory map.
+        int end = dev != null ? seg.rows : seg.mapEnd(r0), n = end - r0, eligible = 0;
+        for (int r = r0; r < end; r++) if (eligible(s, seg, r, o)) eligible++;
+        if (2L * eligible >= n && eligible > 0) {
+          // Mostly eligible: searched where it lies (only the queries travel) for its k + (ineligible
+          // rows) nearest; dropping the ineligible ones leaves its k best eligible rows.
+          int first = r0, kq = Math.min(n, k + (n - eligible));
+          TopK t = dev == null ? kernels.pairwiseTopk(q, seg.rowsInPlace(first, n), n, metric, kq)
+              : dev.topkIfOpen(q, first, n, kq).orElse(null);
+          if (t == null) { // the device copy was closed since the snapshot was taken: the memory map instead
+            dev = null;
             continue;
           }
-          if (2L * eligible >= n) {
-            int first = r0, kk = Math.min(k, eligible), kq = Math.min(n, k + (n - eligible));
-            TopK t;
-            if (dev != null) {
-              t = dev.topkIfOpen(q, first, n, kq).orElse(null);
-              if (t == null) { // closed since the snapshot was taken: from the memory map instead
-                dev = null;
-                continue;
-              }
-            } else {
-              t = kernels.pairwiseTopk(q, seg.rowsInPlace(first, n), n, metric, kq);
-            }
-            Segment sg = seg;
-            TopK kept = keepOnly(t, nq, kk, j -> eligible(s, sg, first + j, o));
-            merge(kept, nq, eligible, j -> first + j, base, seg.metas, k, best);
-            r0 = end;
-            continue;
+          Segment sg = seg;
+          TopK kept = eligible == n ? t : keepOnly(t, nq, Math.min(k, eligible), j -> eligible(s, sg, first + j, o));
+          merge(kept, nq, eligible, j -> first + j, base, seg.metas, k, best);
+        } else {
+          // Few eligible rows: they are copied, a block at a time.
+          for (int b0 = r0; b0 < end; b0 += blockRows) {
+            int b1 = Math.min(end, b0 + blockRows), m = 0;
+            for (int r = b0; r < b1; r++) if (eligible(s, seg, r, o)) pick[m++] = r;
+            if (m == 0) continue;
+            float[] g = new float[m * dimension];
+            for (int j = 0; j < m; j++) seg.copyRow(pick[j], g, j * dimension);
+            block(q, new FloatMatrix(m, dimension, g), pick, base, seg.metas, k, best);
           }
         }
-        // Few eligible rows: they are copied, a block at a time.
-        int r1 = Math.min(seg.mapEnd(r0), r0 + blockRows), n = 0;
-        int from = r0;
-        r0 = r1;
-        for (int r = from; r < r1; r++) if (s.visible(seg.dead, r) && (!o.selective() || seg.metas[r].matches(o))) pick[n++] = r;
-        if (n == 0) continue;
-        float[] g = new float[n * dimension];
-        for (int j = 0; j < n; j++) seg.copyRow(pick[j], g, j * dimension);
-        block(q, new FloatMatrix(n, dimension, g), pick, base, seg.metas, k, best);
+        r0 = end;
       }
       base += seg.rows;
     }
@@ -132,7 +101,7 @@ final class Searcher {
   }
 
   private static boolean eligible(Snapshot s, Segment seg, int r, SearchOptions o) {
-    return s.visible(seg.dead, r) && seg.metas[r].matches(o);
+    return s.visible(seg.dead, r) && (!o.selective() || seg.metas[r].matches(o));
   }
 
   /**
