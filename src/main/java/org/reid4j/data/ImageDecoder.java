@@ -40,7 +40,7 @@ public final class ImageDecoder {
           e);
     }
     if (bytes.length == 0) throw new IOException(file + ": empty image file (0 bytes)");
-    return decode(bytes, file.toString(), channels);
+    return convert(read(bytes, file.toString(), Integer.MAX_VALUE), file.toString(), channels);
   }
 
   /**
@@ -52,6 +52,11 @@ public final class ImageDecoder {
     if (channels != 1 && channels != 3)
       throw new IllegalArgumentException("channels must be 1 or 3, got " + channels);
     if (bytes.length == 0) throw new IOException(source + ": empty image (0 bytes)");
+    return convert(read(bytes, source, maxSide), source, channels);
+  }
+
+  /** The decoded image, as ImageIO.read would give it, after checking its size from the header. */
+  private static BufferedImage read(byte[] bytes, String source, int maxSide) throws IOException {
     try (javax.imageio.stream.ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
       java.util.Iterator<javax.imageio.ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
       if (readers == null || !readers.hasNext())
@@ -64,7 +69,7 @@ public final class ImageDecoder {
         if (w > maxSide || h > maxSide)
           throw new IOException(source + ": the image is " + w + " x " + h + " pixels; at most " + maxSide
               + " pixels a side are accepted");
-        return toFloat(r.read(0), channels);
+        return r.read(0);
       } finally {
         r.dispose();
       }
@@ -76,16 +81,7 @@ public final class ImageDecoder {
     }
   }
 
-  private static FloatImage decode(byte[] bytes, String source, int channels) throws IOException {
-    BufferedImage img;
-    try {
-      img = ImageIO.read(new ByteArrayInputStream(bytes));
-    } catch (IOException | RuntimeException e) {
-      throw new IOException(source + ": corrupt or unreadable image (" + e + ")", e);
-    }
-    if (img == null)
-      throw new IOException(source + ": not an image javax.imageio can read (expected JPEG or PNG, " + bytes.length
-          + " bytes)");
+  private static FloatImage convert(BufferedImage img, String source, int channels) throws IOException {
     try {
       return toFloat(img, channels);
     } catch (RuntimeException e) {
