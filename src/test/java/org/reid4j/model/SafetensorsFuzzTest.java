@@ -17,7 +17,10 @@ class SafetensorsFuzzTest {
 
   static {
     try {
-      Path dir = Files.createTempDirectory("reid4j-fuzz");
+      // A memory-backed folder where there is one: each input is written to a file and mapped.
+      Path shm = Path.of("/dev/shm");
+      Path dir = Files.isDirectory(shm) && Files.isWritable(shm)
+          ? Files.createTempDirectory(shm, "reid4j-fuzz") : Files.createTempDirectory("reid4j-fuzz");
       dir.toFile().deleteOnExit();
       FILE = dir.resolve("w.safetensors");
     } catch (IOException e) {
