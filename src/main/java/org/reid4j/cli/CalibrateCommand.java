@@ -77,10 +77,10 @@ public final class CalibrateCommand implements Callable<Integer> {
     Kernels kernels = Kernels.create(Backend.parse(backend));
 
     ExtractCommand x = new ExtractCommand();
-    x.checkpoint = checkpoint;
+    x.model.checkpoint = checkpoint;
     x.data = data;
-    x.flip = flip;
-    x.device = device;
+    x.model.flip = flip;
+    x.model.device = device;
     LabelledFeatures set;
     try (ExtractCommand.Prepared p = x.prepare()) {
       LabelledFeatures[] sides = x.extractLabelled(p);

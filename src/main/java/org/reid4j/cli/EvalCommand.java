@@ -181,11 +181,11 @@ public final class EvalCommand implements Callable<Integer> {
       if (dir != null || queryFeatures != null || galleryFeatures != null)
         throw new IllegalArgumentException("--checkpoint extracts features itself: give --data, not feature files");
       ExtractCommand x = new ExtractCommand();
-      x.checkpoint = checkpoint;
+      x.model.checkpoint = checkpoint;
       x.data = data;
-      x.flip = flip;
-      x.device = device;
-      x.normalize = false; // --normalize applies below, as for feature files
+      x.model.flip = flip;
+      x.model.device = device;
+      x.model.normalize = false; // --normalize applies below, as for feature files
       try (ExtractCommand.Prepared p = x.prepare()) {
         org.reid4j.data.ImageSource[] qg = x.openDataset(p.cfg(), p.embedder().channels());
         LabelledFeatures[] sides = x.extractLabelled(p, qg);

@@ -29,6 +29,7 @@ import org.reid4j.serve.ModelEmbedder;
 import org.reid4j.serve.ModelLoader;
 import org.reid4j.serve.TorchScriptEmbedder;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code reid4j extract}: features of a data set's query/gallery splits, or of a folder of crops. */
@@ -44,33 +45,8 @@ public final class ExtractCommand implements Callable<Integer> {
   private static final List<String> DATASETS = List.of("fashion-mnist", "market1501", "dukemtmc", "msmt17", "csv");
   private static final List<String> IMAGE_EXTENSIONS = List.of(".jpg", ".jpeg", ".png", ".bmp", ".gif");
 
-  @Option(names = "--checkpoint", paramLabel = "FILE", description = "A reid4j checkpoint or model file.")
-  Path checkpoint;
-
-  @Option(names = "--config", paramLabel = "FILE",
-      description = "Training config for the model (needed for a bare model file; replaces a checkpoint's stored config).")
-  Path config;
-
-  @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Config override, e.g. --set INPUT.SIZE_TEST=[288,144].")
-  List<String> overrides = new ArrayList<>();
-
-  @Option(names = "--torchscript", paramLabel = "FILE", description = "A TorchScript model returning [N, D] features.")
-  Path torchscript;
-
-  @Option(names = "--input-size", paramLabel = "H,W",
-      description = "Input height and width (TorchScript: required; checkpoint: overrides INPUT.SIZE_TEST).")
-  String inputSizeText;
-
-  @Option(names = "--channels", paramLabel = "C", description = "TorchScript input channels (default: the number of --mean values, else 3).")
-  Integer channels;
-
-  @Option(names = "--mean", paramLabel = "M,..",
-      description = "Per-channel pixel mean on [0, 1] pixels (TorchScript default: ImageNet's for 3 channels, 0.5 for 1).")
-  String meanText;
-
-  @Option(names = "--std", paramLabel = "S,..",
-      description = "Per-channel pixel std (TorchScript default: ImageNet's for 3 channels, 0.5 for 1).")
-  String stdText;
+  @Mixin
+  ModelOptions model = new ModelOptions(); // picocli fills this instance; eval, calibrate and serve fill it themselves
 
   @Option(names = "--data", paramLabel = "NAME[:ROOT]", description = "A labelled data set: its query and gallery splits.")
   String data;
@@ -81,26 +57,8 @@ public final class ExtractCommand implements Callable<Integer> {
   @Option(names = "--out", paramLabel = "DIR", required = true, description = "Output folder.")
   Path out;
 
-  @Option(names = "--flip", description = "Average with the horizontally flipped image's feature.")
-  boolean flip;
-
-  @Option(names = "--scales", paramLabel = "S,..", defaultValue = "1.0",
-      description = "Input scales to average, e.g. 1.0,1.1 (default ${DEFAULT-VALUE}).")
-  String scalesText = "1.0"; // also the value when eval/calibrate drive this class without picocli
-
-  @Option(names = "--feat", paramLabel = "WHERE",
-      description = "Checkpoint models: the feature before or after the BNNeck (default: MODEL.NECK_FEAT).")
-  String feat;
-
-  @Option(names = "--normalize", description = "L2-normalise the features.")
-  boolean normalize;
-
   @Option(names = "--batch", paramLabel = "N", description = "Images per forward pass (default: TEST.BATCH_SIZE, TorchScript 64).")
   Integer batch;
-
-  @Option(names = "--device", paramLabel = "D", defaultValue = "auto",
-      description = "Where a --checkpoint model runs: auto (CUDA when libtorch sees a GPU), cpu or cuda (default ${DEFAULT-VALUE}).")
-  String device = "auto";
 
   @Option(names = "--workers", paramLabel = "N", defaultValue = "2", description = "Decoding threads (default ${DEFAULT-VALUE}).")
   int workers = 2;
@@ -142,6 +100,12 @@ public final class ExtractCommand implements Callable<Integer> {
    * be checked without the model is checked before loading it. The caller closes the embedder.
    */
   Prepared prepare() throws IOException {
+    Path checkpoint = model.checkpoint, config = model.config, torchscript = model.torchscript;
+    List<String> overrides = model.overrides;
+    String inputSizeText = model.inputSizeText, meanText = model.meanText, stdText = model.stdText;
+    String device = model.device, feat = model.feat;
+    Integer channels = model.channels;
+    boolean flip = model.flip, normalize = model.normalize;
     if ((checkpoint == null) == (torchscript == null))
       throw new IllegalArgumentException("give exactly one model: --checkpoint FILE or --torchscript FILE");
     if (data != null) parseDataSpec();
@@ -159,7 +123,7 @@ public final class ExtractCommand implements Callable<Integer> {
     if (mean != null && std != null && mean.length != std.length)
       throw new IllegalArgumentException("--mean has " + mean.length + " values but --std has " + std.length
           + " (one per channel each)");
-    double[] scales = doubles("--scales", scalesText);
+    double[] scales = doubles("--scales", model.scalesText);
     for (double sc : scales)
       if (!(sc > 0 && sc <= 8)) throw new IllegalArgumentException("--scales: each scale must be in (0, 8], got " + sc);
     ModelEmbedder.Feature feature = feat == null ? null : ModelEmbedder.Feature.parse(feat);
@@ -167,7 +131,7 @@ public final class ExtractCommand implements Callable<Integer> {
     TrainConfig cfg;
     Embedder embedder;
     boolean rescalePad = false;
-    Map<String, Object> model = new LinkedHashMap<>();
+    Map<String, Object> described = new LinkedHashMap<>();
     if (checkpoint != null) {
       if (channels != null) throw new IllegalArgumentException("--channels is for --torchscript; a checkpoint's "
           + "channel count comes from its config (INPUT.CHANNELS)");
@@ -193,10 +157,10 @@ public final class ExtractCommand implements Callable<Integer> {
       cfg = loaded.config();
       embedder = ModelLoader.embedder(loaded, feature);
       rescalePad = cfg.input().rescalePad();
-      model.put("checkpoint", checkpoint.toString());
-      model.put("device", dev.str().getString());
-      model.put("backbone", cfg.model().backbone());
-      model.put("feature", ((ModelEmbedder) embedder).feature().name().toLowerCase(Locale.ROOT) + " neck");
+      described.put("checkpoint", checkpoint.toString());
+      described.put("device", dev.str().getString());
+      described.put("backbone", cfg.model().backbone());
+      described.put("feature", ((ModelEmbedder) embedder).feature().name().toLowerCase(Locale.ROOT) + " neck");
     } else {
       if (config != null || !overrides.isEmpty())
         throw new IllegalArgumentException("--config and --set apply to --checkpoint models only");
@@ -213,14 +177,14 @@ public final class ExtractCommand implements Callable<Integer> {
       embedder = new TorchScriptEmbedder(torchscript, c, inputSize, m, s);
       cfg = TrainConfig.defaults().with(List.of("INPUT.CHANNELS=" + c, "INPUT.PIXEL_MEAN=" + list(m),
           "INPUT.PIXEL_STD=" + list(s), "INPUT.SIZE_TEST=" + list(inputSize)));
-      model.put("torchscript", torchscript.toString());
+      described.put("torchscript", torchscript.toString());
     }
     System.out.printf(Locale.ROOT, "model: %s; input %dx%d (loaded in %.1f s)%n", embedder, embedder.inputSize()[0],
         embedder.inputSize()[1], (System.nanoTime() - t0) / 1e9);
     Extractor.Options opts = new Extractor.Options(batch != null ? batch : checkpoint != null
         ? cfg.test().batchSize() : 64, workers, flip, scales, normalize, rescalePad, System.out, 10);
     Map<String, Object> report = new LinkedHashMap<>();
-    report.put("model", model);
+    report.put("model", described);
     report.put("input_size", embedder.inputSize());
     report.put("dim", embedder.dim());
     report.put("flip", flip);

@@ -17,6 +17,7 @@ import org.reid4j.kernels.Metric;
 import org.reid4j.serve.VerificationThreshold;
 import org.reid4j.serve.http.ReidService;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code reid4j serve}: a gallery (and optionally a model) behind the HTTP API of docs/api.md. */
@@ -39,39 +40,8 @@ public final class ServeCommand implements Callable<Integer> {
           + "gallery keeps its own).")
   String metric;
 
-  @Option(names = "--checkpoint", paramLabel = "FILE", description = "A reid4j checkpoint: enables image inputs.")
-  Path checkpoint;
-
-  @Option(names = "--config", paramLabel = "FILE", description = "Training config for a bare model file.")
-  Path config;
-
-  @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Config override for the checkpoint's model.")
-  List<String> overrides = new ArrayList<>();
-
-  @Option(names = "--torchscript", paramLabel = "FILE", description = "A TorchScript model returning [N, D] features.")
-  Path torchscript;
-
-  @Option(names = "--input-size", paramLabel = "H,W", description = "Input height and width (TorchScript: required).")
-  String inputSize;
-
-  @Option(names = "--channels", paramLabel = "C", description = "TorchScript input channels (default 3).")
-  Integer channels;
-
-  @Option(names = "--mean", paramLabel = "M,..", description = "TorchScript per-channel pixel mean (default ImageNet's).")
-  String mean;
-
-  @Option(names = "--std", paramLabel = "S,..", description = "TorchScript per-channel pixel std (default ImageNet's).")
-  String std;
-
-  @Option(names = "--device", paramLabel = "D", defaultValue = "auto",
-      description = "Where a --checkpoint model runs: auto, cpu or cuda (default ${DEFAULT-VALUE}).")
-  String device;
-
-  @Option(names = "--flip", description = "Average each image's feature with its mirror's.")
-  boolean flip;
-
-  @Option(names = "--normalize", description = "L2-normalise the features of images.")
-  boolean normalize;
+  @Mixin
+  ModelOptions model = new ModelOptions(); // a model enables image inputs (embed, search and add by image)
 
   @Option(names = "--threshold", paramLabel = "FILE",
       description = "threshold.json for /v1/compare (default: the one beside the checkpoint, if any).")
@@ -154,31 +124,31 @@ public final class ServeCommand implements Callable<Integer> {
     if (stored != null && m != null && m != stored.metric())
       throw new IllegalArgumentException("--metric " + metric + ": the gallery in " + galleryDir + " was made with "
           + stored.metric().name().toLowerCase(Locale.ROOT) + " (a gallery's metric is fixed)");
-    boolean hasModel = checkpoint != null || torchscript != null;
+    boolean hasModel = model.checkpoint != null || model.torchscript != null;
     if (stored == null && dim == null && !hasModel)
       throw new IllegalArgumentException(galleryDir + " holds no gallery; give --dim D to make an empty one, or a model"
           + " (--checkpoint or --torchscript), or make one first with reid4j gallery import");
     if (dim != null && dim < 1) throw new IllegalArgumentException("--dim must be at least 1, got " + dim);
 
-    ReidService.Model model = hasModel ? loadModel() : null;
+    ReidService.Model loaded = hasModel ? loadModel() : null;
     try {
-      if (model != null && dim != null && dim != model.embedder().dim())
+      if (loaded != null && dim != null && dim != loaded.embedder().dim())
         throw new IllegalArgumentException("--dim " + dim + " differs from the model's feature size "
-            + model.embedder().dim());
-      int d = stored != null ? stored.dimension() : model != null ? model.embedder().dim() : dim;
+            + loaded.embedder().dim());
+      int d = stored != null ? stored.dimension() : loaded != null ? loaded.embedder().dim() : dim;
       GalleryOptions go = (stored != null ? stored : GalleryOptions.of(d).metric(m == null ? Metric.SQEUCLIDEAN : m))
           .backend(be);
       Map<String, Object> info = new LinkedHashMap<>();
       info.put("version", new Main.Version().getVersion()[0]);
-      service = ReidService.start(o, model, info, () -> Gallery.open(galleryDir, go));
+      service = ReidService.start(o, loaded, info, () -> Gallery.open(galleryDir, go));
     } catch (Exception | Error e) {
-      if (model != null && service == null) model.embedder().close();
+      if (loaded != null && service == null) loaded.embedder().close();
       throw e;
     }
     Thread hook = new Thread(this::stop, "reid4j-serve-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     System.out.printf(Locale.ROOT, "serving %s (dimension %d, %s) on http://%s:%d%s; Ctrl-C or SIGTERM stops%n",
-        galleryDir, service.dimension(), model == null ? "no model: feature requests only" : "model " + model.embedder(),
+        galleryDir, service.dimension(), !hasModel ? "no model: feature requests only" : "model " + loaded.embedder(),
         host, service.port(), apiKeyFile == null ? "" : " (API key required for " + (keyForReads ? "every endpoint"
             : "writes") + ")");
     System.out.flush();
@@ -202,17 +172,8 @@ public final class ServeCommand implements Callable<Integer> {
 
   private ReidService.Model loadModel() throws Exception {
     ExtractCommand x = new ExtractCommand();
-    x.checkpoint = checkpoint;
-    x.config = config;
-    x.overrides = overrides;
-    x.torchscript = torchscript;
-    x.inputSizeText = inputSize;
-    x.channels = channels;
-    x.meanText = mean;
-    x.stdText = std;
-    x.device = device;
-    x.flip = flip;
-    x.normalize = normalize;
+    x.model = model;
+    Path checkpoint = model.checkpoint;
     Path t = threshold;
     if (t != null && !Files.isRegularFile(t)) throw new NoSuchFileException(t + " (--threshold)");
     if (t == null && checkpoint != null) {

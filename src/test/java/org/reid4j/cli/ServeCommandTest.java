@@ -42,4 +42,18 @@ class ServeCommandTest {
         "--port", "0");
     refused("unknown backend", "serve", "--gallery", g, "--backend", "tpu", "--port", "0");
   }
+
+  /** The model options are extract's (one mixin): the same checks, before the model loads or anything listens. */
+  @Test
+  void modelOptionsAreCheckedAsExtractChecksThem() throws Exception {
+    String g = dir.resolve("g").toString(), ckpt = ExtractCommandTest.checkpoint(dir).toString();
+    refused("--scales: each scale must be in (0, 8]", "serve", "--gallery", g, "--checkpoint", ckpt, "--scales", "0",
+        "--port", "0");
+    refused("--torchscript needs --input-size", "serve", "--gallery", g, "--torchscript", ckpt, "--port", "0");
+    refused("give exactly one model", "serve", "--gallery", g, "--torchscript", ckpt, "--checkpoint", ckpt,
+        "--port", "0");
+    refused("--feat applies to --checkpoint models only", "serve", "--gallery", g, "--torchscript", ckpt,
+        "--input-size", "8,8", "--feat", "before", "--port", "0");
+    assertFalse(Files.exists(dir.resolve("g")), "no gallery was made");
+  }
 }

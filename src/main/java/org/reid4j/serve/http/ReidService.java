@@ -190,7 +190,6 @@ public final class ReidService implements AutoCloseable {
     new UptimeMetrics().bindTo(registry);
     app = Javalin.create(c -> {
       c.showJavalinBanner = false;
-      c.http.maxRequestSize = o.maxBodyBytes();
       c.http.prefer405over404 = true;
       c.jetty.modifyServer(server -> server.setStopAtShutdown(false)); // close() stops it after draining
       c.requestLogger.http((ctx, ms) -> finished(ctx, ms));
@@ -288,7 +287,6 @@ public final class ReidService implements AutoCloseable {
     app.exception(HttpResponseException.class, (e, ctx) -> {
       int status = e.getStatus();
       error(ctx, status, switch (status) {
-        case 413 -> "the request body is larger than " + options.maxBodyBytes() + " bytes";
         case 404 -> notFound(ctx);
         case 405 -> notAllowed(ctx);
         default -> e.getMessage();
