@@ -3,6 +3,7 @@ package org.reid4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -11,6 +12,8 @@ import org.reid4j.data.FashionMnist;
 import org.reid4j.eval.EvalResult;
 import org.reid4j.eval.LabelledFeatures;
 import org.reid4j.eval.RetrievalEval;
+import org.reid4j.eval.post.Fusion;
+import org.reid4j.eval.post.QueryExpansion;
 import org.reid4j.io.AtomicFiles;
 import org.reid4j.io.FeatureDir;
 import org.reid4j.kernels.Backend;
@@ -28,8 +31,10 @@ import picocli.CommandLine.Option;
             + "--data NAME[:ROOT] (extract with a trained model, then evaluate); or --data fashion-mnist alone "
             + "(raw-pixel features on the Fashion-MNIST test split: the no-training baseline)."})
 public final class EvalCommand implements Callable<Integer> {
-  @Option(names = "--dir", paramLabel = "DIR", description = "Folder with the six .npy files.")
-  Path dir;
+  @Option(names = "--dir", paramLabel = "DIR",
+      description = "Folder with the six .npy files. Repeat it for an ensemble: each folder one model's features of "
+          + "the same images in the same order.")
+  List<Path> dirs = new ArrayList<>();
 
   @Option(names = "--query-features", paramLabel = "FILE", description = "Query features: float32/64 .npy, [nq, d].")
   Path queryFeatures;
@@ -87,6 +92,39 @@ public final class EvalCommand implements Callable<Integer> {
       description = "With --rerank: weight of the original distance, 0..1 (default ${DEFAULT-VALUE}).")
   float lambda;
 
+  @Option(names = "--dba-k", paramLabel = "K", defaultValue = "0",
+      description = "Database-side augmentation: each gallery feature becomes the L2-normalised sum of itself and its K "
+          + "nearest gallery features (default ${DEFAULT-VALUE}: off).")
+  int dbaK;
+
+  @Option(names = "--qe", paramLabel = "KIND",
+      description = "Query expansion: qe (the query plus the sum of its top-k gallery features, searched again; "
+          + "PyRetri's QE) or alpha-qe (queries and gallery together, each the similarity^alpha-weighted mean of its "
+          + "top-k; fast-reid's aqe).")
+  String qe;
+
+  @Option(names = "--qe-k", paramLabel = "K", defaultValue = "10",
+      description = "With --qe: neighbours combined (default ${DEFAULT-VALUE}).")
+  int qeK;
+
+  @Option(names = "--qe-times", paramLabel = "N", defaultValue = "1",
+      description = "With --qe: rounds of expansion (default ${DEFAULT-VALUE}).")
+  int qeTimes;
+
+  @Option(names = "--qe-alpha", paramLabel = "A", defaultValue = "3",
+      description = "With --qe alpha-qe: the similarity exponent (default ${DEFAULT-VALUE}).")
+  double qeAlpha;
+
+  @Option(names = "--fusion", paramLabel = "HOW", defaultValue = "distance",
+      description = "With several --dir: distance (weighted mean of each member's distances divided by their mean), "
+          + "vote (each member's top 10 votes 1, 1/2, 1/3, ...) or concat (L2-normalised features joined) "
+          + "(default ${DEFAULT-VALUE}).")
+  String fusion;
+
+  @Option(names = "--weights", paramLabel = "W,..",
+      description = "With several --dir: the members' weights in --dir order, normalised to sum 1 (default: equal).")
+  String weightsText;
+
   @Option(names = "--backend", paramLabel = "BACKEND", defaultValue = "auto",
       description = "Kernels: auto, java, cpu or cuda (default ${DEFAULT-VALUE}).")
   String backend;
@@ -103,6 +141,9 @@ public final class EvalCommand implements Callable<Integer> {
       Cli.onlyWith(spec, plots != null, "with --plots DIR", "--plot-queries");
       Cli.onlyWith(spec, checkpoint != null, "with --checkpoint (it says how the model extracts features)", "--flip",
           "--device");
+      Cli.onlyWith(spec, qe != null, "with --qe", "--qe-k", "--qe-times");
+      Cli.onlyWith(spec, "alpha-qe".equals(qe), "with --qe alpha-qe", "--qe-alpha");
+      Cli.onlyWith(spec, dirs.size() > 1, "to an ensemble (--dir given two or more times)", "--fusion", "--weights");
     }
     if (plots != null && plotQueries < 1)
       throw new IllegalArgumentException("--plot-queries must be 1 or more, got " + plotQueries);
@@ -115,7 +156,19 @@ public final class EvalCommand implements Callable<Integer> {
     }
     Metric m = Metric.parse(metric);
     RerankParams rp = rerank ? new RerankParams(k1, k2, lambda) : null;
+    if (dbaK < 0) throw new IllegalArgumentException("--dba-k must be 0 or more, got " + dbaK);
+    QueryExpansion.Params qp;
+    try {
+      qp = qe == null ? null : new QueryExpansion.Params(QueryExpansion.Kind.parse(qe), qeK, qeTimes, qeAlpha);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--qe: " + e.getMessage());
+    }
+    Fusion.Kind fk = Fusion.Kind.parse(fusion);
+    double[] weights = weightsText == null ? null : weights(weightsText);
+    if (weights != null) Fusion.normalizedWeights(weights, dirs.size()); // checked before anything loads
+    RetrievalEval.Options options = new RetrievalEval.Options(m, normalize, rp, dbaK, qp, fk, weights);
     Kernels kernels = Kernels.create(Backend.parse(backend));
+    if (dirs.size() > 1) return ensemble(kernels, options);
 
     long t0 = System.nanoTime();
     LabelledFeatures[] sets = load();
@@ -123,8 +176,8 @@ public final class EvalCommand implements Callable<Integer> {
     System.out.printf("query   %,d x %d%ngallery %,d x %d%nbackend %s%n", sets[0].size(), sets[0].features().cols(),
         sets[1].size(), sets[1].features().cols(), kernels.describe());
 
-    RetrievalEval.Report report = RetrievalEval.run(kernels, sets[0], sets[1],
-        new RetrievalEval.Options(m, normalize, rp), step -> System.out.println("  " + step));
+    RetrievalEval.Report report = RetrievalEval.run(kernels, sets[0], sets[1], options,
+        step -> System.out.println("  " + step));
     if (report.result().queriesEvaluated() == 0)
       throw new IllegalArgumentException("no query could be evaluated: all " + report.result().queriesSkipped()
           + " have no valid match in the gallery (a match needs the same pid, not -1, from another camera); check "
@@ -144,7 +197,7 @@ public final class EvalCommand implements Callable<Integer> {
   private Path[] inputs() {
     List<Path> l = new java.util.ArrayList<>(java.util.Arrays.asList(queryFeatures, queryPids, queryCamids,
         galleryFeatures, galleryPids, galleryCamids, checkpoint));
-    if (dir != null) for (String f : FeatureDir.FILES) l.add(dir.resolve(f));
+    for (Path dir : dirs) for (String f : FeatureDir.FILES) l.add(dir.resolve(f));
     return l.toArray(Path[]::new);
   }
 
@@ -178,7 +231,7 @@ public final class EvalCommand implements Callable<Integer> {
   private LabelledFeatures[] loadSets() throws Exception {
     if (checkpoint != null) {
       if (data == null) throw new IllegalArgumentException("--checkpoint needs --data NAME[:ROOT] (the images to embed)");
-      if (dir != null || queryFeatures != null || galleryFeatures != null)
+      if (!dirs.isEmpty() || queryFeatures != null || galleryFeatures != null)
         throw new IllegalArgumentException("--checkpoint extracts features itself: give --data, not feature files");
       ExtractCommand x = new ExtractCommand();
       x.model.checkpoint = checkpoint;
@@ -195,11 +248,12 @@ public final class EvalCommand implements Callable<Integer> {
     }
     boolean files = queryFeatures != null || queryPids != null || queryCamids != null || galleryFeatures != null
         || galleryPids != null || galleryCamids != null;
-    int sources = (dir != null ? 1 : 0) + (files ? 1 : 0) + (data != null ? 1 : 0);
+    int sources = (dirs.isEmpty() ? 0 : 1) + (files ? 1 : 0) + (data != null ? 1 : 0);
     if (sources != 1)
       throw new IllegalArgumentException("give exactly one input: --dir DIR, the six --query-*/--gallery-* files, "
           + "or --data fashion-mnist");
-    if (dir != null) return new LabelledFeatures[] {FeatureDir.readQuery(dir), FeatureDir.readGallery(dir)};
+    if (!dirs.isEmpty())
+      return new LabelledFeatures[] {FeatureDir.readQuery(dirs.get(0)), FeatureDir.readGallery(dirs.get(0))};
     if (data != null) {
       int colon = data.indexOf(':');
       String name = colon < 0 ? data : data.substring(0, colon);
@@ -257,7 +311,26 @@ public final class EvalCommand implements Callable<Integer> {
   }
 
   private void writeJson(RetrievalEval.Report report, Map<String, Long> timings, Metric m) throws Exception {
-    EvalResult r = report.result();
+    writeJson(report, timings, m, null);
+  }
+
+  private void writeJson(RetrievalEval.Report report, Map<String, Long> timings, Metric m,
+      Map<String, Object> ensemble) throws Exception {
+    Map<String, Object> out = results(report.result());
+    out.put("backend", report.backend());
+    out.put("metric", m.name().toLowerCase(java.util.Locale.ROOT));
+    out.put("normalize", normalize);
+    out.put("dba_k", dbaK);
+    out.put("qe", qe == null ? false : "alpha-qe".equals(qe) ? Map.of("kind", qe, "k", qeK, "times", qeTimes,
+        "alpha", qeAlpha) : Map.of("kind", qe, "k", qeK, "times", qeTimes));
+    out.put("rerank", rerank ? Map.of("k1", k1, "k2", k2, "lambda", lambda) : false);
+    if (ensemble != null) out.putAll(ensemble);
+    out.put("timings_ms", timings);
+    String text = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out);
+    AtomicFiles.writeString(json, text + "\n");
+  }
+
+  private static Map<String, Object> results(EvalResult r) {
     Map<String, Object> out = new LinkedHashMap<>();
     out.put("rank1", r.rank1());
     out.put("rank5", r.rank5());
@@ -267,12 +340,81 @@ public final class EvalCommand implements Callable<Integer> {
     out.put("cmc", r.cmc());
     out.put("queries_evaluated", r.queriesEvaluated());
     out.put("queries_skipped", r.queriesSkipped());
-    out.put("backend", report.backend());
-    out.put("metric", m.name().toLowerCase(java.util.Locale.ROOT));
-    out.put("normalize", normalize);
-    out.put("rerank", rerank ? Map.of("k1", k1, "k2", k2, "lambda", lambda) : false);
-    out.put("timings_ms", timings);
-    String text = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out);
-    AtomicFiles.writeString(json, text + "\n");
+    return out;
   }
+
+  /**
+   * Several --dir: each member evaluated alone with the same post-processing, then the fusion; one
+   * table with a row each.
+   */
+  private int ensemble(Kernels kernels, RetrievalEval.Options options) throws Exception {
+    if (checkpoint != null || data != null || queryFeatures != null || galleryFeatures != null)
+      throw new IllegalArgumentException("an ensemble is given as --dir folders only (one per model)");
+    long t0 = System.nanoTime();
+    List<RetrievalEval.Member> members = new ArrayList<>();
+    for (Path d : dirs) {
+      LabelledFeatures q = FeatureDir.readQuery(d), g = FeatureDir.readGallery(d);
+      members.add(new RetrievalEval.Member(d.toString(), q, g));
+      System.out.printf("member %s: query %,d x %d, gallery %,d x %d%n", d, q.size(), q.features().cols(), g.size(),
+          g.features().cols());
+    }
+    long loadMs = (System.nanoTime() - t0) / 1_000_000;
+    System.out.println("backend " + kernels.describe());
+    List<EvalResult> alone = new ArrayList<>();
+    for (RetrievalEval.Member mb : members) {
+      System.out.println("member " + mb.name() + " alone:");
+      alone.add(RetrievalEval.run(kernels, List.of(mb), options, step -> System.out.println("  " + step)).result());
+    }
+    double[] w = org.reid4j.eval.post.Fusion.normalizedWeights(options.weights(), members.size());
+    System.out.println("fusion (" + options.fusion() + ", weights " + java.util.Arrays.toString(w) + "):");
+    RetrievalEval.Report report = RetrievalEval.run(kernels, members, options, step -> System.out.println("  " + step));
+    EvalResult r = report.result();
+    if (r.queriesEvaluated() == 0)
+      throw new IllegalArgumentException("no query could be evaluated: all " + r.queriesSkipped() + " have no valid "
+          + "match in the gallery (a match needs the same pid, not -1, from another camera)");
+    System.out.println();
+    System.out.println("| model | Rank-1 | Rank-5 | Rank-10 |  mAP  | mINP  |");
+    System.out.println("|---|-------:|-------:|--------:|------:|------:|");
+    for (int i = 0; i < members.size(); i++) row(members.get(i).name(), alone.get(i));
+    row("fusion: " + options.fusion(), r);
+    Map<String, Long> timings = new LinkedHashMap<>();
+    timings.put("load", loadMs);
+    timings.putAll(report.timingsMs());
+    if (json != null) {
+      List<Map<String, Object>> ms = new ArrayList<>();
+      for (int i = 0; i < members.size(); i++) {
+        Map<String, Object> one = new LinkedHashMap<>();
+        one.put("dir", members.get(i).name());
+        one.put("weight", w[i]);
+        one.putAll(results(alone.get(i)));
+        ms.add(one);
+      }
+      Map<String, Object> extra = new LinkedHashMap<>();
+      extra.put("fusion", options.fusion().toString());
+      extra.put("members", ms);
+      writeJson(report, timings, Metric.parse(metric), extra);
+      System.out.println("wrote " + json);
+    }
+    return 0;
+  }
+
+  private static void row(String name, EvalResult r) {
+    System.out.printf("| %s | %6s | %6s | %7s | %5s | %5s |%n", name, pct(r.rank1()), pct(r.rank5()), pct(r.rank10()),
+        pct(r.mAP()), pct(r.mINP()));
+  }
+
+  private static double[] weights(String text) {
+    String[] parts = text.split(",");
+    double[] w = new double[parts.length];
+    for (int i = 0; i < parts.length; i++) {
+      try {
+        w[i] = Double.parseDouble(parts[i].trim());
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--weights: '" + parts[i].trim() + "' is not a number (expected e.g. "
+            + "--weights 0.5,0.3,0.2)");
+      }
+    }
+    return w;
+  }
+
 }

@@ -1,26 +1,82 @@
 package org.reid4j.eval;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
+import org.reid4j.eval.post.Dba;
+import org.reid4j.eval.post.Fusion;
+import org.reid4j.eval.post.QueryExpansion;
+import org.reid4j.eval.rerank.KReciprocal;
 import org.reid4j.kernels.Checks;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
 import org.reid4j.kernels.RerankParams;
+import org.reid4j.kernels.TopK;
 
 /**
- * Query-versus-gallery evaluation as one call: check the inputs, optionally L2-normalise, compute
- * the distance (plain or k-reciprocal re-ranked) on the chosen kernels, then CMC/mAP/mINP. Times
- * each step. Memory: the [nq, ng] distance matrix (4 nq ng bytes) plus the inputs.
+ * Query-versus-gallery evaluation as one call: check the inputs, then the retrieval pipeline in the
+ * order normalise -> DBA -> query expansion -> distance -> k-reciprocal re-ranking, then
+ * CMC/mAP/mINP. Times each step.
+ *
+ * <p>An ensemble is several {@link Member}s (the same images in the same order, features from
+ * different models): normalisation, DBA and alpha-QE transform each member's features; the distance
+ * is fused ({@link Fusion}); average QE takes its neighbours from the fused ranking and expands every
+ * member's queries with them; re-ranking runs on the fused distance (Java code: the native kernels
+ * take features, not a fused distance). One member is a plain evaluation.
+ *
+ * <p>Memory: the [nq, ng] distance matrix (4 nq ng bytes; one more while an ensemble's members are
+ * summed) plus the inputs and their transformed copies.
  */
 public final class RetrievalEval {
 
-  /** What to run. */
-  public record Options(Metric metric, boolean normalize, RerankParams rerank) {
+  /**
+   * What to run.
+   *
+   * @param dbaK database-side augmentation's neighbours (0 = off)
+   * @param qe query expansion, or null
+   * @param fusion how members are fused (ignored for one member)
+   * @param weights members' weights (null = equal; ignored for one member)
+   */
+  public record Options(Metric metric, boolean normalize, RerankParams rerank, int dbaK, QueryExpansion.Params qe,
+      Fusion.Kind fusion, double[] weights) {
+    public Options {
+      if (metric == null) throw new IllegalArgumentException("metric is null");
+      if (dbaK < 0) throw new IllegalArgumentException("DBA: k must be 0 or more, got " + dbaK);
+      if (fusion == null) fusion = Fusion.Kind.DISTANCE;
+      weights = weights == null ? null : weights.clone();
+    }
+
+    public Options(Metric metric, boolean normalize, RerankParams rerank) {
+      this(metric, normalize, rerank, 0, null, Fusion.Kind.DISTANCE, null);
+    }
+
     public static Options defaults() {
       return new Options(Metric.SQEUCLIDEAN, false, null);
     }
+
+    public Options withDba(int k) {
+      return new Options(metric, normalize, rerank, k, qe, fusion, weights);
+    }
+
+    public Options withQe(QueryExpansion.Params p) {
+      return new Options(metric, normalize, rerank, dbaK, p, fusion, weights);
+    }
+
+    public Options withFusion(Fusion.Kind kind, double[] memberWeights) {
+      return new Options(metric, normalize, rerank, dbaK, qe, kind, memberWeights);
+    }
+
+    @Override
+    public double[] weights() {
+      return weights == null ? null : weights.clone();
+    }
   }
+
+  /** One model's features of the query and gallery images; {@code name} is used in messages. */
+  public record Member(String name, LabelledFeatures query, LabelledFeatures gallery) {}
 
   /** Result, the [nq, ng] distance it was computed from, the backend that ran, and milliseconds per step (in order). */
   public record Report(EvalResult result, FloatMatrix distance, String backend, Map<String, Long> timingsMs) {}
@@ -33,34 +89,126 @@ public final class RetrievalEval {
 
   /** As above, announcing each step to {@code progress} before it starts (for long runs). */
   public static Report run(Kernels kernels, LabelledFeatures query, LabelledFeatures gallery, Options options,
-      java.util.function.Consumer<String> progress) {
+      Consumer<String> progress) {
+    return run(kernels, List.of(new Member(query.name(), query, gallery)), options, progress);
+  }
+
+  /** An ensemble's (or, with one member, a model's) evaluation. */
+  public static Report run(Kernels kernels, List<Member> members, Options options, Consumer<String> progress) {
     Map<String, Long> t = new LinkedHashMap<>();
     long t0 = System.nanoTime();
-    Checks.requireSameDim(query.features(), query.name() + " features", gallery.features(), gallery.name() + " features");
-    if (gallery.size() == 0) throw new IllegalArgumentException(gallery.name() + " is empty: nothing to rank");
-    if (query.size() == 0) throw new IllegalArgumentException(query.name() + " is empty: nothing to evaluate");
-    query.requireFinite();
-    gallery.requireFinite();
-    if (options.normalize()) {
-      query = query.l2Normalized();
-      gallery = gallery.l2Normalized();
+    check(members, options);
+    int count = members.size();
+    double[] w = count == 1 ? new double[] {1} : Fusion.normalizedWeights(options.weights(), count);
+    Member first = members.get(0);
+    LabelledFeatures q0 = first.query(), g0 = first.gallery();
+    List<FloatMatrix> qs = new ArrayList<>(), gs = new ArrayList<>();
+    for (Member m : members) {
+      qs.add(options.normalize() ? Features.l2Normalize(m.query().features()) : m.query().features());
+      gs.add(options.normalize() ? Features.l2Normalize(m.gallery().features()) : m.gallery().features());
+    }
+    Fusion.Kind fusion = count == 1 ? Fusion.Kind.DISTANCE : options.fusion();
+    if (fusion == Fusion.Kind.CONCAT) {
+      qs = new ArrayList<>(List.of(Fusion.concat(qs, w)));
+      gs = new ArrayList<>(List.of(Fusion.concat(gs, w)));
+      w = new double[] {1};
+      fusion = Fusion.Kind.DISTANCE;
     }
     t.put("prepare", ms(t0));
+
+    if (options.dbaK() > 0) {
+      long t1 = System.nanoTime();
+      progress.accept(String.format("database-side augmentation: %,d gallery rows, k %d ...", g0.size(),
+          options.dbaK()));
+      for (int m = 0; m < gs.size(); m++) gs.set(m, Dba.apply(kernels, gs.get(m), options.metric(), options.dbaK()));
+      t.put("dba", ms(t1));
+    }
+    QueryExpansion.Params qe = options.qe();
+    if (qe != null && qe.kind() == QueryExpansion.Kind.ALPHA) {
+      long t1 = System.nanoTime();
+      progress.accept(String.format("alpha query expansion: %,d items, k %d, alpha %s, %d round(s) ...",
+          q0.size() + g0.size(), qe.k(), qe.alpha(), qe.times()));
+      for (int m = 0; m < qs.size(); m++) {
+        FloatMatrix[] e = QueryExpansion.alpha(kernels, qs.get(m), gs.get(m), qe, options.normalize());
+        qs.set(m, e[0]);
+        gs.set(m, e[1]);
+      }
+      t.put("qe", ms(t1));
+    }
+
     long t1 = System.nanoTime();
-    long n = (long) query.size() + gallery.size();
-    progress.accept(options.rerank() == null
-        ? String.format("distances %,d x %,d (%s) ...", query.size(), gallery.size(), options.metric())
-        : String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): %,d x %,d distance pass ...", n,
-            options.rerank().k1(), options.rerank().k2(), options.rerank().lambda(), n, n));
-    FloatMatrix dist = options.rerank() == null
-        ? kernels.pairwise(query.features(), gallery.features(), options.metric())
-        : kernels.rerank(query.features(), gallery.features(), options.metric(), options.rerank());
-    t.put(options.rerank() == null ? "distance" : "rerank", ms(t1));
+    Metric metric = options.metric();
+    boolean single = qs.size() == 1;
+    progress.accept(String.format("distances %,d x %,d (%s%s) ...", q0.size(), g0.size(), metric,
+        single ? "" : ", " + qs.size() + " members fused by " + fusion));
+    Fusion.Fused fused = single ? null : Fusion.distance(kernels, qs, gs, w, metric);
+    FloatMatrix ranking = single ? null : fusion == Fusion.Kind.VOTE
+        ? Fusion.vote(kernels, qs, gs, w, metric, fused.distance()) : fused.distance();
+    if (qe != null && qe.kind() == QueryExpansion.Kind.AVERAGE) {
+      for (int round = 0; round < qe.times(); round++) {
+        int k = Math.min(qe.k(), g0.size());
+        TopK nearest = single ? kernels.pairwiseTopk(qs.get(0), gs.get(0), metric, k) : kernels.topk(ranking, k);
+        for (int m = 0; m < qs.size(); m++)
+          qs.set(m, QueryExpansion.expand(qs.get(m), gs.get(m), nearest, options.normalize()));
+        if (!single) {
+          fused = Fusion.distance(kernels, qs, gs, w, metric);
+          ranking = fusion == Fusion.Kind.VOTE ? Fusion.vote(kernels, qs, gs, w, metric, fused.distance())
+              : fused.distance();
+        }
+      }
+      t.put("qe", t.getOrDefault("qe", 0L) + ms(t1));
+      t1 = System.nanoTime();
+    }
+    FloatMatrix dist;
+    if (options.rerank() != null) {
+      RerankParams rp = options.rerank();
+      long n = (long) q0.size() + g0.size();
+      progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): %,d x %,d distance pass ...", n,
+          rp.k1(), rp.k2(), rp.lambda(), n, n));
+      dist = single ? kernels.rerank(qs.get(0), gs.get(0), metric, rp)
+          : KReciprocal.rerank(q0.size(), g0.size(), Fusion.itemDistance(qs, gs, w, fused.scales(), metric), rp);
+      t.put("rerank", ms(t1));
+    } else {
+      dist = single ? kernels.pairwise(qs.get(0), gs.get(0), metric) : ranking;
+      t.put("distance", ms(t1));
+    }
     long t2 = System.nanoTime();
-    progress.accept(String.format("evaluating %,d queries ...", query.size()));
-    EvalResult r = ReidEvaluator.evaluate(dist, query.pids(), query.camids(), gallery.pids(), gallery.camids());
+    progress.accept(String.format("evaluating %,d queries ...", q0.size()));
+    EvalResult r = ReidEvaluator.evaluate(dist, q0.pids(), q0.camids(), g0.pids(), g0.camids());
     t.put("evaluate", ms(t2));
     return new Report(r, dist, kernels.describe(), t);
+  }
+
+  /** Each member usable, and all of them about the same images (pids and camids equal, row by row). */
+  private static void check(List<Member> members, Options options) {
+    if (members.isEmpty()) throw new IllegalArgumentException("nothing to evaluate: no features given");
+    for (Member m : members) {
+      LabelledFeatures q = m.query(), g = m.gallery();
+      Checks.requireSameDim(q.features(), q.name() + " features", g.features(), g.name() + " features");
+      if (g.size() == 0) throw new IllegalArgumentException(g.name() + " is empty: nothing to rank");
+      if (q.size() == 0) throw new IllegalArgumentException(q.name() + " is empty: nothing to evaluate");
+      q.requireFinite();
+      g.requireFinite();
+    }
+    Member a = members.get(0);
+    for (Member b : members.subList(1, members.size())) {
+      sameItems(a.name(), a.query(), b.name(), b.query(), "query");
+      sameItems(a.name(), a.gallery(), b.name(), b.gallery(), "gallery");
+    }
+    if (members.size() > 1 && options.fusion() == Fusion.Kind.VOTE && options.rerank() != null)
+      throw new IllegalArgumentException("re-ranking needs distances between gallery items, which --fusion vote does "
+          + "not give (it ranks each query's list); use --fusion distance or concat with --rerank");
+  }
+
+  private static void sameItems(String an, LabelledFeatures a, String bn, LabelledFeatures b, String side) {
+    if (a.size() != b.size())
+      throw new IllegalArgumentException("ensemble members must describe the same images: " + bn + " has " + b.size()
+          + " " + side + " rows, " + an + " has " + a.size());
+    for (int i = 0; i < a.size(); i++)
+      if (a.pids()[i] != b.pids()[i] || a.camids()[i] != b.camids()[i])
+        throw new IllegalArgumentException("ensemble members must describe the same images in the same order: " + bn
+            + "'s " + side + " row " + i + " is pid " + b.pids()[i] + ", camera " + b.camids()[i] + "; " + an
+            + "'s is pid " + a.pids()[i] + ", camera " + a.camids()[i]);
   }
 
   private static long ms(long since) {

@@ -91,6 +91,76 @@ class EvalCommandTest {
     assertTrue(ja.get("timings_ms").has("rerank"));
   }
 
+  /** A copy of dir whose features are the original ones plus Gaussian noise (the same images: pids, cameras). */
+  private Path noisyCopy(Path dir, String name, long seed) throws Exception {
+    Path out = tmp.resolve(name);
+    java.nio.file.Files.createDirectories(out);
+    java.util.Random r = new java.util.Random(seed);
+    for (String f : FeatureDir.FILES) {
+      if (!f.endsWith("feats.npy")) {
+        java.nio.file.Files.copy(dir.resolve(f), out.resolve(f));
+        continue;
+      }
+      FloatMatrix m = Npy.read(dir.resolve(f)).asMatrix();
+      float[] a = m.data().clone();
+      for (int i = 0; i < a.length; i++) a[i] += (float) r.nextGaussian();
+      Npy.writeFloat32(out.resolve(f), new FloatMatrix(m.rows(), m.cols(), a));
+    }
+    return out;
+  }
+
+  @Test
+  void postProcessingAndEnsemblesMatchTheLibrary() throws Exception {
+    Path a = synth("ens-a"), b = noisyCopy(a, "ens-b", 7);
+    Path json = tmp.resolve("ens.json");
+    Run r = cli("eval", "--dir", a.toString(), "--dir", b.toString(), "--fusion", "distance", "--weights", "2,1",
+        "--normalize", "--qe", "qe", "--qe-k", "3", "--dba-k", "2", "--backend", "java", "--json", json.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("| " + a + " |") && r.out().contains("| " + b + " |")
+        && r.out().contains("| fusion: distance |"), r.out());
+    JsonNode j = new ObjectMapper().readTree(json.toFile());
+    assertEquals(2, j.get("members").size());
+    assertEquals(2 / 3.0, j.get("members").get(0).get("weight").asDouble(), 1e-12);
+    assertEquals("distance", j.get("fusion").asText());
+    assertEquals(2, j.get("dba_k").asInt());
+    assertEquals(3, j.get("qe").get("k").asInt());
+    var ma = new org.reid4j.eval.RetrievalEval.Member("a", FeatureDir.readQuery(a), FeatureDir.readGallery(a));
+    var mb = new org.reid4j.eval.RetrievalEval.Member("b", FeatureDir.readQuery(b), FeatureDir.readGallery(b));
+    var o = new org.reid4j.eval.RetrievalEval.Options(Metric.SQEUCLIDEAN, true, null).withDba(2)
+        .withQe(new org.reid4j.eval.post.QueryExpansion.Params(org.reid4j.eval.post.QueryExpansion.Kind.AVERAGE, 3, 1, 3))
+        .withFusion(org.reid4j.eval.post.Fusion.Kind.DISTANCE, new double[] {2, 1});
+    Kernels jk = Kernels.create(Backend.JAVA);
+    assertEquals(org.reid4j.eval.RetrievalEval.run(jk, java.util.List.of(ma, mb), o, s -> {}).result().mAP(),
+        j.get("mAP").asDouble(), 1e-12);
+    assertEquals(org.reid4j.eval.RetrievalEval.run(jk, java.util.List.of(mb), o, s -> {}).result().mAP(),
+        j.get("members").get(1).get("mAP").asDouble(), 1e-12);
+
+    for (String fusion : new String[] {"vote", "concat"})
+      assertEquals(0, cli("eval", "--dir", a.toString(), "--dir", b.toString(), "--fusion", fusion, "--backend", "java")
+          .code(), fusion);
+    Path single = tmp.resolve("single.json");
+    assertEquals(0, cli("eval", "--dir", a.toString(), "--qe", "alpha-qe", "--qe-alpha", "2", "--backend", "java",
+        "--json", single.toString()).code());
+    assertEquals(2.0, new ObjectMapper().readTree(single.toFile()).get("qe").get("alpha").asDouble());
+  }
+
+  @Test
+  void badEnsemblesAndPostProcessingOptionsAreRefused() throws Exception {
+    Path a = synth("bad-a"), c = synth("bad-c");
+    Npy.writeInt32(c.resolve("gallery_pids.npy"), new int[] {1, 2, 3});
+    ServeCommandTest.refused(c.toString(), "eval", "--dir", a.toString(), "--dir", c.toString());
+    ServeCommandTest.refused("--fusion applies only to an ensemble", "eval", "--dir", a.toString(), "--fusion", "vote");
+    ServeCommandTest.refused("--qe-alpha applies only with --qe alpha-qe", "eval", "--dir", a.toString(), "--qe", "qe",
+        "--qe-alpha", "2");
+    ServeCommandTest.refused("--qe-k applies only with --qe", "eval", "--dir", a.toString(), "--qe-k", "2");
+    ServeCommandTest.refused("--qe: unknown query expansion 'aqe'", "eval", "--dir", a.toString(), "--qe", "aqe");
+    ServeCommandTest.refused("--weights has 3 values for 2 members", "eval", "--dir", a.toString(), "--dir",
+        a.toString(), "--weights", "1,2,3");
+    ServeCommandTest.refused("--dba-k must be 0 or more", "eval", "--dir", a.toString(), "--dba-k", "-1");
+    ServeCommandTest.refused("--fusion vote", "eval", "--dir", a.toString(), "--dir", a.toString(), "--fusion", "vote",
+        "--rerank");
+  }
+
   @Test
   void badInputsGiveClearErrorsAndExitCode2() throws Exception {
     Path dir = synth("bad");

@@ -24,7 +24,8 @@ import org.reid4j.kernels.RerankParams;
  * R(i) plus every R_half(c), c in R(i), with |R_half(c) & R(i)| > 2/3 |R_half(c)|. (4) Sparse
  * V(i, c) = exp(-original(i, c)) over the expanded set, normalised to sum 1; original(i, c) comes
  * from i's neighbour list or, outside it, is recomputed from the features with {@link Distances}
- * (bit-identical). (5) If k2 > 1, V(i) becomes the mean of V over the k2 nearest of i. (6) An
+ * (bit-identical); {@link #rerank(int, int, ItemDistance, RerankParams)} takes any
+ * symmetric distance instead of features. (5) If k2 > 1, V(i) becomes the mean of V over the k2 nearest of i. (6) An
  * inverted index over the gallery rows of V; s(i, j) = sum_c min(V(i, c), V(j, c)); Jaccard
  * 1 - s / (2 - s). (7) out = (1 - lambda) Jaccard + lambda original.
  *
@@ -43,34 +44,53 @@ public final class KReciprocal {
   /** Re-ranked [nq, ng] distances of queries q against gallery g. */
   public static FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params) {
     Checks.pairwiseInputs(q, g);
-    FloatMatrix.requireSize(q.rows(), g.rows());
-    int nq = q.rows(), ng = g.rows();
+    int nq = q.rows();
+    float[] qNorms = Distances.squaredNorms(q), gNorms = Distances.squaredNorms(g);
+    return rerank(nq, g.rows(), (i, j) -> {
+      boolean iq = i < nq, jq = j < nq;
+      int a = iq ? i : i - nq, b = jq ? j : j - nq;
+      return Distances.distance(iq ? q : g, a, iq ? qNorms[a] : gNorms[a], jq ? q : g, b,
+          jq ? qNorms[b] : gNorms[b], metric);
+    }, params);
+  }
+
+  /**
+   * Re-ranked [nq, ng] distances under any symmetric distance between the N = nq + ng items (item i &lt;
+   * nq is query i, item i &gt;= nq gallery row i - nq): for example an ensemble's fused distance. The
+   * distance is asked for about N^2 times (the distance pass) plus a few times per item.
+   */
+  public static FloatMatrix rerank(int nq, int ng, ItemDistance distance, RerankParams params) {
+    if (nq < 0 || ng < 0) throw new IllegalArgumentException("re-ranking: negative sizes " + nq + ", " + ng);
+    if (params == null) throw new IllegalArgumentException("re-ranking: params is null");
+    FloatMatrix.requireSize(nq, ng);
     if ((long) nq + ng > Integer.MAX_VALUE - 8)
       throw new IllegalArgumentException("re-ranking: " + nq + " queries + " + ng + " gallery rows is too many");
     FloatMatrix out = FloatMatrix.zeros(nq, ng);
     if (nq == 0 || ng == 0) return out;
-    return new Run(q, g, metric, params).compute(out);
+    return new Run(nq, ng, distance, params).compute(out);
+  }
+
+  /** A symmetric distance between the items of one re-ranking call. */
+  @FunctionalInterface
+  public interface ItemDistance {
+    float between(int i, int j);
   }
 
   /** The state of one re-ranking call. Item i < nq is query i, item i >= nq gallery row i - nq. */
   private static final class Run {
-    final FloatMatrix q, g;
-    final Metric metric;
+    final ItemDistance distance;
     final int nq, ng, n, k1, k2, half, listLen;
     final float lambda;
-    final float[] qNorms, gNorms;
     /** Row maxima M_i. */
     final float[] rowMax;
     /** Each item's first listLen neighbours by (D, index) and their original distances. */
     final int[] nbr;
     final float[] nbrOrig;
 
-    Run(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams p) {
-      this.q = q;
-      this.g = g;
-      this.metric = metric;
-      nq = q.rows();
-      ng = g.rows();
+    Run(int nq, int ng, ItemDistance distance, RerankParams p) {
+      this.distance = distance;
+      this.nq = nq;
+      this.ng = ng;
       n = nq + ng;
       k1 = p.k1();
       k2 = p.k2();
@@ -79,18 +99,13 @@ public final class KReciprocal {
       listLen = (int) Math.min(Math.max(k1 + 1L, k2), n);
       if ((long) n * listLen > Integer.MAX_VALUE - 8)
         throw new IllegalArgumentException("re-ranking: neighbour lists of " + n + " x " + listLen + " do not fit");
-      qNorms = Distances.squaredNorms(q);
-      gNorms = Distances.squaredNorms(g);
       rowMax = new float[n];
       nbr = new int[n * listLen];
       nbrOrig = new float[n * listLen];
     }
 
     float dist(int i, int j) {
-      boolean iq = i < nq, jq = j < nq;
-      int a = iq ? i : i - nq, b = jq ? j : j - nq;
-      return Distances.distance(iq ? q : g, a, iq ? qNorms[a] : gNorms[a], jq ? q : g, b,
-          jq ? qNorms[b] : gNorms[b], metric);
+      return distance.between(i, j);
     }
 
     float original(float d, int i) {
@@ -197,7 +212,7 @@ public final class KReciprocal {
       return new Sparse(cols, vals);
     }
 
-    /** original(i, c): from i's neighbour list when c is in it, else recomputed from the features. */
+    /** original(i, c): from i's neighbour list when c is in it, else recomputed from the distance. */
     float originalOf(int i, int c) {
       for (int p = 0; p < listLen; p++) if (nbr[i * listLen + p] == c) return nbrOrig[i * listLen + p];
       return original(dist(i, c), i);
