@@ -1,6 +1,7 @@
 // Test driver for r4j_cpu_batch_hard and r4j_cpu_batch_hard_memory: compares against a plain
 // double-precision reference written from the definitions, on fresh random inputs.
 // Exit status 0 when everything passes. Usage: test_cpu_mining [seed]
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -274,6 +275,74 @@ void test_bad_args() {
 
 }  // namespace
 
+// The resident memory against r4j_cpu_batch_hard_memory on the same rows: bit for bit, after FIFO
+// writes that wrap around the capacity (partial panels, odd sizes), with the memory partly filled,
+// and the argument checks.
+void test_resident_memory() {
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int64_t cap = 1 + pick(g_rng) % 150, d = 1 + pick(g_rng) % 70, batch = 1 + pick(g_rng) % 50;
+    const int metric = pick(g_rng) % 3;
+    void *h = nullptr;
+    EXPECT(r4j_cpu_memory_create(cap, d, metric, &h) == R4J_OK && h != nullptr, "create: %s\n", r4j_last_error());
+    std::vector<float> mirror(cap * d, 0.f);
+    std::vector<int32_t> labels(cap, 0);
+    int64_t head = 0, filled = 0;
+    for (int step = 0; step < 6; ++step) {
+      auto rows = gaussian(batch, d);
+      auto lab = random_labels(batch, 5);
+      for (int64_t r = 0; r < batch; ++r) {  // FIFO: write at head, wrap around
+        const int64_t slot = (head + r) % cap;
+        std::memcpy(&mirror[slot * d], &rows[r * d], d * sizeof(float));
+        labels[slot] = lab[r];
+      }
+      for (int64_t done = 0; done < batch;) {  // the same writes as at most two contiguous calls
+        const int64_t slot = (head + done) % cap, n = std::min<int64_t>(batch - done, cap - slot);
+        EXPECT(r4j_cpu_memory_write(h, slot, &rows[done * d], n) == R4J_OK, "write: %s\n", r4j_last_error());
+        done += n;
+      }
+      head = (head + batch) % cap;
+      filled = std::min(cap, filled + batch);
+      const int64_t na = 1 + pick(g_rng) % 40;
+      auto a = gaussian(na, d);
+      auto al = random_labels(na, 5);
+      std::vector<int32_t> p1(na), n1(na), p2(na), n2(na);
+      std::vector<float> pd1(na), nd1(na), pd2(na), nd2(na);
+      ++g_cases;
+      EXPECT(r4j_cpu_memory_batch_hard(h, filled, labels.data(), a.data(), al.data(), na, p1.data(), pd1.data(),
+                                       n1.data(), nd1.data()) == R4J_OK, "mine: %s\n", r4j_last_error());
+      EXPECT(r4j_cpu_batch_hard_memory(a.data(), al.data(), na, mirror.data(), labels.data(), filled, d, metric,
+                                       p2.data(), pd2.data(), n2.data(), nd2.data()) == R4J_OK, "reference call\n");
+      for (int64_t i = 0; i < na; ++i) {
+        EXPECT(p1[i] == p2[i] && n1[i] == n2[i], "trial %d step %d anchor %lld: (%d, %d) vs (%d, %d)\n", trial, step,
+               (long long)i, p1[i], n1[i], p2[i], n2[i]);
+        EXPECT(std::memcmp(&pd1[i], &pd2[i], 4) == 0 && std::memcmp(&nd1[i], &nd2[i], 4) == 0,
+               "trial %d anchor %lld: distances differ\n", trial, (long long)i);
+      }
+    }
+    // Refusals leave the handle usable.
+    EXPECT(r4j_cpu_memory_write(h, cap, mirror.data(), 1) == R4J_EINVAL, "write past the capacity\n");
+    EXPECT(r4j_cpu_memory_write(h, -1, mirror.data(), 1) == R4J_EINVAL, "negative row0\n");
+    EXPECT(r4j_cpu_memory_write(h, 0, nullptr, 1) == R4J_EINVAL, "null rows\n");
+    int32_t i1;
+    float f1;
+    EXPECT(r4j_cpu_memory_batch_hard(h, cap + 1, labels.data(), mirror.data(), labels.data(), 1, &i1, &f1, &i1, &f1) ==
+               R4J_EINVAL, "nm past the capacity\n");
+    EXPECT(r4j_cpu_memory_batch_hard(h, 1, nullptr, mirror.data(), labels.data(), 1, &i1, &f1, &i1, &f1) == R4J_EINVAL,
+           "null memory labels\n");
+    EXPECT(r4j_cpu_memory_batch_hard(h, 0, labels.data(), mirror.data(), labels.data(), 1, &i1, &f1, &i1, &f1) ==
+               R4J_OK && i1 == -1, "an empty memory has no candidates\n");
+    r4j_cpu_memory_free(h);
+  }
+  void *h = nullptr;
+  EXPECT(r4j_cpu_memory_create(-1, 4, R4J_COSINE, &h) == R4J_EINVAL && h == nullptr, "negative capacity\n");
+  EXPECT(r4j_cpu_memory_create(4, 0, R4J_COSINE, &h) == R4J_EINVAL, "d 0\n");
+  EXPECT(r4j_cpu_memory_create(4, 4, 9, &h) == R4J_EINVAL, "bad metric\n");
+  EXPECT(r4j_cpu_memory_create(4, 4, R4J_COSINE, nullptr) == R4J_EINVAL, "null out\n");
+  EXPECT(r4j_cpu_memory_write(nullptr, 0, nullptr, 0) == R4J_EINVAL, "null handle\n");
+  r4j_cpu_memory_free(nullptr);
+}
+
 int main(int argc, char **argv) {
   g_seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : std::random_device{}() * 0x9E3779B97F4A7C15ull ^ 777;
   std::printf("test_cpu_mining: seed %llu, isa %s\n", static_cast<unsigned long long>(g_seed), r4j_cpu_isa());
@@ -282,6 +351,7 @@ int main(int argc, char **argv) {
   test_empty();
   test_in_batch();
   test_memory();
+  test_resident_memory();
   test_ties();
   std::printf("test_cpu_mining: %d cases, %d failures (seed %llu)\n", g_cases, g_failures,
               static_cast<unsigned long long>(g_seed));

@@ -186,7 +186,7 @@ struct PackedAccess {
 };
 
 PackedGallery::PackedGallery(const float *g, int64_t ng, int64_t d, int metric)
-    : ng_(ng), d_(d), metric_(metric), panels_(0), data_(nullptr), norms_(nullptr) {
+    : ng_(ng), d_(d), metric_(metric), panels_(0), capacity_(ng), data_(nullptr), norms_(nullptr) {
   const IsaOps &o = ops();
   panels_ = (ng + o.nr - 1) / o.nr;
   AlignedFloats data(panels_ * o.nr * d), norms(panels_ * o.nr);
@@ -201,6 +201,39 @@ PackedGallery::PackedGallery(const float *g, int64_t ng, int64_t d, int metric)
   }
   data_ = data.p, norms_ = norms.p;
   data.p = norms.p = nullptr;
+}
+
+PackedGallery::PackedGallery(int64_t capacity, int64_t d, int metric)
+    : ng_(0), d_(d), metric_(metric), panels_(0), capacity_(capacity), data_(nullptr), norms_(nullptr) {
+  const IsaOps &o = ops();
+  const int64_t np = (capacity + o.nr - 1) / o.nr;
+  AlignedFloats data(np * o.nr * d), norms(np * o.nr);
+  std::memset(data.p, 0, (size_t)(np * o.nr * d) * sizeof(float));
+  std::memset(norms.p, 0, (size_t)(np * o.nr) * sizeof(float));
+  data_ = data.p, norms_ = norms.p;
+  data.p = norms.p = nullptr;
+}
+
+void PackedGallery::write_rows(int64_t row0, const float *x, int64_t n) {
+  if (n <= 0) return;
+  const IsaOps &o = ops();
+  const int64_t nr = o.nr, d = d_;
+  // Scatter each row into its panel column ([k][NR] layout), then recompute the statistics of
+  // every touched panel with the same chain as the constructor's.
+  for (int64_t r = row0; r < row0 + n; ++r) {
+    float *col = data_ + (r / nr) * nr * d + r % nr;
+    const float *src = x + (r - row0) * d;
+    for (int64_t k = 0; k < d; ++k) col[k * nr] = src[k];
+  }
+  for (int64_t p = row0 / nr; p <= (row0 + n - 1) / nr; ++p) {
+    o.sumsq_panel(data_ + p * nr * d, d, norms_ + p * nr);
+    finish_norms(norms_ + p * nr, nr, metric_);
+  }
+}
+
+void PackedGallery::set_rows(int64_t n) {
+  ng_ = n;
+  panels_ = (n + ops().nr - 1) / ops().nr;
 }
 
 PackedGallery::~PackedGallery() {
@@ -292,7 +325,7 @@ void pairwise_into(const float *q, int64_t nq, const float *g, int64_t ng, int64
   pairwise_into(q, nq, pg, out, ldo);
 }
 
-void stream_rows(const float *q, int64_t nq, const PackedGallery &g, const RowBlockFn &fn) {
+void stream_rows(const float *q, int64_t nq, const PackedGallery &g, const RowBlockFn &fn, int blocks_per_thread) {
   const int64_t ng = g.rows(), d = g.dim();
   if (nq <= 0) return;
   const IsaOps &o = ops();
@@ -304,7 +337,8 @@ void stream_rows(const float *q, int64_t nq, const PackedGallery &g, const RowBl
   // gallery once, so taller is better), at least 4 blocks per thread when there are rows enough,
   // a multiple of MR where possible.
   int64_t h = std::max<int64_t>(1, (int64_t(2) << 20) / std::max<int64_t>(ng, 1));
-  h = std::min(h, std::max<int64_t>(1, (nq + 4 * threads - 1) / (4 * threads)));
+  const int64_t want = int64_t(std::max(1, blocks_per_thread)) * threads;
+  h = std::min(h, std::max<int64_t>(1, (nq + want - 1) / want));
   if (h > o.mr) h = h / o.mr * o.mr;
   const int64_t nblocks = (nq + h - 1) / h;
   const int64_t mc = std::min(pick_mc(d, o.mr), round_up(h, o.mr));

@@ -51,6 +51,17 @@ void stream_rows(const float *q, int64_t nq, const float *g, int64_t ng, int64_t
 class PackedGallery {
  public:
   PackedGallery(const float *g, int64_t ng, int64_t d, int metric);
+  // A resident gallery of `capacity` rows, all zero and none in use (rows() == 0), whose rows are
+  // then overwritten in place with write_rows and put in use with set_rows: a feature memory (XBM)
+  // that is packed once and then only patched. Same memory as above for `capacity` rows.
+  PackedGallery(int64_t capacity, int64_t d, int metric);
+  // Overwrites rows [row0, row0 + n) (0 <= row0, row0 + n <= capacity(), x: [n, d]) and their
+  // statistics: the panels then hold what packing those rows anew would give, so every result is
+  // bit-identical to a PackedGallery built from the same rows. Not thread-safe with other calls.
+  void write_rows(int64_t row0, const float *x, int64_t n);
+  // Puts the first n rows (n <= capacity()) in use: rows() becomes n.
+  void set_rows(int64_t n);
+  int64_t capacity() const { return capacity_; }
   ~PackedGallery();
   PackedGallery(const PackedGallery &) = delete;
   PackedGallery &operator=(const PackedGallery &) = delete;
@@ -65,13 +76,17 @@ class PackedGallery {
   int64_t ng_, d_;
   int metric_;
   int64_t panels_;
+  int64_t capacity_;
   float *data_;   // panels_ * NR * d_ floats
   float *norms_;  // panels_ * NR floats, zero-padded
 };
 
 // stream_rows against an already packed gallery (e.g. to stream several query sets against one
-// gallery, or a set against itself). Same contract as stream_rows.
-void stream_rows(const float *q, int64_t nq, const PackedGallery &g, const RowBlockFn &fn);
+// gallery, or a set against itself). Same contract as stream_rows. Every block streams the whole
+// gallery, so fewer, taller blocks read it fewer times: blocks_per_thread (default 4, for load
+// balance) may be lowered where the gallery is large next to the queries (a resident mining memory).
+void stream_rows(const float *q, int64_t nq, const PackedGallery &g, const RowBlockFn &fn,
+                 int blocks_per_thread = 4);
 
 // The whole [nq, ng] matrix written straight into out (out[i * ldo + j], ldo >= ng), in parallel
 // (cpu_threads()). Packs g (see PackedGallery for the memory). Throws std::bad_alloc.

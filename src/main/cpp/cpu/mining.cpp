@@ -60,31 +60,46 @@ int check_outputs(const char *fn, int64_t n, const void *a, const void *b, const
   return R4J_OK;
 }
 
+void no_candidates(int64_t na, int32_t *pos_idx, float *pos_dist, int32_t *neg_idx, float *neg_dist) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t i = 0; i < na; ++i) {
+    pos_idx[i] = neg_idx[i] = -1;
+    pos_dist[i] = neg_dist[i] = nan;
+  }
+}
+
+// The block callback that scans each streamed row of anchor-to-candidate distances.
+r4j::cpu::RowBlockFn scanner(const int32_t *a_labels, const int32_t *m_labels, int64_t nm, bool in_batch,
+                             int32_t *pos_idx, float *pos_dist, int32_t *neg_idx, float *neg_dist) {
+  return [=](int64_t i0, int64_t i1, const float *block, int64_t ld, int) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const Hardest h = scan_row(block + (i - i0) * ld, nm, m_labels, a_labels[i], in_batch ? i : -1);
+      pos_idx[i] = h.pos;
+      pos_dist[i] = h.pos_d;
+      neg_idx[i] = h.neg;
+      neg_dist[i] = h.neg_d;
+    }
+  };
+}
+
 int run_mining(const float *a, const int32_t *a_labels, int64_t na, const float *m,
                const int32_t *m_labels, int64_t nm, int64_t d, int metric, bool in_batch,
                int32_t *pos_idx, float *pos_dist, int32_t *neg_idx, float *neg_dist) {
   if (na == 0) return R4J_OK;
   if (nm == 0) {  // empty memory: no candidate at all
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    for (int64_t i = 0; i < na; ++i) {
-      pos_idx[i] = neg_idx[i] = -1;
-      pos_dist[i] = neg_dist[i] = nan;
-    }
+    no_candidates(na, pos_idx, pos_dist, neg_idx, neg_dist);
     return R4J_OK;
   }
   r4j::cpu::stream_rows(a, na, m, nm, d, metric,
-                        [&](int64_t i0, int64_t i1, const float *block, int64_t ld, int) {
-                          for (int64_t i = i0; i < i1; ++i) {
-                            const Hardest h = scan_row(block + (i - i0) * ld, nm, m_labels,
-                                                       a_labels[i], in_batch ? i : -1);
-                            pos_idx[i] = h.pos;
-                            pos_dist[i] = h.pos_d;
-                            neg_idx[i] = h.neg;
-                            neg_dist[i] = h.neg_d;
-                          }
-                        });
+                        scanner(a_labels, m_labels, nm, in_batch, pos_idx, pos_dist, neg_idx, neg_dist));
   return R4J_OK;
 }
+
+// A resident mining memory: the packed rows (see PackedGallery's resident form).
+struct Memory {
+  r4j::cpu::PackedGallery rows;
+  Memory(int64_t capacity, int64_t d, int metric) : rows(capacity, d, metric) {}
+};
 
 }  // namespace
 
@@ -125,5 +140,74 @@ int r4j_cpu_batch_hard_memory(const float *a, const int32_t *a_labels, int64_t n
     return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of host memory");
   }
 }
+
+int r4j_cpu_memory_create(int64_t capacity, int64_t d, int metric, void **out) {
+  r4j::clear_error();
+  const char *fn = "r4j_cpu_memory_create";
+  if (out == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": out is null");
+  *out = nullptr;
+  if (capacity < 0 || capacity > INT32_MAX)
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": capacity must be in [0, 2^31), got " + std::to_string(capacity));
+  if (d < 1 || d > INT32_MAX)
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": d must be in [1, 2^31), got " + std::to_string(d));
+  if (capacity > 0 && d > (int64_t(1) << 40) / capacity)
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": capacity x d is too large");
+  int st = r4j::check_metric(fn, metric);
+  if (st != R4J_OK) return st;
+  try {
+    *out = new Memory(capacity, d, metric);
+    return R4J_OK;
+  } catch (const std::bad_alloc &) {
+    return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of host memory for " + std::to_string(capacity) + " x " +
+                                     std::to_string(d) + " floats");
+  }
+}
+
+int r4j_cpu_memory_write(void *h, int64_t row0, const float *rows, int64_t n) {
+  r4j::clear_error();
+  const char *fn = "r4j_cpu_memory_write";
+  if (h == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": the handle is null");
+  Memory &m = *static_cast<Memory *>(h);
+  const int64_t cap = m.rows.capacity();
+  if (row0 < 0 || n < 0 || row0 > cap || n > cap - row0)
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": rows [" + std::to_string(row0) + ", " + std::to_string(row0) +
+                                     " + " + std::to_string(n) + ") outside the capacity " + std::to_string(cap));
+  if (n > 0 && rows == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": rows is null");
+  m.rows.write_rows(row0, rows, n);
+  return R4J_OK;
+}
+
+int r4j_cpu_memory_batch_hard(void *h, int64_t nm, const int32_t *m_labels, const float *a,
+                              const int32_t *a_labels, int64_t na, int32_t *pos_idx, float *pos_dist,
+                              int32_t *neg_idx, float *neg_dist) {
+  r4j::clear_error();
+  const char *fn = "r4j_cpu_memory_batch_hard";
+  if (h == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": the handle is null");
+  Memory &m = *static_cast<Memory *>(h);
+  if (nm < 0 || nm > m.rows.capacity())
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": nm must be in [0, capacity " + std::to_string(m.rows.capacity()) +
+                                     "], got " + std::to_string(nm));
+  int st = r4j::check_rows(fn, "a", a, na, m.rows.dim());
+  if (st != R4J_OK) return st;
+  if (na > 0 && a_labels == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": a_labels is null");
+  if (nm > 0 && m_labels == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": m_labels is null");
+  if ((st = check_outputs(fn, na, pos_idx, pos_dist, neg_idx, neg_dist)) != R4J_OK) return st;
+  if (na == 0) return R4J_OK;
+  if (nm == 0) {
+    no_candidates(na, pos_idx, pos_dist, neg_idx, neg_dist);
+    return R4J_OK;
+  }
+  try {
+    m.rows.set_rows(nm);
+    // One block per thread: every block reads the whole memory (e.g. 128 MB for 16,384 x 2048).
+    r4j::cpu::stream_rows(a, na, m.rows, scanner(a_labels, m_labels, nm, false, pos_idx, pos_dist, neg_idx, neg_dist),
+                          1);
+    return R4J_OK;
+  } catch (const std::bad_alloc &) {
+    return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of host memory");
+  }
+}
+
+void r4j_cpu_memory_free(void *h) { delete static_cast<Memory *>(h); }
 
 }  // extern "C"

@@ -94,6 +94,22 @@ int r4j_cpu_batch_hard_memory(const float *a, const int32_t *a_labels, int64_t n
                               const int32_t *m_labels, int64_t nm, int64_t d, int metric,
                               int32_t *pos_idx, float *pos_dist, int32_t *neg_idx, float *neg_dist);
 
+/* 3c. A resident mining memory on the CPU (XBM): `capacity` rows of d floats kept packed for the
+ *    distance engine and overwritten in place, so that mining against it neither copies nor packs
+ *    the memory per call (a FIFO writes its oldest slots; the caller keeps the order and labels).
+ *    r4j_cpu_memory_batch_hard(h, nm, m_labels, a, a_labels, na, ...) gives, bit for bit, what
+ *    r4j_cpu_batch_hard_memory gives with the memory's rows [0, nm) as m. Rows never written are 0.
+ *    A handle is used by one thread at a time. Memory: about capacity * d floats, held until free. */
+int r4j_cpu_memory_create(int64_t capacity, int64_t d, int metric, void **out);
+/* Overwrites rows [row0, row0 + n) with rows: [n, d] (0 <= row0, row0 + n <= capacity). */
+int r4j_cpu_memory_write(void *h, int64_t row0, const float *rows, int64_t n);
+/* Mining of a: [na, d] against rows [0, nm) (0 <= nm <= capacity) with labels m_labels: [nm]. */
+int r4j_cpu_memory_batch_hard(void *h, int64_t nm, const int32_t *m_labels, const float *a,
+                              const int32_t *a_labels, int64_t na, int32_t *pos_idx, float *pos_dist,
+                              int32_t *neg_idx, float *neg_dist);
+/* Frees the handle. A null handle is a no-op. */
+void r4j_cpu_memory_free(void *h);
+
 /* 4. k-reciprocal re-ranking (Zhong et al., CVPR 2017), as the widely used reference code does it.
  *    q: [nq, d], g: [ng, d] -> out: [nq, ng] final distance.
  *    All N = nq + ng items; D = metric distance over them; original(i, j) = D(i, j) / max_k D(k, i)

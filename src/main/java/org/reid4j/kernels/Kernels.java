@@ -68,6 +68,23 @@ public interface Kernels {
   FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params);
 
   /**
+   * A memory of {@code capacity} rows for mining anchors against across batches (XBM); see
+   * {@link MiningMemory}. The caller closes it.
+   */
+  default MiningMemory miningMemory(int capacity, int dimension, Metric metric) {
+    checkMemoryShape(capacity, dimension, metric);
+    return new MiningMemory.OnHost(this, capacity, dimension, metric);
+  }
+
+  /** The argument checks of {@link #miningMemory}. */
+  static void checkMemoryShape(int capacity, int dimension, Metric metric) {
+    if (capacity < 0) throw new IllegalArgumentException("memory capacity must be 0 or more, got " + capacity);
+    if (dimension < 1) throw new IllegalArgumentException("dimension must be at least 1, got " + dimension);
+    if (metric == null) throw new IllegalArgumentException("metric is null");
+    FloatMatrix.requireSize(capacity, dimension);
+  }
+
+  /**
    * The kernels for a backend. AUTO picks CUDA when a device is present, else the native CPU code,
    * else plain Java. Asking for CPU or CUDA where it is unavailable throws
    * {@link BackendUnavailableException} saying why; there is no silent fallback.

@@ -105,6 +105,19 @@ public final class NativeApi {
       @Cast("const float*") FloatPointer g, long ng, long d, int metric, int k1, int k2, float lambda,
       FloatPointer out);
 
+  // ---- CPU resident mining memory (an opaque handle) ----
+  public static native int r4j_cpu_memory_create(long capacity, long d, int metric,
+      @Cast("void**") PointerPointer<Pointer> out);
+
+  public static native int r4j_cpu_memory_write(Pointer h, long row0, @Cast("const float*") FloatPointer rows, long n);
+
+  public static native int r4j_cpu_memory_batch_hard(Pointer h, long nm, @Cast("const int32_t*") IntPointer mLabels,
+      @Cast("const float*") FloatPointer a, @Cast("const int32_t*") IntPointer aLabels, long na,
+      @Cast("int32_t*") IntPointer posIdx, FloatPointer posDist, @Cast("int32_t*") IntPointer negIdx,
+      FloatPointer negDist);
+
+  public static native void r4j_cpu_memory_free(Pointer h);
+
   // ---- CUDA device-resident rows (an opaque handle) ----
   public static native int r4j_cuda_rows_create(long d, int metric, @Cast("void**") PointerPointer<Pointer> out);
 

@@ -57,7 +57,7 @@ public final class NativeKernels implements Kernels {
     NativeApi.r4j_cpu_set_threads(n);
   }
 
-  private static void check(int status, String fn) {
+  static void check(int status, String fn) {
     if (status != NativeApi.R4J_OK)
       throw new IllegalStateException(fn + " failed (status " + status + "): " + Backends.lastError());
   }
@@ -164,6 +164,14 @@ public final class NativeKernels implements Kernels {
     return java.util.Optional.of(DeviceRows.create(dimension, metric));
   }
 
+  /** On the CPU backend the memory stays packed natively; on CUDA a host copy (see {@link MiningMemory}). */
+  @Override
+  public MiningMemory miningMemory(int capacity, int dimension, Metric metric) {
+    Kernels.checkMemoryShape(capacity, dimension, metric);
+    return cuda ? Kernels.super.miningMemory(capacity, dimension, metric)
+        : new NativeMiningMemory(capacity, dimension, metric);
+  }
+
   @Override
   public HardMining batchHard(FloatMatrix x, int[] labels, Metric metric) {
     Checks.batchHardInputs(x, labels);
@@ -179,7 +187,7 @@ public final class NativeKernels implements Kernels {
     }
   }
 
-  private static HardMining mining(int n, IntPointer pi, FloatPointer pd, IntPointer ni, FloatPointer nd) {
+  static HardMining mining(int n, IntPointer pi, FloatPointer pd, IntPointer ni, FloatPointer nd) {
     int[] posIdx = new int[n], negIdx = new int[n];
     float[] posDist = new float[n], negDist = new float[n];
     pi.get(posIdx);
@@ -211,7 +219,6 @@ public final class NativeKernels implements Kernels {
   public FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params) {
     Checks.pairwiseInputs(q, g);
     FloatMatrix.requireSize(q.rows(), g.rows()); // before any native work
-    params = params.clampedTo((long) q.rows() + g.rows());
     params = params.clampedTo((long) q.rows() + g.rows());
     try (PointerScope scope = new PointerScope()) {
       FloatPointer res = new FloatPointer(Math.max(1L, (long) q.rows() * g.rows()));

@@ -7,12 +7,13 @@ import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.HardMining;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.MiningMemory;
 import org.reid4j.kernels.NativeKernels;
 
 /**
  * Batch-hard triplet mining at d = 2048 (ResNet-50 features): in-batch at B = 64, 256, 4096 with
- * P x K labels (K = 4), and 256 anchors against a 16,384-entry cross-batch memory. Plain Java
- * against the native CPU kernel, same run.
+ * P x K labels (K = 4), and 256 anchors against a 16,384-entry cross-batch memory: passed in per call,
+ * or kept resident on the native side (MiningMemory). Plain Java against the native CPU kernel, same run.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -32,6 +33,9 @@ public class MiningBenchmark {
   FloatMatrix x, anchors, memory;
   int[] labels, anchorLabels, memoryLabels;
   Kernels java, cpu;
+  MiningMemory resident;
+  FloatMatrix newest;
+  int head;
 
   @Setup(Level.Trial)
   public void setup() {
@@ -44,6 +48,14 @@ public class MiningBenchmark {
     java = Kernels.create(Backend.JAVA);
     cpu = Kernels.create(Backend.CPU);
     NativeKernels.setCpuThreads(threads);
+    resident = cpu.miningMemory(MEMORY, DIM, Metric.SQEUCLIDEAN);
+    resident.write(0, memory);
+    newest = Shapes.gaussian(ANCHORS, DIM, 6);
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    resident.close();
   }
 
   @Benchmark
@@ -65,5 +77,19 @@ public class MiningBenchmark {
   @Benchmark
   public HardMining cpuMemory() {
     return cpu.batchHardMemory(anchors, anchorLabels, memory, memoryLabels, Metric.SQEUCLIDEAN);
+  }
+
+  /** The same mining against the memory kept packed on the native side (MiningMemory). */
+  @Benchmark
+  public HardMining cpuResidentMemory() {
+    return resident.batchHard(anchors, anchorLabels, memoryLabels);
+  }
+
+  /** One XBM step's memory work: the newest 256 rows written over the oldest (FIFO), then the mining. */
+  @Benchmark
+  public HardMining cpuResidentMemoryStep() {
+    resident.write(head, newest);
+    head = (head + ANCHORS) % MEMORY;
+    return resident.batchHard(anchors, anchorLabels, memoryLabels);
   }
 }

@@ -1,0 +1,124 @@
+package org.reid4j.kernels;
+
+/**
+ * A feature memory for cross-batch mining (XBM, Wang et al. 2020): {@link #capacity()} rows of
+ * {@link #dimension()} floats that stay with the kernels between calls. {@link #write} overwrites
+ * rows in place (a FIFO writes its oldest slots; the caller keeps the order and the labels), and
+ * {@link #batchHard} mines anchors against the first {@code memoryLabels.length} rows without
+ * copying the memory per call. Results equal {@link Kernels#batchHardMemory} of the same backend on
+ * those rows, bit for bit. Rows never written are zero.
+ *
+ * <p>Where it lives: the native CPU backend keeps it packed for its distance engine
+ * ({@code r4j_cpu_memory_*} in reid4j.h), so a call neither copies nor packs the memory; the Java
+ * and CUDA backends keep a host copy and call {@link Kernels#batchHardMemory} on it. Rows are checked
+ * (finite, of usable norm) when written, not at every mining call. Not thread-safe: one training
+ * loop owns it. {@link #close} frees native memory (closing twice is harmless).
+ */
+public interface MiningMemory extends AutoCloseable {
+  int capacity();
+
+  int dimension();
+
+  Metric metric();
+
+  /**
+   * Overwrites rows [row0, row0 + rows.rows()).
+   *
+   * @throws IllegalArgumentException if the rows pass the capacity, have another width, or hold a
+   *     non-finite value or a row of unusable norm (nothing is written then)
+   */
+  void write(int row0, FloatMatrix rows);
+
+  /**
+   * Hardest positive and negative of each anchor among the memory's first {@code memoryLabels.length}
+   * rows, with those labels; indices are memory rows (see {@link Kernels#batchHardMemory}).
+   *
+   * @throws IllegalArgumentException if more labels than the capacity are given, the anchors have
+   *     another width or unusable values, or the labels do not match the anchors
+   */
+  HardMining batchHard(FloatMatrix anchors, int[] anchorLabels, int[] memoryLabels);
+
+  @Override
+  void close();
+
+  /** The checks every implementation makes before writing. */
+  static void checkWrite(MiningMemory m, int row0, FloatMatrix rows) {
+    if (rows == null) throw new IllegalArgumentException("memory rows are null");
+    if (rows.cols() != m.dimension())
+      throw new IllegalArgumentException("memory rows have " + rows.cols() + " columns, the memory " + m.dimension());
+    if (row0 < 0 || rows.rows() > m.capacity() - row0)
+      throw new IllegalArgumentException("memory rows [" + row0 + ", " + ((long) row0 + rows.rows())
+          + ") pass the capacity " + m.capacity());
+    Checks.requireUsable(rows, "memory rows");
+  }
+
+  /** The checks every implementation makes before mining. */
+  static void checkMining(MiningMemory m, FloatMatrix anchors, int[] anchorLabels, int[] memoryLabels) {
+    if (memoryLabels == null) throw new IllegalArgumentException("memory labels are null");
+    if (memoryLabels.length > m.capacity())
+      throw new IllegalArgumentException(memoryLabels.length + " memory labels for a memory of " + m.capacity()
+          + " rows");
+    Checks.requireDim(anchors, "anchors");
+    if (anchors.cols() != m.dimension())
+      throw new IllegalArgumentException("anchors have " + anchors.cols() + " columns, the memory " + m.dimension());
+    Checks.requireLabels(anchorLabels, anchors, "anchors");
+    Checks.requireUsable(anchors, "anchors");
+  }
+
+  /** A host copy mined with {@link Kernels#batchHardMemory} (the Java and CUDA backends). */
+  final class OnHost implements MiningMemory {
+    private final Kernels kernels;
+    private final int capacity, dimension;
+    private final Metric metric;
+    private float[] rows;
+
+    OnHost(Kernels kernels, int capacity, int dimension, Metric metric) {
+      FloatMatrix.requireSize(capacity, dimension);
+      this.kernels = kernels;
+      this.capacity = capacity;
+      this.dimension = dimension;
+      this.metric = metric;
+      this.rows = new float[capacity * dimension];
+    }
+
+    @Override
+    public int capacity() {
+      return capacity;
+    }
+
+    @Override
+    public int dimension() {
+      return dimension;
+    }
+
+    @Override
+    public Metric metric() {
+      return metric;
+    }
+
+    @Override
+    public void write(int row0, FloatMatrix m) {
+      requireOpen();
+      MiningMemory.checkWrite(this, row0, m);
+      System.arraycopy(m.data(), 0, rows, row0 * dimension, m.rows() * dimension);
+    }
+
+    @Override
+    public HardMining batchHard(FloatMatrix anchors, int[] anchorLabels, int[] memoryLabels) {
+      requireOpen();
+      MiningMemory.checkMining(this, anchors, anchorLabels, memoryLabels);
+      int n = memoryLabels.length;
+      float[] used = n == capacity ? rows : java.util.Arrays.copyOf(rows, n * dimension);
+      return kernels.batchHardMemory(anchors, anchorLabels, new FloatMatrix(n, dimension, used), memoryLabels, metric);
+    }
+
+    private void requireOpen() {
+      if (rows == null) throw new IllegalStateException("the mining memory is closed");
+    }
+
+    @Override
+    public void close() {
+      rows = null;
+    }
+  }
+}
