@@ -190,4 +190,44 @@ class TransformsTest {
     TrainConfig rp = TrainConfig.load(null, List.of("INPUT.RESCALE_PAD=true"));
     assertEquals(256, Transforms.train(rp).apply(ramp(3, 50, 50), new SplittableRandom(2)).height());
   }
+  @Test
+  void defaultConfigTrainPipelineIsTheBotOneWithTheContestAugmentationsOff() {
+    TrainConfig cfg = TrainConfig.defaults();
+    TrainConfig.Input in = cfg.input();
+    assertEquals(0.0, in.channelShuffleProb());
+    assertEquals(0.0, in.ssrProb());
+    assertEquals(0.0, in.noiseProb());
+    assertEquals(0.0, in.saltPepperProb());
+    Transform bot = Transforms.resize(256, 128).then(Transforms.horizontalFlip(0.5)).then(Transforms.padCrop(10, 256, 128))
+        .then(Transforms.normalize(in.pixelMean(), in.pixelStd()))
+        .then(Transforms.randomErasing(0.5, 0.02, 0.4, 0.3, null));
+    FloatImage img = AugmentationsTest.random(3, 100, 40, 23);
+    for (long s = 0; s < 5; s++)
+      assertEquals(bot.apply(img, new SplittableRandom(s)), Transforms.train(cfg).apply(img, new SplittableRandom(s)));
+  }
+
+  @Test
+  void contestAugmentationsRunInTheDocumentedOrder() {
+    TrainConfig cfg = TrainConfig.load(null, List.of("INPUT.CHANNEL_SHUFFLE_PROB=1", "INPUT.SSR_PROB=1",
+        "INPUT.NOISE_PROB=1", "INPUT.NOISE_STD=0.1", "INPUT.SALT_PEPPER_PROB=1", "INPUT.SALT_PEPPER_AMOUNT=0.05",
+        "INPUT.SIZE_TRAIN=[32,16]", "INPUT.PADDING=2"));
+    TrainConfig.Input in = cfg.input();
+    Transform want = Transforms.resize(32, 16).then(Transforms.horizontalFlip(0.5))
+        .then(Augmentations.shiftScaleRotate(1, 0.0625, 0.1, 10)).then(Transforms.padCrop(2, 32, 16))
+        .then(Augmentations.channelShuffle(1)).then(Augmentations.gaussianNoise(1, 0.1))
+        .then(Augmentations.saltPepper(1, 0.05));
+    Transform norm = Transforms.normalize(in.pixelMean(), in.pixelStd());
+    Transform erase = Transforms.randomErasing(0.5, 0.02, 0.4, 0.3, null);
+    FloatImage img = AugmentationsTest.random(3, 50, 30, 24);
+    for (long s = 0; s < 5; s++) {
+      FloatImage got = Transforms.train(cfg).apply(img, new SplittableRandom(s));
+      SplittableRandom r = new SplittableRandom(s);
+      FloatImage pixels = want.apply(img, r);
+      for (float v : pixels.data()) assertTrue(v >= 0 && v <= 1, "[0, 1] before normalising: " + v);
+      assertEquals(erase.apply(norm.apply(pixels, r), r), got, "seed " + s);
+      assertEquals(3, got.channels());
+      assertEquals(32, got.height());
+      assertEquals(16, got.width());
+    }
+  }
 }
