@@ -66,6 +66,30 @@ public final class Transforms {
   }
 
   /**
+   * Rotates by quarterTurns x 90 degrees counter-clockwise as displayed, as numpy's {@code rot90}: one
+   * turn maps input pixel (y, x) of an H x W image to (W - 1 - x, y) of the W x H output; two turns to
+   * (H - 1 - y, W - 1 - x); three to (x, H - 1 - y). Odd turns swap height and width. quarterTurns is
+   * taken modulo 4 (negative turns are clockwise); 0 returns the input itself.
+   */
+  public static Transform rotate90(int quarterTurns) {
+    int k = Math.floorMod(quarterTurns, 4);
+    return (img, rnd) -> {
+      if (k == 0) return img;
+      int c = img.channels(), h = img.height(), w = img.width();
+      int oh = k == 2 ? h : w, ow = k == 2 ? w : h;
+      float[] in = img.data(), out = new float[in.length];
+      for (int ch = 0; ch < c; ch++)
+        for (int y = 0; y < h; y++)
+          for (int x = 0; x < w; x++) {
+            int oy = k == 1 ? w - 1 - x : k == 2 ? h - 1 - y : x;
+            int ox = k == 1 ? y : k == 2 ? w - 1 - x : h - 1 - y;
+            out[(ch * oh + oy) * ow + ox] = in[(ch * h + y) * w + x];
+          }
+      return new FloatImage(c, oh, ow, out);
+    };
+  }
+
+  /**
    * Zero-pads {@code padding} pixels on every side, then crops h x w at a uniformly random offset
    * (top in 0..H+2p-h, left in 0..W+2p-w, drawn in that order), as torchvision's Pad + RandomCrop.
    */

@@ -190,6 +190,37 @@ class TransformsTest {
     TrainConfig rp = TrainConfig.load(null, List.of("INPUT.RESCALE_PAD=true"));
     assertEquals(256, Transforms.train(rp).apply(ramp(3, 50, 50), new SplittableRandom(2)).height());
   }
+  /** Reference quarter turns from the definition: out(i, j) = in(j, W - 1 - i) for one counter-clockwise turn. */
+  private static FloatImage turnOnce(FloatImage a) {
+    int h = a.height(), w = a.width();
+    FloatImage out = FloatImage.zeros(a.channels(), w, h);
+    for (int c = 0; c < a.channels(); c++)
+      for (int i = 0; i < w; i++)
+        for (int j = 0; j < h; j++) out.set(c, i, j, a.get(c, j, w - 1 - i));
+    return out;
+  }
+
+  @Test
+  void rotate90TurnsCounterClockwiseAsRot90() {
+    FloatImage a = ramp(2, 2, 3); // rows [1 2 3] [4 5 6] in channel 0
+    FloatImage one = Transforms.rotate90(1).apply(a, ANY);
+    assertEquals(3, one.height());
+    assertEquals(2, one.width());
+    // numpy.rot90([[1, 2, 3], [4, 5, 6]]) = [[3, 6], [2, 5], [1, 4]]
+    assertArrayEquals(new float[] {3, 6, 2, 5, 1, 4}, java.util.Arrays.copyOf(one.data(), 6));
+    FloatImage r = AugmentationsTest.random(3, 5, 4, 21), expect = r;
+    for (int k = 0; k <= 5; k++) {
+      assertEquals(expect, Transforms.rotate90(k).apply(r, ANY), k + " quarter turns");
+      assertEquals(expect, Transforms.rotate90(k - 4).apply(r, ANY), (k - 4) + " quarter turns");
+      expect = turnOnce(expect);
+    }
+    assertSame(r, Transforms.rotate90(0).apply(r, ANY));
+    assertEquals(turnOnce(turnOnce(turnOnce(r))), Transforms.rotate90(-1).apply(r, ANY), "-1 is clockwise");
+    // The warp of shift-scale-rotate turns the same way.
+    FloatImage sq = AugmentationsTest.random(1, 6, 6, 22);
+    assertArrayEquals(Transforms.rotate90(1).apply(sq, ANY).data(), Augmentations.affine(sq, 0, 0, 1, 90).data(), 1e-6f);
+  }
+
   @Test
   void defaultConfigTrainPipelineIsTheBotOneWithTheContestAugmentationsOff() {
     TrainConfig cfg = TrainConfig.defaults();
