@@ -56,8 +56,8 @@ public final class ModelOptions {
   String scalesText = "1.0";
 
   @Option(names = "--rotate", paramLabel = "DEG,..", defaultValue = "0",
-      description = "Rotation TTA: also embed the image turned counter-clockwise by each angle (multiples of 90: "
-          + "0,90,180,270), each resized back to the input size; the features of every rotation, scale and flip are "
+      description = "Rotation TTA: embed the image turned counter-clockwise by each angle (multiples of 90, e.g. "
+          + "0,90,180,270; 0 is the image as it is), each resized back to the input size; the features of every rotation, scale and flip are "
           + "averaged (summing, as some contest teams did, differs by a constant factor that --normalize removes) "
           + "(default ${DEFAULT-VALUE}: no rotation).")
   String rotateText = "0";

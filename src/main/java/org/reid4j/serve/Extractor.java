@@ -21,7 +21,7 @@ import org.reid4j.report.ProgressLine;
  * <ul>
  *   <li>denoising: a 3 x 3 median or Gaussian filter ({@link Denoise}) on the decoded image, before
  *       anything else;
- *   <li>rotation TTA: the image is also rotated by each of the given multiples of 90 degrees
+ *   <li>rotation TTA: the image is rotated by each of the given multiples of 90 degrees
  *       ({@link Transforms#rotate90}) before resizing, so a non-square image turned by 90 or 270
  *       degrees is resized back to the network's input size (its content squeezed); rotation 0 is the
  *       image as it is;
@@ -40,8 +40,8 @@ import org.reid4j.report.ProgressLine;
  * {@link Result#skipped()} the others. An image whose channel count differs from the embedder's is
  * an error, not a skip.
  *
- * <p>Cost: (number of rotations) x (number of scales) x (2 with flip) forward passes per image; memory: the feature matrix
- * plus a few decoded batches. A progress line with rate and ETA goes to {@link Options#progress()}
+ * <p>Cost: (number of rotations) x (number of scales) x (2 with flip) forward passes per image;
+ * memory: the feature matrix plus a few decoded batches. A progress line with rate and ETA goes to {@link Options#progress()}
  * every {@link Options#progressSeconds()} seconds.
  */
 public final class Extractor {
