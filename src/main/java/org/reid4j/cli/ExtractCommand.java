@@ -16,6 +16,7 @@ import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import org.reid4j.config.TrainConfig;
 import org.reid4j.data.CsvDataset;
+import org.reid4j.data.Denoise;
 import org.reid4j.data.FileImageSource;
 import org.reid4j.data.ImageSource;
 import org.reid4j.data.ReidDataset;
@@ -126,6 +127,8 @@ public final class ExtractCommand implements Callable<Integer> {
     double[] scales = doubles("--scales", model.scalesText);
     for (double sc : scales)
       if (!(sc > 0 && sc <= 8)) throw new IllegalArgumentException("--scales: each scale must be in (0, 8], got " + sc);
+    int[] rotations = rotations(model.rotateText);
+    Denoise denoise = Denoise.parse("--denoise", model.denoiseText);
     ModelEmbedder.Feature feature = feat == null ? null : ModelEmbedder.Feature.parse(feat);
     long t0 = System.nanoTime();
     TrainConfig cfg;
@@ -182,13 +185,15 @@ public final class ExtractCommand implements Callable<Integer> {
     System.out.printf(Locale.ROOT, "model: %s; input %dx%d (loaded in %.1f s)%n", embedder, embedder.inputSize()[0],
         embedder.inputSize()[1], (System.nanoTime() - t0) / 1e9);
     Extractor.Options opts = new Extractor.Options(batch != null ? batch : checkpoint != null
-        ? cfg.test().batchSize() : 64, workers, flip, scales, normalize, rescalePad, System.out, 10);
+        ? cfg.test().batchSize() : 64, workers, flip, scales, rotations, denoise, normalize, rescalePad, System.out, 10);
     Map<String, Object> report = new LinkedHashMap<>();
     report.put("model", described);
     report.put("input_size", embedder.inputSize());
     report.put("dim", embedder.dim());
     report.put("flip", flip);
     report.put("scales", opts.scales());
+    report.put("rotations", opts.rotations());
+    report.put("denoise", denoise.label());
     report.put("normalize", normalize);
     return new Prepared(cfg, embedder, opts, report);
   }
@@ -328,6 +333,24 @@ public final class ExtractCommand implements Callable<Integer> {
         throw new IllegalArgumentException(option + ": '" + parts[i].trim() + "' is not a number (expected e.g. "
             + option + " 1.0,1.1)");
       }
+    }
+    return v;
+  }
+
+  /**
+   * --rotate's angles in degrees: multiples of 90 in [-360, 360], taken modulo 360 (so -90 is 270),
+   * each at most once.
+   */
+  static int[] rotations(String text) {
+    double[] d = doubles("--rotate", text);
+    int[] v = new int[d.length];
+    for (int i = 0; i < d.length; i++) {
+      if (d[i] % 90 != 0 || Math.abs(d[i]) > 360)
+        throw new IllegalArgumentException("--rotate: angles must be multiples of 90 degrees in [-360, 360] (e.g. "
+            + "0,90,180,270), got " + text.split(",")[i].trim());
+      v[i] = Math.floorMod((int) d[i], 360);
+      for (int j = 0; j < i; j++)
+        if (v[j] == v[i]) throw new IllegalArgumentException("--rotate: " + v[i] + " degrees given twice in " + text);
     }
     return v;
   }

@@ -55,6 +55,18 @@ public final class ModelOptions {
           + "trick (default ${DEFAULT-VALUE}).")
   String scalesText = "1.0";
 
+  @Option(names = "--rotate", paramLabel = "DEG,..", defaultValue = "0",
+      description = "Rotation TTA: embed the image turned counter-clockwise by each angle (multiples of 90, e.g. "
+          + "0,90,180,270; 0 is the image as it is), each resized back to the input size; the features of every rotation, scale and flip are "
+          + "averaged (summing, as some contest teams did, differs by a constant factor that --normalize removes) "
+          + "(default ${DEFAULT-VALUE}: no rotation).")
+  String rotateText = "0";
+
+  @Option(names = "--denoise", paramLabel = "FILTER", defaultValue = "none",
+      description = "Filter each decoded image before resizing: median (3x3) or gaussian (3x3, sigma 0.8); edges are "
+          + "clamped (default ${DEFAULT-VALUE}).")
+  String denoiseText = "none";
+
   @Option(names = "--normalize", description = "L2-normalise the features.")
   boolean normalize;
 }

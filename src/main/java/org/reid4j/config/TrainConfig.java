@@ -43,7 +43,11 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
       int embedDim,
       String device) {}
 
-  /** INPUT: image sizes ({h, w}) and the augmentations. Arrays are copied in and out. */
+  /**
+   * INPUT: image sizes ({h, w}) and the augmentations (the BoT ones, then the optional DIGIX 2020
+   * contest ones, all off by default: see {@link org.reid4j.data.Augmentations}). Arrays are copied
+   * in and out.
+   */
   public record Input(
       int[] sizeTrain,
       int[] sizeTest,
@@ -55,7 +59,16 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
       double reAspect,
       double[] pixelMean,
       double[] pixelStd,
-      boolean rescalePad) {
+      boolean rescalePad,
+      double channelShuffleProb,
+      double ssrProb,
+      double ssrShift,
+      double ssrScale,
+      double ssrRotate,
+      double noiseProb,
+      double noiseStd,
+      double saltPepperProb,
+      double saltPepperAmount) {
     public Input {
       sizeTrain = sizeTrain.clone();
       sizeTest = sizeTest.clone();
@@ -263,6 +276,20 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
           Arrays.toString(in.pixelStd));
     for (double s : in.pixelStd)
       if (!(s > 0)) p.fail("INPUT.PIXEL_STD", "values > 0", Arrays.toString(in.pixelStd));
+    prob(p, "INPUT.CHANNEL_SHUFFLE_PROB", in.channelShuffleProb);
+    prob(p, "INPUT.SSR_PROB", in.ssrProb);
+    if (!(in.ssrShift >= 0 && in.ssrShift <= 1))
+      p.fail("INPUT.SSR_SHIFT", "a fraction of the image size in [0, 1]", in.ssrShift);
+    if (!(in.ssrScale >= 0 && in.ssrScale < 1))
+      p.fail("INPUT.SSR_SCALE", "a number in [0, 1) (the zoom is drawn from [1 - s, 1 + s])", in.ssrScale);
+    if (!(in.ssrRotate >= 0 && in.ssrRotate <= 180))
+      p.fail("INPUT.SSR_ROTATE", "degrees in [0, 180] (the angle is drawn from [-r, r])", in.ssrRotate);
+    prob(p, "INPUT.NOISE_PROB", in.noiseProb);
+    if (!(in.noiseStd >= 0 && in.noiseStd <= 1))
+      p.fail("INPUT.NOISE_STD", "a standard deviation in [0, 1] (on [0, 1] pixels)", in.noiseStd);
+    prob(p, "INPUT.SALT_PEPPER_PROB", in.saltPepperProb);
+    if (!(in.saltPepperAmount >= 0 && in.saltPepperAmount <= 1))
+      p.fail("INPUT.SALT_PEPPER_AMOUNT", "a fraction of the pixels in [0, 1]", in.saltPepperAmount);
 
     Dataloader d = dataloader;
     if (d.p < 1) p.fail("DATALOADER.P", "an integer >= 1 (identities per batch)", d.p);

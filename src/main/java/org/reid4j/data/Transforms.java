@@ -5,9 +5,13 @@ import org.reid4j.config.TrainConfig;
 
 /**
  * The image transforms of the BoT recipe, on {@link FloatImage}s, and the train/test pipelines built
- * from a {@link TrainConfig}. Training (as BoT's {@code build_transforms}): resize (or RescalePad) ->
- * random horizontal flip -> zero pad + random crop -> normalise -> random erasing. Test: resize ->
- * normalise. Each step allocates its output image; cost is linear in the pixels.
+ * from a {@link TrainConfig}. Training (BoT's {@code build_transforms}, with the optional contest
+ * augmentations of {@link Augmentations} in brackets, each only when its INPUT probability is > 0):
+ * resize (or RescalePad) -> random horizontal flip -> [shift-scale-rotate] -> zero pad + random crop
+ * -> [channel shuffle] -> [Gaussian noise] -> [salt-and-pepper] -> normalise -> random erasing. The
+ * geometric steps come first; the colour and noise steps work on [0, 1] pixels and keep them in
+ * [0, 1], so normalisation sees the pixel range it expects. Test: resize -> normalise. Each step
+ * allocates its output image; cost is linear in the pixels.
  */
 public final class Transforms {
   private Transforms() {}
@@ -18,7 +22,12 @@ public final class Transforms {
     int h = in.sizeTrain()[0], w = in.sizeTrain()[1];
     Transform t = in.rescalePad() ? rescalePad(h, w) : resize(h, w);
     if (in.flipProb() > 0) t = t.then(horizontalFlip(in.flipProb()));
+    if (in.ssrProb() > 0)
+      t = t.then(Augmentations.shiftScaleRotate(in.ssrProb(), in.ssrShift(), in.ssrScale(), in.ssrRotate()));
     if (in.padding() > 0) t = t.then(padCrop(in.padding(), h, w));
+    if (in.channelShuffleProb() > 0) t = t.then(Augmentations.channelShuffle(in.channelShuffleProb()));
+    if (in.noiseProb() > 0) t = t.then(Augmentations.gaussianNoise(in.noiseProb(), in.noiseStd()));
+    if (in.saltPepperProb() > 0) t = t.then(Augmentations.saltPepper(in.saltPepperProb(), in.saltPepperAmount()));
     t = t.then(normalize(in.pixelMean(), in.pixelStd()));
     if (in.reProb() > 0) t = t.then(randomErasing(in.reProb(), in.reArea()[0], in.reArea()[1], in.reAspect(), null));
     return t;
@@ -53,6 +62,30 @@ public final class Transforms {
         for (int x = 0; x < w; x++) out[base + x] = img.data()[base + w - 1 - x];
       }
       return new FloatImage(img.channels(), img.height(), w, out);
+    };
+  }
+
+  /**
+   * Rotates by quarterTurns x 90 degrees counter-clockwise as displayed, as numpy's {@code rot90}: one
+   * turn maps input pixel (y, x) of an H x W image to (W - 1 - x, y) of the W x H output; two turns to
+   * (H - 1 - y, W - 1 - x); three to (x, H - 1 - y). Odd turns swap height and width. quarterTurns is
+   * taken modulo 4 (negative turns are clockwise); 0 returns the input itself.
+   */
+  public static Transform rotate90(int quarterTurns) {
+    int k = Math.floorMod(quarterTurns, 4);
+    return (img, rnd) -> {
+      if (k == 0) return img;
+      int c = img.channels(), h = img.height(), w = img.width();
+      int oh = k == 2 ? h : w, ow = k == 2 ? w : h;
+      float[] in = img.data(), out = new float[in.length];
+      for (int ch = 0; ch < c; ch++)
+        for (int y = 0; y < h; y++)
+          for (int x = 0; x < w; x++) {
+            int oy = k == 1 ? w - 1 - x : k == 2 ? h - 1 - y : x;
+            int ox = k == 1 ? y : k == 2 ? w - 1 - x : h - 1 - y;
+            out[(ch * oh + oy) * ow + ox] = in[(ch * h + y) * w + x];
+          }
+      return new FloatImage(c, oh, ow, out);
     };
   }
 

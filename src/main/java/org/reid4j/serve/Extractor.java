@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import org.reid4j.data.Batch;
 import org.reid4j.data.DataLoader;
+import org.reid4j.data.Denoise;
 import org.reid4j.data.FloatImage;
 import org.reid4j.data.ImageSource;
 import org.reid4j.data.Transform;
@@ -18,10 +19,19 @@ import org.reid4j.report.ProgressLine;
  * {@link Embedder} (resize to its input size, normalise with its pixel mean / std, as
  * {@link Transforms#test}), plus the usual ReID test-time options:
  * <ul>
- *   <li>flip TTA: the feature is the mean of the image's and its horizontal mirror's features;
+ *   <li>denoising: a 3 x 3 median or Gaussian filter ({@link Denoise}) on the decoded image, before
+ *       anything else;
+ *   <li>rotation TTA: the image is rotated by each of the given multiples of 90 degrees
+ *       ({@link Transforms#rotate90}) before resizing, so a non-square image turned by 90 or 270
+ *       degrees is resized back to the network's input size (its content squeezed); rotation 0 is the
+ *       image as it is;
+ *   <li>flip TTA: each view's horizontal mirror is embedded too;
  *   <li>multi-scale: for each scale s the image is resized to round(s * h) x round(s * w) and the
- *       network runs at that size (CNNs ending in global pooling accept any size); the features of all
- *       scales (and flips) are averaged;
+ *       network runs at that size (CNNs ending in global pooling accept any size);
+ *   <li>the feature is the mean over every rotation x scale x flip view. (Some contest solutions, e.g.
+ *       the DIGIX 2020 runner-up, summed the rotated views' features instead; the sum is the mean times
+ *       the number of views, so the two agree after L2 normalisation and the mean keeps the feature's
+ *       scale, and distance thresholds, independent of the number of views.)
  *   <li>L2 normalisation of the averaged feature (optional).
  * </ul>
  * Images are decoded and resized by {@link DataLoader} worker threads while the network runs. An
@@ -30,8 +40,8 @@ import org.reid4j.report.ProgressLine;
  * {@link Result#skipped()} the others. An image whose channel count differs from the embedder's is
  * an error, not a skip.
  *
- * <p>Cost: (number of scales) x (2 with flip) forward passes per image; memory: the feature matrix
- * plus a few decoded batches. A progress line with rate and ETA goes to {@link Options#progress()}
+ * <p>Cost: (number of rotations) x (number of scales) x (2 with flip) forward passes per image;
+ * memory: the feature matrix plus a few decoded batches. A progress line with rate and ETA goes to {@link Options#progress()}
  * every {@link Options#progressSeconds()} seconds.
  */
 public final class Extractor {
@@ -44,13 +54,15 @@ public final class Extractor {
    * @param workers decoding threads (0 = on the calling thread)
    * @param flip average with the horizontally mirrored image
    * @param scales input scales relative to the embedder's input size (each > 0), averaged
+   * @param rotations counter-clockwise rotations in degrees, distinct, each 0, 90, 180 or 270, averaged
+   * @param denoise the filter applied to each decoded image first
    * @param normalize L2-normalise each final feature
    * @param rescalePad keep the aspect ratio (pad, then resize) as INPUT.RESCALE_PAD does
    * @param progress where progress lines go (null = silent)
    * @param progressSeconds minimum seconds between progress lines
    */
-  public record Options(int batchSize, int workers, boolean flip, double[] scales, boolean normalize,
-      boolean rescalePad, PrintStream progress, double progressSeconds) {
+  public record Options(int batchSize, int workers, boolean flip, double[] scales, int[] rotations, Denoise denoise,
+      boolean normalize, boolean rescalePad, PrintStream progress, double progressSeconds) {
     public Options {
       if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
       if (workers < 0) throw new IllegalArgumentException("workers must be >= 0, got " + workers);
@@ -58,11 +70,20 @@ public final class Extractor {
       for (double s : scales)
         if (!(s > 0 && s <= 8)) throw new IllegalArgumentException("scales must be in (0, 8], got " + s);
       scales = scales.clone();
+      if (rotations == null || rotations.length == 0) throw new IllegalArgumentException("give at least one rotation");
+      rotations = rotations.clone();
+      for (int i = 0; i < rotations.length; i++) {
+        if (rotations[i] % 90 != 0 || rotations[i] < 0 || rotations[i] >= 360)
+          throw new IllegalArgumentException("rotations must be 0, 90, 180 or 270 degrees, got " + rotations[i]);
+        for (int j = 0; j < i; j++)
+          if (rotations[j] == rotations[i]) throw new IllegalArgumentException("rotation " + rotations[i] + " given twice");
+      }
+      if (denoise == null) throw new IllegalArgumentException("denoise is null (use Denoise.NONE)");
     }
 
-    /** Batch 64, 2 workers, no flip, scale 1.0, no normalisation, plain resize, silent. */
+    /** Batch 64, 2 workers, no flip, scale 1.0, no rotation, no denoising, no normalisation, plain resize, silent. */
     public static Options defaults() {
-      return new Options(64, 2, false, new double[] {1.0}, false, false, null, 10);
+      return new Options(64, 2, false, new double[] {1.0}, new int[] {0}, Denoise.NONE, false, false, null, 10);
     }
 
     @Override
@@ -70,32 +91,48 @@ public final class Extractor {
       return scales.clone();
     }
 
+    @Override
+    public int[] rotations() {
+      return rotations.clone();
+    }
+
     public Options withBatchSize(int b) {
-      return new Options(b, workers, flip, scales, normalize, rescalePad, progress, progressSeconds);
+      return new Options(b, workers, flip, scales, rotations, denoise, normalize, rescalePad, progress, progressSeconds);
     }
 
     public Options withWorkers(int w) {
-      return new Options(batchSize, w, flip, scales, normalize, rescalePad, progress, progressSeconds);
+      return new Options(batchSize, w, flip, scales, rotations, denoise, normalize, rescalePad, progress, progressSeconds);
     }
 
     public Options withFlip(boolean f) {
-      return new Options(batchSize, workers, f, scales, normalize, rescalePad, progress, progressSeconds);
+      return new Options(batchSize, workers, f, scales, rotations, denoise, normalize, rescalePad, progress, progressSeconds);
     }
 
     public Options withScales(double... s) {
-      return new Options(batchSize, workers, flip, s, normalize, rescalePad, progress, progressSeconds);
+      return new Options(batchSize, workers, flip, s, rotations, denoise, normalize, rescalePad, progress, progressSeconds);
+    }
+
+    /** Counter-clockwise rotations in degrees (0, 90, 180, 270). */
+    public Options withRotations(int... degrees) {
+      return new Options(batchSize, workers, flip, scales, degrees, denoise, normalize, rescalePad, progress,
+          progressSeconds);
+    }
+
+    public Options withDenoise(Denoise d) {
+      return new Options(batchSize, workers, flip, scales, rotations, d, normalize, rescalePad, progress,
+          progressSeconds);
     }
 
     public Options withNormalize(boolean n) {
-      return new Options(batchSize, workers, flip, scales, n, rescalePad, progress, progressSeconds);
+      return new Options(batchSize, workers, flip, scales, rotations, denoise, n, rescalePad, progress, progressSeconds);
     }
 
     public Options withRescalePad(boolean r) {
-      return new Options(batchSize, workers, flip, scales, normalize, r, progress, progressSeconds);
+      return new Options(batchSize, workers, flip, scales, rotations, denoise, normalize, r, progress, progressSeconds);
     }
 
     public Options withProgress(PrintStream out, double seconds) {
-      return new Options(batchSize, workers, flip, scales, normalize, rescalePad, out, seconds);
+      return new Options(batchSize, workers, flip, scales, rotations, denoise, normalize, rescalePad, out, seconds);
     }
   }
 
@@ -154,9 +191,10 @@ public final class Extractor {
 
   /**
    * {@link #extract}'s two halves for images that arrive one at a time (a service): {@link #prepare}
-   * turns a decoded image into the network's input at every scale (thread-safe, run where the image
-   * arrived), {@link #embed} runs the forward passes of a batch of prepared images with the flip and
-   * scale averaging and the normalisation of the options (on the embedder's one thread).
+   * turns a decoded image into the network's input for every view (denoised, then each rotation at
+   * each scale; thread-safe, run where the image arrived), {@link #embed} runs the forward passes of a
+   * batch of prepared images with the view and flip averaging and the normalisation of the options (on
+   * the embedder's one thread).
    */
   public static final class Pipeline {
     private final Embedder embedder;
@@ -170,22 +208,27 @@ public final class Extractor {
       this.options = o;
       int c = embedder.channels(), h0 = embedder.inputSize()[0], w0 = embedder.inputSize()[1];
       double[] scales = o.scales();
-      sizes = new int[scales.length][];
-      offsets = new int[scales.length + 1];
-      for (int s = 0; s < scales.length; s++) {
-        sizes[s] = new int[] {Math.max(1, (int) Math.round(scales[s] * h0)), Math.max(1, (int) Math.round(scales[s] * w0))};
-        offsets[s + 1] = offsets[s] + c * sizes[s][0] * sizes[s][1];
+      int[][] scaled = new int[scales.length][];
+      for (int s = 0; s < scales.length; s++)
+        scaled[s] = new int[] {Math.max(1, (int) Math.round(scales[s] * h0)), Math.max(1, (int) Math.round(scales[s] * w0))};
+      int views = o.rotations().length * scales.length; // view v: rotation v / scales.length, scale v % scales.length
+      sizes = new int[views][];
+      offsets = new int[views + 1];
+      for (int v = 0; v < views; v++) {
+        sizes[v] = scaled[v % scales.length];
+        offsets[v + 1] = offsets[v] + c * sizes[v][0] * sizes[v][1];
       }
-      packed = packedTransform(embedder, sizes, offsets[scales.length], o.rescalePad());
+      packed = packedTransform(embedder, o, scaled, offsets[views]);
     }
 
-    /** Values per prepared image (all scales together). */
+    /** Values per prepared image (all views together). */
     public int preparedLength() {
       return offsets[sizes.length];
     }
 
     /**
-     * The image resized and normalised at every scale, as one array of {@link #preparedLength()} values.
+     * The image denoised, rotated, resized and normalised for every view, as one array of
+     * {@link #preparedLength()} values.
      *
      * @throws IllegalArgumentException when the image's channel count is not the embedder's
      */
@@ -210,7 +253,7 @@ public final class Extractor {
         add(sum, embedder.embed(x, n, hs, ws));
         if (options.flip()) add(sum, embedder.embed(mirror(x, n * c * hs, ws), n, hs, ws));
       }
-      int passes = sizes.length * (options.flip() ? 2 : 1);
+      int passes = sizes.length * (options.flip() ? 2 : 1); // every rotation x scale view, and its flip
       if (passes > 1) for (int k = 0; k < sum.length; k++) sum[k] /= passes;
       if (options.normalize()) l2Normalize(sum, d);
       return sum;
@@ -218,23 +261,33 @@ public final class Extractor {
   }
 
   /**
-   * Resizes to every scale's size and normalises, concatenating the results into one 1 x 1 x total
-   * "image", so a single decode feeds all scales and the loader batches them like any image.
+   * Denoises, then for every rotation turns the image and resizes it to every scale's size (a turned
+   * non-square image is resized back to the network's shape) and normalises, concatenating the results
+   * into one 1 x 1 x total "image", so a single decode feeds all views and the loader batches them like
+   * any image.
    */
-  private static Transform packedTransform(Embedder e, int[][] sizes, int total, boolean rescalePad) {
-    Transform[] steps = new Transform[sizes.length];
+  private static Transform packedTransform(Embedder e, Options o, int[][] scaled, int total) {
     Transform norm = Transforms.normalize(e.pixelMean(), e.pixelStd());
-    for (int s = 0; s < sizes.length; s++) {
-      int h = sizes[s][0], w = sizes[s][1];
-      steps[s] = (rescalePad ? Transforms.rescalePad(h, w) : Transforms.resize(h, w)).then(norm);
+    Transform[] resize = new Transform[scaled.length];
+    for (int s = 0; s < scaled.length; s++) {
+      int h = scaled[s][0], w = scaled[s][1];
+      resize[s] = (o.rescalePad() ? Transforms.rescalePad(h, w) : Transforms.resize(h, w)).then(norm);
     }
+    int[] rotations = o.rotations();
+    Transform[] turn = new Transform[rotations.length];
+    for (int r = 0; r < rotations.length; r++) turn[r] = Transforms.rotate90(rotations[r] / 90);
+    Transform denoise = o.denoise().transform();
     return (img, rnd) -> {
+      FloatImage clean = denoise.apply(img, rnd);
       float[] out = new float[total];
       int at = 0;
-      for (Transform t : steps) {
-        FloatImage r = t.apply(img, rnd);
-        System.arraycopy(r.data(), 0, out, at, r.data().length);
-        at += r.data().length;
+      for (Transform t : turn) {
+        FloatImage turned = t.apply(clean, rnd);
+        for (Transform s : resize) {
+          FloatImage r = s.apply(turned, rnd);
+          System.arraycopy(r.data(), 0, out, at, r.data().length);
+          at += r.data().length;
+        }
       }
       return new FloatImage(1, 1, total, out);
     };

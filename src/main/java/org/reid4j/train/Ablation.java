@@ -177,8 +177,9 @@ public final class Ablation {
     List<Variant> v = new ArrayList<>();
     try (Embedder e = ModelLoader.embedder(loaded, null)) {
       for (boolean flip : new boolean[] {false, true}) {
-        Extractor.Options o = new Extractor.Options(cfg.test().batchSize(), cfg.dataloader().numWorkers(), flip,
-            new double[] {1.0}, true, cfg.input().rescalePad(), null, 10);
+        Extractor.Options o = Extractor.Options.defaults().withBatchSize(cfg.test().batchSize())
+            .withWorkers(cfg.dataloader().numWorkers()).withFlip(flip).withNormalize(true)
+            .withRescalePad(cfg.input().rescalePad()).withProgress(null, 10);
         LabelledFeatures q = features(e, "query", data.query(), o), g = features(e, "gallery", data.gallery(), o);
         for (boolean rerank : new boolean[] {false, true}) {
           long t0 = System.nanoTime();

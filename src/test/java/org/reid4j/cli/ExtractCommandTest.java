@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.reid4j.cli.EvalCommandTest.Run;
 import org.reid4j.config.TrainConfig;
+import org.reid4j.data.Denoise;
 import org.reid4j.data.FileImageSource;
 import org.reid4j.eval.LabelledFeatures;
 import org.reid4j.io.FeatureDir;
@@ -184,5 +185,52 @@ class ExtractCommandTest {
         "--out", "o");
     assertEquals(2, badData.code());
     assertTrue(badData.err().contains("unknown data set 'imagenet'"), badData.err());
+  }
+
+  @Test
+  void rotateAndDenoiseReachTheExtractorAndTheReport() throws Exception {
+    TrainConfig cfg = config();
+    Path cfgFile = tmp.resolve("cfg.yml");
+    cfg.save(cfgFile);
+    Path modelFile = tmp.resolve("model.pt");
+    Path crops = crops();
+    Path out = tmp.resolve("out");
+    try (ReidModel m = model(cfg, 4)) {
+      m.save(modelFile);
+      Run r = EvalCommandTest.cli("extract", "--checkpoint", modelFile.toString(), "--config", cfgFile.toString(),
+          "--images", crops.toString(), "--out", out.toString(), "--rotate", "0,-90", "--denoise", "median",
+          "--normalize");
+      assertEquals(0, r.code(), r.err());
+      FloatMatrix f = Npy.read(out.resolve("feats.npy")).asMatrix();
+      FileImageSource src = new FileImageSource("x", List.of(crops.resolve("a.png"), crops.resolve("b/c.jpg")),
+          new int[2], new int[2], 3);
+      try (ModelEmbedder e = ModelEmbedder.of(m, cfg, null)) {
+        Extractor.Options o = Extractor.Options.defaults().withNormalize(true);
+        FloatMatrix want = Extractor.extract(e, src, o.withRotations(0, 270).withDenoise(Denoise.MEDIAN)).features();
+        assertArrayEquals(want.data(), f.data(), 1e-5f);
+        FloatMatrix plain = Extractor.extract(e, src, o).features();
+        float diff = 0;
+        for (int i = 0; i < f.data().length; i++) diff = Math.max(diff, Math.abs(plain.data()[i] - f.data()[i]));
+        assertTrue(diff > 1e-4, "the options change the features");
+      }
+      String json = Files.readString(out.resolve("extract.json"));
+      assertTrue(json.replaceAll("\\s", "").contains("\"rotations\":[0,270]"), json);
+      assertTrue(json.contains("\"denoise\" : \"median\""), json);
+    }
+  }
+
+  @Test
+  void badRotateAndDenoiseValuesAreRefusedByName() {
+    for (String[] bad : new String[][] {{"--rotate", "45"}, {"--rotate", "0,90,90"}, {"--rotate", "x"},
+        {"--rotate", "720"}, {"--denoise", "blur"}}) {
+      Run r = EvalCommandTest.cli("extract", "--torchscript", "b.pt", "--input-size", "4,4", "--images", tmp.toString(),
+          "--out", "o", bad[0], bad[1]);
+      assertEquals(2, r.code(), r.err());
+      assertTrue(r.err().contains(bad[0]) && r.err().contains(bad[1].split(",")[bad[1].split(",").length - 1]),
+          r.err());
+    }
+    Run r = EvalCommandTest.cli("extract", "--torchscript", "b.pt", "--input-size", "4,4", "--images", tmp.toString(),
+        "--out", "o", "--rotate", "45");
+    assertTrue(r.err().contains("multiples of 90"), r.err());
   }
 }

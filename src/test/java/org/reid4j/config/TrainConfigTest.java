@@ -66,7 +66,7 @@ class TrainConfigTest {
       String leaf = key.substring(key.lastIndexOf('.') + 1);
       assertTrue(defaults.contains(leaf + ":"), key + " has no line in defaults.yml");
     }
-    assertEquals(14 + 11 + 9 + 26 + 4 + 1, ConfigLoader.keys().size());
+    assertEquals(14 + 20 + 9 + 26 + 4 + 1, ConfigLoader.keys().size());
   }
 
   /** Relative paths are listed (for the train header, which says what they are resolved against). */
@@ -277,5 +277,48 @@ class TrainConfigTest {
     assertEquals(0.0, q.solver().centerWeight());
     // The quick start promises under 10 minutes wall clock, JVM start and evaluation included.
     assertTrue(q.solver().maxMinutes() > 0 && q.solver().maxMinutes() <= 9.0, "budget " + q.solver().maxMinutes());
+  }
+
+  @Test
+  void contestAugmentationKeysDefaultOffRoundTripAndAreRangeChecked() {
+    TrainConfig.Input d = TrainConfig.defaults().input();
+    assertEquals(0.0, d.channelShuffleProb());
+    assertEquals(0.0, d.ssrProb());
+    assertEquals(0.0625, d.ssrShift());
+    assertEquals(0.1, d.ssrScale());
+    assertEquals(10.0, d.ssrRotate());
+    assertEquals(0.0, d.noiseProb());
+    assertEquals(0.0, d.saltPepperProb());
+    TrainConfig c = TrainConfig.load(null, List.of("INPUT.CHANNEL_SHUFFLE_PROB=0.25", "INPUT.SSR_PROB=0.5",
+        "INPUT.SSR_SHIFT=0.1", "INPUT.SSR_SCALE=0.2", "INPUT.SSR_ROTATE=45", "INPUT.NOISE_PROB=0.3",
+        "INPUT.NOISE_STD=0.04", "INPUT.SALT_PEPPER_PROB=0.2", "INPUT.SALT_PEPPER_AMOUNT=0.01"));
+    TrainConfig.Input in = c.input();
+    assertEquals(0.25, in.channelShuffleProb());
+    assertEquals(0.5, in.ssrProb());
+    assertEquals(0.1, in.ssrShift());
+    assertEquals(0.2, in.ssrScale());
+    assertEquals(45.0, in.ssrRotate());
+    assertEquals(0.3, in.noiseProb());
+    assertEquals(0.04, in.noiseStd());
+    assertEquals(0.2, in.saltPepperProb());
+    assertEquals(0.01, in.saltPepperAmount());
+    TrainConfig back = TrainConfig.fromYamlString(c.toYaml());
+    assertEquals(c, back);
+    assertEquals(0.01, back.input().saltPepperAmount());
+    assertEquals(45.0, back.input().ssrRotate());
+    assertNotEquals(TrainConfig.defaults(), c);
+
+    String[][] bad = {
+        {"INPUT.CHANNEL_SHUFFLE_PROB", "1.5", "a probability in [0, 1]"},
+        {"INPUT.SSR_PROB", "-0.1", "a probability in [0, 1]"},
+        {"INPUT.SSR_SHIFT", "2", "[0, 1]"},
+        {"INPUT.SSR_SCALE", "1", "[0, 1)"},
+        {"INPUT.SSR_ROTATE", "-5", "[0, 180]"},
+        {"INPUT.NOISE_PROB", "2", "a probability in [0, 1]"},
+        {"INPUT.NOISE_STD", "-0.01", "standard deviation"},
+        {"INPUT.SALT_PEPPER_PROB", "1.01", "a probability in [0, 1]"},
+        {"INPUT.SALT_PEPPER_AMOUNT", "-1", "[0, 1]"}};
+    for (String[] b : bad)
+      fails("--set", b[0], () -> TrainConfig.load(null, List.of(b[0] + "=" + b[1])), b[2], "got " + b[1]);
   }
 }

@@ -190,4 +190,75 @@ class TransformsTest {
     TrainConfig rp = TrainConfig.load(null, List.of("INPUT.RESCALE_PAD=true"));
     assertEquals(256, Transforms.train(rp).apply(ramp(3, 50, 50), new SplittableRandom(2)).height());
   }
+  /** Reference quarter turns from the definition: out(i, j) = in(j, W - 1 - i) for one counter-clockwise turn. */
+  private static FloatImage turnOnce(FloatImage a) {
+    int h = a.height(), w = a.width();
+    FloatImage out = FloatImage.zeros(a.channels(), w, h);
+    for (int c = 0; c < a.channels(); c++)
+      for (int i = 0; i < w; i++)
+        for (int j = 0; j < h; j++) out.set(c, i, j, a.get(c, j, w - 1 - i));
+    return out;
+  }
+
+  @Test
+  void rotate90TurnsCounterClockwiseAsRot90() {
+    FloatImage a = ramp(2, 2, 3); // rows [1 2 3] [4 5 6] in channel 0
+    FloatImage one = Transforms.rotate90(1).apply(a, ANY);
+    assertEquals(3, one.height());
+    assertEquals(2, one.width());
+    // numpy.rot90([[1, 2, 3], [4, 5, 6]]) = [[3, 6], [2, 5], [1, 4]]
+    assertArrayEquals(new float[] {3, 6, 2, 5, 1, 4}, java.util.Arrays.copyOf(one.data(), 6));
+    FloatImage r = AugmentationsTest.random(3, 5, 4, 21), expect = r;
+    for (int k = 0; k <= 5; k++) {
+      assertEquals(expect, Transforms.rotate90(k).apply(r, ANY), k + " quarter turns");
+      assertEquals(expect, Transforms.rotate90(k - 4).apply(r, ANY), (k - 4) + " quarter turns");
+      expect = turnOnce(expect);
+    }
+    assertSame(r, Transforms.rotate90(0).apply(r, ANY));
+    assertEquals(turnOnce(turnOnce(turnOnce(r))), Transforms.rotate90(-1).apply(r, ANY), "-1 is clockwise");
+    // The warp of shift-scale-rotate turns the same way.
+    FloatImage sq = AugmentationsTest.random(1, 6, 6, 22);
+    assertArrayEquals(Transforms.rotate90(1).apply(sq, ANY).data(), Augmentations.affine(sq, 0, 0, 1, 90).data(), 1e-6f);
+  }
+
+  @Test
+  void defaultConfigTrainPipelineIsTheBotOneWithTheContestAugmentationsOff() {
+    TrainConfig cfg = TrainConfig.defaults();
+    TrainConfig.Input in = cfg.input();
+    assertEquals(0.0, in.channelShuffleProb());
+    assertEquals(0.0, in.ssrProb());
+    assertEquals(0.0, in.noiseProb());
+    assertEquals(0.0, in.saltPepperProb());
+    Transform bot = Transforms.resize(256, 128).then(Transforms.horizontalFlip(0.5)).then(Transforms.padCrop(10, 256, 128))
+        .then(Transforms.normalize(in.pixelMean(), in.pixelStd()))
+        .then(Transforms.randomErasing(0.5, 0.02, 0.4, 0.3, null));
+    FloatImage img = AugmentationsTest.random(3, 100, 40, 23);
+    for (long s = 0; s < 5; s++)
+      assertEquals(bot.apply(img, new SplittableRandom(s)), Transforms.train(cfg).apply(img, new SplittableRandom(s)));
+  }
+
+  @Test
+  void contestAugmentationsRunInTheDocumentedOrder() {
+    TrainConfig cfg = TrainConfig.load(null, List.of("INPUT.CHANNEL_SHUFFLE_PROB=1", "INPUT.SSR_PROB=1",
+        "INPUT.NOISE_PROB=1", "INPUT.NOISE_STD=0.1", "INPUT.SALT_PEPPER_PROB=1", "INPUT.SALT_PEPPER_AMOUNT=0.05",
+        "INPUT.SIZE_TRAIN=[32,16]", "INPUT.PADDING=2"));
+    TrainConfig.Input in = cfg.input();
+    Transform want = Transforms.resize(32, 16).then(Transforms.horizontalFlip(0.5))
+        .then(Augmentations.shiftScaleRotate(1, 0.0625, 0.1, 10)).then(Transforms.padCrop(2, 32, 16))
+        .then(Augmentations.channelShuffle(1)).then(Augmentations.gaussianNoise(1, 0.1))
+        .then(Augmentations.saltPepper(1, 0.05));
+    Transform norm = Transforms.normalize(in.pixelMean(), in.pixelStd());
+    Transform erase = Transforms.randomErasing(0.5, 0.02, 0.4, 0.3, null);
+    FloatImage img = AugmentationsTest.random(3, 50, 30, 24);
+    for (long s = 0; s < 5; s++) {
+      FloatImage got = Transforms.train(cfg).apply(img, new SplittableRandom(s));
+      SplittableRandom r = new SplittableRandom(s);
+      FloatImage pixels = want.apply(img, r);
+      for (float v : pixels.data()) assertTrue(v >= 0 && v <= 1, "[0, 1] before normalising: " + v);
+      assertEquals(erase.apply(norm.apply(pixels, r), r), got, "seed " + s);
+      assertEquals(3, got.channels());
+      assertEquals(32, got.height());
+      assertEquals(16, got.width());
+    }
+  }
 }

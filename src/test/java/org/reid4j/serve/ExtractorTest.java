@@ -17,6 +17,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.reid4j.config.TrainConfig;
+import org.reid4j.data.Denoise;
 import org.reid4j.data.FloatImage;
 import org.reid4j.data.ImageSource;
 import org.reid4j.data.Transform;
@@ -202,5 +203,119 @@ class ExtractorTest {
     float m = 0;
     for (int i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
     return m;
+  }
+
+  /** One counter-clockwise quarter turn from the definition: out(i, j) = in(j, W - 1 - i). */
+  private static FloatImage turn(FloatImage a) {
+    FloatImage out = FloatImage.zeros(a.channels(), a.width(), a.height());
+    for (int c = 0; c < a.channels(); c++)
+      for (int i = 0; i < a.width(); i++)
+        for (int j = 0; j < a.height(); j++) out.set(c, i, j, a.get(c, j, a.width() - 1 - i));
+    return out;
+  }
+
+  /** src's images, each passed through f first, as a source. */
+  private static ImageSource mapped(ImageSource s, java.util.function.UnaryOperator<FloatImage> f) {
+    return new ImageSource() {
+      @Override
+      public FloatImage load(int i) throws java.io.IOException {
+        return f.apply(s.load(i));
+      }
+
+      @Override
+      public int size() {
+        return s.size();
+      }
+
+      @Override
+      public int pid(int i) {
+        return s.pid(i);
+      }
+
+      @Override
+      public int camid(int i) {
+        return s.camid(i);
+      }
+
+      @Override
+      public String describe(int i) {
+        return s.describe(i);
+      }
+
+      @Override
+      public int numClasses() {
+        return s.numClasses();
+      }
+    };
+  }
+
+  @Test
+  void rotationAveragesTheFeaturesOfEachTurnedImageResizedBackToTheInputSize() throws Exception {
+    int n = src.size(), d = model.featureDim();
+    float[][] single = new float[4][]; // the features of the images turned q quarter turns, one turn at a time
+    for (int quarter = 0; quarter < 4; quarter++) {
+      final int q = quarter;
+      ImageSource turned = mapped(src, img -> {
+        FloatImage t = img;
+        for (int k = 0; k < q; k++) t = turn(t);
+        return t;
+      });
+      single[q] = manual(prepared(turned, range(n), 28, 20), n, 28, 20, false);
+      if (q > 0)
+        assertTrue(maxAbsDiff(single[0], single[q]) > 1e-3, "a turn of " + 90 * q + " degrees must change the feature");
+    }
+    float[] mean = new float[n * d];
+    for (float[] f : single) for (int k = 0; k < f.length; k++) mean[k] += f[k] / 4;
+    Extractor.Options o = Extractor.Options.defaults().withBatchSize(3);
+    assertArrayEquals(mean, Extractor.extract(embedder, src, o.withRotations(0, 90, 180, 270)).features().data(), TOL);
+    for (int q = 1; q < 4; q++)
+      assertArrayEquals(single[q], Extractor.extract(embedder, src, o.withRotations(90 * q)).features().data(), TOL,
+          "rotation " + 90 * q + " alone (counter-clockwise)");
+    assertEquals(28 * 20 * 4, new Extractor.Pipeline(embedder, o.withRotations(0, 90, 180, 270)).preparedLength(),
+        "four views of the 28 x 20 input size");
+  }
+
+  @Test
+  void rotationCombinesWithFlipScalesAndNormalisation() throws Exception {
+    int n = src.size(), d = model.featureDim();
+    ImageSource half = mapped(src, img -> turn(turn(img)));
+    float[] a = manual(prepared(src, range(n), 28, 20), n, 28, 20, true);
+    float[] b = manual(prepared(src, range(n), 36, 26), n, 36, 26, true);
+    float[] c = manual(prepared(half, range(n), 28, 20), n, 28, 20, true);
+    float[] e = manual(prepared(half, range(n), 36, 26), n, 36, 26, true);
+    float[] want = new float[n * d];
+    for (int i = 0; i < n; i++) {
+      double ss = 0;
+      for (int k = i * d; k < (i + 1) * d; k++) {
+        want[k] = (a[k] + b[k] + c[k] + e[k]) / 4; // each already the mean of a view and its flip
+        ss += (double) want[k] * want[k];
+      }
+      for (int k = i * d; k < (i + 1) * d; k++) want[k] /= (float) Math.sqrt(ss);
+    }
+    Extractor.Result r = Extractor.extract(embedder, src, Extractor.Options.defaults().withRotations(180, 0)
+        .withScales(1.0, 1.3).withFlip(true).withNormalize(true).withBatchSize(4));
+    assertArrayEquals(want, r.features().data(), TOL);
+  }
+
+  @Test
+  void denoiseFiltersTheDecodedImageBeforeResizing() throws Exception {
+    int n = src.size();
+    for (Denoise dn : new Denoise[] {Denoise.MEDIAN, Denoise.GAUSSIAN}) {
+      ImageSource filtered = mapped(src, img -> dn.transform().apply(img, null));
+      float[] want = manual(prepared(filtered, range(n), 28, 20), n, 28, 20, false);
+      Extractor.Result r = Extractor.extract(embedder, src, Extractor.Options.defaults().withDenoise(dn));
+      assertArrayEquals(want, r.features().data(), TOL, dn.label());
+      assertTrue(maxAbsDiff(want, manual(prepared(src, range(n), 28, 20), n, 28, 20, false)) > 1e-4,
+          dn.label() + " must change the feature");
+    }
+  }
+
+  @Test
+  void badRotationsAreRejected() {
+    for (int[] bad : new int[][] {{45}, {0, 0}, {360}, {-90}, {}}) {
+      var e = assertThrows(IllegalArgumentException.class, () -> Extractor.Options.defaults().withRotations(bad));
+      assertTrue(e.getMessage().contains("rotation"), e.getMessage());
+    }
+    assertThrows(IllegalArgumentException.class, () -> Extractor.Options.defaults().withDenoise(null));
   }
 }
