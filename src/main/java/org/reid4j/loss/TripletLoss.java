@@ -90,14 +90,23 @@ public final class TripletLoss {
 
   /** The loss of mined triplets (differentiable in feats). */
   Result loss(Tensor feats, Mined m) {
-    long n = feats.size(0);
-    Tensor dAp = distance(feats, feats.index_select(0, m.posIdx()));
-    Tensor dAn = distance(feats, feats.index_select(0, m.negIdx()));
+    return loss(feats, feats.index_select(0, m.posIdx()), feats.index_select(0, m.negIdx()), m.valid());
+  }
+
+  /**
+   * The loss of given triplets: row i of {@code anchors} with row i of {@code positives} and of
+   * {@code negatives} ([N, D] each, on one device), counted where {@code valid} (bool [N]) holds.
+   * Differentiable in whichever of the three carry gradients (the cross-batch memory's rows do not).
+   */
+  public Result loss(Tensor anchors, Tensor positives, Tensor negatives, Tensor valid) {
+    long n = anchors.size(0);
+    Tensor dAp = distance(anchors, positives);
+    Tensor dAn = distance(anchors, negatives);
     Tensor diff = dAp.sub(dAn);
     Tensor perAnchor = softMargin
         ? torch.softplus(diff, Tensors.scalar(1), Tensors.scalar(20))
         : diff.add(Tensors.scalar(margin)).relu();
-    Tensor validF = m.valid().to(perAnchor.scalar_type());
+    Tensor validF = valid.to(perAnchor.scalar_type());
     // Mean over the valid anchors; with none, 0 / 1 = 0, still attached to the graph.
     Tensor loss = perAnchor.mul(validF).sum().div(validF.sum().clamp_min(Tensors.scalar(1)));
     // Active: a positive hinge (margin) / a violated ordering d_ap >= d_an (soft margin, whose gradient
@@ -106,7 +115,7 @@ public final class TripletLoss {
     try (NoGradGuard g = new NoGradGuard()) {
       Tensor d = diff.detach();
       Tensor on = softMargin ? d.ge(Tensors.scalar(0)) : d.add(Tensors.scalar(margin)).gt(Tensors.scalar(0));
-      active = on.logical_and(m.valid()).to(torch.ScalarType.Float).sum().div(Tensors.scalar(Math.max(1, n)));
+      active = on.logical_and(valid).to(torch.ScalarType.Float).sum().div(Tensors.scalar(Math.max(1, n)));
     }
     return new Result(loss, active);
   }
