@@ -245,7 +245,7 @@ final class ConfigLoader {
       if (n.isNull() || n.isMissingNode()) s = "";
       else if (n.isTextual() || n.isNumber()) s = n.asText();
       else throw bad(source, leaf, "a string (quote values such as 'yes' or 'on')", n);
-      List<String> choices = TrainConfig.CHOICES.get(leaf.path);
+      List<String> choices = TrainConfig.CHOICES.get(leaf.path.replaceAll("\\[\\d+]", "")); // STAGES[1].X: STAGES.X
       if (choices != null && !choices.contains(s))
         throw bad(source, leaf, "one of " + String.join(", ", choices), n);
       return s;
@@ -265,8 +265,75 @@ final class ConfigLoader {
       }
       return ints ? iv : dv;
     }
+    if (t == List.class) return stages(leaf, n, source);
     throw new IllegalStateException("no reader for " + leaf.path + " of type " + t);
   }
+
+  /** The keys of one SOLVER.STAGES element (EPOCHS, SAMPLER, LR_FACTOR), from TrainConfig.Stage. */
+  private static final Map<String, RecordComponent> STAGE_KEYS = new LinkedHashMap<>();
+
+  static {
+    for (RecordComponent c : TrainConfig.Stage.class.getRecordComponents()) STAGE_KEYS.put(upperSnake(c.getName()), c);
+  }
+
+  /**
+   * SOLVER.STAGES: a list of mappings, each with EPOCHS and optionally SAMPLER (null here, resolved to
+   * DATALOADER.SAMPLER in {@link #build}) and LR_FACTOR (1.0). Nothing or "" is the empty list. An
+   * unknown or missing key names the stage: SOLVER.STAGES[1].LR_FACTR.
+   */
+  private static List<TrainConfig.Stage> stages(Leaf leaf, JsonNode n, String source) {
+    if (n == null || n.isNull() || n.isMissingNode() || (n.isTextual() && n.asText().isEmpty())) return List.of();
+    String example = "a list of stages, e.g. [{EPOCHS: 40, SAMPLER: pk}, {EPOCHS: 10, SAMPLER: pk_balanced, "
+        + "LR_FACTOR: 0.1}]";
+    if (!n.isArray()) throw bad(source, leaf, example, n);
+    List<TrainConfig.Stage> out = new ArrayList<>();
+    for (int i = 0; i < n.size(); i++) {
+      String at = leaf.path + "[" + i + "]";
+      JsonNode e = n.get(i);
+      if (!e.isObject())
+        throw new ConfigException(source, at, "expected a mapping with " + String.join(", ", STAGE_KEYS.keySet())
+            + " (" + example + "), got " + describe(e));
+      Map<String, Object> got = new HashMap<>();
+      for (var it = e.fields(); it.hasNext(); ) {
+        var kv = it.next();
+        RecordComponent c = STAGE_KEYS.get(kv.getKey());
+        if (c == null)
+          throw new ConfigException(source, at + "." + kv.getKey(), "unknown key" + suggest(kv.getKey(),
+              STAGE_KEYS.keySet()) + "; a stage has " + String.join(", ", STAGE_KEYS.keySet()));
+        got.put(kv.getKey(), convert(new Leaf(at + "." + kv.getKey(), c.getType(), null, c), kv.getValue(), source));
+      }
+      if (!got.containsKey("EPOCHS"))
+        throw new ConfigException(source, at + ".EPOCHS", "missing: every stage needs EPOCHS (SAMPLER defaults to "
+            + "DATALOADER.SAMPLER, LR_FACTOR to 1.0)");
+      out.add(new TrainConfig.Stage((Integer) got.get("EPOCHS"), (String) got.get("SAMPLER"),
+          (Double) got.getOrDefault("LR_FACTOR", 1.0)));
+    }
+    return List.copyOf(out);
+  }
+
+  /**
+   * With SOLVER.STAGES given: stages without a SAMPLER take DATALOADER.SAMPLER, and SOLVER.MAX_EPOCHS,
+   * when no file or --set gave it, becomes the stages' sum (given, it must equal the sum: validate).
+   */
+  @SuppressWarnings("unchecked")
+  private static void resolveStages(Values v) {
+    List<TrainConfig.Stage> stages = (List<TrainConfig.Stage>) v.value.get(STAGES);
+    if (stages.isEmpty()) return;
+    String sampler = (String) v.value.get("DATALOADER.SAMPLER");
+    List<TrainConfig.Stage> resolved = new ArrayList<>();
+    long sum = 0;
+    for (TrainConfig.Stage s : stages) {
+      resolved.add(s.sampler() != null ? s : new TrainConfig.Stage(s.epochs(), sampler, s.lrFactor()));
+      sum += s.epochs();
+    }
+    v.value.put(STAGES, List.copyOf(resolved));
+    if (DEFAULTS_SOURCE.equals(v.source.get(MAX_EPOCHS)) && sum >= 1 && sum <= Integer.MAX_VALUE) {
+      v.value.put(MAX_EPOCHS, (int) sum);
+      v.source.put(MAX_EPOCHS, v.source.get(STAGES));
+    }
+  }
+
+  private static final String STAGES = "SOLVER.STAGES", MAX_EPOCHS = "SOLVER.MAX_EPOCHS";
 
   private static ConfigException bad(String source, Leaf leaf, String expected, JsonNode got) {
     return new ConfigException(source, leaf.path, "expected " + expected + ", got " + describe(got));
@@ -309,6 +376,7 @@ final class ConfigLoader {
   }
 
   private static TrainConfig build(Values v) {
+    resolveStages(v);
     Object[] groups = new Object[GROUPS.size()];
     int gi = 0;
     for (var g : GROUPS.entrySet()) {
@@ -331,7 +399,9 @@ final class ConfigLoader {
     for (RecordComponent c : TrainConfig.class.getRecordComponents()) types[i++] = c.getType();
     TrainConfig cfg = (TrainConfig) construct(TrainConfig.class, types, groups);
     cfg.validate((key, expected, got) -> {
-      throw new ConfigException(v.source.getOrDefault(key, DEFAULTS_SOURCE), key, "expected " + expected + ", got " + got);
+      String valueKey = key.replaceAll("\\[\\d+].*", ""); // SOLVER.STAGES[1].EPOCHS came with SOLVER.STAGES
+      throw new ConfigException(v.source.getOrDefault(valueKey, DEFAULTS_SOURCE), key, "expected " + expected + ", got "
+          + got);
     });
     return cfg;
   }
@@ -389,6 +459,13 @@ final class ConfigLoader {
     } else if (value instanceof double[] a) {
       ArrayNode arr = node.putArray(key);
       for (double x : a) arr.add(x);
+    } else if (value instanceof List<?> l) {
+      ArrayNode arr = node.putArray(key);
+      for (Object o : l) {
+        TrainConfig.Stage st = (TrainConfig.Stage) o;
+        ObjectNode e = arr.addObject();
+        for (var kv : STAGE_KEYS.entrySet()) put(e, kv.getKey(), read(kv.getValue(), st));
+      }
     } else {
       throw new IllegalStateException("cannot write " + key + " of type " + value.getClass());
     }

@@ -41,7 +41,8 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
       double headMargin,
       double dropout,
       int embedDim,
-      String device) {}
+      String device,
+      int freezeStages) {}
 
   /**
    * INPUT: image sizes ({h, w}) and the augmentations (the BoT ones, then the optional DIGIX 2020
@@ -103,7 +104,7 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
     }
   }
 
-  /** DATALOADER: which data set, P identities x K images per batch, loader threads. */
+  /** DATALOADER: which data set, P identities x K images per batch and how identities are drawn, loader threads. */
   public record Dataloader(
       String dataset,
       String root,
@@ -112,6 +113,7 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
       String galleryCsv,
       int p,
       int k,
+      String sampler,
       int numWorkers,
       int prefetch) {}
 
@@ -124,6 +126,7 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
       double biasLrFactor,
       double momentum,
       int maxEpochs,
+      List<Stage> stages,
       int warmupEpochs,
       double warmupFactor,
       int[] steps,
@@ -145,6 +148,7 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
       boolean ampOnCuda) {
     public Solver {
       steps = steps.clone();
+      stages = List.copyOf(stages);
     }
 
     @Override
@@ -153,21 +157,41 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
     }
   }
 
+  /**
+   * One element of SOLVER.STAGES: {@code {EPOCHS: n, SAMPLER: pk|pk_balanced, LR_FACTOR: f}}. The stages
+   * run one after the other in one run (one model, one optimiser, one checkpoint series, one metrics
+   * file); stage j covers the {@code epochs} epochs after the earlier stages', draws its batches with
+   * {@code sampler} and multiplies the learning-rate schedule by {@code lrFactor} (see
+   * org.reid4j.train.Stages). In a config file SAMPLER may be left out (it is then DATALOADER.SAMPLER)
+   * and LR_FACTOR too (then 1.0); the resolved config always lists all three.
+   */
+  public record Stage(int epochs, String sampler, double lrFactor) {}
+
   /** TEST: evaluation batch size and the retrieval options. */
   public record Test(int batchSize, boolean featNorm, boolean rerank, String metric) {}
 
   /** The allowed values of every enum-like key, by key path; the first value is not necessarily the default. */
-  public static final Map<String, List<String>> CHOICES = Map.of(
-      "MODEL.BACKBONE", List.of("small_cnn", "resnet18", "resnet34", "resnet50", "resnet101"),
-      "MODEL.POOLING", List.of("avg", "max", "gem"),
-      "MODEL.NECK", List.of("bnneck", "none"),
-      "MODEL.NECK_FEAT", List.of("before", "after"),
-      "MODEL.HEAD", List.of("linear", "arcface", "cosface", "curricularface"),
-      "MODEL.DEVICE", List.of("auto", "cpu", "cuda"),
-      "DATALOADER.DATASET", List.of("fashion-mnist", "market1501", "dukemtmc", "msmt17", "csv"),
-      "SOLVER.OPTIMIZER", List.of("adam", "sgd"),
-      "SOLVER.SCHEDULE", List.of("multistep", "cosine"),
-      "TEST.METRIC", List.of("sqeuclidean", "euclidean", "cosine"));
+  public static final Map<String, List<String>> CHOICES = Map.ofEntries(
+      Map.entry("MODEL.BACKBONE", List.of("small_cnn", "resnet18", "resnet34", "resnet50", "resnet101")),
+      Map.entry("MODEL.POOLING", List.of("avg", "max", "gem")),
+      Map.entry("MODEL.NECK", List.of("bnneck", "none")),
+      Map.entry("MODEL.NECK_FEAT", List.of("before", "after")),
+      Map.entry("MODEL.HEAD", List.of("linear", "arcface", "cosface", "curricularface")),
+      Map.entry("MODEL.DEVICE", List.of("auto", "cpu", "cuda")),
+      Map.entry("DATALOADER.DATASET", List.of("fashion-mnist", "market1501", "dukemtmc", "msmt17", "csv")),
+      Map.entry("DATALOADER.SAMPLER", List.of("pk", "pk_balanced")),
+      Map.entry("SOLVER.OPTIMIZER", List.of("adam", "sgd")),
+      Map.entry("SOLVER.STAGES.SAMPLER", List.of("pk", "pk_balanced")), // SAMPLER of every SOLVER.STAGES element
+      Map.entry("SOLVER.SCHEDULE", List.of("multistep", "cosine")),
+      Map.entry("TEST.METRIC", List.of("sqeuclidean", "euclidean", "cosine")));
+
+  /**
+   * The stages MODEL.FREEZE_STAGES counts for a backbone (after its stem): layer1..layer4 of a ResNet;
+   * conv2..conv4 (each with its BN) of small_cnn, whose conv1 is the stem.
+   */
+  public static int backboneStages(String backbone) {
+    return backbone.equals("small_cnn") ? 3 : 4;
+  }
 
   /**
    * Defaults, then the YAML file (if not null), then the {@code KEY=VALUE} overrides in order
@@ -255,6 +279,10 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
       p.fail("MODEL.HEAD_MARGIN", "a number in [0, pi/2)", m.headMargin);
     if (!(m.dropout >= 0 && m.dropout < 1)) p.fail("MODEL.DROPOUT", "a probability in [0, 1)", m.dropout);
     if (m.embedDim < 0) p.fail("MODEL.EMBED_DIM", "an integer >= 0 (0 = the backbone's width)", m.embedDim);
+    int stages = backboneStages(m.backbone);
+    if (m.freezeStages < 0 || m.freezeStages > stages)
+      p.fail("MODEL.FREEZE_STAGES", "an integer in [0, " + stages + "] for " + m.backbone + " (0 = none; N freezes "
+          + "the stem and the first N of its " + stages + " stages)", m.freezeStages);
 
     Input in = input;
     size(p, "INPUT.SIZE_TRAIN", in.sizeTrain);
@@ -311,6 +339,7 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
     if (!(s.biasLrFactor > 0)) p.fail("SOLVER.BIAS_LR_FACTOR", "a number > 0", s.biasLrFactor);
     if (!(s.momentum >= 0 && s.momentum < 1)) p.fail("SOLVER.MOMENTUM", "a number in [0, 1)", s.momentum);
     if (s.maxEpochs < 1) p.fail("SOLVER.MAX_EPOCHS", "an integer >= 1", s.maxEpochs);
+    stages(p, s);
     if (s.warmupEpochs < 0) p.fail("SOLVER.WARMUP_EPOCHS", "an integer >= 0", s.warmupEpochs);
     if (!(s.warmupFactor > 0 && s.warmupFactor <= 1))
       p.fail("SOLVER.WARMUP_FACTOR", "a number in (0, 1]", s.warmupFactor);
@@ -344,6 +373,23 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
   private static void size(Problems p, String key, int[] hw) {
     if (hw.length != 2 || hw[0] < 1 || hw[1] < 1 || hw[0] > MAX_SIDE || hw[1] > MAX_SIDE)
       p.fail(key, "[height, width] with both in 1.." + MAX_SIDE, Arrays.toString(hw));
+  }
+
+  /** Each stage's range; then the stages' epochs must add up to SOLVER.MAX_EPOCHS. */
+  private static void stages(Problems p, Solver s) {
+    if (s.stages.isEmpty()) return;
+    long sum = 0;
+    StringBuilder terms = new StringBuilder();
+    for (int i = 0; i < s.stages.size(); i++) {
+      Stage st = s.stages.get(i);
+      if (st.epochs < 1) p.fail("SOLVER.STAGES[" + i + "].EPOCHS", "an integer >= 1", st.epochs);
+      if (!(st.lrFactor > 0)) p.fail("SOLVER.STAGES[" + i + "].LR_FACTOR", "a number > 0", st.lrFactor);
+      sum += st.epochs;
+      terms.append(i == 0 ? "" : " + ").append(st.epochs);
+    }
+    if (sum != s.maxEpochs)
+      p.fail("SOLVER.MAX_EPOCHS", "the sum of the SOLVER.STAGES epochs (" + terms + " = " + sum + ") when "
+          + "SOLVER.STAGES is given (leave SOLVER.MAX_EPOCHS out and it is derived from the stages)", s.maxEpochs);
   }
 
   private static void prob(Problems p, String key, double v) {

@@ -51,6 +51,9 @@ class TrainConfigTest {
     assertEquals(0.01, c.solver().warmupFactor());
     assertEquals(0.0005, c.solver().centerWeight());
     assertEquals(1L, c.solver().seed());
+    assertEquals("pk", c.dataloader().sampler());
+    assertEquals(List.of(), c.solver().stages());
+    assertEquals(0, c.model().freezeStages());
     assertTrue(c.test().featNorm());
     assertEquals("sqeuclidean", c.test().metric());
     assertFalse(c.outputDir().isEmpty());
@@ -66,7 +69,7 @@ class TrainConfigTest {
       String leaf = key.substring(key.lastIndexOf('.') + 1);
       assertTrue(defaults.contains(leaf + ":"), key + " has no line in defaults.yml");
     }
-    assertEquals(14 + 20 + 9 + 26 + 4 + 1, ConfigLoader.keys().size());
+    assertEquals(15 + 20 + 10 + 27 + 4 + 1, ConfigLoader.keys().size());
   }
 
   /** Relative paths are listed (for the train header, which says what they are resolved against). */
@@ -320,5 +323,89 @@ class TrainConfigTest {
         {"INPUT.SALT_PEPPER_AMOUNT", "-1", "[0, 1]"}};
     for (String[] b : bad)
       fails("--set", b[0], () -> TrainConfig.load(null, List.of(b[0] + "=" + b[1])), b[2], "got " + b[1]);
+  }
+
+  // ---- long-tail keys: DATALOADER.SAMPLER, SOLVER.STAGES, MODEL.FREEZE_STAGES ----
+
+  @Test
+  void stagesFromAFileDeriveMaxEpochsAndRoundTrip() throws IOException {
+    Path f = yaml("DATALOADER:\n  SAMPLER: pk\nSOLVER:\n  STAGES:\n    - EPOCHS: 40\n    - {EPOCHS: 10, SAMPLER: "
+        + "pk_balanced, LR_FACTOR: 0.1}\n");
+    TrainConfig c = TrainConfig.load(f, List.of());
+    assertEquals(List.of(new TrainConfig.Stage(40, "pk", 1.0), new TrainConfig.Stage(10, "pk_balanced", 0.1)),
+        c.solver().stages(), "SAMPLER left out: DATALOADER.SAMPLER; LR_FACTOR left out: 1.0");
+    assertEquals(50, c.solver().maxEpochs(), "derived from the stages when no file or --set gives it");
+    TrainConfig back = TrainConfig.fromYamlString(c.toYaml());
+    assertEquals(c, back);
+    assertEquals(c.solver().stages(), back.solver().stages());
+    assertEquals(c.toYaml(), back.toYaml());
+    assertTrue(c.toYaml().contains("LR_FACTOR: 0.1"), c.toYaml());
+    // A stage without SAMPLER takes the final DATALOADER.SAMPLER, even one a later --set gives.
+    TrainConfig d = TrainConfig.load(f, List.of("DATALOADER.SAMPLER=pk_balanced"));
+    assertEquals("pk_balanced", d.solver().stages().get(0).sampler());
+    assertEquals("pk_balanced", d.solver().stages().get(1).sampler());
+  }
+
+  @Test
+  void stagesFromSetInFlowSyntax() {
+    TrainConfig c = TrainConfig.load(null, List.of("SOLVER.STAGES=[{EPOCHS: 3, SAMPLER: pk}, {EPOCHS: 2, SAMPLER: "
+        + "pk_balanced, LR_FACTOR: 0.5}]", "MODEL.FREEZE_STAGES=2", "DATALOADER.SAMPLER=pk_balanced"));
+    assertEquals(List.of(new TrainConfig.Stage(3, "pk", 1.0), new TrainConfig.Stage(2, "pk_balanced", 0.5)),
+        c.solver().stages());
+    assertEquals(5, c.solver().maxEpochs());
+    assertEquals(2, c.model().freezeStages());
+    assertEquals("pk_balanced", c.dataloader().sampler());
+    assertEquals(c, TrainConfig.fromYamlString(c.toYaml()));
+    assertEquals(List.of(), TrainConfig.load(null, List.of("SOLVER.STAGES=[]")).solver().stages());
+    assertEquals(120, TrainConfig.load(null, List.of("SOLVER.STAGES=[]")).solver().maxEpochs());
+    // Given explicitly and equal to the sum: accepted.
+    assertEquals(5, TrainConfig.load(null, List.of("SOLVER.MAX_EPOCHS=5", "SOLVER.STAGES=[{EPOCHS: 5}]"))
+        .solver().maxEpochs());
+  }
+
+  @Test
+  void badStagesNameTheStage() throws IOException {
+    Path f = yaml("SOLVER:\n  STAGES:\n    - {EPOCHS: 4}\n    - {EPOCHS: 2, LR_FACTR: 0.1}\n");
+    fails(f.toString(), "SOLVER.STAGES[1].LR_FACTR", () -> TrainConfig.load(f, List.of()), "unknown key",
+        "did you mean LR_FACTOR?", "a stage has EPOCHS, SAMPLER, LR_FACTOR");
+    fails("--set", "SOLVER.STAGES[1].EPOCHS", () -> TrainConfig.load(null, List.of("SOLVER.STAGES=[{EPOCHS: 4}, "
+        + "{SAMPLER: pk}]")), "missing", "every stage needs EPOCHS");
+    fails("--set", "SOLVER.STAGES[0].SAMPLER", () -> TrainConfig.load(null, List.of("SOLVER.STAGES=[{EPOCHS: 4, "
+        + "SAMPLER: balanced}]")), "one of pk, pk_balanced", "got \"balanced\"");
+    fails("--set", "SOLVER.STAGES[0].EPOCHS", () -> TrainConfig.load(null, List.of("SOLVER.STAGES=[{EPOCHS: 2.5}]")),
+        "an integer");
+    fails("--set", "SOLVER.STAGES[1].EPOCHS", () -> TrainConfig.load(null, List.of("SOLVER.STAGES=[{EPOCHS: 4}, "
+        + "{EPOCHS: 0}]")), "an integer >= 1", "got 0");
+    fails("--set", "SOLVER.STAGES[0].LR_FACTOR", () -> TrainConfig.load(null, List.of("SOLVER.STAGES=[{EPOCHS: 4, "
+        + "LR_FACTOR: 0}]")), "a number > 0");
+    fails("--set", "SOLVER.STAGES", () -> TrainConfig.load(null, List.of("SOLVER.STAGES=40")), "a list of stages");
+    fails("--set", "SOLVER.STAGES[0]", () -> TrainConfig.load(null, List.of("SOLVER.STAGES=[40]")),
+        "expected a mapping with EPOCHS, SAMPLER, LR_FACTOR");
+  }
+
+  @Test
+  void stagesMustAddUpToAGivenMaxEpochs() throws IOException {
+    Path f = yaml("SOLVER:\n  MAX_EPOCHS: 60\n  STAGES: [{EPOCHS: 40}, {EPOCHS: 10, SAMPLER: pk_balanced}]\n");
+    fails(f.toString(), "SOLVER.MAX_EPOCHS", () -> TrainConfig.load(f, List.of()),
+        "the sum of the SOLVER.STAGES epochs (40 + 10 = 50)", "got 60", "leave SOLVER.MAX_EPOCHS out");
+    fails("--set", "SOLVER.MAX_EPOCHS", () -> TrainConfig.load(null, List.of("SOLVER.STAGES=[{EPOCHS: 3}]",
+        "SOLVER.MAX_EPOCHS=4")), "(3 = 3)", "got 4");
+    // A resolved config states MAX_EPOCHS, so new stages on top of it must state it too.
+    TrainConfig c = TrainConfig.load(f, List.of("SOLVER.MAX_EPOCHS=50"));
+    fails("<resolved config>", "SOLVER.MAX_EPOCHS", () -> c.with(List.of("SOLVER.STAGES=[{EPOCHS: 1}]")), "(1 = 1)",
+        "got 50");
+    assertEquals(1, c.with(List.of("SOLVER.STAGES=[{EPOCHS: 1}]", "SOLVER.MAX_EPOCHS=1")).solver().maxEpochs());
+  }
+
+  @Test
+  void freezeStagesIsBoundedByTheBackbone() {
+    assertEquals(4, TrainConfig.load(null, List.of("MODEL.FREEZE_STAGES=4")).model().freezeStages());
+    fails("--set", "MODEL.FREEZE_STAGES", () -> TrainConfig.load(null, List.of("MODEL.FREEZE_STAGES=5")),
+        "an integer in [0, 4] for resnet50", "got 5");
+    fails("--set", "MODEL.FREEZE_STAGES", () -> TrainConfig.load(null, List.of("MODEL.BACKBONE=small_cnn",
+        "MODEL.FREEZE_STAGES=4")), "[0, 3] for small_cnn", "got 4");
+    fails("--set", "MODEL.FREEZE_STAGES", () -> TrainConfig.load(null, List.of("MODEL.FREEZE_STAGES=-1")), "got -1");
+    fails("--set", "DATALOADER.SAMPLER", () -> TrainConfig.load(null, List.of("DATALOADER.SAMPLER=balanced")),
+        "one of pk, pk_balanced");
   }
 }
