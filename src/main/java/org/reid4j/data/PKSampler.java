@@ -2,9 +2,7 @@ package org.reid4j.data;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -16,44 +14,55 @@ import java.util.SplittableRandom;
  * identities have chunks left, their remaining chunks are dropped (BoT's drop-last) — except that an
  * identity not yet seen this epoch is never dropped: the last batch then takes those identities and
  * fills up to P with others, drawing a fresh random chunk for each. So every identity appears every
- * epoch, every batch has exactly P * K indices and all images are used about once per epoch.
+ * epoch, every batch has exactly P * K indices and all images are used about once per epoch. An
+ * identity with n images thus appears about {@code c = max(1, n / K)} times per epoch, in proportion
+ * to its image count: at most c + 1 times (its chunks, plus a fresh one in the last batch), and fewer
+ * only through the drop-last, which leaves out at most P - 1 identities' remaining chunks an epoch
+ * ({@link BalancedPKSampler} draws every identity equally often instead).
+ *
+ * <p>Identities with a single image are left out ({@link #leftOut}): a batch-hard triplet needs a
+ * positive. Otherwise this is the sampler it always was: an identity with 2..K-1 images still gets
+ * one chunk drawn with replacement, and on data without single-image identities the batches are
+ * exactly those of earlier versions.
  *
  * <p>Deterministic for (seed, epoch); batch k of an epoch lists identity after identity, K indices
  * each. Memory: the index lists, O(n); an epoch costs O(n) time.
  */
-public final class PKSampler {
+public final class PKSampler implements IdentitySampler {
   private final int p, k;
   private final long seed;
-  private final int[] ids; // distinct pids, ascending
+  private final int[] ids; // distinct pids with at least two images, ascending
   private final int[][] members; // indices of each identity, ascending
+  private final int leftOut;
 
-  /** trainPids[i] is the identity of image i; needs at least p distinct identities. */
+  /** trainPids[i] is the identity of image i; needs at least p identities with two images or more. */
   public PKSampler(int[] trainPids, int p, int k, long seed) {
-    if (p < 1 || k < 1) throw new IllegalArgumentException("P and K must be >= 1, got P=" + p + ", K=" + k);
-    Map<Integer, List<Integer>> byPid = new LinkedHashMap<>();
-    int[] order = java.util.stream.IntStream.range(0, trainPids.length).boxed()
-        .sorted((a, b) -> Integer.compare(trainPids[a], trainPids[b])).mapToInt(Integer::intValue).toArray();
-    for (int i : order) byPid.computeIfAbsent(trainPids[i], x -> new ArrayList<>()).add(i);
-    if (byPid.size() < p)
-      throw new IllegalArgumentException("P = " + p + " identities per batch, but the training set has only "
-          + byPid.size() + " identities (lower DATALOADER.P)");
+    Identities g = Identities.of(trainPids, p, k);
     this.p = p;
     this.k = k;
     this.seed = seed;
-    this.ids = byPid.keySet().stream().mapToInt(Integer::intValue).toArray();
-    this.members = byPid.values().stream().map(l -> l.stream().mapToInt(Integer::intValue).sorted().toArray())
-        .toArray(int[][]::new);
+    this.ids = g.ids;
+    this.members = g.members;
+    this.leftOut = g.leftOut;
   }
 
+  @Override
   public int numIdentities() {
     return ids.length;
   }
 
+  @Override
+  public int leftOut() {
+    return leftOut;
+  }
+
+  @Override
   public int batchSize() {
     return p * k;
   }
 
   /** The batches of epoch e (each P * K training indices). */
+  @Override
   public List<int[]> epoch(int epochIndex) {
     SplittableRandom rnd = new SplittableRandom(mix(seed, epochIndex));
     int n = ids.length;
@@ -137,7 +146,7 @@ public final class PKSampler {
     return out;
   }
 
-  private static void shuffle(int[] a, int from, int to, SplittableRandom rnd) {
+  static void shuffle(int[] a, int from, int to, SplittableRandom rnd) {
     for (int i = to - 1; i > from; i--) {
       int j = from + rnd.nextInt(i - from + 1);
       int t = a[i];
