@@ -1,5 +1,6 @@
 package org.reid4j.model;
 
+import java.util.List;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 
@@ -21,6 +22,25 @@ public abstract class Backbone extends Module {
 
   /** Total down-sampling factor from input to output (e.g. 16 for a ResNet with last stride 1). */
   public abstract int outputStride();
+
+  /**
+   * The stages after the stem that partial freezing counts (MODEL.FREEZE_STAGES): 4 for a ResNet
+   * (layer1..layer4), 3 for small_cnn (conv2..conv4 with their BN; conv1/bn1 is its stem).
+   */
+  public abstract int numStages();
+
+  /**
+   * The modules of the stem and the first {@code n} stages, input side first; empty for n = 0 (the
+   * stem is frozen with stage 1). {@code n} must be in [0, {@link #numStages()}].
+   */
+  public abstract List<Module> stemAndStages(int n);
+
+  /** Refuses an n outside [0, numStages()], naming the config key. */
+  protected final void checkStages(int n) {
+    if (n < 0 || n > numStages())
+      throw new IllegalArgumentException("MODEL.FREEZE_STAGES must be in [0, " + numStages() + "] for this backbone "
+          + "(the stem plus up to " + numStages() + " stages), got " + n);
+  }
 
   /** Builds the backbone a spec names. */
   public static Backbone create(ModelSpec spec, int inChannels) {

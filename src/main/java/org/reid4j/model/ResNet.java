@@ -89,6 +89,23 @@ public final class ResNet extends Backbone {
   }
 
   @Override
+  public int numStages() {
+    return 4;
+  }
+
+  /** conv1 and bn1 (the stem; its max-pool has no state), then layer1..layerN. */
+  @Override
+  public List<Module> stemAndStages(int n) {
+    checkStages(n);
+    List<Module> out = new ArrayList<>();
+    if (n == 0) return out;
+    out.add(conv1);
+    out.add(bn1);
+    out.addAll(layerModules.subList(0, n));
+    return out;
+  }
+
+  @Override
   public int outputStride() {
     return 16 * lastStride;
   }

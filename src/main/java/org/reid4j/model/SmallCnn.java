@@ -10,7 +10,8 @@ import org.bytedeco.pytorch.Tensor;
  * stages of widths 32, 64 (stride 2), 128 (stride {@code lastStride}) and {@code outChannels}, so a
  * 28x28 input gives a 7x7 map with last stride 2 and 14x14 with last stride 1 (BoT's trick, at about
  * twice the compute). About 0.3 M parameters at 128 output channels; ~1,000 images/s forward+backward
- * on two cores. Entries conv1.weight, bn1.*, ..., conv4.weight, bn4.*.
+ * on two cores. Entries conv1.weight, bn1.*, ..., conv4.weight, bn4.*. For partial freezing
+ * (MODEL.FREEZE_STAGES) conv1/bn1 is the stem and conv2..conv4 with their BN are stages 1..3.
  */
 public final class SmallCnn extends Backbone {
   private final List<Conv2d> convs = new ArrayList<>();
@@ -50,6 +51,22 @@ public final class SmallCnn extends Backbone {
   @Override
   public int outChannels() {
     return outChannels;
+  }
+
+  @Override
+  public int numStages() {
+    return convs.size() - 1;
+  }
+
+  @Override
+  public List<org.bytedeco.pytorch.Module> stemAndStages(int n) {
+    checkStages(n);
+    List<org.bytedeco.pytorch.Module> out = new ArrayList<>();
+    for (int i = 0; i < (n == 0 ? 0 : n + 1); i++) {
+      out.add(convs.get(i));
+      out.add(bns.get(i));
+    }
+    return out;
   }
 
   @Override
