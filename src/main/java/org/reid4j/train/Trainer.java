@@ -25,7 +25,7 @@ import org.reid4j.config.TrainConfig;
 import org.reid4j.data.Batch;
 import org.reid4j.data.DataLoader;
 import org.reid4j.data.ImageSource;
-import org.reid4j.data.PKSampler;
+import org.reid4j.data.IdentitySampler;
 import org.reid4j.data.ReidDataset;
 import org.reid4j.data.Transform;
 import org.reid4j.data.Transforms;
@@ -45,8 +45,8 @@ import org.reid4j.model.ReidModel;
 import org.reid4j.model.Tensors;
 
 /**
- * The BoT training loop. Per epoch: P x K batches from {@link PKSampler}, decoded and augmented by
- * {@link DataLoader} threads, then per batch {@code loss = ID_LOSS_WEIGHT * CE-LS(logits) +
+ * The BoT training loop. Per epoch: P x K batches from an {@link IdentitySampler} (pk or
+ * pk_balanced), decoded and augmented by {@link DataLoader} threads, then per batch {@code loss = ID_LOSS_WEIGHT * CE-LS(logits) +
  * TRIPLET_WEIGHT * batch-hard triplet(global feature) + CENTER_WEIGHT * centre(global feature)},
  * backward, one optimiser step (and one SGD step of the centres, whose gradient is first multiplied
  * by 1 / CENTER_WEIGHT as in BoT). Every step runs inside a {@link PointerScope}, which frees the
@@ -67,7 +67,14 @@ import org.reid4j.model.Tensors;
  * <p>Backbone freezing ({@code FREEZE_BACKBONE_EPOCHS}): backbone parameters get
  * {@code requires_grad = false} for those epochs, so no gradient is computed for them and the
  * optimiser skips them (no moment updates, no weight decay); their BatchNorm statistics still
- * update, since the backbone stays in train mode.
+ * update, since the backbone stays in train mode. Partial freezing ({@code MODEL.FREEZE_STAGES}, see
+ * {@link FrozenStages}) keeps the stem and the first stages fixed for the whole run, BN statistics
+ * included.
+ *
+ * <p>Stages ({@code SOLVER.STAGES}, see {@link Stages}): the batches of an epoch come from its
+ * stage's sampler ({@code pk} or {@code pk_balanced}, {@link IdentitySampler}) and the learning rate is
+ * the schedule's times the stage's LR_FACTOR; the log names each stage as it begins, and the metrics
+ * lines carry {@code stage} (1-based) and {@code sampler} when stages are configured.
  *
  * <p>Devices: on the CPU everything is float32. On CUDA (MODEL.DEVICE cuda, or auto with a GPU) the
  * model, the centres, the labels and the triplet mining live on the GPU; the images go through a
@@ -92,6 +99,7 @@ public final class Trainer {
   private final boolean tty;
   private boolean overwrite;
   private int stopAfterEpochs; // tests: end the run after this many epochs, as a kill would (0: never)
+  private FrozenStages frozen; // MODEL.FREEZE_STAGES of the run in progress
 
   public Trainer(TrainConfig cfg, ReidDataset data, PrintStream out) {
     this(cfg, data, out, ProgressBar.isTerminal());
@@ -179,6 +187,7 @@ public final class Trainer {
       model.to(device, false);
     }
     String arch = architecture(model, numClasses);
+    frozen = new FrozenStages(model, cfg.model().freezeStages()); // before the optimiser, which then leaves them out
     Kernels kernels = Kernels.create(Backend.AUTO);
     CrossEntropyLabelSmooth ce = new CrossEntropyLabelSmooth(numClasses, s.labelSmooth());
     TripletLoss triplet = new TripletLoss(s.tripletMargin(), s.softMargin(), kernels);
@@ -218,6 +227,9 @@ public final class Trainer {
     out.printf("train: %s, %,d images, %d classes; query %,d, gallery %,d%n", data.name(), train.size(), numClasses,
         data.query().size(), data.gallery().size());
     out.printf("model: %s; %s%n", arch, groups.describe());
+    if (frozen.any())
+      out.printf("frozen: the backbone's stem and first %d stage%s (MODEL.FREEZE_STAGES; %d tensors, BN statistics "
+          + "fixed)%n", cfg.model().freezeStages(), cfg.model().freezeStages() == 1 ? "" : "s", frozen.tensors());
     String gpu = cuda ? Devices.deviceName(0) : null;
     out.printf("device: %s, %d torch threads, loader workers %d; kernels %s%n", cuda ? "cuda"
         + (gpu != null ? " (" + gpu + ")" : "") : "cpu",
@@ -226,7 +238,14 @@ public final class Trainer {
     if (cfg.dataloader().k() < 2 && s.tripletWeight() > 0)
       out.println("warning: DATALOADER.K is " + cfg.dataloader().k() + ": a batch holds one image per identity, so the "
           + "triplet loss has no positive pair and stays 0 (use K >= 2, or SOLVER.TRIPLET_WEIGHT 0)");
-    PKSampler sampler = new PKSampler(train.pids(), cfg.dataloader().p(), cfg.dataloader().k(), s.seed());
+    Stages stages = Stages.of(cfg), stagesNow = stages;
+    Map<String, IdentitySampler> samplers = new LinkedHashMap<>();
+    for (String kind : stages.samplers())
+      samplers.put(kind, IdentitySampler.create(kind, train.pids(), cfg.dataloader().p(), cfg.dataloader().k(),
+          s.seed()));
+    int leftOut = samplers.values().iterator().next().leftOut();
+    if (leftOut > 0) out.printf("sampler: %d identities with < 2 images left out%n", leftOut);
+    IdentitySampler sampler = samplers.get(stages.at(startEpoch).sampler());
     Transform trainTf = Transforms.train(cfg);
     ProgressBar bar = new ProgressBar(out, tty, s.logPeriod());
     StepInput input = new StepInput(device);
@@ -256,9 +275,13 @@ public final class Trainer {
         planned = startEpoch + 1; // not even one epoch fits: train part of one, until the budget says stop
         out.println("time budget: less than one epoch fits; training stops mid-epoch when the budget is spent");
       }
-      if (planned < s.maxEpochs()) schedule = configured.compressedTo(s.maxEpochs(), planned);
+      if (planned < s.maxEpochs()) {
+        schedule = configured.compressedTo(s.maxEpochs(), planned);
+        stagesNow = stages.compressedTo(s.maxEpochs(), planned);
+      }
     }
     out.printf("lr: %s%n", schedule);
+    if (stages.configured()) out.printf("stages: %s%n", stagesNow.describe());
 
     Path lastPath = resume ? ck.file("last") : null, bestPath = ck.exists("best") && resume ? ck.file("best") : null;
     EvalResult lastEval = null;
@@ -280,17 +303,23 @@ public final class Trainer {
     }
     int stale = AtomicFiles.removeStale(outDir) + AtomicFiles.removeStale(outDir.resolve("checkpoints"));
     if (stale > 0) out.println("removed " + stale + " temporary file(s) that an interrupted write left in " + outDir);
+    int stageIndex = -1; // never goes back, even when a revised time budget moves the boundaries
     try (MetricsLog metrics = new MetricsLog(outDir.resolve("metrics.jsonl"), startEpoch)) {
       while (epoch < planned) {
         long epochStart = System.nanoTime();
         torch.manual_seed(mix(s.seed(), epoch));
         freeze.set(epoch < s.freezeBackboneEpochs());
-        List<int[]> batches = sampler.epoch(epoch);
+        Stages.Stage stage = stagesNow.list().get(Math.max(stageIndex, stagesNow.at(epoch).index()));
+        if (stage.index() != stageIndex && stages.configured())
+          bar.println(stage.describe(stages.size()) + (stageIndex < 0 && epoch > 0 ? " (resumed at epoch " + (epoch + 1)
+              + ")" : ""));
+        stageIndex = stage.index();
+        List<int[]> batches = samplers.get(stage.sampler()).epoch(epoch);
         int n = batches.size();
         double sumLoss = 0, sumId = 0, sumTri = 0, sumCen = 0, sumAcc = 0, sumActive = 0;
         long epochImages = 0;
         double epochNative = 0, epochStep = 0;
-        model.train(true);
+        trainMode(model);
         try (DataLoader loader = new DataLoader(train, batches, trainTf, cfg.dataloader().numWorkers(),
             cfg.dataloader().prefetch(), mix(s.seed() ^ 0x5DEECE66DL, epoch))) {
           int it = 0;
@@ -298,7 +327,7 @@ public final class Trainer {
           while (loader.hasNext()) {
             Batch b = loader.next();
             it++;
-            double factor = schedule.factor(epoch, (it - 1) / (double) n);
+            double factor = schedule.factor(epoch, (it - 1) / (double) n) * stage.lrFactor();
             groups.setFactor(factor);
             long t0 = System.nanoTime();
             float[] v;
@@ -365,6 +394,7 @@ public final class Trainer {
                 s.maxMinutes(), perEpoch, fit, s.maxEpochs()));
             planned = fit;
             schedule = configured.compressedTo(s.maxEpochs(), planned);
+            stagesNow = stages.compressedTo(s.maxEpochs(), planned);
             if (planned < s.maxEpochs()) stoppedByBudget = true;
           }
         }
@@ -384,6 +414,10 @@ public final class Trainer {
         row.put("accuracy", sumAcc / nIt);
         row.put("triplet_active", sumActive / nIt);
         row.put("lr", groups.lr(0));
+        if (stages.configured()) {
+          row.put("stage", stage.index() + 1);
+          row.put("sampler", stage.sampler());
+        }
         row.put("seconds", epochSeconds);
         row.put("images_per_second", epochImages / Math.max(epochSeconds, 1e-9));
         row.put("outside_libtorch_share", epochStep > 0 ? 1 - epochNative / epochStep : 0.0);
@@ -455,13 +489,18 @@ public final class Trainer {
    * inside with an internal assertion.
    */
   private void requireResumable(Checkpoints.Meta m, Path file) {
-    TrainConfig.Solver was;
+    TrainConfig wasCfg;
     try {
-      was = TrainConfig.fromYamlString(m.config()).solver();
+      wasCfg = TrainConfig.fromYamlString(m.config());
     } catch (RuntimeException e) {
       return; // an older config that no longer parses: the checks in Checkpoints.load still apply
     }
-    TrainConfig.Solver now = cfg.solver();
+    TrainConfig.Solver was = wasCfg.solver(), now = cfg.solver();
+    int frozeWas = wasCfg.model().freezeStages(), frozeNow = cfg.model().freezeStages();
+    if (frozeWas != frozeNow)
+      throw new IllegalArgumentException("cannot resume " + file + " with MODEL.FREEZE_STAGES " + frozeNow + ": it was "
+          + "trained with " + frozeWas + ", and its optimiser state holds exactly the parameters that were not frozen; "
+          + "resume with " + frozeWas + ", or start a new run (--overwrite or another --output)");
     if (!was.optimizer().equalsIgnoreCase(now.optimizer()))
       throw new IllegalArgumentException("cannot resume " + file + " with SOLVER.OPTIMIZER " + now.optimizer()
           + ": it was trained with " + was.optimizer() + " and its optimiser state is " + was.optimizer()
@@ -479,6 +518,12 @@ public final class Trainer {
         cfg.toYaml());
   }
 
+  /** Train mode, except the stages MODEL.FREEZE_STAGES keeps in eval mode. */
+  private void trainMode(ReidModel model) {
+    model.train(true);
+    if (frozen != null) frozen.keepInEval();
+  }
+
   /** Query and gallery features with the test transforms, then R1 / mAP / mINP. */
   EvalResult evaluate(ReidModel model, Kernels kernels, ProgressBar bar) throws IOException {
     long t0 = System.nanoTime();
@@ -488,7 +533,7 @@ public final class Trainer {
       q = extract(model, "query", data.query());
       g = extract(model, "gallery", data.gallery());
     } finally {
-      model.train(true);
+      trainMode(model);
     }
     long t1 = System.nanoTime();
     RetrievalEval.Options options = new RetrievalEval.Options(Metric.parse(cfg.test().metric()), cfg.test().featNorm(),
@@ -710,7 +755,7 @@ public final class Trainer {
    * afterwards, so the model is as it was. Stops after 10 s of timed steps (a large network on a
    * CPU), with at least one timed step.
    */
-  private double probe(Step step, ReidModel model, PKSampler sampler, Transform tf, ImageSource train, int epoch) {
+  private double probe(Step step, ReidModel model, IdentitySampler sampler, Transform tf, ImageSource train, int epoch) {
     List<int[]> all = sampler.epoch(epoch);
     List<int[]> batches = all.subList(0, Math.min(all.size(), 24));
     List<Tensor> buffers = toList(model.buffers(true));
@@ -726,7 +771,7 @@ public final class Trainer {
     double seconds = 0;
     try (DataLoader loader = new DataLoader(train, batches, tf, cfg.dataloader().numWorkers(),
         cfg.dataloader().prefetch(), mix(cfg.solver().seed() ^ 0x3C6EF372L, epoch))) {
-      model.train(true);
+      trainMode(model);
       long t = System.nanoTime(), start = t;
       int done = 0;
       while (loader.hasNext() && seconds < 10) {

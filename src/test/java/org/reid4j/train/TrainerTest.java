@@ -40,16 +40,35 @@ public class TrainerTest {
 
   public static void writeFixture(Path dir, int classes, int trainPerClass, int testPerClass, long seed)
       throws IOException {
+    int[] train = new int[classes];
+    java.util.Arrays.fill(train, trainPerClass);
+    writeFixture(dir, train, testPerClass, seed);
+  }
+
+  /** As above with trainPerClass[c] training images of class c (a long-tailed set, say). */
+  public static void writeFixture(Path dir, int[] trainPerClass, int testPerClass, long seed) throws IOException {
+    int classes = trainPerClass.length;
     SplittableRandom r = new SplittableRandom(seed);
     float[][] proto = new float[classes][784];
     for (float[] p : proto)
       for (int k = 0; k < 784; k++) p[k] = r.nextInt(4) == 0 ? 0.9f : 0.1f;
     for (String which : new String[] {"train", "t10k"}) {
-      int per = which.equals("train") ? trainPerClass : testPerClass;
-      int n = classes * per;
+      List<Integer> labels = new ArrayList<>(); // round robin over the classes that still have images
+      int[] left = which.equals("train") ? trainPerClass.clone() : new int[classes];
+      if (!which.equals("train")) java.util.Arrays.fill(left, testPerClass);
+      for (boolean more = true; more; ) {
+        more = false;
+        for (int c = 0; c < classes; c++)
+          if (left[c] > 0) {
+            labels.add(c);
+            left[c]--;
+            more = true;
+          }
+      }
+      int n = labels.size();
       byte[] img = new byte[n * 784], lab = new byte[n];
       for (int i = 0; i < n; i++) {
-        int c = i % classes;
+        int c = labels.get(i);
         lab[i] = (byte) c;
         for (int k = 0; k < 784; k++) {
           double v = proto[c][k] + 0.35 * (r.nextDouble() - 0.5);
