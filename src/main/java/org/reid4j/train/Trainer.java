@@ -230,6 +230,9 @@ public final class Trainer {
     if (frozen.any())
       out.printf("frozen: the backbone's stem and first %d stage%s (MODEL.FREEZE_STAGES; %d tensors, BN statistics "
           + "fixed)%n", cfg.model().freezeStages(), cfg.model().freezeStages() == 1 ? "" : "s", frozen.tensors());
+    if (frozen.any() && !resume && cfg.model().pretrainPath().isEmpty())
+      out.println("warning: MODEL.FREEZE_STAGES keeps randomly initialised stages fixed (MODEL.PRETRAIN_PATH is "
+          + "empty); freezing is meant for pretrained weights");
     String gpu = cuda ? Devices.deviceName(0) : null;
     out.printf("device: %s, %d torch threads, loader workers %d; kernels %s%n", cuda ? "cuda"
         + (gpu != null ? " (" + gpu + ")" : "") : "cpu",

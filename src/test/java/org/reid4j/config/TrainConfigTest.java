@@ -280,6 +280,12 @@ class TrainConfigTest {
     assertEquals(0.0, q.solver().centerWeight());
     // The quick start promises under 10 minutes wall clock, JVM start and evaluation included.
     assertTrue(q.solver().maxMinutes() > 0 && q.solver().maxMinutes() <= 9.0, "budget " + q.solver().maxMinutes());
+    TrainConfig lt = TrainConfig.load(Path.of("configs/digix_longtail.yml"), List.of());
+    assertEquals(List.of(new TrainConfig.Stage(50, "pk", 1.0), new TrainConfig.Stage(10, "pk_balanced", 0.1)),
+        lt.solver().stages());
+    assertEquals(60, lt.solver().maxEpochs(), "derived from the stages");
+    assertEquals(1, lt.model().freezeStages());
+    assertFalse(lt.model().pretrainPath().isEmpty(), "freezing is for pretrained stages");
   }
 
   @Test
