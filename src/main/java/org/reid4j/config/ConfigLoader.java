@@ -40,12 +40,19 @@ final class ConfigLoader {
       .enable(YAMLGenerator.Feature.INDENT_ARRAYS_WITH_INDICATOR)
       .build()).enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
-  /** One configurable value: its dotted path, Java type and the accessor that reads it back. */
-  private record Leaf(String path, Class<?> type, RecordComponent group, RecordComponent component) {}
+  /**
+   * One configurable value: its dotted path, Java type and the accessor that reads it back. A key
+   * whose type is a record (SOLVER.XBM) is a sub-group: its own keys are leaves one level down
+   * (SOLVER.XBM.SIZE, with {@code parent} the sub-group's component) and it holds no value itself.
+   */
+  private record Leaf(String path, Class<?> type, RecordComponent group, RecordComponent component,
+      RecordComponent parent) {}
 
   /** Group name (MODEL, ...) -> its keys in record order; top-level scalars (OUTPUT_DIR) map to null. */
   private static final Map<String, Map<String, Leaf>> GROUPS = new LinkedHashMap<>();
   private static final Map<String, Leaf> LEAVES = new LinkedHashMap<>();
+  /** Sub-group path (SOLVER.XBM) -> its keys in record order. */
+  private static final Map<String, Map<String, Leaf>> SUBGROUPS = new LinkedHashMap<>();
 
   static {
     for (RecordComponent g : TrainConfig.class.getRecordComponents()) {
@@ -53,14 +60,25 @@ final class ConfigLoader {
       if (g.getType().isRecord()) {
         Map<String, Leaf> keys = new LinkedHashMap<>();
         for (RecordComponent c : g.getType().getRecordComponents()) {
-          Leaf leaf = new Leaf(gName + "." + upperSnake(c.getName()), c.getType(), g, c);
+          String path = gName + "." + upperSnake(c.getName());
+          Leaf leaf = new Leaf(path, c.getType(), g, c, null);
           keys.put(upperSnake(c.getName()), leaf);
-          LEAVES.put(leaf.path, leaf);
+          if (c.getType().isRecord()) {
+            Map<String, Leaf> sub = new LinkedHashMap<>();
+            for (RecordComponent sc : c.getType().getRecordComponents()) {
+              Leaf sl = new Leaf(path + "." + upperSnake(sc.getName()), sc.getType(), g, sc, c);
+              sub.put(upperSnake(sc.getName()), sl);
+              LEAVES.put(sl.path, sl);
+            }
+            SUBGROUPS.put(path, sub);
+          } else {
+            LEAVES.put(leaf.path, leaf);
+          }
         }
         GROUPS.put(gName, keys);
       } else {
         GROUPS.put(gName, null);
-        LEAVES.put(gName, new Leaf(gName, g.getType(), null, g));
+        LEAVES.put(gName, new Leaf(gName, g.getType(), null, g, null));
       }
     }
   }
@@ -178,8 +196,26 @@ final class ConfigLoader {
         if (leaf == null)
           throw new ConfigException(source, g + "." + kv.getKey(), "unknown key" + suggest(kv.getKey(), keys.keySet())
               + "; " + g + " has " + String.join(", ", keys.keySet()));
-        set(v, leaf, kv.getValue(), source);
+        if (SUBGROUPS.containsKey(leaf.path)) applySubgroup(v, leaf.path, kv.getValue(), source);
+        else set(v, leaf, kv.getValue(), source);
       }
+    }
+  }
+
+  /** The keys of a sub-group such as SOLVER.XBM: {SIZE: 16384, WEIGHT: 1.0}; keys left out keep their values. */
+  private static void applySubgroup(Values v, String path, JsonNode body, String source) {
+    Map<String, Leaf> sub = SUBGROUPS.get(path);
+    if (body.isNull() || (body.isTextual() && body.asText().isEmpty())) return;
+    if (!body.isObject())
+      throw new ConfigException(source, path, "expected a mapping of keys (" + String.join(", ", sub.keySet())
+          + "), got " + describe(body));
+    for (var kit = body.fields(); kit.hasNext(); ) {
+      var kv = kit.next();
+      Leaf leaf = sub.get(kv.getKey());
+      if (leaf == null)
+        throw new ConfigException(source, path + "." + kv.getKey(), "unknown key" + suggest(kv.getKey(), sub.keySet())
+            + "; " + path + " has " + String.join(", ", sub.keySet()));
+      set(v, leaf, kv.getValue(), source);
     }
   }
 
@@ -300,7 +336,7 @@ final class ConfigLoader {
         if (c == null)
           throw new ConfigException(source, at + "." + kv.getKey(), "unknown key" + suggest(kv.getKey(),
               STAGE_KEYS.keySet()) + "; a stage has " + String.join(", ", STAGE_KEYS.keySet()));
-        got.put(kv.getKey(), convert(new Leaf(at + "." + kv.getKey(), c.getType(), null, c), kv.getValue(), source));
+        got.put(kv.getKey(), convert(new Leaf(at + "." + kv.getKey(), c.getType(), null, c, null), kv.getValue(), source));
       }
       if (!got.containsKey("EPOCHS"))
         throw new ConfigException(source, at + ".EPOCHS", "missing: every stage needs EPOCHS (SAMPLER defaults to "
@@ -388,7 +424,7 @@ final class ConfigLoader {
       Class<?>[] types = new Class<?>[g.getValue().size()];
       int i = 0;
       for (Leaf leaf : g.getValue().values()) {
-        args.add(v.value.get(leaf.path));
+        args.add(SUBGROUPS.containsKey(leaf.path) ? buildSubgroup(v, leaf) : v.value.get(leaf.path));
         types[i++] = leaf.type;
       }
       Class<?> rec = g.getValue().values().iterator().next().group.getType();
@@ -404,6 +440,18 @@ final class ConfigLoader {
           + got);
     });
     return cfg;
+  }
+
+  private static Object buildSubgroup(Values v, Leaf group) {
+    Map<String, Leaf> sub = SUBGROUPS.get(group.path);
+    Object[] args = new Object[sub.size()];
+    Class<?>[] types = new Class<?>[sub.size()];
+    int i = 0;
+    for (Leaf leaf : sub.values()) {
+      args[i] = v.value.get(leaf.path);
+      types[i++] = leaf.type;
+    }
+    return construct(group.type, types, args);
   }
 
   private static Object construct(Class<?> rec, Class<?>[] types, Object[] args) {
@@ -429,7 +477,13 @@ final class ConfigLoader {
       ObjectNode group = root.putObject(g.getKey());
       for (var kv : g.getValue().entrySet()) {
         Leaf leaf = kv.getValue();
-        put(group, kv.getKey(), read(leaf.component, read(leaf.group, cfg)));
+        Object value = read(leaf.component, read(leaf.group, cfg));
+        if (SUBGROUPS.containsKey(leaf.path)) {
+          ObjectNode sub = group.putObject(kv.getKey());
+          for (var skv : SUBGROUPS.get(leaf.path).entrySet()) put(sub, skv.getKey(), read(skv.getValue().component, value));
+        } else {
+          put(group, kv.getKey(), value);
+        }
       }
     }
     try {

@@ -145,7 +145,8 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
       int evalPeriod,
       int logPeriod,
       double maxMinutes,
-      boolean ampOnCuda) {
+      boolean ampOnCuda,
+      Xbm xbm) {
     public Solver {
       steps = steps.clone();
       stages = List.copyOf(stages);
@@ -166,6 +167,14 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
    * and LR_FACTOR too (then 1.0); the resolved config always lists all three.
    */
   public record Stage(int epochs, String sampler, double lrFactor) {}
+
+  /**
+   * SOLVER.XBM: cross-batch memory (Wang et al. 2020). {@code size} embeddings (0 = off) are kept in a
+   * FIFO, and from epoch {@code startEpoch} (0-based, inclusive) until {@code stopEpoch} (exclusive;
+   * 0 = to the end) every batch also adds {@code weight} x the batch-hard triplet loss of its anchors
+   * against the memory (see org.reid4j.loss.CrossBatchMemory). The memory fills from the start epoch.
+   */
+  public record Xbm(int size, double weight, int startEpoch, int stopEpoch) {}
 
   /** TEST: evaluation batch size and the retrieval options. */
   public record Test(int batchSize, boolean featNorm, boolean rerank, String metric) {}
@@ -362,6 +371,13 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
     if (s.evalPeriod < 1) p.fail("SOLVER.EVAL_PERIOD", "an integer >= 1 (epochs)", s.evalPeriod);
     if (s.logPeriod < 1) p.fail("SOLVER.LOG_PERIOD", "an integer >= 1 (iterations)", s.logPeriod);
     if (!(s.maxMinutes >= 0)) p.fail("SOLVER.MAX_MINUTES", "a number >= 0 (0 = no limit)", s.maxMinutes);
+    Xbm x = s.xbm;
+    if (x.size < 0) p.fail("SOLVER.XBM.SIZE", "an integer >= 0 (0 = off)", x.size);
+    if (!(x.weight >= 0)) p.fail("SOLVER.XBM.WEIGHT", "a number >= 0", x.weight);
+    if (x.startEpoch < 0) p.fail("SOLVER.XBM.START_EPOCH", "an integer >= 0", x.startEpoch);
+    if (x.stopEpoch < 0 || (x.stopEpoch > 0 && x.stopEpoch <= x.startEpoch))
+      p.fail("SOLVER.XBM.STOP_EPOCH", "0 (to the end) or an epoch after SOLVER.XBM.START_EPOCH (" + x.startEpoch + ")",
+          x.stopEpoch);
 
     if (test.batchSize < 1) p.fail("TEST.BATCH_SIZE", "an integer >= 1", test.batchSize);
     if (outputDir.isBlank()) p.fail("OUTPUT_DIR", "a folder path", "\"" + outputDir + "\"");

@@ -40,6 +40,7 @@ import org.reid4j.kernels.Metric;
 import org.reid4j.kernels.RerankParams;
 import org.reid4j.loss.CenterLoss;
 import org.reid4j.loss.CrossEntropyLabelSmooth;
+import org.reid4j.loss.CrossBatchMemory;
 import org.reid4j.loss.TripletLoss;
 import org.reid4j.model.ReidModel;
 import org.reid4j.model.Tensors;
@@ -47,7 +48,9 @@ import org.reid4j.model.Tensors;
 /**
  * The BoT training loop. Per epoch: P x K batches from an {@link IdentitySampler} (pk or
  * pk_balanced), decoded and augmented by {@link DataLoader} threads, then per batch {@code loss = ID_LOSS_WEIGHT * CE-LS(logits) +
- * TRIPLET_WEIGHT * batch-hard triplet(global feature) + CENTER_WEIGHT * centre(global feature)},
+ * TRIPLET_WEIGHT * batch-hard triplet(global feature) + CENTER_WEIGHT * centre(global feature)} (+
+ * XBM.WEIGHT * the triplet loss against the cross-batch memory in SOLVER.XBM's epochs; the memory is
+ * not checkpointed: a resumed run refills it),
  * backward, one optimiser step (and one SGD step of the centres, whose gradient is first multiplied
  * by 1 / CENTER_WEIGHT as in BoT). Every step runs inside a {@link PointerScope}, which frees the
  * step's native tensors when it closes (without it native memory grows by gigabytes).
@@ -193,6 +196,9 @@ public final class Trainer {
     TripletLoss triplet = new TripletLoss(s.tripletMargin(), s.softMargin(), kernels);
     CenterLoss center = s.centerWeight() > 0 ? new CenterLoss(numClasses, model.featureDim()) : null;
     if (center != null && cuda) center.to(device, false);
+    TrainConfig.Xbm xbmCfg = s.xbm();
+    CrossBatchMemory xbm = xbmCfg.size() > 0
+        ? new CrossBatchMemory(xbmCfg.size(), model.featureDim(), kernels, s.tripletMargin(), s.softMargin()) : null;
 
     List<Optimizers.Param> params = new ArrayList<>();
     for (ReidModel.NamedParam p : model.namedParams()) params.add(new Optimizers.Param(p.name(), p.tensor(), p.isBias()));
@@ -247,7 +253,9 @@ public final class Trainer {
       samplers.put(kind, IdentitySampler.create(kind, train.pids(), cfg.dataloader().p(), cfg.dataloader().k(),
           s.seed()));
     int leftOut = samplers.values().iterator().next().leftOut();
-    if (leftOut > 0) out.printf("sampler: %d identities with < 2 images left out%n", leftOut);
+    if (leftOut > 0)
+      out.printf("sampler: %d %s with < 2 images left out (a batch-hard triplet needs a positive)%n", leftOut,
+          leftOut == 1 ? "identity" : "identities");
     IdentitySampler sampler = samplers.get(stages.at(startEpoch).sampler());
     Transform trainTf = Transforms.train(cfg);
     ProgressBar bar = new ProgressBar(out, tty, s.logPeriod());
@@ -255,7 +263,7 @@ public final class Trainer {
     AmpScaler amp = cuda && s.ampOnCuda() ? new AmpScaler() : null;
     if (amp != null) out.println("mixed precision: autocast + dynamic loss scaling (CUDA)");
 
-    Step step = new Step(model, device, s, ce, triplet, center, groups, centerOpt, amp, input);
+    Step step = new Step(model, device, s, ce, triplet, center, groups, centerOpt, amp, input, xbm);
 
     // The time budget (SOLVER.MAX_MINUTES, counted from the start of run()) is planned before epoch 1
     // from a few measured steps, so the schedule, the header and the first ETA are already the real
@@ -317,9 +325,16 @@ public final class Trainer {
           bar.println(stage.describe(stages.size()) + (stageIndex < 0 && epoch > 0 ? " (resumed at epoch " + (epoch + 1)
               + ")" : ""));
         stageIndex = stage.index();
+        boolean xbmOn = xbm != null && epoch >= xbmCfg.startEpoch()
+            && (xbmCfg.stopEpoch() == 0 || epoch < xbmCfg.stopEpoch());
+        if (xbm != null && xbmOn != step.xbmOn)
+          bar.println(xbmOn ? String.format(Locale.ROOT, "xbm: on from epoch %d: a memory of %,d embeddings (%d held), "
+              + "triplet loss against it x %.3g", epoch + 1, xbm.size(), xbm.filled(), xbmCfg.weight())
+              : "xbm: off from epoch " + (epoch + 1) + " (SOLVER.XBM.STOP_EPOCH)");
+        step.xbmOn = xbmOn;
         List<int[]> batches = samplers.get(stage.sampler()).epoch(epoch);
         int n = batches.size();
-        double sumLoss = 0, sumId = 0, sumTri = 0, sumCen = 0, sumAcc = 0, sumActive = 0;
+        double sumLoss = 0, sumId = 0, sumTri = 0, sumCen = 0, sumAcc = 0, sumActive = 0, sumXbm = 0;
         long epochImages = 0;
         double epochNative = 0, epochStep = 0;
         trainMode(model);
@@ -355,6 +370,7 @@ public final class Trainer {
             sumCen += cenL;
             sumAcc += acc;
             sumActive += active;
+            sumXbm += v[7];
             double elapsed = (t1 - epochStart) / 1e9;
             double rate = epochImages / Math.max(elapsed, 1e-9);
             double epochsLeft = (n - it) / (double) n + (planned - epoch - 1);
@@ -416,6 +432,7 @@ public final class Trainer {
         row.put("center_loss", sumCen / nIt);
         row.put("accuracy", sumAcc / nIt);
         row.put("triplet_active", sumActive / nIt);
+        if (xbm != null) row.put("xbm_loss", step.xbmOn ? sumXbm / nIt : null);
         row.put("lr", groups.lr(0));
         if (stages.configured()) {
           row.put("stage", stage.index() + 1);
@@ -483,6 +500,7 @@ public final class Trainer {
     }
     writeSummary(r, arch, numClasses, bestMap, bestEpoch, cuda, amp, budgetInfo);
     input.close();
+    if (xbm != null) xbm.close();
     return r;
   }
 
@@ -662,7 +680,7 @@ public final class Trainer {
   /**
    * One training step: forward (under autocast with AMP), the losses, backward and, when
    * {@code update}, the optimiser steps. Returns [total, id, triplet, centre, accuracy,
-   * active-triplet fraction, AMP overflow], copied to the host at once.
+   * active-triplet fraction, AMP overflow, XBM loss (0 when off)], copied to the host at once.
    */
   private static final class Step {
     private final ReidModel model;
@@ -675,9 +693,14 @@ public final class Trainer {
     private final Optimizer centerOpt;
     private final AmpScaler amp;
     private final StepInput input;
+    private final CrossBatchMemory xbm;
+    /** Whether this epoch fills and uses the cross-batch memory (off while the time budget is probed). */
+    boolean xbmOn;
 
     Step(ReidModel model, Device device, TrainConfig.Solver s, CrossEntropyLabelSmooth ce, TripletLoss triplet,
-        CenterLoss center, Optimizers.Groups groups, Optimizer centerOpt, AmpScaler amp, StepInput input) {
+        CenterLoss center, Optimizers.Groups groups, Optimizer centerOpt, AmpScaler amp, StepInput input,
+        CrossBatchMemory xbm) {
+      this.xbm = xbm;
       this.model = model;
       this.device = device;
       this.s = s;
@@ -713,6 +736,11 @@ public final class Trainer {
           cen = center.forward(gfeat, y);
           total = total.add(cen.mul(new Scalar(s.centerWeight())));
         }
+        Tensor xl = null;
+        if (xbmOn && update) { // the memory is filled by training steps only
+          xl = xbm.step(gfeat, b.pids()).loss();
+          total = total.add(xl.mul(new Scalar(s.xbm().weight())));
+        }
         groups.optimizer().zero_grad();
         if (centerOpt != null) centerOpt.zero_grad();
         Tensor overflow = null;
@@ -727,7 +755,8 @@ public final class Trainer {
         Tensor correct = logits.argmax(new org.bytedeco.pytorch.LongOptional(1), false).eq(y)
             .to(torch.ScalarType.Float).mean();
         Tensor[] row = {total, id, tr.loss(), cen != null ? cen : total.mul(new Scalar(0)), correct,
-            tr.activeFraction(), overflow != null ? overflow : correct.mul(new Scalar(0))};
+            tr.activeFraction(), overflow != null ? overflow : correct.mul(new Scalar(0)),
+            xl != null ? xl : correct.mul(new Scalar(0))};
         TensorVector parts = new TensorVector();
         for (Tensor t : row) parts.push_back(t.detach().to(torch.ScalarType.Float).reshape(1));
         float[] v = Tensors.toFloats(torch.cat(parts).cpu());

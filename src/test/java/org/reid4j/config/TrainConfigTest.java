@@ -69,7 +69,33 @@ class TrainConfigTest {
       String leaf = key.substring(key.lastIndexOf('.') + 1);
       assertTrue(defaults.contains(leaf + ":"), key + " has no line in defaults.yml");
     }
-    assertEquals(15 + 20 + 10 + 27 + 4 + 1, ConfigLoader.keys().size());
+    assertEquals(15 + 20 + 10 + 27 + 4 + 4 + 1, ConfigLoader.keys().size()); // SOLVER.XBM has 4 keys of its own
+  }
+
+  /** SOLVER.XBM is a sub-group: from a file (keys left out keep their defaults), from --set, back to YAML, checked. */
+  @Test
+  void xbmKeysAreASubgroup() {
+    TrainConfig d = TrainConfig.load(null, List.of());
+    assertEquals(new TrainConfig.Xbm(0, 1.0, 0, 0), d.solver().xbm());
+    TrainConfig f = ConfigLoader.fromString("SOLVER:\n  XBM:\n    SIZE: 4096\n    STOP_EPOCH: 8\n", "x.yml", List.of());
+    assertEquals(new TrainConfig.Xbm(4096, 1.0, 0, 8), f.solver().xbm());
+    TrainConfig o = TrainConfig.load(null, List.of("SOLVER.XBM.WEIGHT=0.5", "SOLVER.XBM.START_EPOCH=2"));
+    assertEquals(new TrainConfig.Xbm(0, 0.5, 2, 0), o.solver().xbm());
+    String yaml = f.toYaml();
+    assertTrue(yaml.contains("XBM:") && yaml.contains("SIZE: 4096"), yaml);
+    assertEquals(f.solver().xbm(), ConfigLoader.fromString(yaml, "x.yml", List.of()).solver().xbm());
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ConfigLoader.fromString("SOLVER:\n  XBM:\n    SIZ: 1\n", "x.yml", List.of()));
+    assertTrue(e.getMessage().contains("SOLVER.XBM.SIZ") && e.getMessage().contains("did you mean SIZE"), e.getMessage());
+    e = assertThrows(ConfigException.class, () -> ConfigLoader.fromString("SOLVER:\n  XBM: 5\n", "x.yml", List.of()));
+    assertTrue(e.getMessage().contains("SOLVER.XBM") && e.getMessage().contains("expected a mapping"), e.getMessage());
+    e = assertThrows(ConfigException.class, () -> TrainConfig.load(null, List.of("SOLVER.XBM.SIZE=-1")));
+    assertTrue(e.getMessage().contains("SOLVER.XBM.SIZE"), e.getMessage());
+    e = assertThrows(ConfigException.class,
+        () -> TrainConfig.load(null, List.of("SOLVER.XBM.START_EPOCH=4", "SOLVER.XBM.STOP_EPOCH=3")));
+    assertTrue(e.getMessage().contains("SOLVER.XBM.STOP_EPOCH") && e.getMessage().contains("--set"), e.getMessage());
+    e = assertThrows(ConfigException.class, () -> TrainConfig.load(null, List.of("SOLVER.XBM.WEIGHT=x")));
+    assertTrue(e.getMessage().contains("a finite number"), e.getMessage());
   }
 
   /** Relative paths are listed (for the train header, which says what they are resolved against). */

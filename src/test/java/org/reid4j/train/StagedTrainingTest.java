@@ -57,6 +57,11 @@ class StagedTrainingTest {
     return log.toString(StandardCharsets.UTF_8);
   }
 
+  /** A fresh run of the config from the start; its log. */
+  static String runLog(List<String> overrides) throws IOException {
+    return run(overrides, false, 0);
+  }
+
   /** The three epochs without interruption, once for both tests. */
   static synchronized Path straight() throws IOException {
     Path out = runs.resolve("straight");
@@ -68,7 +73,7 @@ class StagedTrainingTest {
   void samplerLearningRateAndFrozenStagesFollowTheStages() throws IOException {
     Path out = straight();
     String log = straightLog;
-    assertTrue(log.contains("sampler: 1 identities with < 2 images left out"), log);
+    assertTrue(log.contains("sampler: 1 identity with < 2 images left out"), log);
     assertTrue(log.contains("frozen: the backbone's stem and first 1 stage (MODEL.FREEZE_STAGES"), log);
     assertTrue(log.contains("stages: 1) epochs 1-1 pk, lr x1; 2) epochs 2-3 pk_balanced, lr x0.1"), log);
     int s1 = log.indexOf("stage 1 of 2: epochs 1-1, sampler pk, lr x1"),
