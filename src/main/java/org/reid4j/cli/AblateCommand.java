@@ -9,6 +9,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.reid4j.config.TrainConfig;
 import org.reid4j.train.Ablation;
+import org.reid4j.train.ContestAblation;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -24,6 +25,12 @@ import picocli.CommandLine.Spec;
             + "--work. Takes about 7 x --minutes-per-row plus a minute."})
 public final class AblateCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
+
+  @Option(names = "--suite", paramLabel = "SUITE", defaultValue = "bot",
+      description = "bot (the BoT rows above, cumulative) or contest (the DIGIX 2020 contest tricks: one change per row "
+          + "on the quick start, then QE, alpha-QE, DBA, re-ranking, flip and rotation TTA and a three-model ensemble "
+          + "on the base model; about 11 x --minutes-per-row plus a few minutes) (default ${DEFAULT-VALUE}).")
+  String suite;
 
   @Option(names = "--minutes-per-row", paramLabel = "MINUTES", defaultValue = "2.0",
       description = "Training budget of every row in minutes (SOLVER.MAX_MINUTES; default ${DEFAULT-VALUE}).")
@@ -55,7 +62,10 @@ public final class AblateCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     if (!(minutesPerRow > 0) || Double.isInfinite(minutesPerRow))
       throw new IllegalArgumentException("--minutes-per-row must be a number of minutes > 0, got " + minutesPerRow);
-    if (out == null) out = work.resolve("ablation.md");
+    if (!suite.equals("bot") && !suite.equals("contest"))
+      throw new IllegalArgumentException("--suite must be bot or contest, got '" + suite + "'");
+    boolean contest = suite.equals("contest");
+    if (out == null) out = work.resolve(contest ? "ablation-contest.md" : "ablation.md");
     if (!out.getFileName().toString().endsWith(".md"))
       throw new IllegalArgumentException("--out must name a Markdown file (.md), got " + out);
     List<String> extra = new ArrayList<>(overrides);
@@ -76,6 +86,15 @@ public final class AblateCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(e.getMessage(), e);
     }
+    if (contest) {
+      ContestAblation c = new ContestAblation(settings);
+      System.out.printf(Locale.ROOT, "contest ablation: %d training rows x %s min on %s, seed %d; report %s%n",
+          ContestAblation.ROWS.size(), minutesPerRow, source, seed, out);
+      ContestAblation.Report r = c.run(System.out);
+      System.out.println();
+      System.out.println(Files.readString(r.markdown()));
+      return 0;
+    }
     Ablation ablation = new Ablation(settings);
     System.out.printf(Locale.ROOT, "ablation: %d rows x %s min on %s, seed %d; report %s%n", Ablation.STEPS.size(),
         minutesPerRow, source, seed, out);
@@ -88,10 +107,12 @@ public final class AblateCommand implements Callable<Integer> {
   /** The command line that reruns this, options at their defaults left out. */
   private String rerunCommand() {
     StringBuilder b = new StringBuilder("./reid4j ablate");
+    if (!suite.equals("bot")) b.append(" --suite ").append(suite);
     b.append(" --minutes-per-row ").append(minutesPerRow == Math.rint(minutesPerRow) ? Long.toString((long) minutesPerRow)
         : Double.toString(minutesPerRow));
     b.append(" --seed ").append(seed);
-    if (!out.equals(work.resolve("ablation.md"))) b.append(" --out ").append(shell(out.toString()));
+    if (!out.equals(work.resolve(suite.equals("bot") ? "ablation.md" : "ablation-contest.md")))
+      b.append(" --out ").append(shell(out.toString()));
     if (!work.equals(Path.of("runs/ablation"))) b.append(" --work ").append(shell(work.toString()));
     if (data != null) b.append(" --data ").append(shell(data));
     for (String o : overrides) b.append(" --set ").append(shell(o));

@@ -195,7 +195,7 @@ public final class Ablation {
     return v;
   }
 
-  private static LabelledFeatures features(Embedder e, String name, ImageSource src, Extractor.Options o)
+  static LabelledFeatures features(Embedder e, String name, ImageSource src, Extractor.Options o)
       throws IOException {
     Extractor.Result r = Extractor.extract(e, src, o);
     if (r.kept().length == 0) throw new IOException(name + ": no image could be loaded");
@@ -417,7 +417,7 @@ public final class Ablation {
   }
 
   /** 2.0 -> "2", 0.3 -> "0.3". */
-  private static String num(double v) {
+  static String num(double v) {
     return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v)
         : new java.math.BigDecimal(Double.toString(v)).stripTrailingZeros().toPlainString();
   }
@@ -427,7 +427,7 @@ public final class Ablation {
     return (eq < 0 ? override : override.substring(0, eq)).trim().toUpperCase(Locale.ROOT);
   }
 
-  private static String quote(String s) {
+  static String quote(String s) {
     return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
   }
 
