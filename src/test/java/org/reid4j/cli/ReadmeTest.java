@@ -164,7 +164,7 @@ class ReadmeTest {
   static final Map<String, String> SKIPPED = Map.of(
       "configs/bot_r50_market.yml", "ResNet-50 training on Market-1501: hours, and the data set is not here",
       "--device cuda", "needs a GPU (CudaTrainingTest covers it where there is one)",
-      "ablate", "seven training runs (AblationTest runs a shortened ablation)",
+      "ablate", "seven or eleven training runs (AblationTest and ContestAblationTest run shortened ones)",
       "--torchscript", "needs a TorchScript file (TorchScriptEmbedderTest covers extraction from one)",
       "loadtest", "needs a running reid4j serve (LoadtestCommandTest runs loadtest against a fake server)",
       "serve", "runs until stopped (ServeHttpTest and ServeProcessTest run servers and stop them)");
