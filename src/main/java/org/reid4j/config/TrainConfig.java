@@ -181,7 +181,9 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
 
   /** The allowed values of every enum-like key, by key path; the first value is not necessarily the default. */
   public static final Map<String, List<String>> CHOICES = Map.ofEntries(
-      Map.entry("MODEL.BACKBONE", List.of("small_cnn", "resnet18", "resnet34", "resnet50", "resnet101")),
+      Map.entry("MODEL.BACKBONE", List.of("small_cnn", "resnet18", "resnet34", "resnet50", "resnet101",
+          "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4",
+          "densenet121", "densenet169")),
       Map.entry("MODEL.POOLING", List.of("avg", "max", "gem")),
       Map.entry("MODEL.NECK", List.of("bnneck", "none")),
       Map.entry("MODEL.NECK_FEAT", List.of("before", "after")),
@@ -196,10 +198,13 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
 
   /**
    * The stages MODEL.FREEZE_STAGES counts for a backbone (after its stem): layer1..layer4 of a ResNet;
-   * conv2..conv4 (each with its BN) of small_cnn, whose conv1 is the stem.
+   * conv2..conv4 (each with its BN) of small_cnn, whose conv1 is the stem; features.1..7 of an
+   * EfficientNet (the head conv features.8 with stage 7); denseblock1..4 of a DenseNet (each with the
+   * transition after it; norm5 with block 4).
    */
   public static int backboneStages(String backbone) {
-    return backbone.equals("small_cnn") ? 3 : 4;
+    if (backbone.equals("small_cnn")) return 3;
+    return backbone.startsWith("efficientnet_") ? 7 : 4;
   }
 
   /**
@@ -282,6 +287,8 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
   void validate(Problems p) {
     Model m = model;
     if (m.lastStride != 1 && m.lastStride != 2) p.fail("MODEL.LAST_STRIDE", "1 or 2", m.lastStride);
+    if (m.ibn && (m.backbone.startsWith("efficientnet_") || m.backbone.startsWith("densenet")))
+      p.fail("MODEL.IBN", "false for " + m.backbone + " (IBN-a norms are for the ResNet backbones only)", m.ibn);
     if (!(m.gemP > 0)) p.fail("MODEL.GEM_P", "a number > 0", m.gemP);
     if (!(m.headScale > 0)) p.fail("MODEL.HEAD_SCALE", "a number > 0", m.headScale);
     if (!(m.headMargin >= 0 && m.headMargin < Math.PI / 2))

@@ -7,7 +7,8 @@ import org.bytedeco.pytorch.Tensor;
 /**
  * A convolutional feature extractor: images [N, C, H, W] -> feature maps [N, outChannels, h, w].
  * Parameter names follow torchvision where the architecture exists there, so its state dicts map
- * one to one (without the classifier {@code fc.*}).
+ * one to one (without the classifier: {@code fc.*} of a ResNet, {@code classifier.*} of an
+ * EfficientNet or DenseNet).
  */
 public abstract class Backbone extends Module {
   protected Backbone(String name) {
@@ -25,7 +26,8 @@ public abstract class Backbone extends Module {
 
   /**
    * The stages after the stem that partial freezing counts (MODEL.FREEZE_STAGES): 4 for a ResNet
-   * (layer1..layer4), 3 for small_cnn (conv2..conv4 with their BN; conv1/bn1 is its stem).
+   * (layer1..layer4), 3 for small_cnn (conv2..conv4 with their BN; conv1/bn1 is its stem), 7 for an
+   * EfficientNet (features.1..7), 4 for a DenseNet (denseblock1..4 with their transitions).
    */
   public abstract int numStages();
 
@@ -48,8 +50,11 @@ public abstract class Backbone extends Module {
       case "small_cnn" -> new SmallCnn(inChannels, spec.embedDim() > 0 ? spec.embedDim() : 128, spec.lastStride());
       case "resnet18", "resnet34", "resnet50", "resnet101" ->
           ResNet.create(spec.backbone(), inChannels, spec.lastStride(), spec.ibn());
-      default -> throw new IllegalArgumentException("unknown backbone '" + spec.backbone()
-          + "': expected small_cnn, resnet18, resnet34, resnet50 or resnet101");
+      case "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4" ->
+          EfficientNet.create(spec.backbone(), inChannels, spec.lastStride());
+      case "densenet121", "densenet169" -> DenseNet.create(spec.backbone(), inChannels, spec.lastStride());
+      default -> throw new IllegalArgumentException("unknown backbone '" + spec.backbone() + "': expected one of "
+          + String.join(", ", ModelSpec.BACKBONES));
     };
   }
 }

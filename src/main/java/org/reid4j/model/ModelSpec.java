@@ -6,9 +6,10 @@ import java.util.Locale;
  * What {@link ReidModel#build} composes: the MODEL group of the training config, field for field
  * (see TrainConfig.Model), so the model package can be built and tested on its own.
  *
- * @param backbone small_cnn | resnet18 | resnet34 | resnet50 | resnet101
- * @param lastStride stride of ResNet layer4's first block, 1 (BoT) or 2
- * @param ibn IBN-a norms in ResNet layers 1-3
+ * @param backbone one of {@link #BACKBONES}
+ * @param lastStride 1 (BoT) or 2: the stride of the last down-sampling stage (ResNet layer4's first
+ *     block, EfficientNet features.6's first block, DenseNet transition3's pool)
+ * @param ibn IBN-a norms in ResNet layers 1-3 (ResNets only; refused for EfficientNet and DenseNet)
  * @param pretrainPath a torchvision/timm style state dict to load into the backbone ("" = none)
  * @param pooling avg | max | gem
  * @param gemP GeM's initial p (learnable)
@@ -18,12 +19,17 @@ import java.util.Locale;
  * @param headScale s of the margin heads
  * @param headMargin m of the margin heads (radians for arcface/curricularface, cosine for cosface)
  * @param dropout dropout probability before the head (0 = none)
- * @param embedDim small_cnn: its output width (0 -> 128); ResNets: 0 = backbone width, else a
+ * @param embedDim small_cnn: its output width (0 -> 128); the others: 0 = backbone width, else a
  *     bias-free linear reduction to this width after pooling
  */
 public record ModelSpec(String backbone, int lastStride, boolean ibn, String pretrainPath, String pooling,
     double gemP, String neck, String neckFeat, String head, double headScale, double headMargin,
     double dropout, int embedDim) {
+
+  /** The backbones {@link Backbone#create} builds (MODEL.BACKBONE's choices). */
+  public static final java.util.List<String> BACKBONES = java.util.List.of("small_cnn", "resnet18", "resnet34",
+      "resnet50", "resnet101", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+      "efficientnet_b4", "densenet121", "densenet169");
 
   public ModelSpec {
     backbone = lower(backbone, "backbone");
@@ -32,13 +38,15 @@ public record ModelSpec(String backbone, int lastStride, boolean ibn, String pre
     neckFeat = lower(neckFeat, "neckFeat");
     head = lower(head, "head");
     if (pretrainPath == null) pretrainPath = "";
-    require(backbone, "backbone", "small_cnn", "resnet18", "resnet34", "resnet50", "resnet101");
+    require(backbone, "backbone", BACKBONES.toArray(String[]::new));
     require(pooling, "pooling", "avg", "max", "gem");
     require(neck, "neck", "bnneck", "none");
     require(neckFeat, "neckFeat", "before", "after");
     require(head, "head", "linear", "arcface", "cosface", "curricularface");
     if (lastStride != 1 && lastStride != 2)
       throw new IllegalArgumentException("model lastStride must be 1 or 2, got " + lastStride);
+    if (ibn && !ibnAllowed(backbone))
+      throw new IllegalArgumentException(ibnRefusal(backbone));
     if (!(dropout >= 0 && dropout < 1))
       throw new IllegalArgumentException("model dropout must be in [0, 1), got " + dropout);
     if (embedDim < 0) throw new IllegalArgumentException("model embedDim must be >= 0, got " + embedDim);
@@ -95,6 +103,20 @@ public record ModelSpec(String backbone, int lastStride, boolean ibn, String pre
   public ModelSpec withPretrainPath(String p) {
     return new ModelSpec(backbone, lastStride, ibn, p, pooling, gemP, neck, neckFeat, head, headScale,
         headMargin, dropout, embedDim);
+  }
+
+  /**
+   * Whether MODEL.IBN may be true for a backbone: IBN-a is a ResNet variant, and EfficientNet/DenseNet
+   * have none (small_cnn ignores the key, as it always has).
+   */
+  private static boolean ibnAllowed(String backbone) {
+    return !backbone.startsWith("efficientnet_") && !backbone.startsWith("densenet");
+  }
+
+  /** Why MODEL.IBN is refused for a backbone. */
+  private static String ibnRefusal(String backbone) {
+    return "MODEL.IBN (IBN-a norms) is for the ResNet backbones only; " + backbone + " has no IBN-a variant:"
+        + " set MODEL.IBN to false";
   }
 
   private static String lower(String v, String what) {

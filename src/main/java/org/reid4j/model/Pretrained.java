@@ -15,6 +15,8 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
@@ -23,7 +25,11 @@ import org.bytedeco.pytorch.Tensor;
  * Loads ImageNet-pretrained backbone weights by name from a {@code .safetensors} file (the format
  * timm and the Hugging Face hub publish torchvision/timm ResNets in; convert a torchvision .pth with
  * {@code safetensors.torch.save_file(torch.load(p), out)}). Names are torchvision's (an optional
- * "backbone." prefix is accepted); the classifier entries {@code fc.*} are skipped. Strict otherwise:
+ * "backbone." prefix is accepted); the ImageNet classifier entries ({@link #CLASSIFIER_PREFIXES}:
+ * {@code fc.*} of a ResNet, {@code classifier.*} of an EfficientNet or DenseNet) are skipped, and the
+ * older DenseNet names that torchvision's published DenseNet files still carry
+ * ({@code denselayerL.norm.1.weight} for {@code denselayerL.norm1.weight}, likewise conv.1, norm.2,
+ * conv.2) are read as the current ones, as torchvision's own loader renames them. Strict otherwise:
  * a backbone entry missing from the file (num_batches_tracked excepted), an unknown entry, a shape
  * mismatch (e.g. 1-channel input vs. RGB weights) or an unsupported dtype throws
  * IllegalArgumentException naming it, before anything is copied. dtypes F32, F16, BF16, F64, I64.
@@ -32,6 +38,13 @@ import org.bytedeco.pytorch.Tensor;
 public final class Pretrained {
   /** One mapper for every header (thread-safe once configured; building one per file cost milliseconds). */
   private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Entry-name prefixes of torchvision's ImageNet classifiers, which no backbone holds: skipped on reading. */
+  public static final List<String> CLASSIFIER_PREFIXES = List.of("fc.", "classifier.");
+
+  /** A torchvision DenseNet file's older layer names: {@code ...denselayer3.norm.1.weight}. */
+  private static final Pattern OLD_DENSE_LAYER =
+      Pattern.compile("^(.*\\.denselayer\\d+\\.(?:norm|conv))\\.([12])\\.(weight|bias|running_mean|running_var)$");
 
   private Pretrained() {}
 
@@ -90,8 +103,19 @@ public final class Pretrained {
     return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
   }
 
-  private static String strip(String name) {
-    return name.startsWith("backbone.") ? name.substring("backbone.".length()) : name;
+  /**
+   * The backbone name of a file entry: without a "backbone." prefix, older DenseNet layer names
+   * ({@code norm.1}) in their current form ({@code norm1}).
+   */
+  static String canonical(String name) {
+    String n = name.startsWith("backbone.") ? name.substring("backbone.".length()) : name;
+    Matcher m = OLD_DENSE_LAYER.matcher(n);
+    return m.matches() ? m.group(1) + m.group(2) + "." + m.group(3) : n;
+  }
+
+  static boolean isClassifier(String name) {
+    for (String p : CLASSIFIER_PREFIXES) if (name.startsWith(p)) return true;
+    return false;
   }
 
   /** Reads every tensor of a safetensors file (package-visible for the fuzz tests); errors name the file and entry. */
@@ -125,8 +149,8 @@ public final class Pretrained {
     long base = 8 + headerLen;
     for (Map.Entry<String, JsonNode> e : header.properties()) {
       if (e.getKey().equals("__metadata__")) continue;
-      String name = strip(e.getKey());
-      if (name.startsWith("fc.")) continue;
+      String name = canonical(e.getKey());
+      if (isClassifier(name)) continue;
       JsonNode info = e.getValue();
       String where = file + ": entry " + e.getKey();
       if (!info.isObject() || !info.path("dtype").isTextual() || !info.path("shape").isArray()

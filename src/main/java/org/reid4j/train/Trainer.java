@@ -643,7 +643,7 @@ public final class Trainer {
   /** "small_cnn, avg pooling, bnneck (after), linear head, 128-d features, 10 classes". */
   private String architecture(ReidModel model, int numClasses) {
     TrainConfig.Model m = cfg.model();
-    return m.backbone() + (m.backbone().startsWith("resnet") ? " (last stride " + m.lastStride() + (m.ibn() ? ", IBN-a" : "")
+    return m.backbone() + (!m.backbone().equals("small_cnn") ? " (last stride " + m.lastStride() + (m.ibn() ? ", IBN-a" : "")
         + ")" : "") + ", " + m.pooling() + " pooling, " + m.neck() + (m.neck().equals("none") ? "" : " (" + m.neckFeat()
         + ")") + ", " + m.head() + " head, " + model.featureDim() + "-d features, " + numClasses + " classes";
   }

@@ -437,7 +437,27 @@ class TrainConfigTest {
     fails("--set", "MODEL.FREEZE_STAGES", () -> TrainConfig.load(null, List.of("MODEL.BACKBONE=small_cnn",
         "MODEL.FREEZE_STAGES=4")), "[0, 3] for small_cnn", "got 4");
     fails("--set", "MODEL.FREEZE_STAGES", () -> TrainConfig.load(null, List.of("MODEL.FREEZE_STAGES=-1")), "got -1");
+    assertEquals(7, TrainConfig.load(null, List.of("MODEL.BACKBONE=efficientnet_b2", "MODEL.FREEZE_STAGES=7")).model()
+        .freezeStages());
+    fails("--set", "MODEL.FREEZE_STAGES", () -> TrainConfig.load(null, List.of("MODEL.BACKBONE=efficientnet_b0",
+        "MODEL.FREEZE_STAGES=8")), "[0, 7] for efficientnet_b0", "got 8");
+    fails("--set", "MODEL.FREEZE_STAGES", () -> TrainConfig.load(null, List.of("MODEL.BACKBONE=densenet169",
+        "MODEL.FREEZE_STAGES=5")), "[0, 4] for densenet169", "got 5");
     fails("--set", "DATALOADER.SAMPLER", () -> TrainConfig.load(null, List.of("DATALOADER.SAMPLER=balanced")),
         "one of pk, pk_balanced");
+  }
+
+  @Test
+  void contestBackbonesAreChoicesAndRefuseIbn() {
+    assertEquals(org.reid4j.model.ModelSpec.BACKBONES, TrainConfig.CHOICES.get("MODEL.BACKBONE"),
+        "the config's choices are the backbones the model package builds");
+    for (String b : List.of("efficientnet_b0", "efficientnet_b4", "densenet121", "densenet169")) {
+      TrainConfig c = TrainConfig.load(null, List.of("MODEL.BACKBONE=" + b, "MODEL.LAST_STRIDE=2"));
+      assertEquals(b, c.model().backbone());
+      assertEquals(b, TrainConfig.fromYamlString(c.toYaml()).model().backbone());
+      fails("--set", "MODEL.IBN", () -> TrainConfig.load(null, List.of("MODEL.BACKBONE=" + b, "MODEL.IBN=true")),
+          "false for " + b, "ResNet backbones only");
+    }
+    assertTrue(TrainConfig.load(null, List.of("MODEL.BACKBONE=resnet50", "MODEL.IBN=true")).model().ibn());
   }
 }

@@ -20,13 +20,19 @@ import org.junit.jupiter.api.io.TempDir;
 class PretrainedTest {
   @TempDir Path dir;
 
-  /** Writes a safetensors file of the given backbone's state (torchvision names) plus an fc layer. */
+  /** Writes a safetensors file of the given backbone's state (torchvision names) plus a ResNet fc layer. */
   static void writeSafetensors(Path file, Map<String, Tensor> backboneState, boolean f16) throws Exception {
+    writeSafetensors(file, backboneState, f16, Map.of("fc.weight", Tensors.zeros(Tensors.CPU, 1000, 512),
+        "fc.bias", Tensors.zeros(Tensors.CPU, 1000)));
+  }
+
+  /** Writes a safetensors file of the given backbone's state followed by {@code extra} entries (a classifier). */
+  static void writeSafetensors(Path file, Map<String, Tensor> backboneState, boolean f16, Map<String, Tensor> extra)
+      throws Exception {
     StringBuilder json = new StringBuilder("{\"__metadata__\":{\"format\":\"pt\"}");
     ByteArrayOutputStream data = new ByteArrayOutputStream();
     Map<String, Tensor> all = new java.util.LinkedHashMap<>(backboneState);
-    all.put("fc.weight", Tensors.zeros(Tensors.CPU, 1000, 512));
-    all.put("fc.bias", Tensors.zeros(Tensors.CPU, 1000));
+    all.putAll(new java.util.TreeMap<>(extra));
     for (Map.Entry<String, Tensor> e : all.entrySet()) {
       Tensor t = e.getValue();
       boolean isLong = t.scalar_type() == org.bytedeco.pytorch.global.torch.ScalarType.Long;
@@ -71,7 +77,7 @@ class PretrainedTest {
     return (short) h;
   }
 
-  private static Map<String, Tensor> backboneState(ReidModel m) {
+  static Map<String, Tensor> backboneState(ReidModel m) {
     Map<String, Tensor> out = new java.util.LinkedHashMap<>();
     for (Map.Entry<String, Tensor> e : m.stateDict().entrySet())
       if (e.getKey().startsWith("backbone.")) out.put(e.getKey().substring(9), e.getValue());

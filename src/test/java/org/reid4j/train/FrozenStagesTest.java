@@ -108,6 +108,22 @@ class FrozenStagesTest {
   }
 
   @Test
+  void efficientnetStemAndThreeStagesStayBitIdentical() {
+    check(ModelSpec.defaults("efficientnet_b0"), 3, 64, 32, 3,
+        List.of("backbone.features.0.", "backbone.features.1.", "backbone.features.2.", "backbone.features.3."),
+        List.of("backbone.features.4.", "backbone.features.6.", "backbone.features.8.", "neck.weight"));
+  }
+
+  @Test
+  void densenetStemAndTwoStagesStayBitIdentical() {
+    check(ModelSpec.defaults("densenet121"), 3, 64, 32, 2,
+        List.of("backbone.features.conv0.", "backbone.features.norm0.", "backbone.features.denseblock1.",
+            "backbone.features.transition1.", "backbone.features.denseblock2.", "backbone.features.transition2."),
+        List.of("backbone.features.denseblock3.", "backbone.features.transition3.", "backbone.features.norm5.",
+            "neck.weight"));
+  }
+
+  @Test
   void stageCountsMatchTheConfigAndBadCountsAreRefused() {
     for (String backbone : List.of("small_cnn", "resnet18")) {
       ReidModel m = ReidModel.build(ModelSpec.defaults(backbone), backbone.equals("small_cnn") ? 1 : 3, 4);
