@@ -164,7 +164,7 @@ public final class EvalCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--qe: " + e.getMessage());
     }
     Fusion.Kind fk = Fusion.Kind.parse(fusion);
-    double[] weights = weightsText == null ? null : weights(weightsText);
+    double[] weights = weightsText == null ? null : ExtractCommand.doubles("--weights", weightsText);
     if (weights != null) Fusion.normalizedWeights(weights, dirs.size()); // checked before anything loads
     RetrievalEval.Options options = new RetrievalEval.Options(m, normalize, rp, dbaK, qp, fk, weights);
     Kernels kernels = Kernels.create(Backend.parse(backend));
@@ -403,18 +403,6 @@ public final class EvalCommand implements Callable<Integer> {
         pct(r.mAP()), pct(r.mINP()));
   }
 
-  private static double[] weights(String text) {
-    String[] parts = text.split(",");
-    double[] w = new double[parts.length];
-    for (int i = 0; i < parts.length; i++) {
-      try {
-        w[i] = Double.parseDouble(parts[i].trim());
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("--weights: '" + parts[i].trim() + "' is not a number (expected e.g. "
-            + "--weights 0.5,0.3,0.2)");
-      }
-    }
-    return w;
-  }
+
 
 }

@@ -323,7 +323,8 @@ public final class ExtractCommand implements Callable<Integer> {
     return m;
   }
 
-  private static double[] doubles(String option, String text) {
+  /** Comma-separated numbers of an option ("1.0,1.1"), or an error naming the option and the bad part. */
+  static double[] doubles(String option, String text) {
     String[] parts = text.split(",");
     double[] v = new double[parts.length];
     for (int i = 0; i < parts.length; i++) {

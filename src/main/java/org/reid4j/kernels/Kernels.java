@@ -72,7 +72,6 @@ public interface Kernels {
    * {@link MiningMemory}. The caller closes it.
    */
   default MiningMemory miningMemory(int capacity, int dimension, Metric metric) {
-    checkMemoryShape(capacity, dimension, metric);
     return new MiningMemory.OnHost(this, capacity, dimension, metric);
   }
 

@@ -41,78 +41,34 @@ public interface MiningMemory extends AutoCloseable {
   @Override
   void close();
 
-  /** The checks every implementation makes before writing. */
-  static void checkWrite(MiningMemory m, int row0, FloatMatrix rows) {
-    if (rows == null) throw new IllegalArgumentException("memory rows are null");
-    if (rows.cols() != m.dimension())
-      throw new IllegalArgumentException("memory rows have " + rows.cols() + " columns, the memory " + m.dimension());
-    if (row0 < 0 || rows.rows() > m.capacity() - row0)
-      throw new IllegalArgumentException("memory rows [" + row0 + ", " + ((long) row0 + rows.rows())
-          + ") pass the capacity " + m.capacity());
-    Checks.requireUsable(rows, "memory rows");
-  }
-
-  /** The checks every implementation makes before mining. */
-  static void checkMining(MiningMemory m, FloatMatrix anchors, int[] anchorLabels, int[] memoryLabels) {
-    if (memoryLabels == null) throw new IllegalArgumentException("memory labels are null");
-    if (memoryLabels.length > m.capacity())
-      throw new IllegalArgumentException(memoryLabels.length + " memory labels for a memory of " + m.capacity()
-          + " rows");
-    Checks.requireDim(anchors, "anchors");
-    if (anchors.cols() != m.dimension())
-      throw new IllegalArgumentException("anchors have " + anchors.cols() + " columns, the memory " + m.dimension());
-    Checks.requireLabels(anchorLabels, anchors, "anchors");
-    Checks.requireUsable(anchors, "anchors");
-  }
-
   /** A host copy mined with {@link Kernels#batchHardMemory} (the Java and CUDA backends). */
-  final class OnHost implements MiningMemory {
+  final class OnHost extends AbstractMiningMemory {
     private final Kernels kernels;
-    private final int capacity, dimension;
-    private final Metric metric;
     private float[] rows;
 
     OnHost(Kernels kernels, int capacity, int dimension, Metric metric) {
+      super(capacity, dimension, metric);
       FloatMatrix.requireSize(capacity, dimension);
       this.kernels = kernels;
-      this.capacity = capacity;
-      this.dimension = dimension;
-      this.metric = metric;
       this.rows = new float[capacity * dimension];
     }
 
     @Override
-    public int capacity() {
-      return capacity;
-    }
-
-    @Override
-    public int dimension() {
-      return dimension;
-    }
-
-    @Override
-    public Metric metric() {
-      return metric;
-    }
-
-    @Override
     public void write(int row0, FloatMatrix m) {
-      requireOpen();
-      MiningMemory.checkWrite(this, row0, m);
-      System.arraycopy(m.data(), 0, rows, row0 * dimension, m.rows() * dimension);
+      checkWrite(row0, m);
+      System.arraycopy(m.data(), 0, rows, row0 * dimension(), m.rows() * dimension());
     }
 
     @Override
     public HardMining batchHard(FloatMatrix anchors, int[] anchorLabels, int[] memoryLabels) {
-      requireOpen();
-      MiningMemory.checkMining(this, anchors, anchorLabels, memoryLabels);
-      int n = memoryLabels.length;
-      float[] used = n == capacity ? rows : java.util.Arrays.copyOf(rows, n * dimension);
-      return kernels.batchHardMemory(anchors, anchorLabels, new FloatMatrix(n, dimension, used), memoryLabels, metric);
+      checkMining(anchors, anchorLabels, memoryLabels);
+      int n = memoryLabels.length, d = dimension();
+      float[] used = n == capacity() ? rows : java.util.Arrays.copyOf(rows, n * d);
+      return kernels.batchHardMemory(anchors, anchorLabels, new FloatMatrix(n, d, used), memoryLabels, metric());
     }
 
-    private void requireOpen() {
+    @Override
+    void requireOpen() {
       if (rows == null) throw new IllegalStateException("the mining memory is closed");
     }
 

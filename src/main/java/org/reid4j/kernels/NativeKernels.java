@@ -167,7 +167,6 @@ public final class NativeKernels implements Kernels {
   /** On the CPU backend the memory stays packed natively; on CUDA a host copy (see {@link MiningMemory}). */
   @Override
   public MiningMemory miningMemory(int capacity, int dimension, Metric metric) {
-    Kernels.checkMemoryShape(capacity, dimension, metric);
     return cuda ? Kernels.super.miningMemory(capacity, dimension, metric)
         : new NativeMiningMemory(capacity, dimension, metric);
   }

@@ -7,17 +7,11 @@ import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.PointerScope;
 
 /** {@link MiningMemory} of the native CPU backend: the rows stay packed in {@code r4j_cpu_memory_*}. */
-final class NativeMiningMemory implements MiningMemory {
-  private final int capacity, dimension;
-  private final Metric metric;
+final class NativeMiningMemory extends AbstractMiningMemory {
   private Pointer handle; // null once closed
 
   NativeMiningMemory(int capacity, int dimension, Metric metric) {
-    FloatMatrix.requireSize(capacity, dimension);
-    if (dimension < 1) throw new IllegalArgumentException("dimension must be at least 1, got " + dimension);
-    this.capacity = capacity;
-    this.dimension = dimension;
-    this.metric = metric;
+    super(capacity, dimension, metric);
     try (PointerPointer<Pointer> out = new PointerPointer<>(1)) {
       NativeKernels.check(NativeApi.r4j_cpu_memory_create(capacity, dimension, metric.code, out), "miningMemory");
       handle = out.get(0);
@@ -25,27 +19,11 @@ final class NativeMiningMemory implements MiningMemory {
   }
 
   @Override
-  public int capacity() {
-    return capacity;
-  }
-
-  @Override
-  public int dimension() {
-    return dimension;
-  }
-
-  @Override
-  public Metric metric() {
-    return metric;
-  }
-
-  @Override
   public void write(int row0, FloatMatrix rows) {
-    requireOpen();
-    MiningMemory.checkWrite(this, row0, rows);
+    checkWrite(row0, rows);
     if (rows.rows() == 0) return;
     try (PointerScope scope = new PointerScope()) {
-      FloatPointer p = new FloatPointer((long) rows.rows() * dimension);
+      FloatPointer p = new FloatPointer((long) rows.rows() * dimension());
       p.put(rows.data());
       NativeKernels.check(NativeApi.r4j_cpu_memory_write(handle, row0, p, rows.rows()), "miningMemory.write");
     }
@@ -53,15 +31,14 @@ final class NativeMiningMemory implements MiningMemory {
 
   @Override
   public HardMining batchHard(FloatMatrix anchors, int[] anchorLabels, int[] memoryLabels) {
-    requireOpen();
-    MiningMemory.checkMining(this, anchors, anchorLabels, memoryLabels);
+    checkMining(anchors, anchorLabels, memoryLabels);
     try (PointerScope scope = new PointerScope()) {
       int n = anchors.rows();
       IntPointer pi = new IntPointer(Math.max(1, n)), ni = new IntPointer(Math.max(1, n));
       FloatPointer pd = new FloatPointer(Math.max(1, n)), nd = new FloatPointer(Math.max(1, n));
       IntPointer ml = new IntPointer(Math.max(1, memoryLabels.length));
       ml.put(memoryLabels);
-      FloatPointer a = new FloatPointer(Math.max(1L, (long) n * dimension));
+      FloatPointer a = new FloatPointer(Math.max(1L, (long) n * dimension()));
       a.put(anchors.data());
       IntPointer al = new IntPointer(Math.max(1, n));
       al.put(anchorLabels);
@@ -71,7 +48,8 @@ final class NativeMiningMemory implements MiningMemory {
     }
   }
 
-  private void requireOpen() {
+  @Override
+  void requireOpen() {
     if (handle == null) throw new IllegalStateException("the mining memory is closed");
   }
 

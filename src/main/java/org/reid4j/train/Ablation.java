@@ -218,7 +218,9 @@ public final class Ablation {
         + "replayed at toy scale: a small CNN (`").append(c0.model().backbone()).append("`) on ")
         .append(fmnist(c0) ? "Fashion-MNIST (the class plays the identity)" : c0.dataloader().dataset()).append(", one run per "
         + "row, each row adding one trick to the row above. Every row trains from scratch with the same seed and the "
-        + "same time budget, so a trick that makes a step slower also gets fewer epochs.\n\n");
+        + "same time budget, so a trick that makes a step slower also gets fewer epochs. The image-retrieval contest "
+        + "tricks (DIGIX 2020: margin heads, XBM, two-stage sampling, augmentations, QE, DBA, ensembles) are measured "
+        + "the same way in [ablation-contest.md](ablation-contest.md) (`./reid4j ablate --suite contest`).\n\n");
     b.append("## What was run\n\n");
     b.append("- machine: ").append(cpuModel()).append(", ").append(Runtime.getRuntime().availableProcessors())
         .append(" CPUs (nproc)").append(s.note() == null || s.note().isBlank() ? "" : "; " + s.note()).append('\n');

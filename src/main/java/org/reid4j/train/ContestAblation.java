@@ -238,12 +238,16 @@ public final class ContestAblation {
       String t = String.format(Locale.ROOT, "%s (%s%.1f)", p.name(), d >= 0 ? "+" : "-", Math.abs(d));
       (d > 0 ? pUp : pDown).add(t);
     }
+    int minEpochs = rows.stream().mapToInt(Ablation.Row::epochs).min().orElse(0);
+    int maxEpochs = rows.stream().mapToInt(Ablation.Row::epochs).max().orElse(0);
     return String.format(Locale.ROOT, "Against the base row's mAP of %.1f%%, these training changes raised it: %s; "
         + "these did not: %s. On the base model (mAP %.1f%%), these post-processing steps raised mAP: %s; these did "
-        + "not: %s. mAP changes in points. Each row is one run with one seed and the run-to-run spread was not "
-        + "measured, so differences of a point or so may be noise.", base, up.isEmpty() ? "none" : String.join("; ", up),
-        down.isEmpty() ? "none" : String.join("; ", down), plain, pUp.isEmpty() ? "none" : String.join("; ", pUp),
-        pDown.isEmpty() ? "none" : String.join("; ", pDown));
+        + "not: %s. mAP changes in points. The rows trained %s epochs in the same budget (a change that slows a step "
+        + "leaves fewer), which at this scale moves mAP by itself. Each row is one run with one seed and the "
+        + "run-to-run spread was not measured, so differences of a point or so may be noise.", base,
+        up.isEmpty() ? "none" : String.join("; ", up), down.isEmpty() ? "none" : String.join("; ", down), plain,
+        pUp.isEmpty() ? "none" : String.join("; ", pUp), pDown.isEmpty() ? "none" : String.join("; ", pDown),
+        minEpochs == maxEpochs ? Integer.toString(minEpochs) : minEpochs + " to " + maxEpochs);
   }
 
   private Map<String, Object> json(List<Ablation.Row> rows, List<Post> post, Instant started) {
