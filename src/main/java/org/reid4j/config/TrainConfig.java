@@ -176,8 +176,14 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
    */
   public record Xbm(int size, double weight, int startEpoch, int stopEpoch) {}
 
-  /** TEST: evaluation batch size and the retrieval options. */
-  public record Test(int batchSize, boolean featNorm, boolean rerank, String metric) {}
+  /**
+   * TEST: evaluation batch size and the retrieval options of the trainer's evaluations: normalisation,
+   * DBA ({@code dbaK} neighbours, 0 = off), query expansion ({@code qe}: none, qe or alpha-qe, with
+   * {@code qeK} neighbours and {@code qeAlpha}), re-ranking, metric; applied in that order as eval's
+   * --normalize, --dba-k, --qe, --rerank do.
+   */
+  public record Test(int batchSize, boolean featNorm, int dbaK, String qe, int qeK, double qeAlpha, boolean rerank,
+      String metric) {}
 
   /** The allowed values of every enum-like key, by key path; the first value is not necessarily the default. */
   public static final Map<String, List<String>> CHOICES = Map.ofEntries(
@@ -194,7 +200,8 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
       Map.entry("SOLVER.OPTIMIZER", List.of("adam", "sgd")),
       Map.entry("SOLVER.STAGES.SAMPLER", List.of("pk", "pk_balanced")), // SAMPLER of every SOLVER.STAGES element
       Map.entry("SOLVER.SCHEDULE", List.of("multistep", "cosine")),
-      Map.entry("TEST.METRIC", List.of("sqeuclidean", "euclidean", "cosine")));
+      Map.entry("TEST.METRIC", List.of("sqeuclidean", "euclidean", "cosine")),
+      Map.entry("TEST.QE", List.of("none", "qe", "alpha-qe")));
 
   /**
    * The stages MODEL.FREEZE_STAGES counts for a backbone (after its stem): layer1..layer4 of a ResNet;
@@ -387,6 +394,9 @@ public record TrainConfig(Model model, Input input, Dataloader dataloader, Solve
           x.stopEpoch);
 
     if (test.batchSize < 1) p.fail("TEST.BATCH_SIZE", "an integer >= 1", test.batchSize);
+    if (test.dbaK < 0) p.fail("TEST.DBA_K", "an integer >= 0 (0 = off)", test.dbaK);
+    if (test.qeK < 1) p.fail("TEST.QE_K", "an integer >= 1", test.qeK);
+    if (!(test.qeAlpha >= 0)) p.fail("TEST.QE_ALPHA", "a number >= 0", test.qeAlpha);
     if (outputDir.isBlank()) p.fail("OUTPUT_DIR", "a folder path", "\"" + outputDir + "\"");
   }
 

@@ -32,6 +32,7 @@ import org.reid4j.data.Transforms;
 import org.reid4j.eval.EvalResult;
 import org.reid4j.eval.LabelledFeatures;
 import org.reid4j.eval.RetrievalEval;
+import org.reid4j.eval.post.QueryExpansion;
 import org.reid4j.io.AtomicFiles;
 import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.FloatMatrix;
@@ -557,8 +558,10 @@ public final class Trainer {
       trainMode(model);
     }
     long t1 = System.nanoTime();
-    RetrievalEval.Options options = new RetrievalEval.Options(Metric.parse(cfg.test().metric()), cfg.test().featNorm(),
-        cfg.test().rerank() ? RerankParams.DEFAULT : null);
+    TrainConfig.Test t = cfg.test();
+    RetrievalEval.Options options = new RetrievalEval.Options(Metric.parse(t.metric()), t.featNorm(),
+        t.rerank() ? RerankParams.DEFAULT : null).withDba(t.dbaK()).withQe(t.qe().equals("none") ? null
+            : new QueryExpansion.Params(QueryExpansion.Kind.parse(t.qe()), t.qeK(), 1, t.qeAlpha()));
     RetrievalEval.Report rep = RetrievalEval.run(kernels, q, g, options);
     bar.println(String.format(Locale.ROOT, "evaluation: %,d queries x %,d gallery, features %.1f s, ranking %.1f s",
         q.size(), g.size(), (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9));
