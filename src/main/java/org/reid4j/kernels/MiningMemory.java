@@ -9,9 +9,9 @@ package org.reid4j.kernels;
  * those rows, bit for bit. Rows never written are zero.
  *
  * <p>Where it lives: the native CPU backend keeps it packed for its distance engine
- * ({@code r4j_cpu_memory_*} in reid4j.h), so a call neither copies nor packs the memory; the Java
- * and CUDA backends keep a host copy and call {@link Kernels#batchHardMemory} on it. Rows are checked
- * (finite, of usable norm) when written, not at every mining call. Not thread-safe: one training
+ * ({@code r4j_cpu_memory_*} in reid4j.h), so a call neither copies nor packs the memory, and rows are
+ * checked (finite, of usable norm) only when written; the Java and CUDA backends keep a host copy and
+ * call {@link Kernels#batchHardMemory} on it, which checks the rows in use at every call. Not thread-safe: one training
  * loop owns it. {@link #close} frees native memory (closing twice is harmless).
  */
 public interface MiningMemory extends AutoCloseable {
@@ -48,7 +48,6 @@ public interface MiningMemory extends AutoCloseable {
 
     OnHost(Kernels kernels, int capacity, int dimension, Metric metric) {
       super(capacity, dimension, metric);
-      FloatMatrix.requireSize(capacity, dimension);
       this.kernels = kernels;
       this.rows = new float[capacity * dimension];
     }

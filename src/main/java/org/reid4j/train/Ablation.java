@@ -177,9 +177,7 @@ public final class Ablation {
     List<Variant> v = new ArrayList<>();
     try (Embedder e = ModelLoader.embedder(loaded, null)) {
       for (boolean flip : new boolean[] {false, true}) {
-        Extractor.Options o = Extractor.Options.defaults().withBatchSize(cfg.test().batchSize())
-            .withWorkers(cfg.dataloader().numWorkers()).withFlip(flip).withNormalize(true)
-            .withRescalePad(cfg.input().rescalePad()).withProgress(null, 10);
+        Extractor.Options o = extraction(cfg).withFlip(flip);
         LabelledFeatures q = features(e, "query", data.query(), o), g = features(e, "gallery", data.gallery(), o);
         for (boolean rerank : new boolean[] {false, true}) {
           long t0 = System.nanoTime();
@@ -343,9 +341,7 @@ public final class Ablation {
       x.put("row", r.index());
       x.put("change", r.step().change());
       x.put("overrides", r.step().overrides());
-      x.put("rank1", r.eval().rank1());
-      x.put("mAP", r.eval().mAP());
-      x.put("mINP", r.eval().mINP());
+      x.putAll(scores(r.eval()));
       x.put("epochs", r.epochs());
       x.put("minutes", r.minutes());
       x.put("output_dir", r.config().outputDir());
@@ -358,9 +354,7 @@ public final class Ablation {
       Map<String, Object> x = new LinkedHashMap<>();
       x.put("rerank", v.rerank());
       x.put("flip", v.flip());
-      x.put("rank1", v.eval().rank1());
-      x.put("mAP", v.eval().mAP());
-      x.put("mINP", v.eval().mINP());
+      x.putAll(scores(v.eval()));
       vs.add(x);
     }
     m.put("variants", vs);
@@ -374,6 +368,21 @@ public final class Ablation {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
+
+  /** How the ablations extract a checkpoint's features: the config's batch, loader threads and resize, L2-normalised. */
+  static Extractor.Options extraction(TrainConfig cfg) {
+    return Extractor.Options.defaults().withBatchSize(cfg.test().batchSize()).withWorkers(cfg.dataloader().numWorkers())
+        .withNormalize(true).withRescalePad(cfg.input().rescalePad()).withProgress(null, 10);
+  }
+
+  /** rank1, mAP and mINP (fractions) for the JSON reports. */
+  static Map<String, Object> scores(EvalResult e) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("rank1", e.rank1());
+    m.put("mAP", e.mAP());
+    m.put("mINP", e.mINP());
+    return m;
+  }
 
   /** A fraction as a percentage with one decimal ("81.3"): the precision of the tables. */
   public static String pct(double fraction) {

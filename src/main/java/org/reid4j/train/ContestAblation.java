@@ -131,9 +131,7 @@ public final class ContestAblation {
     ModelLoader.Loaded loaded = ModelLoader.load(checkpoint, null, List.of());
     TrainConfig cfg = loaded.config();
     try (Embedder e = ModelLoader.embedder(loaded, null)) {
-      Extractor.Options o = Extractor.Options.defaults().withBatchSize(cfg.test().batchSize())
-          .withWorkers(cfg.dataloader().numWorkers()).withFlip(flip).withRotations(rotations).withNormalize(true)
-          .withRescalePad(cfg.input().rescalePad()).withProgress(null, 10);
+      Extractor.Options o = Ablation.extraction(cfg).withFlip(flip).withRotations(rotations);
       return new LabelledFeatures[] {Ablation.features(e, "query", data.query(), o),
           Ablation.features(e, "gallery", data.gallery(), o)};
     }
@@ -262,9 +260,7 @@ public final class ContestAblation {
       x.put("row", r.index());
       x.put("change", r.step().change());
       x.put("overrides", r.step().overrides());
-      x.put("rank1", r.eval().rank1());
-      x.put("mAP", r.eval().mAP());
-      x.put("mINP", r.eval().mINP());
+      x.putAll(Ablation.scores(r.eval()));
       x.put("epochs", r.epochs());
       x.put("minutes", r.minutes());
       rs.add(x);
@@ -274,9 +270,7 @@ public final class ContestAblation {
     for (Post p : post) {
       Map<String, Object> x = new LinkedHashMap<>();
       x.put("post_processing", p.name());
-      x.put("rank1", p.eval().rank1());
-      x.put("mAP", p.eval().mAP());
-      x.put("mINP", p.eval().mINP());
+      x.putAll(Ablation.scores(p.eval()));
       ps.add(x);
     }
     m.put("post_processing", ps);

@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Locale;
 import org.reid4j.eval.Features;
 import org.reid4j.eval.rerank.KReciprocal;
-import org.reid4j.kernels.Distances;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
@@ -119,22 +118,16 @@ public final class Fusion {
   /** The fused distance between re-ranking's items (queries first, then gallery rows), with the given divisors. */
   public static KReciprocal.ItemDistance itemDistance(List<FloatMatrix> qs, List<FloatMatrix> gs, double[] w,
       double[] scales, Metric metric) {
-    int members = qs.size(), nq = qs.get(0).rows();
-    float[][] qn = new float[members][], gn = new float[members][];
+    int members = qs.size();
+    KReciprocal.ItemDistance[] each = new KReciprocal.ItemDistance[members];
     float[] f = new float[members];
     for (int m = 0; m < members; m++) {
-      qn[m] = Distances.squaredNorms(qs.get(m));
-      gn[m] = Distances.squaredNorms(gs.get(m));
+      each[m] = KReciprocal.ItemDistance.of(qs.get(m), gs.get(m), metric);
       f[m] = (float) (w[m] / scales[m]);
     }
     return (i, j) -> {
-      boolean iq = i < nq, jq = j < nq;
-      int a = iq ? i : i - nq, b = jq ? j : j - nq;
       float s = 0;
-      for (int m = 0; m < members; m++) {
-        FloatMatrix x = iq ? qs.get(m) : gs.get(m), y = jq ? qs.get(m) : gs.get(m);
-        s += f[m] * Distances.distance(x, a, iq ? qn[m][a] : gn[m][a], y, b, jq ? qn[m][b] : gn[m][b], metric);
-      }
+      for (int m = 0; m < members; m++) s += f[m] * each[m].between(i, j);
       return s;
     };
   }

@@ -44,14 +44,7 @@ public final class KReciprocal {
   /** Re-ranked [nq, ng] distances of queries q against gallery g. */
   public static FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params) {
     Checks.pairwiseInputs(q, g);
-    int nq = q.rows();
-    float[] qNorms = Distances.squaredNorms(q), gNorms = Distances.squaredNorms(g);
-    return rerank(nq, g.rows(), (i, j) -> {
-      boolean iq = i < nq, jq = j < nq;
-      int a = iq ? i : i - nq, b = jq ? j : j - nq;
-      return Distances.distance(iq ? q : g, a, iq ? qNorms[a] : gNorms[a], jq ? q : g, b,
-          jq ? qNorms[b] : gNorms[b], metric);
-    }, params);
+    return rerank(q.rows(), g.rows(), ItemDistance.of(q, g, metric), params);
   }
 
   /**
@@ -74,6 +67,18 @@ public final class KReciprocal {
   @FunctionalInterface
   public interface ItemDistance {
     float between(int i, int j);
+
+    /** The metric's distance between the rows of q (items 0 .. nq - 1) and g (the items after them). */
+    static ItemDistance of(FloatMatrix q, FloatMatrix g, Metric metric) {
+      int nq = q.rows();
+      float[] qNorms = Distances.squaredNorms(q), gNorms = Distances.squaredNorms(g);
+      return (i, j) -> {
+        boolean iq = i < nq, jq = j < nq;
+        int a = iq ? i : i - nq, b = jq ? j : j - nq;
+        return Distances.distance(iq ? q : g, a, iq ? qNorms[a] : gNorms[a], jq ? q : g, b,
+            jq ? qNorms[b] : gNorms[b], metric);
+      };
+    }
   }
 
   /** The state of one re-ranking call. Item i < nq is query i, item i >= nq gallery row i - nq. */
