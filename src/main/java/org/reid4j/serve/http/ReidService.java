@@ -160,6 +160,7 @@ public final class ReidService implements AutoCloseable {
   private final DistributionSummary searchSizes;
   private volatile String state = STARTING;
   private volatile Gallery gallery;
+  private volatile org.eclipse.jetty.server.Server jetty;
   private boolean closed;
 
   private ReidService(Options o, Model model, Map<String, Object> info) {
@@ -191,7 +192,10 @@ public final class ReidService implements AutoCloseable {
     app = Javalin.create(c -> {
       c.showJavalinBanner = false;
       c.http.prefer405over404 = true;
-      c.jetty.modifyServer(server -> server.setStopAtShutdown(false)); // close() stops it after draining
+      c.jetty.modifyServer(server -> {
+        server.setStopAtShutdown(false); // close() stops it after draining
+        jetty = server;
+      });
       c.requestLogger.http((ctx, ms) -> finished(ctx, ms));
     });
     routes();
@@ -613,6 +617,11 @@ public final class ReidService implements AutoCloseable {
         break;
       }
     }
+    // Our count drops when a response is handed to Jetty, a moment before Jetty has sent its last
+    // bytes: a graceful stop (Javalin's server counts requests to their completion) lets those go
+    // out instead of cutting the connection, within what is left of the drain time.
+    long leftMillis = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+    if (jetty != null) jetty.setStopTimeout(options.drainMillis() == 0 ? 0 : Math.max(1, leftMillis));
     app.stop();
     if (searches != null) searches.close(options.drainMillis());
     if (embeds != null) embeds.close(options.drainMillis()); // closes the model too
