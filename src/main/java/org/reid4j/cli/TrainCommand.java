@@ -91,6 +91,9 @@ public final class TrainCommand implements Callable<Integer> {
         r.stoppedByBudget() ? ", stopped by SOLVER.MAX_MINUTES" : "");
     System.out.printf(Locale.ROOT, "  R1 %.4f  R5 %.4f  R10 %.4f  mAP %.4f  mINP %.4f%n", r.eval().rank1(),
         r.eval().rank5(), r.eval().rank10(), r.eval().mAP(), r.eval().mINP());
+    if (r.plainEval() != null)
+      System.out.printf(Locale.ROOT, "  (with %s; without it: R1 %.4f  mAP %.4f  mINP %.4f)%n",
+          Trainer.postProcessing(cfg.test()), r.plainEval().rank1(), r.plainEval().mAP(), r.plainEval().mINP());
     System.out.printf(Locale.ROOT, "  %,.0f images/s; %.1f%% of step time outside libtorch (data wait + Java)%n",
         r.imagesPerSecond(), 100 * r.outsideShare());
     System.out.println("  checkpoint: " + r.lastCheckpoint() + (r.bestCheckpoint() != null ? " (best: "

@@ -91,8 +91,11 @@ import org.reid4j.model.Tensors;
 public final class Trainer {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-  /** What a run produced. */
-  public record Result(EvalResult eval, int epochs, long iterations, double trainSeconds, double totalSeconds,
+  /**
+   * What a run produced. {@code eval} is with TEST's post-processing (DBA, QE) when it is on;
+   * {@code plainEval} is then the same features without it (null when there is none).
+   */
+  public record Result(EvalResult eval, EvalResult plainEval, int epochs, long iterations, double trainSeconds, double totalSeconds,
       double imagesPerSecond, double outsideShare, boolean stoppedByBudget, Path lastCheckpoint, Path bestCheckpoint,
       Path metrics, Path summary, List<Double> epochLosses) {}
 
@@ -104,6 +107,7 @@ public final class Trainer {
   private boolean overwrite;
   private int stopAfterEpochs; // tests: end the run after this many epochs, as a kill would (0: never)
   private FrozenStages frozen; // MODEL.FREEZE_STAGES of the run in progress
+  private EvalResult lastPlainEval; // the last evaluation without TEST's DBA/QE (null when it has none)
 
   public Trainer(TrainConfig cfg, ReidDataset data, PrintStream out) {
     this(cfg, data, out, ProgressBar.isTerminal());
@@ -488,7 +492,7 @@ public final class Trainer {
     double totalSeconds = (System.nanoTime() - runStart) / 1e9;
     double outside = stepSeconds > 0 ? 1 - nativeSeconds / stepSeconds : 0;
     Path summary = outDir.resolve("summary.json");
-    Result r = new Result(lastEval, epoch, iterations, trainSeconds, totalSeconds, images / Math.max(trainSeconds, 1e-9),
+    Result r = new Result(lastEval, lastPlainEval, epoch, iterations, trainSeconds, totalSeconds, images / Math.max(trainSeconds, 1e-9),
         outside, stoppedByBudget, lastPath, bestPath, outDir.resolve("metrics.jsonl"), summary, epochLosses);
     Map<String, Object> budgetInfo = null;
     if (s.maxMinutes() > 0) {
@@ -563,9 +567,28 @@ public final class Trainer {
         t.rerank() ? RerankParams.DEFAULT : null).withDba(t.dbaK()).withQe(t.qe().equals("none") ? null
             : new QueryExpansion.Params(QueryExpansion.Kind.parse(t.qe()), t.qeK(), 1, t.qeAlpha()));
     RetrievalEval.Report rep = RetrievalEval.run(kernels, q, g, options);
+    lastPlainEval = null;
+    if (options.dbaK() > 0 || options.qe() != null) {
+      lastPlainEval = RetrievalEval.run(kernels, q, g, options.withDba(0).withQe(null)).result();
+      bar.println(String.format(Locale.ROOT, "  %s: R1 %.4f  mAP %.4f; without it: R1 %.4f  mAP %.4f",
+          postProcessing(t), rep.result().rank1(), rep.result().mAP(), lastPlainEval.rank1(), lastPlainEval.mAP()));
+    }
     bar.println(String.format(Locale.ROOT, "evaluation: %,d queries x %,d gallery, features %.1f s, ranking %.1f s",
         q.size(), g.size(), (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9));
     return rep.result();
+  }
+
+  /** "DBA (k 3) + alpha-QE (k 10, alpha 3)": the post-processing TEST asks for. */
+  public static String postProcessing(TrainConfig.Test t) {
+    List<String> parts = new ArrayList<>();
+    if (t.dbaK() > 0) parts.add("DBA (k " + t.dbaK() + ")");
+    if (!t.qe().equals("none"))
+      parts.add(t.qe() + " (k " + t.qeK() + (t.qe().equals("alpha-qe") ? ", alpha " + fmt(t.qeAlpha()) : "") + ")");
+    return String.join(" + ", parts);
+  }
+
+  private static String fmt(double v) {
+    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
   }
 
   /** Features of every loadable image of {@code src} (eval mode, no autograd), with their pids and camids. */
@@ -628,6 +651,16 @@ public final class Trainer {
     m.put("rank10", r.eval().rank10());
     m.put("mAP", r.eval().mAP());
     m.put("mINP", r.eval().mINP());
+    if (r.plainEval() != null) {
+      m.put("post_processing", postProcessing(cfg.test()));
+      Map<String, Object> plain = new LinkedHashMap<>();
+      plain.put("rank1", r.plainEval().rank1());
+      plain.put("rank5", r.plainEval().rank5());
+      plain.put("rank10", r.plainEval().rank10());
+      plain.put("mAP", r.plainEval().mAP());
+      plain.put("mINP", r.plainEval().mINP());
+      m.put("without_post_processing", plain);
+    }
     m.put("best_mAP", bestMap);
     m.put("best_epoch", bestEpoch);
     m.put("train_seconds", r.trainSeconds());

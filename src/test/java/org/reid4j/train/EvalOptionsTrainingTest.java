@@ -50,6 +50,12 @@ class EvalOptionsTrainingTest {
     double without = RetrievalEval.run(k, q, g, plain).result().mAP();
     assertEquals(withPost, r.eval().mAP(), 1e-4, "the trainer's mAP is the post-processed one");
     assertNotEquals(without, withPost, 1e-6, "and the post-processing changed it");
+    assertEquals(without, r.plainEval().mAP(), 1e-4, "the run also reports the score without it");
+    com.fasterxml.jackson.databind.JsonNode sum = new com.fasterxml.jackson.databind.ObjectMapper()
+        .readTree(r.summary().toFile());
+    assertEquals("DBA (k 3) + alpha-qe (k 5, alpha 2)", sum.get("post_processing").asText());
+    assertEquals(without, sum.get("without_post_processing").get("mAP").asDouble(), 1e-4);
+    assertEquals(withPost, sum.get("mAP").asDouble(), 1e-4);
   }
 
   @Test

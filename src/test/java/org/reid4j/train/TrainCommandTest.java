@@ -50,6 +50,8 @@ class TrainCommandTest {
     assertEquals(0, r[0], "stderr: " + r[2] + "\nstdout: " + r[1]);
     String stdout = (String) r[1];
     assertTrue(stdout.contains("R1 ") && stdout.contains("mAP ") && stdout.contains("mINP "), stdout);
+    assertTrue(stdout.contains("(with alpha-qe (k 10, alpha 3); without it: R1 "), "the quick start's alpha-QE: "
+        + stdout);
     assertTrue(stdout.contains(out.resolve("checkpoints/last.pt").toString()), stdout);
     assertTrue(stdout.contains("summary.json"), stdout);
     assertTrue(Files.exists(out.resolve("summary.json")) && Files.exists(out.resolve("metrics.jsonl")));

@@ -124,6 +124,8 @@ public class TrainerTest {
     assertTrue(rows.get(2).get("center_loss").asDouble() > 0);
     JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
     assertEquals(r.eval().mAP(), summary.get("mAP").asDouble(), 1e-12);
+    assertNull(r.plainEval(), "no DBA/QE asked for: one score");
+    assertFalse(summary.has("without_post_processing"));
     assertTrue(summary.get("config").asText().contains("CENTER_WEIGHT: 5.0E-4")
         || summary.get("config").asText().contains("CENTER_WEIGHT: 0.0005"), summary.get("config").asText());
     assertTrue(Files.exists(out.resolve("checkpoints/last.pt")) && Files.exists(out.resolve("checkpoints/best.pt")));
