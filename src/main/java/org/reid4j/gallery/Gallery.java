@@ -34,6 +34,7 @@ public final class Gallery implements AutoCloseable {
 
   private final Path dir;
   private final GalleryOptions options;
+  private final WriteAheadLog.Force force; // null: fsync off
   private final int dim;
   private final Kernels kernels;
   private final Searcher searcher;
@@ -77,9 +78,11 @@ public final class Gallery implements AutoCloseable {
     }
   }
 
-  private Gallery(Path dir, GalleryOptions options, FileChannel lockChannel, Manifest m) throws IOException {
+  private Gallery(Path dir, GalleryOptions options, WriteAheadLog.Force force, FileChannel lockChannel, Manifest m)
+      throws IOException {
     this.dir = dir;
     this.options = options;
+    this.force = options.fsync() ? force : null;
     this.dim = options.dimension();
     this.lockChannel = lockChannel;
     this.kernels = Kernels.create(options.backend());
@@ -95,7 +98,7 @@ public final class Gallery implements AutoCloseable {
         segments.add(s);
         s.mirrorOn(kernels, options.metric());
       }
-      WriteAheadLog.Opened o = WriteAheadLog.open(dir.resolve(m.log()), options.fsync(), forces,
+      WriteAheadLog.Opened o = WriteAheadLog.open(dir.resolve(m.log()), this.force, forces,
           payload -> {
             Codec.Op op = Codec.decode(payload, dim);
             if (op.item() != null) checkFeature(op.item().id(), op.item().featureRef());
@@ -120,6 +123,11 @@ public final class Gallery implements AutoCloseable {
    * @throws IllegalStateException if the gallery is open elsewhere
    */
   public static Gallery open(Path dir, GalleryOptions options) throws IOException {
+    return open(dir, options, WriteAheadLog.Force.FSYNC);
+  }
+
+  /** {@link #open(Path, GalleryOptions)} with the log made durable by {@code force} (tests slow it down). */
+  static Gallery open(Path dir, GalleryOptions options, WriteAheadLog.Force force) throws IOException {
     AtomicFiles.createFolder(dir);
     Path lockPath = dir.resolve(LOCK_FILE);
     FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -149,7 +157,7 @@ public final class Gallery implements AutoCloseable {
         Files.createFile(dir.resolve(m.log()));
         m.write(dir);
       }
-      Gallery g = new Gallery(dir, options, lockChannel, m);
+      Gallery g = new Gallery(dir, options, force, lockChannel, m);
       ok = true;
       return g;
     } finally {
@@ -550,7 +558,7 @@ public final class Gallery implements AutoCloseable {
       m.write(dir);
       // The new state is durable; switch to it.
       log.close();
-      WriteAheadLog.Opened o = WriteAheadLog.open(dir.resolve(logName), options.fsync(), forces, p -> {
+      WriteAheadLog.Opened o = WriteAheadLog.open(dir.resolve(logName), force, forces, p -> {
         throw new IllegalStateException("a new log is not empty");
       });
       log = o.log();

@@ -30,7 +30,7 @@ final class WriteAheadLog implements Closeable {
 
   private final Path file;
   private final FileChannel ch;
-  private final boolean fsync;
+  private final Force force; // null: fsync off
   private final AtomicLong forces;
   private long end; // guarded by this
 
@@ -39,12 +39,12 @@ final class WriteAheadLog implements Closeable {
   private long forced; // guarded by syncLock
   private boolean forcing; // guarded by syncLock
 
-  private WriteAheadLog(Path file, FileChannel ch, long end, boolean fsync, AtomicLong forces) {
+  private WriteAheadLog(Path file, FileChannel ch, long end, Force force, AtomicLong forces) {
     this.file = file;
     this.ch = ch;
     this.end = end;
     this.forced = end;
-    this.fsync = fsync;
+    this.force = force;
     this.forces = forces;
   }
 
@@ -55,8 +55,9 @@ final class WriteAheadLog implements Closeable {
    * Opens (creating if absent) the log, hands every good payload to {@code replay} in order, and
    * truncates at the first record that is short, has an impossible length, a bad checksum, or a
    * payload {@code replay} rejects with IllegalArgumentException (it must not have applied it).
+   * {@code force} null: writes are not forced (fsync off).
    */
-  static Opened open(Path file, boolean fsync, AtomicLong forces, Consumer<ByteBuffer> replay) throws IOException {
+  static Opened open(Path file, Force force, AtomicLong forces, Consumer<ByteBuffer> replay) throws IOException {
     FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
         StandardOpenOption.WRITE);
     try {
@@ -104,7 +105,7 @@ final class WriteAheadLog implements Closeable {
         ch.truncate(pos);
         ch.force(true);
       }
-      return new Opened(new WriteAheadLog(file, ch, pos, fsync, forces), report);
+      return new Opened(new WriteAheadLog(file, ch, pos, force, forces), report);
     } catch (IOException | RuntimeException e) {
       ch.close();
       throw e;
@@ -112,11 +113,16 @@ final class WriteAheadLog implements Closeable {
   }
 
   /**
-   * Extra milliseconds each force takes (tests only): a force on a fast disk or tmpfs can be over
-   * before a second writer arrives, so how much group commit shares would depend on timing; a slow
-   * force makes the sharing deterministic enough to test.
+   * How the log makes its bytes durable: {@link #FSYNC} in a gallery; a test may slow it down (a
+   * force on a fast disk or tmpfs can be over before a second writer arrives, so how much group
+   * commit shares would depend on timing).
    */
-  static volatile long testForceDelayMillis;
+  @FunctionalInterface
+  interface Force {
+    void force(FileChannel ch) throws IOException;
+
+    Force FSYNC = ch -> ch.force(false);
+  }
 
   /** Appends one record (not yet durable) and returns the offset just past it. */
   synchronized long append(byte[] payload) throws IOException {
@@ -144,10 +150,9 @@ final class WriteAheadLog implements Closeable {
         syncLock.unlock();
         boolean ok = false;
         try {
-          if (fsync) {
-            ch.force(false);
+          if (force != null) {
+            force.force(ch);
             forces.incrementAndGet();
-            if (testForceDelayMillis > 0) sleepUninterruptibly(testForceDelayMillis);
           }
           ok = true;
         } finally {
@@ -159,18 +164,6 @@ final class WriteAheadLog implements Closeable {
       }
     } finally {
       syncLock.unlock();
-    }
-  }
-
-  private static void sleepUninterruptibly(long millis) {
-    long end = System.nanoTime() + millis * 1_000_000;
-    for (long left; (left = end - System.nanoTime()) > 0; ) {
-      try {
-        Thread.sleep(left / 1_000_000, (int) (left % 1_000_000));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
     }
   }
 
