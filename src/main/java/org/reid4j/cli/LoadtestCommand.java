@@ -65,6 +65,10 @@ public final class LoadtestCommand implements Callable<Integer> {
       description = "With --op search or mixed: hits per search, 1 or more (default ${DEFAULT-VALUE}).")
   int k;
 
+  @Option(names = "--rerank", description = "With --op search or mixed: every search asks for online k-reciprocal "
+      + "re-ranking (\"rerank\": true, the server's k1 and defaults); the server must run with serve --rerank K1.")
+  boolean rerank;
+
   @Option(names = "--image", paramLabel = "FILE",
       description = "With --op embed, and required there: the JPEG or PNG sent as every request's body.")
   Path image;
@@ -91,7 +95,7 @@ public final class LoadtestCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Op o = parseOp(op);
     if (spec != null) {
-      Cli.onlyWith(spec, o == Op.SEARCH || o == Op.MIXED, "with --op search or mixed", "--k");
+      Cli.onlyWith(spec, o == Op.SEARCH || o == Op.MIXED, "with --op search or mixed", "--k", "--rerank");
       Cli.onlyWith(spec, o == Op.EMBED, "with --op embed", "--image");
     }
     URI base = parseUrl(url);
@@ -127,14 +131,17 @@ public final class LoadtestCommand implements Callable<Integer> {
         throw new IllegalStateException("GET " + base + "/v1/info has no usable \"dimension\" (" + dim + "); --op "
             + o.label() + " needs it for the query vectors");
       dimension = dim.asInt();
+      if (rerank && !(info.path("rerank_k1").asInt(0) > 0))
+        throw new IllegalStateException(base + " does not re-rank (/v1/info has \"rerank_k1\": "
+            + info.get("rerank_k1") + "); start it with serve --rerank K1, or drop --rerank");
     } else if (info.has("model") && info.get("model").isNull()) {
       throw new IllegalStateException(base + " serves no model (\"model\": null in /v1/info), so /v1/embed cannot "
           + "answer; start it with a model, or load it with --op search");
     }
-    LoadGenerator.Settings settings = new LoadGenerator.Settings(base, o, levels, d, w, t, k, dimension, imageBytes,
-        imageType, apiKey, sd);
+    LoadGenerator.Settings settings = new LoadGenerator.Settings(base, o, levels, d, w, t, k, rerank, dimension,
+        imageBytes, imageType, apiKey, sd);
     String what = String.format(Locale.ROOT, "%s on %s%s: %s per level after %s warm-up, levels %s, seed %d",
-        o.label(), base, serverSummary(info), Durations.format(d), Durations.format(w), levels, sd);
+        o.label() + (rerank ? " (re-ranked)" : ""), base, serverSummary(info), Durations.format(d), Durations.format(w), levels, sd);
     System.err.println("loadtest " + what);
     Instant date = Instant.now().truncatedTo(ChronoUnit.SECONDS);
     List<Level> results = new LoadGenerator(settings).run(System.err::println);
@@ -258,7 +265,10 @@ public final class LoadtestCommand implements Callable<Integer> {
     m.put("duration_s", s.duration().toNanos() / 1e9);
     m.put("warmup_s", s.warmup().toNanos() / 1e9);
     m.put("timeout_s", s.timeout().toNanos() / 1e9);
-    if (s.op() == Op.SEARCH || s.op() == Op.MIXED) m.put("k", s.k());
+    if (s.op() == Op.SEARCH || s.op() == Op.MIXED) {
+      m.put("k", s.k());
+      m.put("rerank", s.rerank());
+    }
     m.put("seed", s.seed());
     m.put("date", date.toString());
     m.put("server", info);

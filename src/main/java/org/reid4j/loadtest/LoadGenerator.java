@@ -82,10 +82,10 @@ public final class LoadGenerator {
   /**
    * What to run. {@code url} is the server's base (no trailing slash); {@code dimension} the query
    * vectors' length (from /v1/info; unused by embed); {@code image} and {@code imageType} only for
-   * embed; {@code apiKey} may be null.
+   * embed; {@code apiKey} may be null; {@code rerank}: searches ask for online re-ranking.
    */
   public record Settings(URI url, Op op, List<Integer> concurrency, Duration duration, Duration warmup,
-      Duration timeout, int k, int dimension, byte[] image, String imageType, String apiKey, long seed) {}
+      Duration timeout, int k, boolean rerank, int dimension, byte[] image, String imageType, String apiKey, long seed) {}
 
   /**
    * One level's results. {@code latencyMicros} holds every measured request's latency (whatever its
@@ -160,6 +160,7 @@ public final class LoadGenerator {
           features[i] = JSON.writeValueAsBytes(v);
           Map<String, Object> body = new LinkedHashMap<>();
           body.put("k", s.k());
+          if (s.rerank()) body.put("rerank", true);
           body.put("feature", v);
           searchBodies[i] = JSON.writeValueAsBytes(body);
         } catch (IOException e) {

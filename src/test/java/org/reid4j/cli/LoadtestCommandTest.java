@@ -63,6 +63,8 @@ class LoadtestCommandTest {
     final Set<String> ids = ConcurrentHashMap.newKeySet();
     final List<String> problems = java.util.Collections.synchronizedList(new ArrayList<>());
     volatile int expectedK = 10;
+    volatile boolean expectRerank;
+    volatile int rerankK1;
 
     FakeServer(int dim) throws IOException {
       this.dim = dim;
@@ -73,7 +75,7 @@ class LoadtestCommandTest {
         send(ex, starting ? 503 : 200, starting ? "{\"status\":\"starting\"}" : "{\"status\":\"ready\"}");
       });
       http.createContext("/v1/info", ex -> send(ex, 200, "{\"dimension\":" + dim + ",\"metric\":\"SQEUCLIDEAN\","
-          + "\"items\":1000,\"model\":" + (withModel ? "{\"input_size\":[256,128],\"channels\":3}" : "null")
+          + "\"items\":1000,\"rerank_k1\":" + rerankK1 + ",\"model\":" + (withModel ? "{\"input_size\":[256,128],\"channels\":3}" : "null")
           + ",\"version\":\"fake\"}"));
       http.createContext("/v1/search", this::search);
       http.createContext("/v1/items", this::items);
@@ -89,7 +91,8 @@ class LoadtestCommandTest {
       long n = searches.incrementAndGet();
       byte[] body = ex.getRequestBody().readAllBytes();
       JsonNode q = JSON.readTree(body);
-      if (!ex.getRequestMethod().equals("POST") || q.get("feature").size() != dim || q.get("k").asInt() != expectedK)
+      if (!ex.getRequestMethod().equals("POST") || q.get("feature").size() != dim || q.get("k").asInt() != expectedK
+          || q.path("rerank").asBoolean(false) != expectRerank)
         problems.add("search: " + ex.getRequestMethod() + " " + new String(body, StandardCharsets.UTF_8));
       sleep();
       if (drop) {
@@ -331,6 +334,30 @@ class LoadtestCommandTest {
       assertTrue(n >= 100, "too few requests to check the mix: " + n);
       double addShare = s.adds.get() / (double) n;
       assertTrue(addShare > 0.03 && addShare < 0.2, "adds " + addShare);
+    }
+  }
+
+  @Test
+  void rerankAsksForItOnlyWhereTheServerReRanks() throws Exception {
+    try (FakeServer s = new FakeServer(4)) {
+      EvalCommandTest.Run r = loadtest(s, "--op", "search", "--rerank", "--concurrency", "1", "--duration", "300ms");
+      assertEquals(1, r.code(), r.err());
+      assertTrue(r.err().contains("does not re-rank") && r.err().contains("serve --rerank"), r.err());
+      assertEquals(0, s.searches.get(), "nothing sent to a server that would refuse every search");
+
+      s.rerankK1 = 20;
+      s.expectRerank = true;
+      Path json = tmp.resolve("rerank.json");
+      r = loadtest(s, "--op", "search", "--rerank", "--concurrency", "2", "--duration", "300ms", "--json",
+          json.toString());
+      assertEquals(0, r.code(), r.err());
+      assertTrue(s.searches.get() > 0);
+      assertEquals(List.of(), s.problems, "every search asked for re-ranking");
+      assertTrue(report(json).get("rerank").asBoolean());
+
+      r = loadtest(s, "--op", "embed", "--rerank", "--duration", "300ms");
+      assertEquals(2, r.code());
+      assertTrue(r.err().contains("--rerank") && r.err().contains("search or mixed"), r.err());
     }
   }
 

@@ -369,6 +369,7 @@ public final class ReidService implements AutoCloseable {
     n.put("dimension", gallery.dimension());
     n.put("metric", gallery.metric().name());
     n.put("items", gallery.size());
+    n.put("rerank_k1", options.rerankK1()); // 0: online re-ranking is off
     if (model == null) n.putNull("model");
     else {
       ObjectNode m = n.putObject("model");
