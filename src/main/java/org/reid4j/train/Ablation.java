@@ -99,11 +99,13 @@ public final class Ablation {
       if (base == null) throw new IllegalArgumentException("no base config");
       extra = List.copyOf(extra == null ? List.of() : extra);
       Set<String> own = new LinkedHashSet<>(List.of("SOLVER.SEED", "SOLVER.MAX_MINUTES", "OUTPUT_DIR"));
+      for (String o : PLAIN_EVALUATION) own.add(key(o));
       for (Step s : STEPS) for (String o : s.overrides()) own.add(key(o));
       for (String o : extra)
         if (own.contains(key(o)))
           throw new IllegalArgumentException("the override " + o + " sets " + key(o) + ", which the ablation "
-              + "itself controls (row settings, seed, time budget, output folder); it cannot be set for every row");
+              + "itself controls (row settings, seed, time budget, output folder, no DBA/QE in the rows' evaluations); "
+              + "it cannot be set for every row");
     }
 
     /** The JSON file beside the Markdown report. */
@@ -131,9 +133,20 @@ public final class Ablation {
     for (int i = 0; i < STEPS.size(); i++) rowConfig(i); // every key exists and every value is valid, before any run
   }
 
-  /** The resolved config of row i: base, extra settings, rows 0..i, then seed, budget and output folder. */
+  /**
+   * Every row's evaluation is without the trainer's post-processing (TEST.DBA_K, TEST.QE), whatever
+   * the base config says (the quick start's has alpha-QE): the rows compare training tricks, and the
+   * ablations measure post-processing on its own (this one's variants, the contest suite's rows).
+   */
+  static final List<String> PLAIN_EVALUATION = List.of("TEST.DBA_K=0", "TEST.QE=none");
+
+  /**
+   * The resolved config of row i: base, extra settings, no DBA/QE ({@link #PLAIN_EVALUATION}), rows
+   * 0..i, then seed, budget and output folder.
+   */
   public TrainConfig rowConfig(int i) {
     List<String> o = new ArrayList<>(s.extra());
+    o.addAll(PLAIN_EVALUATION);
     for (int r = 0; r <= i; r++) o.addAll(STEPS.get(r).overrides());
     o.add("SOLVER.SEED=" + s.seed());
     o.add("SOLVER.MAX_MINUTES=" + s.minutesPerRow());

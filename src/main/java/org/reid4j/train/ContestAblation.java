@@ -93,9 +93,10 @@ public final class ContestAblation {
     return steps;
   }
 
-  /** Base, extra settings, row i's own overrides, then seed, budget and output folder. */
+  /** Base, extra settings, no DBA/QE (as in {@link Ablation}), row i's own overrides, then seed, budget and output folder. */
   public TrainConfig rowConfig(int i) {
     List<String> o = new ArrayList<>(s.extra());
+    o.addAll(Ablation.PLAIN_EVALUATION);
     o.addAll(steps.get(i).overrides());
     o.add("SOLVER.SEED=" + s.seed());
     o.add("SOLVER.MAX_MINUTES=" + s.minutesPerRow());

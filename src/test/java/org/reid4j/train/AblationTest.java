@@ -124,7 +124,10 @@ class AblationTest {
       assertEquals(i >= 5 ? "bnneck" : "none", c.model().neck(), "row " + i);
       assertEquals(i >= 6 ? 5.0e-4 : 0.0, c.solver().centerWeight(), "row " + i);
       assertEquals(0.3, c.solver().tripletMargin(), "softmax + triplet in every row");
+      assertEquals("none", c.test().qe(), "row " + i + ": no QE, though the quick start's config has it");
+      assertEquals(0, c.test().dbaK(), "row " + i);
     }
+    assertEquals("alpha-qe", quickstart().test().qe(), "the base the rows override");
     assertEquals("after", cfg.get(5).model().neckFeat());
     assertEquals(0.5, cfg.get(6).solver().centerLr());
   }
@@ -156,6 +159,9 @@ class AblationTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Ablation.Settings(
         quickstart(), "q", List.of("MODEL.NECK=bnneck"), 1, 1, tmp, tmp.resolve("a.md"), "x", null));
     assertTrue(e.getMessage().contains("MODEL.NECK"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> new Ablation.Settings(
+        quickstart(), "q", List.of("TEST.QE=qe"), 1, 1, tmp, tmp.resolve("a.md"), "x", null));
+    assertTrue(e.getMessage().contains("TEST.QE") && e.getMessage().contains("DBA/QE"), e.getMessage());
 
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     PrintStream oldErr = System.err;

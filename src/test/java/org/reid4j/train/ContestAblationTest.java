@@ -44,6 +44,8 @@ class ContestAblationTest {
     assertEquals("arcface", arc.model().head());
     assertEquals(AblationTest.quickstart().model().pooling(), arc.model().pooling());
     assertEquals(2, c.rowConfig(8).solver().stages().size(), "the two-stage row");
+    for (int i = 0; i < c.steps().size(); i++)
+      assertEquals("none", c.rowConfig(i).test().qe(), "row " + i + ": post-processing is measured in its own rows");
     assertEquals(List.of("SOLVER.STAGES=[{EPOCHS: 9, SAMPLER: pk}, {EPOCHS: 3, SAMPLER: pk_balanced, LR_FACTOR: 0.1}]",
         "SOLVER.MAX_EPOCHS=12"), ContestAblation.twoStage(12));
 
