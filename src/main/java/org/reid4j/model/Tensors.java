@@ -95,6 +95,11 @@ public final class Tensors {
         new MemoryFormatOptional());
   }
 
+  /** A float64 CPU vector copied from {@code data} (host-side by design: metric sums reduced over ranks). */
+  public static Tensor hostDoubles(double[] data) {
+    return Tensor.create(data, data.length);
+  }
+
   /** An int64 CPU tensor with the given shape copied from {@code data} (host-side: weight files). */
   public static Tensor hostLongs(long[] data, long... shape) {
     return Tensor.create(data, shape);
