@@ -137,6 +137,18 @@ public final class Tensors {
     return out;
   }
 
+  /** The values of a CPU tensor as float64 (copied; detached and made contiguous); see {@link #toFloats}. */
+  public static double[] toDoubles(Tensor t) {
+    if (!t.device().is_cpu())
+      throw new IllegalArgumentException("toDoubles needs a CPU tensor, got one on " + t.device().str().getString()
+          + ": copy it explicitly with .cpu() where a host copy is meant");
+    Tensor c = t.detach().to(torch.ScalarType.Double).contiguous();
+    double[] out = new double[Math.toIntExact(c.numel())];
+    java.nio.DoubleBuffer b = c.createBuffer();
+    b.get(out);
+    return out;
+  }
+
   /** "[2, 3, 4]" for a tensor's shape. */
   public static String shapeString(Tensor t) {
     return java.util.Arrays.toString(t.shape());

@@ -182,7 +182,7 @@ public final class ProcessGroupSession implements AutoCloseable {
 
   /** A failure of the group: the message names the rank, the master and what was being done. */
   public static final class GroupFailure extends RuntimeException {
-    GroupFailure(String message, Throwable cause) {
+    public GroupFailure(String message, Throwable cause) {
       super(message, cause);
     }
   }
@@ -208,6 +208,15 @@ public final class ProcessGroupSession implements AutoCloseable {
    * about the timeout; fails with a {@link GroupFailure} naming the ranks that did not arrive.
    */
   public static ProcessGroupSession join(Config cfg) {
+    return join(cfg, () -> null);
+  }
+
+  /**
+   * As {@link #join(Config)}, polling {@code abort} while waiting for the other ranks: a non-null
+   * answer (e.g. "rank 1 (pid 9) exited with code 2", from a launcher that watches its workers) ends
+   * the wait at once with a failure quoting it.
+   */
+  public static ProcessGroupSession join(Config cfg, java.util.function.Supplier<String> abort) {
     List<Pointer> owned = new ArrayList<>();
     TCPStore store = null;
     try {
@@ -224,7 +233,7 @@ public final class ProcessGroupSession implements AutoCloseable {
                 + " (is rank 0 running, and is that an address of its machine?)";
         throw new GroupFailure("rank " + cfg.rank() + " of " + cfg.worldSize() + " " + what + ": " + firstLine(e), e);
       }
-      rendezvous(cfg, store, deadline);
+      rendezvous(cfg, store, deadline, abort);
       org.bytedeco.pytorch.Backend group = newGroup(cfg, store, owned);
       return new ProcessGroupSession(cfg, store, group, owned);
     } catch (RuntimeException | Error e) {
@@ -234,7 +243,7 @@ public final class ProcessGroupSession implements AutoCloseable {
   }
 
   /** Every rank announces "host pid world"; each then waits until all ranks are there or the deadline. */
-  private static void rendezvous(Config cfg, TCPStore store, long deadline) {
+  private static void rendezvous(Config cfg, TCPStore store, long deadline, java.util.function.Supplier<String> abort) {
     String me = hostName() + " pid " + ProcessHandle.current().pid();
     try (PointerScope scope = new PointerScope()) {
       long claims = store.add(KEY + "claim/" + cfg.rank(), 1);
@@ -248,6 +257,10 @@ public final class ProcessGroupSession implements AutoCloseable {
         for (int r = 0; r < cfg.worldSize(); r++)
           if (!store.check(new StringVector(KEY + "rank/" + r))) missing.add(r);
         if (missing.isEmpty()) break;
+        String why = abort.get();
+        if (why != null)
+          throw new GroupFailure("rank " + cfg.rank() + " of " + cfg.worldSize() + ": stopped waiting for rank"
+              + (missing.size() > 1 ? "s " : " ") + missing + " at " + cfg.master() + ": " + why, null);
         if (System.nanoTime() > deadline)
           throw new GroupFailure("rank " + cfg.rank() + " of " + cfg.worldSize() + ": rank" + (missing.size() > 1 ? "s " : " ")
               + missing + " did not join the group at " + cfg.master() + " within " + seconds(cfg.timeout()), null);
@@ -384,10 +397,52 @@ public final class ProcessGroupSession implements AutoCloseable {
     try (PointerScope scope = new PointerScope()) {
       Tensor t = Tensors.hostDoubles(values);
       allReduce(t, "metric all-reduce");
-      double[] out = new double[values.length];
-      ((java.nio.DoubleBuffer) t.createBuffer()).get(out); // host: created on the CPU above
-      return out;
+      return Tensors.toDoubles(t);
     }
+  }
+
+  /**
+   * Rank 0's {@code value} on every rank (a collective: every rank calls it at the same point). For
+   * decisions that must be the same everywhere but come from a local clock, such as a time budget.
+   */
+  public double leaderValue(double value) {
+    if (cfg.worldSize() == 1) return value;
+    return allReduceSum(new double[] {cfg.rank() == 0 ? value : 0})[0];
+  }
+
+  /**
+   * Fails with a {@link GroupFailure} on every rank whose {@code value} differs from rank 0's (a
+   * collective), e.g. the epoch a resumed run starts from.
+   */
+  public void requireSame(String what, long value) {
+    double leader = leaderValue(value);
+    if (leader != value)
+      throw new GroupFailure("rank " + cfg.rank() + "'s " + what + " is " + value + " but rank 0's is " + (long) leader, null);
+  }
+
+  /**
+   * Checks (a collective) that this rank's parameters still equal rank 0's: a fingerprint of every
+   * parameter (sum and sum of squares, in float64) is compared with a relative tolerance of 1e-6,
+   * so that a rank that drifted (a gradient missed by the all-reduce, a different config) fails
+   * loudly instead of training another model. Ranks normally agree to the last bit: they apply the
+   * same averaged gradients with the same optimiser.
+   */
+  public void requireInSync(Module model, String when) {
+    if (cfg.worldSize() == 1) return;
+    double[] fp = new double[2];
+    try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+      for (Tensor p : Tensors.namedParameters(model).values()) {
+        Tensor d = p.detach().to(torch.ScalarType.Double).cpu();
+        fp[0] += Tensors.toDoubles(d.sum())[0];
+        fp[1] += Tensors.toDoubles(d.mul(d).sum())[0];
+      }
+    }
+    double[] leader = allReduceSum(cfg.rank() == 0 ? fp : new double[2]);
+    for (int i = 0; i < 2; i++)
+      if (Math.abs(fp[i] - leader[i]) > 1e-6 * Math.max(1e-12, Math.abs(leader[i])))
+        throw new GroupFailure(String.format(Locale.ROOT, "rank %d's parameters drifted from rank 0's %s (fingerprint %s "
+            + "%.10g here, %.10g on rank 0): the ranks no longer train the same model", cfg.rank(), when,
+            i == 0 ? "sum" : "sum of squares", fp[i], leader[i]), null);
   }
 
   /** Blocks until every rank reaches the barrier labelled {@code what} (a {@link GroupFailure} after the timeout). */
