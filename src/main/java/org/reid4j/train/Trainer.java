@@ -147,6 +147,9 @@ public final class Trainer {
    * which mines within each rank's share); the gradient averaging itself is, which
    * {@code ProcessGroupSessionTest} checks on a model without BatchNorm.
    *
+   * <p>Each rank's cross-batch memory (XBM) holds its own embeddings. Rank 0 draws the augmentations
+   * and dropout masks one process would; the other ranks draw their own streams.
+   *
    * <p>Budget decisions (SOLVER.MAX_MINUTES) are rank 0's, agreed at each step; a resumed group
    * starts from the checkpoint every rank reads (OUTPUT_DIR must be shared, or hold a copy of rank
    * 0's last.pt), checks that all ranks resume the same epoch, and copies rank 0's model. After every
@@ -204,6 +207,11 @@ public final class Trainer {
     Checkpoints ck = new Checkpoints(outDir.resolve("checkpoints"));
     boolean leader = group == null || group.isLeader();
     int world = group == null ? 1 : group.worldSize();
+    if (group != null && cuda)
+      throw new IllegalArgumentException("data-parallel training runs on the CPU (Gloo) only: a CUDA group needs NCCL "
+          + "and one GPU per rank, which train does not set up yet; set MODEL.DEVICE=cpu, or train on one process");
+    // rank 0 draws what one process would; the others their own augmentations and dropout masks
+    long rankSalt = group == null ? 0 : 0x9E3779B97F4A7C15L * group.rank();
     if (world > 1 && cfg.dataloader().p() % world != 0)
       throw new IllegalArgumentException("DATALOADER.P (" + cfg.dataloader().p() + ") must be a multiple of the world "
           + "size (" + world + "): each rank trains on P / world size whole identities of every batch");
@@ -373,7 +381,7 @@ public final class Trainer {
     try (MetricsLog metrics = leader ? new MetricsLog(outDir.resolve("metrics.jsonl"), startEpoch) : null) {
       while (epoch < planned) {
         long epochStart = System.nanoTime();
-        torch.manual_seed(mix(s.seed(), epoch));
+        torch.manual_seed(mix(s.seed() ^ rankSalt, epoch));
         freeze.set(epoch < s.freezeBackboneEpochs());
         Stages.Stage stage = stagesNow.list().get(Math.max(stageIndex, stagesNow.at(epoch).index()));
         if (stage.index() != stageIndex && stages.configured())
@@ -394,7 +402,7 @@ public final class Trainer {
         double epochNative = 0, epochStep = 0;
         trainMode(model);
         try (DataLoader loader = new DataLoader(train, batches, trainTf, cfg.dataloader().numWorkers(),
-            cfg.dataloader().prefetch(), mix(s.seed() ^ 0x5DEECE66DL, epoch))) {
+            cfg.dataloader().prefetch(), mix(s.seed() ^ 0x5DEECE66DL ^ rankSalt, epoch))) {
           int it = 0;
           long tPrev = System.nanoTime();
           while (loader.hasNext()) {
@@ -488,6 +496,7 @@ public final class Trainer {
           sumAcc = sums[4] / world;
           sumActive = sums[5] / world;
           sumXbm = sums[6] / world;
+          images += (long) sums[7] - epochImages; // the run's images/s counts every rank's too
           epochImages = (long) sums[7];
           group.requireInSync(model, "after epoch " + epoch);
         }

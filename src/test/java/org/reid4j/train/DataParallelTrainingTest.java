@@ -52,6 +52,9 @@ class DataParallelTrainingTest {
     ObjectMapper json = new ObjectMapper();
     assertEquals(2, json.readTree(lines.get(1)).get("world_size").asInt());
     JsonNode summary = json.readTree(out.resolve("summary.json").toFile());
+    // images/s counts both ranks' images: P x K = 16 per iteration in all, 8 on each rank
+    double counted = summary.get("images_per_second").asDouble() * summary.get("train_seconds").asDouble();
+    assertEquals(16.0 * summary.get("iterations").asLong(), counted, 1.0, "images counted in summary.json");
     assertEquals(2, summary.get("world_size").asInt());
     assertEquals("gloo", summary.get("distributed_backend").asText());
     assertTrue(Files.exists(out.resolve("checkpoints/last.pt")));
