@@ -348,16 +348,24 @@ public final class ProcessGroupSession implements AutoCloseable {
 
   /**
    * Averages the gradients of {@code params} over the ranks, in place: summed by an all-reduce of
-   * flat buckets, then divided by the world size. A parameter without a gradient on this rank counts
-   * as zeros and receives the average, so every rank's optimiser sees the same gradients. The list
-   * must be the same parameters in the same order on every rank (a module's registration order is).
+   * flat buckets, then divided by the world size. Which parameters have a gradient is agreed first
+   * (one small all-reduce): a parameter without one on any rank is left alone, as one process would
+   * leave it (no weight decay, no momentum step); one without a gradient here but with one elsewhere
+   * counts as zeros and receives the average, so every rank's optimiser sees the same gradients. The
+   * list must be the same parameters in the same order on every rank (a module's registration order is).
    */
   public void allReduceGradients(List<Tensor> params) {
     if (cfg.worldSize() == 1) return;
     try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+      List<Tensor> trainable = new ArrayList<>();
+      for (Tensor p : params) if (p.requires_grad()) trainable.add(p);
+      double[] has = new double[trainable.size()];
+      for (int i = 0; i < has.length; i++) has[i] = trainable.get(i).grad().defined() ? 1 : 0;
+      double[] anywhere = allReduceSum(has, "gradient all-reduce (which parameters have gradients)");
       List<Tensor> grads = new ArrayList<>();
-      for (Tensor p : params) {
-        if (!p.requires_grad()) continue;
+      for (int i = 0; i < has.length; i++) {
+        if (anywhere[i] == 0) continue; // no rank computed one: untouched everywhere
+        Tensor p = trainable.get(i);
         Tensor g = p.grad();
         if (!g.defined()) {
           g = Tensors.zeros(p.device(), p.shape()).to(p.scalar_type());
@@ -393,10 +401,14 @@ public final class ProcessGroupSession implements AutoCloseable {
 
   /** Sums {@code values} over the ranks (float64; for metrics such as loss sums and counts). */
   public double[] allReduceSum(double[] values) {
+    return allReduceSum(values, "all-reduce of " + values.length + " number" + (values.length == 1 ? "" : "s"));
+  }
+
+  private double[] allReduceSum(double[] values, String what) {
     if (cfg.worldSize() == 1) return values.clone();
     try (PointerScope scope = new PointerScope()) {
       Tensor t = Tensors.hostDoubles(values);
-      allReduce(t, "metric all-reduce");
+      allReduce(t, what);
       return Tensors.toDoubles(t);
     }
   }

@@ -34,10 +34,12 @@ public final class DataParallelChild {
   static final class Net extends Module {
     final Conv2d conv;
     final LinearImpl fc;
+    final LinearImpl unused; // never in the loss: SGD must leave it alone on every rank, as in one process
 
     Net() {
       conv = register_module("conv", new Conv2d(1, 4, 3, 1, 1));
       fc = register_module("fc", new LinearImpl(4 * SIDE * SIDE, CLASSES));
+      unused = register_module("unused", new LinearImpl(3, 2));
     }
 
     Tensor forward(Tensor x) {
