@@ -24,7 +24,8 @@ import org.reid4j.model.Tensors;
  * (its contiguous share of each global batch). Run as a child process by {@link ProcessGroupSessionTest}:
  * {@code mode steps outFile}, the group from RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT. Modes:
  * {@code ddp} (broadcast + gradient all-reduce), {@code local} (broadcast, no all-reduce: the negative
- * control), {@code die-after-2} (rank 1 halts after two steps). Trains once in float32, then once in
+ * control), {@code die-after-2} (rank 1 halts after two steps), {@code drift} (rank 1 nudges a
+ * parameter after step 2, and every step checks the ranks are in sync). Trains once in float32, then once in
  * float64 (same data, fresh model), and writes both final parameter vectors to outFile.
  */
 public final class DataParallelChild {
@@ -53,6 +54,11 @@ public final class DataParallelChild {
    * from another seed than rank 0's so that only the broadcast can make them agree.
    */
   static double[] train(ProcessGroupSession s, boolean allReduce, int steps, int dieAfter, boolean float64) {
+    return train(s, allReduce, steps, dieAfter, float64, false);
+  }
+
+  static double[] train(ProcessGroupSession s, boolean allReduce, int steps, int dieAfter, boolean float64,
+      boolean drift) {
     int rank = s == null ? 0 : s.rank(), world = s == null ? 1 : s.worldSize();
     torch.manual_seed(SEED + 1000L * rank);
     Net net = new Net();
@@ -82,6 +88,13 @@ public final class DataParallelChild {
         opt.step();
       }
       if (step + 1 == dieAfter && rank == 1) Runtime.getRuntime().halt(3);
+      if (s != null && drift) {
+        if (rank == 1 && step == 1)
+          try (org.bytedeco.pytorch.NoGradGuard ng = new org.bytedeco.pytorch.NoGradGuard()) {
+            params.get(0).add_(Tensors.scalar(1e-3)); // a rank that no longer trains rank 0's model
+          }
+        s.requireInSync(net, "after step " + (step + 1));
+      }
     }
     List<Double> all = new ArrayList<>();
     for (Tensor p : params) {
@@ -102,8 +115,8 @@ public final class DataParallelChild {
     try (ProcessGroupSession s = ProcessGroupSession.join(cfg)) {
       double[] p32, p64;
       try {
-        boolean reduce = mode.equals("ddp") || mode.startsWith("die");
-        p32 = train(s, reduce, steps, mode.equals("die-after-2") ? 2 : -1, false);
+        boolean reduce = mode.equals("ddp") || mode.startsWith("die") || mode.equals("drift");
+        p32 = train(s, reduce, steps, mode.equals("die-after-2") ? 2 : -1, false, mode.equals("drift"));
         p64 = train(s, reduce, steps, -1, true);
         s.barrier("end");
       } catch (RuntimeException e) {

@@ -93,6 +93,18 @@ class ProcessGroupSessionTest {
   }
 
   @Test
+  void aRankThatDriftsFromRankZeroIsCaught() throws Exception {
+    List<Process> ps = startGroup("drift", 2, freePort());
+    for (Process p : ps) assertTrue(p.waitFor(180, TimeUnit.SECONDS), "a rank did not end");
+    String out1 = Files.readString(dir.resolve("rank1.log")), out0 = Files.readString(dir.resolve("rank0.log"));
+    assertEquals(2, ps.get(1).exitValue(), out1);
+    assertTrue(out1.contains("FAILED: rank 1's parameters drifted from rank 0's after step 2"), out1);
+    // rank 0 passed its own check, then its next collective fails, quoting rank 1's report
+    assertEquals(2, ps.get(0).exitValue(), out0);
+    assertTrue(out0.contains("rank 1 reported:") && out0.contains("drifted from rank 0's"), out0);
+  }
+
+  @Test
   void configFollowsPyTorchsVariablesAndFlags() {
     var c = ProcessGroupSession.Config.fromEnvironment(Map.of("RANK", "1", "WORLD_SIZE", "4", "MASTER_ADDR", "10.0.0.5",
         "MASTER_PORT", "29600"), Duration.ofSeconds(5));
