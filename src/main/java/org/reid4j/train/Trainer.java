@@ -381,6 +381,7 @@ public final class Trainer {
     try (MetricsLog metrics = leader ? new MetricsLog(outDir.resolve("metrics.jsonl"), startEpoch) : null) {
       while (epoch < planned) {
         long epochStart = System.nanoTime();
+        double syncBefore = step.syncSeconds;
         torch.manual_seed(mix(s.seed() ^ rankSalt, epoch));
         freeze.set(epoch < s.freezeBackboneEpochs());
         Stages.Stage stage = stagesNow.list().get(Math.max(stageIndex, stagesNow.at(epoch).index()));
@@ -522,7 +523,10 @@ public final class Trainer {
         row.put("outside_libtorch_share", epochStep > 0 ? 1 - epochNative / epochStep : 0.0);
         row.put("rss_mb", residentMegabytes());
         if (partialEpoch) row.put("partial_epoch", partialFraction);
-        if (group != null) row.put("world_size", world);
+        if (group != null) {
+          row.put("world_size", world);
+          row.put("gradient_sync_seconds", step.syncSeconds - syncBefore); // rank 0's, waits included
+        }
         if (!leader) { // the epoch's evaluation, metrics and checkpoints are rank 0's
           if (budgetHit || killed) break;
           continue;
@@ -847,6 +851,14 @@ public final class Trainer {
     /** Data parallel: the group whose ranks average the gradients of {@link #synced} after each backward. */
     ProcessGroupSession group;
     final List<Tensor> synced = new ArrayList<>();
+    /** Seconds spent in the gradient all-reduce so far (waiting for the slowest rank included). */
+    double syncSeconds;
+
+    private void syncGradients() {
+      long t0 = System.nanoTime();
+      group.allReduceGradients(synced);
+      syncSeconds += (System.nanoTime() - t0) / 1e9;
+    }
 
     Step(ReidModel model, Device device, TrainConfig.Solver s, CrossEntropyLabelSmooth ce, TripletLoss triplet,
         CenterLoss center, Optimizers.Groups groups, Optimizer centerOpt, AmpScaler amp, StepInput input,
@@ -898,11 +910,11 @@ public final class Trainer {
         if (amp != null) {
           amp.scale(total).backward();
           // averaged while still scaled, so that every rank sees the same overflow verdict
-          if (update && group != null) group.allReduceGradients(synced);
+          if (update && group != null) syncGradients();
           if (update) overflow = amp.unscale(groups.optimizer(), centerOpt);
         } else {
           total.backward();
-          if (update && group != null) group.allReduceGradients(synced);
+          if (update && group != null) syncGradients();
         }
         // The step's numbers, gathered on the device and copied to the host at once: the one
         // synchronisation of a step (with AMP it must come before the optimiser step).

@@ -51,6 +51,8 @@ class DataParallelTrainingTest {
     assertEquals(2, lines.size(), String.join("\n", lines));
     ObjectMapper json = new ObjectMapper();
     assertEquals(2, json.readTree(lines.get(1)).get("world_size").asInt());
+    double sync = json.readTree(lines.get(1)).get("gradient_sync_seconds").asDouble();
+    assertTrue(sync > 0 && sync < json.readTree(lines.get(1)).get("seconds").asDouble(), lines.get(1));
     JsonNode summary = json.readTree(out.resolve("summary.json").toFile());
     // images/s counts both ranks' images: P x K = 16 per iteration in all, 8 on each rank
     double counted = summary.get("images_per_second").asDouble() * summary.get("train_seconds").asDouble();
