@@ -95,6 +95,11 @@ public final class Tensors {
         new MemoryFormatOptional());
   }
 
+  /** A float64 CPU vector copied from {@code data} (host-side by design: metric sums reduced over ranks). */
+  public static Tensor hostDoubles(double[] data) {
+    return Tensor.create(data, data.length);
+  }
+
   /** An int64 CPU tensor with the given shape copied from {@code data} (host-side: weight files). */
   public static Tensor hostLongs(long[] data, long... shape) {
     return Tensor.create(data, shape);
@@ -128,6 +133,18 @@ public final class Tensors {
     Tensor c = t.detach().to(torch.ScalarType.Float).contiguous();
     float[] out = new float[Math.toIntExact(c.numel())];
     FloatBuffer b = c.createBuffer();
+    b.get(out);
+    return out;
+  }
+
+  /** The values of a CPU tensor as float64 (copied; detached and made contiguous); see {@link #toFloats}. */
+  public static double[] toDoubles(Tensor t) {
+    if (!t.device().is_cpu())
+      throw new IllegalArgumentException("toDoubles needs a CPU tensor, got one on " + t.device().str().getString()
+          + ": copy it explicitly with .cpu() where a host copy is meant");
+    Tensor c = t.detach().to(torch.ScalarType.Double).contiguous();
+    double[] out = new double[Math.toIntExact(c.numel())];
+    java.nio.DoubleBuffer b = c.createBuffer();
     b.get(out);
     return out;
   }

@@ -45,6 +45,7 @@ import org.reid4j.loss.CrossBatchMemory;
 import org.reid4j.loss.TripletLoss;
 import org.reid4j.model.ReidModel;
 import org.reid4j.model.Tensors;
+import org.reid4j.train.dist.ProcessGroupSession;
 
 /**
  * The BoT training loop. Per epoch: P x K batches from an {@link IdentitySampler} (pk or
@@ -108,6 +109,7 @@ public final class Trainer {
   private int stopAfterEpochs; // tests: end the run after this many epochs, as a kill would (0: never)
   private FrozenStages frozen; // MODEL.FREEZE_STAGES of the run in progress
   private EvalResult lastPlainEval; // the last evaluation without TEST's DBA/QE (null when it has none)
+  private ProcessGroupSession group; // data-parallel training: this process's group (null: one process)
 
   public Trainer(TrainConfig cfg, ReidDataset data, PrintStream out) {
     this(cfg, data, out, ProgressBar.isTerminal());
@@ -128,6 +130,33 @@ public final class Trainer {
    */
   public Trainer overwrite(boolean overwrite) {
     this.overwrite = overwrite;
+    return this;
+  }
+
+  /**
+   * Trains as one rank of a data-parallel group (see {@link ProcessGroupSession}): each rank takes
+   * its share of every P x K batch (DATALOADER.P / world size whole identities, K images each, so
+   * the batch-hard triplet still finds positives; P must be a multiple of the world size), the
+   * gradients are averaged over the ranks after every backward, and only rank 0 writes (folder,
+   * checkpoints, metrics.jsonl, summary.json) and evaluates; the others return a result without an
+   * evaluation. Losses and accuracy in the metrics are averaged over the ranks; images/s counts all.
+   *
+   * <p>BatchNorm is per rank, as PyTorch's DDP without SyncBatchNorm: each rank normalises with the
+   * statistics of its own share, and the running statistics saved and evaluated are rank 0's. So a
+   * group is not bit-equal to one process with the whole batch (neither is the batch-hard triplet,
+   * which mines within each rank's share); the gradient averaging itself is, which
+   * {@code ProcessGroupSessionTest} checks on a model without BatchNorm.
+   *
+   * <p>Each rank's cross-batch memory (XBM) holds its own embeddings. Rank 0 draws the augmentations
+   * and dropout masks one process would; the other ranks draw their own streams.
+   *
+   * <p>Budget decisions (SOLVER.MAX_MINUTES) are rank 0's, agreed at each step; a resumed group
+   * starts from the checkpoint every rank reads (OUTPUT_DIR must be shared, or hold a copy of rank
+   * 0's last.pt), checks that all ranks resume the same epoch, and copies rank 0's model. After every
+   * epoch the ranks check that their parameters are still rank 0's.
+   */
+  public Trainer distributed(ProcessGroupSession group) {
+    this.group = group != null && group.worldSize() > 1 ? group : null;
     return this;
   }
 
@@ -176,10 +205,21 @@ public final class Trainer {
     ImageSource train = data.train();
     int numClasses = train.numClasses();
     Checkpoints ck = new Checkpoints(outDir.resolve("checkpoints"));
+    boolean leader = group == null || group.isLeader();
+    int world = group == null ? 1 : group.worldSize();
+    if (group != null && cuda)
+      throw new IllegalArgumentException("data-parallel training runs on the CPU (Gloo) only: a CUDA group needs NCCL "
+          + "and one GPU per rank, which train does not set up yet; set MODEL.DEVICE=cpu, or train on one process");
+    // rank 0 draws what one process would; the others their own augmentations and dropout masks
+    long rankSalt = group == null ? 0 : 0x9E3779B97F4A7C15L * group.rank();
+    if (world > 1 && cfg.dataloader().p() % world != 0)
+      throw new IllegalArgumentException("DATALOADER.P (" + cfg.dataloader().p() + ") must be a multiple of the world "
+          + "size (" + world + "): each rank trains on P / world size whole identities of every batch");
     if (resume && !ck.exists("last"))
       throw new IllegalArgumentException("nothing to resume: " + ck.file("last") + " does not exist (run without "
-          + "--resume to start, or point --output at the run to continue)");
-    List<String> earlier = resume ? List.of() : earlierRun(outDir);
+          + "--resume to start, or point --output at the run to continue)" + (leader ? "" : "; in a group every rank "
+          + "reads it: OUTPUT_DIR must be a shared folder or hold a copy of rank 0's"));
+    List<String> earlier = resume || !leader ? List.of() : earlierRun(outDir);
     if (!earlier.isEmpty() && !overwrite)
       throw new IllegalArgumentException("OUTPUT_DIR " + outDir + " already holds a run (" + String.join(", ",
           earlier.subList(0, Math.min(4, earlier.size()))) + (earlier.size() > 4 ? ", ..." : "") + "): continue it "
@@ -234,6 +274,15 @@ public final class Trainer {
       if (!m.config().equals(cfg.toYaml()))
         out.println("note: the config differs from the checkpoint's; continuing with the current one");
     }
+    if (group != null) {
+      group.requireSame("epoch to resume from (" + ck.file("last") + ")", startEpoch);
+      group.requireSame("iteration count to resume from (" + ck.file("last") + ")", iterations);
+      group.broadcastModel(model);
+      if (center != null) group.broadcastModel(center);
+      out.printf("data parallel: rank %d of %d over %s (master %s); each rank trains on %d of the %d identities of "
+          + "every batch, gradients averaged%n", group.rank(), world, group.config().backend(), group.config().master(),
+          cfg.dataloader().p() / world, cfg.dataloader().p());
+    }
 
     out.printf("train: %s, %,d images, %d classes; query %,d, gallery %,d%n", data.name(), train.size(), numClasses,
         data.query().size(), data.gallery().size());
@@ -269,6 +318,11 @@ public final class Trainer {
     if (amp != null) out.println("mixed precision: autocast + dynamic loss scaling (CUDA)");
 
     Step step = new Step(model, device, s, ce, triplet, center, groups, centerOpt, amp, input, xbm);
+    if (group != null) {
+      step.group = group;
+      step.synced.addAll(toList(model.parameters(true)));
+      if (center != null) step.synced.addAll(toList(center.parameters(true)));
+    }
 
     // The time budget (SOLVER.MAX_MINUTES, counted from the start of run()) is planned before epoch 1
     // from a few measured steps, so the schedule, the header and the first ETA are already the real
@@ -278,11 +332,13 @@ public final class Trainer {
     int planned = s.maxEpochs();
     if (s.maxMinutes() > 0 && startEpoch < s.maxEpochs()) {
       double secondsPerImage = probe(step, model, sampler, trainTf, train, startEpoch);
-      int perEpochImages = sampler.epoch(startEpoch).stream().mapToInt(x -> x.length).sum();
+      if (group != null) secondsPerImage = group.leaderValue(secondsPerImage); // rank 0 plans for the group
+      int perEpochImages = shard(sampler.epoch(startEpoch)).stream().mapToInt(x -> x.length).sum();
       budget = new Budget(s.maxMinutes() * 60, runStart, secondsPerImage * (data.query().size()
           + data.gallery().size()) / 3 + 2);
       double perEpoch = secondsPerImage * perEpochImages;
       planned = plan(startEpoch, s.maxEpochs(), budget.secondsLeft(), perEpoch, budget.evalReserve);
+      if (group != null) planned = (int) group.leaderValue(planned);
       out.printf(Locale.ROOT, "time budget: %.2f minutes (SOLVER.MAX_MINUTES); measured %,.0f images/s before "
           + "epoch %d -> %.0f s per epoch, %d of %d epochs (SOLVER.MAX_EPOCHS)%s%n", s.maxMinutes(),
           1 / secondsPerImage, startEpoch + 1, perEpoch, Math.max(planned - startEpoch, 0),
@@ -312,18 +368,21 @@ public final class Trainer {
     int epoch = startEpoch;
     long loopStart = System.nanoTime();
 
-    AtomicFiles.createFolder(outDir); // only now: a run refused above leaves no folder behind
-    if (!earlier.isEmpty()) {
-      removeEarlierRun();
-      out.println("overwrite: removed the earlier run in " + outDir + " (" + earlier.size() + " files)");
+    if (leader) { // in a group only rank 0 writes
+      AtomicFiles.createFolder(outDir); // only now: a run refused above leaves no folder behind
+      if (!earlier.isEmpty()) {
+        removeEarlierRun();
+        out.println("overwrite: removed the earlier run in " + outDir + " (" + earlier.size() + " files)");
+      }
+      int stale = AtomicFiles.removeStale(outDir) + AtomicFiles.removeStale(outDir.resolve("checkpoints"));
+      if (stale > 0) out.println("removed " + stale + " temporary file(s) that an interrupted write left in " + outDir);
     }
-    int stale = AtomicFiles.removeStale(outDir) + AtomicFiles.removeStale(outDir.resolve("checkpoints"));
-    if (stale > 0) out.println("removed " + stale + " temporary file(s) that an interrupted write left in " + outDir);
     int stageIndex = -1; // never goes back, even when a revised time budget moves the boundaries
-    try (MetricsLog metrics = new MetricsLog(outDir.resolve("metrics.jsonl"), startEpoch)) {
+    try (MetricsLog metrics = leader ? new MetricsLog(outDir.resolve("metrics.jsonl"), startEpoch) : null) {
       while (epoch < planned) {
         long epochStart = System.nanoTime();
-        torch.manual_seed(mix(s.seed(), epoch));
+        double syncBefore = step.syncSeconds;
+        torch.manual_seed(mix(s.seed() ^ rankSalt, epoch));
         freeze.set(epoch < s.freezeBackboneEpochs());
         Stages.Stage stage = stagesNow.list().get(Math.max(stageIndex, stagesNow.at(epoch).index()));
         if (stage.index() != stageIndex && stages.configured())
@@ -337,14 +396,14 @@ public final class Trainer {
               + "triplet loss against it x %.3g", epoch + 1, xbm.size(), xbm.filled(), xbmCfg.weight())
               : "xbm: off from epoch " + (epoch + 1) + " (SOLVER.XBM.STOP_EPOCH)");
         step.xbmOn = xbmOn;
-        List<int[]> batches = samplers.get(stage.sampler()).epoch(epoch);
+        List<int[]> batches = shard(samplers.get(stage.sampler()).epoch(epoch));
         int n = batches.size();
         double sumLoss = 0, sumId = 0, sumTri = 0, sumCen = 0, sumAcc = 0, sumActive = 0, sumXbm = 0;
         long epochImages = 0;
         double epochNative = 0, epochStep = 0;
         trainMode(model);
         try (DataLoader loader = new DataLoader(train, batches, trainTf, cfg.dataloader().numWorkers(),
-            cfg.dataloader().prefetch(), mix(s.seed() ^ 0x5DEECE66DL, epoch))) {
+            cfg.dataloader().prefetch(), mix(s.seed() ^ 0x5DEECE66DL ^ rankSalt, epoch))) {
           int it = 0;
           long tPrev = System.nanoTime();
           while (loader.hasNext()) {
@@ -386,7 +445,7 @@ public final class Trainer {
             epochNative += (t1 - t0) / 1e9;
             epochStep += (t2 - tPrev) / 1e9;
             tPrev = t2;
-            if (budget != null && it < n && budget.mustStop()) {
+            if (budget != null && it < n && mustStop(budget)) {
               partialEpoch = true;
               partialFraction = it / (double) n;
               stoppedByBudget = true;
@@ -412,6 +471,7 @@ public final class Trainer {
           if (fit > planned)
             fit = Math.max(planned, plan(epoch, s.maxEpochs(), budget.secondsLeft(), 1.05 * perEpoch,
                 budget.evalReserve));
+          if (group != null) fit = (int) group.leaderValue(fit);
           if (fit != planned) {
             bar.println(String.format(Locale.ROOT, "time budget: %.1f of %.2f minutes used, %.0f s per epoch -> %d "
                 + "epochs in all (SOLVER.MAX_EPOCHS %d); the schedule is adjusted to match", budget.minutesUsed(),
@@ -426,6 +486,21 @@ public final class Trainer {
         boolean killed = stopAfterEpochs > 0 && epoch - startEpoch >= stopAfterEpochs;
         boolean lastEpoch = epoch >= planned || budgetHit || killed;
         int nIt = Math.max(1, n);
+        if (group != null) {
+          // the group's averages (every rank ran the same number of steps) and all ranks' images
+          double[] sums = group.allReduceSum(new double[] {sumLoss, sumId, sumTri, sumCen, sumAcc, sumActive, sumXbm,
+              epochImages});
+          sumLoss = sums[0] / world;
+          sumId = sums[1] / world;
+          sumTri = sums[2] / world;
+          sumCen = sums[3] / world;
+          sumAcc = sums[4] / world;
+          sumActive = sums[5] / world;
+          sumXbm = sums[6] / world;
+          images += (long) sums[7] - epochImages; // the run's images/s counts every rank's too
+          epochImages = (long) sums[7];
+          group.requireInSync(model, "after epoch " + epoch);
+        }
         epochLosses.add(sumLoss / nIt);
 
         Map<String, Object> row = new LinkedHashMap<>();
@@ -448,6 +523,14 @@ public final class Trainer {
         row.put("outside_libtorch_share", epochStep > 0 ? 1 - epochNative / epochStep : 0.0);
         row.put("rss_mb", residentMegabytes());
         if (partialEpoch) row.put("partial_epoch", partialFraction);
+        if (group != null) {
+          row.put("world_size", world);
+          row.put("gradient_sync_seconds", step.syncSeconds - syncBefore); // rank 0's, waits included
+        }
+        if (!leader) { // the epoch's evaluation, metrics and checkpoints are rank 0's
+          if (budgetHit || killed) break;
+          continue;
+        }
         if (lastEpoch || (s.evalPeriod() > 0 && epoch % s.evalPeriod() == 0)) {
           long e0 = System.nanoTime();
           lastEval = evaluate(model, kernels, bar);
@@ -484,6 +567,14 @@ public final class Trainer {
           break;
         }
       }
+    }
+    if (group != null) group.barrier("end of training");
+    if (!leader) {
+      input.close();
+      if (xbm != null) xbm.close();
+      return new Result(null, null, epoch, iterations, trainSeconds, (System.nanoTime() - runStart) / 1e9,
+          images / Math.max(trainSeconds, 1e-9), stepSeconds > 0 ? 1 - nativeSeconds / stepSeconds : 0, stoppedByBudget,
+          null, null, outDir.resolve("metrics.jsonl"), outDir.resolve("summary.json"), epochLosses);
     }
     if (lastEval == null || lastEvalEpoch != epoch) {
       // resumed at or past MAX_EPOCHS: nothing trained, evaluate what there is
@@ -644,6 +735,10 @@ public final class Trainer {
       m.put("amp_skipped_steps", amp.skippedSteps());
     }
     m.put("torch_threads", torch.get_num_threads());
+    if (group != null) {
+      m.put("world_size", group.worldSize());
+      m.put("distributed_backend", group.config().backend().name().toLowerCase(Locale.ROOT));
+    }
     m.put("epochs", r.epochs());
     m.put("iterations", r.iterations());
     m.put("rank1", r.eval().rank1());
@@ -705,6 +800,27 @@ public final class Trainer {
     return -1;
   }
 
+  /** This rank's share of each batch: whole identities (K indices each), the same count on every rank. */
+  private List<int[]> shard(List<int[]> batches) {
+    if (group == null) return batches;
+    int w = group.worldSize(), r = group.rank(), k = cfg.dataloader().k();
+    List<int[]> mine = new ArrayList<>(batches.size());
+    for (int[] b : batches) {
+      if (b.length % (w * k) != 0)
+        throw new IllegalStateException("a batch of " + b.length + " indices cannot be split into " + w + " shares of "
+            + "whole identities of K = " + k);
+      int per = b.length / w;
+      mine.add(java.util.Arrays.copyOfRange(b, r * per, (r + 1) * per));
+    }
+    return mine;
+  }
+
+  /** The budget's verdict: rank 0's in a group (its clock decides for all, at the same step). */
+  private boolean mustStop(Budget budget) {
+    boolean stop = budget.mustStop();
+    return group == null ? stop : group.leaderValue(stop ? 1 : 0) > 0;
+  }
+
   /** A 64-bit mix of the run seed and the epoch (SplitMix64's finaliser), for per-epoch streams. */
   static long mix(long seed, long epoch) {
     long z = seed + 0x9E3779B97F4A7C15L * (epoch + 1);
@@ -732,6 +848,17 @@ public final class Trainer {
     private final CrossBatchMemory xbm;
     /** Whether this epoch fills and uses the cross-batch memory (off while the time budget is probed). */
     boolean xbmOn;
+    /** Data parallel: the group whose ranks average the gradients of {@link #synced} after each backward. */
+    ProcessGroupSession group;
+    final List<Tensor> synced = new ArrayList<>();
+    /** Seconds spent in the gradient all-reduce so far (waiting for the slowest rank included). */
+    double syncSeconds;
+
+    private void syncGradients() {
+      long t0 = System.nanoTime();
+      group.allReduceGradients(synced);
+      syncSeconds += (System.nanoTime() - t0) / 1e9;
+    }
 
     Step(ReidModel model, Device device, TrainConfig.Solver s, CrossEntropyLabelSmooth ce, TripletLoss triplet,
         CenterLoss center, Optimizers.Groups groups, Optimizer centerOpt, AmpScaler amp, StepInput input,
@@ -782,9 +909,12 @@ public final class Trainer {
         Tensor overflow = null;
         if (amp != null) {
           amp.scale(total).backward();
+          // averaged while still scaled, so that every rank sees the same overflow verdict
+          if (update && group != null) syncGradients();
           if (update) overflow = amp.unscale(groups.optimizer(), centerOpt);
         } else {
           total.backward();
+          if (update && group != null) syncGradients();
         }
         // The step's numbers, gathered on the device and copied to the host at once: the one
         // synchronisation of a step (with AMP it must come before the optimiser step).
@@ -824,7 +954,7 @@ public final class Trainer {
    * CPU), with at least one timed step.
    */
   private double probe(Step step, ReidModel model, IdentitySampler sampler, Transform tf, ImageSource train, int epoch) {
-    List<int[]> all = sampler.epoch(epoch);
+    List<int[]> all = shard(sampler.epoch(epoch));
     List<int[]> batches = all.subList(0, Math.min(all.size(), 24));
     List<Tensor> buffers = toList(model.buffers(true));
     List<Tensor> saved = new ArrayList<>();

@@ -167,7 +167,8 @@ class ReadmeTest {
       "ablate", "seven or eleven training runs (AblationTest and ContestAblationTest run shortened ones)",
       "--torchscript", "needs a TorchScript file (TorchScriptEmbedderTest covers extraction from one)",
       "loadtest", "needs a running reid4j serve (LoadtestCommandTest runs loadtest against a fake server)",
-      "serve", "runs until stopped (ServeHttpTest and ServeProcessTest run servers and stop them)");
+      "serve", "runs until stopped (ServeHttpTest and ServeProcessTest run servers and stop them)",
+      "--world-size", "one rank of a group whose other ranks run elsewhere (DataParallelTrainingTest runs groups)");
 
   @Test
   void everyReidCommandRunsOnSmallData() throws Exception {
