@@ -170,7 +170,8 @@ public final class HnswNeighbours {
   }
 
   private static OnHeapHnswGraph build(RandomVectorScorerSupplier scorers, int n, Candidates c) throws IOException {
-    HnswGraphBuilder single = HnswGraphBuilder.create(scorers, c.m(), c.ef(), SEED, n);
+    int beam = Math.min(c.ef(), n); // a wider beam cannot find more, only allocate more
+    HnswGraphBuilder single = HnswGraphBuilder.create(scorers, c.m(), beam, SEED, n);
     int threads = Runtime.getRuntime().availableProcessors();
     if (n < CONCURRENT_FROM || threads < 2) return single.build(n);
     ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
@@ -179,7 +180,7 @@ public final class HnswNeighbours {
       return t;
     });
     try {
-      return new HnswConcurrentMergeBuilder(new TaskExecutor(pool), threads, scorers, c.m(), c.ef(), single.getGraph(),
+      return new HnswConcurrentMergeBuilder(new TaskExecutor(pool), threads, scorers, c.m(), beam, single.getGraph(),
           null).build(n);
     } finally {
       pool.shutdownNow();
