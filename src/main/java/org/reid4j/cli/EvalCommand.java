@@ -14,6 +14,7 @@ import org.reid4j.eval.LabelledFeatures;
 import org.reid4j.eval.RetrievalEval;
 import org.reid4j.eval.post.Fusion;
 import org.reid4j.eval.post.QueryExpansion;
+import org.reid4j.eval.rerank.Candidates;
 import org.reid4j.io.AtomicFiles;
 import org.reid4j.io.FeatureDir;
 import org.reid4j.kernels.Backend;
@@ -92,6 +93,22 @@ public final class EvalCommand implements Callable<Integer> {
       description = "With --rerank: weight of the original distance, 0..1 (default ${DEFAULT-VALUE}).")
   float lambda;
 
+  @Option(names = "--candidates", paramLabel = "HOW", defaultValue = "exact",
+      description = "With --rerank: where each item's nearest neighbours come from: exact (the full N x N distance "
+          + "pass) or hnsw (an approximate HNSW graph built by Apache Lucene, its candidates re-scored exactly; "
+          + "for N far past 100,000) (default ${DEFAULT-VALUE}).")
+  String candidates = "exact";
+
+  @Option(names = "--hnsw-m", paramLabel = "M", defaultValue = "16",
+      description = "With --candidates hnsw: the graph's connections per node, 1.." + Candidates.MAX_M
+          + " (default ${DEFAULT-VALUE}).")
+  int hnswM = 16;
+
+  @Option(names = "--hnsw-ef", paramLabel = "EF", defaultValue = "200",
+      description = "With --candidates hnsw: the beam width for building and searching the graph (larger: better "
+          + "lists, slower; N or more searches exhaustively) (default ${DEFAULT-VALUE}).")
+  int hnswEf = 200;
+
   @Option(names = "--dba-k", paramLabel = "K", defaultValue = "0",
       description = "Database-side augmentation: each gallery feature becomes the L2-normalised sum of itself and its K "
           + "nearest gallery features (default ${DEFAULT-VALUE}: off).")
@@ -137,7 +154,9 @@ public final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (spec != null) {
-      Cli.onlyWith(spec, rerank, "with --rerank", "--k1", "--k2", "--lambda");
+      Cli.onlyWith(spec, rerank, "with --rerank", "--k1", "--k2", "--lambda", "--candidates");
+      Cli.onlyWith(spec, rerank && "hnsw".equalsIgnoreCase(candidates.trim()), "with --rerank --candidates hnsw",
+          "--hnsw-m", "--hnsw-ef");
       Cli.onlyWith(spec, plots != null, "with --plots DIR", "--plot-queries");
       Cli.onlyWith(spec, checkpoint != null, "with --checkpoint (it says how the model extracts features)", "--flip",
           "--device");
@@ -156,6 +175,7 @@ public final class EvalCommand implements Callable<Integer> {
     }
     Metric m = Metric.parse(metric);
     RerankParams rp = rerank ? new RerankParams(k1, k2, lambda) : null;
+    Candidates cand = candidates(candidatesKind());
     if (dbaK < 0) throw new IllegalArgumentException("--dba-k must be 0 or more, got " + dbaK);
     QueryExpansion.Params qp;
     try {
@@ -166,7 +186,7 @@ public final class EvalCommand implements Callable<Integer> {
     Fusion.Kind fk = Fusion.Kind.parse(fusion);
     double[] weights = weightsText == null ? null : ExtractCommand.doubles("--weights", weightsText);
     if (weights != null) Fusion.normalizedWeights(weights, dirs.size()); // checked before anything loads
-    RetrievalEval.Options options = new RetrievalEval.Options(m, normalize, rp, dbaK, qp, fk, weights);
+    RetrievalEval.Options options = new RetrievalEval.Options(m, normalize, rp, dbaK, qp, fk, weights, cand);
     Kernels kernels = Kernels.create(Backend.parse(backend));
     if (dirs.size() > 1) return ensemble(kernels, options);
 
@@ -175,6 +195,7 @@ public final class EvalCommand implements Callable<Integer> {
     long loadMs = (System.nanoTime() - t0) / 1_000_000;
     System.out.printf("query   %,d x %d%ngallery %,d x %d%nbackend %s%n", sets[0].size(), sets[0].features().cols(),
         sets[1].size(), sets[1].features().cols(), kernels.describe());
+    if (rerank) System.out.println("re-ranking candidates " + cand.describe());
 
     RetrievalEval.Report report = RetrievalEval.run(kernels, sets[0], sets[1], options,
         step -> System.out.println("  " + step));
@@ -192,6 +213,24 @@ public final class EvalCommand implements Callable<Integer> {
       System.out.println("wrote " + json);
     }
     return 0;
+  }
+
+  private Candidates.Kind candidatesKind() {
+    try {
+      return Candidates.Kind.parse(candidates);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--candidates: " + e.getMessage());
+    }
+  }
+
+  /** --candidates with --hnsw-m/--hnsw-ef, the errors naming the options. */
+  private Candidates candidates(Candidates.Kind kind) {
+    if (kind == Candidates.Kind.EXACT) return Candidates.EXACT;
+    if (hnswM < 1 || hnswM > Candidates.MAX_M)
+      throw new IllegalArgumentException("--hnsw-m must be in [1, " + Candidates.MAX_M + "], got " + hnswM);
+    if (hnswEf < 1 || hnswEf > Candidates.MAX_EF)
+      throw new IllegalArgumentException("--hnsw-ef must be in [1, " + Candidates.MAX_EF + "], got " + hnswEf);
+    return Candidates.hnsw(hnswM, hnswEf);
   }
 
   private Path[] inputs() {
@@ -324,6 +363,7 @@ public final class EvalCommand implements Callable<Integer> {
     out.put("qe", qe == null ? false : "alpha-qe".equals(qe) ? Map.of("kind", qe, "k", qeK, "times", qeTimes,
         "alpha", qeAlpha) : Map.of("kind", qe, "k", qeK, "times", qeTimes));
     out.put("rerank", rerank ? Map.of("k1", k1, "k2", k2, "lambda", lambda) : false);
+    if (rerank) out.put("candidates", candidates(candidatesKind()).toJson());
     if (ensemble != null) out.putAll(ensemble);
     out.put("timings_ms", timings);
     String text = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out);

@@ -8,6 +8,7 @@ import java.util.function.Consumer;
 import org.reid4j.eval.post.Dba;
 import org.reid4j.eval.post.Fusion;
 import org.reid4j.eval.post.QueryExpansion;
+import org.reid4j.eval.rerank.Candidates;
 import org.reid4j.eval.rerank.KReciprocal;
 import org.reid4j.kernels.Checks;
 import org.reid4j.kernels.FloatMatrix;
@@ -39,14 +40,23 @@ public final class RetrievalEval {
    * @param qe query expansion, or null
    * @param fusion how members are fused (ignored for one member)
    * @param weights members' weights (null = equal; ignored for one member)
+   * @param candidates where re-ranking takes its neighbour lists from (null = exact; HNSW needs rerank)
    */
   public record Options(Metric metric, boolean normalize, RerankParams rerank, int dbaK, QueryExpansion.Params qe,
-      Fusion.Kind fusion, double[] weights) {
+      Fusion.Kind fusion, double[] weights, Candidates candidates) {
     public Options {
       if (metric == null) throw new IllegalArgumentException("metric is null");
+      if (candidates == null) candidates = Candidates.EXACT;
+      if (!candidates.exact() && rerank == null)
+        throw new IllegalArgumentException("HNSW candidates are for re-ranking: give re-ranking parameters too");
       if (dbaK < 0) throw new IllegalArgumentException("DBA: k must be 0 or more, got " + dbaK);
       if (fusion == null) fusion = Fusion.Kind.DISTANCE;
       weights = weights == null ? null : weights.clone();
+    }
+
+    public Options(Metric metric, boolean normalize, RerankParams rerank, int dbaK, QueryExpansion.Params qe,
+        Fusion.Kind fusion, double[] weights) {
+      this(metric, normalize, rerank, dbaK, qe, fusion, weights, Candidates.EXACT);
     }
 
     public Options(Metric metric, boolean normalize, RerankParams rerank) {
@@ -58,15 +68,20 @@ public final class RetrievalEval {
     }
 
     public Options withDba(int k) {
-      return new Options(metric, normalize, rerank, k, qe, fusion, weights);
+      return new Options(metric, normalize, rerank, k, qe, fusion, weights, candidates);
     }
 
     public Options withQe(QueryExpansion.Params p) {
-      return new Options(metric, normalize, rerank, dbaK, p, fusion, weights);
+      return new Options(metric, normalize, rerank, dbaK, p, fusion, weights, candidates);
     }
 
     public Options withFusion(Fusion.Kind kind, double[] memberWeights) {
-      return new Options(metric, normalize, rerank, dbaK, qe, kind, memberWeights);
+      return new Options(metric, normalize, rerank, dbaK, qe, kind, memberWeights, candidates);
+    }
+
+    /** Re-ranking's neighbour lists from c (exact or HNSW). */
+    public Options withCandidates(Candidates c) {
+      return new Options(metric, normalize, rerank, dbaK, qe, fusion, weights, c);
     }
 
     @Override
@@ -163,10 +178,19 @@ public final class RetrievalEval {
     if (options.rerank() != null) {
       RerankParams rp = options.rerank();
       long n = (long) q0.size() + g0.size();
-      progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): %,d x %,d distance pass ...", n,
-          rp.k1(), rp.k2(), rp.lambda(), n, n));
-      dist = single ? kernels.rerank(qs.get(0), gs.get(0), metric, rp)
-          : KReciprocal.rerank(q0.size(), g0.size(), Fusion.itemDistance(qs, gs, w, fused.scales(), metric), rp);
+      Candidates cand = options.candidates();
+      if (cand.exact()) {
+        progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): %,d x %,d distance pass ...",
+            n, rp.k1(), rp.k2(), rp.lambda(), n, n));
+        dist = single ? kernels.rerank(qs.get(0), gs.get(0), metric, rp)
+            : KReciprocal.rerank(q0.size(), g0.size(), Fusion.itemDistance(qs, gs, w, fused.scales(), metric), rp);
+      } else {
+        progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): candidates from %s, "
+            + "%,d x %,d query-gallery distances ...", n, rp.k1(), rp.k2(), rp.lambda(), cand.describe(), q0.size(),
+            g0.size()));
+        FloatMatrix raw = kernels.pairwise(qs.get(0), gs.get(0), metric);
+        dist = KReciprocal.rerank(qs.get(0), gs.get(0), metric, rp.clampedTo(n), cand, raw);
+      }
       t.put("rerank", ms(t1));
     } else {
       dist = single ? kernels.pairwise(qs.get(0), gs.get(0), metric) : ranking;
@@ -195,6 +219,9 @@ public final class RetrievalEval {
       sameItems(a.name(), a.query(), b.name(), b.query(), "query");
       sameItems(a.name(), a.gallery(), b.name(), b.gallery(), "gallery");
     }
+    if (members.size() > 1 && options.fusion() != Fusion.Kind.CONCAT && !options.candidates().exact())
+      throw new IllegalArgumentException("HNSW candidates need one feature vector per item: give one --dir, or "
+          + "--fusion concat for an ensemble (a fused distance has no vectors to build a graph over)");
     if (members.size() > 1 && options.fusion() == Fusion.Kind.VOTE && options.rerank() != null)
       throw new IllegalArgumentException("re-ranking needs distances between gallery items, which --fusion vote does "
           + "not give (it ranks each query's list); use --fusion distance or concat with --rerank");

@@ -63,6 +63,49 @@ public final class KReciprocal {
     return new Run(nq, ng, distance, params).compute(out);
   }
 
+  /**
+   * Re-ranked [nq, ng] distances with each item's neighbour lists taken from {@code candidates}:
+   * {@link Candidates#EXACT} is {@link #rerank(FloatMatrix, FloatMatrix, Metric, RerankParams)} (and
+   * ignores raw); HNSW replaces step 1's N x N pass by {@link HnswNeighbours}: each item's first L
+   * neighbours come from the graph, re-scored exactly, and its row maximum M_i is the largest
+   * distance from it seen (its candidates, the graph's farthest guesses and, for a query, its
+   * distances to the whole gallery), which can be below the true maximum. Steps 2 onwards are
+   * unchanged. With an HNSW ef of N or more the lists and maxima are those of the exact pass, and so
+   * is the result (bit for bit when raw is null).
+   *
+   * @param raw the [nq, ng] distances of q and g under metric (from a faster kernel, say), or null:
+   *     computed here with {@link Distances}
+   */
+  public static FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params,
+      Candidates candidates, FloatMatrix raw) {
+    if (candidates == null) throw new IllegalArgumentException("re-ranking: candidates is null");
+    if (candidates.exact()) return rerank(q, g, metric, params);
+    Checks.pairwiseInputs(q, g);
+    if (params == null) throw new IllegalArgumentException("re-ranking: params is null");
+    int nq = q.rows(), ng = g.rows();
+    FloatMatrix.requireSize(nq, ng);
+    if (raw != null && (raw.rows() != nq || raw.cols() != ng))
+      throw new IllegalArgumentException("re-ranking: raw distances are " + raw.rows() + " x " + raw.cols()
+          + ", expected " + nq + " x " + ng);
+    if (nq == 0 || ng == 0) return FloatMatrix.zeros(nq, ng);
+    ItemDistance distance = ItemDistance.of(q, g, metric);
+    Run run = new Run(nq, ng, distance, params);
+    HnswNeighbours.Lists lists = HnswNeighbours.of(q, g, metric, run.listLen, candidates);
+    FloatMatrix out = raw != null ? new FloatMatrix(nq, ng, raw.data().clone()) : FloatMatrix.zeros(nq, ng);
+    if (raw == null) {
+      float[] o = out.data();
+      IntStream.range(0, nq).parallel().forEach(i -> {
+        for (int j = 0; j < ng; j++) o[i * ng + j] = distance.between(i, nq + j);
+      });
+    }
+    return run.computeFrom(lists, out);
+  }
+
+  /** L, the neighbours kept per item: min(max(k1 + 1, k2), n). */
+  public static int listLength(RerankParams params, long n) {
+    return (int) Math.min(Math.max(params.k1() + 1L, params.k2()), n);
+  }
+
   /** A symmetric distance between the items of one re-ranking call. */
   @FunctionalInterface
   public interface ItemDistance {
@@ -101,7 +144,7 @@ public final class KReciprocal {
       k2 = p.k2();
       lambda = p.lambda();
       half = (int) Math.rint(k1 / 2.0);
-      listLen = (int) Math.min(Math.max(k1 + 1L, k2), n);
+      listLen = listLength(p, n);
       if ((long) n * listLen > Integer.MAX_VALUE - 8)
         throw new IllegalArgumentException("re-ranking: neighbour lists of " + n + " x " + listLen + " do not fit");
       rowMax = new float[n];
@@ -119,6 +162,29 @@ public final class KReciprocal {
 
     FloatMatrix compute(FloatMatrix out) {
       distancePass(out.data());
+      return fromLists(out);
+    }
+
+    /** Steps 2 onwards after step 1 from lists; out holds the raw [nq, ng] distances. */
+    FloatMatrix computeFrom(HnswNeighbours.Lists lists, FloatMatrix out) {
+      if (lists.items() != n || lists.length() != listLen)
+        throw new IllegalStateException("neighbour lists of " + lists.items() + " x " + lists.length()
+            + " for " + n + " x " + listLen);
+      float[] o = out.data();
+      IntStream.range(0, n).parallel().forEach(i -> {
+        float max = lists.largest()[i];
+        if (i < nq) for (int j = 0; j < ng; j++) max = Math.max(max, o[i * ng + j]);
+        rowMax[i] = max;
+        for (int p = i * listLen; p < (i + 1) * listLen; p++) {
+          nbr[p] = lists.idx()[p];
+          nbrOrig[p] = original(lists.dist()[p], i);
+        }
+      });
+      return fromLists(out);
+    }
+
+    /** Steps 2-7, from the neighbour lists and row maxima. */
+    FloatMatrix fromLists(FloatMatrix out) {
       int[][] recip = reciprocalSets(k1 + 1);
       int[][] recipHalf = reciprocalSets(half + 1);
       Sparse[] v = new Sparse[n];

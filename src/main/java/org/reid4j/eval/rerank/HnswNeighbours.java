@@ -1,0 +1,228 @@
+package org.reid4j.eval.rerank;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.stream.IntStream;
+import org.apache.lucene.codecs.hnsw.DefaultFlatVectorScorer;
+import org.apache.lucene.index.VectorSimilarityFunction;
+import org.apache.lucene.search.KnnCollector;
+import org.apache.lucene.search.ScoreDoc;
+import org.apache.lucene.search.TaskExecutor;
+import org.apache.lucene.util.hnsw.HnswConcurrentMergeBuilder;
+import org.apache.lucene.util.hnsw.HnswGraphBuilder;
+import org.apache.lucene.util.hnsw.HnswGraphSearcher;
+import org.apache.lucene.util.hnsw.OnHeapHnswGraph;
+import org.apache.lucene.util.hnsw.RandomAccessVectorValues;
+import org.apache.lucene.util.hnsw.RandomVectorScorer;
+import org.apache.lucene.util.hnsw.RandomVectorScorerSupplier;
+import org.reid4j.kernels.Checks;
+import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.kernels.Metric;
+
+/**
+ * Each item's nearest neighbours from an HNSW graph built by Apache Lucene over the N = nq + ng
+ * items (queries first, then the gallery), held in memory (no index files), re-scored exactly.
+ *
+ * <p>The graph orders by Lucene's EUCLIDEAN similarity (1 / (1 + squared distance)) for the
+ * Euclidean metrics and by DOT_PRODUCT over L2-normalised copies for cosine: the same order as the
+ * metric. For item i the graph is searched with beam max(ef, L) (L the list length) and the best
+ * 2L results, plus i itself, are re-scored with {@link KReciprocal.ItemDistance} (the distance of the
+ * exact path, bit for bit) and sorted by (distance, index); the first L are the list. If the graph
+ * gives fewer than L items (it should not: Lucene joins disconnected parts when it finishes), that
+ * item's row is computed exactly, as it is in an exhaustive search that did not reach every item.
+ *
+ * <p>Re-ranking also needs each item's largest distance to any item (its row maximum). The graph
+ * answers that approximately: a second search, for the nearest items to -x_i (beam 32), whose
+ * best 8 are re-scored; the largest distance seen for i (list, candidates, these) is kept. For
+ * features of equal norm (after --normalize, or cosine) the nearest to -x_i are the farthest from
+ * x_i; otherwise this is only a lower bound found by a heuristic. Either way it never exceeds the
+ * true maximum.
+ *
+ * <p>With ef &gt;= N every search is exhaustive (a beam of N keeps every node it reaches), every
+ * result is re-scored, and the lists and maxima are exactly those of the exact pass; an item from
+ * which the graph does not reach all N (Lucene may fail to join a sparse graph, m = 1 say) gets
+ * its exact row instead, so that this holds whatever the graph.
+ *
+ * <p>Cost: building, about N searches of beam ef; searching, 2 N searches; re-scoring 2 N L d; a
+ * search visits a few ef m nodes at d operations each. Memory: one float[] copy of every row (N d
+ * floats; Lucene reads float[] rows), the graph (about N m 2 ints on level 0), the lists (N L).
+ * Graphs of 10,000 items or more are built on all cores with Lucene's concurrent builder (the
+ * graph then depends on thread timing); smaller ones on one thread with a fixed seed
+ * (reproducible).
+ */
+public final class HnswNeighbours {
+  private HnswNeighbours() {}
+
+  static final int FAR_BEAM = 32, FAR_RESCORE = 8;
+  static final long SEED = 42;
+  static final int CONCURRENT_FROM = 10_000;
+
+  /**
+   * Neighbour lists of the N items.
+   *
+   * @param length L, the entries per item
+   * @param idx [N * L] neighbours by (distance, index), the item itself included
+   * @param dist [N * L] their distances
+   * @param largest [N] the largest distance from each item seen (a lower bound of its row maximum)
+   * @param buildMs time to build the graph
+   * @param searchMs time to search it and re-score
+   * @param graphBytes the graph's heap size as Lucene counts it
+   * @param exactRows items whose row was computed exactly because the graph did not reach enough items
+   */
+  public record Lists(int items, int length, int[] idx, float[] dist, float[] largest, long buildMs, long searchMs,
+      long graphBytes, int exactRows) {}
+
+  /** The first {@code length} neighbours of each of the nq + ng items of q and g under the metric. */
+  public static Lists of(FloatMatrix q, FloatMatrix g, Metric metric, int length, Candidates c) {
+    Checks.pairwiseInputs(q, g);
+    if (metric == null) throw new IllegalArgumentException("metric is null");
+    if (c == null || c.exact()) throw new IllegalArgumentException("HNSW neighbours need HNSW candidates, got " + c);
+    int nq = q.rows(), n = nq + g.rows(), d = q.cols();
+    if (n < 1) throw new IllegalArgumentException("HNSW neighbours: no items");
+    if (length < 1 || length > n)
+      throw new IllegalArgumentException("HNSW neighbours: list length must be in [1, " + n + "], got " + length);
+    if ((long) n * length > Integer.MAX_VALUE - 8)
+      throw new IllegalArgumentException("HNSW neighbours: lists of " + n + " x " + length + " do not fit");
+    KReciprocal.ItemDistance exact = KReciprocal.ItemDistance.of(q, g, metric);
+
+    boolean cosine = metric == Metric.COSINE;
+    List<float[]> rows = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      float[] r = i < nq ? q.row(i) : g.row(i - nq);
+      rows.add(cosine ? unit(r) : r);
+    }
+    VectorSimilarityFunction sim = cosine ? VectorSimilarityFunction.DOT_PRODUCT : VectorSimilarityFunction.EUCLIDEAN;
+    RandomAccessVectorValues.Floats vectors = RandomAccessVectorValues.fromFloats(rows, d);
+    long t0 = System.nanoTime();
+    OnHeapHnswGraph graph;
+    RandomVectorScorerSupplier scorers;
+    try {
+      scorers = DefaultFlatVectorScorer.INSTANCE.getRandomVectorScorerSupplier(sim, vectors);
+      graph = build(scorers, n, c);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // in memory: not expected
+    }
+    long buildMs = (System.nanoTime() - t0) / 1_000_000;
+
+    long t1 = System.nanoTime();
+    boolean exhaustive = c.ef() >= n;
+    int beam = Math.min(n, Math.max(c.ef(), length));
+    int rescore = exhaustive ? n : Math.min(n, 2 * length);
+    int farBeam = exhaustive ? n : Math.min(n, FAR_BEAM), farRescore = exhaustive ? n : Math.min(n, FAR_RESCORE);
+    int[] idx = new int[n * length];
+    float[] dist = new float[n * length];
+    float[] largest = new float[n];
+    LongAdder fallbacks = new LongAdder();
+    int block = 64;
+    IntStream.range(0, (n + block - 1) / block).parallel().forEach(b -> {
+      try {
+        RandomVectorScorerSupplier own = scorers.copy();
+        RandomAccessVectorValues.Floats values = vectors.copy();
+        int[] cand = new int[rescore + 1];
+        float[] cd = new float[rescore + 1];
+        float[] neg = new float[d];
+        for (int i = b * block; i < Math.min(n, (b + 1) * block); i++) {
+          ScoreDoc[] near = HnswGraphSearcher.search(own.scorer(i), beam, graph, null, Integer.MAX_VALUE)
+              .topDocs().scoreDocs;
+          int size = 0;
+          boolean self = false;
+          for (int r = 0; r < Math.min(rescore, near.length); r++) {
+            cand[size++] = near[r].doc;
+            self |= near[r].doc == i;
+          }
+          if (!self) cand[size++] = i;
+          boolean full = size < length || (exhaustive && near.length < n);
+          if (full) {
+            size = fullRow(exact, n, i, cand = new int[n], cd = new float[n]);
+            fallbacks.increment();
+          } else {
+            for (int r = 0; r < size; r++) cd[r] = exact.between(i, cand[r]);
+          }
+          float max = sortedPrefix(cand, cd, size, length, idx, dist, i * length);
+          if (full) { // max is the row maximum itself
+            largest[i] = max;
+            cand = new int[rescore + 1];
+            cd = new float[rescore + 1];
+            continue;
+          }
+
+          float[] x = values.vectorValue(i);
+          for (int k = 0; k < d; k++) neg[k] = -x[k];
+          RandomVectorScorer far = DefaultFlatVectorScorer.INSTANCE.getRandomVectorScorer(sim, values, neg);
+          KnnCollector fc = HnswGraphSearcher.search(far, farBeam, graph, null, Integer.MAX_VALUE);
+          ScoreDoc[] farDocs = fc.topDocs().scoreDocs;
+          for (int r = 0; r < Math.min(farRescore, farDocs.length); r++)
+            max = Math.max(max, exact.between(i, farDocs[r].doc));
+          largest[i] = max;
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+    long searchMs = (System.nanoTime() - t1) / 1_000_000;
+    return new Lists(n, length, idx, dist, largest, buildMs, searchMs, graph.ramBytesUsed(), fallbacks.intValue());
+  }
+
+  private static OnHeapHnswGraph build(RandomVectorScorerSupplier scorers, int n, Candidates c) throws IOException {
+    int beam = Math.min(c.ef(), n); // a wider beam cannot find more, only allocate more
+    HnswGraphBuilder single = HnswGraphBuilder.create(scorers, c.m(), beam, SEED, n);
+    int threads = Runtime.getRuntime().availableProcessors();
+    if (n < CONCURRENT_FROM || threads < 2) return single.build(n);
+    ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+      Thread t = new Thread(r, "reid4j-hnsw-build");
+      t.setDaemon(true);
+      return t;
+    });
+    try {
+      return new HnswConcurrentMergeBuilder(new TaskExecutor(pool), threads, scorers, c.m(), beam, single.getGraph(),
+          null).build(n);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  /** Every distance of item i's row into cand/cd; returns n. */
+  private static int fullRow(KReciprocal.ItemDistance exact, int n, int i, int[] cand, float[] cd) {
+    for (int j = 0; j < n; j++) {
+      cand[j] = j;
+      cd[j] = exact.between(i, j);
+    }
+    return n;
+  }
+
+  /**
+   * Sorts the size candidates (distinct items) by (distance, index), writes the first length to
+   * idx/dist from {@code at}, and returns the largest candidate distance.
+   */
+  private static float sortedPrefix(int[] cand, float[] cd, int size, int length, int[] idx, float[] dist, int at) {
+    long[] keys = new long[size];
+    float max = 0f;
+    for (int r = 0; r < size; r++) {
+      // distances are >= 0, so their float bits order as the floats do
+      keys[r] = ((long) Float.floatToIntBits(cd[r]) << 32) | cand[r];
+      max = Math.max(max, cd[r]);
+    }
+    Arrays.sort(keys);
+    for (int r = 0; r < length; r++) {
+      idx[at + r] = (int) keys[r];
+      dist[at + r] = Float.intBitsToFloat((int) (keys[r] >>> 32));
+    }
+    return max;
+  }
+
+  private static float[] unit(float[] r) {
+    double s = 0;
+    for (float v : r) s += (double) v * v;
+    if (s == 0) return r;
+    float inv = (float) (1 / Math.sqrt(s));
+    float[] u = new float[r.length];
+    for (int k = 0; k < r.length; k++) u[k] = r[k] * inv;
+    return u;
+  }
+}

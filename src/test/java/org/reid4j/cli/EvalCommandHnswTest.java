@@ -1,0 +1,71 @@
+package org.reid4j.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** eval --candidates exact|hnsw: the same numbers as exact re-ranking when the graph search is exhaustive, and clear errors. */
+class EvalCommandHnswTest {
+  @TempDir Path tmp;
+
+  private Path synth(String name, long seed) {
+    Path dir = tmp.resolve(name);
+    EvalCommandTest.Run r = EvalCommandTest.cli("synth", "--out", dir.toString(), "--ids", "40", "--cams", "3", "--dim",
+        "24", "--distractors", "30", "--junk", "10", "--noise", "1.2", "--seed", Long.toString(seed));
+    assertEquals(0, r.code(), r.err());
+    return dir;
+  }
+
+  private JsonNode eval(Path dir, String json, String... extra) throws Exception {
+    String[] base = {"eval", "--dir", dir.toString(), "--normalize", "--rerank", "--k1", "10", "--k2", "3", "--backend",
+        "java", "--json", tmp.resolve(json).toString()};
+    String[] args = java.util.Arrays.copyOf(base, base.length + extra.length);
+    System.arraycopy(extra, 0, args, base.length, extra.length);
+    EvalCommandTest.Run r = EvalCommandTest.cli(args);
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("re-ranking candidates "), r.out());
+    return new ObjectMapper().readTree(tmp.resolve(json).toFile());
+  }
+
+  @Test
+  void exhaustiveHnswCandidatesGiveTheExactNumbersAndSaySo() throws Exception {
+    Path dir = synth("case", System.nanoTime() % 1000);
+    JsonNode exact = eval(dir, "exact.json");
+    JsonNode hnsw = eval(dir, "hnsw.json", "--candidates", "hnsw", "--hnsw-m", "8", "--hnsw-ef", "100000");
+    JsonNode usual = eval(dir, "usual.json", "--candidates", "hnsw");
+    assertEquals("exact", exact.get("candidates").asText());
+    assertEquals("hnsw", hnsw.get("candidates").get("kind").asText());
+    assertEquals(8, hnsw.get("candidates").get("m").asInt());
+    assertEquals(100000, hnsw.get("candidates").get("ef").asInt());
+    assertEquals(16, usual.get("candidates").get("m").asInt());
+    assertEquals(200, usual.get("candidates").get("ef").asInt());
+    assertEquals(exact.get("mAP").asDouble(), hnsw.get("mAP").asDouble(), 0.0);
+    assertEquals(exact.get("rank1").asDouble(), hnsw.get("rank1").asDouble(), 0.0);
+    assertEquals(exact.get("cmc"), hnsw.get("cmc"));
+    // the default beam (200) on these few hundred items: close to exact, not necessarily equal
+    assertEquals(exact.get("mAP").asDouble(), usual.get("mAP").asDouble(), 0.01);
+  }
+
+  @Test
+  void badCandidateOptionsAreRefusedByName() throws Exception {
+    Path d = synth("bad", 3);
+    String dir = d.toString();
+    ServeCommandTest.refused("--hnsw-m must be in [1, 512], got 0", "eval", "--dir", dir, "--rerank", "--candidates",
+        "hnsw", "--hnsw-m", "0");
+    ServeCommandTest.refused("--hnsw-ef must be in", "eval", "--dir", dir, "--rerank", "--candidates", "hnsw",
+        "--hnsw-ef", "-3");
+    ServeCommandTest.refused("--hnsw-ef applies only with --rerank --candidates hnsw", "eval", "--dir", dir, "--rerank",
+        "--hnsw-ef", "50");
+    ServeCommandTest.refused("--hnsw-m applies only with --rerank --candidates hnsw", "eval", "--dir", dir, "--rerank",
+        "--candidates", "exact", "--hnsw-m", "8");
+    ServeCommandTest.refused("--candidates applies only with --rerank", "eval", "--dir", dir, "--candidates", "hnsw");
+    ServeCommandTest.refused("--candidates: unknown candidates 'ivf': expected exact or hnsw", "eval", "--dir", dir,
+        "--rerank", "--candidates", "ivf");
+    ServeCommandTest.refused("HNSW candidates need one feature vector per item", "eval", "--dir", dir, "--dir", dir,
+        "--rerank", "--candidates", "hnsw");
+  }
+}

@@ -1,0 +1,177 @@
+package org.reid4j.eval.rerank;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.reid4j.eval.EvalResult;
+import org.reid4j.eval.ReidEvaluator;
+import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.RerankParams;
+
+/**
+ * Re-ranking with neighbour lists from Lucene's HNSW graph against the exact pass: identical when
+ * the searches are exhaustive (ef &gt;= N), close on clustered data with a normal beam, on fresh
+ * random inputs of awkward shapes.
+ */
+class HnswCandidatesTest {
+  private static FloatMatrix gaussian(Random r, int rows, int d) {
+    float[] a = new float[rows * d];
+    for (int i = 0; i < a.length; i++) a[i] = (float) r.nextGaussian();
+    return new FloatMatrix(rows, d, a);
+  }
+
+  /** Rows of small integers, with some rows repeated: many exact ties and zero distances. */
+  private static FloatMatrix ties(Random r, int rows, int d) {
+    float[] a = new float[rows * d];
+    for (int i = 0; i < rows; i++) {
+      if (i > 0 && r.nextInt(3) == 0) System.arraycopy(a, r.nextInt(i) * d, a, i * d, d);
+      else for (int k = 0; k < d; k++) a[i * d + k] = r.nextInt(3) - 1;
+    }
+    return new FloatMatrix(rows, d, a);
+  }
+
+  private static FloatMatrix unitRows(FloatMatrix m) {
+    float[] a = m.data().clone();
+    int d = m.cols();
+    for (int i = 0; i < m.rows(); i++) {
+      double s = 0;
+      for (int k = 0; k < d; k++) s += a[i * d + k] * a[i * d + k];
+      for (int k = 0; k < d; k++) a[i * d + k] /= (float) Math.sqrt(s);
+    }
+    return new FloatMatrix(m.rows(), d, a);
+  }
+
+  @Test
+  void exhaustiveSearchesGiveExactlyTheExactResult() {
+    Random r = new Random(System.nanoTime());
+    int[][] shapes = {{1, 1, 3}, {1, 2, 1}, {3, 5, 4}, {7, 33, 8}, {2, 61, 5}, {19, 40, 16}};
+    RerankParams[] params = {RerankParams.DEFAULT, new RerankParams(5, 2, 0.3f), new RerankParams(3, 1, 0f),
+        new RerankParams(1, 7, 1f)};
+    for (int[] s : shapes) {
+      for (Metric metric : Metric.values()) {
+        for (boolean tie : new boolean[] {false, true}) {
+          FloatMatrix q = tie ? ties(r, s[0], s[2]) : gaussian(r, s[0], s[2]);
+          FloatMatrix g = tie ? ties(r, s[1], s[2]) : gaussian(r, s[1], s[2]);
+          if (tie && metric == Metric.COSINE) continue; // a zero row: cosine's 1, fine, but covered below
+          RerankParams p = params[r.nextInt(params.length)];
+          String what = Arrays.toString(s) + " " + metric + " ties " + tie + " " + p;
+          FloatMatrix exact = KReciprocal.rerank(q, g, metric, p);
+          int n = s[0] + s[1];
+          FloatMatrix approx = KReciprocal.rerank(q, g, metric, p, Candidates.hnsw(1 + r.nextInt(16), n + r.nextInt(3)),
+              null);
+          assertArrayEquals(exact.data(), approx.data(), 0f, what);
+        }
+      }
+    }
+  }
+
+  @Test
+  void exhaustiveListsAndMaximaAreTheExactOnes() {
+    Random r = new Random(System.nanoTime());
+    FloatMatrix q = ties(r, 9, 6), g = ties(r, 50, 6);
+    int n = 59, len = 21;
+    HnswNeighbours.Lists l = HnswNeighbours.of(q, g, Metric.EUCLIDEAN, len, Candidates.hnsw(8, n));
+    assertEquals(0, l.exactRows(), "every row from the graph, none recomputed");
+    KReciprocal.ItemDistance d = KReciprocal.ItemDistance.of(q, g, Metric.EUCLIDEAN);
+    for (int i = 0; i < n; i++) {
+      int[] order = exactOrder(d, n, i);
+      float max = 0f;
+      for (int j = 0; j < n; j++) max = Math.max(max, d.between(i, j));
+      assertEquals(max, l.largest()[i], 0f, "row maximum of item " + i);
+      for (int t = 0; t < len; t++) {
+        assertEquals(order[t], l.idx()[i * len + t], "item " + i + " rank " + t);
+        assertEquals(d.between(i, order[t]), l.dist()[i * len + t], 0f);
+      }
+    }
+  }
+
+  /** Item i's row ordered by (distance, index). */
+  private static int[] exactOrder(KReciprocal.ItemDistance d, int n, int i) {
+    Integer[] o = new Integer[n];
+    for (int j = 0; j < n; j++) o[j] = j;
+    Arrays.sort(o, (a, b) -> {
+      int c = Float.compare(d.between(i, a), d.between(i, b));
+      return c != 0 ? c : Integer.compare(a, b);
+    });
+    return Arrays.stream(o).mapToInt(Integer::intValue).toArray();
+  }
+
+  /** Clustered unit vectors: pid c for rows of cluster c; queries and gallery from the same clusters. */
+  private record Case(FloatMatrix q, FloatMatrix g, int[] qp, int[] qc, int[] gp, int[] gc) {}
+
+  private static Case clustered(Random r, int clusters, int perQ, int perG, int d, double noise) {
+    float[][] centres = new float[clusters][d];
+    for (float[] c : centres) for (int k = 0; k < d; k++) c[k] = (float) r.nextGaussian();
+    int nq = clusters * perQ, ng = clusters * perG;
+    float[] qa = new float[nq * d], ga = new float[ng * d];
+    int[] qp = new int[nq], qc = new int[nq], gp = new int[ng], gc = new int[ng];
+    for (int i = 0; i < nq; i++) {
+      qp[i] = i % clusters;
+      for (int k = 0; k < d; k++) qa[i * d + k] = centres[qp[i]][k] + (float) (noise * r.nextGaussian());
+    }
+    for (int i = 0; i < ng; i++) {
+      gp[i] = i % clusters;
+      gc[i] = 1;
+      for (int k = 0; k < d; k++) ga[i * d + k] = centres[gp[i]][k] + (float) (noise * r.nextGaussian());
+    }
+    return new Case(unitRows(new FloatMatrix(nq, d, qa)), unitRows(new FloatMatrix(ng, d, ga)), qp, qc, gp, gc);
+  }
+
+  @Test
+  void graphListsRecallTheExactNeighboursOnClusteredData() {
+    Random r = new Random(System.nanoTime());
+    Case c = clustered(r, 150, 2, 10, 32, 0.6);
+    int n = c.q().rows() + c.g().rows(), k1 = 20, len = k1 + 1;
+    HnswNeighbours.Lists l = HnswNeighbours.of(c.q(), c.g(), Metric.EUCLIDEAN, len, Candidates.hnsw(16, 64));
+    KReciprocal.ItemDistance d = KReciprocal.ItemDistance.of(c.q(), c.g(), Metric.EUCLIDEAN);
+    long found = 0;
+    for (int i = 0; i < n; i++) {
+      float[] row = new float[n];
+      for (int j = 0; j < n; j++) row[j] = d.between(i, j);
+      float[] sorted = row.clone();
+      Arrays.sort(sorted);
+      float kth = sorted[k1]; // the k1-th nearest other item (sorted[0] is the item itself)
+      for (int t = 1; t <= k1; t++) if (l.dist()[i * len + t] <= kth) found++; // ties count as found
+      float max = sorted[n - 1];
+      assertTrue(l.largest()[i] <= max, "the row maximum is never overestimated");
+      assertTrue(l.largest()[i] >= 0.9f * max, "item " + i + ": largest " + l.largest()[i] + " of " + max);
+      for (int t = 0; t < len; t++) assertEquals(row[l.idx()[i * len + t]], l.dist()[i * len + t], 0f);
+    }
+    double recall = found / (double) ((long) n * k1);
+    assertTrue(recall >= 0.95, "recall@k1 " + recall);
+  }
+
+  @Test
+  void rerankingWithGraphListsKeepsTheExactMeanAveragePrecision() {
+    Random r = new Random(System.nanoTime());
+    Case c = clustered(r, 120, 2, 8, 24, 0.8);
+    RerankParams p = RerankParams.DEFAULT;
+    FloatMatrix exact = KReciprocal.rerank(c.q(), c.g(), Metric.EUCLIDEAN, p);
+    FloatMatrix approx = KReciprocal.rerank(c.q(), c.g(), Metric.EUCLIDEAN, p, Candidates.hnsw(16, 100), null);
+    EvalResult e = ReidEvaluator.evaluate(exact, c.qp(), c.qc(), c.gp(), c.gc());
+    EvalResult a = ReidEvaluator.evaluate(approx, c.qp(), c.qc(), c.gp(), c.gc());
+    assertEquals(e.mAP(), a.mAP(), 0.005, "mAP exact " + e.mAP() + ", hnsw " + a.mAP());
+    assertEquals(e.rank1(), a.rank1(), 0.01);
+  }
+
+  @Test
+  void badCandidatesAreRefusedWithTheirName() {
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Candidates.hnsw(0, 200)).getMessage()
+        .contains("m must be in [1, 512], got 0"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Candidates.hnsw(16, 0)).getMessage()
+        .contains("ef must be in"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Candidates.Kind.parse("ivf")).getMessage()
+        .contains("expected exact or hnsw"));
+    assertThrows(IllegalArgumentException.class, () -> new Candidates(Candidates.Kind.EXACT, 16, 0));
+    FloatMatrix q = FloatMatrix.zeros(2, 3), g = FloatMatrix.zeros(3, 3);
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> KReciprocal.rerank(q, g, Metric.EUCLIDEAN,
+        RerankParams.DEFAULT, Candidates.hnsw(16, 10), FloatMatrix.zeros(3, 2))).getMessage().contains("raw distances"));
+    assertThrows(IllegalArgumentException.class,
+        () -> HnswNeighbours.of(q, FloatMatrix.zeros(3, 4), Metric.EUCLIDEAN, 2, Candidates.hnsw(16, 10)));
+    assertThrows(IllegalArgumentException.class,
+        () -> HnswNeighbours.of(q, g, Metric.EUCLIDEAN, 6, Candidates.hnsw(16, 10)));
+  }
+}
