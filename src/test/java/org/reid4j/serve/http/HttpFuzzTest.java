@@ -33,6 +33,7 @@ class HttpFuzzTest {
       {"PUT", "/v1/search"}, {"POST", "/health"}};
   private static ReidService service;
   private static HttpClient client;
+  private static volatile byte[] previous; // the last input sent, for a finding that depends on it
 
   private static synchronized void start() throws Exception {
     if (service != null) return;
@@ -81,7 +82,17 @@ class HttpFuzzTest {
         .method(route[0], body.length == 0 ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body))
         .header("Content-Type", (input[1] & 2) != 0 ? "image/png" : "application/json");
     if ((input[1] & 1) != 0) b.header("Authorization", "Bearer " + KEY);
-    HttpResponse<String> r = client.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    byte[] before = previous;
+    previous = input.clone();
+    HttpResponse<String> r;
+    try {
+      r = client.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    } catch (java.io.IOException e) {
+      // A dropped connection may come from the request before this one (it shares the connection):
+      // name it, since this input alone may replay clean.
+      throw new AssertionError(route[0] + " " + route[1] + " -> " + e + "; the input before it (base64): "
+          + (before == null ? "none" : java.util.Base64.getEncoder().encodeToString(before)), e);
+    }
     if (r.statusCode() >= 500)
       throw new AssertionError(route[0] + " " + route[1] + " -> " + r.statusCode() + " " + r.body());
     if (r.statusCode() >= 400) {
