@@ -108,7 +108,6 @@ public final class Trainer {
   private boolean overwrite;
   private int stopAfterEpochs; // tests: end the run after this many epochs, as a kill would (0: never)
   private FrozenStages frozen; // MODEL.FREEZE_STAGES of the run in progress
-  private EvalResult lastPlainEval; // the last evaluation without TEST's DBA/QE (null when it has none)
   private ProcessGroupSession group; // data-parallel training: this process's group (null: one process)
 
   public Trainer(TrainConfig cfg, ReidDataset data, PrintStream out) {
@@ -356,7 +355,7 @@ public final class Trainer {
     if (stages.configured()) out.printf("stages: %s%n", stagesNow.describe());
 
     Path lastPath = resume ? ck.file("last") : null, bestPath = ck.exists("best") && resume ? ck.file("best") : null;
-    EvalResult lastEval = null;
+    EvalResult lastEval = null, lastPlainEval = null;
     int lastEvalEpoch = -1;
     boolean stoppedByBudget = planned < s.maxEpochs();
     boolean partialEpoch = false;
@@ -533,7 +532,9 @@ public final class Trainer {
         }
         if (lastEpoch || (s.evalPeriod() > 0 && epoch % s.evalPeriod() == 0)) {
           long e0 = System.nanoTime();
-          lastEval = evaluate(model, kernels, bar);
+          Evaluation ev = evaluate(model, kernels, bar);
+          lastEval = ev.scores();
+          lastPlainEval = ev.plain();
           if (budget != null) budget.evalReserve = (System.nanoTime() - e0) / 1e9 + 2;
           lastEvalEpoch = epoch;
           row.put("rank1", lastEval.rank1());
@@ -578,7 +579,9 @@ public final class Trainer {
     }
     if (lastEval == null || lastEvalEpoch != epoch) {
       // resumed at or past MAX_EPOCHS: nothing trained, evaluate what there is
-      lastEval = evaluate(model, kernels, bar);
+      Evaluation ev = evaluate(model, kernels, bar);
+      lastEval = ev.scores();
+      lastPlainEval = ev.plain();
     }
     double totalSeconds = (System.nanoTime() - runStart) / 1e9;
     double outside = stepSeconds > 0 ? 1 - nativeSeconds / stepSeconds : 0;
@@ -641,8 +644,11 @@ public final class Trainer {
     if (frozen != null) frozen.keepInEval();
   }
 
+  /** An evaluation's scores, and those without TEST's DBA/QE when it has either (else null). */
+  record Evaluation(EvalResult scores, EvalResult plain) {}
+
   /** Query and gallery features with the test transforms, then R1 / mAP / mINP. */
-  EvalResult evaluate(ReidModel model, Kernels kernels, ProgressBar bar) throws IOException {
+  Evaluation evaluate(ReidModel model, Kernels kernels, ProgressBar bar) throws IOException {
     long t0 = System.nanoTime();
     model.eval();
     LabelledFeatures q, g;
@@ -658,15 +664,26 @@ public final class Trainer {
         t.rerank() ? RerankParams.DEFAULT : null).withDba(t.dbaK()).withQe(t.qe().equals("none") ? null
             : new QueryExpansion.Params(QueryExpansion.Kind.parse(t.qe()), t.qeK(), 1, t.qeAlpha()));
     RetrievalEval.Report rep = RetrievalEval.run(kernels, q, g, options);
-    lastPlainEval = null;
+    EvalResult plain = null;
     if (options.dbaK() > 0 || options.qe() != null) {
-      lastPlainEval = RetrievalEval.run(kernels, q, g, options.withDba(0).withQe(null)).result();
+      plain = RetrievalEval.run(kernels, q, g, options.withDba(0).withQe(null)).result();
       bar.println(String.format(Locale.ROOT, "  %s: R1 %.4f  mAP %.4f; without it: R1 %.4f  mAP %.4f",
-          postProcessing(t), rep.result().rank1(), rep.result().mAP(), lastPlainEval.rank1(), lastPlainEval.mAP()));
+          postProcessing(t), rep.result().rank1(), rep.result().mAP(), plain.rank1(), plain.mAP()));
     }
     bar.println(String.format(Locale.ROOT, "evaluation: %,d queries x %,d gallery, features %.1f s, ranking %.1f s",
         q.size(), g.size(), (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9));
-    return rep.result();
+    return new Evaluation(rep.result(), plain);
+  }
+
+  /** rank1, rank5, rank10, mAP and mINP (fractions), as summary.json gives them. */
+  private static Map<String, Object> scores(EvalResult e) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("rank1", e.rank1());
+    m.put("rank5", e.rank5());
+    m.put("rank10", e.rank10());
+    m.put("mAP", e.mAP());
+    m.put("mINP", e.mINP());
+    return m;
   }
 
   /** "DBA (k 3) + alpha-QE (k 10, alpha 3)": the post-processing TEST asks for. */
@@ -741,20 +758,10 @@ public final class Trainer {
     }
     m.put("epochs", r.epochs());
     m.put("iterations", r.iterations());
-    m.put("rank1", r.eval().rank1());
-    m.put("rank5", r.eval().rank5());
-    m.put("rank10", r.eval().rank10());
-    m.put("mAP", r.eval().mAP());
-    m.put("mINP", r.eval().mINP());
+    m.putAll(scores(r.eval()));
     if (r.plainEval() != null) {
       m.put("post_processing", postProcessing(cfg.test()));
-      Map<String, Object> plain = new LinkedHashMap<>();
-      plain.put("rank1", r.plainEval().rank1());
-      plain.put("rank5", r.plainEval().rank5());
-      plain.put("rank10", r.plainEval().rank10());
-      plain.put("mAP", r.plainEval().mAP());
-      plain.put("mINP", r.plainEval().mINP());
-      m.put("without_post_processing", plain);
+      m.put("without_post_processing", scores(r.plainEval()));
     }
     m.put("best_mAP", bestMap);
     m.put("best_epoch", bestEpoch);
