@@ -161,8 +161,7 @@ public final class TrainCommand implements Callable<Integer> {
         addr = m.getKey();
         port = m.getValue();
       } else if (env.get("MASTER_PORT") != null) {
-        port = ProcessGroupSession.Config.fromEnvironment(Map.of("RANK", "0", "WORLD_SIZE", "1", "MASTER_PORT",
-            env.get("MASTER_PORT")), timeout).masterPort();
+        port = ProcessGroupSession.Config.masterFromEnvironment(env).getValue();
       } else {
         port = freePort();
       }
@@ -177,8 +176,8 @@ public final class TrainCommand implements Callable<Integer> {
     if (rank == null || worldSize == null)
       throw new IllegalArgumentException("a group started by hand needs --rank and --world-size (and --master for "
           + "ranks on other machines than rank 0)");
-    Map.Entry<String, Integer> m = ProcessGroupSession.Config.parseMaster(master != null ? master
-        : env.getOrDefault("MASTER_ADDR", "127.0.0.1") + ":" + env.getOrDefault("MASTER_PORT", "29500"));
+    Map.Entry<String, Integer> m = master != null ? ProcessGroupSession.Config.parseMaster(master)
+        : ProcessGroupSession.Config.masterFromEnvironment(env);
     return new ProcessGroupSession.Config(rank, worldSize, m.getKey(), m.getValue(), timeout,
         ProcessGroupSession.Backend.GLOO, env.get("GLOO_SOCKET_IFNAME"));
   }

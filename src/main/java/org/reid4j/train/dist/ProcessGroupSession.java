@@ -126,9 +126,14 @@ public final class ProcessGroupSession implements AutoCloseable {
      * (default 127.0.0.1), {@code MASTER_PORT} (default 29500), {@code GLOO_SOCKET_IFNAME} (optional).
      */
     public static Config fromEnvironment(Map<String, String> env, Duration timeout) {
-      return new Config(intVar(env, "RANK", null), intVar(env, "WORLD_SIZE", null),
-          env.getOrDefault("MASTER_ADDR", "127.0.0.1"), intVar(env, "MASTER_PORT", DEFAULT_PORT), timeout, Backend.GLOO,
-          env.get("GLOO_SOCKET_IFNAME"));
+      Map.Entry<String, Integer> master = masterFromEnvironment(env);
+      return new Config(intVar(env, "RANK", null), intVar(env, "WORLD_SIZE", null), master.getKey(), master.getValue(),
+          timeout, Backend.GLOO, env.get("GLOO_SOCKET_IFNAME"));
+    }
+
+    /** {@code MASTER_ADDR} (default 127.0.0.1) and {@code MASTER_PORT} (default 29500); errors name the variable. */
+    public static Map.Entry<String, Integer> masterFromEnvironment(Map<String, String> env) {
+      return Map.entry(env.getOrDefault("MASTER_ADDR", "127.0.0.1"), intVar(env, "MASTER_PORT", DEFAULT_PORT));
     }
 
     /** True when the environment names a group ({@code WORLD_SIZE} is set). */
