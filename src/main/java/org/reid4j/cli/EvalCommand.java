@@ -442,7 +442,4 @@ public final class EvalCommand implements Callable<Integer> {
     System.out.printf("| %s | %6s | %6s | %7s | %5s | %5s |%n", name, pct(r.rank1()), pct(r.rank5()), pct(r.rank10()),
         pct(r.mAP()), pct(r.mINP()));
   }
-
-
-
 }

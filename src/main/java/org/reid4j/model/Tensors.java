@@ -127,9 +127,7 @@ public final class Tensors {
    * on another device is refused: the host copy must be explicit at the call site ({@code t.cpu()}).
    */
   public static float[] toFloats(Tensor t) {
-    if (!t.device().is_cpu())
-      throw new IllegalArgumentException("toFloats needs a CPU tensor, got one on " + t.device().str().getString()
-          + ": copy it explicitly with .cpu() where a host copy is meant");
+    requireCpu(t, "toFloats");
     Tensor c = t.detach().to(torch.ScalarType.Float).contiguous();
     float[] out = new float[Math.toIntExact(c.numel())];
     FloatBuffer b = c.createBuffer();
@@ -137,11 +135,15 @@ public final class Tensors {
     return out;
   }
 
+  private static void requireCpu(Tensor t, String reader) {
+    if (!t.device().is_cpu())
+      throw new IllegalArgumentException(reader + " needs a CPU tensor, got one on " + t.device().str().getString()
+          + ": copy it explicitly with .cpu() where a host copy is meant");
+  }
+
   /** The values of a CPU tensor as float64 (copied; detached and made contiguous); see {@link #toFloats}. */
   public static double[] toDoubles(Tensor t) {
-    if (!t.device().is_cpu())
-      throw new IllegalArgumentException("toDoubles needs a CPU tensor, got one on " + t.device().str().getString()
-          + ": copy it explicitly with .cpu() where a host copy is meant");
+    requireCpu(t, "toDoubles");
     Tensor c = t.detach().to(torch.ScalarType.Double).contiguous();
     double[] out = new double[Math.toIntExact(c.numel())];
     java.nio.DoubleBuffer b = c.createBuffer();
