@@ -405,6 +405,120 @@ void check_api() {
 }
 
 #ifdef REID4J_CUDA_EMU
+// Emulator only (this driver has no CUDA runtime of its own on a real GPU; the Java test
+// FusedAdamTest covers real devices): r4j_cuda_unscale_grads and r4j_cuda_adam_step on `count`
+// device tensors of varied sizes (empty and one-element ones, more than one launch's worth of
+// tensors) against libtorch's Adam written out on the host, for several steps.
+void check_optimiser(int count, float weight_decay) {
+  const std::string name = "optimiser: " + std::to_string(count) + " tensors, wd " + std::to_string(weight_decay);
+  const int64_t sizes[] = {0, 1, 7, 300, 5000, 1023, 70001, 2, 257};
+  std::vector<int64_t> n(count);
+  std::vector<std::vector<float>> p(count), g(count), m(count), v(count);
+  std::vector<float *> dp(count), dg(count), dm(count), dv(count);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (int t = 0; t < count; ++t) {
+    n[t] = sizes[t % 9];
+    for (auto *x : {&p[t], &g[t]}) {
+      x->resize(n[t]);
+      for (auto &e : *x) e = u(g_rng);
+    }
+    m[t].assign(n[t], 0.f);
+    v[t].assign(n[t], 0.f);
+    for (auto *d : {&dp[t], &dg[t], &dm[t], &dv[t]}) *d = nullptr;
+    if (n[t] == 0) continue;
+    const size_t bytes = n[t] * sizeof(float);
+    cudaMalloc(reinterpret_cast<void **>(&dp[t]), bytes);
+    cudaMalloc(reinterpret_cast<void **>(&dg[t]), bytes);
+    cudaMalloc(reinterpret_cast<void **>(&dm[t]), bytes);
+    cudaMalloc(reinterpret_cast<void **>(&dv[t]), bytes);
+    cudaMemcpy(dp[t], p[t].data(), bytes, cudaMemcpyHostToDevice);
+    cudaMemset(dm[t], 0, bytes);
+    cudaMemset(dv[t], 0, bytes);
+  }
+  float *found = nullptr;
+  cudaMalloc(reinterpret_cast<void **>(&found), sizeof(float));
+  const float lr = 3.5e-4f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, scale = 1024.f;
+  double worst = 0;
+  bool ok = true;
+  for (int step = 1; step <= 3 && ok; ++step) {
+    // fresh gradients, scaled as AMP scales them, then unscaled on the device
+    for (int t = 0; t < count; ++t) {
+      std::vector<float> scaled(n[t]);
+      for (int64_t i = 0; i < n[t]; ++i) {
+        g[t][i] = u(g_rng);
+        scaled[i] = g[t][i] * scale;
+      }
+      if (n[t] > 0) cudaMemcpy(dg[t], scaled.data(), n[t] * sizeof(float), cudaMemcpyHostToDevice);
+    }
+    cudaMemset(found, 0, sizeof(float));
+    ok &= status_ok(r4j_cuda_unscale_grads(count, dg.data(), n.data(), 1.f / scale, found, nullptr), name + " unscale");
+    float f = -1;
+    cudaMemcpy(&f, found, sizeof(float), cudaMemcpyDeviceToHost);
+    ok &= f == 0.f;
+    const double bc1 = 1 - std::pow(double(b1), step), bc2 = 1 - std::pow(double(b2), step);
+    std::vector<float> ss(count, float(lr / bc1)), bs(count, float(std::sqrt(bc2)));
+    ok &= status_ok(r4j_cuda_adam_step(count, dp.data(), dg.data(), dm.data(), dv.data(), n.data(), ss.data(),
+                                       bs.data(), b1, b2, eps, weight_decay, nullptr), name + " adam");
+    for (int t = 0; t < count && ok; ++t) {
+      std::vector<float> got(n[t]), gm(n[t]);
+      if (n[t] == 0) continue;
+      cudaMemcpy(got.data(), dp[t], n[t] * sizeof(float), cudaMemcpyDeviceToHost);
+      cudaMemcpy(gm.data(), dm[t], n[t] * sizeof(float), cudaMemcpyDeviceToHost);
+      for (int64_t i = 0; i < n[t]; ++i) {  // libtorch's order of operations, in float
+        const float gi = g[t][i] * scale * (1.f / scale) + (weight_decay != 0.f ? p[t][i] * weight_decay : 0.f);
+        m[t][i] = m[t][i] * b1 + gi * (1 - b1);
+        v[t][i] = v[t][i] * b2 + (1 - b2) * gi * gi;
+        const float denom = std::sqrt(v[t][i]) / bs[t] + eps;
+        p[t][i] = p[t][i] - ss[t] * (m[t][i] / denom);
+        const double e = std::max(std::fabs(double(got[i]) - p[t][i]), std::fabs(double(gm[i]) - m[t][i]));
+        worst = std::max(worst, e);
+        if (e > 1e-6 * (1 + std::fabs(p[t][i]))) ok = false;
+      }
+    }
+  }
+  // a non-finite gradient anywhere sets found_inf; finite ones leave it alone
+  const int last = count - 1;
+  if (ok && n[last] > 0) {
+    const float bad[2] = {INFINITY, NAN};
+    for (float b : bad) {
+      cudaMemcpy(dg[last] + n[last] - 1, &b, sizeof(float), cudaMemcpyHostToDevice);
+      cudaMemset(found, 0, sizeof(float));
+      ok &= status_ok(r4j_cuda_unscale_grads(count, dg.data(), n.data(), 0.5f, found, nullptr), name + " unscale inf");
+      float f = 0;
+      cudaMemcpy(&f, found, sizeof(float), cudaMemcpyDeviceToHost);
+      ok &= f == 1.f;
+    }
+  }
+  for (int t = 0; t < count; ++t)
+    for (float *d : {dp[t], dg[t], dm[t], dv[t]}) cudaFree(d);
+  cudaFree(found);
+  report(ok, name, "max |diff| " + std::to_string(worst));
+}
+
+void check_optimiser_api() {
+  int64_t n[1] = {4}, neg[1] = {-1};
+  float *null_ptrs[1] = {nullptr}, f = 0, ss[1] = {1e-3f}, bs[1] = {0.1f}, zero[1] = {0.f};
+  float buf[4] = {0, 0, 0, 0};
+  float *ptrs[1] = {buf};
+  const float *cptrs[1] = {buf};
+  report(r4j_cuda_unscale_grads(-1, ptrs, n, 1.f, &f, nullptr) == R4J_EINVAL, "api: unscale, count < 0 -> EINVAL");
+  report(r4j_cuda_unscale_grads(1, null_ptrs, n, 1.f, &f, nullptr) == R4J_EINVAL, "api: unscale, null tensor -> EINVAL");
+  report(r4j_cuda_unscale_grads(1, ptrs, neg, 1.f, &f, nullptr) == R4J_EINVAL, "api: unscale, numel < 0 -> EINVAL");
+  report(r4j_cuda_unscale_grads(1, ptrs, n, 1.f, nullptr, nullptr) == R4J_EINVAL, "api: unscale, null found_inf -> EINVAL");
+  report(r4j_cuda_unscale_grads(1, ptrs, n, INFINITY, &f, nullptr) == R4J_EINVAL, "api: unscale, inf scale -> EINVAL");
+  report(r4j_cuda_adam_step(1, ptrs, cptrs, ptrs, null_ptrs, n, ss, bs, 0.9f, 0.999f, 1e-8f, 0, nullptr) == R4J_EINVAL,
+         "api: adam, null exp_avg_sq -> EINVAL");
+  report(r4j_cuda_adam_step(1, ptrs, cptrs, ptrs, ptrs, n, ss, zero, 0.9f, 0.999f, 1e-8f, 0, nullptr) == R4J_EINVAL,
+         "api: adam, bc2_sqrt 0 -> EINVAL");
+  report(r4j_cuda_adam_step(1, ptrs, cptrs, ptrs, ptrs, n, ss, bs, 1.0f, 0.999f, 1e-8f, 0, nullptr) == R4J_EINVAL,
+         "api: adam, beta1 1 -> EINVAL");
+  report(r4j_cuda_adam_step(0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0.9f, 0.999f, 1e-8f, 0,
+                            nullptr) == R4J_OK,
+         "api: adam, no tensors -> OK");
+}
+#endif
+
+#ifdef REID4J_CUDA_EMU
 // Emulator only: every function, with device allocations failing at different points, returns
 // R4J_ENOMEM with a message and frees what it had allocated.
 void check_out_of_memory() {
@@ -761,6 +875,11 @@ int main(int argc, char **argv) {
 #ifdef REID4J_CUDA_EMU
   check_out_of_memory();
   check_rows_out_of_memory();
+  check_optimiser_api();
+  check_optimiser(1, 0.f);
+  check_optimiser(9, 5e-4f);
+  check_optimiser(61, 5e-4f);  // three launches of at most 24 tensors
+  check_optimiser(24, 0.f);
 #endif
 
   std::printf("--- %d passed, %d failed ---\n", g_pass, g_fail);

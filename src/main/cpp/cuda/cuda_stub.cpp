@@ -44,5 +44,10 @@ int64_t r4j_cuda_rows_count(void *) {
   not_built();
   return -1;
 }
+int r4j_cuda_unscale_grads(int64_t, float *const *, const int64_t *, float, float *, void *) { return not_built(); }
+int r4j_cuda_adam_step(int64_t, float *const *, const float *const *, float *const *, float *const *, const int64_t *,
+                       const float *, const float *, float, float, float, float, void *) {
+  return not_built();
+}
 void r4j_cuda_rows_free(void *) {}  // no handle can exist: r4j_cuda_rows_create never makes one
 }

@@ -185,6 +185,33 @@ int64_t r4j_cuda_rows_count(void *h);
 /* Frees the handle and its device memory. A null handle is a no-op. */
 void r4j_cuda_rows_free(void *h);
 
+/* ---------------------------------------------------------------------------------------------
+ * 6. Optimiser arithmetic on tensors that already live on the device (CUDA only): the trainer's
+ *    AMP unscaling and Adam update over all of a model's parameter tensors in a few launches
+ *    instead of several small kernels per tensor.
+ *
+ * Unlike every call above, the tensor pointers here are DEVICE pointers (float32, dense) of the
+ * current device (r4j_cuda_set_device), e.g. libtorch's parameters and gradients; the arrays
+ * holding them (and numel, step_size, bc2_sqrt) are host memory, free to reuse once the call
+ * returns. The work is queued on `stream` (a cudaStream_t of the current device; NULL is the legacy
+ * default stream) and the call returns without waiting for it: the caller orders it with its other
+ * device work by passing the stream that work runs on. count >= 0 tensors of numel[i] >= 0 floats;
+ * a pointer may be NULL only where numel[i] == 0. Tensors must not overlap.
+ */
+/* grads[i][j] *= inv_scale for every element; *found_inf (a device float) is set to 1 when any
+ * result is NaN or infinite and is otherwise left as it was (the caller zeroes it first). */
+int r4j_cuda_unscale_grads(int64_t count, float *const *grads, const int64_t *numel, float inv_scale,
+                           float *found_inf, void *stream);
+/* One Adam step (Kingma & Ba) with coupled L2 weight decay, element by element in the order of
+ * libtorch's Adam: g = grad + weight_decay * p; m = beta1 m + (1 - beta1) g;
+ * v = beta2 v + (1 - beta2) g^2; p -= step_size[i] * m / (sqrt(v) / bc2_sqrt[i] + eps), where for
+ * tensor i at its step t the caller gives step_size[i] = lr / (1 - beta1^t) and
+ * bc2_sqrt[i] = sqrt(1 - beta2^t) (> 0). exp_avg (m) and exp_avg_sq (v) are updated in place. */
+int r4j_cuda_adam_step(int64_t count, float *const *params, const float *const *grads, float *const *exp_avg,
+                       float *const *exp_avg_sq, const int64_t *numel, const float *step_size,
+                       const float *bc2_sqrt, float beta1, float beta2, float eps, float weight_decay,
+                       void *stream);
+
 #ifdef __cplusplus
 }
 #endif

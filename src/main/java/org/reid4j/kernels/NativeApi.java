@@ -129,4 +129,14 @@ public final class NativeApi {
   public static native long r4j_cuda_rows_count(Pointer h);
 
   public static native void r4j_cuda_rows_free(Pointer h);
+
+  // 6. Optimiser arithmetic on device tensors (device pointers as addresses; the arrays are host memory).
+  public static native int r4j_cuda_unscale_grads(long count, @Cast("float*const*") long[] grads,
+      @Cast("const int64_t*") long[] numel, float invScale, @Cast("float*") long foundInf, @Cast("void*") long stream);
+
+  public static native int r4j_cuda_adam_step(long count, @Cast("float*const*") long[] params,
+      @Cast("const float*const*") long[] grads, @Cast("float*const*") long[] expAvg,
+      @Cast("float*const*") long[] expAvgSq, @Cast("const int64_t*") long[] numel, @Cast("const float*") float[] stepSize,
+      @Cast("const float*") float[] bc2Sqrt, float beta1, float beta2, float eps, float weightDecay,
+      @Cast("void*") long stream);
 }

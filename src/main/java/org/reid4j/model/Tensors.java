@@ -135,6 +135,16 @@ public final class Tensors {
     return out;
   }
 
+  /**
+   * The address of a dense tensor's memory on its own device, for native calls that take device
+   * pointers (reid4j.h section 6). Java never reads through it.
+   */
+  public static long address(Tensor t) {
+    if (!t.is_contiguous())
+      throw new IllegalArgumentException("address of a non-contiguous tensor " + shapeString(t));
+    return t.data_ptr().address();
+  }
+
   private static void requireCpu(Tensor t, String reader) {
     if (!t.device().is_cpu())
       throw new IllegalArgumentException(reader + " needs a CPU tensor, got one on " + t.device().str().getString()

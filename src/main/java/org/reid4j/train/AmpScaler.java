@@ -1,12 +1,12 @@
 package org.reid4j.train;
 
-import java.util.ArrayList;
 import java.util.List;
-import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.reid4j.kernels.NativeApi;
+import org.reid4j.model.Tensors;
 
 /**
  * Mixed precision for CUDA: float16 autocast around the forward pass and dynamic loss scaling.
@@ -54,21 +54,26 @@ final class AmpScaler {
   /**
    * Divides every gradient by S in place and returns a 0-dim float tensor on the gradients' device:
    * 1 when some gradient holds a NaN or an infinity (then do not step), else 0. No synchronisation.
+   * Dense float32 CUDA gradients go through one multi-tensor kernel ({@code r4j_cuda_unscale_grads})
+   * where reid4j's library has its CUDA kernels; otherwise a multiplication per gradient and one
+   * finiteness check over all of them.
    */
-  Tensor unscale(Optimizer... optimizers) {
-    Scalar inv = new Scalar(1.0 / scale);
-    List<Tensor> grads = new ArrayList<>();
-    for (Optimizer opt : optimizers) {
-      if (opt == null) continue;
-      for (long g = 0; g < opt.param_groups().size(); g++) {
-        TensorVector params = opt.param_groups().get(g).params();
-        for (long i = 0; i < params.size(); i++) {
-          Tensor grad = params.get(i).grad();
-          if (grad.defined()) grads.add(grad);
-        }
-      }
-    }
+  Tensor unscale(List<Tensor> grads) {
     if (grads.isEmpty()) throw new IllegalStateException("no gradients to unscale: was backward() called?");
+    if (nativeUsable(grads)) {
+      Tensor found = Tensors.zeros(grads.get(0).device());
+      long[] ptrs = new long[grads.size()], numel = new long[grads.size()];
+      for (int i = 0; i < ptrs.length; i++) {
+        ptrs[i] = Tensors.address(grads.get(i));
+        numel[i] = grads.get(i).numel();
+      }
+      int rc = NativeApi.r4j_cuda_unscale_grads(ptrs.length, ptrs, numel, (float) (1.0 / scale),
+          Tensors.address(found), Devices.currentStream(grads.get(0).device()));
+      if (rc != NativeApi.R4J_OK)
+        throw new IllegalStateException("unscaling the gradients on the device failed: " + NativeApi.r4j_last_error().getString());
+      return found;
+    }
+    Scalar inv = new Scalar(1.0 / scale);
     TensorVector flat = new TensorVector();
     for (Tensor grad : grads) {
       grad.mul_(inv);
@@ -76,6 +81,17 @@ final class AmpScaler {
     }
     // One check over all gradients at once.
     return torch.isfinite(torch.cat(flat)).all().logical_not().to(torch.ScalarType.Float);
+  }
+
+  /** Dense float32 gradients all on one CUDA device, and the native CUDA kernels built. */
+  private static boolean nativeUsable(List<Tensor> grads) {
+    if (NativeApi.loadError() != null || NativeApi.r4j_cuda_compiled() != 1) return false;
+    org.bytedeco.pytorch.Device d = grads.get(0).device();
+    if (!d.is_cuda()) return false;
+    for (Tensor g : grads)
+      if (!g.is_cuda() || g.scalar_type().intern() != torch.ScalarType.Float || !g.is_contiguous() || g.device().index() != d.index())
+        return false;
+    return true;
   }
 
   /** After the step's host copy: whether the step was taken (no overflow) updates S. */

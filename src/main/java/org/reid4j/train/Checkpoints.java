@@ -68,7 +68,7 @@ public final class Checkpoints {
       String config) {}
 
   /** What {@link #save} and {@link #load} handle besides the metadata; centres may be null. */
-  public record State(Module model, Optimizer optimizer, Module centers, Optimizer centerOptimizer) {}
+  public record State(Module model, Optimizers.Groups optimizer, Module centers, Optimizer centerOptimizer) {}
 
   private final Path dir;
 

@@ -165,6 +165,30 @@ public final class Devices {
     }
   }
 
+  private static volatile java.lang.reflect.Method currentStream, streamHandle;
+
+  /**
+   * The address of libtorch's current CUDA stream (a cudaStream_t) on {@code device}, for native
+   * kernels that must run in order with libtorch's work; 0 (the legacy default stream, libtorch's
+   * default) for a CPU device. Through reflection: the CUDA preset classes are only on a GPU class
+   * path.
+   */
+  public static long currentStream(Device device) {
+    if (!device.is_cuda()) return 0;
+    try {
+      if (currentStream == null) {
+        java.lang.reflect.Method m = Class.forName(TORCH_CUDA).getMethod("getCurrentCUDAStream", byte.class);
+        streamHandle = m.getReturnType().getMethod("stream");
+        currentStream = m;
+      }
+      Object s = currentStream.invoke(null, (byte) Math.max(0, device.index()));
+      Object handle = streamHandle.invoke(s);
+      return handle == null ? 0 : ((org.bytedeco.javacpp.Pointer) handle).address();
+    } catch (ReflectiveOperationException | LinkageError e) {
+      throw new IllegalStateException("cannot ask libtorch for its current CUDA stream: " + e, e);
+    }
+  }
+
   private static String firstLine(String m) {
     int nl = m.indexOf('\n');
     return nl < 0 ? m : m.substring(0, nl);

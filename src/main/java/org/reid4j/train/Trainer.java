@@ -106,9 +106,13 @@ public final class Trainer {
   private final Path outDir;
   private final boolean tty;
   private boolean overwrite;
+  private Boolean overlapBatches; // tests: overlap batch loading with the step on any device (null: on a GPU)
   private int stopAfterEpochs; // tests: end the run after this many epochs, as a kill would (0: never)
   private FrozenStages frozen; // MODEL.FREEZE_STAGES of the run in progress
   private ProcessGroupSession group; // data-parallel training: this process's group (null: one process)
+  private boolean multiTensor; // the run's Adam steps as reid4j's multi-tensor CUDA kernels
+  /** REID4J_OVERLAP=0: on a GPU, load the next batch after a step instead of during it (for comparisons). */
+  static final boolean NO_OVERLAP = "0".equals(System.getenv("REID4J_OVERLAP"));
 
   public Trainer(TrainConfig cfg, ReidDataset data, PrintStream out) {
     this(cfg, data, out, ProgressBar.isTerminal());
@@ -195,6 +199,15 @@ public final class Trainer {
     return this;
   }
 
+  /**
+   * Tests: whether each step fetches the next batch and starts its copy before waiting for the device
+   * (by default only on a GPU), so that the bookkeeping can be checked on the CPU.
+   */
+  Trainer overlapBatches(boolean on) {
+    this.overlapBatches = on;
+    return this;
+  }
+
   /** Trains (from scratch, or from {@code OUTPUT_DIR/checkpoints/last.pt} when {@code resume}) and evaluates. */
   public Result run(boolean resume) throws IOException {
     long runStart = System.nanoTime();
@@ -244,12 +257,11 @@ public final class Trainer {
     CrossBatchMemory xbm = xbmCfg.size() > 0
         ? new CrossBatchMemory(xbmCfg.size(), model.featureDim(), kernels, s.tripletMargin(), s.softMargin()) : null;
 
-    List<Optimizers.Param> params = new ArrayList<>();
-    for (ReidModel.NamedParam p : model.namedParams()) params.add(new Optimizers.Param(p.name(), p.tensor(), p.isBias()));
-    Optimizers.Groups groups = Optimizers.create(new Optimizers.Settings(s.optimizer(), s.baseLr(), s.weightDecay(),
-        s.weightDecayBias(), s.biasLrFactor(), s.momentum()), params);
+    Optimizers.Groups groups = Optimizers.forModel(new Optimizers.Settings(s.optimizer(), s.baseLr(), s.weightDecay(),
+        s.weightDecayBias(), s.biasLrFactor(), s.momentum()), model);
+    multiTensor = groups.multiTensorKernels();
     Optimizer centerOpt = center == null ? null : Optimizers.centers(center.parameters(), s.centerLr());
-    Checkpoints.State state = new Checkpoints.State(model, groups.optimizer(), center, centerOpt);
+    Checkpoints.State state = new Checkpoints.State(model, groups, center, centerOpt);
     LrSchedule configured = new LrSchedule(LrSchedule.Kind.parse(s.schedule()), s.warmupFactor(), s.warmupEpochs(),
         s.steps(), s.gamma(), s.maxEpochs());
     LrSchedule schedule = configured;
@@ -405,15 +417,17 @@ public final class Trainer {
             cfg.dataloader().prefetch(), mix(s.seed() ^ 0x5DEECE66DL ^ rankSalt, epoch))) {
           int it = 0;
           long tPrev = System.nanoTime();
-          while (loader.hasNext()) {
-            Batch b = loader.next();
+          // the next batch's loading and copy during this step (GPU; the CPU only in tests)
+          boolean overlap = overlapBatches != null ? overlapBatches : cuda && !NO_OVERLAP;
+          Batch b = loader.hasNext() ? loader.next() : null;
+          while (b != null) {
             it++;
             double factor = schedule.factor(epoch, (it - 1) / (double) n) * stage.lrFactor();
             groups.setFactor(factor);
             long t0 = System.nanoTime();
             float[] v;
             try {
-              v = step.run(b, true);
+              v = step.run(b, true, overlap ? loader : null);
             } catch (IllegalArgumentException e) {
               if (e.getMessage() == null || !e.getMessage().contains("non-finite")) throw e;
               throw new IllegalStateException(String.format(Locale.ROOT, "training diverged at epoch %d iteration %d: "
@@ -441,7 +455,7 @@ public final class Trainer {
             bar.update(new ProgressBar.Status(epoch, planned, it, n, sumLoss / it, sumId / it, sumTri / it,
                 sumCen / it, sumAcc / it, groups.lr(0), rate, eta));
             long t2 = System.nanoTime();
-            epochNative += (t1 - t0) / 1e9;
+            epochNative += (t1 - t0) / 1e9 - step.loaderWait;
             epochStep += (t2 - tPrev) / 1e9;
             tPrev = t2;
             if (budget != null && it < n && mustStop(budget)) {
@@ -453,6 +467,7 @@ public final class Trainer {
                   epoch + 1, it, n, budget.evalReserve));
               break;
             }
+            b = overlap ? step.takeNext() : loader.hasNext() ? loader.next() : null;
           }
           if (loader.skippedImages() > 0)
             bar.println("warning: " + loader.skippedImages() + " training images could not be loaded this epoch");
@@ -747,6 +762,7 @@ public final class Trainer {
     m.put("device", cuda ? "cuda" : "cpu");
     if (cuda) m.put("gpu", Devices.deviceName(0));
     m.put("amp", amp != null);
+    m.put("adam_multi_tensor_kernels", multiTensor);
     if (amp != null) {
       m.put("amp_loss_scale", amp.scale());
       m.put("amp_skipped_steps", amp.skippedSteps());
@@ -861,6 +877,15 @@ public final class Trainer {
     /** Seconds spent in the gradient all-reduce so far (waiting for the slowest rank included). */
     double syncSeconds;
 
+    /** The model's and the centres' gradients that are defined. */
+    private List<Tensor> grads() {
+      List<Tensor> out = groups.grads();
+      if (centerOpt != null)
+        for (Tensor c : toList(center.parameters()))
+          if (c.grad().defined()) out.add(c.grad());
+      return out;
+    }
+
     private void syncGradients() {
       long t0 = System.nanoTime();
       group.allReduceGradients(synced);
@@ -883,8 +908,31 @@ public final class Trainer {
       this.input = input;
     }
 
+    /** The batch {@link #run} fetched from the loader and started copying (null: none, or the loader is done). */
+    private Batch next;
+    /** Seconds {@link #run} spent waiting for the loader's next batch, in its last call. */
+    double loaderWait;
+
     float[] run(Batch b, boolean update) {
-      input.load(b);
+      return run(b, update, null);
+    }
+
+    /** The batch the last {@link #run} with a loader fetched (null at the end of the epoch). */
+    Batch takeNext() {
+      Batch n = next;
+      next = null;
+      return n;
+    }
+
+    /**
+     * One step on {@code b}. With {@code loader} (GPU only), the next batch is taken from it and its
+     * copy to the device started while the device computes this step, before the step's one wait;
+     * {@link #takeNext} then hands it over.
+     */
+    float[] run(Batch b, boolean update, DataLoader loader) {
+      loaderWait = 0;
+      next = null;
+      if (!input.isPrefetched(b)) input.load(b);
       try (PointerScope scope = new PointerScope()) {
         Tensor x = input.images(b);
         Tensor y = Tensors.longs(b.pids(), device);
@@ -911,14 +959,14 @@ public final class Trainer {
           xl = xbm.step(gfeat, b.pids()).loss();
           total = total.add(xl.mul(new Scalar(s.xbm().weight())));
         }
-        groups.optimizer().zero_grad();
+        groups.zeroGrad();
         if (centerOpt != null) centerOpt.zero_grad();
         Tensor overflow = null;
         if (amp != null) {
           amp.scale(total).backward();
           // averaged while still scaled, so that every rank sees the same overflow verdict
           if (update && group != null) syncGradients();
-          if (update) overflow = amp.unscale(groups.optimizer(), centerOpt);
+          if (update) overflow = amp.unscale(grads());
         } else {
           total.backward();
           if (update && group != null) syncGradients();
@@ -932,15 +980,22 @@ public final class Trainer {
             xl != null ? xl : correct.mul(new Scalar(0))};
         TensorVector parts = new TensorVector();
         for (Tensor t : row) parts.push_back(t.detach().to(torch.ScalarType.Float).reshape(1));
-        float[] v = Tensors.toFloats(torch.cat(parts).cpu());
+        Tensor numbers = torch.cat(parts);
+        if (loader != null) { // the next batch's host work and copy, overlapped with this step on the device
+          long w0 = System.nanoTime();
+          next = loader.hasNext() ? loader.next() : null;
+          loaderWait = (System.nanoTime() - w0) / 1e9;
+          if (next != null) input.prefetch(next);
+        }
+        float[] v = Tensors.toFloats(numbers.cpu());
         if (!update) {
-          groups.optimizer().zero_grad();
+          groups.zeroGrad();
           if (centerOpt != null) centerOpt.zero_grad();
           return v;
         }
         boolean stepOk = amp == null || v[6] == 0;
         if (stepOk) {
-          groups.optimizer().step();
+          groups.step();
           if (center != null) {
             for (Tensor c : toList(center.parameters()))
               if (c.grad().defined()) c.grad().mul_(new Scalar(1.0 / s.centerWeight()));
@@ -1058,59 +1113,107 @@ public final class Trainer {
   }
 
   /**
-   * The batch's images through one reusable host buffer (no allocation per step). On the CPU the
-   * tensor views the buffer ({@code from_blob}: valid until the next load). For a GPU the buffer is
-   * page-locked and the copy to the device is asynchronous; the next {@link #load} may only rewrite it
-   * once that copy is done, which the step's host read of its losses guarantees.
+   * The batch's images through reusable host buffers (no allocation per step). On the CPU the
+   * tensor views the buffer ({@code from_blob}: valid until the next load). For a GPU there are two
+   * page-locked buffers used in turn, each copied to the device asynchronously: {@link #prefetch}
+   * loads the next batch into one while the device still computes the step that read the other,
+   * and a buffer is rewritten only after the step that copied from it has been waited for (each step
+   * reads its losses on the host once, which waits for all of the step's device work).
    */
   static final class StepInput implements AutoCloseable {
     private final Device device;
-    private FloatPointer buf; // CPU: owned native buffer; GPU: a view of the pinned tensor's memory
-    private Tensor pinned;    // GPU: page-locked host tensor
-    private long capacity;
+    private final FloatPointer[] bufs = new FloatPointer[2]; // CPU: owned native buffer; GPU: views of the pinned tensors
+    private final Tensor[] pinned = new Tensor[2];          // GPU: page-locked host tensors
+    private final long[] capacity = new long[2];
+    private int cur;                                         // the buffer the last load filled
+    private Batch prefetchedBatch;                           // GPU: the batch whose copy prefetch started
+    private Tensor prefetched;                               // GPU: its images on the device (one reference held)
 
     StepInput(Device device) {
       this.device = device;
     }
 
-    /** Copies the batch's pixels into the buffer (growing it first). */
+    /** Copies the batch's pixels into the current buffer (growing it first). */
     void load(Batch b) {
       long n = (long) b.size() * b.channels() * b.height() * b.width();
-      if (n > capacity) {
-        close();
+      if (n > capacity[cur]) {
+        free(cur);
         // The buffer lives until close(), whatever scope the caller is in: one extra reference
         // outlives this scope, and close() releases it.
         try (PointerScope own = new PointerScope()) {
           if (device.is_cpu()) {
-            buf = new FloatPointer(n);
+            bufs[cur] = new FloatPointer(n);
           } else {
-            pinned = Tensors.pinnedHost(n);
-            pinned.retainReference();
-            buf = pinned.data_ptr_float(); // host: page-locked CPU memory
+            pinned[cur] = Tensors.pinnedHost(n);
+            pinned[cur].retainReference();
+            bufs[cur] = pinned[cur].data_ptr_float(); // host: page-locked CPU memory
           }
-          buf.retainReference();
+          bufs[cur].retainReference();
         }
-        capacity = n;
+        capacity[cur] = n;
       }
-      buf.position(0).put(b.images(), 0, (int) n);
+      bufs[cur].position(0).put(b.images(), 0, (int) n);
     }
 
-    /** The images last {@link #load}ed, as an [N, C, H, W] float32 tensor on the device. */
+    /**
+     * The images of {@code b} as an [N, C, H, W] float32 tensor on the device: the copy {@link #prefetch}
+     * started when it was given {@code b}, else those last {@link #load}ed.
+     */
     Tensor images(Batch b) {
+      if (prefetched != null && prefetchedBatch == b) {
+        Tensor x = prefetched;
+        prefetched = null;
+        prefetchedBatch = null;
+        PointerScope caller = PointerScope.getInnerScope();
+        if (caller != null) { // the caller's scope takes over the reference held here
+          caller.attach(x);
+          x.releaseReference();
+        } // else the garbage collector frees it
+        return x;
+      }
       long[] shape = {b.size(), b.channels(), b.height(), b.width()};
-      if (device.is_cpu()) return Tensors.hostView(buf, shape);
+      if (device.is_cpu()) return Tensors.hostView(bufs[cur], shape);
       long n = shape[0] * shape[1] * shape[2] * shape[3];
-      return pinned.narrow(0, 0, n).view(shape).to(device, torch.ScalarType.Float, true, false,
+      return pinned[cur].narrow(0, 0, n).view(shape).to(device, torch.ScalarType.Float, true, false,
           new org.bytedeco.pytorch.MemoryFormatOptional());
+    }
+
+    /**
+     * Loads {@code next} into the other buffer and, on a GPU, starts its copy to the device, queued
+     * behind the work already issued. Call while the device computes a step that has not been waited
+     * for yet; the buffer it rewrites was last copied from two steps ago. (On the CPU the step is done
+     * by then, and the prefetched images are a view of the other buffer.)
+     */
+    boolean isPrefetched(Batch b) {
+      return prefetched != null && prefetchedBatch == b;
+    }
+
+    void prefetch(Batch next) {
+      if (prefetched != null) prefetched.releaseReference();
+      cur ^= 1;
+      load(next);
+      try (PointerScope own = new PointerScope()) {
+        prefetched = images(next);
+        prefetched.retainReference();
+      }
+      prefetchedBatch = next;
+    }
+
+    private void free(int i) {
+      if (bufs[i] != null) bufs[i].close();
+      if (pinned[i] != null) pinned[i].close();
+      pinned[i] = null;
+      bufs[i] = null;
+      capacity[i] = 0;
     }
 
     @Override
     public void close() {
-      if (buf != null) buf.close();
-      if (pinned != null) pinned.close();
-      pinned = null;
-      buf = null;
-      capacity = 0;
+      if (prefetched != null) prefetched.releaseReference();
+      prefetched = null;
+      prefetchedBatch = null;
+      free(0);
+      free(1);
     }
   }
 }

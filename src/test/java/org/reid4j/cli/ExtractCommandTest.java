@@ -11,8 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import javax.imageio.ImageIO;
-import org.bytedeco.pytorch.Adam;
-import org.bytedeco.pytorch.AdamOptions;
 import org.bytedeco.pytorch.JitModule;
 import org.bytedeco.pytorch.QualifiedName;
 import org.junit.jupiter.api.Test;
@@ -29,6 +27,7 @@ import org.reid4j.model.ReidModel;
 import org.reid4j.serve.Extractor;
 import org.reid4j.serve.ModelEmbedder;
 import org.reid4j.train.Checkpoints;
+import org.reid4j.train.Optimizers;
 
 /** {@code reid4j extract} end to end on tiny models and images written to a temporary folder. */
 class ExtractCommandTest {
@@ -99,7 +98,7 @@ class ExtractCommandTest {
   static Path checkpoint(Path dir) throws Exception {
     TrainConfig cfg = config();
     try (ReidModel m = model(cfg, 5)) {
-      Adam adam = new Adam(m.parameters(), new AdamOptions(1e-3));
+      Optimizers.Groups adam = Optimizers.forModel(new Optimizers.Settings("adam", 1e-3, 0, 0, 1, 0.9), m);
       Checkpoints.Meta meta = new Checkpoints.Meta(Checkpoints.FORMAT, 1, 10, 5, "test", Checkpoints.signature(m), 1,
           -1, 0, 1.0, "now", Map.of(), cfg.toYaml());
       return new Checkpoints(dir.resolve("run/checkpoints")).save("best", meta,

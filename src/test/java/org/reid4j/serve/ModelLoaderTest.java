@@ -13,8 +13,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import org.bytedeco.pytorch.Adam;
-import org.bytedeco.pytorch.AdamOptions;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,6 +20,7 @@ import org.reid4j.config.TrainConfig;
 import org.reid4j.model.ModelSpec;
 import org.reid4j.model.ReidModel;
 import org.reid4j.train.Checkpoints;
+import org.reid4j.train.Optimizers;
 
 /** Loading models for inference from training checkpoints and bare model files. */
 class ModelLoaderTest {
@@ -29,7 +28,7 @@ class ModelLoaderTest {
 
   /** Writes model as reid4j train does: a checkpoint with metadata and the config. */
   static Path checkpoint(ReidModel model, TrainConfig cfg, Path dir) throws Exception {
-    Adam adam = new Adam(model.parameters(), new AdamOptions(1e-3));
+    Optimizers.Groups adam = Optimizers.forModel(new Optimizers.Settings("adam", 1e-3, 0, 0, 1, 0.9), model);
     Checkpoints.Meta meta = new Checkpoints.Meta(Checkpoints.FORMAT, 3, 42, model.numClasses(), "test",
         Checkpoints.signature(model), 1, -1, 0, 1.0, "now", Map.of(), cfg.toYaml());
     return new Checkpoints(dir.resolve("checkpoints")).save("best", meta, new Checkpoints.State(model, adam, null, null));

@@ -60,7 +60,7 @@ class FrozenStagesTest {
       if (frozenPrefixes.stream().anyMatch(p.name()::startsWith)) frozenParams++;
     assertTrue(frozenParams > 0 && frozenParams == frozen.tensors(), spec.backbone() + ": " + frozen.tensors());
     int inOptimizer = 0;
-    for (int g = 0; g < groups.size(); g++) inOptimizer += (int) groups.optimizer().param_groups().get(g).params().size();
+    for (int g = 0; g < groups.size(); g++) inOptimizer += (int) groups.params(g).size();
     assertEquals(m.namedParams().size() - frozenParams, inOptimizer, "the optimiser leaves the frozen tensors out");
 
     Map<String, Tensor> before = snapshot(m);
@@ -71,9 +71,9 @@ class FrozenStagesTest {
       try (PointerScope s = new PointerScope()) {
         Tensor y = Tensors.longs(labels, Tensors.CPU);
         Tensor x = torch.randn(labels.length, channels, h, w).mul(Tensors.scalar(2)).add(Tensors.scalar(0.5));
-        groups.optimizer().zero_grad();
+        groups.zeroGrad();
         ce.forward(m.forward(x, y).logits(), y).backward();
-        groups.optimizer().step();
+        groups.step();
       }
     }
     int same = 0, moved = 0;

@@ -95,9 +95,9 @@ public final class TrainBenchmark {
         var y = org.reid4j.model.Tensors.longs(first.pids(), org.reid4j.model.Tensors.CPU);
         ReidModel.Output o = model.forward(x, y);
         var loss = ce.forward(o.logits(), y).add(tri.forward(o.globalFeat(), first.pids()).loss());
-        g.optimizer().zero_grad();
+        g.zeroGrad();
         loss.backward();
-        g.optimizer().step();
+        g.step();
         loss.item_double();
       }
       double sec = (System.nanoTime() - a) / 1e9;

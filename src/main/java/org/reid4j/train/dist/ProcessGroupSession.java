@@ -382,7 +382,7 @@ public final class ProcessGroupSession implements AutoCloseable {
       long bytes = 0;
       for (Tensor g : grads) {
         long b = g.numel() * g.element_size();
-        boolean compatible = bucket.isEmpty() || (bucket.get(0).scalar_type() == g.scalar_type());
+        boolean compatible = bucket.isEmpty() || (bucket.get(0).scalar_type().intern() == g.scalar_type().intern());
         if (!bucket.isEmpty() && (!compatible || bytes + b > BUCKET_BYTES)) {
           reduceBucket(bucket);
           bucket.clear();
@@ -499,7 +499,7 @@ public final class ProcessGroupSession implements AutoCloseable {
     try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
       // one flat tensor per dtype (BatchNorm's counters are int64)
       Map<torch.ScalarType, List<Tensor>> byType = new LinkedHashMap<>();
-      for (Tensor t : tensors) byType.computeIfAbsent(t.scalar_type(), k -> new ArrayList<>()).add(t.detach());
+      for (Tensor t : tensors) byType.computeIfAbsent(t.scalar_type().intern(), k -> new ArrayList<>()).add(t.detach());
       for (List<Tensor> same : byType.values()) {
         TensorVector v = new TensorVector(same.toArray(new Tensor[0]));
         Tensor flat = torch.flatten_dense_tensors(v);

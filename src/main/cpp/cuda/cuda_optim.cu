@@ -1,0 +1,176 @@
+// Optimiser arithmetic over many device tensors at once (r4j_cuda_unscale_grads, r4j_cuda_adam_step):
+// the trainer's AMP unscaling and Adam update over libtorch's parameters in a handful of launches
+// instead of several small kernels per parameter tensor. The tensors' device pointers travel in the
+// kernel's parameter block, up to kPerLaunch tensors per launch; grid.y picks the tensor and the
+// blocks along x stride over its elements.
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <string>
+
+#include "cuda_common.cuh"
+
+namespace {
+
+using namespace r4j::cu;
+
+constexpr int kPerLaunch = 24;     // tensors per launch: the parameter block stays far below 4 KiB
+constexpr int kThreads = 256;
+constexpr int64_t kMaxBlocksX = 256;  // blocks per tensor; each strides over its tensor
+
+// False for NaN and both infinities (a NaN compares false).
+__device__ inline bool finite(float x) { return fabsf(x) <= FLT_MAX; }
+
+struct UnscaleBatch {
+  float *g[kPerLaunch];
+  int64_t n[kPerLaunch];
+};
+
+struct AdamBatch {
+  float *p[kPerLaunch];
+  const float *g[kPerLaunch];
+  float *m[kPerLaunch];
+  float *v[kPerLaunch];
+  int64_t n[kPerLaunch];
+  float step_size[kPerLaunch];
+  float bc2_sqrt[kPerLaunch];
+};
+
+__global__ void unscale_kernel(UnscaleBatch b, float inv_scale, float *found_inf) {
+  const int t = blockIdx.y;
+  float *g = b.g[t];
+  const int64_t n = b.n[t];
+  bool bad = false;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float x = g[i] * inv_scale;
+    g[i] = x;
+    bad |= !finite(x);
+  }
+  if (bad) *found_inf = 1.0f;  // every writer stores the same value
+}
+
+// libtorch's Adam, element by element, in the order of its tensor operations:
+// grad.add(p, wd); m.mul_(b1).add_(g, 1 - b1); v.mul_(b2).addcmul_(g, g, 1 - b2);
+// denom = (v.sqrt() / bc2_sqrt).add_(eps); p.addcdiv_(m, denom, -step_size).
+__global__ void adam_kernel(AdamBatch b, float beta1, float beta2, float eps, float weight_decay) {
+  const int t = blockIdx.y;
+  float *p = b.p[t], *m = b.m[t], *v = b.v[t];
+  const float *g = b.g[t];
+  const int64_t n = b.n[t];
+  const float step_size = b.step_size[t], bc2_sqrt = b.bc2_sqrt[t];
+  const float one_minus_b1 = 1.0f - beta1, one_minus_b2 = 1.0f - beta2;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float pi = p[i];
+    float gi = g[i];
+    if (weight_decay != 0.0f) gi = gi + pi * weight_decay;
+    const float mi = m[i] * beta1 + gi * one_minus_b1;
+    const float vi = v[i] * beta2 + one_minus_b2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    const float denom = sqrtf(vi) / bc2_sqrt + eps;
+    p[i] = pi - step_size * (mi / denom);
+  }
+}
+
+int check_counts(const char *FN, int64_t count, const int64_t *numel) {
+  if (count < 0) return r4j::fail(R4J_EINVAL, std::string(FN) + ": count " + std::to_string(count) + " is negative");
+  if (count > 0 && numel == nullptr) return r4j::fail(R4J_EINVAL, std::string(FN) + ": numel is null");
+  for (int64_t i = 0; i < count; ++i)
+    if (numel[i] < 0)
+      return r4j::fail(R4J_EINVAL, std::string(FN) + ": numel[" + std::to_string(i) + "] = " +
+                                       std::to_string(numel[i]) + " is negative");
+  return R4J_OK;
+}
+
+int check_ptrs(const char *FN, const char *what, const void *const *ptrs, int64_t count, const int64_t *numel) {
+  if (count > 0 && ptrs == nullptr) return r4j::fail(R4J_EINVAL, std::string(FN) + ": " + what + " is null");
+  for (int64_t i = 0; i < count; ++i)
+    if (numel[i] > 0 && ptrs[i] == nullptr)
+      return r4j::fail(R4J_EINVAL, std::string(FN) + ": " + what + "[" + std::to_string(i) + "] is null");
+  return R4J_OK;
+}
+
+unsigned blocks_for(int64_t largest) {
+  const int64_t b = (largest + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(std::max<int64_t>(1, std::min(b, kMaxBlocksX)));
+}
+
+}  // namespace
+
+extern "C" {
+
+int r4j_cuda_unscale_grads(int64_t count, float *const *grads, const int64_t *numel, float inv_scale,
+                           float *found_inf, void *stream) {
+  static const char *FN = "r4j_cuda_unscale_grads";
+  r4j::clear_error();
+  R4J_TRY(check_counts(FN, count, numel));
+  R4J_TRY(check_ptrs(FN, "grads", reinterpret_cast<const void *const *>(grads), count, numel));
+  if (found_inf == nullptr) return r4j::fail(R4J_EINVAL, std::string(FN) + ": found_inf is null");
+  if (!std::isfinite(inv_scale))
+    return r4j::fail(R4J_EINVAL, std::string(FN) + ": inv_scale " + std::to_string(inv_scale) + " is not finite");
+  if (count == 0) return R4J_OK;
+  R4J_TRY(prepare_device(FN));
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  for (int64_t t0 = 0; t0 < count; t0 += kPerLaunch) {
+    UnscaleBatch b{};
+    int k = 0;
+    int64_t largest = 0;
+    for (int64_t t = t0; t < std::min(count, t0 + kPerLaunch); ++t, ++k) {
+      b.g[k] = grads[t];
+      b.n[k] = numel[t];
+      largest = std::max(largest, numel[t]);
+    }
+    if (largest == 0) continue;
+    unscale_kernel<<<dim3(blocks_for(largest), k), kThreads, 0, s>>>(b, inv_scale, found_inf);
+    R4J_CU_LAUNCH("unscale_kernel");
+  }
+  return R4J_OK;
+}
+
+int r4j_cuda_adam_step(int64_t count, float *const *params, const float *const *grads, float *const *exp_avg,
+                       float *const *exp_avg_sq, const int64_t *numel, const float *step_size,
+                       const float *bc2_sqrt, float beta1, float beta2, float eps, float weight_decay,
+                       void *stream) {
+  static const char *FN = "r4j_cuda_adam_step";
+  r4j::clear_error();
+  R4J_TRY(check_counts(FN, count, numel));
+  R4J_TRY(check_ptrs(FN, "params", reinterpret_cast<const void *const *>(params), count, numel));
+  R4J_TRY(check_ptrs(FN, "grads", reinterpret_cast<const void *const *>(grads), count, numel));
+  R4J_TRY(check_ptrs(FN, "exp_avg", reinterpret_cast<const void *const *>(exp_avg), count, numel));
+  R4J_TRY(check_ptrs(FN, "exp_avg_sq", reinterpret_cast<const void *const *>(exp_avg_sq), count, numel));
+  if (count > 0 && (step_size == nullptr || bc2_sqrt == nullptr))
+    return r4j::fail(R4J_EINVAL, std::string(FN) + ": step_size or bc2_sqrt is null");
+  const float hyper[] = {beta1, beta2, eps, weight_decay};
+  for (float h : hyper)
+    if (!std::isfinite(h)) return r4j::fail(R4J_EINVAL, std::string(FN) + ": a hyper-parameter is not finite");
+  if (!(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f && eps >= 0.0f))
+    return r4j::fail(R4J_EINVAL, std::string(FN) + ": betas must lie in [0, 1) and eps must be >= 0");
+  for (int64_t i = 0; i < count; ++i)
+    if (!std::isfinite(step_size[i]) || !(bc2_sqrt[i] > 0.0f) || !std::isfinite(bc2_sqrt[i]))
+      return r4j::fail(R4J_EINVAL, std::string(FN) + ": step_size[" + std::to_string(i) + "] or bc2_sqrt[" +
+                                       std::to_string(i) + "] is not finite and positive");
+  if (count == 0) return R4J_OK;
+  R4J_TRY(prepare_device(FN));
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  for (int64_t t0 = 0; t0 < count; t0 += kPerLaunch) {
+    AdamBatch b{};
+    int k = 0;
+    int64_t largest = 0;
+    for (int64_t t = t0; t < std::min(count, t0 + kPerLaunch); ++t, ++k) {
+      b.p[k] = params[t];
+      b.g[k] = grads[t];
+      b.m[k] = exp_avg[t];
+      b.v[k] = exp_avg_sq[t];
+      b.n[k] = numel[t];
+      b.step_size[k] = step_size[t];
+      b.bc2_sqrt[k] = bc2_sqrt[t];
+      largest = std::max(largest, numel[t]);
+    }
+    if (largest == 0) continue;
+    adam_kernel<<<dim3(blocks_for(largest), k), kThreads, 0, s>>>(b, beta1, beta2, eps, weight_decay);
+    R4J_CU_LAUNCH("adam_kernel");
+  }
+  return R4J_OK;
+}
+
+}  // extern "C"
