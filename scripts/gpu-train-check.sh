@@ -24,9 +24,12 @@
 #   GPU_CHECK_AMP_EPOCHS (4), GPU_CHECK_FP32_EPOCHS (3), GPU_CHECK_CPU_EPOCHS (1)
 #   GPU_CHECK_WORK     data and runs (default OUTDIR/work); GPU_CHECK_CONFIG (configs/bot_r50_market.yml)
 #   GPU_CHECK_YARDSTICK=0 skips PyTorch; REID4J_JAVA_OPTS passes on to the launcher
+#   GPU_CHECK_AB=1     one more AMP run, "amp-ref", with REID4J_ADAM_KERNELS=0 REID4J_OVERLAP=0 (libtorch's Adam
+#                      per tensor, the next batch loaded after the step: the step as it was), an A/B on one card
+#   GPU_CHECK_SKIP     steps to leave out, any of: fp32 cpu resume extract (e.g. "cpu resume" for a short run)
 set -uo pipefail
 
-if [[ $# -lt 2 || $# -gt 3 ]]; then sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
+if [[ $# -lt 2 || $# -gt 3 ]]; then sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KIT="$(cd "$1" && pwd)" || exit 2
 NATIVES="$(cd "$2" && pwd)" || exit 2
@@ -137,20 +140,28 @@ run_step synth-small 120 "$R4J" synth --market-images "$SMALL" --ids "$SMALL_IDS
 RUNS="$WORK/runs"
 common=(--config "$CONFIG" --set SOLVER.CHECKPOINT_PERIOD=1000 --set "DATALOADER.NUM_WORKERS=$WORKERS"
   --set SOLVER.LOG_PERIOD=10)
-# train NAME TIMEOUT DEVICE ROOT EPOCHS EVAL_PERIOD [more options]
+SKIP=" ${GPU_CHECK_SKIP:-} "
+skipped() { [[ "$SKIP" == *" $1 "* ]]; }
+# train NAME TIMEOUT DEVICE ROOT EPOCHS EVAL_PERIOD [more options]  (TRAIN_ENV: VAR=value words for env)
 train() {
   local name="$1" limit="$2" device="$3" root="$4" epochs="$5" evalp="$6"; shift 6
   rm -rf "$RUNS/$name"
-  run_step "train-$name" "$limit" "$R4J" train "${common[@]}" --set "MODEL.DEVICE=$device" \
+  run_step "train-$name" "$limit" env ${TRAIN_ENV:-} "$R4J" train "${common[@]}" --set "MODEL.DEVICE=$device" \
     --set "DATALOADER.ROOT=$root" --set "OUTPUT_DIR=$RUNS/$name" --set "SOLVER.MAX_EPOCHS=$epochs" \
     --set SOLVER.WARMUP_EPOCHS=1 --set "SOLVER.EVAL_PERIOD=$evalp" "$@" "${EXTRA_SET[@]}"
 }
 train amp 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
 amp_ok=$?
-train fp32 200 "$DEV" "$MARKET" "$FP32_EPOCHS" 1000 --set SOLVER.AMP_ON_CUDA=false
-train cpu 180 cpu "$SMALL" "$CPU_EPOCHS" 1000
+if [[ "${GPU_CHECK_AB:-0}" != 0 ]]; then
+  TRAIN_ENV="REID4J_ADAM_KERNELS=0 REID4J_OVERLAP=0" train amp-ref 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
+fi
+if skipped fp32; then skip_step train-fp32 "GPU_CHECK_SKIP"; else
+  train fp32 200 "$DEV" "$MARKET" "$FP32_EPOCHS" 1000 --set SOLVER.AMP_ON_CUDA=false; fi
+if skipped cpu; then skip_step train-cpu "GPU_CHECK_SKIP"; else train cpu 180 cpu "$SMALL" "$CPU_EPOCHS" 1000; fi
 
-if [[ $amp_ok -eq 0 ]]; then
+if skipped resume; then
+  skip_step resume "GPU_CHECK_SKIP"
+elif [[ $amp_ok -eq 0 ]]; then
   run_step resume 150 "$R4J" train "${common[@]}" --set "MODEL.DEVICE=$DEV" --set "DATALOADER.ROOT=$MARKET" \
     --set "OUTPUT_DIR=$RUNS/amp" --set "SOLVER.MAX_EPOCHS=$(( AMP_EPOCHS + 1 ))" --set SOLVER.WARMUP_EPOCHS=1 \
     --set SOLVER.EVAL_PERIOD=2 --set SOLVER.AMP_ON_CUDA=true "${EXTRA_SET[@]}" --resume
@@ -161,7 +172,9 @@ fi
 # cross-device: the amp run's checkpoint, features of the small set's query/gallery on cpu and on DEV
 XD="$WORK/cross-device"
 rm -rf "$XD"
-if [[ $amp_ok -ne 0 ]]; then
+if skipped extract; then
+  skip_step extract-cpu "GPU_CHECK_SKIP"
+elif [[ $amp_ok -ne 0 ]]; then
   skip_step extract-cpu "the amp run failed"
 elif ! "$R4J" extract --help 2>/dev/null | grep -q -- '--device'; then
   skip_step extract-cpu "extract has no --device option in this build"
@@ -227,7 +240,10 @@ report = {"card": card, "device": dev, "extra_options": extra, "seconds": int(se
 for line in open(steps_file):
     name, st, dt, rc = line.rstrip("\n").split("\t")
     report["steps"].append({"step": name, "status": st, "seconds": int(dt), "detail": rc})
-for name, device, amp in (("amp", dev, True), ("fp32", dev, False), ("cpu", "cpu", False)):
+ab = any(s["step"] == "train-amp-ref" for s in report["steps"])
+run_list = [("amp", dev, True)] + ([("amp-ref", dev, True)] if ab else []) \
+    + [("fp32", dev, False), ("cpu", "cpu", False)]
+for name, device, amp in run_list:
     rows, summ = metrics(name), load_json(os.path.join(runs, name, "summary.json"))
     if name == "amp":
         rows = [r for r in rows if r.get("epoch", 0) <= amp_epochs]  # without the resumed epoch
@@ -241,18 +257,20 @@ for name, device, amp in (("amp", dev, True), ("fp32", dev, False), ("cpu", "cpu
         "mAP": num(ev[-1].get("mAP")) if ev else (num(summ.get("mAP")) if summ else None),
         "summary_images_per_second": num(summ.get("images_per_second")) if summ else None,
         "summary_device": summ.get("device") if summ else None,
+        "adam_multi_tensor_kernels": summ.get("adam_multi_tensor_kernels") if summ else None,
     }
 
 def check(name, ok, detail):
     report["checks"][name] = {"pass": bool(ok), "detail": detail}
 
-for name in ("amp", "fp32"):
+skipped_runs = {s["step"][len("train-"):] for s in report["steps"] if s["status"] == "skipped"}
+for name in [n for n, _, _ in run_list if n != "cpu" and n not in skipped_runs]:
     r = report["runs"][name]
     fl, ll = r["first_loss"], r["last_loss"]
     check(f"{name}_loss_falls", fl is not None and ll is not None and r["epochs"] >= 2 and ll < fl,
           f"first {fl}, last {ll}, {r['epochs']} epochs")
     check(f"{name}_on_{dev}", r["summary_device"] == dev, f"summary.json device {r['summary_device']}")
-for name in ("amp", "fp32", "cpu"):
+for name in [n for n, _, _ in run_list if n not in skipped_runs]:
     r = report["runs"][name]
     check(f"{name}_evaluated", r["rank1"] is not None and r["mAP"] is not None, f"R1 {r['rank1']}, mAP {r['mAP']}")
 resumed = metrics("amp")
@@ -276,10 +294,12 @@ for mode in ("amp", "fp32"):
         ys[mode] = y
 report["yardstick"] = ys
 ratios = {}
-for mode, run in (("amp", "amp"), ("fp32", "fp32")):
+for mode, run in [("amp", "amp"), ("amp", "amp-ref"), ("fp32", "fp32")]:
+    if run not in report["runs"]:
+        continue
     r4 = report["runs"][run]["images_per_second"]
     pt = num(ys.get(mode, {}).get("images_per_second"))
-    ratios[mode] = r4 / pt if r4 and pt else None
+    ratios[run] = r4 / pt if r4 and pt else None
 report["reid4j_over_pytorch"] = ratios
 failed_steps = [s["step"] for s in report["steps"] if s["status"] == "FAILED"]
 report["failed_steps"] = failed_steps
@@ -289,12 +309,12 @@ def f(x, fmt):
     return format(x, fmt) if isinstance(x, (int, float)) else "-"
 
 print(f"   card: {card}")
-print(f"   {'run':<5} {'device':<6} {'amp':<5} {'epochs':>6} {'img/s':>8} {'loss first':>10} {'loss last':>9} {'R1':>7} {'mAP':>7}  {'PyTorch img/s':>13} {'reid4j/PT':>9}")
-for name in ("amp", "fp32", "cpu"):
+print(f"   {'run':<7} {'device':<6} {'amp':<5} {'epochs':>6} {'img/s':>8} {'loss first':>10} {'loss last':>9} {'R1':>7} {'mAP':>7}  {'PyTorch img/s':>13} {'reid4j/PT':>9}")
+for name, _, _ in run_list:
     r = report["runs"][name]
-    pt = num(ys.get(name, {}).get("images_per_second")) if name != "cpu" else None
+    pt = num(ys.get(name.split("-")[0], {}).get("images_per_second")) if name != "cpu" else None
     ratio = ratios.get(name) if name != "cpu" else None
-    print(f"   {name:<5} {r['device']:<6} {str(r['amp']).lower():<5} {r['epochs']:>6} {f(r['images_per_second'], '.1f'):>8} "
+    print(f"   {name:<7} {r['device']:<6} {str(r['amp']).lower():<5} {r['epochs']:>6} {f(r['images_per_second'], '.1f'):>8} "
           f"{f(r['first_loss'], '.4f'):>10} {f(r['last_loss'], '.4f'):>9} {f(r['rank1'], '.4f'):>7} {f(r['mAP'], '.4f'):>7}"
           f"  {f(pt, '.1f'):>13} {f(ratio * 100 if ratio else None, '.1f') + ('%' if ratio else ''):>9}")
 if "cross_device" in report:
