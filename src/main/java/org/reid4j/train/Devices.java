@@ -165,6 +165,41 @@ public final class Devices {
     }
   }
 
+  /** Environment variable: on / off forces libtorch's oneDNN CPU convolutions for training; unset: auto. */
+  static final String ONEDNN_ENV = "REID4J_ONEDNN";
+
+  /**
+   * Whether CPU training of {@code backbone} must run without oneDNN's convolutions, and why (null:
+   * keep them). libtorch 2.10's oneDNN sizes its convolution-backward blocks from the CPU's cache
+   * sizes and divides by them: on a virtual machine that reports none (no
+   * /sys/devices/system/cpu/cpu0/cache, e.g. the 2-core AMD EPYC VMs here) the first backward
+   * pass of a ResNet-50 step dies with SIGFPE, taking the JVM with it. libtorch's own convolutions
+   * are slower but safe; the small CNN of the quick start never reaches that code, and keeps
+   * oneDNN (without it the quick start runs several times slower).
+   */
+  static String oneDnnRefusal(String backbone, String env, boolean cacheInfo) {
+    String v = env == null ? "" : env.trim().toLowerCase(Locale.ROOT);
+    if (v.equals("on")) return null;
+    if (v.equals("off")) return ONEDNN_ENV + "=off";
+    if (!v.isEmpty())
+      throw new IllegalArgumentException("unknown " + ONEDNN_ENV + " '" + env + "': expected on or off (unset: auto)");
+    if (cacheInfo || backbone.trim().equalsIgnoreCase("small_cnn")) return null;
+    return "this CPU reports no cache sizes, which oneDNN's convolution backward divides by (set " + ONEDNN_ENV
+        + "=on to keep oneDNN)";
+  }
+
+  /**
+   * Before CPU training: turns libtorch's oneDNN convolutions off where {@link #oneDnnRefusal} says
+   * so, and returns the reason to print (null when nothing changed).
+   */
+  public static String guardCpuTraining(String backbone) {
+    String why = oneDnnRefusal(backbone, System.getenv(ONEDNN_ENV),
+        java.nio.file.Files.isDirectory(java.nio.file.Path.of("/sys/devices/system/cpu/cpu0/cache")));
+    if (why == null || !torch.globalContext().userEnabledMkldnn()) return null;
+    torch.globalContext().setUserEnabledMkldnn(false);
+    return why;
+  }
+
   private static volatile java.lang.reflect.Method currentStream, streamHandle;
 
   /**

@@ -214,6 +214,10 @@ public final class Trainer {
     TrainConfig.Solver s = cfg.solver();
     Device device = Devices.choose(cfg.model().device());
     boolean cuda = device.is_cuda();
+    if (!cuda) {
+      String why = Devices.guardCpuTraining(cfg.model().backbone());
+      if (why != null) out.println("note: libtorch's oneDNN convolutions are off for this run: " + why);
+    }
     ImageSource train = data.train();
     int numClasses = train.numClasses();
     Checkpoints ck = new Checkpoints(outDir.resolve("checkpoints"));
