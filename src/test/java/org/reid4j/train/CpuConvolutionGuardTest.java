@@ -38,6 +38,7 @@ class CpuConvolutionGuardTest {
    */
   @Test
   void resnet50StepSurvivesOnThisCpu() {
+    boolean before = torch.globalContext().userEnabledMkldnn();
     Devices.guardCpuTraining("resnet50");
     torch.manual_seed(1);
     try (ReidModel m = ReidModel.build(ModelSpec.defaults("resnet50"), 3, 4);
@@ -50,6 +51,8 @@ class CpuConvolutionGuardTest {
       loss.backward();
       float g = m.namedParams().get(0).tensor().grad().abs().sum().item_float();
       assertTrue(Float.isFinite(g) && g > 0, "stem gradient " + g);
+    } finally {
+      torch.globalContext().setUserEnabledMkldnn(before); // a process-wide switch: the other tests keep oneDNN
     }
   }
 }
