@@ -20,7 +20,22 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
+    fastNativeAllocation();
     System.exit(run(args));
+  }
+
+  /** JavaCPP's limit on the process's resident memory, read at every native allocation. */
+  static final String MAX_PHYSICAL_BYTES = "org.bytedeco.javacpp.maxPhysicalBytes";
+
+  /**
+   * Before any native class loads: JavaCPP compares the process's resident size with a limit at every
+   * allocation it tracks (every tensor an operator returns), under a global lock, which tripled the
+   * cost of a small libtorch operator from Java (3.4 against 10.1 us here) and the GPU waits for those
+   * calls. reid4j frees its native memory in scopes rather than waiting for the garbage collector, so
+   * the command line turns the check off unless the user set the property.
+   */
+  static void fastNativeAllocation() {
+    if (System.getProperty(MAX_PHYSICAL_BYTES) == null) System.setProperty(MAX_PHYSICAL_BYTES, "0");
   }
 
   /** Runs the CLI and returns the exit code (0 ok, 1 runtime failure, 2 bad usage, bad input or unavailable backend). */
