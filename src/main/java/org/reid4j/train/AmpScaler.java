@@ -55,12 +55,12 @@ final class AmpScaler {
    * Divides every gradient by S in place and returns a 0-dim float tensor on the gradients' device:
    * 1 when some gradient holds a NaN or an infinity (then do not step), else 0. No synchronisation.
    * Dense float32 CUDA gradients go through one multi-tensor kernel ({@code r4j_cuda_unscale_grads})
-   * where reid4j's library has its CUDA kernels; otherwise a multiplication per gradient and one
+   * where reid4j's library has its CUDA kernels (and {@code REID4J_ADAM_KERNELS} is not 0); otherwise a multiplication per gradient and one
    * finiteness check over all of them.
    */
   Tensor unscale(List<Tensor> grads) {
     if (grads.isEmpty()) throw new IllegalStateException("no gradients to unscale: was backward() called?");
-    if (nativeUsable(grads)) {
+    if (MultiTensorAdam.kernelsTake(grads, false)) {
       Tensor found = Tensors.zeros(grads.get(0).device());
       long[] ptrs = new long[grads.size()], numel = new long[grads.size()];
       for (int i = 0; i < ptrs.length; i++) {
@@ -81,17 +81,6 @@ final class AmpScaler {
     }
     // One check over all gradients at once.
     return torch.isfinite(torch.cat(flat)).all().logical_not().to(torch.ScalarType.Float);
-  }
-
-  /** Dense float32 gradients all on one CUDA device, and the native CUDA kernels built. */
-  private static boolean nativeUsable(List<Tensor> grads) {
-    if (NativeApi.loadError() != null || NativeApi.r4j_cuda_compiled() != 1) return false;
-    org.bytedeco.pytorch.Device d = grads.get(0).device();
-    if (!d.is_cuda()) return false;
-    for (Tensor g : grads)
-      if (!g.is_cuda() || g.scalar_type().intern() != torch.ScalarType.Float || !g.is_contiguous() || g.device().index() != d.index())
-        return false;
-    return true;
   }
 
   /** After the step's host copy: whether the step was taken (no overflow) updates S. */

@@ -33,7 +33,10 @@ import org.reid4j.model.Tensors;
  */
 final class MultiTensorAdam {
   static final double BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8;
-  /** Environment variable: 0 turns the multi-tensor kernels off (libtorch's tensor operations on the GPU too). */
+  /**
+   * Environment variable: 0 turns the trainer's multi-tensor kernels off, Adam's and AMP's unscaling
+   * (libtorch's tensor operations on the GPU too).
+   */
   static final String KERNELS_ENV = "REID4J_ADAM_KERNELS";
   private static final String FORMAT_KEY = "reid4j_adam";
   private static final long FORMAT = 1;
@@ -119,13 +122,24 @@ final class MultiTensorAdam {
   }
 
   private boolean nativeUsable() {
+    List<Tensor> all = new ArrayList<>();
+    for (List<Tensor> g : groups) all.addAll(g);
+    return kernelsTake(all, emulatedDevice);
+  }
+
+  /**
+   * Whether reid4j's multi-tensor CUDA kernels (Adam here, AMP's unscaling in {@link AmpScaler}) can
+   * take {@code tensors}: the library built with them, {@value #KERNELS_ENV} not 0, and every tensor
+   * dense float32 on one CUDA device ({@code emulatedDevice}: on the CPU, for the CUDA emulator).
+   */
+  static boolean kernelsTake(List<Tensor> tensors, boolean emulatedDevice) {
     if ("0".equals(System.getenv(KERNELS_ENV))) return false; // libtorch's per-tensor arithmetic on the device too
-    if (NativeApi.loadError() != null || NativeApi.r4j_cuda_compiled() != 1) return false;
-    for (List<Tensor> g : groups)
-      for (Tensor p : g) {
-        boolean device = emulatedDevice ? !p.is_cuda() : p.is_cuda();
-        if (!device || p.scalar_type().intern() != torch.ScalarType.Float || !p.is_contiguous()) return false;
-      }
+    if (tensors.isEmpty() || NativeApi.loadError() != null || NativeApi.r4j_cuda_compiled() != 1) return false;
+    int index = tensors.get(0).device().index();
+    for (Tensor t : tensors) {
+      boolean device = emulatedDevice ? !t.is_cuda() : t.is_cuda() && t.device().index() == index;
+      if (!device || t.scalar_type().intern() != torch.ScalarType.Float || !t.is_contiguous()) return false;
+    }
     return true;
   }
 

@@ -44,7 +44,7 @@ public final class Optimizers {
     private final double[] baseLrs;
     private final String[] names;
     private final int[] sizes;
-    private final List<Object> keepAlive;
+    private final List<Object> keepAlive; // SGD: the native vectors and options libtorch's optimiser points into
 
     Groups(Optimizer sgd, MultiTensorAdam adam, double[] baseLrs, String[] names, int[] sizes, List<Object> keepAlive) {
       this.sgd = sgd;
@@ -136,10 +136,6 @@ public final class Optimizers {
       if (adam != null && adam.usesNativeKernels()) b.append("; Adam steps as reid4j's multi-tensor CUDA kernels");
       return b.toString();
     }
-
-    int keepAliveCount() {
-      return keepAlive.size();
-    }
   }
 
   /** {@link #create} over a model's named parameters. */
@@ -180,10 +176,7 @@ public final class Optimizers {
       wds.add(s.weightDecayBias());
       names.add("biases");
     }
-    for (List<Tensor> g : groups) {
-      sizes.add(g.size());
-      for (Tensor t : g) keep.add(t);
-    }
+    for (List<Tensor> g : groups) sizes.add(g.size());
     double[] lr = lrs.stream().mapToDouble(Double::doubleValue).toArray();
     String[] nm = names.toArray(new String[0]);
     int[] sz = sizes.stream().mapToInt(Integer::intValue).toArray();
