@@ -380,6 +380,125 @@ void check_rerank(int64_t nq, int64_t ng, int64_t d, int metric, int k1, int k2,
   report(bad == 0, name, buf);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Evaluation on the device (section 7) against a plain reference that sorts each row of the same
+// device-computed matrix (r4j_cuda_pairwise / r4j_cuda_rerank): ranks equal, AP and INP to 1e-12.
+struct Scores {
+  std::vector<int32_t> first, nan_col;
+  std::vector<double> ap, inp;
+  explicit Scores(int64_t nq) : first(nq, 99), nan_col(nq, 99), ap(nq, -1), inp(nq, -1) {}
+};
+
+Scores reference_scores(const std::vector<float> &dist, int64_t nq, int64_t ng, const std::vector<int32_t> &qp,
+                        const std::vector<int32_t> &qc, const std::vector<int32_t> &gp,
+                        const std::vector<int32_t> &gc) {
+  Scores s(nq);
+  std::vector<int64_t> order(ng);
+  for (int64_t i = 0; i < nq; ++i) {
+    const float *row = &dist[i * ng];
+    s.nan_col[i] = -1;
+    for (int64_t j = 0; j < ng; ++j)
+      if (std::isnan(row[j])) {
+        s.nan_col[i] = (int32_t)j;
+        break;
+      }
+    s.ap[i] = s.inp[i] = 0;
+    if (s.nan_col[i] >= 0 || qp[i] == -1) {
+      s.first[i] = 0;
+      continue;
+    }
+    for (int64_t j = 0; j < ng; ++j) order[j] = j;
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return row[a] < row[b]; });
+    int64_t rank = 0, k = 0, first = -1, last = 0;
+    double sum = 0;
+    for (int64_t j : order) {
+      if (gp[j] == -1 || (gp[j] == qp[i] && gc[j] == qc[i])) continue;
+      ++rank;
+      if (gp[j] != qp[i]) continue;
+      ++k;
+      sum += (double)k / (double)rank;
+      if (first < 0) first = rank;
+      last = rank;
+    }
+    s.first[i] = k == 0 ? -1 : (int32_t)first;
+    if (k > 0) {
+      s.ap[i] = sum / (double)k;
+      s.inp[i] = (double)k / (double)last;
+    }
+  }
+  return s;
+}
+
+// rerank: 0 = plain distances, else k1. ties: features on a coarse grid (equal distances); nan: one
+// query row with a NaN feature. Labels: ids identities over cams cameras, some junk (-1), some
+// queries with pid -1 or with no match.
+void check_evaluate(int64_t nq, int64_t ng, int64_t d, int metric, int ids, int cams, int rerank, bool ties,
+                    bool nan) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "evaluate %s %s %s ids=%d cams=%d%s%s", rerank ? "rerank" : "pairwise",
+                metric_name(metric), shape(nq, ng, d).c_str(), ids, cams, ties ? " ties" : "", nan ? " nan" : "");
+  std::string name = buf;
+  std::vector<int32_t> ql, gl;
+  std::vector<float> q = clustered(nq, d, ids, 0.8f, &ql), g = clustered(ng, d, ids, 0.8f, &gl);
+  if (ties)
+    for (auto *v : {&q, &g})
+      for (auto &x : *v) x = std::round(x);
+  if (nan && nq > 1) q[d] = std::nanf("");  // row 1
+  std::uniform_int_distribution<int> cam(0, cams - 1), pct(0, 99);
+  std::vector<int32_t> qc(nq), gc(ng), qp(ql), gp(gl);
+  for (auto &c : qc) c = cam(g_rng);
+  for (auto &c : gc) c = cam(g_rng);
+  for (int64_t j = 0; j < ng; ++j)
+    if (pct(g_rng) < 8) gp[j] = -1;  // junk
+  for (int64_t i = 0; i < nq; ++i)
+    if (pct(g_rng) < 5) qp[i] = -1;  // a query that is not evaluated
+  if (nq > 2) qp[2] = ids + 7;         // a query with no match
+  std::vector<float> dist(nq * ng);
+  int st = rerank ? r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, metric, rerank, 6, 0.3f, dist.data())
+                  : r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, metric, dist.data());
+  if (!status_ok(st, name + " (matrix)")) return;
+  Scores want = reference_scores(dist, nq, ng, qp, qc, gp, gc), got(nq);
+  st = rerank ? r4j_cuda_rerank_evaluate(q.data(), nq, g.data(), ng, d, metric, rerank, 6, 0.3f, qp.data(), qc.data(),
+                                         gp.data(), gc.data(), got.first.data(), got.ap.data(), got.inp.data(),
+                                         got.nan_col.data())
+              : r4j_cuda_pairwise_evaluate(q.data(), nq, g.data(), ng, d, metric, qp.data(), qc.data(), gp.data(),
+                                           gc.data(), got.first.data(), got.ap.data(), got.inp.data(),
+                                           got.nan_col.data());
+  if (!status_ok(st, name)) return;
+  int64_t bad = 0, scored = 0, skipped = 0;
+  double worst = 0;
+  for (int64_t i = 0; i < nq; ++i) {
+    const double e = std::max(std::fabs(got.ap[i] - want.ap[i]), std::fabs(got.inp[i] - want.inp[i]));
+    worst = std::max(worst, std::isnan(e) ? 1e30 : e);
+    if (got.first[i] != want.first[i] || got.nan_col[i] != want.nan_col[i] || !(e <= 1e-12)) ++bad;
+    scored += want.first[i] > 0;
+    skipped += want.first[i] < 0;
+  }
+  std::snprintf(buf, sizeof buf, "%lld queries scored, %lld skipped; %lld differ; max AP/INP diff %.3g",
+                (long long)scored, (long long)skipped, (long long)bad, worst);
+  report(bad == 0, name, buf);
+}
+
+void check_evaluate_api() {
+  float v[4] = {1, 2, 3, 4};
+  int32_t lab[1] = {0}, first[1] = {42}, nanc[1] = {42};
+  double ap[1] = {42}, inp[1] = {42};
+  report(r4j_cuda_pairwise_evaluate(v, 1, v, 0, 4, 0, lab, lab, lab, lab, first, ap, inp, nanc) == R4J_EINVAL,
+         "api: evaluate with an empty gallery -> EINVAL");
+  report(r4j_cuda_pairwise_evaluate(v, 1, v, 1, 4, 0, lab, nullptr, lab, lab, first, ap, inp, nanc) == R4J_EINVAL,
+         "api: evaluate with null q_cam -> EINVAL");
+  report(r4j_cuda_rerank_evaluate(v, 1, v, 1, 4, 0, 20, 6, 0.3f, lab, lab, lab, lab, first, ap, nullptr, nanc) ==
+             R4J_EINVAL,
+         "api: rerank_evaluate with null inp -> EINVAL");
+  report(r4j_cuda_rerank_evaluate(v, 1, v, 1, 4, 0, 0, 6, 0.3f, lab, lab, lab, lab, first, ap, inp, nanc) ==
+             R4J_EINVAL,
+         "api: rerank_evaluate with k1 = 0 -> EINVAL");
+  const bool ok = r4j_cuda_pairwise_evaluate(v, 0, v, 1, 4, 0, nullptr, nullptr, lab, lab, nullptr, nullptr, nullptr,
+                                             nullptr) == R4J_OK &&
+                  first[0] == 42;
+  report(ok, "api: evaluate with no queries -> OK, nothing written");
+}
+
 void check_api() {
   float v[4] = {1, 2, 3, 4}, o[4];
   int32_t idx[4];
@@ -851,6 +970,20 @@ int main(int argc, char **argv) {
   setenv("R4J_CUDA_CHUNK_BYTES", "100000", 1);
   check_rerank(40, 200, 64, R4J_COSINE, 20, 6, 0.3f, 30);
   if (!quick) check_rerank(300, 1500, 128, R4J_EUCLIDEAN, 20, 6, 0.3f, 100);
+  unsetenv("R4J_CUDA_CHUNK_BYTES");
+  check_evaluate_api();
+  for (int metric = 0; metric < 3; ++metric) {
+    check_evaluate(1, 1, 3, metric, 1, 2, 0, false, false);
+    check_evaluate(37, 301, 17, metric, 12, 4, 0, false, true);
+    check_evaluate(64, 700, 8, metric, 20, 3, 0, true, false);
+    check_evaluate(40, 200, 64, metric, 15, 4, 20, false, false);
+  }
+  check_evaluate(3, 5, 2, R4J_EUCLIDEAN, 1, 1, 0, true, false);  // one camera: every same-id entry is left out
+  check_evaluate(20, 90, 4, R4J_SQEUCLIDEAN, 3, 2, 0, true, false);  // many matches per query, many ties
+  check_evaluate(30, 120, 16, R4J_EUCLIDEAN, 8, 3, 10, true, true);
+  if (!quick) check_evaluate(300, 1500, 128, R4J_EUCLIDEAN, 100, 6, 20, false, false);
+  setenv("R4J_CUDA_CHUNK_BYTES", "4096", 1);  // distance rows scored chunk by chunk
+  check_evaluate(37, 301, 17, R4J_COSINE, 12, 4, 0, false, true);
   unsetenv("R4J_CUDA_CHUNK_BYTES");
   setenv("R4J_CUDA_PIN_HOST", "1", 1);  // and with the host buffers page-locked during the call
   check_pairwise(130, 257, 128, R4J_EUCLIDEAN, true);

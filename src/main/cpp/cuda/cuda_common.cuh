@@ -228,5 +228,40 @@ int device_pairwise_topk(const char *FN, const float *dq, const float *qn, int64
                          const float *gn, int64_t ng, int64_t d, int metric, int64_t k, float *out_val,
                          int32_t *out_idx, cudaStream_t s);
 
+// ---- evaluation on the device (r4j_cuda_*_evaluate) ----
+
+// Host arrays of the Market-1501 labels: q_pid, q_cam [nq]; g_pid, g_cam [ng].
+struct EvalLabels {
+  const int32_t *q_pid, *q_cam, *g_pid, *g_cam;
+};
+// Host arrays [nq] the per-query scores go to (see reid4j.h, section 7).
+struct EvalScores {
+  int32_t *first;
+  double *ap, *inp;
+  int32_t *nan_col;
+};
+
+// The labels on the device and the per-query scores computed there, for distance rows that never
+// leave the device: upload once, rows() for each chunk of rows as it is computed, download at the
+// end (all asynchronous on s; the caller synchronises before reading the host scores).
+// Argument checks of r4j_cuda_*_evaluate: labels and outputs non-null where nq (and ng) > 0,
+// ng >= 1 (nothing to rank otherwise), nq and ng < 2^31.
+int check_eval_args(const char *FN, int64_t nq, int64_t ng, const int32_t *q_pid, const int32_t *q_cam,
+                    const int32_t *g_pid, const int32_t *g_cam, const int32_t *first, const double *ap,
+                    const double *inp, const int32_t *nan_col);
+
+class EvalOnDevice {
+ public:
+  int upload(const char *FN, const EvalLabels *l, int64_t nq, int64_t ng, cudaStream_t s);
+  // Scores of query rows row0 .. row0 + rows - 1 from dist: [rows, ng] (device).
+  int rows(const char *FN, const float *dist, int64_t rows, int64_t ng, int64_t row0, cudaStream_t s);
+  int download(const char *FN, const EvalScores *out, cudaStream_t s);
+
+ private:
+  int64_t nq_ = 0;
+  DevBuf<int32_t> labels_, first_;  // first_: first ranks [nq], then the NaN columns [nq]
+  DevBuf<double> scores_;           // AP [nq], then INP [nq]
+};
+
 }  // namespace cu
 }  // namespace r4j

@@ -229,6 +229,54 @@ int launch_distance(const char *FN, const float *a, const float *an, int64_t m, 
 }  // namespace cu
 }  // namespace r4j
 
+namespace r4j {
+namespace cu {
+namespace {
+
+// r4j_cuda_pairwise into out (host), or, with ev, scored on the device chunk by chunk.
+int pairwise_impl(const char *FN, const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                  float *out, const EvalLabels *labels, const EvalScores *scores) {
+  HostPin pin_q(q, sizeof(float) * nq * d), pin_g(g, sizeof(float) * ng * d),
+      pin_out(out, out ? sizeof(float) * nq * ng : 0);
+  Stream st;
+  R4J_CU(st.create());
+  cudaStream_t s = st.get();
+  StageClock clock(FN, s);
+  DevBuf<float> dq, dg, nqv, ngv, dout;
+  EvalOnDevice ev;
+  R4J_CU(dq.alloc(nq * d, s));
+  R4J_CU(dg.alloc(ng * d, s));
+  R4J_CU(nqv.alloc(nq, s));
+  R4J_CU(ngv.alloc(ng, s));
+  R4J_CU(cudaMemcpyAsync(dq.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
+  R4J_CU(cudaMemcpyAsync(dg.get(), g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
+  if (labels) R4J_TRY(ev.upload(FN, labels, nq, ng, s));
+  clock.mark("allocate, copy q and g to the device");
+  R4J_TRY(launch_row_norms(FN, dq.get(), nq, d, metric, nqv.get(), s));
+  R4J_TRY(launch_row_norms(FN, dg.get(), ng, d, metric, ngv.get(), s));
+  clock.mark("row norms");
+
+  const int64_t rows = std::min<int64_t>(chunk_rows(nq, ng * (int64_t)sizeof(float), scratch_budget()), 65535 * 128);
+  R4J_CU(dout.alloc(rows * ng, s));
+  for (int64_t i0 = 0; i0 < nq; i0 += rows) {
+    const int64_t r = std::min(rows, nq - i0);
+    R4J_TRY(launch_distance(FN, dq.get() + i0 * d, nqv.get() + i0, r, dg.get(), ngv.get(), ng, d, metric,
+                            dout.get(), ng, s));
+    if (labels)
+      R4J_TRY(ev.rows(FN, dout.get(), r, ng, i0, s));
+    else
+      R4J_CU(cudaMemcpyAsync(out + i0 * ng, dout.get(), sizeof(float) * r * ng, cudaMemcpyDeviceToHost, s));
+  }
+  if (labels) R4J_TRY(ev.download(FN, scores, s));
+  R4J_CU(cudaStreamSynchronize(s));
+  clock.mark(labels ? "distances, scores, scores to the host" : "distances, copies to the host");
+  return R4J_OK;
+}
+
+}  // namespace
+}  // namespace cu
+}  // namespace r4j
+
 extern "C" int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
                                  float *out) {
   using namespace r4j::cu;
@@ -240,33 +288,23 @@ extern "C" int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int
   if (nq > 0 && ng > 0 && out == nullptr) return r4j::fail(R4J_EINVAL, std::string(FN) + ": out is null");
   R4J_TRY(prepare_device(FN));
   if (nq == 0 || ng == 0) return R4J_OK;
+  return pairwise_impl(FN, q, nq, g, ng, d, metric, out, nullptr, nullptr);
+}
 
-  HostPin pin_q(q, sizeof(float) * nq * d), pin_g(g, sizeof(float) * ng * d), pin_out(out, sizeof(float) * nq * ng);
-  Stream st;
-  R4J_CU(st.create());
-  cudaStream_t s = st.get();
-  StageClock clock(FN, s);
-  DevBuf<float> dq, dg, nqv, ngv, dout;
-  R4J_CU(dq.alloc(nq * d, s));
-  R4J_CU(dg.alloc(ng * d, s));
-  R4J_CU(nqv.alloc(nq, s));
-  R4J_CU(ngv.alloc(ng, s));
-  R4J_CU(cudaMemcpyAsync(dq.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
-  R4J_CU(cudaMemcpyAsync(dg.get(), g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
-  clock.mark("allocate, copy q and g to the device");
-  R4J_TRY(launch_row_norms(FN, dq.get(), nq, d, metric, nqv.get(), s));
-  R4J_TRY(launch_row_norms(FN, dg.get(), ng, d, metric, ngv.get(), s));
-  clock.mark("row norms");
-
-  const int64_t rows = std::min<int64_t>(chunk_rows(nq, ng * (int64_t)sizeof(float)), 65535 * 128);
-  R4J_CU(dout.alloc(rows * ng, s));
-  for (int64_t i0 = 0; i0 < nq; i0 += rows) {
-    const int64_t r = std::min(rows, nq - i0);
-    R4J_TRY(launch_distance(FN, dq.get() + i0 * d, nqv.get() + i0, r, dg.get(), ngv.get(), ng, d, metric,
-                            dout.get(), ng, s));
-    R4J_CU(cudaMemcpyAsync(out + i0 * ng, dout.get(), sizeof(float) * r * ng, cudaMemcpyDeviceToHost, s));
-  }
-  R4J_CU(cudaStreamSynchronize(s));
-  clock.mark("distances, copies to the host");
-  return R4J_OK;
+extern "C" int r4j_cuda_pairwise_evaluate(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d,
+                                          int metric, const int32_t *q_pid, const int32_t *q_cam,
+                                          const int32_t *g_pid, const int32_t *g_cam, int32_t *first, double *ap,
+                                          double *inp, int32_t *nan_col) {
+  using namespace r4j::cu;
+  static const char *FN = "r4j_cuda_pairwise_evaluate";
+  r4j::clear_error();
+  R4J_TRY(r4j::check_rows(FN, "q", q, nq, d));
+  R4J_TRY(r4j::check_rows(FN, "g", g, ng, d));
+  R4J_TRY(r4j::check_metric(FN, metric));
+  R4J_TRY(check_eval_args(FN, nq, ng, q_pid, q_cam, g_pid, g_cam, first, ap, inp, nan_col));
+  R4J_TRY(prepare_device(FN));
+  if (nq == 0) return R4J_OK;
+  const EvalLabels labels{q_pid, q_cam, g_pid, g_cam};
+  const EvalScores scores{first, ap, inp, nan_col};
+  return pairwise_impl(FN, q, nq, g, ng, d, metric, nullptr, &labels, &scores);
 }

@@ -246,14 +246,15 @@ int read_total(const char *FN, const int64_t *dptr, int64_t n, int64_t *total, c
 }
 
 int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
-                int64_t k1, int64_t k2, float lambda, float *out) {
+                int64_t k1, int64_t k2, float lambda, float *out, const EvalLabels *labels = nullptr,
+                const EvalScores *scores = nullptr) {
   const int64_t N = nq + ng;
   const int64_t f1 = std::min<int64_t>(k1 + 1, N);
   const int64_t fh = std::min<int64_t>(rr::half_k1(k1) + 1, N);
   const int64_t f2 = std::min<int64_t>(k2, N);
   const int64_t K = std::min<int64_t>(std::max<int64_t>(k1 + 1, k2), N);
 
-  HostPin pin_q(q, sizeof(float) * nq * d), pin_g(g, sizeof(float) * ng * d), pin_out(out, sizeof(float) * nq * ng);
+  HostPin pin_q(q, sizeof(float) * nq * d), pin_g(g, sizeof(float) * ng * d), pin_out(out, out ? sizeof(float) * nq * ng : 0);
   Stream st;
   R4J_CU(st.create());
   cudaStream_t s = st.get();
@@ -262,6 +263,7 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   // ---- 1. distances, row max, neighbour ranks, original block ----
   DevBuf<float> X, nrm, div, dout;
   DevBuf<int32_t> rank;
+  EvalOnDevice ev;
   R4J_CU(X.alloc(N * d, s));
   R4J_CU(nrm.alloc(N, s));
   R4J_CU(div.alloc(N, s));
@@ -269,6 +271,7 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   R4J_CU(dout.alloc(nq * ng, s));
   R4J_CU(cudaMemcpyAsync(X.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
   R4J_CU(cudaMemcpyAsync(X.get() + nq * d, g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
+  if (labels) R4J_TRY(ev.upload(FN, labels, nq, ng, s));
   clock.mark("allocate, copy X to the device");
   R4J_TRY(launch_row_norms(FN, X.get(), N, d, metric, nrm.get(), s));
   {
@@ -422,9 +425,14 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
     }
   }
   clock.mark("Jaccard, combination");
-  R4J_CU(cudaMemcpyAsync(out, dout.get(), sizeof(float) * nq * ng, cudaMemcpyDeviceToHost, s));
+  if (labels) {
+    R4J_TRY(ev.rows(FN, dout.get(), nq, ng, 0, s));
+    R4J_TRY(ev.download(FN, scores, s));
+  } else {
+    R4J_CU(cudaMemcpyAsync(out, dout.get(), sizeof(float) * nq * ng, cudaMemcpyDeviceToHost, s));
+  }
   R4J_CU(cudaStreamSynchronize(s));
-  clock.mark("copy the result to the host");
+  clock.mark(labels ? "scores, scores to the host" : "copy the result to the host");
   return R4J_OK;
 }
 
@@ -432,11 +440,9 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
 }  // namespace cu
 }  // namespace r4j
 
-extern "C" int r4j_cuda_rerank(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
-                               int32_t k1, int32_t k2, float lambda, float *out) {
-  using namespace r4j::cu;
-  static const char *FN = "r4j_cuda_rerank";
-  r4j::clear_error();
+namespace {
+int check_rerank_args(const char *FN, const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                      int32_t k1, int32_t k2, float lambda) {
   R4J_TRY(r4j::check_rows(FN, "q", q, nq, d));
   R4J_TRY(r4j::check_rows(FN, "g", g, ng, d));
   R4J_TRY(r4j::check_metric(FN, metric));
@@ -446,8 +452,34 @@ extern "C" int r4j_cuda_rerank(const float *q, int64_t nq, const float *g, int64
     return r4j::fail(R4J_EINVAL, std::string(FN) + ": lambda must be in [0, 1], got " + std::to_string(lambda));
   if (nq + ng > INT32_MAX)
     return r4j::fail(R4J_EINVAL, std::string(FN) + ": nq + ng must be < 2^31");
+  return R4J_OK;
+}
+}  // namespace
+
+extern "C" int r4j_cuda_rerank(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                               int32_t k1, int32_t k2, float lambda, float *out) {
+  using namespace r4j::cu;
+  static const char *FN = "r4j_cuda_rerank";
+  r4j::clear_error();
+  R4J_TRY(check_rerank_args(FN, q, nq, g, ng, d, metric, k1, k2, lambda));
   if (nq > 0 && ng > 0 && out == nullptr) return r4j::fail(R4J_EINVAL, std::string(FN) + ": out is null");
   R4J_TRY(prepare_device(FN));
   if (nq == 0 || ng == 0) return R4J_OK;
   return rerank_impl(FN, q, nq, g, ng, d, metric, k1, k2, lambda, out);
+}
+
+extern "C" int r4j_cuda_rerank_evaluate(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d,
+                                        int metric, int32_t k1, int32_t k2, float lambda, const int32_t *q_pid,
+                                        const int32_t *q_cam, const int32_t *g_pid, const int32_t *g_cam,
+                                        int32_t *first, double *ap, double *inp, int32_t *nan_col) {
+  using namespace r4j::cu;
+  static const char *FN = "r4j_cuda_rerank_evaluate";
+  r4j::clear_error();
+  R4J_TRY(check_rerank_args(FN, q, nq, g, ng, d, metric, k1, k2, lambda));
+  R4J_TRY(check_eval_args(FN, nq, ng, q_pid, q_cam, g_pid, g_cam, first, ap, inp, nan_col));
+  R4J_TRY(prepare_device(FN));
+  if (nq == 0) return R4J_OK;
+  const EvalLabels labels{q_pid, q_cam, g_pid, g_cam};
+  const EvalScores scores{first, ap, inp, nan_col};
+  return rerank_impl(FN, q, nq, g, ng, d, metric, k1, k2, lambda, nullptr, &labels, &scores);
 }

@@ -49,5 +49,15 @@ int r4j_cuda_adam_step(int64_t, float *const *, const float *const *, float *con
                        const float *, const float *, float, float, float, float, void *) {
   return not_built();
 }
+int r4j_cuda_pairwise_evaluate(const float *, int64_t, const float *, int64_t, int64_t, int, const int32_t *,
+                               const int32_t *, const int32_t *, const int32_t *, int32_t *, double *, double *,
+                               int32_t *) {
+  return not_built();
+}
+int r4j_cuda_rerank_evaluate(const float *, int64_t, const float *, int64_t, int64_t, int, int32_t, int32_t, float,
+                             const int32_t *, const int32_t *, const int32_t *, const int32_t *, int32_t *, double *,
+                             double *, int32_t *) {
+  return not_built();
+}
 void r4j_cuda_rows_free(void *) {}  // no handle can exist: r4j_cuda_rows_create never makes one
 }

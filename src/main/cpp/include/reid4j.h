@@ -212,6 +212,33 @@ int r4j_cuda_adam_step(int64_t count, float *const *params, const float *const *
                        const float *bc2_sqrt, float beta1, float beta2, float eps, float weight_decay,
                        void *stream);
 
+/* ---------------------------------------------------------------------------------------------
+ * 7. Evaluation on the device (CUDA only): r4j_cuda_pairwise and r4j_cuda_rerank whose [nq, ng]
+ *    result is scored where it was computed, under the Market-1501 protocol, so that only four
+ *    numbers per query travel back to the host instead of the matrix.
+ *
+ * Protocol (the same as the Java evaluator, org.reid4j.eval.ReidEvaluator, the reference): for
+ * query i with pid p and camera c, gallery entries with pid -1 (junk) and those with pid p AND
+ * camera c are left out; the matches are the entries with pid p from another camera; the rest is
+ * ranked ascending by (distance, gallery index). With P matches and rank_k the 1-based position of
+ * the k-th match among the entries left: AP = (1/P) sum_k k / rank_k, INP = P / rank_P.
+ *
+ * Labels are host arrays: q_pid, q_cam [nq]; g_pid, g_cam [ng]. Per query i, into host arrays [nq]:
+ *   nan_col[i] = the first column of row i whose distance is NaN, else -1 (the row is then not
+ *                scored: the caller reports it, as the Java evaluator does);
+ *   first[i]   = rank_1 (>= 1) when scored; 0 when not evaluated (pid -1, or a NaN in the row);
+ *                -1 when the query has no match (a "skipped" query);
+ *   ap[i], inp[i] = AP and INP when first[i] >= 1, else 0.
+ * CMC(r) is then the share of evaluated queries with 1 <= first <= r. Every other argument as in
+ * r4j_cuda_pairwise / r4j_cuda_rerank; nq, ng < 2^31. */
+int r4j_cuda_pairwise_evaluate(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                               const int32_t *q_pid, const int32_t *q_cam, const int32_t *g_pid,
+                               const int32_t *g_cam, int32_t *first, double *ap, double *inp, int32_t *nan_col);
+int r4j_cuda_rerank_evaluate(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
+                             int32_t k1, int32_t k2, float lambda, const int32_t *q_pid, const int32_t *q_cam,
+                             const int32_t *g_pid, const int32_t *g_cam, int32_t *first, double *ap, double *inp,
+                             int32_t *nan_col);
+
 #ifdef __cplusplus
 }
 #endif
