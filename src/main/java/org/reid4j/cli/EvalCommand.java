@@ -197,8 +197,10 @@ public final class EvalCommand implements Callable<Integer> {
         sets[1].size(), sets[1].features().cols(), kernels.describe());
     if (rerank) System.out.println("re-ranking candidates " + cand.describe());
 
-    RetrievalEval.Report report = RetrievalEval.run(kernels, sets[0], sets[1], options,
-        step -> System.out.println("  " + step));
+    // The matrix is only needed on the host for ranked.png: otherwise a GPU scores it where it is.
+    RetrievalEval.Report report = RetrievalEval.run(kernels,
+        List.of(new RetrievalEval.Member(sets[0].name(), sets[0], sets[1])), options,
+        step -> System.out.println("  " + step), plots != null);
     if (report.result().queriesEvaluated() == 0)
       throw new IllegalArgumentException("no query could be evaluated: all " + report.result().queriesSkipped()
           + " have no valid match in the gallery (a match needs the same pid, not -1, from another camera); check "

@@ -3,6 +3,7 @@ package org.reid4j.eval;
 import java.util.Arrays;
 import java.util.stream.IntStream;
 import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.kernels.QueryScores;
 
 /**
  * CMC, mAP and mINP of a query-versus-gallery distance matrix under the Market-1501 protocol:
@@ -29,27 +30,42 @@ public final class ReidEvaluator {
    * of both sides.
    */
   public static EvalResult evaluate(FloatMatrix dist, int[] qPids, int[] qCamids, int[] gPids, int[] gCamids) {
+    return fromScores(scoreQueries(dist, qPids, qCamids, gPids, gCamids));
+  }
+
+  /** The per-query scores behind {@link #evaluate} (the reference that device scoring is tested against). */
+  public static QueryScores scoreQueries(FloatMatrix dist, int[] qPids, int[] qCamids, int[] gPids, int[] gCamids) {
     checkInputs(dist, qPids, qCamids, gPids, gCamids);
     int nq = dist.rows();
-    // Per query: first-match rank (0 = not evaluated), AP and INP; summed in query order afterwards
-    // so that the result does not depend on the thread schedule.
+    // Per query: first-match rank (0 = not evaluated, -1 = no match), AP and INP; summed in query
+    // order afterwards so that the result does not depend on the thread schedule.
     int[] firstRank = new int[nq];
     double[] ap = new double[nq], inp = new double[nq];
-    boolean[] skipped = new boolean[nq];
     int[] nanAt = new int[nq]; // column of the first NaN of each row, -1 if none
     IntStream.range(0, nq).parallel().forEach(i -> {
       nanAt[i] = firstNaN(dist, i);
       if (nanAt[i] >= 0 || qPids[i] == -1) return;
       double[] r = scoreQuery(dist, i, qPids[i], qCamids[i], gPids, gCamids);
       if (r == null) {
-        skipped[i] = true;
+        firstRank[i] = -1;
         return;
       }
       firstRank[i] = (int) r[0];
       ap[i] = r[1];
       inp[i] = r[2];
     });
+    return new QueryScores(firstRank, ap, inp, nanAt);
+  }
 
+  /**
+   * CMC, mAP and mINP from per-query scores (those of {@link #evaluate}, or of a device that scored
+   * its own distance matrix: {@link org.reid4j.kernels.Kernels#pairwiseScores}). Throws, naming the
+   * place, when a row had a NaN distance.
+   */
+  public static EvalResult fromScores(QueryScores s) {
+    int nq = s.size();
+    int[] firstRank = s.first(), nanAt = s.nanColumn();
+    double[] ap = s.ap(), inp = s.inp();
     for (int i = 0; i < nq; i++) {
       if (nanAt[i] >= 0)
         throw new IllegalArgumentException("evaluate: distance is NaN at query row " + i + ", gallery column " + nanAt[i]);
@@ -58,8 +74,8 @@ public final class ReidEvaluator {
     double apSum = 0, inpSum = 0;
     double[] cmc = new double[EvalResult.MAX_RANK];
     for (int i = 0; i < nq; i++) {
-      if (skipped[i]) nSkipped++;
-      if (firstRank[i] == 0) continue;
+      if (firstRank[i] < 0) nSkipped++;
+      if (firstRank[i] <= 0) continue;
       evaluated++;
       apSum += ap[i];
       inpSum += inp[i];

@@ -14,6 +14,8 @@ import org.reid4j.kernels.Checks;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.QueryLabels;
+import org.reid4j.kernels.QueryScores;
 import org.reid4j.kernels.RerankParams;
 import org.reid4j.kernels.TopK;
 
@@ -93,7 +95,11 @@ public final class RetrievalEval {
   /** One model's features of the query and gallery images; {@code name} is used in messages. */
   public record Member(String name, LabelledFeatures query, LabelledFeatures gallery) {}
 
-  /** Result, the [nq, ng] distance it was computed from, the backend that ran, and milliseconds per step (in order). */
+  /**
+   * Result, the [nq, ng] distance it was computed from (null when it was scored on the device and
+   * not kept: see {@link #run(Kernels, List, Options, Consumer, boolean)}), the backend that ran, and
+   * milliseconds per step (in order).
+   */
   public record Report(EvalResult result, FloatMatrix distance, String backend, Map<String, Long> timingsMs) {}
 
   private RetrievalEval() {}
@@ -108,8 +114,19 @@ public final class RetrievalEval {
     return run(kernels, List.of(new Member(query.name(), query, gallery)), options, progress);
   }
 
-  /** An ensemble's (or, with one member, a model's) evaluation. */
+  /** An ensemble's (or, with one member, a model's) evaluation; the report keeps the distance matrix. */
   public static Report run(Kernels kernels, List<Member> members, Options options, Consumer<String> progress) {
+    return run(kernels, members, options, progress, true);
+  }
+
+  /**
+   * As above; without {@code keepDistance}, a backend that can score the matrix where it computed it
+   * (CUDA: {@link Kernels#pairwiseScores}, {@link Kernels#rerankScores}) does so for one member with
+   * exact candidates, so that the [nq, ng] matrix never crosses to the host, and the report's
+   * distance is null. The scores are those of the host evaluator on the same matrix.
+   */
+  public static Report run(Kernels kernels, List<Member> members, Options options, Consumer<String> progress,
+      boolean keepDistance) {
     Map<String, Long> t = new LinkedHashMap<>();
     long t0 = System.nanoTime();
     check(members, options);
@@ -174,7 +191,10 @@ public final class RetrievalEval {
       t.put("qe", t.getOrDefault("qe", 0L) + ms(t1));
       t1 = System.nanoTime();
     }
-    FloatMatrix dist;
+    FloatMatrix dist = null;
+    QueryScores scores = null;
+    QueryLabels labels = new QueryLabels(q0.pids(), q0.camids(), g0.pids(), g0.camids());
+    boolean scoreOnDevice = !keepDistance && single && options.candidates().exact();
     if (options.rerank() != null) {
       RerankParams rp = options.rerank();
       long n = (long) q0.size() + g0.size();
@@ -182,8 +202,10 @@ public final class RetrievalEval {
       if (cand.exact()) {
         progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): %,d x %,d distance pass ...",
             n, rp.k1(), rp.k2(), rp.lambda(), n, n));
-        dist = single ? kernels.rerank(qs.get(0), gs.get(0), metric, rp)
-            : KReciprocal.rerank(q0.size(), g0.size(), Fusion.itemDistance(qs, gs, w, fused.scales(), metric), rp);
+        if (scoreOnDevice) scores = kernels.rerankScores(qs.get(0), gs.get(0), metric, rp, labels).orElse(null);
+        if (scores == null)
+          dist = single ? kernels.rerank(qs.get(0), gs.get(0), metric, rp)
+              : KReciprocal.rerank(q0.size(), g0.size(), Fusion.itemDistance(qs, gs, w, fused.scales(), metric), rp);
       } else {
         progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): candidates from %s, "
             + "%,d x %,d query-gallery distances ...", n, rp.k1(), rp.k2(), rp.lambda(), cand.describe(), q0.size(),
@@ -191,15 +213,21 @@ public final class RetrievalEval {
         FloatMatrix raw = kernels.pairwise(qs.get(0), gs.get(0), metric);
         dist = KReciprocal.rerank(qs.get(0), gs.get(0), metric, rp.clampedTo(n), cand, raw);
       }
-      t.put("rerank", ms(t1));
+      t.put(scores != null ? "rerank+evaluate" : "rerank", ms(t1));
     } else {
-      dist = single ? kernels.pairwise(qs.get(0), gs.get(0), metric) : ranking;
-      t.put("distance", ms(t1));
+      if (scoreOnDevice) scores = kernels.pairwiseScores(qs.get(0), gs.get(0), metric, labels).orElse(null);
+      if (scores == null) dist = single ? kernels.pairwise(qs.get(0), gs.get(0), metric) : ranking;
+      t.put(scores != null ? "distance+evaluate" : "distance", ms(t1));
     }
-    long t2 = System.nanoTime();
-    progress.accept(String.format("evaluating %,d queries ...", q0.size()));
-    EvalResult r = ReidEvaluator.evaluate(dist, q0.pids(), q0.camids(), g0.pids(), g0.camids());
-    t.put("evaluate", ms(t2));
+    EvalResult r;
+    if (scores != null) {
+      r = ReidEvaluator.fromScores(scores);
+    } else {
+      long t2 = System.nanoTime();
+      progress.accept(String.format("evaluating %,d queries ...", q0.size()));
+      r = ReidEvaluator.evaluate(dist, q0.pids(), q0.camids(), g0.pids(), g0.camids());
+      t.put("evaluate", ms(t2));
+    }
     return new Report(r, dist, kernels.describe(), t);
   }
 

@@ -68,6 +68,22 @@ public interface Kernels {
   FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params);
 
   /**
+   * The per-query scores of {@link #pairwise}'s matrix computed where it was made, without handing
+   * the [nq, ng] matrix back; empty where this backend has no such path (the CPU and Java ones: there
+   * the matrix is already in host memory, so compute it and score it with the evaluator).
+   */
+  default java.util.Optional<QueryScores> pairwiseScores(FloatMatrix q, FloatMatrix g, Metric metric,
+      QueryLabels labels) {
+    return java.util.Optional.empty();
+  }
+
+  /** As {@link #pairwiseScores}, of {@link #rerank}'s matrix. */
+  default java.util.Optional<QueryScores> rerankScores(FloatMatrix q, FloatMatrix g, Metric metric,
+      RerankParams params, QueryLabels labels) {
+    return java.util.Optional.empty();
+  }
+
+  /**
    * A memory of {@code capacity} rows for mining anchors against across batches (XBM); see
    * {@link MiningMemory}. The caller closes it.
    */

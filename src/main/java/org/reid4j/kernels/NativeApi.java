@@ -1,6 +1,7 @@
 package org.reid4j.kernels;
 
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
@@ -104,6 +105,19 @@ public final class NativeApi {
   public static native int r4j_cuda_rerank(@Cast("const float*") FloatPointer q, long nq,
       @Cast("const float*") FloatPointer g, long ng, long d, int metric, int k1, int k2, float lambda,
       FloatPointer out);
+
+  // 7. Evaluation on the device (labels and per-query scores in host memory).
+  public static native int r4j_cuda_pairwise_evaluate(@Cast("const float*") FloatPointer q, long nq,
+      @Cast("const float*") FloatPointer g, long ng, long d, int metric, @Cast("const int32_t*") IntPointer qPid,
+      @Cast("const int32_t*") IntPointer qCam, @Cast("const int32_t*") IntPointer gPid,
+      @Cast("const int32_t*") IntPointer gCam, @Cast("int32_t*") IntPointer first, DoublePointer ap, DoublePointer inp,
+      @Cast("int32_t*") IntPointer nanCol);
+
+  public static native int r4j_cuda_rerank_evaluate(@Cast("const float*") FloatPointer q, long nq,
+      @Cast("const float*") FloatPointer g, long ng, long d, int metric, int k1, int k2, float lambda,
+      @Cast("const int32_t*") IntPointer qPid, @Cast("const int32_t*") IntPointer qCam,
+      @Cast("const int32_t*") IntPointer gPid, @Cast("const int32_t*") IntPointer gCam,
+      @Cast("int32_t*") IntPointer first, DoublePointer ap, DoublePointer inp, @Cast("int32_t*") IntPointer nanCol);
 
   // ---- CPU resident mining memory (an opaque handle) ----
   public static native int r4j_cpu_memory_create(long capacity, long d, int metric,

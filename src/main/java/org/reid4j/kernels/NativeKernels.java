@@ -1,6 +1,7 @@
 package org.reid4j.kernels;
 
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.PointerScope;
@@ -228,6 +229,65 @@ public final class NativeKernels implements Kernels {
               params.k2(), params.lambda(), res);
       check(s, "rerank");
       return out(res, q.rows(), g.rows());
+    }
+  }
+
+  @Override
+  public java.util.Optional<QueryScores> pairwiseScores(FloatMatrix q, FloatMatrix g, Metric metric,
+      QueryLabels labels) {
+    if (!cuda) return java.util.Optional.empty();
+    Checks.pairwiseInputs(q, g);
+    if (metric == null) throw new IllegalArgumentException("metric is null");
+    labels.requireShape(q.rows(), g.rows());
+    return java.util.Optional.of(scores(q, g, labels, (qp, gp, l, o) -> NativeApi.r4j_cuda_pairwise_evaluate(qp,
+        q.rows(), gp, g.rows(), q.cols(), metric.code, l[0], l[1], l[2], l[3], o.first, o.ap, o.inp, o.nan)));
+  }
+
+  @Override
+  public java.util.Optional<QueryScores> rerankScores(FloatMatrix q, FloatMatrix g, Metric metric,
+      RerankParams params, QueryLabels labels) {
+    if (!cuda) return java.util.Optional.empty();
+    Checks.pairwiseInputs(q, g);
+    if (metric == null) throw new IllegalArgumentException("metric is null");
+    labels.requireShape(q.rows(), g.rows());
+    RerankParams p = params.clampedTo((long) q.rows() + g.rows());
+    return java.util.Optional.of(scores(q, g, labels, (qp, gp, l, o) -> NativeApi.r4j_cuda_rerank_evaluate(qp,
+        q.rows(), gp, g.rows(), q.cols(), metric.code, p.k1(), p.k2(), p.lambda(), l[0], l[1], l[2], l[3], o.first,
+        o.ap, o.inp, o.nan)));
+  }
+
+  /** Native buffers of the per-query outputs. */
+  private static final class ScoreBufs {
+    final IntPointer first, nan;
+    final DoublePointer ap, inp;
+
+    ScoreBufs(int nq) {
+      long n = Math.max(1L, nq);
+      first = new IntPointer(n);
+      nan = new IntPointer(n);
+      ap = new DoublePointer(n);
+      inp = new DoublePointer(n);
+    }
+  }
+
+  private interface ScoreCall {
+    int call(FloatPointer q, FloatPointer g, IntPointer[] labels, ScoreBufs out);
+  }
+
+  private static QueryScores scores(FloatMatrix q, FloatMatrix g, QueryLabels labels, ScoreCall call) {
+    int nq = q.rows();
+    try (PointerScope scope = new PointerScope()) {
+      ScoreBufs o = new ScoreBufs(nq);
+      IntPointer[] l = {in(labels.queryPids()), in(labels.queryCamids()), in(labels.galleryPids()),
+          in(labels.galleryCamids())};
+      check(call.call(in(q), in(g), l, o), "evaluate on the device");
+      int[] first = new int[nq], nan = new int[nq];
+      double[] ap = new double[nq], inp = new double[nq];
+      o.first.get(first);
+      o.nan.get(nan);
+      o.ap.get(ap);
+      o.inp.get(inp);
+      return new QueryScores(first, ap, inp, nan);
     }
   }
 }

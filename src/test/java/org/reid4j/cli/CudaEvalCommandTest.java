@@ -19,7 +19,7 @@ class CudaEvalCommandTest {
 
   /**
    * eval on the CUDA backend, plain and re-ranked, gives the CPU backend's numbers and says which
-   * backend ran. Skips without a device; the cuda-emulator test execution runs it on the emulator.
+   * backend ran; it scores the matrix on the device (no host evaluation step). Skips without a device; the cuda-emulator test execution runs it on the emulator.
    */
   @Test
   void evalOnCudaMatchesTheCpuBackend() throws Exception {
@@ -47,6 +47,11 @@ class CudaEvalCommandTest {
       for (String key : new String[] {"rank1", "rank5", "rank10", "mAP", "mINP"})
         assertEquals(res[1].get(key).asDouble(), res[0].get(key).asDouble(), 1e-6, key + " with " + String.join(" ", extra));
       assertEquals(res[1].get("queries_evaluated").asInt(), res[0].get("queries_evaluated").asInt());
+      // scored on the device: the matrix did not come back, so there is no separate host evaluation
+      String fused = extra.length > 2 ? "rerank+evaluate" : "distance+evaluate";
+      assertTrue(res[0].get("timings_ms").has(fused) && !res[0].get("timings_ms").has("evaluate"),
+          res[0].get("timings_ms").toString());
+      assertTrue(res[1].get("timings_ms").has("evaluate"), res[1].get("timings_ms").toString());
     }
   }
 

@@ -697,4 +697,84 @@ public abstract class KernelsContractTest {
     FloatMatrix d = kernels().pairwise(edge, edge, Metric.SQEUCLIDEAN);
     assertTrue(Float.isFinite(d.get(0, 0)), "distance " + d.get(0, 0));
   }
+
+  // ------------------------------------------------------------------- scoring on the device
+
+  /** Labels: `ids` identities over `cams` cameras, about 8% junk, some queries with pid -1 and one with no match. */
+  static QueryLabels evalLabels(Random r, int nq, int ng, int ids, int cams) {
+    int[] qp = labels(r, nq, ids), qc = labels(r, nq, cams), gp = labels(r, ng, ids), gc = labels(r, ng, cams);
+    for (int j = 0; j < ng; j++) if (r.nextInt(100) < 8) gp[j] = -1;
+    for (int i = 0; i < nq; i++) if (r.nextInt(100) < 5) qp[i] = -1;
+    if (nq > 2) qp[2] = ids + 7;
+    return new QueryLabels(qp, qc, gp, gc);
+  }
+
+  static void assertSameScores(QueryScores want, QueryScores got, String ctx) {
+    assertEquals(want.size(), got.size(), ctx);
+    for (int i = 0; i < want.size(); i++) {
+      String at = ctx + " query " + i;
+      assertEquals(want.first()[i], got.first()[i], at + ": first-match rank");
+      assertEquals(want.nanColumn()[i], got.nanColumn()[i], at + ": NaN column");
+      assertEquals(want.ap()[i], got.ap()[i], 1e-12, at + ": AP");
+      assertEquals(want.inp()[i], got.inp()[i], 1e-12, at + ": INP");
+    }
+  }
+
+  /**
+   * A backend that scores its own matrix (CUDA) gives, query by query, the host evaluator's scores
+   * of the matrix it hands out (plain and re-ranked; ties, junk, one camera, one row, chunks of
+   * rows); the others decline and leave the scoring to the host.
+   */
+  @Test
+  void deviceScoresEqualTheEvaluatorOnTheSameMatrix() {
+    int[][] cases = {{1, 1, 3, 1, 2}, {3, 5, 2, 1, 1}, {37, 301, 17, 12, 4}, {64, 200, 8, 20, 3}, {20, 90, 4, 3, 2}};
+    for (int c = 0; c < cases.length; c++) {
+      int nq = cases[c][0], ng = cases[c][1], d = cases[c][2], ids = cases[c][3], cams = cases[c][4];
+      for (Metric m : METRICS) {
+        long seed = BASE_SEED + 1700 + 10 * c + m.ordinal();
+        Random r = new Random(seed);
+        boolean ties = c % 2 == 1;
+        FloatMatrix q = ties ? integers(r, nq, d, 2) : gaussian(r, nq, d);
+        FloatMatrix g = ties ? integers(r, ng, d, 2) : gaussian(r, ng, d);
+        QueryLabels l = evalLabels(r, nq, ng, ids, cams);
+        String ctx = ctx(seed, m + " " + nq + "x" + ng + "x" + d);
+        java.util.Optional<QueryScores> got = kernels().pairwiseScores(q, g, m, l);
+        RerankParams rp = new RerankParams(9, 3, 0.3f);
+        java.util.Optional<QueryScores> gotRr = kernels().rerankScores(q, g, m, rp, l);
+        if (kernels().backend() != Backend.CUDA) {
+          assertTrue(got.isEmpty() && gotRr.isEmpty(), ctx + ": only the CUDA backend scores on the device");
+          continue;
+        }
+        assertSameScores(score(kernels().pairwise(q, g, m), l), got.orElseThrow(), ctx);
+        assertSameScores(score(kernels().rerank(q, g, m, rp), l), gotRr.orElseThrow(), ctx + " re-ranked");
+        assertEquals(org.reid4j.eval.ReidEvaluator.evaluate(kernels().pairwise(q, g, m), l.queryPids(),
+            l.queryCamids(), l.galleryPids(), l.galleryCamids()).toString(),
+            org.reid4j.eval.ReidEvaluator.fromScores(got.get()).toString(), ctx);
+      }
+    }
+  }
+
+  private static QueryScores score(FloatMatrix dist, QueryLabels l) {
+    return org.reid4j.eval.ReidEvaluator.scoreQueries(dist, l.queryPids(), l.queryCamids(), l.galleryPids(),
+        l.galleryCamids());
+  }
+
+  @Test
+  void deviceScoringRefusesLabelsOfAnotherShape() {
+    Random r = new Random(BASE_SEED + 1800);
+    FloatMatrix q = gaussian(r, 4, 3), g = gaussian(r, 6, 3);
+    QueryLabels wrongGallery = new QueryLabels(new int[4], new int[4], new int[5], new int[5]);
+    QueryLabels wrongQueries = new QueryLabels(new int[3], new int[3], new int[6], new int[6]);
+    assertThrowsMentioning(() -> new QueryLabels(new int[2], new int[3], new int[1], new int[1]), "2 query pids",
+        "3 query camids");
+    assertThrowsMentioning(() -> wrongGallery.requireShape(4, 6), "6 gallery rows", "5 gallery pids");
+    assertThrowsMentioning(() -> wrongGallery.requireShape(4, 0), "0 gallery rows", "5 gallery pids");
+    assertThrowsMentioning(() -> new QueryLabels(new int[4], new int[4], new int[0], new int[0]).requireShape(4, 0),
+        "gallery is empty");
+    if (kernels().backend() != Backend.CUDA) return; // the others decline before looking at the labels
+    assertThrowsMentioning(() -> kernels().pairwiseScores(q, g, Metric.EUCLIDEAN, wrongGallery), "6 gallery rows",
+        "5 gallery pids");
+    assertThrowsMentioning(() -> kernels().rerankScores(q, g, Metric.EUCLIDEAN, RerankParams.DEFAULT, wrongQueries),
+        "4 query rows", "3 query pids");
+  }
 }
