@@ -4,7 +4,10 @@
 # Usage: scripts/gpu-check.sh [extra gpu_check args, e.g. --no-cpu-rerank or a seed]
 # Environment: BUILD_DIR (default build-gpu), CUDA_ARCH (default: native, falling back to 90),
 #              RUN_CPU_TESTS=0 to skip the CPU test drivers, SANITIZE=1 to add compute-sanitizer runs,
-#              GPU_CHECK_JSON (default BUILD_DIR/gpu-check.json): device, check counts and timings.
+#              GPU_CHECK_JSON (default BUILD_DIR/gpu-check.json): device, check counts and timings;
+#              GPU_CHECK_KIT=W/kit (scripts/device-kit.sh or device-bundle.sh) adds the Java stage,
+#              scripts/gpu-eval-check.sh (eval through Java on the Market-shaped and MSMT17-sized cases), with
+#              the Java CUDA tests when GPU_CHECK_TESTS=W/tests (device-bundle.sh) is given too.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -53,6 +56,10 @@ if [ "${RUN_CPU_TESTS:-1}" != 0 ]; then
     echo "== $(basename "$t")"
     timeout 120 "$t" || { echo "== $(basename "$t") FAILED"; status=1; }
   done
+fi
+
+if [ -n "${GPU_CHECK_KIT:-}" ]; then
+  scripts/gpu-eval-check.sh "$GPU_CHECK_KIT" "${GPU_CHECK_TESTS:--}" "$BUILD_DIR/gpu-eval-check" || status=1
 fi
 
 echo "== GPUs:"

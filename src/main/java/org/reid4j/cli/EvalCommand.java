@@ -198,8 +198,7 @@ public final class EvalCommand implements Callable<Integer> {
     if (rerank) System.out.println("re-ranking candidates " + cand.describe());
 
     // The matrix is only needed on the host for ranked.png: otherwise a GPU scores it where it is.
-    RetrievalEval.Report report = RetrievalEval.run(kernels,
-        List.of(new RetrievalEval.Member(sets[0].name(), sets[0], sets[1])), options,
+    RetrievalEval.Report report = RetrievalEval.run(kernels, sets[0], sets[1], options,
         step -> System.out.println("  " + step), plots != null);
     if (report.result().queriesEvaluated() == 0)
       throw new IllegalArgumentException("no query could be evaluated: all " + report.result().queriesSkipped()

@@ -114,6 +114,12 @@ public final class RetrievalEval {
     return run(kernels, List.of(new Member(query.name(), query, gallery)), options, progress);
   }
 
+  /** As above, with the choice of {@link #run(Kernels, List, Options, Consumer, boolean)}. */
+  public static Report run(Kernels kernels, LabelledFeatures query, LabelledFeatures gallery, Options options,
+      Consumer<String> progress, boolean keepDistance) {
+    return run(kernels, List.of(new Member(query.name(), query, gallery)), options, progress, keepDistance);
+  }
+
   /** An ensemble's (or, with one member, a model's) evaluation; the report keeps the distance matrix. */
   public static Report run(Kernels kernels, List<Member> members, Options options, Consumer<String> progress) {
     return run(kernels, members, options, progress, true);

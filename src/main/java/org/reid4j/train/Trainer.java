@@ -682,10 +682,11 @@ public final class Trainer {
     RetrievalEval.Options options = new RetrievalEval.Options(Metric.parse(t.metric()), t.featNorm(),
         t.rerank() ? RerankParams.DEFAULT : null).withDba(t.dbaK()).withQe(t.qe().equals("none") ? null
             : new QueryExpansion.Params(QueryExpansion.Kind.parse(t.qe()), t.qeK(), 1, t.qeAlpha()));
-    RetrievalEval.Report rep = RetrievalEval.run(kernels, q, g, options);
+    // only the scores are needed: a GPU backend scores the matrix where it computes it
+    RetrievalEval.Report rep = RetrievalEval.run(kernels, q, g, options, step -> {}, false);
     EvalResult plain = null;
     if (options.dbaK() > 0 || options.qe() != null) {
-      plain = RetrievalEval.run(kernels, q, g, options.withDba(0).withQe(null)).result();
+      plain = RetrievalEval.run(kernels, q, g, options.withDba(0).withQe(null), step -> {}, false).result();
       bar.println(String.format(Locale.ROOT, "  %s: R1 %.4f  mAP %.4f; without it: R1 %.4f  mAP %.4f",
           postProcessing(t), rep.result().rank1(), rep.result().mAP(), plain.rank1(), plain.mAP()));
     }
