@@ -20,6 +20,7 @@ import org.reid4j.io.FeatureDir;
 import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.NativeMatrix;
 import org.reid4j.kernels.RerankParams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -190,6 +191,9 @@ public final class EvalCommand implements Callable<Integer> {
     Kernels kernels = Kernels.create(Backend.parse(backend));
     if (dirs.size() > 1) return ensemble(kernels, options);
 
+    if (dirs.size() == 1 && RetrievalEval.nativePath(options) && !"heap".equals(System.getenv("REID4J_EVAL_PATH")))
+      return evalNative(kernels, options, m, cand);
+
     long t0 = System.nanoTime();
     LabelledFeatures[] sets = load();
     long loadMs = (System.nanoTime() - t0) / 1_000_000;
@@ -200,6 +204,33 @@ public final class EvalCommand implements Callable<Integer> {
     // The matrix is only needed on the host for ranked.png: otherwise a GPU scores it where it is.
     RetrievalEval.Report report = RetrievalEval.run(kernels, sets[0], sets[1], options,
         step -> System.out.println("  " + step), plots != null);
+    return finish(report, loadMs, m);
+  }
+
+  /**
+   * One --dir without DBA, query expansion or HNSW: the features go from the .npy files into native
+   * memory and stay there (RetrievalEval.runNative); no heap copy of them or of the [nq, ng] result.
+   * REID4J_EVAL_PATH=heap takes the heap path instead (for comparisons).
+   */
+  private int evalNative(Kernels kernels, RetrievalEval.Options options, Metric m, Candidates cand) throws Exception {
+    if (checkpoint != null || data != null || queryFeatures != null || galleryFeatures != null || queryPids != null
+        || queryCamids != null || galleryPids != null || galleryCamids != null)
+      throw new IllegalArgumentException("give exactly one input: --dir DIR, the six --query-*/--gallery-* files, "
+          + "or --data fashion-mnist");
+    long t0 = System.nanoTime();
+    try (FeatureDir.NativeCase c = FeatureDir.readNative(dirs.get(0))) {
+      long loadMs = (System.nanoTime() - t0) / 1_000_000;
+      NativeMatrix q = c.query().features(), g = c.gallery().features();
+      System.out.printf("query   %,d x %d%ngallery %,d x %d%nbackend %s%n", q.rows(), q.cols(), g.rows(), g.cols(),
+          kernels.describe());
+      if (rerank) System.out.println("re-ranking candidates " + cand.describe());
+      RetrievalEval.Report report = RetrievalEval.runNative(kernels, c.query(), c.gallery(), options,
+          step -> System.out.println("  " + step), false); // --dir has no images: no ranked.png to draw
+      return finish(report, loadMs, m);
+    }
+  }
+
+  private int finish(RetrievalEval.Report report, long loadMs, Metric m) throws Exception {
     if (report.result().queriesEvaluated() == 0)
       throw new IllegalArgumentException("no query could be evaluated: all " + report.result().queriesSkipped()
           + " have no valid match in the gallery (a match needs the same pid, not -1, from another camera); check "

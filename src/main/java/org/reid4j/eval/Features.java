@@ -2,6 +2,7 @@ package org.reid4j.eval;
 
 import java.util.stream.IntStream;
 import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.kernels.NativeMatrix;
 
 /** Small feature transforms used before retrieval. */
 public final class Features {
@@ -11,12 +12,26 @@ public final class Features {
   public static FloatMatrix l2Normalize(FloatMatrix m) {
     int d = m.cols();
     float[] src = m.data(), dst = new float[src.length];
-    IntStream.range(0, m.rows()).parallel().forEach(r -> {
-      double s = 0;
-      for (int k = 0; k < d; k++) s += (double) src[r * d + k] * src[r * d + k];
-      float inv = s > 0 ? (float) (1.0 / Math.sqrt(s)) : 0f;
-      for (int k = 0; k < d; k++) dst[r * d + k] = src[r * d + k] * inv;
-    });
+    IntStream.range(0, m.rows()).parallel().forEach(r -> normalizeRow(src, r * d, dst, r * d, d));
     return new FloatMatrix(m.rows(), d, dst);
+  }
+
+  /** The same scaling, in place, for a matrix in native memory: the same values as {@link #l2Normalize}. */
+  public static void l2NormalizeInPlace(NativeMatrix m) {
+    int d = m.cols();
+    ThreadLocal<float[]> rows = ThreadLocal.withInitial(() -> new float[d]);
+    IntStream.range(0, m.rows()).parallel().forEach(r -> {
+      float[] row = rows.get();
+      m.row(r, row);
+      normalizeRow(row, 0, row, 0, d);
+      m.setRow(r, row);
+    });
+  }
+
+  private static void normalizeRow(float[] src, int from, float[] dst, int to, int d) {
+    double s = 0;
+    for (int k = 0; k < d; k++) s += (double) src[from + k] * src[from + k];
+    float inv = s > 0 ? (float) (1.0 / Math.sqrt(s)) : 0f;
+    for (int k = 0; k < d; k++) dst[to + k] = src[from + k] * inv;
   }
 }

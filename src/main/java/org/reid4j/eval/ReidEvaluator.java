@@ -3,6 +3,8 @@ package org.reid4j.eval;
 import java.util.Arrays;
 import java.util.stream.IntStream;
 import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.kernels.NativeMatrix;
+import org.reid4j.kernels.QueryLabels;
 import org.reid4j.kernels.QueryScores;
 
 /**
@@ -42,10 +44,12 @@ public final class ReidEvaluator {
     int[] firstRank = new int[nq];
     double[] ap = new double[nq], inp = new double[nq];
     int[] nanAt = new int[nq]; // column of the first NaN of each row, -1 if none
+    int ng = dist.cols();
+    float[] d = dist.data();
     IntStream.range(0, nq).parallel().forEach(i -> {
-      nanAt[i] = firstNaN(dist, i);
+      nanAt[i] = firstNaN(d, i * ng, ng);
       if (nanAt[i] >= 0 || qPids[i] == -1) return;
-      double[] r = scoreQuery(dist, i, qPids[i], qCamids[i], gPids, gCamids);
+      double[] r = scoreQuery(d, i * ng, ng, qPids[i], qCamids[i], gPids, gCamids);
       if (r == null) {
         firstRank[i] = -1;
         return;
@@ -86,11 +90,37 @@ public final class ReidEvaluator {
     return new EvalResult(cmc[0], cmc[4], cmc[9], apSum / n, inpSum / n, cmc, evaluated, nSkipped);
   }
 
-  /** {first-match rank, AP, INP} of query i, or null if it has no valid match. */
-  private static double[] scoreQuery(FloatMatrix dist, int i, int pid, int cam, int[] gPids, int[] gCamids) {
-    int ng = dist.cols();
-    float[] d = dist.data();
-    int off = i * ng;
+  /**
+   * {@link #scoreQueries(FloatMatrix, int[], int[], int[], int[])} of a matrix in native memory (a
+   * native backend's result): each row is copied into a heap buffer of the thread scoring it, so
+   * that the matrix never needs a heap copy of its own.
+   */
+  public static QueryScores scoreQueries(NativeMatrix dist, int[] qPids, int[] qCamids, int[] gPids, int[] gCamids) {
+    if (dist == null) throw new IllegalArgumentException("evaluate: null argument");
+    new QueryLabels(qPids, qCamids, gPids, gCamids).requireShape(dist.rows(), dist.cols());
+    int nq = dist.rows(), ng = dist.cols();
+    int[] firstRank = new int[nq], nanAt = new int[nq];
+    double[] ap = new double[nq], inp = new double[nq];
+    ThreadLocal<float[]> rows = ThreadLocal.withInitial(() -> new float[ng]);
+    IntStream.range(0, nq).parallel().forEach(i -> {
+      float[] d = rows.get();
+      dist.row(i, d);
+      nanAt[i] = firstNaN(d, 0, ng);
+      if (nanAt[i] >= 0 || qPids[i] == -1) return;
+      double[] r = scoreQuery(d, 0, ng, qPids[i], qCamids[i], gPids, gCamids);
+      if (r == null) {
+        firstRank[i] = -1;
+        return;
+      }
+      firstRank[i] = (int) r[0];
+      ap[i] = r[1];
+      inp[i] = r[2];
+    });
+    return new QueryScores(firstRank, ap, inp, nanAt);
+  }
+
+  /** {first-match rank, AP, INP} of the query whose distances are d[off .. off + ng), or null if it has no valid match. */
+  private static double[] scoreQuery(float[] d, int off, int ng, int pid, int cam, int[] gPids, int[] gCamids) {
     // Pass 1: the matches, sorted by the ranking order (distance, index).
     long[] keys = new long[16];
     int p = 0;
@@ -156,9 +186,7 @@ public final class ReidEvaluator {
     return ((long) ordered << 32) | (j & 0xffffffffL);
   }
 
-  private static int firstNaN(FloatMatrix dist, int i) {
-    float[] d = dist.data();
-    int ng = dist.cols(), off = i * ng;
+  private static int firstNaN(float[] d, int off, int ng) {
     for (int j = 0; j < ng; j++) if (d[off + j] != d[off + j]) return j;
     return -1;
   }

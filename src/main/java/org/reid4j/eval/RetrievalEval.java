@@ -14,6 +14,7 @@ import org.reid4j.kernels.Checks;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.NativeMatrix;
 import org.reid4j.kernels.QueryLabels;
 import org.reid4j.kernels.QueryScores;
 import org.reid4j.kernels.RerankParams;
@@ -235,6 +236,86 @@ public final class RetrievalEval {
       t.put("evaluate", ms(t2));
     }
     return new Report(r, dist, kernels.describe(), t);
+  }
+
+  /**
+   * One side of an evaluation with its features in native memory ({@code Npy.readMatrix}); whoever
+   * made it closes the matrix. {@code name} is used in messages.
+   */
+  public record NativeFeatures(String name, NativeMatrix features, int[] pids, int[] camids) {
+    public NativeFeatures {
+      if (pids.length != features.rows())
+        throw new IllegalArgumentException(name + ": " + features.rows() + " feature rows but " + pids.length + " pids");
+      if (camids.length != features.rows())
+        throw new IllegalArgumentException(name + ": " + features.rows() + " feature rows but " + camids.length
+            + " camids");
+    }
+  }
+
+  /** Whether {@link #runNative} handles these options: one model, exact candidates, no DBA, no query expansion. */
+  public static boolean nativePath(Options options) {
+    return options.dbaK() == 0 && options.qe() == null && options.candidates().exact();
+  }
+
+  /**
+   * {@link #run} for features in native memory: --normalize scales them in place, the native
+   * kernels read them without copies and write their result into native memory, which the
+   * evaluator scores row by row (or, on the CUDA backend without {@code keepDistance}, the device
+   * scores it where it computed it). The same scores as {@link #run} on heap copies of the same
+   * features. Only for {@link #nativePath} options.
+   */
+  public static Report runNative(Kernels kernels, NativeFeatures query, NativeFeatures gallery, Options options,
+      Consumer<String> progress, boolean keepDistance) {
+    if (!nativePath(options))
+      throw new IllegalArgumentException("the native-memory path takes exact candidates without DBA or query "
+          + "expansion; use run() for those");
+    Map<String, Long> t = new LinkedHashMap<>();
+    long t0 = System.nanoTime();
+    NativeMatrix q = query.features(), g = gallery.features();
+    if (q.cols() != g.cols())
+      throw new IllegalArgumentException("dimension mismatch: " + query.name() + " features has " + q.cols()
+          + " columns but " + gallery.name() + " features has " + g.cols());
+    if (g.rows() == 0) throw new IllegalArgumentException(gallery.name() + " is empty: nothing to rank");
+    if (q.rows() == 0) throw new IllegalArgumentException(query.name() + " is empty: nothing to evaluate");
+    Checks.requireFinite(q, query.name() + " features");
+    Checks.requireFinite(g, gallery.name() + " features");
+    if (options.normalize()) {
+      Features.l2NormalizeInPlace(q);
+      Features.l2NormalizeInPlace(g);
+    }
+    t.put("prepare", ms(t0));
+
+    long t1 = System.nanoTime();
+    Metric metric = options.metric();
+    QueryLabels labels = new QueryLabels(query.pids(), query.camids(), gallery.pids(), gallery.camids());
+    QueryScores scores = null;
+    NativeMatrix dist = null;
+    try {
+      RerankParams rp = options.rerank();
+      if (rp != null) {
+        long n = (long) q.rows() + g.rows();
+        progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): %,d x %,d distance pass ...",
+            n, rp.k1(), rp.k2(), rp.lambda(), n, n));
+        if (!keepDistance) scores = kernels.rerankScores(q, g, metric, rp, labels).orElse(null);
+        if (scores == null) dist = kernels.rerank(q, g, metric, rp);
+        t.put(scores != null ? "rerank+evaluate" : "rerank", ms(t1));
+      } else {
+        progress.accept(String.format("distances %,d x %,d (%s) ...", q.rows(), g.rows(), metric));
+        if (!keepDistance) scores = kernels.pairwiseScores(q, g, metric, labels).orElse(null);
+        if (scores == null) dist = kernels.pairwise(q, g, metric);
+        t.put(scores != null ? "distance+evaluate" : "distance", ms(t1));
+      }
+      if (scores == null) {
+        long t2 = System.nanoTime();
+        progress.accept(String.format("evaluating %,d queries ...", q.rows()));
+        scores = ReidEvaluator.scoreQueries(dist, query.pids(), query.camids(), gallery.pids(), gallery.camids());
+        t.put("evaluate", ms(t2));
+      }
+      EvalResult r = ReidEvaluator.fromScores(scores);
+      return new Report(r, keepDistance ? dist.toHeap() : null, kernels.describe(), t);
+    } finally {
+      if (dist != null) dist.close();
+    }
   }
 
   /** Each member usable, and all of them about the same images (pids and camids equal, row by row). */

@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.reid4j.eval.LabelledFeatures;
+import org.reid4j.eval.RetrievalEval;
+import org.reid4j.kernels.NativeMatrix;
 
 /**
  * The on-disk layout of an extracted retrieval case: six .npy files in one folder,
@@ -36,6 +38,50 @@ public final class FeatureDir {
   public static LabelledFeatures readGallery(Path dir) throws IOException {
     requireDir(dir);
     return read("gallery", dir.resolve(FILES[3]), dir.resolve(FILES[4]), dir.resolve(FILES[5]));
+  }
+
+  /** Both sides of a case with the features in native memory; closing it frees them. */
+  public record NativeCase(RetrievalEval.NativeFeatures query, RetrievalEval.NativeFeatures gallery)
+      implements AutoCloseable {
+    @Override
+    public void close() {
+      query.features().close();
+      gallery.features().close();
+    }
+  }
+
+  /**
+   * {@link #readQuery} and {@link #readGallery} with the features read straight into native memory
+   * (for {@code RetrievalEval.runNative}); the same checks and messages.
+   */
+  public static NativeCase readNative(Path dir) throws IOException {
+    requireDir(dir);
+    RetrievalEval.NativeFeatures q = readNative("query", dir.resolve(FILES[0]), dir.resolve(FILES[1]),
+        dir.resolve(FILES[2]));
+    try {
+      return new NativeCase(q, readNative("gallery", dir.resolve(FILES[3]), dir.resolve(FILES[4]),
+          dir.resolve(FILES[5])));
+    } catch (IOException | RuntimeException e) {
+      q.features().close();
+      throw e;
+    }
+  }
+
+  private static RetrievalEval.NativeFeatures readNative(String name, Path feats, Path pids, Path camids)
+      throws IOException {
+    int[] p = Npy.read(pids).asInts();
+    int[] c = Npy.read(camids).asInts();
+    NativeMatrix f = Npy.readMatrix(feats);
+    try {
+      if (p.length != f.rows())
+        throw new IOException(pids + ": has " + p.length + " pids but " + feats + " has " + f.rows() + " rows");
+      if (c.length != f.rows())
+        throw new IOException(camids + ": has " + c.length + " camids but " + feats + " has " + f.rows() + " rows");
+      return new RetrievalEval.NativeFeatures(name + " (" + feats + ")", f, p, c);
+    } catch (IOException | RuntimeException e) {
+      f.close();
+      throw e;
+    }
   }
 
   /** Writes both sides (each file atomically). */

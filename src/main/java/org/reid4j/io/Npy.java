@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import org.reid4j.io.NpyArray.Dtype;
 import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.kernels.NativeMatrix;
 
 /**
  * NumPy {@code .npy} files, the format the Python side of a ReID pipeline saves features and labels
@@ -36,43 +37,92 @@ public final class Npy {
 
   public static NpyArray read(Path file) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      long fileSize = ch.size();
-      ByteBuffer pre = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, pre, 0);
-      if (pre.position() < 10 || !startsWithMagic(pre.array()))
-        throw new NpyFormatException(file, "not a NumPy .npy file (bad magic bytes)");
-      int major = pre.get(6) & 0xff, minor = pre.get(7) & 0xff;
-      long headerLen;
-      int preLen;
-      if (major == 1 && minor == 0) {
-        headerLen = pre.getShort(8) & 0xffff;
-        preLen = 10;
-      } else if (major == 2 && minor == 0) {
-        if (pre.position() < 12) throw new NpyFormatException(file, "file ends inside the .npy header");
-        headerLen = pre.getInt(8) & 0xffffffffL;
-        preLen = 12;
-      } else {
-        throw new NpyFormatException(file, "unsupported .npy format version " + major + "." + minor
-            + " (expected 1.0 or 2.0)");
-      }
-      if (preLen + headerLen > fileSize) throw new NpyFormatException(file, "file ends inside the .npy header");
-      if (headerLen > 1 << 20) throw new NpyFormatException(file, "implausibly long .npy header (" + headerLen + " bytes)");
-      ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
-      readFully(ch, hb, preLen);
-      Header h = parseHeader(file, new String(hb.array(), StandardCharsets.ISO_8859_1));
-
-      long dataStart = preLen + headerLen;
-      long need = (long) h.count * h.dtype.bytes;
-      long have = fileSize - dataStart;
-      if (have < need)
-        throw new NpyFormatException(file, "truncated: shape " + NpyArray.shapeString(h.shape) + " of "
-            + h.descr + " needs " + need + " data bytes but only " + have + " follow the header");
-      if (have > need)
-        throw new NpyFormatException(file, "size mismatch: shape " + NpyArray.shapeString(h.shape) + " of "
-            + h.descr + " needs " + need + " data bytes but " + have + " follow the header (trailing data)");
-      Object data = readData(ch, dataStart, h);
-      return new NpyArray(file, h.shape, h.dtype, data);
+      Opened o = open(ch, file);
+      return new NpyArray(file, o.header().shape, o.header().dtype, readData(ch, o.dataStart(), o.header()));
     }
+  }
+
+  /**
+   * A 2-D float32 or float64 array read straight into native memory (float64 converted to float32):
+   * the heap never holds it. The same checks and messages as {@link #read} and {@code asMatrix()}.
+   */
+  public static NativeMatrix readMatrix(Path file) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      Opened o = open(ch, file);
+      Header h = o.header();
+      if (h.shape.length != 2)
+        throw new IllegalArgumentException(file + ": expected a 2-D [rows, cols] float array, got shape "
+            + NpyArray.shapeString(h.shape));
+      if (h.dtype != Dtype.FLOAT32 && h.dtype != Dtype.FLOAT64)
+        throw new IllegalArgumentException(file + ": expected a float32 or float64 array, got " + h.dtype.descr());
+      NativeMatrix m = NativeMatrix.allocate((int) h.shape[0], (int) h.shape[1]);
+      try {
+        int item = h.dtype.bytes;
+        ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK).order(h.order);
+        long pos = o.dataStart(), done = 0, n = m.size();
+        while (done < n) {
+          int k = (int) Math.min(n - done, CHUNK / item);
+          buf.clear().limit(k * item);
+          readFully(ch, buf, pos);
+          if (buf.hasRemaining()) throw new IOException(file + ": the file shrank while being read");
+          pos += (long) k * item;
+          buf.flip();
+          java.nio.FloatBuffer dst = m.values(done, k);
+          if (h.dtype == Dtype.FLOAT32) {
+            dst.put(buf.asFloatBuffer());
+          } else {
+            java.nio.DoubleBuffer src = buf.asDoubleBuffer();
+            for (int i = 0; i < k; i++) dst.put((float) src.get(i));
+          }
+          done += k;
+        }
+        return m;
+      } catch (IOException | RuntimeException e) {
+        m.close();
+        throw e;
+      }
+    }
+  }
+
+  private record Opened(Header header, long dataStart) {}
+
+  /** Reads and checks the preamble and header; the data's size is checked against the file's. */
+  private static Opened open(FileChannel ch, Path file) throws IOException {
+    long fileSize = ch.size();
+    ByteBuffer pre = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
+    readFully(ch, pre, 0);
+    if (pre.position() < 10 || !startsWithMagic(pre.array()))
+      throw new NpyFormatException(file, "not a NumPy .npy file (bad magic bytes)");
+    int major = pre.get(6) & 0xff, minor = pre.get(7) & 0xff;
+    long headerLen;
+    int preLen;
+    if (major == 1 && minor == 0) {
+      headerLen = pre.getShort(8) & 0xffff;
+      preLen = 10;
+    } else if (major == 2 && minor == 0) {
+      if (pre.position() < 12) throw new NpyFormatException(file, "file ends inside the .npy header");
+      headerLen = pre.getInt(8) & 0xffffffffL;
+      preLen = 12;
+    } else {
+      throw new NpyFormatException(file, "unsupported .npy format version " + major + "." + minor
+          + " (expected 1.0 or 2.0)");
+    }
+    if (preLen + headerLen > fileSize) throw new NpyFormatException(file, "file ends inside the .npy header");
+    if (headerLen > 1 << 20) throw new NpyFormatException(file, "implausibly long .npy header (" + headerLen + " bytes)");
+    ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
+    readFully(ch, hb, preLen);
+    Header h = parseHeader(file, new String(hb.array(), StandardCharsets.ISO_8859_1));
+
+    long dataStart = preLen + headerLen;
+    long need = (long) h.count * h.dtype.bytes;
+    long have = fileSize - dataStart;
+    if (have < need)
+      throw new NpyFormatException(file, "truncated: shape " + NpyArray.shapeString(h.shape) + " of "
+          + h.descr + " needs " + need + " data bytes but only " + have + " follow the header");
+    if (have > need)
+      throw new NpyFormatException(file, "size mismatch: shape " + NpyArray.shapeString(h.shape) + " of "
+          + h.descr + " needs " + need + " data bytes but " + have + " follow the header (trailing data)");
+    return new Opened(h, dataStart);
   }
 
   private static boolean startsWithMagic(byte[] b) {

@@ -42,6 +42,64 @@ public final class Checks {
     }
   }
 
+  /**
+   * {@link #requireUsable(FloatMatrix, String)} for a native matrix: the same checks and message,
+   * rows in parallel (the first bad row in row order is the one reported).
+   */
+  public static void requireUsable(NativeMatrix m, String what) {
+    scan(m, what, true);
+  }
+
+  /** {@link #requireFinite(FloatMatrix, String)} for a native matrix: the same message. */
+  public static void requireFinite(NativeMatrix m, String what) {
+    scan(m, what, false);
+  }
+
+  private static void scan(NativeMatrix m, String what, boolean norms) {
+    int rows = m.rows(), cols = m.cols();
+    String[] bad = new String[1];
+    int[] badRow = {Integer.MAX_VALUE};
+    java.util.stream.IntStream.range(0, (rows + 255) / 256).parallel().forEach(block -> {
+      float[] row = new float[cols];
+      for (int r = block * 256; r < Math.min(rows, block * 256 + 256); r++) {
+        m.row(r, row);
+        double sq = 0;
+        String why = null;
+        for (int c = 0; c < cols && why == null; c++) {
+          float v = row[c];
+          if (!Float.isFinite(v)) why = what + " has a non-finite value (" + v + ") at row " + r + ", column " + c;
+          sq += (double) v * v;
+        }
+        if (why == null && norms && sq > MAX_SQUARED_NORM)
+          why = String.format(java.util.Locale.ROOT, "%s row %d has squared norm %.3g, beyond what float32 distances "
+              + "can hold (%.3g): its distances would overflow. L2-normalise the features (eval --normalize) or "
+              + "scale them down", what, r, sq, MAX_SQUARED_NORM);
+        if (why != null) {
+          synchronized (badRow) {
+            if (r < badRow[0]) {
+              badRow[0] = r;
+              bad[0] = why;
+            }
+          }
+          return;
+        }
+      }
+    });
+    if (bad[0] != null) throw new IllegalArgumentException(bad[0]);
+  }
+
+  /** {@link #pairwiseInputs(FloatMatrix, FloatMatrix)} for native matrices: the same checks and messages. */
+  public static void pairwiseInputs(NativeMatrix q, NativeMatrix g) {
+    if (q == null || g == null) throw new IllegalArgumentException("null matrix");
+    if (q.cols() < 1)
+      throw new IllegalArgumentException("query features must have at least one column, got " + q.cols());
+    if (q.cols() != g.cols())
+      throw new IllegalArgumentException("dimension mismatch: query features has " + q.cols() + " columns but "
+          + "gallery features has " + g.cols());
+    requireUsable(q, "query features");
+    requireUsable(g, "gallery features");
+  }
+
   public static void requireSameDim(FloatMatrix a, String aName, FloatMatrix b, String bName) {
     if (a.cols() != b.cols())
       throw new IllegalArgumentException("dimension mismatch: " + aName + " has " + a.cols() + " columns but "

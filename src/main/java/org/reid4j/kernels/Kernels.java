@@ -77,6 +77,34 @@ public interface Kernels {
     return java.util.Optional.empty();
   }
 
+  /**
+   * {@link #pairwise(FloatMatrix, FloatMatrix, Metric)} on native matrices, into a new one (the
+   * caller closes it). The native backends read and write native memory directly; the default goes
+   * through heap copies.
+   */
+  default NativeMatrix pairwise(NativeMatrix q, NativeMatrix g, Metric metric) {
+    Checks.pairwiseInputs(q, g);
+    return NativeMatrix.of(pairwise(q.toHeap(), g.toHeap(), metric));
+  }
+
+  /** {@link #rerank(FloatMatrix, FloatMatrix, Metric, RerankParams)} on native matrices (see above). */
+  default NativeMatrix rerank(NativeMatrix q, NativeMatrix g, Metric metric, RerankParams params) {
+    Checks.pairwiseInputs(q, g);
+    return NativeMatrix.of(rerank(q.toHeap(), g.toHeap(), metric, params));
+  }
+
+  /** {@link #pairwiseScores(FloatMatrix, FloatMatrix, Metric, QueryLabels)} on native matrices. */
+  default java.util.Optional<QueryScores> pairwiseScores(NativeMatrix q, NativeMatrix g, Metric metric,
+      QueryLabels labels) {
+    return java.util.Optional.empty();
+  }
+
+  /** {@link #rerankScores(FloatMatrix, FloatMatrix, Metric, RerankParams, QueryLabels)} on native matrices. */
+  default java.util.Optional<QueryScores> rerankScores(NativeMatrix q, NativeMatrix g, Metric metric,
+      RerankParams params, QueryLabels labels) {
+    return java.util.Optional.empty();
+  }
+
   /** As {@link #pairwiseScores}, of {@link #rerank}'s matrix. */
   default java.util.Optional<QueryScores> rerankScores(FloatMatrix q, FloatMatrix g, Metric metric,
       RerankParams params, QueryLabels labels) {

@@ -239,8 +239,8 @@ public final class NativeKernels implements Kernels {
     Checks.pairwiseInputs(q, g);
     if (metric == null) throw new IllegalArgumentException("metric is null");
     labels.requireShape(q.rows(), g.rows());
-    return java.util.Optional.of(scores(q, g, labels, (qp, gp, l, o) -> NativeApi.r4j_cuda_pairwise_evaluate(qp,
-        q.rows(), gp, g.rows(), q.cols(), metric.code, l[0], l[1], l[2], l[3], o.first, o.ap, o.inp, o.nan)));
+    return java.util.Optional.of(scores(q.rows(), labels, (l, o) -> NativeApi.r4j_cuda_pairwise_evaluate(in(q),
+        q.rows(), in(g), g.rows(), q.cols(), metric.code, l[0], l[1], l[2], l[3], o.first, o.ap, o.inp, o.nan)));
   }
 
   @Override
@@ -251,9 +251,71 @@ public final class NativeKernels implements Kernels {
     if (metric == null) throw new IllegalArgumentException("metric is null");
     labels.requireShape(q.rows(), g.rows());
     RerankParams p = params.clampedTo((long) q.rows() + g.rows());
-    return java.util.Optional.of(scores(q, g, labels, (qp, gp, l, o) -> NativeApi.r4j_cuda_rerank_evaluate(qp,
-        q.rows(), gp, g.rows(), q.cols(), metric.code, p.k1(), p.k2(), p.lambda(), l[0], l[1], l[2], l[3], o.first,
+    return java.util.Optional.of(scores(q.rows(), labels, (l, o) -> NativeApi.r4j_cuda_rerank_evaluate(in(q),
+        q.rows(), in(g), g.rows(), q.cols(), metric.code, p.k1(), p.k2(), p.lambda(), l[0], l[1], l[2], l[3], o.first,
         o.ap, o.inp, o.nan)));
+  }
+
+  // ---- native matrices: the kernels read and write them in place, no copies ----
+
+  @Override
+  public NativeMatrix pairwise(NativeMatrix q, NativeMatrix g, Metric metric) {
+    Checks.pairwiseInputs(q, g);
+    NativeMatrix out = NativeMatrix.allocate(q.rows(), g.rows());
+    try {
+      int s = cuda
+          ? NativeApi.r4j_cuda_pairwise(q.pointer(), q.rows(), g.pointer(), g.rows(), q.cols(), metric.code,
+              out.pointer())
+          : NativeApi.r4j_cpu_pairwise(q.pointer(), q.rows(), g.pointer(), g.rows(), q.cols(), metric.code,
+              out.pointer());
+      check(s, "pairwise");
+      return out;
+    } catch (RuntimeException e) {
+      out.close();
+      throw e;
+    }
+  }
+
+  @Override
+  public NativeMatrix rerank(NativeMatrix q, NativeMatrix g, Metric metric, RerankParams params) {
+    Checks.pairwiseInputs(q, g);
+    RerankParams p = params.clampedTo((long) q.rows() + g.rows());
+    NativeMatrix out = NativeMatrix.allocate(q.rows(), g.rows());
+    try {
+      int s = cuda
+          ? NativeApi.r4j_cuda_rerank(q.pointer(), q.rows(), g.pointer(), g.rows(), q.cols(), metric.code, p.k1(),
+              p.k2(), p.lambda(), out.pointer())
+          : NativeApi.r4j_cpu_rerank(q.pointer(), q.rows(), g.pointer(), g.rows(), q.cols(), metric.code, p.k1(),
+              p.k2(), p.lambda(), out.pointer());
+      check(s, "rerank");
+      return out;
+    } catch (RuntimeException e) {
+      out.close();
+      throw e;
+    }
+  }
+
+  @Override
+  public java.util.Optional<QueryScores> pairwiseScores(NativeMatrix q, NativeMatrix g, Metric metric,
+      QueryLabels labels) {
+    if (!cuda) return java.util.Optional.empty();
+    Checks.pairwiseInputs(q, g);
+    labels.requireShape(q.rows(), g.rows());
+    return java.util.Optional.of(scores(q.rows(), labels, (l, o) -> NativeApi.r4j_cuda_pairwise_evaluate(q.pointer(),
+        q.rows(), g.pointer(), g.rows(), q.cols(), metric.code, l[0], l[1], l[2], l[3], o.first, o.ap, o.inp,
+        o.nan)));
+  }
+
+  @Override
+  public java.util.Optional<QueryScores> rerankScores(NativeMatrix q, NativeMatrix g, Metric metric,
+      RerankParams params, QueryLabels labels) {
+    if (!cuda) return java.util.Optional.empty();
+    Checks.pairwiseInputs(q, g);
+    labels.requireShape(q.rows(), g.rows());
+    RerankParams p = params.clampedTo((long) q.rows() + g.rows());
+    return java.util.Optional.of(scores(q.rows(), labels, (l, o) -> NativeApi.r4j_cuda_rerank_evaluate(q.pointer(),
+        q.rows(), g.pointer(), g.rows(), q.cols(), metric.code, p.k1(), p.k2(), p.lambda(), l[0], l[1], l[2], l[3],
+        o.first, o.ap, o.inp, o.nan)));
   }
 
   /** Native buffers of the per-query outputs. */
@@ -271,16 +333,16 @@ public final class NativeKernels implements Kernels {
   }
 
   private interface ScoreCall {
-    int call(FloatPointer q, FloatPointer g, IntPointer[] labels, ScoreBufs out);
+    int call(IntPointer[] labels, ScoreBufs out);
   }
 
-  private static QueryScores scores(FloatMatrix q, FloatMatrix g, QueryLabels labels, ScoreCall call) {
-    int nq = q.rows();
+  /** Runs call (inside one PointerScope, so that the inputs it copies are freed too) and reads its scores. */
+  private static QueryScores scores(int nq, QueryLabels labels, ScoreCall call) {
     try (PointerScope scope = new PointerScope()) {
       ScoreBufs o = new ScoreBufs(nq);
       IntPointer[] l = {in(labels.queryPids()), in(labels.queryCamids()), in(labels.galleryPids()),
           in(labels.galleryCamids())};
-      check(call.call(in(q), in(g), l, o), "evaluate on the device");
+      check(call.call(l, o), "evaluate on the device");
       int[] first = new int[nq], nan = new int[nq];
       double[] ap = new double[nq], inp = new double[nq];
       o.first.get(first);

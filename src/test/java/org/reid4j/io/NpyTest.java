@@ -287,4 +287,57 @@ class NpyTest {
       assertFalse(s.anyMatch(f -> f.getFileName().toString().endsWith(".tmp")), "temporary file left behind");
     }
   }
+
+  // ---- readMatrix: straight into native memory, the same values and errors as read().asMatrix() ----
+
+  void assertReadMatrixEqualsRead(Path f) throws IOException {
+    FloatMatrix want = Npy.read(f).asMatrix();
+    try (org.reid4j.kernels.NativeMatrix got = Npy.readMatrix(f)) {
+      assertEquals(want.rows(), got.rows(), f.toString());
+      assertEquals(want.cols(), got.cols(), f.toString());
+      assertArrayEquals(want.data(), got.toHeap().data(), f.toString());
+    }
+  }
+
+  @Test
+  void readMatrixGivesWhatReadGivesForEveryFloatLayout() throws IOException {
+    java.util.Random r = new java.util.Random(41);
+    for (int[] shape : new int[][] {{1, 1}, {3, 7}, {0, 5}, {257, 129}, {4099, 300}}) { // the last spans chunks
+      float[] v = new float[shape[0] * shape[1]];
+      double[] d = new double[v.length];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = (float) r.nextGaussian();
+        d[i] = r.nextGaussian() * 1e3;
+      }
+      Path f4 = dir.resolve("m" + shape[0] + ".npy"), f8 = dir.resolve("d" + shape[0] + ".npy");
+      Npy.writeFloat32(f4, v, shape[0], shape[1]);
+      Npy.writeFloat64(f8, d, shape[0], shape[1]);
+      assertReadMatrixEqualsRead(f4);
+      assertReadMatrixEqualsRead(f8);
+    }
+    ByteBuffer be = data(24, ByteOrder.BIG_ENDIAN);
+    for (int k = 0; k < 6; k++) be.putFloat(k * 0.5f - 1f);
+    assertReadMatrixEqualsRead(file("be.npy", npy(1, dict(">f4", "(2, 3)"), be.array())));
+    ByteBuffer v2 = data(24, ByteOrder.LITTLE_ENDIAN);
+    for (int k = 0; k < 6; k++) v2.putFloat(k * 0.25f);
+    assertReadMatrixEqualsRead(file("v2m.npy", npy(2, dict("<f4", "(3, 2)"), v2.array())));
+  }
+
+  @Test
+  void readMatrixRefusesWhatAsMatrixRefuses() throws IOException {
+    Path oneD = dir.resolve("v.npy"), ints = dir.resolve("i.npy");
+    Npy.writeFloat32(oneD, new float[] {1, 2, 3}, 3);
+    Npy.writeInt32(ints, new int[] {1, 2, 3, 4}, 2, 2);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Npy.readMatrix(oneD));
+    assertTrue(e.getMessage().contains(oneD.toString()) && e.getMessage().contains("2-D"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Npy.readMatrix(ints));
+    assertTrue(e.getMessage().contains(ints.toString()) && e.getMessage().contains("float32 or float64"), e.getMessage());
+    Path whole = dir.resolve("w.npy");
+    Npy.writeFloat32(whole, new float[12], 3, 4);
+    byte[] b = Files.readAllBytes(whole);
+    Path cut = file("cut.npy", java.util.Arrays.copyOf(b, b.length - 5));
+    NpyFormatException t = assertThrows(NpyFormatException.class, () -> Npy.readMatrix(cut));
+    assertEquals(assertThrows(NpyFormatException.class, () -> Npy.read(cut)).getMessage(), t.getMessage());
+    assertTrue(t.getMessage().contains("truncated"), t.getMessage());
+  }
 }
