@@ -277,11 +277,12 @@ public final class RetrievalEval {
           + " columns but " + gallery.name() + " features has " + g.cols());
     if (g.rows() == 0) throw new IllegalArgumentException(gallery.name() + " is empty: nothing to rank");
     if (q.rows() == 0) throw new IllegalArgumentException(query.name() + " is empty: nothing to evaluate");
-    Checks.requireFinite(q, query.name() + " features");
-    Checks.requireFinite(g, gallery.name() + " features");
-    if (options.normalize()) {
-      Features.l2NormalizeInPlace(q);
-      Features.l2NormalizeInPlace(g);
+    if (options.normalize()) { // checked for NaN and infinities on the way
+      Features.l2NormalizeInPlace(q, query.name() + " features");
+      Features.l2NormalizeInPlace(g, gallery.name() + " features");
+    } else {
+      Checks.requireFinite(q, query.name() + " features");
+      Checks.requireFinite(g, gallery.name() + " features");
     }
     t.put("prepare", ms(t0));
 

@@ -233,4 +233,41 @@ class EvalCommandTest {
     // Raw pixels already retrieve the right class most of the time, but far from perfectly.
     assertTrue(j.get("rank1").asDouble() > 0.5 && j.get("mAP").asDouble() < 0.9, j.toString());
   }
+
+  /**
+   * One --dir takes the native-memory path; the six files the heap path: both give the same scores
+   * on every backend, plain and re-ranked (the native path must change nothing but time and memory).
+   */
+  @Test
+  void dirInNativeMemoryScoresLikeTheHeapPath() throws Exception {
+    Path dir = tmp.resolve("native-case");
+    Run synth = cli("synth", "--out", dir.toString(), "--ids", "30", "--cams", "3", "--dim", "16", "--distractors", "20",
+        "--junk", "8", "--noise", "1.1", "--seed", "9");
+    assertEquals(0, synth.code(), synth.err());
+    String[] files = {"--query-features", "--query-pids", "--query-camids", "--gallery-features", "--gallery-pids",
+        "--gallery-camids"};
+    for (String backend : new String[] {"java", "cpu"}) {
+      if (Kernels.unavailableReason(Backend.parse(backend)) != null) continue;
+      for (String[] extra : new String[][] {{"--metric", "cosine"}, {"--normalize", "--rerank", "--k1", "8"}}) {
+        JsonNode[] res = new JsonNode[2];
+        for (int way = 0; way < 2; way++) {
+          Path json = tmp.resolve("native-" + backend + "-" + extra.length + "-" + way + ".json");
+          java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("eval", "--backend", backend,
+              "--json", json.toString()));
+          if (way == 0) {
+            args.addAll(java.util.List.of("--dir", dir.toString()));
+          } else {
+            for (int f = 0; f < files.length; f++) args.addAll(java.util.List.of(files[f],
+                dir.resolve(FeatureDir.FILES[f]).toString()));
+          }
+          args.addAll(java.util.List.of(extra));
+          Run r = cli(args.toArray(String[]::new));
+          assertEquals(0, r.code(), r.err());
+          res[way] = new ObjectMapper().readTree(json.toFile());
+        }
+        for (String key : new String[] {"rank1", "mAP", "mINP", "cmc", "queries_evaluated", "queries_skipped"})
+          assertEquals(res[1].get(key), res[0].get(key), backend + " " + String.join(" ", extra) + ": " + key);
+      }
+    }
+  }
 }
