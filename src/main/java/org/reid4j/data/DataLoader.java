@@ -243,8 +243,8 @@ public final class DataLoader implements AutoCloseable, Iterator<Batch> {
     }
     if (kept.isEmpty()) return new Batch(0, 1, 1, 1, new float[0], new int[0], new int[0], new int[0]);
     FloatImage first = imgs[from[kept.get(0)]];
-    int c = first.channels(), h = first.height(), w = first.width(), per = c * h * w;
-    float[] data = new float[kept.size() * per];
+    int c = first.channels(), h = first.height(), w = first.width();
+    FloatImage[] parts = new FloatImage[kept.size()]; // kept apart: the consumer copies them where it needs them
     int[] pids = new int[kept.size()], cams = new int[kept.size()], indices = new int[kept.size()];
     for (int s = 0; s < kept.size(); s++) {
       int j = kept.get(s), at = from[j];
@@ -252,12 +252,12 @@ public final class DataLoader implements AutoCloseable, Iterator<Batch> {
       if (img.channels() != c || img.height() != h || img.width() != w)
         throw new IllegalStateException(src.describe(idx[at]) + ": transformed to " + img + " but the batch holds "
             + first + " (the transforms must give one size; check INPUT.SIZE_TRAIN / SIZE_TEST)");
-      System.arraycopy(img.data(), 0, data, s * per, per);
+      parts[s] = img;
       indices[s] = idx[at];
       pids[s] = src.pid(idx[at]);
       cams[s] = src.camid(idx[at]);
     }
-    return new Batch(kept.size(), c, h, w, data, pids, cams, indices);
+    return Batch.of(parts, c, h, w, pids, cams, indices);
   }
 
   private void warn(int index, IOException e) {

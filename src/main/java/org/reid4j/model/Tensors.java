@@ -95,6 +95,12 @@ public final class Tensors {
         new MemoryFormatOptional());
   }
 
+  /** As {@link #pinnedHost}, of int64 values (labels copied to a GPU asynchronously). */
+  public static Tensor pinnedHostLongs(long n) {
+    return torch.empty(new long[] {n}, new TensorOptions(CPU).dtype(new ScalarTypeOptional(torch.ScalarType.Long))
+        .pinned_memory(new org.bytedeco.pytorch.BoolOptional(true)), new MemoryFormatOptional());
+  }
+
   /** A float64 CPU vector copied from {@code data} (host-side by design: metric sums reduced over ranks). */
   public static Tensor hostDoubles(double[] data) {
     return Tensor.create(data, data.length);

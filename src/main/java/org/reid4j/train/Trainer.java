@@ -940,7 +940,7 @@ public final class Trainer {
       if (!input.isPrefetched(b)) input.load(b);
       try (PointerScope scope = new PointerScope()) {
         Tensor x = input.images(b);
-        Tensor y = Tensors.longs(b.pids(), device);
+        Tensor y = input.labels(b); // on a GPU: copied asynchronously with the images
         ReidModel.Output o;
         if (amp != null) {
           try (AmpScaler.Autocast ac = amp.autocast()) {
@@ -1130,9 +1130,12 @@ public final class Trainer {
     private final FloatPointer[] bufs = new FloatPointer[2]; // CPU: owned native buffer; GPU: views of the pinned tensors
     private final Tensor[] pinned = new Tensor[2];          // GPU: page-locked host tensors
     private final long[] capacity = new long[2];
+    private final Tensor[] pinnedLabels = new Tensor[2];    // GPU: page-locked int64 labels, next to the images
+    private final long[] labelCapacity = new long[2];
     private int cur;                                         // the buffer the last load filled
     private Batch prefetchedBatch;                           // GPU: the batch whose copy prefetch started
     private Tensor prefetched;                               // GPU: its images on the device (one reference held)
+    private Tensor prefetchedLabels;                         // GPU: its labels on the device (one reference held)
 
     StepInput(Device device) {
       this.device = device;
@@ -1157,7 +1160,43 @@ public final class Trainer {
         }
         capacity[cur] = n;
       }
-      bufs[cur].position(0).put(b.images(), 0, (int) n);
+      // straight from the loader's images into the buffer, in parallel: no joined array on this thread
+      b.copyImagesTo(new FloatPointer(bufs[cur]).position(0).limit(n).asBuffer());
+      if (device.is_cpu()) return;
+      if (b.size() > labelCapacity[cur]) {
+        if (pinnedLabels[cur] != null) pinnedLabels[cur].close();
+        try (PointerScope own = new PointerScope()) {
+          pinnedLabels[cur] = Tensors.pinnedHostLongs(b.size());
+          pinnedLabels[cur].retainReference();
+        }
+        labelCapacity[cur] = b.size();
+      }
+      try (PointerScope own = new PointerScope()) {
+        org.bytedeco.javacpp.LongPointer lp = pinnedLabels[cur].data_ptr_long(); // host: page-locked CPU memory
+        int[] pids = b.pids();
+        for (int i = 0; i < pids.length; i++) lp.put(i, pids[i]);
+      }
+    }
+
+    /**
+     * The labels of {@code b} as int64 on the device: on a GPU the asynchronous copy {@link #prefetch}
+     * started (or one from the page-locked buffer {@link #load} filled), so that no step waits for a
+     * blocking host-to-device copy (which would wait for all the device's queued work first).
+     */
+    Tensor labels(Batch b) {
+      if (prefetchedLabels != null && prefetchedBatch == b) {
+        Tensor y = prefetchedLabels;
+        prefetchedLabels = null;
+        PointerScope caller = PointerScope.getInnerScope();
+        if (caller != null) {
+          caller.attach(y);
+          y.releaseReference();
+        }
+        return y;
+      }
+      if (device.is_cpu()) return Tensors.longs(b.pids(), device);
+      return pinnedLabels[cur].narrow(0, 0, b.size()).to(device, torch.ScalarType.Long, true, false,
+          new org.bytedeco.pytorch.MemoryFormatOptional());
     }
 
     /**
@@ -1167,8 +1206,7 @@ public final class Trainer {
     Tensor images(Batch b) {
       if (prefetched != null && prefetchedBatch == b) {
         Tensor x = prefetched;
-        prefetched = null;
-        prefetchedBatch = null;
+        prefetched = null; // prefetchedBatch stays until the labels are taken too
         PointerScope caller = PointerScope.getInnerScope();
         if (caller != null) { // the caller's scope takes over the reference held here
           caller.attach(x);
@@ -1190,16 +1228,21 @@ public final class Trainer {
      * by then, and the prefetched images are a view of the other buffer.)
      */
     boolean isPrefetched(Batch b) {
-      return prefetched != null && prefetchedBatch == b;
+      return prefetchedBatch == b && (prefetched != null || prefetchedLabels != null);
     }
 
     void prefetch(Batch next) {
       if (prefetched != null) prefetched.releaseReference();
+      if (prefetchedLabels != null) prefetchedLabels.releaseReference();
+      prefetched = prefetchedLabels = null;
+      prefetchedBatch = null;
       cur ^= 1;
       load(next);
       try (PointerScope own = new PointerScope()) {
         prefetched = images(next);
         prefetched.retainReference();
+        prefetchedLabels = labels(next);
+        prefetchedLabels.retainReference();
       }
       prefetchedBatch = next;
     }
@@ -1215,10 +1258,16 @@ public final class Trainer {
     @Override
     public void close() {
       if (prefetched != null) prefetched.releaseReference();
-      prefetched = null;
+      if (prefetchedLabels != null) prefetchedLabels.releaseReference();
+      prefetched = prefetchedLabels = null;
       prefetchedBatch = null;
       free(0);
       free(1);
+      for (int i = 0; i < 2; i++) {
+        if (pinnedLabels[i] != null) pinnedLabels[i].close();
+        pinnedLabels[i] = null;
+        labelCapacity[i] = 0;
+      }
     }
   }
 }
