@@ -58,8 +58,19 @@ public final class Npy {
       NativeMatrix m = NativeMatrix.allocate((int) h.shape[0], (int) h.shape[1]);
       try {
         int item = h.dtype.bytes;
-        ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK).order(h.order);
         long pos = o.dataStart(), done = 0, n = m.size();
+        if (h.dtype == Dtype.FLOAT32 && h.order == ByteOrder.nativeOrder()) { // the bytes as they are: one read
+          while (done < n) {
+            int k = (int) Math.min(n - done, 1 << 28);
+            ByteBuffer dst = m.bytes(done, k);
+            readFully(ch, dst, pos);
+            if (dst.hasRemaining()) throw new IOException(file + ": the file shrank while being read");
+            pos += (long) k * item;
+            done += k;
+          }
+          return m;
+        }
+        ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK).order(h.order);
         while (done < n) {
           int k = (int) Math.min(n - done, CHUNK / item);
           buf.clear().limit(k * item);
@@ -68,11 +79,12 @@ public final class Npy {
           pos += (long) k * item;
           buf.flip();
           java.nio.FloatBuffer dst = m.values(done, k);
-          if (h.dtype == Dtype.FLOAT32) {
-            dst.put(buf.asFloatBuffer());
+          if (h.dtype == Dtype.FLOAT32) { // the other byte order
+            java.nio.FloatBuffer src = buf.asFloatBuffer();
+            for (int i = 0; i < k; i++) dst.put(i, src.get(i));
           } else {
             java.nio.DoubleBuffer src = buf.asDoubleBuffer();
-            for (int i = 0; i < k; i++) dst.put((float) src.get(i));
+            for (int i = 0; i < k; i++) dst.put(i, (float) src.get(i));
           }
           done += k;
         }

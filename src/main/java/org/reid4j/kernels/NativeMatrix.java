@@ -83,6 +83,18 @@ public final class NativeMatrix implements AutoCloseable {
     return at(from).limit(from + n).asBuffer();
   }
 
+  /**
+   * Values [from, from + n) as bytes (native byte order) over the native memory: a file channel can
+   * read float32 data straight into the matrix. n * 4 must be < 2^31.
+   */
+  public java.nio.ByteBuffer bytes(long from, int n) {
+    if (from < 0 || n < 0 || from + n > size())
+      throw new IndexOutOfBoundsException("values " + from + " .. " + (from + n) + " of " + size());
+    if ((long) n * Float.BYTES > Integer.MAX_VALUE) throw new IllegalArgumentException(n + " values are too many bytes");
+    if (n == 0) return java.nio.ByteBuffer.allocate(0);
+    return at(from).limit(from + n).asByteBuffer().order(java.nio.ByteOrder.nativeOrder());
+  }
+
   /** Row r's values into dst[0 .. cols). */
   public void row(int r, float[] dst) {
     if (r < 0 || r >= rows) throw new IndexOutOfBoundsException("row " + r + " of " + rows);
