@@ -273,6 +273,14 @@ int pairwise_impl(const char *FN, const float *q, int64_t nq, const float *g, in
   return R4J_OK;
 }
 
+// The argument checks r4j_cuda_pairwise and r4j_cuda_pairwise_evaluate share.
+int check_pairwise_args(const char *FN, const float *q, int64_t nq, const float *g, int64_t ng, int64_t d,
+                        int metric) {
+  R4J_TRY(r4j::check_rows(FN, "q", q, nq, d));
+  R4J_TRY(r4j::check_rows(FN, "g", g, ng, d));
+  return r4j::check_metric(FN, metric);
+}
+
 }  // namespace
 }  // namespace cu
 }  // namespace r4j
@@ -282,9 +290,7 @@ extern "C" int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int
   using namespace r4j::cu;
   static const char *FN = "r4j_cuda_pairwise";
   r4j::clear_error();
-  R4J_TRY(r4j::check_rows(FN, "q", q, nq, d));
-  R4J_TRY(r4j::check_rows(FN, "g", g, ng, d));
-  R4J_TRY(r4j::check_metric(FN, metric));
+  R4J_TRY(check_pairwise_args(FN, q, nq, g, ng, d, metric));
   if (nq > 0 && ng > 0 && out == nullptr) return r4j::fail(R4J_EINVAL, std::string(FN) + ": out is null");
   R4J_TRY(prepare_device(FN));
   if (nq == 0 || ng == 0) return R4J_OK;
@@ -298,9 +304,7 @@ extern "C" int r4j_cuda_pairwise_evaluate(const float *q, int64_t nq, const floa
   using namespace r4j::cu;
   static const char *FN = "r4j_cuda_pairwise_evaluate";
   r4j::clear_error();
-  R4J_TRY(r4j::check_rows(FN, "q", q, nq, d));
-  R4J_TRY(r4j::check_rows(FN, "g", g, ng, d));
-  R4J_TRY(r4j::check_metric(FN, metric));
+  R4J_TRY(check_pairwise_args(FN, q, nq, g, ng, d, metric));
   R4J_TRY(check_eval_args(FN, nq, ng, q_pid, q_cam, g_pid, g_cam, first, ap, inp, nan_col));
   R4J_TRY(prepare_device(FN));
   if (nq == 0) return R4J_OK;

@@ -38,27 +38,9 @@ public final class ReidEvaluator {
   /** The per-query scores behind {@link #evaluate} (the reference that device scoring is tested against). */
   public static QueryScores scoreQueries(FloatMatrix dist, int[] qPids, int[] qCamids, int[] gPids, int[] gCamids) {
     checkInputs(dist, qPids, qCamids, gPids, gCamids);
-    int nq = dist.rows();
-    // Per query: first-match rank (0 = not evaluated, -1 = no match), AP and INP; summed in query
-    // order afterwards so that the result does not depend on the thread schedule.
-    int[] firstRank = new int[nq];
-    double[] ap = new double[nq], inp = new double[nq];
-    int[] nanAt = new int[nq]; // column of the first NaN of each row, -1 if none
     int ng = dist.cols();
     float[] d = dist.data();
-    IntStream.range(0, nq).parallel().forEach(i -> {
-      nanAt[i] = firstNaN(d, i * ng, ng);
-      if (nanAt[i] >= 0 || qPids[i] == -1) return;
-      double[] r = scoreQuery(d, i * ng, ng, qPids[i], qCamids[i], gPids, gCamids);
-      if (r == null) {
-        firstRank[i] = -1;
-        return;
-      }
-      firstRank[i] = (int) r[0];
-      ap[i] = r[1];
-      inp[i] = r[2];
-    });
-    return new QueryScores(firstRank, ap, inp, nanAt);
+    return scoreRows(dist.rows(), ng, i -> d, i -> i * ng, qPids, qCamids, gPids, gCamids);
   }
 
   /**
@@ -98,16 +80,30 @@ public final class ReidEvaluator {
   public static QueryScores scoreQueries(NativeMatrix dist, int[] qPids, int[] qCamids, int[] gPids, int[] gCamids) {
     if (dist == null) throw new IllegalArgumentException("evaluate: null argument");
     new QueryLabels(qPids, qCamids, gPids, gCamids).requireShape(dist.rows(), dist.cols());
-    int nq = dist.rows(), ng = dist.cols();
-    int[] firstRank = new int[nq], nanAt = new int[nq];
-    double[] ap = new double[nq], inp = new double[nq];
+    int ng = dist.cols();
     ThreadLocal<float[]> rows = ThreadLocal.withInitial(() -> new float[ng]);
-    IntStream.range(0, nq).parallel().forEach(i -> {
+    return scoreRows(dist.rows(), ng, i -> {
       float[] d = rows.get();
       dist.row(i, d);
-      nanAt[i] = firstNaN(d, 0, ng);
+      return d;
+    }, i -> 0, qPids, qCamids, gPids, gCamids);
+  }
+
+  /**
+   * Scores nq rows of ng distances, in parallel: row i is {@code row.apply(i)} from offset
+   * {@code offset.applyAsInt(i)}. First-match rank 0 = not evaluated, -1 = no match; the sums are
+   * made in query order afterwards, so the result does not depend on the thread schedule.
+   */
+  private static QueryScores scoreRows(int nq, int ng, java.util.function.IntFunction<float[]> row,
+      java.util.function.IntUnaryOperator offset, int[] qPids, int[] qCamids, int[] gPids, int[] gCamids) {
+    int[] firstRank = new int[nq], nanAt = new int[nq];
+    double[] ap = new double[nq], inp = new double[nq];
+    IntStream.range(0, nq).parallel().forEach(i -> {
+      float[] d = row.apply(i);
+      int off = offset.applyAsInt(i);
+      nanAt[i] = firstNaN(d, off, ng);
       if (nanAt[i] >= 0 || qPids[i] == -1) return;
-      double[] r = scoreQuery(d, 0, ng, qPids[i], qCamids[i], gPids, gCamids);
+      double[] r = scoreQuery(d, off, ng, qPids[i], qCamids[i], gPids, gCamids);
       if (r == null) {
         firstRank[i] = -1;
         return;
