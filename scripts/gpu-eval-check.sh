@@ -95,7 +95,7 @@ if [[ "$TESTS" != "-" ]]; then
     sel=()
     for c in kernels.CudaKernelsTest kernels.BackendSelectionTest cli.CudaEvalCommandTest kernels.DeviceRowsTest \
         kernels.MiningMemoryTest gallery.GallerySearchTest; do sel+=(--select-class "org.reid4j.$c"); done
-    LD_LIBRARY_PATH="$KIT/runtime/syslib:$LD_LIBRARY_PATH" step java-cuda-tests 600 "$jre" \
+    LD_LIBRARY_PATH="$KIT/runtime/syslib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" step java-cuda-tests 600 "$jre" \
       -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -jar "$console" execute --class-path "$cp" "${sel[@]}"
   fi
 fi
