@@ -835,6 +835,20 @@ void timings(bool cpu_rerank) {
       [&] { return r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, out.data()); }, 3,
       "cuda rerank Market k1=20 k2=6 lambda=0.3");
   if (rr > 0) std::printf("     -> target <= 100 ms: %s\n", rr <= 0.1 ? "met" : "NOT met");
+  {  // scored on the device (section 7): only the per-query scores come back (Market-like labels)
+    std::vector<int32_t> qp(nq), qc(nq), gp(ng), gc(ng), first(nq), nanc(nq);
+    std::vector<double> ap(nq), inp(nq);
+    for (int64_t i = 0; i < nq; ++i) qp[i] = (int32_t)(i % 750), qc[i] = (int32_t)(i % 6);
+    for (int64_t j = 0; j < ng; ++j) gp[j] = (int32_t)(j % 751) - 1, gc[j] = (int32_t)((j / 3) % 6);
+    seconds([&] { return r4j_cuda_pairwise_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, qp.data(),
+                                                    qc.data(), gp.data(), gc.data(), first.data(), ap.data(),
+                                                    inp.data(), nanc.data()); },
+            3, "cuda pairwise_evaluate Market (no matrix copied back)");
+    seconds([&] { return r4j_cuda_rerank_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, qp.data(),
+                                                  qc.data(), gp.data(), gc.data(), first.data(), ap.data(),
+                                                  inp.data(), nanc.data()); },
+            3, "cuda rerank_evaluate Market (no matrix copied back)");
+  }
   setenv("R4J_CUDA_CHUNK_BYTES", "1073741824", 1);  // the same in 1 GiB row chunks of D (full square)
   seconds([&] { return r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, out.data()); }, 3,
           "cuda rerank Market, D in 1 GiB row chunks");
