@@ -859,6 +859,12 @@ void timings(bool cpu_rerank) {
   seconds([&] { return r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, out.data()); }, 3,
           "cuda pairwise Market, host buffers pinned per call");
   unsetenv("R4J_CUDA_PIN_HOST");
+  setenv("R4J_CUDA_STAGING", "1", 1);  // uploads through page-locked staging buffers kept between calls
+  seconds([&] { return r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, out.data()); }, 3,
+          "cuda rerank Market, staged uploads (R4J_CUDA_STAGING=1)");
+  seconds([&] { return r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, out.data()); }, 3,
+          "cuda pairwise Market, staged uploads (R4J_CUDA_STAGING=1)");
+  unsetenv("R4J_CUDA_STAGING");
   // One more call of each with the per-stage clock on (stderr): where the time goes.
   setenv("R4J_CUDA_PROFILE", "1", 1);
   std::fflush(stdout);
@@ -1017,6 +1023,14 @@ int main(int argc, char **argv) {
   setenv("R4J_CUDA_CHUNK_BYTES", "4096", 1);  // distance rows scored chunk by chunk
   check_evaluate(37, 301, 17, R4J_COSINE, 12, 4, 0, false, true);
   unsetenv("R4J_CUDA_CHUNK_BYTES");
+  setenv("R4J_CUDA_STAGING", "1", 1);  // uploads through the page-locked staging halves, many chunks
+  setenv("R4J_CUDA_STAGING_BYTES", "4100", 1);
+  check_pairwise(130, 257, 128, R4J_EUCLIDEAN, true);
+  check_rerank(40, 200, 64, R4J_COSINE, 20, 6, 0.3f, 30);
+  check_evaluate(37, 301, 17, R4J_EUCLIDEAN, 12, 4, 0, false, true);
+  unsetenv("R4J_CUDA_STAGING_BYTES");
+  check_pairwise(37, 129, 65, R4J_SQEUCLIDEAN, false);  // one chunk, the default size
+  unsetenv("R4J_CUDA_STAGING");
   setenv("R4J_CUDA_PIN_HOST", "1", 1);  // and with the host buffers page-locked during the call
   check_pairwise(130, 257, 128, R4J_EUCLIDEAN, true);
   check_rerank(40, 200, 64, R4J_EUCLIDEAN, 20, 6, 0.3f, 30);

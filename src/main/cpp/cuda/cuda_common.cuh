@@ -164,6 +164,14 @@ class HostPin {
   void *p_ = nullptr;
 };
 
+// Copies `bytes` of pageable host memory src to device memory dst on stream s, and returns once src
+// may be reused (the caller still orders later work on s). With R4J_CUDA_STAGING=1 the copy goes
+// through two page-locked staging buffers kept between calls (one pair per device, 16 MiB each;
+// R4J_CUDA_STAGING_BYTES changes the size): the CPU fills one while the DMA engine moves the other,
+// so the transfer runs at page-locked speed without page-locking the caller's buffer. Otherwise (the
+// default until GPU timings decide) a plain cudaMemcpyAsync, which the driver stages itself.
+int upload(const char *FN, void *dst, const void *src, size_t bytes, cudaStream_t s);
+
 // Dynamic shared memory a block of `kernel` may use on the current device: the device's opt-in
 // maximum less `static_bytes` (the kernel's own __shared__ variables, rounded up), into *limit.
 // The first call per device raises the kernel's limit to exactly that (raised: one flag per device,

@@ -248,8 +248,8 @@ int pairwise_impl(const char *FN, const float *q, int64_t nq, const float *g, in
   R4J_CU(dg.alloc(ng * d, s));
   R4J_CU(nqv.alloc(nq, s));
   R4J_CU(ngv.alloc(ng, s));
-  R4J_CU(cudaMemcpyAsync(dq.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
-  R4J_CU(cudaMemcpyAsync(dg.get(), g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
+  R4J_TRY(upload(FN, dq.get(), q, sizeof(float) * nq * d, s));
+  R4J_TRY(upload(FN, dg.get(), g, sizeof(float) * ng * d, s));
   if (labels) R4J_TRY(ev.upload(FN, labels, nq, ng, s));
   clock.mark("allocate, copy q and g to the device");
   R4J_TRY(launch_row_norms(FN, dq.get(), nq, d, metric, nqv.get(), s));

@@ -269,8 +269,8 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   R4J_CU(div.alloc(N, s));
   R4J_CU(rank.alloc(N * K, s));
   R4J_CU(dout.alloc(nq * ng, s));
-  R4J_CU(cudaMemcpyAsync(X.get(), q, sizeof(float) * nq * d, cudaMemcpyHostToDevice, s));
-  R4J_CU(cudaMemcpyAsync(X.get() + nq * d, g, sizeof(float) * ng * d, cudaMemcpyHostToDevice, s));
+  R4J_TRY(upload(FN, X.get(), q, sizeof(float) * nq * d, s));
+  R4J_TRY(upload(FN, X.get() + nq * d, g, sizeof(float) * ng * d, s));
   if (labels) R4J_TRY(ev.upload(FN, labels, nq, ng, s));
   clock.mark("allocate, copy X to the device");
   R4J_TRY(launch_row_norms(FN, X.get(), N, d, metric, nrm.get(), s));

@@ -26,6 +26,9 @@
  * buffer (default: half the free device memory, at least 1 GiB, at most 16 GiB);
  * R4J_CUDA_PIN_HOST=1 page-locks the caller's buffers during pairwise and rerank (then concurrent
  * calls must not share a host buffer: the first to finish unlocks it);
+ * R4J_CUDA_STAGING=1 uploads q and g of pairwise and rerank through two page-locked staging buffers
+ * kept between calls (16 MiB each per device, R4J_CUDA_STAGING_BYTES to change; the CPU fills one while
+ * the other is copied), off by default until GPU timings decide;
  * R4J_CUDA_PROFILE prints the time of each stage of pairwise and rerank to stderr.
  */
 #ifndef REID4J_H

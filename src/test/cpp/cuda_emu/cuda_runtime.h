@@ -74,6 +74,9 @@ struct CUstream_st;
 typedef CUstream_st *cudaStream_t;
 struct CUmemPoolHandle_st;
 typedef CUmemPoolHandle_st *cudaMemPool_t;
+struct CUevent_st;
+typedef CUevent_st *cudaEvent_t;
+#define cudaEventDisableTiming 0x02
 enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97, cudaDevAttrMemoryPoolsSupported = 115 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 enum cudaMemPoolAttr { cudaMemPoolAttrReleaseThreshold = 4 };
@@ -142,6 +145,11 @@ cudaError_t cudaMemsetAsync(void *ptr, int value, size_t bytes, cudaStream_t s =
 cudaError_t cudaStreamCreate(cudaStream_t *s);
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
+// Events: work runs when it is issued here, so an event is complete as soon as it is recorded.
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags);
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = nullptr);
+cudaError_t cudaEventSynchronize(cudaEvent_t e);
+cudaError_t cudaEventDestroy(cudaEvent_t e);
 cudaError_t cudaStreamDestroy(cudaStream_t s);
 cudaError_t cudaDeviceSynchronize();
 
