@@ -191,7 +191,10 @@ public final class EvalCommand implements Callable<Integer> {
     Kernels kernels = Kernels.create(Backend.parse(backend));
     if (dirs.size() > 1) return ensemble(kernels, options);
 
-    if (dirs.size() == 1 && RetrievalEval.nativePath(options) && !"heap".equals(System.getenv("REID4J_EVAL_PATH")))
+    boolean files = queryFeatures != null || queryPids != null || queryCamids != null || galleryFeatures != null
+        || galleryPids != null || galleryCamids != null;
+    boolean featureFiles = checkpoint == null && data == null && (dirs.size() == 1 ? !files : files);
+    if (featureFiles && RetrievalEval.nativePath(options) && !"heap".equals(System.getenv("REID4J_EVAL_PATH")))
       return evalNative(kernels, options, m, cand);
 
     long t0 = System.nanoTime();
@@ -208,17 +211,14 @@ public final class EvalCommand implements Callable<Integer> {
   }
 
   /**
-   * One --dir without DBA, query expansion or HNSW: the features go from the .npy files into native
+   * One --dir (or the six files) without DBA, query expansion or HNSW: the features go from the .npy files into native
    * memory and stay there (RetrievalEval.runNative); no heap copy of them or of the [nq, ng] result.
    * REID4J_EVAL_PATH=heap takes the heap path instead (for comparisons).
    */
   private int evalNative(Kernels kernels, RetrievalEval.Options options, Metric m, Candidates cand) throws Exception {
-    if (checkpoint != null || data != null || queryFeatures != null || galleryFeatures != null || queryPids != null
-        || queryCamids != null || galleryPids != null || galleryCamids != null)
-      throw new IllegalArgumentException("give exactly one input: --dir DIR, the six --query-*/--gallery-* files, "
-          + "or --data fashion-mnist");
     long t0 = System.nanoTime();
-    try (FeatureDir.NativeCase c = FeatureDir.readNative(dirs.get(0))) {
+    try (FeatureDir.NativeCase c = dirs.isEmpty() ? FeatureDir.readNative(sixFiles()) : FeatureDir.readNative(
+        dirs.get(0))) {
       long loadMs = (System.nanoTime() - t0) / 1_000_000;
       NativeMatrix q = c.query().features(), g = c.gallery().features();
       System.out.printf("query   %,d x %d%ngallery %,d x %d%nbackend %s%n", q.rows(), q.cols(), g.rows(), g.cols(),
@@ -344,13 +344,19 @@ public final class EvalCommand implements Callable<Integer> {
           new LabelledFeatures("gallery", FashionMnist.pixelFeatures(test, split.galleryIdx()),
               FashionMnist.labels(test, split.galleryIdx()), filled(split.galleryIdx().length, 1))};
     }
+    sixFiles(); // all six given
+    return new LabelledFeatures[] {FeatureDir.read("query", queryFeatures, queryPids, queryCamids),
+        FeatureDir.read("gallery", galleryFeatures, galleryPids, galleryCamids)};
+  }
+
+  /** The six feature, pid and camid files of both sides, all of them given (the error names the first missing one). */
+  private Path[] sixFiles() {
     String[] names = {"--query-features", "--query-pids", "--query-camids", "--gallery-features", "--gallery-pids",
         "--gallery-camids"};
     Path[] paths = {queryFeatures, queryPids, queryCamids, galleryFeatures, galleryPids, galleryCamids};
     for (int i = 0; i < paths.length; i++)
       if (paths[i] == null) throw new IllegalArgumentException("missing " + names[i] + " (all six files are needed)");
-    return new LabelledFeatures[] {FeatureDir.read("query", queryFeatures, queryPids, queryCamids),
-        FeatureDir.read("gallery", galleryFeatures, galleryPids, galleryCamids)};
+    return paths;
   }
 
   private static int[] filled(int n, int v) {

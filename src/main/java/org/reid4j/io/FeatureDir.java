@@ -56,11 +56,16 @@ public final class FeatureDir {
    */
   public static NativeCase readNative(Path dir) throws IOException {
     requireDir(dir);
-    RetrievalEval.NativeFeatures q = readNative("query", dir.resolve(FILES[0]), dir.resolve(FILES[1]),
-        dir.resolve(FILES[2]));
+    Path[] f = new Path[FILES.length];
+    for (int i = 0; i < f.length; i++) f[i] = dir.resolve(FILES[i]);
+    return readNative(f);
+  }
+
+  /** The same from six files in the order of {@link #FILES} (query features, pids, camids, then gallery). */
+  public static NativeCase readNative(Path[] files) throws IOException {
+    RetrievalEval.NativeFeatures q = readNative("query", files[0], files[1], files[2]);
     try {
-      return new NativeCase(q, readNative("gallery", dir.resolve(FILES[3]), dir.resolve(FILES[4]),
-          dir.resolve(FILES[5])));
+      return new NativeCase(q, readNative("gallery", files[3], files[4], files[5]));
     } catch (IOException | RuntimeException e) {
       q.features().close();
       throw e;
