@@ -118,9 +118,8 @@ public final class Batch {
     if (dst.remaining() < n)
       throw new IllegalArgumentException("the buffer has room for " + dst.remaining() + " values, the batch has " + n);
     int base = dst.position();
-    float[] joined = images;
-    if (joined != null || parts == null) {
-      dst.duplicate().put(images());
+    if (images != null) { // one array already (given so, or joined for a caller of images())
+      dst.duplicate().put(images);
       return;
     }
     IntStream all = IntStream.range(0, size);
@@ -132,7 +131,7 @@ public final class Batch {
   public FloatImage image(int i) {
     int n = channels * height * width;
     float[] d = new float[n];
-    if (parts != null && images == null) System.arraycopy(parts[i].data(), 0, d, 0, n);
+    if (parts != null) System.arraycopy(parts[i].data(), 0, d, 0, n);
     else System.arraycopy(images, i * n, d, 0, n);
     return new FloatImage(channels, height, width, d);
   }

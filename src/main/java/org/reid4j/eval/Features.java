@@ -1,6 +1,7 @@
 package org.reid4j.eval;
 
 import java.util.stream.IntStream;
+import org.reid4j.kernels.Checks;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.NativeMatrix;
 
@@ -25,25 +26,16 @@ public final class Features {
   public static void l2NormalizeInPlace(NativeMatrix m, String what) {
     int d = m.cols();
     ThreadLocal<float[]> rows = ThreadLocal.withInitial(() -> new float[d]);
-    long[] bad = {Long.MAX_VALUE}; // row * d + column of the first non-finite value
-    IntStream.range(0, m.rows()).parallel().forEach(r -> {
+    String why = Checks.firstRowProblem(m.rows(), r -> {
       float[] row = rows.get();
       m.row(r, row);
-      for (int k = 0; k < d; k++)
-        if (!Float.isFinite(row[k])) {
-          synchronized (bad) {
-            bad[0] = Math.min(bad[0], (long) r * d + k);
-          }
-          return;
-        }
+      String problem = Checks.rowProblem(row, 0, d, r, what, false);
+      if (problem != null) return problem;
       normalizeRow(row, 0, row, 0, d);
       m.setRow(r, row);
+      return null;
     });
-    if (bad[0] != Long.MAX_VALUE) {
-      int r = (int) (bad[0] / d), c = (int) (bad[0] % d);
-      throw new IllegalArgumentException(what + " has a non-finite value (" + m.get(r, c) + ") at row " + r
-          + ", column " + c);
-    }
+    if (why != null) throw new IllegalArgumentException(why);
   }
 
   private static void normalizeRow(float[] src, int from, float[] dst, int to, int d) {

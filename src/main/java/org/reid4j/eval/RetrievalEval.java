@@ -207,8 +207,7 @@ public final class RetrievalEval {
       long n = (long) q0.size() + g0.size();
       Candidates cand = options.candidates();
       if (cand.exact()) {
-        progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): %,d x %,d distance pass ...",
-            n, rp.k1(), rp.k2(), rp.lambda(), n, n));
+        progress.accept(exactRerankStep(n, rp));
         if (scoreOnDevice) scores = kernels.rerankScores(qs.get(0), gs.get(0), metric, rp, labels).orElse(null);
         if (scores == null)
           dist = single ? kernels.rerank(qs.get(0), gs.get(0), metric, rp)
@@ -295,8 +294,7 @@ public final class RetrievalEval {
       RerankParams rp = options.rerank();
       if (rp != null) {
         long n = (long) q.rows() + g.rows();
-        progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): %,d x %,d distance pass ...",
-            n, rp.k1(), rp.k2(), rp.lambda(), n, n));
+        progress.accept(exactRerankStep(n, rp));
         if (!keepDistance) scores = kernels.rerankScores(q, g, metric, rp, labels).orElse(null);
         if (scores == null) dist = kernels.rerank(q, g, metric, rp);
         t.put(scores != null ? "rerank+evaluate" : "rerank", ms(t1));
@@ -317,6 +315,11 @@ public final class RetrievalEval {
     } finally {
       if (dist != null) dist.close();
     }
+  }
+
+  private static String exactRerankStep(long n, RerankParams rp) {
+    return String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): %,d x %,d distance pass ...", n, rp.k1(),
+        rp.k2(), rp.lambda(), n, n);
   }
 
   /** Each member usable, and all of them about the same images (pids and camids equal, row by row). */

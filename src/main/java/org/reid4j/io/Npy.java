@@ -43,49 +43,26 @@ public final class Npy {
   }
 
   /**
-   * A 2-D float32 or float64 array read straight into native memory (float64 converted to float32):
-   * the heap never holds it. The same checks and messages as {@link #read} and {@code asMatrix()}.
+   * A 2-D float32 or float64 array in native memory (float64 converted to float32), with the checks
+   * and messages of {@link #read} and {@code asMatrix()}. Little-endian float32, what features are
+   * saved as, is read straight into the matrix: the heap never holds it. Other layouts go through
+   * {@link #read}.
    */
   public static NativeMatrix readMatrix(Path file) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       Opened o = open(ch, file);
       Header h = o.header();
-      if (h.shape.length != 2)
-        throw new IllegalArgumentException(file + ": expected a 2-D [rows, cols] float array, got shape "
-            + NpyArray.shapeString(h.shape));
-      if (h.dtype != Dtype.FLOAT32 && h.dtype != Dtype.FLOAT64)
-        throw new IllegalArgumentException(file + ": expected a float32 or float64 array, got " + h.dtype.descr());
+      if (h.shape.length != 2 || h.dtype != Dtype.FLOAT32 || h.order != ByteOrder.nativeOrder())
+        return NativeMatrix.of(new NpyArray(file, h.shape, h.dtype, readData(ch, o.dataStart(), h)).asMatrix());
       NativeMatrix m = NativeMatrix.allocate((int) h.shape[0], (int) h.shape[1]);
       try {
-        int item = h.dtype.bytes;
         long pos = o.dataStart(), done = 0, n = m.size();
-        if (h.dtype == Dtype.FLOAT32 && h.order == ByteOrder.nativeOrder()) { // the bytes as they are: one read
-          while (done < n) {
-            int k = (int) Math.min(n - done, 1 << 28);
-            ByteBuffer dst = m.bytes(done, k);
-            readFully(ch, dst, pos);
-            if (dst.hasRemaining()) throw new IOException(file + ": the file shrank while being read");
-            pos += (long) k * item;
-            done += k;
-          }
-          return m;
-        }
-        ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK).order(h.order);
         while (done < n) {
-          int k = (int) Math.min(n - done, CHUNK / item);
-          buf.clear().limit(k * item);
-          readFully(ch, buf, pos);
-          if (buf.hasRemaining()) throw new IOException(file + ": the file shrank while being read");
-          pos += (long) k * item;
-          buf.flip();
-          java.nio.FloatBuffer dst = m.values(done, k);
-          if (h.dtype == Dtype.FLOAT32) { // the other byte order
-            java.nio.FloatBuffer src = buf.asFloatBuffer();
-            for (int i = 0; i < k; i++) dst.put(i, src.get(i));
-          } else {
-            java.nio.DoubleBuffer src = buf.asDoubleBuffer();
-            for (int i = 0; i < k; i++) dst.put(i, (float) src.get(i));
-          }
+          int k = (int) Math.min(n - done, 1 << 28);
+          ByteBuffer dst = m.bytes(done, k);
+          readFully(ch, dst, pos);
+          if (dst.hasRemaining()) throw new IOException(file + ": the file shrank while being read");
+          pos += (long) k * Float.BYTES;
           done += k;
         }
         return m;

@@ -24,22 +24,29 @@ public final class Checks {
    * pass: the same error on every backend, naming the row and saying what to do.
    */
   public static void requireUsable(FloatMatrix m, String what) {
-    float[] a = m.data();
-    int cols = m.cols();
     for (int r = 0; r < m.rows(); r++) {
-      double sq = 0;
-      int base = r * cols;
-      for (int c = 0; c < cols; c++) {
-        float v = a[base + c];
-        if (!Float.isFinite(v))
-          throw new IllegalArgumentException(what + " has a non-finite value (" + v + ") at row " + r + ", column " + c);
-        sq += (double) v * v;
-      }
-      if (sq > MAX_SQUARED_NORM)
-        throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s row %d has squared norm %.3g, "
-            + "beyond what float32 distances can hold (%.3g): its distances would overflow. L2-normalise the "
-            + "features (eval --normalize) or scale them down", what, r, sq, MAX_SQUARED_NORM));
+      String why = rowProblem(m.data(), r * m.cols(), m.cols(), r, what, true);
+      if (why != null) throw new IllegalArgumentException(why);
     }
+  }
+
+  /**
+   * What is wrong with row r, held in a[off .. off + cols), or null: its first non-finite value, or
+   * (with {@code norms}) a squared norm beyond {@link #MAX_SQUARED_NORM}; the messages of
+   * {@link #requireUsable(FloatMatrix, String)}.
+   */
+  public static String rowProblem(float[] a, int off, int cols, int r, String what, boolean norms) {
+    double sq = 0;
+    for (int c = 0; c < cols; c++) {
+      float v = a[off + c];
+      if (!Float.isFinite(v)) return what + " has a non-finite value (" + v + ") at row " + r + ", column " + c;
+      sq += (double) v * v;
+    }
+    if (norms && sq > MAX_SQUARED_NORM)
+      return String.format(java.util.Locale.ROOT, "%s row %d has squared norm %.3g, beyond what float32 distances "
+          + "can hold (%.3g): its distances would overflow. L2-normalise the features (eval --normalize) or scale "
+          + "them down", what, r, sq, MAX_SQUARED_NORM);
+    return null;
   }
 
   /**
@@ -56,36 +63,34 @@ public final class Checks {
   }
 
   private static void scan(NativeMatrix m, String what, boolean norms) {
-    int rows = m.rows(), cols = m.cols();
+    int cols = m.cols();
+    ThreadLocal<float[]> rows = ThreadLocal.withInitial(() -> new float[cols]);
+    String why = firstRowProblem(m.rows(), r -> {
+      float[] row = rows.get();
+      m.row(r, row);
+      return rowProblem(row, 0, cols, r, what, norms);
+    });
+    if (why != null) throw new IllegalArgumentException(why);
+  }
+
+  /**
+   * {@code problem} of rows 0 .. n - 1, in parallel; the message of the first row in row order that
+   * has one, or null.
+   */
+  public static String firstRowProblem(int n, java.util.function.IntFunction<String> problem) {
     String[] bad = new String[1];
     int[] badRow = {Integer.MAX_VALUE};
-    java.util.stream.IntStream.range(0, (rows + 255) / 256).parallel().forEach(block -> {
-      float[] row = new float[cols];
-      for (int r = block * 256; r < Math.min(rows, block * 256 + 256); r++) {
-        m.row(r, row);
-        double sq = 0;
-        String why = null;
-        for (int c = 0; c < cols && why == null; c++) {
-          float v = row[c];
-          if (!Float.isFinite(v)) why = what + " has a non-finite value (" + v + ") at row " + r + ", column " + c;
-          sq += (double) v * v;
-        }
-        if (why == null && norms && sq > MAX_SQUARED_NORM)
-          why = String.format(java.util.Locale.ROOT, "%s row %d has squared norm %.3g, beyond what float32 distances "
-              + "can hold (%.3g): its distances would overflow. L2-normalise the features (eval --normalize) or "
-              + "scale them down", what, r, sq, MAX_SQUARED_NORM);
-        if (why != null) {
-          synchronized (badRow) {
-            if (r < badRow[0]) {
-              badRow[0] = r;
-              bad[0] = why;
-            }
+    java.util.stream.IntStream.range(0, n).parallel().forEach(r -> {
+      String why = problem.apply(r);
+      if (why != null)
+        synchronized (badRow) {
+          if (r < badRow[0]) {
+            badRow[0] = r;
+            bad[0] = why;
           }
-          return;
         }
-      }
     });
-    if (bad[0] != null) throw new IllegalArgumentException(bad[0]);
+    return bad[0];
   }
 
   /** {@link #pairwiseInputs(FloatMatrix, FloatMatrix)} for native matrices: the same checks and messages. */

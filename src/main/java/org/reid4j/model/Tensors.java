@@ -91,13 +91,16 @@ public final class Tensors {
    * CUDA natives): copies from it to a GPU can run asynchronously.
    */
   public static Tensor pinnedHost(long n) {
-    return torch.empty(new long[] {n}, floats(CPU).pinned_memory(new org.bytedeco.pytorch.BoolOptional(true)),
-        new MemoryFormatOptional());
+    return pinnedHost(n, torch.ScalarType.Float);
   }
 
   /** As {@link #pinnedHost}, of int64 values (labels copied to a GPU asynchronously). */
   public static Tensor pinnedHostLongs(long n) {
-    return torch.empty(new long[] {n}, new TensorOptions(CPU).dtype(new ScalarTypeOptional(torch.ScalarType.Long))
+    return pinnedHost(n, torch.ScalarType.Long);
+  }
+
+  private static Tensor pinnedHost(long n, torch.ScalarType type) {
+    return torch.empty(new long[] {n}, new TensorOptions(CPU).dtype(new ScalarTypeOptional(type))
         .pinned_memory(new org.bytedeco.pytorch.BoolOptional(true)), new MemoryFormatOptional());
   }
 

@@ -1187,12 +1187,7 @@ public final class Trainer {
       if (prefetchedLabels != null && prefetchedBatch == b) {
         Tensor y = prefetchedLabels;
         prefetchedLabels = null;
-        PointerScope caller = PointerScope.getInnerScope();
-        if (caller != null) {
-          caller.attach(y);
-          y.releaseReference();
-        }
-        return y;
+        return handOver(y);
       }
       if (device.is_cpu()) return Tensors.longs(b.pids(), device);
       return pinnedLabels[cur].narrow(0, 0, b.size()).to(device, torch.ScalarType.Long, true, false,
@@ -1207,12 +1202,7 @@ public final class Trainer {
       if (prefetched != null && prefetchedBatch == b) {
         Tensor x = prefetched;
         prefetched = null; // prefetchedBatch stays until the labels are taken too
-        PointerScope caller = PointerScope.getInnerScope();
-        if (caller != null) { // the caller's scope takes over the reference held here
-          caller.attach(x);
-          x.releaseReference();
-        } // else the garbage collector frees it
-        return x;
+        return handOver(x);
       }
       long[] shape = {b.size(), b.channels(), b.height(), b.width()};
       if (device.is_cpu()) return Tensors.hostView(bufs[cur], shape);
@@ -1227,6 +1217,16 @@ public final class Trainer {
      * for yet; the buffer it rewrites was last copied from two steps ago. (On the CPU the step is done
      * by then, and the prefetched images are a view of the other buffer.)
      */
+    /** The caller's scope takes over the one reference held here (without a scope the garbage collector frees it). */
+    private static Tensor handOver(Tensor t) {
+      PointerScope caller = PointerScope.getInnerScope();
+      if (caller != null) {
+        caller.attach(t);
+        t.releaseReference();
+      }
+      return t;
+    }
+
     boolean isPrefetched(Batch b) {
       return prefetchedBatch == b && (prefetched != null || prefetchedLabels != null);
     }
