@@ -75,6 +75,57 @@ public final class ExtractCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * A model opened from the model words of {@code reid4j extract} ({@code --checkpoint} or
+   * {@code --torchscript}, {@code --config}, {@code --set}, {@code --input-size}, {@code --channels},
+   * {@code --mean}, {@code --std}, {@code --feat}, {@code --device}, {@code --flip}, {@code --scales},
+   * {@code --rotate}, {@code --denoise}, {@code --normalize}, {@code --batch}, {@code --workers}),
+   * checked as the command checks them; for programs that rebuild one model in several places from
+   * the same words (the executors of a Spark job). Extraction prints no progress lines. The caller
+   * closes it.
+   *
+   * @throws IllegalArgumentException for an unknown or malformed word (the message names it)
+   * @throws IOException when the model file cannot be read
+   */
+  public record OpenedModel(Embedder embedder, Extractor.Options options, Map<String, Object> report)
+      implements AutoCloseable {
+    @Override
+    public void close() {
+      embedder.close();
+    }
+  }
+
+  /** The model words {@link #openModel} takes, and nothing else. */
+  @Command(name = "model")
+  private static final class ModelWords {
+    @Mixin
+    ModelOptions model = new ModelOptions();
+
+    @Option(names = "--batch", paramLabel = "N")
+    Integer batch;
+
+    @Option(names = "--workers", paramLabel = "N", defaultValue = "2")
+    int workers = 2;
+  }
+
+  /** See {@link OpenedModel}. */
+  public static OpenedModel openModel(List<String> words) throws IOException {
+    ModelWords w = new ModelWords();
+    try {
+      new picocli.CommandLine(w).parseArgs(words.toArray(new String[0]));
+    } catch (picocli.CommandLine.ParameterException e) {
+      throw new IllegalArgumentException("model options " + words + ": " + e.getMessage(), e);
+    }
+    if (w.batch != null && w.batch < 1) throw new IllegalArgumentException("--batch must be at least 1, got " + w.batch);
+    if (w.workers < 1) throw new IllegalArgumentException("--workers must be at least 1, got " + w.workers);
+    ExtractCommand c = new ExtractCommand();
+    c.model = w.model;
+    c.batch = w.batch;
+    c.workers = w.workers;
+    Prepared p = c.prepare();
+    return new OpenedModel(p.embedder(), p.options().withProgress(null, 10), p.report());
+  }
+
   @Override
   public Integer call() throws IOException {
     if ((data == null) == (images == null))

@@ -91,17 +91,82 @@ public final class KReciprocal {
     ItemDistance distance = ItemDistance.of(q, g, metric);
     Run run = new Run(nq, ng, distance, params);
     HnswNeighbours.Lists lists = HnswNeighbours.of(q, g, metric, run.listLen, candidates);
-    FloatMatrix out = raw != null ? new FloatMatrix(nq, ng, raw.data().clone()) : FloatMatrix.zeros(nq, ng);
-    if (raw == null) {
-      float[] o = out.data();
-      IntStream.range(0, nq).parallel().forEach(i -> {
-        for (int j = 0; j < ng; j++) o[i * ng + j] = distance.between(i, nq + j);
-      });
-    }
-    return run.computeFrom(lists, out);
+    FloatMatrix out = raw != null ? new FloatMatrix(nq, ng, raw.data().clone()) : rawDistances(nq, ng, distance);
+    return run.computeFrom(lists.items(), lists.length(), lists.idx(), lists.dist(), lists.largest(), out);
   }
 
-  /** L, the neighbours kept per item: min(max(k1 + 1, k2), n). */
+  /**
+   * Re-ranked [nq, ng] distances from neighbour lists made elsewhere (a distributed kNN graph, say):
+   * steps 2 onwards of the class comment, with step 1's pass replaced by the lists. Item i's first
+   * {@code length} neighbours are {@code idx[i * length ..]}, in ascending (distance, index) order, with
+   * their raw distances in {@code dist}; {@code rowMax[i]} is the largest distance from item i to any
+   * item (M_i; a query's is also raised to its largest raw distance to the gallery). Given the exact
+   * lists and maxima of all N items, the result is that of
+   * {@link #rerank(FloatMatrix, FloatMatrix, Metric, RerankParams)}, bit for bit when the distances are
+   * those of {@link Distances}. The few distances outside the lists that step 4 needs are recomputed
+   * from q and g.
+   *
+   * @param length must be {@link #listLength}(params, nq + ng)
+   * @param raw the [nq, ng] distances of q and g under metric, or null: computed here with {@link Distances}
+   * @throws IllegalArgumentException for lists of the wrong size, an index outside [0, N), a list out of
+   *     order, or a non-finite distance or maximum (the message names the item)
+   */
+  public static FloatMatrix rerankFromLists(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params,
+      int length, int[] idx, float[] dist, float[] rowMax, FloatMatrix raw) {
+    Checks.pairwiseInputs(q, g);
+    if (params == null) throw new IllegalArgumentException("re-ranking: params is null");
+    if (metric == null) throw new IllegalArgumentException("re-ranking: metric is null");
+    int nq = q.rows(), ng = g.rows();
+    FloatMatrix.requireSize(nq, ng);
+    long n = (long) nq + ng;
+    if (n > Integer.MAX_VALUE - 8)
+      throw new IllegalArgumentException("re-ranking: " + nq + " queries + " + ng + " gallery rows is too many");
+    int want = listLength(params, n);
+    if (length != want)
+      throw new IllegalArgumentException("re-ranking: neighbour lists of length " + length + ", expected " + want
+          + " (max(k1 + 1, k2), at most the " + n + " items)");
+    if (idx == null || dist == null || rowMax == null)
+      throw new IllegalArgumentException("re-ranking: neighbour lists are null");
+    if (idx.length != n * length || dist.length != n * length || rowMax.length != n)
+      throw new IllegalArgumentException("re-ranking: neighbour lists hold " + idx.length + " indices, "
+          + dist.length + " distances and " + rowMax.length + " maxima, expected " + n * length + ", "
+          + n * length + " and " + n);
+    for (int i = 0; i < n; i++) {
+      if (!Float.isFinite(rowMax[i]))
+        throw new IllegalArgumentException("re-ranking: item " + i + " has a non-finite largest distance");
+      for (int p = i * length; p < (i + 1) * length; p++) {
+        int at = p - i * length;
+        if (idx[p] < 0 || idx[p] >= n)
+          throw new IllegalArgumentException("re-ranking: item " + i + "'s neighbour " + at + " is " + idx[p]
+              + ", outside [0, " + n + ")");
+        if (!Float.isFinite(dist[p]))
+          throw new IllegalArgumentException("re-ranking: item " + i + "'s neighbour " + at
+              + " has a non-finite distance");
+        if (at > 0 && (dist[p] < dist[p - 1] || dist[p] == dist[p - 1] && idx[p] <= idx[p - 1]))
+          throw new IllegalArgumentException("re-ranking: item " + i + "'s neighbours are not in ascending "
+              + "(distance, index) order at position " + at);
+      }
+    }
+    if (raw != null && (raw.rows() != nq || raw.cols() != ng))
+      throw new IllegalArgumentException("re-ranking: raw distances are " + raw.rows() + " x " + raw.cols()
+          + ", expected " + nq + " x " + ng);
+    if (nq == 0 || ng == 0) return FloatMatrix.zeros(nq, ng);
+    ItemDistance distance = ItemDistance.of(q, g, metric);
+    FloatMatrix out = raw != null ? new FloatMatrix(nq, ng, raw.data().clone()) : rawDistances(nq, ng, distance);
+    return new Run(nq, ng, distance, params).computeFrom((int) n, length, idx, dist, rowMax, out);
+  }
+
+  /** The [nq, ng] block of a distance: item i against item nq + j. */
+  private static FloatMatrix rawDistances(int nq, int ng, ItemDistance distance) {
+    FloatMatrix out = FloatMatrix.zeros(nq, ng);
+    float[] o = out.data();
+    IntStream.range(0, nq).parallel().forEach(i -> {
+      for (int j = 0; j < ng; j++) o[i * ng + j] = distance.between(i, nq + j);
+    });
+    return out;
+  }
+
+  /** L, the neighbours kept per item: min(max(k1 + 1, k2), N). */
   public static int listLength(RerankParams params, long n) {
     return (int) Math.min(Math.max(params.k1() + 1L, params.k2()), n);
   }
@@ -166,18 +231,17 @@ public final class KReciprocal {
     }
 
     /** Steps 2 onwards after step 1 from lists; out holds the raw [nq, ng] distances. */
-    FloatMatrix computeFrom(HnswNeighbours.Lists lists, FloatMatrix out) {
-      if (lists.items() != n || lists.length() != listLen)
-        throw new IllegalStateException("neighbour lists of " + lists.items() + " x " + lists.length()
-            + " for " + n + " x " + listLen);
+    FloatMatrix computeFrom(int items, int length, int[] idx, float[] dist, float[] largest, FloatMatrix out) {
+      if (items != n || length != listLen)
+        throw new IllegalStateException("neighbour lists of " + items + " x " + length + " for " + n + " x " + listLen);
       float[] o = out.data();
       IntStream.range(0, n).parallel().forEach(i -> {
-        float max = lists.largest()[i];
+        float max = largest[i];
         if (i < nq) for (int j = 0; j < ng; j++) max = Math.max(max, o[i * ng + j]);
         rowMax[i] = max;
         for (int p = i * listLen; p < (i + 1) * listLen; p++) {
-          nbr[p] = lists.idx()[p];
-          nbrOrig[p] = original(lists.dist()[p], i);
+          nbr[p] = idx[p];
+          nbrOrig[p] = original(dist[p], i);
         }
       });
       return fromLists(out);
