@@ -87,6 +87,15 @@ public interface Kernels {
     return NativeMatrix.of(pairwise(q.toHeap(), g.toHeap(), metric));
   }
 
+  /**
+   * {@link #topk(FloatMatrix, int)} of a native matrix (a tile from {@link #pairwise(NativeMatrix,
+   * NativeMatrix, Metric)}, say): the native backends read it in place; the default copies it.
+   */
+  default TopK topk(NativeMatrix dist, int k) {
+    if (dist == null) throw new IllegalArgumentException("topk: distance matrix is null");
+    return topk(dist.toHeap(), k);
+  }
+
   /** {@link #rerank(FloatMatrix, FloatMatrix, Metric, RerankParams)} on native matrices (see above). */
   default NativeMatrix rerank(NativeMatrix q, NativeMatrix g, Metric metric, RerankParams params) {
     Checks.pairwiseInputs(q, g);

@@ -111,6 +111,23 @@ public final class NativeKernels implements Kernels {
     }
   }
 
+  @Override
+  public TopK topk(NativeMatrix dist, int k) {
+    if (dist == null) throw new IllegalArgumentException("topk: distance matrix is null");
+    Checks.requireK(k, dist.cols(), "topk");
+    Checks.requireNoNaN(dist, "topk");
+    try (PointerScope scope = new PointerScope()) {
+      long n = Math.max(1L, (long) dist.rows() * k);
+      FloatPointer vals = new FloatPointer(n);
+      IntPointer idx = new IntPointer(n);
+      int s = cuda
+          ? NativeApi.r4j_cuda_topk(dist.pointer(), dist.rows(), dist.cols(), k, vals, idx)
+          : NativeApi.r4j_cpu_topk(dist.pointer(), dist.rows(), dist.cols(), k, vals, idx);
+      check(s, "topk");
+      return topK(dist.rows(), k, vals, idx);
+    }
+  }
+
   private static TopK topK(int rows, int k, FloatPointer vals, IntPointer idx) {
     float[] v = new float[rows * k];
     int[] i = new int[rows * k];

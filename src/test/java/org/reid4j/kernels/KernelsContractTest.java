@@ -830,6 +830,11 @@ public abstract class KernelsContractTest {
         try (NativeMatrix nqm = NativeMatrix.of(q); NativeMatrix ngm = NativeMatrix.of(g);
             NativeMatrix dist = kernels().pairwise(nqm, ngm, m); NativeMatrix rr = kernels().rerank(nqm, ngm, m, rp)) {
           assertArrayEquals(kernels().pairwise(q, g, m).data(), dist.toHeap().data(), ctx);
+          for (int k : new int[] {0, 1, Math.min(3, ng), ng}) {
+            TopK heap = kernels().topk(dist.toHeap(), k), in = kernels().topk(dist, k);
+            assertArrayEquals(heap.indices(), in.indices(), ctx + " topk " + k);
+            assertArrayEquals(heap.values(), in.values(), ctx + " topk " + k);
+          }
           // CUDA re-ranking sums in an order that can vary from call to call (float atomics): within 1e-6
           assertArrayEquals(kernels().rerank(q, g, m, rp).data(), rr.toHeap().data(),
               kernels().backend() == Backend.CUDA ? 1e-6f : 0f, ctx + " re-ranked");
@@ -860,6 +865,17 @@ public abstract class KernelsContractTest {
         assertEquals(want, assertThrows(IllegalArgumentException.class, () -> kernels().rerank(a, b, Metric.EUCLIDEAN,
             RerankParams.DEFAULT)).getMessage());
       }
+    }
+    // top-k of a native matrix: NaN, and k outside [0, cols], refused as for a heap matrix
+    FloatMatrix dist = gaussian(r, 4, 6);
+    dist.set(2, 5, Float.NaN);
+    String nan = assertThrows(IllegalArgumentException.class, () -> kernels().topk(dist, 2)).getMessage();
+    FloatMatrix fine = gaussian(r, 4, 6);
+    String bigK = assertThrows(IllegalArgumentException.class, () -> kernels().topk(fine, 7)).getMessage();
+    try (NativeMatrix a = NativeMatrix.of(dist); NativeMatrix b = NativeMatrix.of(fine)) {
+      assertEquals(nan, assertThrows(IllegalArgumentException.class, () -> kernels().topk(a, 2)).getMessage());
+      assertEquals(bigK, assertThrows(IllegalArgumentException.class, () -> kernels().topk(b, 7)).getMessage());
+      assertThrows(IllegalArgumentException.class, () -> kernels().topk(b, -1));
     }
   }
 }

@@ -21,10 +21,16 @@ import org.reid4j.kernels.TopK;
  *
  * <p>usage: {@code dir DIR M EF [K1 SAMPLE]} (a feature folder, queries and gallery together) or
  * {@code synth N D M EF [K1 SAMPLE SEED]} (N unit vectors of dimension D in clusters of 10 around
- * Gaussian centres, noise 0.7 per coordinate relative to the centre's).
+ * Gaussian centres, noise 0.7 per coordinate relative to the centre's); {@code npy N D FILE [SEED]} writes
+ * those items as a float32 .npy file (the Spark graph's 1M case reads it).
  */
 public final class HnswCandidatesBench {
   public static void main(String[] a) throws Exception {
+    if (a[0].equals("npy")) { // npy N D FILE [SEED]: the synth items as one float32 .npy file (for other tools)
+      int n = Integer.parseInt(a[1]), d = Integer.parseInt(a[2]);
+      org.reid4j.io.Npy.writeFloat32(Path.of(a[3]), clustered(n, d, a.length > 4 ? Long.parseLong(a[4]) : 1));
+      return;
+    }
     long t0 = System.nanoTime();
     FloatMatrix q, g;
     int at;

@@ -13,6 +13,7 @@ import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.NativeMatrix;
 import org.reid4j.kernels.TopK;
 import scala.Tuple2;
 
@@ -70,18 +71,23 @@ public final class KnnGraph {
     PartialLists out = PartialLists.empty(a.start(), a.rows(), length);
     if (a.rows() == 0 || b.rows() == 0) return out;
     Kernels k = kernels(backend);
-    FloatMatrix d = k.pairwise(a.matrix(), b.matrix(), metric);
-    int keep = Math.min(length, b.rows());
-    TopK top = k.topk(d, keep);
-    float[] dv = d.data();
-    int cols = b.rows();
-    for (int r = 0; r < a.rows(); r++) {
-      float m = Float.NEGATIVE_INFINITY;
-      for (int c = r * cols; c < (r + 1) * cols; c++) m = Math.max(m, dv[c]);
-      out.max[r] = m;
-      for (int p = 0; p < keep; p++) {
-        out.idx[r * length + p] = b.start() + top.index(r, p);
-        out.dist[r * length + p] = top.value(r, p);
+    int keep = Math.min(length, b.rows()), cols = b.rows();
+    // the tile in native memory: the native kernels write it and select from it in place (no heap copies of
+    // rows x cols floats), then one read per row for its maximum
+    try (NativeMatrix qa = NativeMatrix.of(a.matrix());
+        NativeMatrix gb = a.block() == b.block() ? null : NativeMatrix.of(b.matrix());
+        NativeMatrix d = k.pairwise(qa, gb == null ? qa : gb, metric)) {
+      TopK top = k.topk(d, keep);
+      float[] row = new float[cols];
+      for (int r = 0; r < a.rows(); r++) {
+        d.row(r, row);
+        float m = Float.NEGATIVE_INFINITY;
+        for (float v : row) m = Math.max(m, v);
+        out.max[r] = m;
+        for (int p = 0; p < keep; p++) {
+          out.idx[r * length + p] = b.start() + top.index(r, p);
+          out.dist[r * length + p] = top.value(r, p);
+        }
       }
     }
     return out;
