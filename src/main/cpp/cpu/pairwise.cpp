@@ -8,6 +8,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <limits>
 #include <vector>
 
 #include "common.h"
@@ -256,6 +257,55 @@ int r4j_cpu_pairwise_topk(const float *q, int64_t nq, const float *g, int64_t ng
                             r4j::cpu::TopkSelector &s = sel[t];
                             for (int64_t i = i0; i < i1; ++i)
                               s.select_row(block + (i - i0) * ld, ng, k, out_val + i * k, out_idx + i * k);
+                          });
+  } catch (const std::bad_alloc &) {
+    return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of memory");
+  }
+  return R4J_OK;
+}
+
+int r4j_cpu_pairwise_topk_max(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d,
+                              int metric, int64_t k, float *out_val, int32_t *out_idx, float *out_max) {
+  static const char *fn = "r4j_cpu_pairwise_topk_max";
+  r4j::clear_error();
+  int st;
+  if ((st = r4j::check_rows(fn, "q", q, nq, d)) != R4J_OK) return st;
+  if ((st = r4j::check_rows(fn, "g", g, ng, d)) != R4J_OK) return st;
+  if ((st = r4j::check_metric(fn, metric)) != R4J_OK) return st;
+  if ((st = check_k(fn, k, ng, "ng")) != R4J_OK) return st;
+  if ((st = check_out(fn, "out_val", out_val, nq > 0 && k > 0)) != R4J_OK) return st;
+  if ((st = check_out(fn, "out_idx", out_idx, nq > 0 && k > 0)) != R4J_OK) return st;
+  if ((st = check_out(fn, "out_max", out_max, nq > 0)) != R4J_OK) return st;
+  if (nq == 0) return R4J_OK;
+  if (ng == 0) {
+    for (int64_t i = 0; i < nq; ++i) out_max[i] = -std::numeric_limits<float>::infinity();
+    return R4J_OK;
+  }
+  try {
+    // Always the row path: each row block holds whole rows, so a row's selection and its maximum
+    // are taken from one pass over its values.
+    const int threads = r4j::cpu_threads();
+    std::vector<r4j::cpu::TopkSelector> sel(threads);
+    for (auto &s : sel) s.reserve(ng);
+    r4j::cpu::stream_rows(q, nq, g, ng, d, metric,
+                          [&](int64_t i0, int64_t i1, const float *block, int64_t ld, int t) {
+                            r4j::cpu::TopkSelector &s = sel[t];
+                            for (int64_t i = i0; i < i1; ++i) {
+                              const float *row = block + (i - i0) * ld;
+                              if (k > 0) s.select_row(row, ng, k, out_val + i * k, out_idx + i * k);
+                              float m0 = row[0], m1 = row[0], m2 = row[0], m3 = row[0];
+                              int64_t j = 0;
+                              for (; j + 4 <= ng; j += 4) {
+                                m0 = row[j] > m0 ? row[j] : m0;
+                                m1 = row[j + 1] > m1 ? row[j + 1] : m1;
+                                m2 = row[j + 2] > m2 ? row[j + 2] : m2;
+                                m3 = row[j + 3] > m3 ? row[j + 3] : m3;
+                              }
+                              for (; j < ng; ++j) m0 = row[j] > m0 ? row[j] : m0;
+                              m0 = m1 > m0 ? m1 : m0;
+                              m2 = m3 > m2 ? m3 : m2;
+                              out_max[i] = m2 > m0 ? m2 : m0;
+                            }
                           });
   } catch (const std::bad_alloc &) {
     return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of memory");

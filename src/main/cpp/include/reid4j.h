@@ -82,6 +82,13 @@ int r4j_cpu_topk(const float *dist, int64_t rows, int64_t cols, int64_t k, float
 int r4j_cpu_pairwise_topk(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d,
                           int metric, int64_t k, float *out_val, int32_t *out_idx);
 
+/* 1+2 fused, with each row's largest distance too: r4j_cpu_pairwise_topk's outputs, plus
+ * out_max: [nq], the largest of each row's ng distances (-infinity when ng == 0); k may be 0.
+ * What one tile of a k-nearest-neighbour graph for k-reciprocal re-ranking needs (the lists and
+ * the row maxima). The same distances as r4j_cpu_pairwise, bit for bit. */
+int r4j_cpu_pairwise_topk_max(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d,
+                              int metric, int64_t k, float *out_val, int32_t *out_idx, float *out_max);
+
 /* 3. Batch-hard triplet mining. x: [n, d], labels: [n].
  *    For each anchor i: pos = argmax_{j != i, labels[j] == labels[i]} dist(i, j)   (hardest positive)
  *                       neg = argmin_{j: labels[j] != labels[i]} dist(i, j)        (hardest negative)

@@ -134,24 +134,6 @@ public final class Checks {
     }
   }
 
-  /** {@link #requireNoNaN(FloatMatrix, String)} of a native matrix, read in place. */
-  public static void requireNoNaN(NativeMatrix dist, String what) {
-    int cols = dist.cols();
-    long size = dist.size();
-    int chunk = Math.max(1, (1 << 20) / Math.max(1, cols)) * cols;
-    for (long from = 0; from < size; from += chunk) {
-      int n = (int) Math.min(chunk, size - from);
-      java.nio.FloatBuffer b = dist.values(from, n);
-      for (int t = 0; t < n; t++) {
-        if (Float.isNaN(b.get(t))) {
-          long i = from + t;
-          throw new IllegalArgumentException(
-              what + ": distance matrix has NaN at row " + i / cols + ", column " + i % cols);
-        }
-      }
-    }
-  }
-
   /** The buffer holds rows x cols floats from its position on. */
   public static void bufferRows(java.nio.FloatBuffer b, int rows, int cols, String what) {
     if (b == null) throw new IllegalArgumentException(what + " is null");

@@ -27,6 +27,26 @@ public interface Kernels {
   TopK pairwiseTopk(FloatMatrix q, FloatMatrix g, Metric metric, int k);
 
   /**
+   * {@link #pairwiseTopk} and, for every query row, its largest distance to the gallery: what one
+   * tile of a k-nearest-neighbour graph for k-reciprocal re-ranking needs. The native CPU backend
+   * does it in one pass without holding the [nq, ng] matrix; the default computes the matrix and
+   * takes both from it (the same values: the top-k is {@link #topk} of {@link #pairwise}).
+   */
+  default TopKWithMax pairwiseTopkWithMax(FloatMatrix q, FloatMatrix g, Metric metric, int k) {
+    FloatMatrix d = pairwise(q, g, metric);
+    TopK top = topk(d, k);
+    int ng = g.rows();
+    float[] max = new float[q.rows()];
+    float[] v = d.data();
+    for (int i = 0; i < max.length; i++) {
+      float m = Float.NEGATIVE_INFINITY;
+      for (int j = i * ng; j < (i + 1) * ng; j++) m = Math.max(m, v[j]);
+      max[i] = m;
+    }
+    return new TopKWithMax(top, max);
+  }
+
+  /**
    * {@link #pairwiseTopk} against {@code rows} gallery rows of {@code q.cols()} floats held in a
    * buffer from its position on (a memory-mapped gallery segment, say). The native backends read a
    * direct buffer in place, without copying it and without checking its rows: the caller vouches
@@ -85,15 +105,6 @@ public interface Kernels {
   default NativeMatrix pairwise(NativeMatrix q, NativeMatrix g, Metric metric) {
     Checks.pairwiseInputs(q, g);
     return NativeMatrix.of(pairwise(q.toHeap(), g.toHeap(), metric));
-  }
-
-  /**
-   * {@link #topk(FloatMatrix, int)} of a native matrix (a tile from {@link #pairwise(NativeMatrix,
-   * NativeMatrix, Metric)}, say): the native backends read it in place; the default copies it.
-   */
-  default TopK topk(NativeMatrix dist, int k) {
-    if (dist == null) throw new IllegalArgumentException("topk: distance matrix is null");
-    return topk(dist.toHeap(), k);
   }
 
   /** {@link #rerank(FloatMatrix, FloatMatrix, Metric, RerankParams)} on native matrices (see above). */

@@ -61,6 +61,10 @@ public final class NativeApi {
       @Cast("const float*") FloatPointer g, long ng, long d, int metric, long k, FloatPointer outVal,
       @Cast("int32_t*") IntPointer outIdx);
 
+  public static native int r4j_cpu_pairwise_topk_max(@Cast("const float*") FloatPointer q, long nq,
+      @Cast("const float*") FloatPointer g, long ng, long d, int metric, long k, FloatPointer outVal,
+      @Cast("int32_t*") IntPointer outIdx, FloatPointer outMax);
+
   public static native int r4j_cpu_batch_hard(@Cast("const float*") FloatPointer x,
       @Cast("const int32_t*") IntPointer labels, long n, long d, int metric, @Cast("int32_t*") IntPointer posIdx,
       FloatPointer posDist, @Cast("int32_t*") IntPointer negIdx, FloatPointer negDist);

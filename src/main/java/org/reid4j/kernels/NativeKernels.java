@@ -111,23 +111,6 @@ public final class NativeKernels implements Kernels {
     }
   }
 
-  @Override
-  public TopK topk(NativeMatrix dist, int k) {
-    if (dist == null) throw new IllegalArgumentException("topk: distance matrix is null");
-    Checks.requireK(k, dist.cols(), "topk");
-    Checks.requireNoNaN(dist, "topk");
-    try (PointerScope scope = new PointerScope()) {
-      long n = Math.max(1L, (long) dist.rows() * k);
-      FloatPointer vals = new FloatPointer(n);
-      IntPointer idx = new IntPointer(n);
-      int s = cuda
-          ? NativeApi.r4j_cuda_topk(dist.pointer(), dist.rows(), dist.cols(), k, vals, idx)
-          : NativeApi.r4j_cpu_topk(dist.pointer(), dist.rows(), dist.cols(), k, vals, idx);
-      check(s, "topk");
-      return topK(dist.rows(), k, vals, idx);
-    }
-  }
-
   private static TopK topK(int rows, int k, FloatPointer vals, IntPointer idx) {
     float[] v = new float[rows * k];
     int[] i = new int[rows * k];
@@ -149,6 +132,26 @@ public final class NativeKernels implements Kernels {
           : NativeApi.r4j_cpu_pairwise_topk(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, k, vals, idx);
       check(s, "pairwiseTopk");
       return topK(q.rows(), k, vals, idx);
+    }
+  }
+
+  /** On the CPU one fused pass ({@code r4j_cpu_pairwise_topk_max}); on CUDA the default (pairwise, then top-k). */
+  @Override
+  public TopKWithMax pairwiseTopkWithMax(FloatMatrix q, FloatMatrix g, Metric metric, int k) {
+    if (cuda) return Kernels.super.pairwiseTopkWithMax(q, g, metric, k);
+    Checks.pairwiseInputs(q, g);
+    Checks.requireK(k, g.rows(), "pairwiseTopkWithMax");
+    try (PointerScope scope = new PointerScope()) {
+      long n = Math.max(1L, (long) q.rows() * k);
+      FloatPointer vals = new FloatPointer(n);
+      IntPointer idx = new IntPointer(n);
+      FloatPointer max = new FloatPointer(Math.max(1L, q.rows()));
+      int s = NativeApi.r4j_cpu_pairwise_topk_max(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, k, vals, idx,
+          max);
+      check(s, "pairwiseTopkWithMax");
+      float[] m = new float[q.rows()];
+      max.get(m);
+      return new TopKWithMax(topK(q.rows(), k, vals, idx), m);
     }
   }
 

@@ -362,6 +362,44 @@ public abstract class KernelsContractTest {
     }
   }
 
+  /** The lists with row maxima: exactly topk of pairwise and the largest value of each of its rows. */
+  @Test
+  void pairwiseTopkWithMaxIsTopkAndMaxOfPairwise() {
+    int c = 0;
+    for (int[] s : SHAPES) {
+      for (Metric m : METRICS) {
+        long seed = BASE_SEED + 2100 + c++;
+        Random r = new Random(seed);
+        FloatMatrix q = c % 2 == 0 ? gaussian(r, s[0], s[2]) : integers(r, s[0], s[2], 1);
+        FloatMatrix g = c % 2 == 0 ? gaussian(r, s[1], s[2]) : integers(r, s[1], s[2], 1);
+        FloatMatrix d = kernels().pairwise(q, g, m);
+        for (int k : new int[] {0, 1, Math.min(5, s[1]), s[1]}) {
+          String ctx = ctx(seed, "pairwiseTopkWithMax " + m + " " + s[0] + "x" + s[1] + "x" + s[2] + " k=" + k);
+          TopKWithMax got = kernels().pairwiseTopkWithMax(q, g, m, k);
+          TopK want = kernels().topk(d, k);
+          assertArrayEquals(want.indices(), got.nearest().indices(), ctx);
+          assertArrayEquals(want.values(), got.nearest().values(), 0f, ctx);
+          for (int i = 0; i < s[0]; i++) {
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < s[1]; j++) max = Math.max(max, d.get(i, j));
+            assertEquals(max, got.rowMax()[i], 0f, ctx + " row " + i);
+          }
+        }
+      }
+    }
+    Random r = new Random(BASE_SEED + 2200);
+    TopKWithMax none = kernels().pairwiseTopkWithMax(gaussian(r, 2, 4), FloatMatrix.zeros(0, 4), Metric.EUCLIDEAN, 0);
+    assertArrayEquals(new float[] {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY}, none.rowMax(), 0f);
+    assertEquals(0, kernels().pairwiseTopkWithMax(FloatMatrix.zeros(0, 4), gaussian(r, 3, 4), Metric.COSINE, 2)
+        .rowMax().length);
+    FloatMatrix q = gaussian(r, 3, 4), g = gaussian(r, 6, 4);
+    assertThrowsMentioning(() -> kernels().pairwiseTopkWithMax(q, g, Metric.SQEUCLIDEAN, 7), "k");
+    assertThrowsMentioning(() -> kernels().pairwiseTopkWithMax(q, gaussian(r, 6, 5), Metric.SQEUCLIDEAN, 1),
+        "dimension");
+    g.set(5, 2, Float.NaN);
+    assertThrowsMentioning(() -> kernels().pairwiseTopkWithMax(q, g, Metric.SQEUCLIDEAN, 1), "row 5, column 2");
+  }
+
   @Test
   void pairwiseTopkZeroRowsAndBadInputs() {
     Random r = new Random(BASE_SEED + 1100);
@@ -830,11 +868,6 @@ public abstract class KernelsContractTest {
         try (NativeMatrix nqm = NativeMatrix.of(q); NativeMatrix ngm = NativeMatrix.of(g);
             NativeMatrix dist = kernels().pairwise(nqm, ngm, m); NativeMatrix rr = kernels().rerank(nqm, ngm, m, rp)) {
           assertArrayEquals(kernels().pairwise(q, g, m).data(), dist.toHeap().data(), ctx);
-          for (int k : new int[] {0, 1, Math.min(3, ng), ng}) {
-            TopK heap = kernels().topk(dist.toHeap(), k), in = kernels().topk(dist, k);
-            assertArrayEquals(heap.indices(), in.indices(), ctx + " topk " + k);
-            assertArrayEquals(heap.values(), in.values(), ctx + " topk " + k);
-          }
           // CUDA re-ranking sums in an order that can vary from call to call (float atomics): within 1e-6
           assertArrayEquals(kernels().rerank(q, g, m, rp).data(), rr.toHeap().data(),
               kernels().backend() == Backend.CUDA ? 1e-6f : 0f, ctx + " re-ranked");
@@ -865,17 +898,6 @@ public abstract class KernelsContractTest {
         assertEquals(want, assertThrows(IllegalArgumentException.class, () -> kernels().rerank(a, b, Metric.EUCLIDEAN,
             RerankParams.DEFAULT)).getMessage());
       }
-    }
-    // top-k of a native matrix: NaN, and k outside [0, cols], refused as for a heap matrix
-    FloatMatrix dist = gaussian(r, 4, 6);
-    dist.set(2, 5, Float.NaN);
-    String nan = assertThrows(IllegalArgumentException.class, () -> kernels().topk(dist, 2)).getMessage();
-    FloatMatrix fine = gaussian(r, 4, 6);
-    String bigK = assertThrows(IllegalArgumentException.class, () -> kernels().topk(fine, 7)).getMessage();
-    try (NativeMatrix a = NativeMatrix.of(dist); NativeMatrix b = NativeMatrix.of(fine)) {
-      assertEquals(nan, assertThrows(IllegalArgumentException.class, () -> kernels().topk(a, 2)).getMessage());
-      assertEquals(bigK, assertThrows(IllegalArgumentException.class, () -> kernels().topk(b, 7)).getMessage());
-      assertThrows(IllegalArgumentException.class, () -> kernels().topk(b, -1));
     }
   }
 }

@@ -8,13 +8,13 @@ import org.apache.spark.HashPartitioner;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
 import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
-import org.reid4j.kernels.NativeMatrix;
-import org.reid4j.kernels.TopK;
+import org.reid4j.kernels.TopKWithMax;
 import scala.Tuple2;
 
 /**
@@ -70,24 +70,14 @@ public final class KnnGraph {
           + " " + b.dim());
     PartialLists out = PartialLists.empty(a.start(), a.rows(), length);
     if (a.rows() == 0 || b.rows() == 0) return out;
-    Kernels k = kernels(backend);
-    int keep = Math.min(length, b.rows()), cols = b.rows();
-    // the tile in native memory: the native kernels write it and select from it in place (no heap copies of
-    // rows x cols floats), then one read per row for its maximum
-    try (NativeMatrix qa = NativeMatrix.of(a.matrix());
-        NativeMatrix gb = a.block() == b.block() ? null : NativeMatrix.of(b.matrix());
-        NativeMatrix d = k.pairwise(qa, gb == null ? qa : gb, metric)) {
-      TopK top = k.topk(d, keep);
-      float[] row = new float[cols];
-      for (int r = 0; r < a.rows(); r++) {
-        d.row(r, row);
-        float m = Float.NEGATIVE_INFINITY;
-        for (float v : row) m = Math.max(m, v);
-        out.max[r] = m;
-        for (int p = 0; p < keep; p++) {
-          out.idx[r * length + p] = b.start() + top.index(r, p);
-          out.dist[r * length + p] = top.value(r, p);
-        }
+    // one pass: the native CPU kernels select each row's nearest and take its maximum without holding the tile
+    TopKWithMax t = kernels(backend).pairwiseTopkWithMax(a.matrix(), b.matrix(), metric, Math.min(length, b.rows()));
+    int keep = t.nearest().k();
+    for (int r = 0; r < a.rows(); r++) {
+      out.max[r] = t.rowMax()[r];
+      for (int p = 0; p < keep; p++) {
+        out.idx[r * length + p] = b.start() + t.nearest().index(r, p);
+        out.dist[r * length + p] = t.nearest().value(r, p);
       }
     }
     return out;
@@ -114,10 +104,17 @@ public final class KnnGraph {
     return Collections.unmodifiableList(out);
   }
 
-  /** Blocks of a driver-side matrix as an RDD with one block per partition. */
+  /**
+   * Blocks of a driver-side matrix as an RDD with one block per partition. Each block travels as a
+   * broadcast (once per executor) and the partitions hold only block numbers: parallelising the blocks
+   * themselves would put a block's floats into every task that reads it (each tile task reads two).
+   */
   public static JavaRDD<FeatureBlock> parallelize(JavaSparkContext sc, FloatMatrix items, int blockRows) {
-    List<FeatureBlock> blocks = cut(items, blockRows);
-    return sc.parallelize(blocks, Math.max(1, blocks.size()));
+    List<Broadcast<FeatureBlock>> blocks = new ArrayList<>();
+    for (FeatureBlock b : cut(items, blockRows)) blocks.add(sc.broadcast(b));
+    List<Integer> ids = new ArrayList<>();
+    for (int i = 0; i < blocks.size(); i++) ids.add(i);
+    return sc.parallelize(ids, Math.max(1, ids.size())).map(i -> blocks.get(i).value());
   }
 
   /** The graph gathered on the driver: every item's list (N x length) and largest distance. */

@@ -242,16 +242,24 @@ public final class Main implements Callable<Integer> {
         int len = length != null ? length : KReciprocal.listLength(p, n);
         if (len < 1 || len > n)
           throw new IllegalArgumentException("--length must be in [1, " + n + "] (the items), got " + len);
-        System.out.printf(Locale.ROOT, "knn-graph: %d items (%d queries, %d gallery) of dim %d, %d blocks of %d rows "
-            + "(%d tasks), %d neighbours each, %s%n", n, blocks.queries(), blocks.gallery(), blocks.dim(),
-            blocks.numBlocks(), blockRows, (long) blocks.numBlocks() * blocks.numBlocks(), len, m);
         int[] range = rowBlocks == null ? new int[] {0, blocks.numBlocks()} : range(rowBlocks, blocks.numBlocks());
+        System.out.printf(Locale.ROOT, "knn-graph: %d items (%d queries, %d gallery) of dim %d, %d blocks of %d rows; "
+            + "lists of row blocks %d..%d (%d tasks), %d neighbours each, %s%n", n, blocks.queries(), blocks.gallery(),
+            blocks.dim(), blocks.numBlocks(), blockRows, range[0], range[1] - 1,
+            (long) (range[1] - range[0]) * blocks.numBlocks(), len, m);
         JavaPairRDD<Integer, PartialLists> built = KnnGraph.build(blocks.rdd(), blocks.numBlocks(), m, len, b,
             range[0], range[1]);
         GraphStore.Meta meta = new GraphStore.Meta(n, (int) blocks.queries(), (int) blocks.gallery(), len, m.name(),
             normalize, blocks.dim(), blockRows, blocks.numBlocks(), range[0] * blockRows,
             (int) Math.min(n, (long) range[1] * blockRows));
-        GraphStore.write(spark, built, meta, out, overwrite);
+        TaskProgress progress = new TaskProgress(System.out, 10, (long) (range[1] - range[0]) * blocks.numBlocks(),
+            "knn-graph", "tiles");
+        spark.sparkContext().addSparkListener(progress);
+        try {
+          GraphStore.write(spark, built, meta, out, overwrite);
+        } finally {
+          spark.sparkContext().removeSparkListener(progress);
+        }
         double s = (System.nanoTime() - t0) / 1e9;
         int listed = meta.lastItem() - meta.firstItem();
         System.out.printf(Locale.ROOT, "wrote %s: the lists of %d items in %.1f s (%.0f items/s)%n", out, listed, s,

@@ -75,9 +75,15 @@ public final class SparkExtraction {
     List<String> words = List.copyOf(modelWords);
     JavaRDD<Row> features = rows.mapPartitions(
         it -> extractPartition(it, listPath, root, words, skipped, examples));
-    spark.createDataFrame(features, FeatureTables.SCHEMA).write()
-        .mode(overwrite ? org.apache.spark.sql.SaveMode.Overwrite : org.apache.spark.sql.SaveMode.ErrorIfExists)
-        .parquet(out);
+    TaskProgress progress = new TaskProgress(System.out, 10, features.getNumPartitions(), "extract", "partitions");
+    spark.sparkContext().addSparkListener(progress);
+    try {
+      spark.createDataFrame(features, FeatureTables.SCHEMA).write()
+          .mode(overwrite ? org.apache.spark.sql.SaveMode.Overwrite : org.apache.spark.sql.SaveMode.ErrorIfExists)
+          .parquet(out);
+    } finally {
+      spark.sparkContext().removeSparkListener(progress);
+    }
     long total = list.count(), extracted = spark.read().parquet(out).count();
     List<String> ex = new ArrayList<>(examples.value());
     return new Summary(total, extracted, skipped.value(), ex.subList(0, Math.min(ex.size(), 20)), dim,
