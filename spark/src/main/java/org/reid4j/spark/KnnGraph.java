@@ -36,15 +36,18 @@ public final class KnnGraph {
   /** The merged lists of the rows of each block, keyed by block number. */
   public static JavaPairRDD<Integer, PartialLists> build(JavaRDD<FeatureBlock> blocks, int numBlocks, Metric metric,
       int length, Backend backend) {
-    return build(blocks, numBlocks, metric, length, backend, 0, numBlocks);
+    return build(blocks, numBlocks, metric, length, backend, 0, numBlocks, numBlocks);
   }
 
   /**
    * The lists of the rows of blocks fromBlock .. toBlock - 1 only, against all items: one shard of a graph
-   * (several jobs, or clusters, can each build a range of row blocks).
+   * (several jobs, or clusters, can each build a range of row blocks). The column blocks are gathered into
+   * columnGroups partitions: a task takes one row block against one group, merging its tiles' lists as it
+   * goes (Spark's map-side combine), so that the shuffle carries one partial list per row block and group
+   * rather than one per tile.
    */
   public static JavaPairRDD<Integer, PartialLists> build(JavaRDD<FeatureBlock> blocks, int numBlocks, Metric metric,
-      int length, Backend backend, int fromBlock, int toBlock) {
+      int length, Backend backend, int fromBlock, int toBlock, int columnGroups) {
     if (metric == null) throw new IllegalArgumentException("metric is null");
     if (backend == null) throw new IllegalArgumentException("backend is null");
     if (length < 1) throw new IllegalArgumentException("list length must be at least 1, got " + length);
@@ -52,12 +55,21 @@ public final class KnnGraph {
     if (fromBlock < 0 || toBlock > numBlocks || fromBlock >= toBlock)
       throw new IllegalArgumentException("row blocks " + fromBlock + ":" + toBlock + " are not a range within [0, "
           + numBlocks + "]");
+    if (columnGroups < 1 || columnGroups > numBlocks)
+      throw new IllegalArgumentException("column groups must be in [1, " + numBlocks + "] (the blocks), got "
+          + columnGroups);
     JavaRDD<FeatureBlock> cached = blocks.persist(StorageLevel.MEMORY_AND_DISK());
     JavaRDD<FeatureBlock> rows = fromBlock == 0 && toBlock == numBlocks ? cached
         : cached.filter(b -> b.block() >= fromBlock && b.block() < toBlock);
-    return rows.cartesian(cached)
+    JavaRDD<FeatureBlock> columns = columnGroups == numBlocks ? cached : cached.coalesce(columnGroups);
+    return rows.cartesian(columns)
         .mapToPair(t -> new Tuple2<>(t._1().block(), tile(t._1(), t._2(), metric, length, backend)))
         .reduceByKey(new HashPartitioner(toBlock - fromBlock), PartialLists::merge);
+  }
+
+  /** Column groups when none are asked for: about four tasks per core per row block, at most one per block. */
+  public static int defaultColumnGroups(int numBlocks, int parallelism) {
+    return Math.max(1, Math.min(numBlocks, 4 * Math.max(1, parallelism)));
   }
 
   /**

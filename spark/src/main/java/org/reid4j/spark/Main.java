@@ -208,6 +208,11 @@ public final class Main implements Callable<Integer> {
         description = "Kernels in the executors: auto, cpu, cuda or java (default ${DEFAULT-VALUE}).")
     String backend;
 
+    @Option(names = "--column-groups", paramLabel = "G",
+        description = "Partitions the column blocks are gathered into: tasks = row blocks x G, each merging its tiles' "
+            + "lists before the shuffle (default: 4 per core of the cluster, at most the blocks).")
+    Integer columnGroups;
+
     @Option(names = "--row-blocks", paramLabel = "FROM:TO",
         description = "Build the lists of row blocks FROM .. TO - 1 only (one shard of the graph; default: all).")
     String rowBlocks;
@@ -243,17 +248,22 @@ public final class Main implements Callable<Integer> {
         if (len < 1 || len > n)
           throw new IllegalArgumentException("--length must be in [1, " + n + "] (the items), got " + len);
         int[] range = rowBlocks == null ? new int[] {0, blocks.numBlocks()} : range(rowBlocks, blocks.numBlocks());
+        int groups = columnGroups != null ? columnGroups
+            : KnnGraph.defaultColumnGroups(blocks.numBlocks(), spark.sparkContext().defaultParallelism());
+        if (groups < 1 || groups > blocks.numBlocks())
+          throw new IllegalArgumentException("--column-groups must be in [1, " + blocks.numBlocks() + "] (the blocks), "
+              + "got " + groups);
+        long tasks = (long) (range[1] - range[0]) * groups;
         System.out.printf(Locale.ROOT, "knn-graph: %d items (%d queries, %d gallery) of dim %d, %d blocks of %d rows; "
-            + "lists of row blocks %d..%d (%d tasks), %d neighbours each, %s%n", n, blocks.queries(), blocks.gallery(),
-            blocks.dim(), blocks.numBlocks(), blockRows, range[0], range[1] - 1,
-            (long) (range[1] - range[0]) * blocks.numBlocks(), len, m);
+            + "lists of row blocks %d..%d against %d column groups (%d tasks, %d tiles), %d neighbours each, %s%n", n,
+            blocks.queries(), blocks.gallery(), blocks.dim(), blocks.numBlocks(), blockRows, range[0], range[1] - 1,
+            groups, tasks, (long) (range[1] - range[0]) * blocks.numBlocks(), len, m);
         JavaPairRDD<Integer, PartialLists> built = KnnGraph.build(blocks.rdd(), blocks.numBlocks(), m, len, b,
-            range[0], range[1]);
+            range[0], range[1], groups);
         GraphStore.Meta meta = new GraphStore.Meta(n, (int) blocks.queries(), (int) blocks.gallery(), len, m.name(),
             normalize, blocks.dim(), blockRows, blocks.numBlocks(), range[0] * blockRows,
             (int) Math.min(n, (long) range[1] * blockRows));
-        TaskProgress progress = new TaskProgress(System.out, 10, (long) (range[1] - range[0]) * blocks.numBlocks(),
-            "knn-graph", "tiles");
+        TaskProgress progress = new TaskProgress(System.out, 10, tasks, "knn-graph", "tasks");
         spark.sparkContext().addSparkListener(progress);
         try {
           GraphStore.write(spark, built, meta, out, overwrite);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Random;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
@@ -17,6 +18,7 @@ import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
 import org.reid4j.kernels.RerankParams;
+import scala.Tuple2;
 
 /**
  * The block-partitioned kNN graph on local[2] against a plain reference: every item's lists and
@@ -35,9 +37,13 @@ class KnnGraphTest {
     return new FloatMatrix(n, d, a);
   }
 
+  private static final Random GROUPS = new Random(System.nanoTime());
+
+  /** The whole graph, its column blocks gathered into a random number of groups (1 .. blocks). */
   private static KnnGraph.Lists graph(FloatMatrix items, int blockRows, Metric metric, int len, Backend backend) {
     var rdd = KnnGraph.parallelize(SparkTestSession.context(), items, blockRows);
-    return KnnGraph.collect(KnnGraph.build(rdd, rdd.getNumPartitions(), metric, len, backend), items.rows(), len);
+    int nb = rdd.getNumPartitions(), groups = 1 + GROUPS.nextInt(nb);
+    return KnnGraph.collect(KnnGraph.build(rdd, nb, metric, len, backend, 0, nb, groups), items.rows(), len);
   }
 
   /** Each row of the full matrix d sorted by (value, index): the first len, and the row maxima. */
@@ -77,6 +83,30 @@ class KnnGraphTest {
         assertArrayEquals(ref.max(), g.max(), 0f, what);
       }
     }
+  }
+
+  @Test
+  void shardsHoldTheWholeGraphsListsOfTheirRows() {
+    Random r = new Random(System.nanoTime());
+    FloatMatrix items = rows(r, 45, 6, true);
+    int blockRows = 7, len = 9, nb = 7;
+    KnnGraph.Lists whole = graph(items, blockRows, Metric.SQEUCLIDEAN, len, Backend.JAVA);
+    var rdd = KnnGraph.parallelize(SparkTestSession.context(), items, blockRows);
+    int from = r.nextInt(nb), to = from + 1 + r.nextInt(nb - from), groups = 1 + r.nextInt(nb);
+    List<Tuple2<Integer, PartialLists>> shard = KnnGraph.build(rdd, nb, Metric.SQEUCLIDEAN, len, Backend.JAVA, from, to,
+        groups).collect();
+    assertEquals(to - from, shard.size(), "blocks " + from + ":" + to);
+    for (Tuple2<Integer, PartialLists> t : shard) {
+      PartialLists p = t._2();
+      assertTrue(t._1() >= from && t._1() < to);
+      assertEquals(t._1() * blockRows, p.start());
+      assertArrayEquals(Arrays.copyOfRange(whole.idx(), p.start() * len, (p.start() + p.rows()) * len), p.idx);
+      assertArrayEquals(Arrays.copyOfRange(whole.max(), p.start(), p.start() + p.rows()), p.max, 0f);
+    }
+    assertThrows(IllegalArgumentException.class,
+        () -> KnnGraph.build(rdd, nb, Metric.SQEUCLIDEAN, len, Backend.JAVA, 0, nb, nb + 1));
+    assertThrows(IllegalArgumentException.class,
+        () -> KnnGraph.build(rdd, nb, Metric.SQEUCLIDEAN, len, Backend.JAVA, 3, 3, 1));
   }
 
   @Test
