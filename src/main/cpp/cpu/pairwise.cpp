@@ -150,6 +150,23 @@ StreamPath stream_path() {
 }  // namespace cpu
 }  // namespace r4j
 
+namespace {
+
+// The argument checks shared by the fused pairwise top-k kernels.
+int check_pairwise_topk(const char *fn, const float *q, int64_t nq, const float *g, int64_t ng, int64_t d,
+                        int metric, int64_t k, const float *out_val, const int32_t *out_idx) {
+  int st;
+  if ((st = r4j::check_rows(fn, "q", q, nq, d)) != R4J_OK) return st;
+  if ((st = r4j::check_rows(fn, "g", g, ng, d)) != R4J_OK) return st;
+  if ((st = r4j::check_metric(fn, metric)) != R4J_OK) return st;
+  if ((st = check_k(fn, k, ng, "ng")) != R4J_OK) return st;
+  if ((st = check_out(fn, "out_val", out_val, nq > 0 && k > 0)) != R4J_OK) return st;
+  if ((st = check_out(fn, "out_idx", out_idx, nq > 0 && k > 0)) != R4J_OK) return st;
+  return R4J_OK;
+}
+
+}  // namespace
+
 extern "C" {
 
 const char *r4j_cpu_isa(void) { return r4j::cpu::isa_name(); }
@@ -216,12 +233,7 @@ int r4j_cpu_pairwise_topk(const float *q, int64_t nq, const float *g, int64_t ng
   static const char *fn = "r4j_cpu_pairwise_topk";
   r4j::clear_error();
   int st;
-  if ((st = r4j::check_rows(fn, "q", q, nq, d)) != R4J_OK) return st;
-  if ((st = r4j::check_rows(fn, "g", g, ng, d)) != R4J_OK) return st;
-  if ((st = r4j::check_metric(fn, metric)) != R4J_OK) return st;
-  if ((st = check_k(fn, k, ng, "ng")) != R4J_OK) return st;
-  if ((st = check_out(fn, "out_val", out_val, nq > 0 && k > 0)) != R4J_OK) return st;
-  if ((st = check_out(fn, "out_idx", out_idx, nq > 0 && k > 0)) != R4J_OK) return st;
+  if ((st = check_pairwise_topk(fn, q, nq, g, ng, d, metric, k, out_val, out_idx)) != R4J_OK) return st;
   if (nq == 0 || k == 0) return R4J_OK;
   try {
     const int threads = r4j::cpu_threads();
@@ -269,12 +281,7 @@ int r4j_cpu_pairwise_topk_max(const float *q, int64_t nq, const float *g, int64_
   static const char *fn = "r4j_cpu_pairwise_topk_max";
   r4j::clear_error();
   int st;
-  if ((st = r4j::check_rows(fn, "q", q, nq, d)) != R4J_OK) return st;
-  if ((st = r4j::check_rows(fn, "g", g, ng, d)) != R4J_OK) return st;
-  if ((st = r4j::check_metric(fn, metric)) != R4J_OK) return st;
-  if ((st = check_k(fn, k, ng, "ng")) != R4J_OK) return st;
-  if ((st = check_out(fn, "out_val", out_val, nq > 0 && k > 0)) != R4J_OK) return st;
-  if ((st = check_out(fn, "out_idx", out_idx, nq > 0 && k > 0)) != R4J_OK) return st;
+  if ((st = check_pairwise_topk(fn, q, nq, g, ng, d, metric, k, out_val, out_idx)) != R4J_OK) return st;
   if ((st = check_out(fn, "out_max", out_max, nq > 0)) != R4J_OK) return st;
   if (nq == 0) return R4J_OK;
   if (ng == 0) {

@@ -121,7 +121,7 @@ public final class FeatureTables {
     if (ng == 0) throw new IllegalArgumentException(galleryPath + ": the gallery table has no rows");
     if (nq + ng > Integer.MAX_VALUE - 8)
       throw new IllegalArgumentException(nq + " queries + " + ng + " gallery rows is too many items for one graph");
-    int dim = Math.max(0, first(q).getList(3).size());
+    int dim = feature(first(q), 3, queryPath, 0).length;
     if (dim < 1) throw new IllegalArgumentException(queryPath + ": the first item has an empty feature");
     int numBlocks = (int) ((nq + ng + blockRows - 1) / blockRows);
     long offset = nq;

@@ -44,7 +44,8 @@ public final class KnnGraph {
    * (several jobs, or clusters, can each build a range of row blocks). The column blocks are gathered into
    * columnGroups partitions: a task takes one row block against one group, merging its tiles' lists as it
    * goes (Spark's map-side combine), so that the shuffle carries one partial list per row block and group
-   * rather than one per tile.
+   * rather than one per tile. The blocks RDD is persisted (memory and disk) for the tiles to share:
+   * unpersist it when the result has been written.
    */
   public static JavaPairRDD<Integer, PartialLists> build(JavaRDD<FeatureBlock> blocks, int numBlocks, Metric metric,
       int length, Backend backend, int fromBlock, int toBlock, int columnGroups) {

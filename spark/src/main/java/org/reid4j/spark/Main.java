@@ -110,6 +110,15 @@ public final class Main implements Callable<Integer> {
             + "as --items FILE");
     }
 
+    /** The features a graph was built from: normalised as it was, and of its item counts (else refused). */
+    LabelledFeatures[] forGraph(SparkSession spark, GraphStore.Meta meta, String graph) throws IOException {
+      LabelledFeatures[] qg = collect(spark, meta.normalize());
+      if (qg[0].size() + qg[1].size() != meta.items() || qg[0].size() != meta.queries())
+        throw new IllegalArgumentException(graph + " was built from " + meta.queries() + " queries + " + meta.gallery()
+            + " gallery rows, these features have " + qg[0].size() + " + " + qg[1].size());
+      return qg;
+    }
+
     LabelledFeatures[] collect(SparkSession spark, boolean normalize) throws IOException {
       if (items != null) {
         FloatMatrix all = org.reid4j.io.Npy.read(items).asMatrix();
@@ -269,6 +278,7 @@ public final class Main implements Callable<Integer> {
           GraphStore.write(spark, built, meta, out, overwrite);
         } finally {
           spark.sparkContext().removeSparkListener(progress);
+          blocks.rdd().unpersist(false);
         }
         double s = (System.nanoTime() - t0) / 1e9;
         int listed = meta.lastItem() - meta.firstItem();
@@ -330,11 +340,8 @@ public final class Main implements Callable<Integer> {
       try (Session session = session("rerank")) {
         SparkSession spark = session.spark();
         GraphStore.Meta meta = GraphStore.meta(spark, graph);
-        LabelledFeatures[] qg = sides.collect(spark, meta.normalize());
-        int n = qg[0].size() + qg[1].size();
-        if (meta.items() != n || meta.queries() != qg[0].size())
-          throw new IllegalArgumentException(graph + " was built from " + meta.queries() + " queries + " + meta.gallery()
-              + " gallery rows, these features have " + qg[0].size() + " + " + qg[1].size());
+        LabelledFeatures[] qg = sides.forGraph(spark, meta, graph);
+        int n = meta.items();
         KnnGraph.Lists lists = GraphStore.read(spark, graph, KReciprocal.listLength(p, n));
         GraphRerank.Result r = GraphRerank.run(qg[0], qg[1], lists, meta.metricValue(), p, kernels);
         EvalResult e = r.eval();
@@ -387,11 +394,8 @@ public final class Main implements Callable<Integer> {
       try (Session session = session("check-graph")) {
         SparkSession spark = session.spark();
         GraphStore.Meta meta = GraphStore.meta(spark, graph);
-        LabelledFeatures[] qg = sides.collect(spark, meta.normalize());
+        LabelledFeatures[] qg = sides.forGraph(spark, meta, graph);
         FloatMatrix items = concat(qg[0].features(), qg[1].features());
-        if (items.rows() != meta.items() || qg[0].size() != meta.queries())
-          throw new IllegalArgumentException(graph + " was built from " + meta.queries() + " queries + "
-              + meta.gallery() + " gallery rows, these features have " + qg[0].size() + " + " + qg[1].size());
         int span = meta.lastItem() - meta.firstItem();
         int[] picked = GraphCheck.pick(span, Math.min(sample, span), seed);
         for (int k = 0; k < picked.length; k++) picked[k] += meta.firstItem();
