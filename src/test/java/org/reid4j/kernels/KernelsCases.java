@@ -373,7 +373,8 @@ final class KernelsCases {
       return agree(this, others, b -> b.rerank(qg[0], qg[1], metric, new RerankParams(k1, k2, lambda)),
           (java, got, ctx) -> {
             assertEquals(List.of(java.rows(), java.cols()), List.of(got.rows(), got.cols()), ctx + " shape");
-            boolean stable = f.stableOrder() && !noiseLevelColumn(qg[0], qg[1], metric);
+            boolean stable = f.stableOrder() && !noiseLevelColumn(qg[0], qg[1], metric)
+                && !tieAtListCut(qg[0], qg[1], metric, k1, k2);
             for (int i = 0; i < java.data().length; i++) {
               float v = got.data()[i];
               String at = ctx + " at " + i + ": java " + java.data()[i] + ", got " + v;
@@ -451,6 +452,35 @@ final class KernelsCases {
       double max = 0;
       for (int k = 0; k < n; k++) max = Math.max(max, d[k][c]);
       if (max < noise) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Whether some item has two others whose distances from it lie within the backends' rounding of each
+   * other on either side of a cut that re-ranking makes in its sorted list (after k1 + 1, round(k1 / 2) + 1
+   * and k2 items): which of the two is inside the cut is then decided by rounding, which differs between
+   * backends. Fuzzing found one in Gaussian data (19 x 20 rows, d 47, k1 11: an item's 12th and 13th
+   * distances equal on the CPU and one float step apart in Java).
+   */
+  static boolean tieAtListCut(FloatMatrix q, FloatMatrix g, Metric metric, int k1, int k2) {
+    int n = q.rows() + g.rows();
+    if (n < 2 || q.rows() == 0 || g.rows() == 0 || q.cols() != g.cols()) return false;
+    FloatMatrix all = FloatMatrix.zeros(n, q.cols());
+    System.arraycopy(q.data(), 0, all.data(), 0, q.data().length);
+    System.arraycopy(g.data(), 0, all.data(), q.data().length, g.data().length);
+    double[][] d = referenceDistances(all, all, metric);
+    double maxNorm = 0;
+    for (float x : Distances.squaredNorms(all)) maxNorm = Math.max(maxNorm, x);
+    // a few float steps of the terms the kernels add up: squared norms for the Euclidean metrics
+    double tol = metric == Metric.COSINE ? 1e-6 : 1e-6 * 2 * maxNorm;
+    int[] cuts = {k1 + 1, (int) Math.rint(k1 / 2.0) + 1, k2};
+    for (int i = 0; i < n; i++) {
+      double[] row = d[i].clone();
+      if (metric == Metric.EUCLIDEAN) for (int j = 0; j < n; j++) row[j] *= row[j]; // compare as squares
+      java.util.Arrays.sort(row);
+      for (int cut : cuts)
+        if (cut >= 1 && cut < n && row[cut] - row[cut - 1] <= tol) return true;
     }
     return false;
   }
