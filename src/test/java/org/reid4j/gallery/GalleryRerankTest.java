@@ -247,7 +247,7 @@ class GalleryRerankTest {
   /**
    * Whether the query's largest distance to any item is rounding noise (a gallery of copies of the
    * query): re-ranking divides by it, so the float and the double computation may give any ratio in
-   * [0, 1] (as KernelsCases.noiseLevelColumn says for the offline kernels).
+   * [0, 1] (as KernelsCases.RerankItems.noiseLevelColumn says for the offline kernels).
    */
   static boolean noiseLevel(List<Item> gallery, float[] q, Metric m) {
     double max = 0, scale = 1;

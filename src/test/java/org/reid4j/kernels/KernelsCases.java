@@ -373,8 +373,8 @@ final class KernelsCases {
       return agree(this, others, b -> b.rerank(qg[0], qg[1], metric, new RerankParams(k1, k2, lambda)),
           (java, got, ctx) -> {
             assertEquals(List.of(java.rows(), java.cols()), List.of(got.rows(), got.cols()), ctx + " shape");
-            boolean stable = f.stableOrder() && !noiseLevelColumn(qg[0], qg[1], metric)
-                && !tieAtListCut(qg[0], qg[1], metric, k1, k2);
+            RerankItems items = f.stableOrder() ? RerankItems.of(qg[0], qg[1], metric) : null;
+            boolean stable = f.stableOrder() && (items == null || !items.fragile(metric, k1, k2));
             for (int i = 0; i < java.data().length; i++) {
               float v = got.data()[i];
               String at = ctx + " at " + i + ": java " + java.data()[i] + ", got " + v;
@@ -422,69 +422,75 @@ final class KernelsCases {
   }
 
   /**
+   * The items of one re-ranking case (queries first) as re-ranking sees them: their reference
+   * distances and their largest squared norm, the scale of the rounding in the kernels' sums.
+   */
+  record RerankItems(int n, double[][] d, double maxNorm) {
+    /** Null when there is nothing to re-rank (an empty side) or the widths differ (refused anyway). */
+    static RerankItems of(FloatMatrix q, FloatMatrix g, Metric metric) {
+      int n = q.rows() + g.rows();
+      if (q.rows() == 0 || g.rows() == 0 || q.cols() != g.cols()) return null;
+      FloatMatrix all = FloatMatrix.zeros(n, q.cols());
+      System.arraycopy(q.data(), 0, all.data(), 0, q.data().length);
+      System.arraycopy(g.data(), 0, all.data(), q.data().length, g.data().length);
+      double maxNorm = 0;
+      for (float x : Distances.squaredNorms(all)) maxNorm = Math.max(maxNorm, x);
+      return new RerankItems(n, referenceDistances(all, all, metric), maxNorm);
+    }
+
+    /** Whether rounding, which differs between backends, may decide re-ranking's order (see below). */
+    boolean fragile(Metric metric, int k1, int k2) {
+      return noiseLevelColumn(metric) || tieAtListCut(metric, k1, k2);
+    }
+
+    /**
+     * True when some item's distances to all items are within float rounding of 0 (near-duplicates
+     * only, e.g. two almost parallel vectors under cosine). Re-ranking divides each item's distances
+     * by their maximum; a maximum made of rounding noise makes that ratio anything from 0 to 1, and
+     * backends that round differently legitimately disagree (found by fuzzing kernelsBoundary: one
+     * query and one gallery row, cosine, java 0.0 against cpu 0.99998).
+     */
+    boolean noiseLevelColumn(Metric metric) {
+      double noise = switch (metric) {
+        case COSINE -> 1e-5;
+        case SQEUCLIDEAN -> 1e-5 * 2 * maxNorm;
+        case EUCLIDEAN -> Math.sqrt(1e-5 * 2 * maxNorm);
+      };
+      for (int c = 0; c < n; c++) {
+        double max = 0;
+        for (int k = 0; k < n; k++) max = Math.max(max, d[k][c]);
+        if (max < noise) return true;
+      }
+      return false;
+    }
+
+    /**
+     * Whether some item has two others whose distances from it lie within the backends' rounding of
+     * each other on either side of a cut that re-ranking makes in its sorted list (after k1 + 1,
+     * round(k1 / 2) + 1 and k2 items): which of the two is inside the cut is then decided by rounding,
+     * which differs between backends. Fuzzing found one in Gaussian data (19 x 20 rows, d 47, k1 11: an
+     * item's 12th and 13th distances equal on the CPU and one float step apart in Java).
+     */
+    boolean tieAtListCut(Metric metric, int k1, int k2) {
+      // a few float steps of the terms the kernels add up: squared norms for the Euclidean metrics
+      double tol = metric == Metric.COSINE ? 1e-6 : 1e-6 * 2 * maxNorm;
+      int[] cuts = {k1 + 1, (int) Math.rint(k1 / 2.0) + 1, k2};
+      for (int i = 0; i < n; i++) {
+        double[] row = d[i].clone();
+        if (metric == Metric.EUCLIDEAN) for (int j = 0; j < n; j++) row[j] *= row[j]; // compare as squares
+        java.util.Arrays.sort(row);
+        for (int cut : cuts)
+          if (cut >= 1 && cut < n && row[cut] - row[cut - 1] <= tol) return true;
+      }
+      return false;
+    }
+  }
+
+  /**
    * The double-precision distances of {@link ReferenceKernels}, except that cosine takes a row for a
    * zero vector where its squared norm is 0 in float (a row of zeros and subnormals, such as
    * MIN_VALUE alone): every backend decides "1 for a zero vector" in float.
    */
-  /**
-   * True when some item's distances to all items are within float rounding of 0 (near-duplicates
-   * only, e.g. two almost parallel vectors under cosine). Re-ranking divides each item's distances
-   * by their maximum; a maximum made of rounding noise makes that ratio anything from 0 to 1, and
-   * backends that round differently legitimately disagree (found by fuzzing kernelsBoundary: one
-   * query and one gallery row, cosine, java 0.0 against cpu 0.99998).
-   */
-  static boolean noiseLevelColumn(FloatMatrix q, FloatMatrix g, Metric metric) {
-    int n = q.rows() + g.rows();
-    if (n == 0 || q.rows() == 0 || g.rows() == 0) return false;
-    FloatMatrix all = FloatMatrix.zeros(n, q.cols());
-    System.arraycopy(q.data(), 0, all.data(), 0, q.data().length);
-    System.arraycopy(g.data(), 0, all.data(), q.data().length, g.data().length);
-    double[][] d = referenceDistances(all, all, metric);
-    float[] norms = Distances.squaredNorms(all);
-    double maxNorm = 0;
-    for (float x : norms) maxNorm = Math.max(maxNorm, x);
-    double noise = switch (metric) {
-      case COSINE -> 1e-5;
-      case SQEUCLIDEAN -> 1e-5 * 2 * maxNorm;
-      case EUCLIDEAN -> Math.sqrt(1e-5 * 2 * maxNorm);
-    };
-    for (int c = 0; c < n; c++) {
-      double max = 0;
-      for (int k = 0; k < n; k++) max = Math.max(max, d[k][c]);
-      if (max < noise) return true;
-    }
-    return false;
-  }
-
-  /**
-   * Whether some item has two others whose distances from it lie within the backends' rounding of each
-   * other on either side of a cut that re-ranking makes in its sorted list (after k1 + 1, round(k1 / 2) + 1
-   * and k2 items): which of the two is inside the cut is then decided by rounding, which differs between
-   * backends. Fuzzing found one in Gaussian data (19 x 20 rows, d 47, k1 11: an item's 12th and 13th
-   * distances equal on the CPU and one float step apart in Java).
-   */
-  static boolean tieAtListCut(FloatMatrix q, FloatMatrix g, Metric metric, int k1, int k2) {
-    int n = q.rows() + g.rows();
-    if (n < 2 || q.rows() == 0 || g.rows() == 0 || q.cols() != g.cols()) return false;
-    FloatMatrix all = FloatMatrix.zeros(n, q.cols());
-    System.arraycopy(q.data(), 0, all.data(), 0, q.data().length);
-    System.arraycopy(g.data(), 0, all.data(), q.data().length, g.data().length);
-    double[][] d = referenceDistances(all, all, metric);
-    double maxNorm = 0;
-    for (float x : Distances.squaredNorms(all)) maxNorm = Math.max(maxNorm, x);
-    // a few float steps of the terms the kernels add up: squared norms for the Euclidean metrics
-    double tol = metric == Metric.COSINE ? 1e-6 : 1e-6 * 2 * maxNorm;
-    int[] cuts = {k1 + 1, (int) Math.rint(k1 / 2.0) + 1, k2};
-    for (int i = 0; i < n; i++) {
-      double[] row = d[i].clone();
-      if (metric == Metric.EUCLIDEAN) for (int j = 0; j < n; j++) row[j] *= row[j]; // compare as squares
-      java.util.Arrays.sort(row);
-      for (int cut : cuts)
-        if (cut >= 1 && cut < n && row[cut] - row[cut - 1] <= tol) return true;
-    }
-    return false;
-  }
-
   static double[][] referenceDistances(FloatMatrix a, FloatMatrix b, Metric metric) {
     double[][] d = ReferenceKernels.distances(a, b, metric);
     if (metric != Metric.COSINE) return d;

@@ -19,16 +19,17 @@ import scala.Tuple2;
 
 /**
  * The exact k-nearest-neighbour graph of N items, built block by block on Spark: the items are cut
- * into blocks of rows (one partition each), every pair (row block, column block) is one task that
- * computes its distance tile with the native kernels and keeps, for each row, the {@code length}
- * nearest columns by (distance, index) and the row's largest distance; the partial lists of a row
- * block are then merged across the column blocks (a reduce by row block). The result is, for every
- * item, its first {@code length} neighbours among all N (itself included) and its largest distance:
- * what k-reciprocal re-ranking needs from the N x N pass, without any machine holding more than a
- * tile of it.
+ * into blocks of rows (one partition each); a task takes one row block against one group of column
+ * blocks and, tile by tile, keeps for each row the {@code length} nearest columns by (distance, index)
+ * and the row's largest distance (one fused pass of the kernels, {@link Kernels#pairwiseTopkWithMax}),
+ * merging as it goes; the partial lists of a row block are then merged across the groups (a reduce by
+ * row block). The result is, for every item, its first {@code length} neighbours among all N (itself
+ * included) and its largest distance: what k-reciprocal re-ranking needs from the N x N pass, without
+ * any machine holding more than a block pair of it.
  *
- * <p>Cost: N^2 d multiply-adds spread over (N / block)^2 tasks; the shuffle carries N * length
- * (index, distance) pairs per column block. Each executor keeps one kernel instance per backend.
+ * <p>Cost: N^2 d multiply-adds over (N / block)^2 tiles in (N / block) x groups tasks; the shuffle
+ * carries N * length (index, distance) pairs per column group. Each executor keeps one kernel instance
+ * per backend.
  */
 public final class KnnGraph {
   private KnnGraph() {}

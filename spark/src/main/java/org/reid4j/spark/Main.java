@@ -73,8 +73,9 @@ public final class Main implements Callable<Integer> {
     return new Session(b.getOrCreate(), true);
   }
 
-  /** The rows of a, then those of b (same width). */
+  /** The rows of a, then those of b (same width); b itself when a has no rows (no copy of a large gallery). */
   static FloatMatrix concat(FloatMatrix a, FloatMatrix b) {
+    if (a.rows() == 0) return b;
     float[] v = java.util.Arrays.copyOf(a.data(), Math.addExact(a.data().length, b.data().length));
     System.arraycopy(b.data(), 0, v, a.data().length, b.data().length);
     return new FloatMatrix(a.rows() + b.rows(), a.cols(), v);
@@ -183,7 +184,7 @@ public final class Main implements Callable<Integer> {
 
   @Command(name = "knn-graph", mixinStandardHelpOptions = true, description = {
       "The exact k-nearest-neighbour graph of the query and gallery items (queries first), block by block: each "
-          + "task one block of rows against one block of columns, top-k merged per row. Written as a Parquet "
+          + "task one block of rows against one group of column blocks, top-k merged per row. Written as a Parquet "
           + "table (item, neighbours, distances, row_max) that `rerank` reads."})
   static final class Graph implements Callable<Integer> {
     @CommandLine.Mixin
@@ -210,7 +211,7 @@ public final class Main implements Callable<Integer> {
     int k2;
 
     @Option(names = "--block-rows", paramLabel = "N", defaultValue = "4096",
-        description = "Items per block; tasks = blocks^2 (default ${DEFAULT-VALUE}).")
+        description = "Items per block; tiles = blocks^2 (default ${DEFAULT-VALUE}).")
     int blockRows;
 
     @Option(names = "--backend", paramLabel = "B", defaultValue = "auto",
