@@ -91,6 +91,11 @@ public final class ServeCommand implements Callable<Integer> {
       description = "On SIGTERM, how long requests in flight may take to finish (default ${DEFAULT-VALUE}).")
   int drainSeconds;
 
+  @Option(names = "--idle-timeout", paramLabel = "S", defaultValue = "30",
+      description = "Close a kept-alive connection idle this many seconds (at least 2; default ${DEFAULT-VALUE}). "
+          + "Answers advertise one second less (Keep-Alive: timeout=S-1) for clients that expire pooled connections.")
+  int idleTimeoutSeconds;
+
   /** Counted down once the service is up; tests wait on it. */
   final CountDownLatch ready = new CountDownLatch(1);
   private final CountDownLatch stopped = new CountDownLatch(1);
@@ -104,13 +109,15 @@ public final class ServeCommand implements Callable<Integer> {
     if (maxBodyMb < 1 || maxBodyMb > 2047) throw new IllegalArgumentException("--max-body-mb must be 1 to 2047, got "
         + maxBodyMb);
     if (drainSeconds < 0) throw new IllegalArgumentException("--drain-seconds must be >= 0, got " + drainSeconds);
+    if (idleTimeoutSeconds < 2 || idleTimeoutSeconds > 86_400)
+      throw new IllegalArgumentException("--idle-timeout must be 2 to 86400 seconds, got " + idleTimeoutSeconds);
     if (keyForReads && apiKeyFile == null)
       throw new IllegalArgumentException("--api-key-for-reads needs --api-key-file");
     Backend be = Backend.parse(backend);
     Metric m = metric == null ? null : Metric.parse(metric);
     ReidService.Options o = ReidService.Options.defaults().withPort(host, port)
         .withBatching(maxBatch, maxWaitMicros, queue).withBodyLimit((long) maxBodyMb << 20)
-        .withDrainMillis(drainSeconds * 1000L);
+        .withDrainMillis(drainSeconds * 1000L).withIdleTimeout(idleTimeoutSeconds * 1000L);
     if (apiKeyFile != null) o = o.withApiKeyFile(apiKeyFile, keyForReads);
     if (rerankK1 != null) {
       if (rerankK1 < 1) throw new IllegalArgumentException("--rerank: k1 must be at least 1, got " + rerankK1);

@@ -172,6 +172,16 @@ public final class LoadGenerator {
     }
   }
 
+  static {
+    // The JDK client keeps an idle connection for 20 minutes unless told otherwise, far past a server's
+    // idle timeout (reid4j serve: 30 s): a request sent on a pooled connection just as the server closes
+    // it fails with "header parser received no bytes" (the JDK repeats only GET-like requests), an error
+    // the server did not make. Dropping pooled connections after 10 s idle avoids that race; the property
+    // is read once per JVM, when the first client is built, and one set by the user is kept.
+    if (System.getProperty("jdk.httpclient.keepalive.timeout") == null)
+      System.setProperty("jdk.httpclient.keepalive.timeout", "10");
+  }
+
   /**
    * The shared client: HTTP/1.1 (no h2c upgrade), a connect timeout, and an executor with a thread
    * per virtual user of the largest level for the client's own completion tasks; idle threads end.

@@ -328,6 +328,50 @@ class ServeHttpTest {
     }
   }
 
+  /**
+   * A kept-alive connection lives while it is used and is closed once idle past the timeout; every
+   * answer (an error answered before routing too) advertises one second less, so that a client that
+   * expires its pooled connections by it never sends a request on a connection the server is closing
+   * (the JDK client fails such a POST with "header parser received no bytes").
+   */
+  @Test
+  void idleConnectionsCloseAfterTheAdvertisedTimeout() throws Exception {
+    assertThrows(IllegalArgumentException.class, () -> ReidService.Options.defaults().withIdleTimeout(1999));
+    start(2, ReidService.Options.defaults().withIdleTimeout(2000).withApiKey(KEY, false), null);
+    assertEquals("timeout=1", call("GET", "/health", (String) null).headers().firstValue("Keep-Alive").orElse(null));
+    assertEquals("timeout=1", call("POST", "/v1/items", "{}").headers().firstValue("Keep-Alive").orElse(null), "401");
+    assertEquals("timeout=1", call("GET", "/nope", (String) null).headers().firstValue("Keep-Alive").orElse(null), "404");
+    try (java.net.Socket so = new java.net.Socket("127.0.0.1", service.port())) {
+      so.setSoTimeout(10_000);
+      java.io.InputStream in = so.getInputStream();
+      byte[] get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+      for (int i = 0; i < 3; i++) { // used every 0.5 s: stays open
+        so.getOutputStream().write(get);
+        String head = rawResponse(in);
+        assertTrue(head.startsWith("HTTP/1.1 200") && head.contains("Keep-Alive: timeout=1"), head);
+        Thread.sleep(500);
+      }
+      long idleFrom = System.nanoTime();
+      assertEquals(-1, in.read(), "the server closes a connection idle past its timeout");
+      double idle = (System.nanoTime() - idleFrom) / 1e9 + 0.5;
+      assertTrue(idle >= 1.9, "closed after " + idle + " s idle, before the 2-s timeout");
+    }
+  }
+
+  /** One HTTP/1.1 answer read off a socket: its head and its Content-Length body. */
+  private static String rawResponse(java.io.InputStream in) throws java.io.IOException {
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int c = in.read();
+      if (c < 0) throw new java.io.EOFException("connection closed after: " + head);
+      head.append((char) c);
+    }
+    int len = 0;
+    for (String l : head.toString().split("\r\n"))
+      if (l.regionMatches(true, 0, "Content-Length:", 0, 15)) len = Integer.parseInt(l.substring(15).trim());
+    return head + new String(in.readNBytes(len), StandardCharsets.UTF_8);
+  }
+
   @Test
   void apiKeyGuardsWritesAndOptionallyReads() throws Exception {
     start(2, ReidService.Options.defaults().withApiKey(KEY, false), null);
