@@ -61,7 +61,7 @@ public final class ExtractCommand implements Callable<Integer> {
   @Option(names = "--batch", paramLabel = "N", description = "Images per forward pass (default: TEST.BATCH_SIZE, TorchScript 64).")
   Integer batch;
 
-  @Option(names = "--workers", paramLabel = "N", defaultValue = "2", description = "Decoding threads (default ${DEFAULT-VALUE}).")
+  @Option(names = "--workers", paramLabel = "N", defaultValue = "2", description = "Decoding threads; 0 decodes on the calling thread (default ${DEFAULT-VALUE}).")
   int workers = 2;
 
   private List<Path> imageList; // --images: the files found, listed and checked by prepare()
@@ -117,7 +117,6 @@ public final class ExtractCommand implements Callable<Integer> {
       throw new IllegalArgumentException("model options " + words + ": " + e.getMessage(), e);
     }
     if (w.batch != null && w.batch < 1) throw new IllegalArgumentException("--batch must be at least 1, got " + w.batch);
-    if (w.workers < 1) throw new IllegalArgumentException("--workers must be at least 1, got " + w.workers);
     ExtractCommand c = new ExtractCommand();
     c.model = w.model;
     c.batch = w.batch;
@@ -160,6 +159,8 @@ public final class ExtractCommand implements Callable<Integer> {
     boolean flip = model.flip, normalize = model.normalize;
     if ((checkpoint == null) == (torchscript == null))
       throw new IllegalArgumentException("give exactly one model: --checkpoint FILE or --torchscript FILE");
+    if (workers < 0)
+      throw new IllegalArgumentException("--workers must be at least 0 (0 decodes on the calling thread), got " + workers);
     if (data != null) parseDataSpec();
     int[] inputSize = inputSizeText == null ? null : ints("--input-size", inputSizeText, 2);
     double[] mean = meanText == null ? null : doubles("--mean", meanText);

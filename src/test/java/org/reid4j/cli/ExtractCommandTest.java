@@ -2,6 +2,7 @@ package org.reid4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
@@ -184,6 +185,28 @@ class ExtractCommandTest {
         "--out", "o");
     assertEquals(2, badData.code());
     assertTrue(badData.err().contains("unknown data set 'imagenet'"), badData.err());
+
+    Run badWorkers = EvalCommandTest.cli("extract", "--torchscript", "b.pt", "--input-size", "4,4", "--workers", "-1",
+        "--images", tmp.toString(), "--out", "o");
+    assertEquals(2, badWorkers.code());
+    assertTrue(badWorkers.err().contains("--workers must be at least 0"), badWorkers.err());
+    // the model words of the Spark jobs take the same values as extract (0: decode on the calling thread)
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ExtractCommand.openModel(List.of("--torchscript", "b.pt", "--input-size", "4,4", "--workers", "-1")));
+    assertTrue(e.getMessage().contains("--workers must be at least 0"), e.getMessage());
+  }
+
+  @Test
+  void openModelTakesExtractsZeroWorkers() throws Exception {
+    Path ts = tmp.resolve("mean.pt");
+    JitModule jm = new JitModule(new QualifiedName("Mean"));
+    jm.define("def forward(self, x):\n    return x.mean([2, 3])\n");
+    jm.save(ts.toString());
+    jm.close();
+    try (ExtractCommand.OpenedModel m = ExtractCommand.openModel(List.of("--torchscript", ts.toString(),
+        "--input-size", "4,4", "--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25", "--workers", "0"))) {
+      assertEquals(0, m.options().workers());
+    }
   }
 
   @Test
