@@ -393,6 +393,59 @@ void check_errors() {
   EXPECT(r4j_cpu_pairwise_topk(p, 2, p, 4, 4, 1, 0, nullptr, nullptr) == R4J_OK, "pairwise_topk k = 0: %s", r4j_last_error());
 }
 
+// Distances of a fixed set of shapes (tails of every SIMD width and micro-tile, more than one k
+// block), for the bit-for-bit check between the FMA paths: AVX-512 and AVX2 sum every chain in the
+// same order with fused multiply-adds, so they must agree exactly (the scalar path does not fuse).
+std::vector<float> fma_probe() {
+  std::mt19937 r(12345);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> all;
+  const int64_t shapes[][3] = {{1, 1, 1}, {7, 17, 7}, {13, 31, 33}, {29, 100, 257}, {20, 70, 1030}, {5, 3, 1000}};
+  for (const auto &s : shapes)
+    for (int metric = 0; metric < 3; ++metric) {
+      std::vector<float> q(s[0] * s[2]), g(s[1] * s[2]), o(s[0] * s[1]);
+      for (auto &v : q) v = nd(r);
+      for (auto &v : g) v = nd(r);
+      EXPECT(r4j_cpu_pairwise(q.data(), s[0], g.data(), s[1], s[2], metric, o.data()) == R4J_OK, "fma probe: %s",
+             r4j_last_error());
+      all.insert(all.end(), o.begin(), o.end());
+    }
+  return all;
+}
+
+// Writes the probe of this path to a temporary file (its name returned), or compares it with the
+// one in `reference` (the parent run's, on the AVX-512 path).
+std::string fma_probe_file() {
+  char name[] = "/tmp/r4j-fma-probe-XXXXXX";
+  const int fd = mkstemp(name);
+  EXPECT(fd >= 0, "cannot create a temporary file");
+  if (fd < 0) return "";
+  const std::vector<float> p = fma_probe();
+  FILE *f = fdopen(fd, "wb");
+  EXPECT(std::fwrite(p.data(), sizeof(float), p.size(), f) == p.size(), "cannot write %s", name);
+  std::fclose(f);
+  return name;
+}
+
+void check_fma_probe(const char *reference) {
+  const std::vector<float> p = fma_probe();
+  std::vector<float> ref(p.size() + 1);
+  FILE *f = std::fopen(reference, "rb");
+  EXPECT(f != nullptr, "cannot read %s", reference);
+  if (f == nullptr) return;
+  const size_t n = std::fread(ref.data(), sizeof(float), ref.size(), f);
+  std::fclose(f);
+  EXPECT(n == p.size(), "the reference holds %zu values, this path computed %zu", n, p.size());
+  size_t differ = 0, first = 0;
+  for (size_t i = 0; i < std::min(n, p.size()); ++i)
+    if (std::memcmp(&p[i], &ref[i], sizeof(float)) != 0 && differ++ == 0) first = i;
+  EXPECT(differ == 0, "%zu of %zu distances differ from the AVX-512 path's bits (first at %zu: %.9g vs %.9g)",
+         differ, p.size(), first, (double)p[first], (double)ref[first]);
+  if (differ == 0 && n == p.size())
+    std::printf("fma probe: %zu distances equal to the AVX-512 path's, bit for bit (isa %s)\n", p.size(),
+                r4j_cpu_isa());
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -445,14 +498,18 @@ int main(int argc, char **argv) {
         }
   std::printf("%d pairwise_topk path shapes checked\n", path_cases);
   r4j_cpu_set_threads(0);
+  if (const char *ref = std::getenv("R4J_TEST_FMA_REFERENCE")) check_fma_probe(ref);
   std::printf("%d shapes checked, %d failures (isa %s)\n", cases, failures, r4j_cpu_isa());
   int status = failures == 0 ? 0 : 1;
 
   if (std::getenv("R4J_CPU_ISA") == nullptr) {
+    const std::string probe = std::strcmp(r4j_cpu_isa(), "avx512") == 0 ? fma_probe_file() : "";
     for (const char *isa : {"avx2", "scalar"}) {
       if (std::strcmp(isa, r4j_cpu_isa()) == 0) continue;
-      const std::string cmd =
-          std::string("R4J_TEST_PATHS_QUICK=1 R4J_CPU_ISA=") + isa + " '" + argv[0] + "' " + std::to_string(seed);
+      const std::string ref = !probe.empty() && std::strcmp(isa, "avx2") == 0
+                                  ? std::string("R4J_TEST_FMA_REFERENCE='") + probe + "' " : "";
+      const std::string cmd = ref + "R4J_TEST_PATHS_QUICK=1 R4J_CPU_ISA=" + isa + " '" + argv[0] + "' " +
+                              std::to_string(seed);
       std::fflush(stdout);
       const int rc = std::system(cmd.c_str());
       if (rc != 0) {
@@ -460,7 +517,9 @@ int main(int argc, char **argv) {
         status = 1;
       }
     }
+    if (!probe.empty()) std::remove(probe.c_str());
   }
+  if (failures > 0) status = 1;
   if (status == 0) std::printf("PASS\n");
   return status;
 }

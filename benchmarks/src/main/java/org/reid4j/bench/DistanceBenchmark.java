@@ -47,6 +47,9 @@ public class DistanceBenchmark {
     cpu = Kernels.create(Backend.CPU);
     NativeApi.r4j_cpu_set_threads(threads);
     openblas.blas_set_num_threads(threads);
+    // the kernels' SIMD path (R4J_CPU_ISA=avx2 holds it to AVX2; OPENBLAS_CORETYPE=Haswell does that for
+    // OpenBLAS, whose choice OPENBLAS_VERBOSE=2 prints)
+    System.out.println("reid4j CPU kernels: " + NativeApi.r4j_cpu_isa().getString());
     qp = new FloatPointer(q.data());
     gp = new FloatPointer(g.data());
     out = new FloatPointer((long) nq * ng);
