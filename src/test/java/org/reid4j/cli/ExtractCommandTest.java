@@ -141,11 +141,7 @@ class ExtractCommandTest {
 
   @Test
   void torchScriptModelOnAFolder() throws Exception {
-    Path ts = tmp.resolve("pool.pt");
-    JitModule m = new JitModule(new QualifiedName("Pool"));
-    m.define("def forward(self, x):\n    return torch.cat([x.mean([2, 3]), x.amax([2, 3])], 1)\n");
-    m.save(ts.toString());
-    m.close();
+    Path ts = torchScript("Pool", "torch.cat([x.mean([2, 3]), x.amax([2, 3])], 1)");
     Path out = tmp.resolve("ts-out");
     Run r = EvalCommandTest.cli("extract", "--torchscript", ts.toString(), "--input-size", "16,8", "--mean",
         "0.5,0.5,0.5", "--std", "0.25,0.25,0.25", "--images", crops().toString(), "--out", out.toString());
@@ -196,13 +192,19 @@ class ExtractCommandTest {
     assertTrue(e.getMessage().contains("--workers must be at least 0"), e.getMessage());
   }
 
+  /** A TorchScript module returning {@code expression} of its input x, saved as NAME.pt in the test's folder. */
+  private Path torchScript(String name, String expression) {
+    Path ts = tmp.resolve(name + ".pt");
+    JitModule m = new JitModule(new QualifiedName(name));
+    m.define("def forward(self, x):\n    return " + expression + "\n");
+    m.save(ts.toString());
+    m.close();
+    return ts;
+  }
+
   @Test
   void openModelTakesExtractsZeroWorkers() throws Exception {
-    Path ts = tmp.resolve("mean.pt");
-    JitModule jm = new JitModule(new QualifiedName("Mean"));
-    jm.define("def forward(self, x):\n    return x.mean([2, 3])\n");
-    jm.save(ts.toString());
-    jm.close();
+    Path ts = torchScript("Mean", "x.mean([2, 3])");
     try (ExtractCommand.OpenedModel m = ExtractCommand.openModel(List.of("--torchscript", ts.toString(),
         "--input-size", "4,4", "--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25", "--workers", "0"))) {
       assertEquals(0, m.options().workers());
