@@ -35,6 +35,8 @@ class ServeCommandTest {
     refused("--api-key-for-reads needs --api-key-file", "serve", "--gallery", g, "--api-key-for-reads", "--port", "0");
     refused("--max-batch must be at least 1", "serve", "--gallery", g, "--max-batch", "0", "--port", "0");
     refused("--rerank: k1 must be at least 1", "serve", "--gallery", g, "--rerank", "0", "--port", "0");
+    refused("--idle-timeout must be 2 to 86400 seconds, got 1", "serve", "--gallery", g, "--idle-timeout", "1",
+        "--port", "0");
     Path shortKey = dir.resolve("key");
     Files.writeString(shortKey, "short\n");
     refused("at least 16 characters", "serve", "--gallery", g, "--api-key-file", shortKey.toString(), "--port", "0");
