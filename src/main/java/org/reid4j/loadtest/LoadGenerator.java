@@ -173,11 +173,18 @@ public final class LoadGenerator {
   }
 
   static {
-    // The JDK client keeps an idle connection for 20 minutes unless told otherwise, far past a server's
-    // idle timeout (reid4j serve: 30 s): a request sent on a pooled connection just as the server closes
-    // it fails with "header parser received no bytes" (the JDK repeats only GET-like requests), an error
-    // the server did not make. Dropping pooled connections after 10 s idle avoids that race; the property
-    // is read once per JVM, when the first client is built, and one set by the user is kept.
+    expirePooledConnectionsBeforeServers();
+  }
+
+  /**
+   * Makes the JDK's HTTP clients in this JVM drop a pooled connection after 10 s idle, unless
+   * {@code jdk.httpclient.keepalive.timeout} is set already. The JDK keeps one for 20 minutes otherwise,
+   * far past a server's idle timeout (reid4j serve: 30 s), and a request sent on a pooled connection just
+   * as the server closes it fails with "header parser received no bytes" (the JDK repeats only GET-like
+   * requests): an error the server did not make. The property is read once per JVM, when the first
+   * client is built, so call this before that.
+   */
+  public static void expirePooledConnectionsBeforeServers() {
     if (System.getProperty("jdk.httpclient.keepalive.timeout") == null)
       System.setProperty("jdk.httpclient.keepalive.timeout", "10");
   }
