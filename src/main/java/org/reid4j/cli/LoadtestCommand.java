@@ -144,7 +144,10 @@ public final class LoadtestCommand implements Callable<Integer> {
         o.label() + (rerank ? " (re-ranked)" : ""), base, serverSummary(info), Durations.format(d), Durations.format(w), levels, sd);
     System.err.println("loadtest " + what);
     Instant date = Instant.now().truncatedTo(ChronoUnit.SECONDS);
-    List<Level> results = new LoadGenerator(settings).run(System.err::println);
+    List<Level> results;
+    try (LoadGenerator g = new LoadGenerator(settings)) {
+      results = g.run(System.err::println);
+    }
 
     System.out.println("loadtest " + what);
     System.out.print(table(results));

@@ -18,10 +18,13 @@ import java.util.Set;
  * ignored, so a misspelt {@code "exclude_camid"} is not silently a search without the exclusion.
  */
 final class Requests {
-  // The fast double parser: a 512-value feature is 512 number parses per request, which the JDK's
-  // parser made the largest share of a search's Java time.
+  // The fast double parser and writer: a 512-value feature is 512 number parses per request, which the
+  // JDK's parser made the largest share of a search's Java time; an embed answer is as many floats
+  // written, and Java 17's Float.toString was the largest share of an embed's Java time (14% of the
+  // server's samples). The fast writer gives the shortest text that reads back as the same float.
   static final ObjectMapper JSON = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
-      .enable(com.fasterxml.jackson.core.StreamReadFeature.USE_FAST_DOUBLE_PARSER).build())
+      .enable(com.fasterxml.jackson.core.StreamReadFeature.USE_FAST_DOUBLE_PARSER)
+      .enable(com.fasterxml.jackson.core.StreamWriteFeature.USE_FAST_DOUBLE_WRITER).build())
       .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
       .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
