@@ -206,6 +206,15 @@ public final class ReidService implements AutoCloseable {
       c.http.prefer405over404 = true;
       c.jetty.modifyServer(server -> {
         server.setStopAtShutdown(false); // close() stops it after draining
+        // Every connector gets the idle timeout as the server starts, before any of them accepts a
+        // connection (none is ever kept with Jetty's default).
+        server.addEventListener(new org.eclipse.jetty.util.component.LifeCycle.Listener() {
+          @Override
+          public void lifeCycleStarting(org.eclipse.jetty.util.component.LifeCycle event) {
+            for (org.eclipse.jetty.server.Connector con : server.getConnectors())
+              if (con instanceof org.eclipse.jetty.server.AbstractConnector a) a.setIdleTimeout(o.idleTimeoutMillis());
+          }
+        });
         jetty = server;
       });
       c.requestLogger.http((ctx, ms) -> finished(ctx, ms));
@@ -227,9 +236,6 @@ public final class ReidService implements AutoCloseable {
       throws Exception {
     ReidService s = new ReidService(o, modelOrNull, info);
     s.app.start(o.host(), o.port());
-    // set before the gallery opens and the service turns ready, so every connection a client keeps has it
-    for (org.eclipse.jetty.server.Connector c : s.jetty.getConnectors())
-      if (c instanceof org.eclipse.jetty.server.AbstractConnector a) a.setIdleTimeout(o.idleTimeoutMillis());
     try {
       Gallery g = opener.call();
       if (modelOrNull != null && modelOrNull.embedder().dim() != g.dimension())
