@@ -58,7 +58,8 @@ public final class LoadtestCommand implements Callable<Integer> {
   String warmup;
 
   @Option(names = "--timeout", paramLabel = "TIME", defaultValue = "10s",
-      description = "Per request: no answer by then counts as a timeout (default ${DEFAULT-VALUE}).")
+      description = "Per request: waiting longer for a connection or for the answer counts as a timeout "
+          + "(default ${DEFAULT-VALUE}).")
   String timeout;
 
   @Option(names = "--k", paramLabel = "K", defaultValue = "10",
