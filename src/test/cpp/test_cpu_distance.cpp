@@ -318,6 +318,63 @@ void check_topk_paths(int64_t nq, int64_t ng, int64_t d, int metric, bool ties) 
 
 // The automatic choice (pairwise_topk and pairwise): few queries against a gallery of many chunks take the column path; a
 // gallery of one chunk, or many queries, the row path.
+// r4j_cpu_memory_topk (a gallery packed once, rows written in pieces and some overwritten) against
+// r4j_cpu_pairwise_topk on the same rows, bit for bit, on the row path, the column path and the automatic
+// choice, with 1 and 2 threads; rows past nm (written or not) never appear.
+void check_memory_topk(int64_t nq, int64_t nm, int64_t capacity, int64_t d, int metric) {
+  const std::string what = "memory topk " + std::to_string(nq) + "x" + std::to_string(nm) + "/" +
+                           std::to_string(capacity) + "x" + std::to_string(d) + " " + metric_name(metric);
+  std::vector<float> q = random_rows(nq, d), g = random_rows(capacity, d);
+  if (nm >= 3) std::copy(g.begin(), g.begin() + d, g.begin() + (nm - 1) * d);  // a tie
+  if (nq >= 1 && nm >= 2) std::copy(g.begin() + d, g.begin() + 2 * d, q.begin());
+  void *h = nullptr;
+  EXPECT(r4j_cpu_memory_create(capacity, d, metric, &h) == R4J_OK, "%s: %s", what.c_str(), r4j_last_error());
+  if (h == nullptr) return;
+  // Written out of order in pieces; rows [0, nm) first written with other values, then overwritten.
+  std::vector<float> junk = random_rows(std::max<int64_t>(nm, 1), d, 3.f);
+  if (nm > 0) EXPECT(r4j_cpu_memory_write(h, 0, junk.data(), nm) == R4J_OK, "%s: %s", what.c_str(), r4j_last_error());
+  for (int64_t r0 = capacity; r0 > 0;) {
+    const int64_t n = std::min<int64_t>(r0, 1 + (int64_t)(rng() % 97));
+    r0 -= n;
+    EXPECT(r4j_cpu_memory_write(h, r0, g.data() + r0 * d, n) == R4J_OK, "%s: %s", what.c_str(), r4j_last_error());
+  }
+  for (int64_t k : {int64_t(0), int64_t(1), std::min<int64_t>(nm, 10), nm}) {
+    if (k > nm) continue;
+    const size_t n = (size_t)(nq * k);
+    std::vector<float> vw(n + 1, -9.f), vg(n + 1, -9.f);
+    std::vector<int32_t> xw(n + 1, -9), xg(n + 1, -9);
+    for (int path : {(int)r4j::cpu::PATH_ROWS, (int)r4j::cpu::PATH_COLUMNS, (int)r4j::cpu::PATH_AUTO})
+      for (int threads : {1, 2}) {
+        r4j_cpu_set_threads(threads);
+        r4j::cpu::set_stream_path((r4j::cpu::StreamPath)path);
+        EXPECT(r4j_cpu_pairwise_topk(q.data(), nq, g.data(), nm, d, metric, k, vw.data(), xw.data()) == R4J_OK,
+               "%s: %s", what.c_str(), r4j_last_error());
+        const r4j::cpu::StreamPath want = r4j::cpu::last_stream_path();
+        EXPECT(r4j_cpu_memory_topk(h, nm, q.data(), nq, k, vg.data(), xg.data()) == R4J_OK, "%s: %s", what.c_str(),
+               r4j_last_error());
+        if (nq > 0 && k > 0)
+          EXPECT(r4j::cpu::last_stream_path() == want, "%s k=%lld path %d: took path %d, pairwise_topk %d", what.c_str(),
+                 (long long)k, path, (int)r4j::cpu::last_stream_path(), (int)want);
+        int mism = 0;
+        for (size_t j = 0; j < n; ++j) mism += !same_bits(vw[j], vg[j]) || xw[j] != xg[j] || xg[j] < 0 || xg[j] >= nm;
+        EXPECT(mism == 0, "%s k=%lld path %d threads %d: %d entries differ from pairwise_topk", what.c_str(),
+               (long long)k, path, threads, mism);
+        EXPECT(vg[n] == -9.f && xg[n] == -9, "%s k=%lld: wrote past the output", what.c_str(), (long long)k);
+      }
+  }
+  r4j::cpu::set_stream_path(r4j::cpu::PATH_AUTO);
+  r4j_cpu_set_threads(2);
+  float v[2];
+  int32_t x[2];
+  EXPECT(r4j_cpu_memory_topk(h, nm, q.data(), nq, nm + 1, v, x) == R4J_EINVAL, "%s: k > nm accepted", what.c_str());
+  EXPECT(r4j_cpu_memory_topk(h, capacity + 1, q.data(), nq, 0, v, x) == R4J_EINVAL, "%s: nm > capacity accepted", what.c_str());
+  EXPECT(r4j_cpu_memory_topk(h, -1, q.data(), nq, 0, v, x) == R4J_EINVAL, "%s: nm < 0 accepted", what.c_str());
+  if (nq > 0 && nm > 0)
+    EXPECT(r4j_cpu_memory_topk(h, nm, q.data(), nq, 1, nullptr, x) == R4J_EINVAL, "%s: null out_val accepted", what.c_str());
+  EXPECT(r4j_cpu_memory_topk(nullptr, 0, q.data(), nq, 0, v, x) == R4J_EINVAL, "%s: null handle accepted", what.c_str());
+  r4j_cpu_memory_free(h);
+}
+
 void check_topk_auto_path() {
   r4j_cpu_set_threads(2);
   r4j::cpu::set_stream_path(r4j::cpu::PATH_AUTO);
@@ -497,6 +554,16 @@ int main(int argc, char **argv) {
           ++path_cases;
         }
   std::printf("%d pairwise_topk path shapes checked\n", path_cases);
+  int memory_cases = 0;
+  for (int metric = 0; metric < 3; ++metric)
+    for (int64_t nq : {int64_t(0), int64_t(1), int64_t(7), int64_t(33)})
+      for (int64_t nm : {int64_t(0), int64_t(1), int64_t(45), int64_t(5003)})
+        for (int64_t d : {int64_t(1), int64_t(17), int64_t(128)}) {
+          if (paths_quick && (nq + nm + d + metric) % 3 != 0) continue;
+          check_memory_topk(nq, nm, nm + (nm + d) % 40, d, metric);
+          ++memory_cases;
+        }
+  std::printf("%d resident memory top-k shapes checked\n", memory_cases);
   r4j_cpu_set_threads(0);
   if (const char *ref = std::getenv("R4J_TEST_FMA_REFERENCE")) check_fma_probe(ref);
   std::printf("%d shapes checked, %d failures (isa %s)\n", cases, failures, r4j_cpu_isa());

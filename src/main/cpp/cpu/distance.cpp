@@ -389,8 +389,9 @@ namespace {
 // The column driver behind stream_columns and pairwise_columns: with out == nullptr each block goes
 // to fn through a per-thread block buffer; otherwise the kernel writes straight into out (out[i *
 // ldo + j]) and fn is not used.
+// With pg, the chunks are read from that gallery, packed once, instead of packed from g here.
 void column_driver(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
-                   const ColumnBlockFn *fn, float *out, int64_t ldo) {
+                   const ColumnBlockFn *fn, float *out, int64_t ldo, const PackedGallery *pg = nullptr) {
   if (nq <= 0 || ng <= 0) return;
   const IsaOps &o = ops();
   const int threads = cpu_threads();
@@ -404,7 +405,7 @@ void column_driver(const float *q, int64_t nq, const float *g, int64_t ng, int64
   const int64_t nrb = (nq + mc - 1) / mc;
   // Per-thread buffers (bounded by the blocking, not by ng or nq): packed chunk, its row statistics
   // (zero-padded like PackedGallery's), kernel scratch with the packed query block, distance block.
-  const int64_t pf = round_up(cp * o.nr * d, 16), nf = round_up(cp * o.nr, 16);
+  const int64_t pf = pg != nullptr ? 0 : round_up(cp * o.nr * d, 16), nf = pg != nullptr ? 0 : round_up(cp * o.nr, 16);
   const int64_t wf = round_up(work_floats(mc, d, o.mr, o.nr), 16);
   const int64_t bf = out == nullptr ? round_up(mc * cp * o.nr, 16) : 0;
   const int64_t per_thread = pf + nf + wf + bf;
@@ -416,17 +417,25 @@ void column_driver(const float *q, int64_t nq, const float *g, int64_t ng, int64
 #else
     const int t = 0;
 #endif
-    float *bp = buf.p + t * per_thread, *gn = bp + pf, *w = gn + nf, *blk = w + wf;
+    float *const own = buf.p + t * per_thread, *w = own + pf + nf, *blk = w + wf;
     bool a_ready = false;  // w holds the packed query block (only kept when there is one block)
 #pragma omp for schedule(dynamic, 1)
     for (int64_t c = 0; c < nchunks; ++c) {
       const int64_t p0 = c * cp, p1 = std::min(panels, p0 + cp);
-      // The same panels and statistics as PackedGallery builds for panels [p0, p1).
-      for (int64_t p = p0; p < p1; ++p) {
-        float *panel = bp + (p - p0) * o.nr * d;
-        pack_gallery_panel(o, g, ng, d, p, panel);
-        o.sumsq_panel(panel, d, gn + (p - p0) * o.nr);
-        finish_norms(gn + (p - p0) * o.nr, o.nr, metric);
+      const float *bp, *gn;
+      if (pg != nullptr) {
+        bp = PackedAccess::data(*pg) + p0 * o.nr * d;
+        gn = pg->norms() + p0 * o.nr;
+      } else {
+        // The same panels and statistics as PackedGallery builds for panels [p0, p1).
+        float *pb = own, *pn = own + pf;
+        for (int64_t p = p0; p < p1; ++p) {
+          float *panel = pb + (p - p0) * o.nr * d;
+          pack_gallery_panel(o, g, ng, d, p, panel);
+          o.sumsq_panel(panel, d, pn + (p - p0) * o.nr);
+          finish_norms(pn + (p - p0) * o.nr, o.nr, metric);
+        }
+        bp = pb, gn = pn;
       }
       const int64_t j0 = p0 * o.nr, j1 = std::min(ng, p1 * o.nr), ld = j1 - j0;
       for (int64_t rb = 0; rb < nrb; ++rb) {
@@ -447,6 +456,10 @@ void column_driver(const float *q, int64_t nq, const float *g, int64_t ng, int64
 void stream_columns(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
                     const ColumnBlockFn &fn) {
   column_driver(q, nq, g, ng, d, metric, &fn, nullptr, 0);
+}
+
+void stream_columns(const float *q, int64_t nq, const PackedGallery &g, int64_t ng, const ColumnBlockFn &fn) {
+  column_driver(q, nq, nullptr, ng, g.dim(), g.metric(), &fn, nullptr, 0, &g);
 }
 
 void pairwise_columns(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,

@@ -111,6 +111,15 @@ using ColumnBlockFn = std::function<void(int64_t i0, int64_t i1, int64_t j0, int
                                          int64_t ld, int thread)>;
 void stream_columns(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
                     const ColumnBlockFn &fn);
+// The same over rows [0, ng) of a gallery packed once (0 <= ng <= g.capacity(); the dimension and metric
+// are g's): the same blocks bit for bit as stream_columns over those rows, without packing any chunk.
+void stream_columns(const float *q, int64_t nq, const PackedGallery &g, int64_t ng, const ColumnBlockFn &fn);
+
+// What r4j_cpu_pairwise_topk gives for q against rows [0, ng) of g (0 <= k <= ng <= g.capacity()), bit
+// for bit, on the same path, without packing the rows: a gallery searched many times is packed once.
+// Sets g's rows in use to ng. Throws std::bad_alloc when out of memory.
+void packed_topk(const float *q, int64_t nq, PackedGallery &g, int64_t ng, int64_t k, float *out_val,
+                 int32_t *out_idx);
 
 // pairwise_into on the column path: the [nq, ng] matrix written straight into out (out[i * ldo +
 // j], ldo >= ng), chunks of the gallery packed per thread as in stream_columns (same per-thread

@@ -208,6 +208,30 @@ int r4j_cpu_memory_batch_hard(void *h, int64_t nm, const int32_t *m_labels, cons
   }
 }
 
+int r4j_cpu_memory_topk(void *h, int64_t nm, const float *q, int64_t nq, int64_t k, float *out_val,
+                        int32_t *out_idx) {
+  r4j::clear_error();
+  const char *fn = "r4j_cpu_memory_topk";
+  if (h == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": the handle is null");
+  Memory &m = *static_cast<Memory *>(h);
+  if (nm < 0 || nm > m.rows.capacity())
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": nm must be in [0, capacity " + std::to_string(m.rows.capacity()) +
+                                     "], got " + std::to_string(nm));
+  int st = r4j::check_rows(fn, "q", q, nq, m.rows.dim());
+  if (st != R4J_OK) return st;
+  if (k < 0 || k > nm)
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": k must be in [0, nm = " + std::to_string(nm) + "], got " +
+                                     std::to_string(k));
+  if (nq > 0 && k > 0 && (out_val == nullptr || out_idx == nullptr))
+    return r4j::fail(R4J_EINVAL, std::string(fn) + (out_val == nullptr ? ": out_val" : ": out_idx") + " is null");
+  try {
+    r4j::cpu::packed_topk(q, nq, m.rows, nm, k, out_val, out_idx);
+    return R4J_OK;
+  } catch (const std::bad_alloc &) {
+    return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of host memory");
+  }
+}
+
 void r4j_cpu_memory_free(void *h) { delete static_cast<Memory *>(h); }
 
 }  // extern "C"

@@ -165,7 +165,60 @@ int check_pairwise_topk(const char *fn, const float *q, int64_t nq, const float 
   return R4J_OK;
 }
 
+// The top-k of r4j_cpu_pairwise_topk and of r4j::cpu::packed_topk (nq > 0, k > 0): cols(fn) streams
+// the distances on the column path, rows(fn) on the row path; the path as use_column_path decides.
+template <class Cols, class Rows>
+void run_topk(int64_t nq, int64_t ng, int64_t d, int64_t k, float *out_val, int32_t *out_idx, Cols cols, Rows rows) {
+  const int threads = r4j::cpu_threads();
+  const bool columns = use_column_path(nq, ng, d, k, threads);
+  last_path = columns ? r4j::cpu::PATH_COLUMNS : r4j::cpu::PATH_ROWS;
+  if (columns) {
+    // Column path (few queries, large gallery): one pass over the gallery, chunks packed per
+    // thread; per-thread running lists (see ColumnTopk for the memory), merged per row at the end.
+    ColumnTopk state(nq, k, threads);
+    std::vector<r4j::cpu::TopkEntry> scratch((size_t)(threads * threads * state.cap));
+    cols([&](int64_t i0, int64_t i1, int64_t j0, int64_t j1, const float *block, int64_t ld, int t) {
+      for (int64_t i = i0; i < i1; ++i) state.offer(t, i, block + (i - i0) * ld, j1 - j0, j0);
+    });
+#pragma omp parallel for num_threads(threads) schedule(static) if (nq > 1 && nq * k > 4096)
+    for (int64_t i = 0; i < nq; ++i) {
+#ifdef _OPENMP
+      const int t = omp_get_thread_num();
+#else
+      const int t = 0;
+#endif
+      state.finish_row(i, scratch.data() + (size_t)t * threads * state.cap, out_val + i * k, out_idx + i * k);
+    }
+    return;
+  }
+  // Streams row blocks (packed gallery, about ng * d floats, plus an ~8 MB block per thread)
+  // into per-row selections. One selector per worker thread, allocated up front (the callback must not throw).
+  std::vector<r4j::cpu::TopkSelector> sel(threads);
+  for (auto &s : sel) s.reserve(ng);
+  rows([&](int64_t i0, int64_t i1, const float *block, int64_t ld, int t) {
+    r4j::cpu::TopkSelector &s = sel[t];
+    for (int64_t i = i0; i < i1; ++i) s.select_row(block + (i - i0) * ld, ng, k, out_val + i * k, out_idx + i * k);
+  });
+}
+
 }  // namespace
+
+namespace r4j {
+namespace cpu {
+
+void packed_topk(const float *q, int64_t nq, PackedGallery &g, int64_t ng, int64_t k, float *out_val,
+                 int32_t *out_idx) {
+  if (nq == 0 || k == 0) return;
+  run_topk(nq, ng, g.dim(), k, out_val, out_idx,
+           [&](const ColumnBlockFn &f) { stream_columns(q, nq, g, ng, f); },
+           [&](const RowBlockFn &f) {
+             g.set_rows(ng);
+             stream_rows(q, nq, g, f);
+           });
+}
+
+}  // namespace cpu
+}  // namespace r4j
 
 extern "C" {
 
@@ -236,40 +289,9 @@ int r4j_cpu_pairwise_topk(const float *q, int64_t nq, const float *g, int64_t ng
   if ((st = check_pairwise_topk(fn, q, nq, g, ng, d, metric, k, out_val, out_idx)) != R4J_OK) return st;
   if (nq == 0 || k == 0) return R4J_OK;
   try {
-    const int threads = r4j::cpu_threads();
-    const bool columns = use_column_path(nq, ng, d, k, threads);
-    last_path = columns ? r4j::cpu::PATH_COLUMNS : r4j::cpu::PATH_ROWS;
-    if (columns) {
-      // Column path (few queries, large gallery): one pass over the gallery, chunks packed per
-      // thread; per-thread running lists (see ColumnTopk for the memory), merged per row at the end.
-      ColumnTopk state(nq, k, threads);
-      std::vector<r4j::cpu::TopkEntry> scratch((size_t)(threads * threads * state.cap));
-      r4j::cpu::stream_columns(q, nq, g, ng, d, metric,
-                               [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1, const float *block,
-                                   int64_t ld, int t) {
-                                 for (int64_t i = i0; i < i1; ++i) state.offer(t, i, block + (i - i0) * ld, j1 - j0, j0);
-                               });
-#pragma omp parallel for num_threads(threads) schedule(static) if (nq > 1 && nq * k > 4096)
-      for (int64_t i = 0; i < nq; ++i) {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num();
-#else
-        const int t = 0;
-#endif
-        state.finish_row(i, scratch.data() + (size_t)t * threads * state.cap, out_val + i * k, out_idx + i * k);
-      }
-      return R4J_OK;
-    }
-    // Streams row blocks (packed gallery, about ng * d floats, plus an ~8 MB block per thread)
-    // into per-row selections. One selector per worker thread, allocated up front (the callback must not throw).
-    std::vector<r4j::cpu::TopkSelector> sel(threads);
-    for (auto &s : sel) s.reserve(ng);
-    r4j::cpu::stream_rows(q, nq, g, ng, d, metric,
-                          [&](int64_t i0, int64_t i1, const float *block, int64_t ld, int t) {
-                            r4j::cpu::TopkSelector &s = sel[t];
-                            for (int64_t i = i0; i < i1; ++i)
-                              s.select_row(block + (i - i0) * ld, ng, k, out_val + i * k, out_idx + i * k);
-                          });
+    run_topk(nq, ng, d, k, out_val, out_idx,
+             [&](const r4j::cpu::ColumnBlockFn &f) { r4j::cpu::stream_columns(q, nq, g, ng, d, metric, f); },
+             [&](const r4j::cpu::RowBlockFn &f) { r4j::cpu::stream_rows(q, nq, g, ng, d, metric, f); });
   } catch (const std::bad_alloc &) {
     return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of memory");
   }

@@ -117,6 +117,11 @@ int r4j_cpu_memory_write(void *h, int64_t row0, const float *rows, int64_t n);
 int r4j_cpu_memory_batch_hard(void *h, int64_t nm, const int32_t *m_labels, const float *a,
                               const int32_t *a_labels, int64_t na, int32_t *pos_idx, float *pos_dist,
                               int32_t *neg_idx, float *neg_dist);
+/* Top-k search of q: [nq, d] against rows [0, nm) of the memory (0 <= k <= nm <= capacity): bit for bit
+ *    what r4j_cpu_pairwise_topk gives with those rows as g, without packing them per call (a gallery
+ *    searched many times is written once). out_val, out_idx: [nq, k], as there. */
+int r4j_cpu_memory_topk(void *h, int64_t nm, const float *q, int64_t nq, int64_t k, float *out_val,
+                        int32_t *out_idx);
 /* Frees the handle. A null handle is a no-op. */
 void r4j_cpu_memory_free(void *h);
 

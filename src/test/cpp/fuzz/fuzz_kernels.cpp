@@ -189,6 +189,22 @@ void run_pairwise_topk(FuzzedDataProvider &in, const Backend &be, int64_t nq, in
   if (with_max) {
     st = r4j_cpu_pairwise_topk_max(q.data(), nq, g.data(), ng, d, metric, k, val2.data(), idx2.data(), mx.data());
     REQUIRE(st == R4J_OK, "pairwise_topk_max", st, 0);
+    // The same lists, bit for bit, from a resident memory holding g, with rows past ng that copy the
+    // first query (the nearest possible rows: they must never appear).
+    const int64_t cap = ng + ng % 3;
+    void *h = nullptr;
+    st = r4j_cpu_memory_create(cap, d, metric, &h);
+    REQUIRE(st == R4J_OK && h != nullptr, "memory_create", st, cap);
+    st = r4j_cpu_memory_write(h, 0, g.data(), ng);
+    REQUIRE(st == R4J_OK, "memory_write", st, ng);
+    for (int64_t r = ng; r < cap && nq > 0; ++r) REQUIRE(r4j_cpu_memory_write(h, r, q.data(), 1) == R4J_OK, "memory_write", r, 1);
+    std::vector<float> val3(val.size());
+    std::vector<int32_t> idx3(idx.size());
+    st = r4j_cpu_memory_topk(h, ng, q.data(), nq, k, val3.data(), idx3.data());
+    REQUIRE(st == R4J_OK, "memory_topk", st, 0);
+    for (size_t j = 0; j < val.size(); ++j)
+      REQUIRE(std::memcmp(&val3[j], &val[j], sizeof(float)) == 0 && idx3[j] == idx[j], "memory_topk", (long long)j, idx3[j]);
+    r4j_cpu_memory_free(h);
   }
   for (int64_t i = 0; i < nq; ++i) {
     if (with_max && ng == 0) REQUIRE(std::isinf(mx[i]) && mx[i] < 0, "pairwise_topk_max empty row max", i, 0);
