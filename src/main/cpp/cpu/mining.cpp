@@ -101,6 +101,22 @@ struct Memory {
   Memory(int64_t capacity, int64_t d, int metric) : rows(capacity, d, metric) {}
 };
 
+// The memory behind h when h is a handle and rows [0, nm) are within its capacity; else null, with
+// the error set (R4J_EINVAL).
+Memory *memory_rows(const char *fn, void *h, int64_t nm) {
+  if (h == nullptr) {
+    r4j::fail(R4J_EINVAL, std::string(fn) + ": the handle is null");
+    return nullptr;
+  }
+  Memory *m = static_cast<Memory *>(h);
+  if (nm < 0 || nm > m->rows.capacity()) {
+    r4j::fail(R4J_EINVAL, std::string(fn) + ": nm must be in [0, capacity " + std::to_string(m->rows.capacity()) +
+                              "], got " + std::to_string(nm));
+    return nullptr;
+  }
+  return m;
+}
+
 }  // namespace
 
 extern "C" {
@@ -182,11 +198,9 @@ int r4j_cpu_memory_batch_hard(void *h, int64_t nm, const int32_t *m_labels, cons
                               int32_t *neg_idx, float *neg_dist) {
   r4j::clear_error();
   const char *fn = "r4j_cpu_memory_batch_hard";
-  if (h == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": the handle is null");
-  Memory &m = *static_cast<Memory *>(h);
-  if (nm < 0 || nm > m.rows.capacity())
-    return r4j::fail(R4J_EINVAL, std::string(fn) + ": nm must be in [0, capacity " + std::to_string(m.rows.capacity()) +
-                                     "], got " + std::to_string(nm));
+  Memory *mp = memory_rows(fn, h, nm);
+  if (mp == nullptr) return R4J_EINVAL;
+  Memory &m = *mp;
   int st = r4j::check_rows(fn, "a", a, na, m.rows.dim());
   if (st != R4J_OK) return st;
   if (na > 0 && a_labels == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": a_labels is null");
@@ -212,11 +226,9 @@ int r4j_cpu_memory_topk(void *h, int64_t nm, const float *q, int64_t nq, int64_t
                         int32_t *out_idx) {
   r4j::clear_error();
   const char *fn = "r4j_cpu_memory_topk";
-  if (h == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": the handle is null");
-  Memory &m = *static_cast<Memory *>(h);
-  if (nm < 0 || nm > m.rows.capacity())
-    return r4j::fail(R4J_EINVAL, std::string(fn) + ": nm must be in [0, capacity " + std::to_string(m.rows.capacity()) +
-                                     "], got " + std::to_string(nm));
+  Memory *mp = memory_rows(fn, h, nm);
+  if (mp == nullptr) return R4J_EINVAL;
+  Memory &m = *mp;
   int st = r4j::check_rows(fn, "q", q, nq, m.rows.dim());
   if (st != R4J_OK) return st;
   if (k < 0 || k > nm)
