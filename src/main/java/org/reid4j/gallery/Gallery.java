@@ -96,7 +96,7 @@ public final class Gallery implements AutoCloseable {
         for (int r : e.deleted()) Snapshot.kill(s.dead, r, 0);
         for (int r = 0; r < s.rows; r++) if (s.dead[r] == Snapshot.LIVE) ids.put(s.metas[r].id(), new Loc(s, r));
         segments.add(s);
-        s.mirrorOn(kernels, options.metric());
+        s.mirrorOn(kernels, options.metric(), options.packedRows());
       }
       WriteAheadLog.Opened o = WriteAheadLog.open(dir.resolve(m.log()), this.force, forces,
           payload -> {
@@ -566,7 +566,7 @@ public final class Gallery implements AutoCloseable {
       List<Segment> dropped = new ArrayList<>(segments);
       dropped.removeAll(next);
       segments = next;
-      for (Segment s : next) s.mirrorOn(kernels, options.metric()); // the new ones: uploaded once
+      for (Segment s : next) s.mirrorOn(kernels, options.metric(), options.packedRows()); // the new ones: uploaded once
       delta = new Delta(dim);
       ids.clear();
       for (Segment s : segments)

@@ -17,9 +17,14 @@ import org.reid4j.kernels.Metric;
  *     fraction of all segment rows
  * @param blockRows rows per search block: each block of the gallery is copied to the heap and handed
  *     to the kernels as one [blockRows, dimension] matrix
+ * @param packedRows on the native CPU backend, keep each segment's rows packed for the distance
+ *     kernels in native memory (off by default): unfiltered searches then skip packing the rows on
+ *     every call (about 20% faster at 32 queries and 40% at one on a 100,000 x 512 gallery,
+ *     BENCHMARKS.md) at the cost of one more copy of the segments' features in memory. The CUDA
+ *     backend always keeps its copy on the device.
  */
 public record GalleryOptions(int dimension, Metric metric, Backend backend, long checkpointBytes, boolean fsync,
-    double compactFraction, int blockRows) {
+    double compactFraction, int blockRows, boolean packedRows) {
 
   public GalleryOptions {
     if (dimension < 1) throw new IllegalArgumentException("dimension must be at least 1, got " + dimension);
@@ -34,30 +39,34 @@ public record GalleryOptions(int dimension, Metric metric, Backend backend, long
 
   /** Defaults: squared Euclidean, AUTO backend, checkpoint at 64 MiB of log, fsync on, compact at 30% dead. */
   public static GalleryOptions of(int dimension) {
-    return new GalleryOptions(dimension, Metric.SQEUCLIDEAN, Backend.AUTO, 64L << 20, true, 0.3, 16384);
+    return new GalleryOptions(dimension, Metric.SQEUCLIDEAN, Backend.AUTO, 64L << 20, true, 0.3, 16384, false);
   }
 
   public GalleryOptions metric(Metric m) {
-    return new GalleryOptions(dimension, m, backend, checkpointBytes, fsync, compactFraction, blockRows);
+    return new GalleryOptions(dimension, m, backend, checkpointBytes, fsync, compactFraction, blockRows, packedRows);
   }
 
   public GalleryOptions backend(Backend b) {
-    return new GalleryOptions(dimension, metric, b, checkpointBytes, fsync, compactFraction, blockRows);
+    return new GalleryOptions(dimension, metric, b, checkpointBytes, fsync, compactFraction, blockRows, packedRows);
   }
 
   public GalleryOptions checkpointBytes(long bytes) {
-    return new GalleryOptions(dimension, metric, backend, bytes, fsync, compactFraction, blockRows);
+    return new GalleryOptions(dimension, metric, backend, bytes, fsync, compactFraction, blockRows, packedRows);
   }
 
   public GalleryOptions fsync(boolean on) {
-    return new GalleryOptions(dimension, metric, backend, checkpointBytes, on, compactFraction, blockRows);
+    return new GalleryOptions(dimension, metric, backend, checkpointBytes, on, compactFraction, blockRows, packedRows);
   }
 
   public GalleryOptions compactFraction(double f) {
-    return new GalleryOptions(dimension, metric, backend, checkpointBytes, fsync, f, blockRows);
+    return new GalleryOptions(dimension, metric, backend, checkpointBytes, fsync, f, blockRows, packedRows);
   }
 
   public GalleryOptions blockRows(int rows) {
-    return new GalleryOptions(dimension, metric, backend, checkpointBytes, fsync, compactFraction, rows);
+    return new GalleryOptions(dimension, metric, backend, checkpointBytes, fsync, compactFraction, rows, packedRows);
+  }
+
+  public GalleryOptions packedRows(boolean on) {
+    return new GalleryOptions(dimension, metric, backend, checkpointBytes, fsync, compactFraction, blockRows, on);
   }
 }

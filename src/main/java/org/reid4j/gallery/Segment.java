@@ -29,7 +29,8 @@ import org.reid4j.kernels.Metric;
  * snapshot's sequence number.
  *
  * <p>On the CUDA backend the gallery also keeps a copy of the rows on the device ({@link #mirror},
- * uploaded once by {@link #mirrorOn}), which unfiltered searches use instead of the memory maps; the
+ * uploaded once by {@link #mirrorOn}; on the CPU backend, with {@link GalleryOptions#packedRows}, a
+ * packed copy in native memory), which unfiltered searches use instead of the memory maps; the
  * gallery closes it when the segment leaves its list (compaction) or when it closes. A search still
  * holding an older snapshot then finds it closed and reads the memory maps instead.
  */
@@ -147,14 +148,17 @@ final class Segment {
 
   /**
    * Uploads the rows to {@code kernels}' device, once (a no-op on backends without device rows, or
-   * when already mirrored). A failure (the device is full, say) is logged and leaves the segment
-   * without a mirror: searches then read the memory maps, as on the other backends.
+   * when already mirrored); with {@code packedRows}, on the native CPU backend, keeps them packed in
+   * native memory instead (see {@link GalleryOptions#packedRows}). A failure (the device or the memory
+   * is full, say) is logged and leaves the segment without a mirror: searches then read the memory
+   * maps, as on the other backends.
    */
-  void mirrorOn(Kernels kernels, Metric metric) {
+  void mirrorOn(Kernels kernels, Metric metric, boolean packedRows) {
     if (mirror != null || rows == 0) return;
     DeviceRows dev = null;
     try {
-      dev = kernels.deviceRows(dimension, metric).orElse(null);
+      dev = (packedRows ? kernels.residentRows(dimension, metric, rows) : kernels.deviceRows(dimension, metric))
+          .orElse(null);
       if (dev == null) return;
       for (int r0 = 0; r0 < rows; r0 = mapEnd(r0)) dev.append(rowsInPlace(r0, mapEnd(r0) - r0), mapEnd(r0) - r0);
       mirror = dev;

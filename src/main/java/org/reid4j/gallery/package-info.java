@@ -63,6 +63,12 @@
  * older snapshot then reads the mapping) and when the gallery closes. Device memory per row:
  * {@code 4 * (dimension + 1)} bytes, up to twice that while a copy grows.
  *
+ * <p>On the native CPU backend, {@link org.reid4j.gallery.GalleryOptions#packedRows} does the same in
+ * native memory: each segment's rows are packed once for the distance kernels, and unfiltered
+ * searches use that copy (results bit for bit those of the mapped path) instead of packing the
+ * mapped rows on every call; about {@code 4 * (dimension + 1)} bytes a row, held until the segment is
+ * dropped or the gallery closes. Off by default: the mapped segments alone need no memory of their own.
+ *
  * <h2>Online re-ranking</h2>
  * {@link org.reid4j.gallery.SearchOptions#rerank SearchOptions.rerank(k1, k2, lambda)} re-ranks each
  * query's L nearest eligible items with k-reciprocal encoding against a neighbour graph of the

@@ -16,6 +16,11 @@ import org.bytedeco.javacpp.PointerScope;
  * CUDA backend over the same rows, bit for bit. Get one from {@link Kernels#deviceRows} of a CUDA
  * {@link Kernels}.
  *
+ * <p>On the native CPU backend ({@link Kernels#residentRows}) the rows are kept the same way in
+ * native memory, packed for the distance kernels ({@code r4j_cpu_memory_*}), up to a capacity fixed
+ * at creation; {@link #topk} then searches from row 0 only, one call at a time, and gives the CPU
+ * backend's {@link Kernels#pairwiseTopk} results bit for bit without packing the rows per call.
+ *
  * <p>Thread-safe: searches run concurrently with each other; {@link #append} and {@link #close}
  * wait for the searches in progress and exclude new ones meanwhile (a read/write lock). The device
  * memory is held until {@link #close}, which must be called (there is no finalizer); closing twice
@@ -24,15 +29,21 @@ import org.bytedeco.javacpp.PointerScope;
 public final class DeviceRows implements AutoCloseable {
   private final int dimension;
   private final Metric metric;
+  private final int capacity; // the CPU memory's rows at most; -1 on the device (it grows)
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   // Guarded by lock: the native handle (null once closed) and the rows it holds.
   private Pointer handle;
   private int rows;
 
-  private DeviceRows(int dimension, Metric metric, Pointer handle) {
+  private DeviceRows(int dimension, Metric metric, Pointer handle, int capacity) {
     this.dimension = dimension;
     this.metric = metric;
     this.handle = handle;
+    this.capacity = capacity;
+  }
+
+  private boolean cpu() {
+    return capacity >= 0;
   }
 
   /** Empty rows of {@code dimension} floats on the current CUDA device (the caller checked CUDA is usable). */
@@ -41,8 +52,23 @@ public final class DeviceRows implements AutoCloseable {
     if (metric == null) throw new IllegalArgumentException("metric is null");
     Backends.requireCuda();
     try (PointerPointer<Pointer> out = new PointerPointer<>(1)) {
-      check(NativeApi.r4j_cuda_rows_create(dimension, metric.code, out), "create");
-      return new DeviceRows(dimension, metric, out.get(0));
+      int st = NativeApi.r4j_cuda_rows_create(dimension, metric.code, out);
+      if (st != NativeApi.R4J_OK)
+        throw new IllegalStateException("device rows: create failed (status " + st + "): " + Backends.lastError());
+      return new DeviceRows(dimension, metric, out.get(0), -1);
+    }
+  }
+
+  /** Empty rows of {@code dimension} floats packed in native memory for at most {@code capacity} rows (CPU). */
+  static DeviceRows createPacked(int dimension, Metric metric, int capacity) {
+    if (dimension < 1) throw new IllegalArgumentException("dimension must be at least 1, got " + dimension);
+    if (metric == null) throw new IllegalArgumentException("metric is null");
+    if (capacity < 0) throw new IllegalArgumentException("capacity must be at least 0, got " + capacity);
+    try (PointerPointer<Pointer> out = new PointerPointer<>(1)) {
+      int st = NativeApi.r4j_cpu_memory_create(capacity, dimension, metric.code, out);
+      if (st != NativeApi.R4J_OK)
+        throw new IllegalStateException("resident rows: create failed (status " + st + "): " + Backends.lastError());
+      return new DeviceRows(dimension, metric, out.get(0), capacity);
     }
   }
 
@@ -120,7 +146,11 @@ public final class DeviceRows implements AutoCloseable {
       if (n > Integer.MAX_VALUE - rows)
         throw new IllegalArgumentException("appended rows: " + n + " rows after the " + rows
             + " held would pass 2^31 - 1 rows");
-      check(NativeApi.r4j_cuda_rows_append(handle, p, n), "append");
+      if (cpu() && n > capacity - rows)
+        throw new IllegalArgumentException("appended rows: " + n + " rows after the " + rows
+            + " held would pass the capacity of " + capacity);
+      check(cpu() ? NativeApi.r4j_cpu_memory_write(handle, rows, p, n) : NativeApi.r4j_cuda_rows_append(handle, p, n),
+          "append");
       rows += n;
     } finally {
       lock.writeLock().unlock();
@@ -151,7 +181,11 @@ public final class DeviceRows implements AutoCloseable {
     if (row0 < 0 || nrows < 0)
       throw new IllegalArgumentException("topk: row0 and nrows must be at least 0, got " + row0 + " and " + nrows);
     Checks.requireK(k, nrows, "topk");
-    lock.readLock().lock();
+    if (cpu() && row0 != 0)
+      throw new IllegalArgumentException("topk: rows kept on the CPU are searched from row 0, got row0 " + row0);
+    // The CPU memory is used by one call at a time (r4j_cpu_memory_topk); device searches share.
+    var held = cpu() ? lock.writeLock() : lock.readLock();
+    held.lock();
     try {
       if (handle == null) return Optional.empty();
       if (row0 > rows - nrows)
@@ -163,7 +197,8 @@ public final class DeviceRows implements AutoCloseable {
         qp.put(q.data());
         FloatPointer vals = new FloatPointer(n);
         IntPointer idx = new IntPointer(n);
-        check(NativeApi.r4j_cuda_rows_topk(handle, row0, nrows, qp, q.rows(), k, vals, idx), "topk");
+        check(cpu() ? NativeApi.r4j_cpu_memory_topk(handle, nrows, qp, q.rows(), k, vals, idx)
+            : NativeApi.r4j_cuda_rows_topk(handle, row0, nrows, qp, q.rows(), k, vals, idx), "topk");
         float[] v = new float[q.rows() * k];
         int[] i = new int[q.rows() * k];
         vals.get(v);
@@ -171,7 +206,7 @@ public final class DeviceRows implements AutoCloseable {
         return Optional.of(new TopK(q.rows(), k, v, i));
       }
     } finally {
-      lock.readLock().unlock();
+      held.unlock();
     }
   }
 
@@ -181,7 +216,8 @@ public final class DeviceRows implements AutoCloseable {
     lock.writeLock().lock();
     try {
       if (handle == null) return;
-      NativeApi.r4j_cuda_rows_free(handle);
+      if (cpu()) NativeApi.r4j_cpu_memory_free(handle);
+      else NativeApi.r4j_cuda_rows_free(handle);
       handle = null;
       rows = 0;
     } finally {
@@ -191,24 +227,29 @@ public final class DeviceRows implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "DeviceRows[" + rows() + " x " + dimension + ", " + metric + (isClosed() ? ", closed]" : "]");
+    return "DeviceRows[" + rows() + " x " + dimension + ", " + metric + (cpu() ? ", CPU, capacity " + capacity : "")
+        + (isClosed() ? ", closed]" : "]");
   }
 
   private void requireCols(int cols, String what) {
     if (cols != dimension)
-      throw new IllegalArgumentException(what + " have " + cols + " columns, the device rows have " + dimension);
+      throw new IllegalArgumentException(what + " have " + cols + " columns, the " + kind() + " have " + dimension);
   }
 
   private void requireOpen() {
     if (handle == null) throw new IllegalStateException(closedMessage());
   }
 
-  private String closedMessage() {
-    return "these device rows (dimension " + dimension + ") are closed";
+  private String kind() {
+    return cpu() ? "resident rows" : "device rows";
   }
 
-  private static void check(int status, String what) {
+  private String closedMessage() {
+    return "these " + kind() + " (dimension " + dimension + ") are closed";
+  }
+
+  private void check(int status, String what) {
     if (status != NativeApi.R4J_OK)
-      throw new IllegalStateException("device rows: " + what + " failed (status " + status + "): " + Backends.lastError());
+      throw new IllegalStateException(kind() + ": " + what + " failed (status " + status + "): " + Backends.lastError());
   }
 }

@@ -77,6 +77,16 @@ public interface Kernels {
     return java.util.Optional.empty();
   }
 
+  /**
+   * Rows kept between searches for at most {@code capacity} rows: on CUDA the device copy of
+   * {@link #deviceRows}; on the native CPU backend the rows packed in native memory; empty elsewhere
+   * (the plain-Java backend reads rows where they lie).
+   */
+  default java.util.Optional<DeviceRows> residentRows(int dimension, Metric metric, int capacity) {
+    if (capacity < 0) throw new IllegalArgumentException("capacity must be at least 0, got " + capacity);
+    return deviceRows(dimension, metric);
+  }
+
   /** Batch-hard triplet mining within one batch x [n, d] with labels [n]. */
   HardMining batchHard(FloatMatrix x, int[] labels, Metric metric);
 

@@ -134,6 +134,9 @@ public final class NativeApi {
       @Cast("int32_t*") IntPointer posIdx, FloatPointer posDist, @Cast("int32_t*") IntPointer negIdx,
       FloatPointer negDist);
 
+  public static native int r4j_cpu_memory_topk(Pointer h, long nm, @Cast("const float*") FloatPointer q, long nq,
+      long k, FloatPointer outVal, @Cast("int32_t*") IntPointer outIdx);
+
   public static native void r4j_cpu_memory_free(Pointer h);
 
   // ---- CUDA device-resident rows (an opaque handle) ----

@@ -185,6 +185,14 @@ public final class NativeKernels implements Kernels {
     return java.util.Optional.of(DeviceRows.create(dimension, metric));
   }
 
+  /** On CUDA the device copy; on the CPU the rows packed in native memory (see {@link DeviceRows}). */
+  @Override
+  public java.util.Optional<DeviceRows> residentRows(int dimension, Metric metric, int capacity) {
+    if (capacity < 0) throw new IllegalArgumentException("capacity must be at least 0, got " + capacity);
+    if (cuda) return deviceRows(dimension, metric);
+    return java.util.Optional.of(DeviceRows.createPacked(dimension, metric, capacity));
+  }
+
   /** On the CPU backend the memory stays packed natively; on CUDA a host copy (see {@link MiningMemory}). */
   @Override
   public MiningMemory miningMemory(int capacity, int dimension, Metric metric) {

@@ -27,10 +27,16 @@ class GallerySearchTest {
 
   static final boolean CUDA_EMULATED = Boolean.getBoolean("reid4j.cuda.emulated");
 
-  enum Case { JAVA_SQ, JAVA_EU, JAVA_COS, CPU_SQ, CPU_EU, CPU_COS, CUDA_SQ, CUDA_EU, CUDA_COS }
+  enum Case { JAVA_SQ, JAVA_EU, JAVA_COS, CPU_SQ, CPU_EU, CPU_COS, CPU_PACKED_SQ, CPU_PACKED_EU, CPU_PACKED_COS,
+    CUDA_SQ, CUDA_EU, CUDA_COS }
 
   static Backend backend(Case c) {
     return c.name().startsWith("CPU") ? Backend.CPU : c.name().startsWith("CUDA") ? Backend.CUDA : Backend.JAVA;
+  }
+
+  /** Segments kept beside their memory maps: on the CUDA device, or packed in native memory (GalleryOptions.packedRows). */
+  static boolean mirrored(Case c) {
+    return backend(c) == Backend.CUDA || c.name().contains("PACKED");
   }
 
   static Metric metric(Case c) {
@@ -42,7 +48,8 @@ class GallerySearchTest {
       assertNull(Kernels.unavailableReason(Backend.CUDA), "the CUDA emulator was preloaded but CUDA is unavailable");
     Assumptions.assumeTrue(Kernels.unavailableReason(backend(c)) == null, () -> "no " + backend(c) + " backend: "
         + Kernels.unavailableReason(backend(c)));
-    return GalleryOptions.of(d).backend(backend(c)).metric(metric(c)).fsync(false).blockRows(7);
+    return GalleryOptions.of(d).backend(backend(c)).metric(metric(c)).fsync(false).blockRows(7)
+        .packedRows(c.name().contains("PACKED"));
   }
 
   static float[] gaussian(Random r, int d) {
@@ -118,11 +125,11 @@ class GallerySearchTest {
     }
   }
 
-  /** On CUDA every segment of the current snapshot is on the device, whole; elsewhere none is. */
+  /** On CUDA (or packed on the CPU) every segment of the current snapshot is mirrored, whole; elsewhere none is. */
   static void assertMirrored(Gallery g, Case c, String where) {
     for (Segment s : g.currentSegments()) {
       DeviceRows m = s.mirror();
-      if (backend(c) != Backend.CUDA) {
+      if (!mirrored(c)) {
         assertNull(m, where + ": segment " + s.name + " mirrored on " + backend(c));
         continue;
       }
@@ -139,7 +146,8 @@ class GallerySearchTest {
    * test run if device memory is left allocated at exit).
    */
   @ParameterizedTest
-  @EnumSource(value = Case.class, names = {"CUDA_SQ", "CUDA_EU", "CUDA_COS"})
+  @EnumSource(value = Case.class, names = {"CUDA_SQ", "CUDA_EU", "CUDA_COS", "CPU_PACKED_SQ", "CPU_PACKED_EU",
+      "CPU_PACKED_COS"})
   void cudaSegmentsLiveOnTheDeviceUntilDroppedOrClosed(Case c) throws Exception {
     long seed = new Random().nextLong();
     Random r = new Random(seed);
@@ -175,7 +183,7 @@ class GallerySearchTest {
       checkAll(g, model, q, searches, c, where + " after compaction");
 
       // A search of the snapshot taken before the compaction: its segments' device rows are gone.
-      Searcher old = new Searcher(Kernels.create(Backend.CUDA), metric(c), d, 7);
+      Searcher old = new Searcher(Kernels.create(backend(c)), metric(c), d, 7);
       Snapshot snap = new Snapshot(Long.MAX_VALUE - 1, before, new Delta(d).view(), null);
       List<Item> items = new ArrayList<>(model.values());
       for (SearchOptions o : searches) {
