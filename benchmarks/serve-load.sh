@@ -6,6 +6,7 @@
 # usage: benchmarks/serve-load.sh [OUTDIR]       (default /tmp/reid4j-serve-load)
 #   DURATION=30s WARMUP=5s LEVELS=1,8,32,64       per-level settings
 #   SOAK=10m SOAK_CONCURRENCY=32                  also run the soak (batching on)
+#   SERVE_ARGS="--packed-rows"                    more serve options for every server started
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-/tmp/reid4j-serve-load}"
@@ -22,7 +23,8 @@ serve_pid=""
 stop_server() { if [[ -n "$serve_pid" ]]; then kill -TERM "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi; serve_pid=""; }
 trap stop_server EXIT
 start_server() { # extra serve args
-  ./reid4j serve --gallery "$out/gallery" --port 18080 --backend cpu "$@" > "$out/serve.log" 2>&1 &
+  # shellcheck disable=SC2086  # SERVE_ARGS holds several words on purpose
+  ./reid4j serve --gallery "$out/gallery" --port 18080 --backend cpu ${SERVE_ARGS:-} "$@" > "$out/serve.log" 2>&1 &
   serve_pid=$!
   for _ in $(seq 1 120); do grep -q "^serving" "$out/serve.log" 2>/dev/null && return; sleep 0.5; done
   echo "the server did not start:" >&2; cat "$out/serve.log" >&2; exit 1
