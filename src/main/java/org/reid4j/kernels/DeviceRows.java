@@ -48,27 +48,26 @@ public final class DeviceRows implements AutoCloseable {
 
   /** Empty rows of {@code dimension} floats on the current CUDA device (the caller checked CUDA is usable). */
   static DeviceRows create(int dimension, Metric metric) {
-    if (dimension < 1) throw new IllegalArgumentException("dimension must be at least 1, got " + dimension);
-    if (metric == null) throw new IllegalArgumentException("metric is null");
-    Backends.requireCuda();
-    try (PointerPointer<Pointer> out = new PointerPointer<>(1)) {
-      int st = NativeApi.r4j_cuda_rows_create(dimension, metric.code, out);
-      if (st != NativeApi.R4J_OK)
-        throw new IllegalStateException("device rows: create failed (status " + st + "): " + Backends.lastError());
-      return new DeviceRows(dimension, metric, out.get(0), -1);
-    }
+    return open(dimension, metric, -1);
   }
 
   /** Empty rows of {@code dimension} floats packed in native memory for at most {@code capacity} rows (CPU). */
   static DeviceRows createPacked(int dimension, Metric metric, int capacity) {
+    if (capacity < 0) throw new IllegalArgumentException("capacity must be at least 0, got " + capacity);
+    return open(dimension, metric, capacity);
+  }
+
+  /** The native handle: on the CUDA device when capacity < 0, else a CPU memory of that capacity. */
+  private static DeviceRows open(int dimension, Metric metric, int capacity) {
     if (dimension < 1) throw new IllegalArgumentException("dimension must be at least 1, got " + dimension);
     if (metric == null) throw new IllegalArgumentException("metric is null");
-    if (capacity < 0) throw new IllegalArgumentException("capacity must be at least 0, got " + capacity);
+    if (capacity < 0) Backends.requireCuda();
     try (PointerPointer<Pointer> out = new PointerPointer<>(1)) {
-      int st = NativeApi.r4j_cpu_memory_create(capacity, dimension, metric.code, out);
-      if (st != NativeApi.R4J_OK)
-        throw new IllegalStateException("resident rows: create failed (status " + st + "): " + Backends.lastError());
-      return new DeviceRows(dimension, metric, out.get(0), capacity);
+      int st = capacity < 0 ? NativeApi.r4j_cuda_rows_create(dimension, metric.code, out)
+          : NativeApi.r4j_cpu_memory_create(capacity, dimension, metric.code, out);
+      DeviceRows r = new DeviceRows(dimension, metric, out.get(0), capacity);
+      r.check(st, "create");
+      return r;
     }
   }
 

@@ -188,8 +188,7 @@ public final class NativeKernels implements Kernels {
   /** On CUDA the device copy; on the CPU the rows packed in native memory (see {@link DeviceRows}). */
   @Override
   public java.util.Optional<DeviceRows> residentRows(int dimension, Metric metric, int capacity) {
-    if (capacity < 0) throw new IllegalArgumentException("capacity must be at least 0, got " + capacity);
-    if (cuda) return deviceRows(dimension, metric);
+    if (cuda) return Kernels.super.residentRows(dimension, metric, capacity);
     return java.util.Optional.of(DeviceRows.createPacked(dimension, metric, capacity));
   }
 
