@@ -217,7 +217,7 @@ public final class RetrievalEval {
             + "%,d x %,d query-gallery distances ...", n, rp.k1(), rp.k2(), rp.lambda(), cand.describe(), q0.size(),
             g0.size()));
         FloatMatrix raw = kernels.pairwise(qs.get(0), gs.get(0), metric);
-        dist = KReciprocal.rerank(qs.get(0), gs.get(0), metric, rp.clampedTo(n), cand, raw);
+        dist = KReciprocal.rerank(qs.get(0), gs.get(0), metric, rp.clampedTo(n), cand, raw, progress);
       }
       t.put(scores != null ? "rerank+evaluate" : "rerank", ms(t1));
     } else {

@@ -52,7 +52,8 @@ public final class HnswCandidatesBench {
     System.out.printf("items %,d x %d (queries %,d), m %d, ef %d, k1 %d; prepared in %,d ms; java %s%n", n, d, nq, m,
         ef, k1, (System.nanoTime() - t0) / 1_000_000, Runtime.version());
 
-    HnswNeighbours.Lists l = HnswNeighbours.of(q, g, Metric.EUCLIDEAN, k1 + 1, Candidates.hnsw(m, ef));
+    HnswNeighbours.Lists l = HnswNeighbours.of(q, g, Metric.EUCLIDEAN, k1 + 1, Candidates.hnsw(m, ef),
+        System.out::println);
     System.out.printf("graph build %,d ms, search + re-score %,d ms, graph %.1f MB, rows recomputed exactly %d%n",
         l.buildMs(), l.searchMs(), l.graphBytes() / 1e6, l.exactRows());
 

@@ -7,7 +7,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 import java.util.stream.IntStream;
 import org.apache.lucene.codecs.hnsw.DefaultFlatVectorScorer;
 import org.apache.lucene.index.VectorSimilarityFunction;
@@ -24,6 +26,7 @@ import org.apache.lucene.util.hnsw.RandomVectorScorerSupplier;
 import org.reid4j.kernels.Checks;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Metric;
+import org.reid4j.report.ProgressLine;
 
 /**
  * Each item's nearest neighbours from an HNSW graph built by Apache Lucene over the N = nq + ng
@@ -55,6 +58,11 @@ import org.reid4j.kernels.Metric;
  * Graphs of 10,000 items or more are built on all cores with Lucene's concurrent builder (the
  * graph then depends on thread timing); smaller ones on one thread with a fixed seed
  * (reproducible).
+ *
+ * <p>Both phases take minutes to hours at a million items; given a step reporter, each reports a
+ * {@link ProgressLine} ("hnsw graph 120,000/1,000,000 items (12%) ... ETA ...", then "hnsw search
+ * ...") every {@link #PROGRESS_SECONDS} seconds. The graph's count is of the items Lucene has
+ * started to insert.
  */
 public final class HnswNeighbours {
   private HnswNeighbours() {}
@@ -62,6 +70,9 @@ public final class HnswNeighbours {
   static final int FAR_BEAM = 32, FAR_RESCORE = 8;
   static final long SEED = 42;
   static final int CONCURRENT_FROM = 10_000;
+  static final double PROGRESS_SECONDS = 10;
+  /** Items between two looks at the clock (one lock per this many items, across the threads). */
+  static final int PROGRESS_EVERY = 1024;
 
   /**
    * Neighbour lists of the N items.
@@ -80,6 +91,17 @@ public final class HnswNeighbours {
 
   /** The first {@code length} neighbours of each of the nq + ng items of q and g under the metric. */
   public static Lists of(FloatMatrix q, FloatMatrix g, Metric metric, int length, Candidates c) {
+    return of(q, g, metric, length, c, null);
+  }
+
+  /** As above, reporting progress lines to {@code progress} (null: silent). */
+  public static Lists of(FloatMatrix q, FloatMatrix g, Metric metric, int length, Candidates c,
+      Consumer<String> progress) {
+    return of(q, g, metric, length, c, progress, PROGRESS_SECONDS);
+  }
+
+  static Lists of(FloatMatrix q, FloatMatrix g, Metric metric, int length, Candidates c, Consumer<String> progress,
+      double progressSeconds) {
     Checks.pairwiseInputs(q, g);
     if (metric == null) throw new IllegalArgumentException("metric is null");
     if (c == null || c.exact()) throw new IllegalArgumentException("HNSW neighbours need HNSW candidates, got " + c);
@@ -104,7 +126,9 @@ public final class HnswNeighbours {
     RandomVectorScorerSupplier scorers;
     try {
       scorers = DefaultFlatVectorScorer.INSTANCE.getRandomVectorScorerSupplier(sim, vectors);
-      graph = build(scorers, n, c);
+      Counter inserted = new Counter(new ProgressLine(progress, progressSeconds, n, t0, "hnsw graph", "items", "items",
+          0));
+      graph = build(progress == null ? scorers : new CountingScorers(scorers, inserted), n, c);
     } catch (IOException e) {
       throw new UncheckedIOException(e); // in memory: not expected
     }
@@ -119,6 +143,8 @@ public final class HnswNeighbours {
     float[] dist = new float[n * length];
     float[] largest = new float[n];
     LongAdder fallbacks = new LongAdder();
+    Counter searched = new Counter(new ProgressLine(progress, progressSeconds, n, t1, "hnsw search", "items", "items",
+        0));
     int block = 64;
     IntStream.range(0, (n + block - 1) / block).parallel().forEach(b -> {
       try {
@@ -128,6 +154,7 @@ public final class HnswNeighbours {
         float[] cd = new float[rescore + 1];
         float[] neg = new float[d];
         for (int i = b * block; i < Math.min(n, (b + 1) * block); i++) {
+          if (progress != null) searched.add();
           ScoreDoc[] near = HnswGraphSearcher.search(own.scorer(i), beam, graph, null, Integer.MAX_VALUE)
               .topDocs().scoreDocs;
           int size = 0;
@@ -184,6 +211,42 @@ public final class HnswNeighbours {
           null).build(n);
     } finally {
       pool.shutdownNow();
+    }
+  }
+
+  /** Items done across threads, shown by a {@link ProgressLine} every {@link #PROGRESS_EVERY} items. */
+  private static final class Counter {
+    private final AtomicLong done = new AtomicLong();
+    private final ProgressLine line;
+
+    Counter(ProgressLine line) {
+      this.line = line;
+    }
+
+    void add() {
+      long now = done.incrementAndGet();
+      if (now % PROGRESS_EVERY != 0) return;
+      synchronized (line) {
+        line.update(now);
+      }
+    }
+  }
+
+  /**
+   * Lucene's scorers, counting the items the graph builder takes up: it asks for one scorer per
+   * item it inserts (and a few more when it joins disconnected parts at the end).
+   */
+  private record CountingScorers(RandomVectorScorerSupplier inner, Counter counter)
+      implements RandomVectorScorerSupplier {
+    @Override
+    public RandomVectorScorer scorer(int ord) throws IOException {
+      counter.add();
+      return inner.scorer(ord);
+    }
+
+    @Override
+    public RandomVectorScorerSupplier copy() throws IOException {
+      return new CountingScorers(inner.copy(), counter);
     }
   }
 

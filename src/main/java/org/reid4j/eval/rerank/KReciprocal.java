@@ -1,6 +1,7 @@
 package org.reid4j.eval.rerank;
 
 import java.util.Arrays;
+import java.util.function.Consumer;
 import java.util.stream.IntStream;
 import org.reid4j.kernels.Checks;
 import org.reid4j.kernels.Distances;
@@ -78,6 +79,15 @@ public final class KReciprocal {
    */
   public static FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params,
       Candidates candidates, FloatMatrix raw) {
+    return rerank(q, g, metric, params, candidates, raw, null);
+  }
+
+  /**
+   * As above, the HNSW graph's build and search reporting progress lines to {@code progress} (null:
+   * silent; the exact pass reports nothing).
+   */
+  public static FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params,
+      Candidates candidates, FloatMatrix raw, Consumer<String> progress) {
     if (candidates == null) throw new IllegalArgumentException("re-ranking: candidates is null");
     if (candidates.exact()) return rerank(q, g, metric, params);
     Checks.pairwiseInputs(q, g);
@@ -90,7 +100,7 @@ public final class KReciprocal {
     if (nq == 0 || ng == 0) return FloatMatrix.zeros(nq, ng);
     ItemDistance distance = ItemDistance.of(q, g, metric);
     Run run = new Run(nq, ng, distance, params);
-    HnswNeighbours.Lists lists = HnswNeighbours.of(q, g, metric, run.listLen, candidates);
+    HnswNeighbours.Lists lists = HnswNeighbours.of(q, g, metric, run.listLen, candidates, progress);
     FloatMatrix out = raw != null ? new FloatMatrix(nq, ng, raw.data().clone()) : rawDistances(nq, ng, distance);
     return run.computeFrom(lists.items(), lists.length(), lists.idx(), lists.dist(), lists.largest(), out);
   }

@@ -174,4 +174,41 @@ class HnswCandidatesTest {
     assertThrows(IllegalArgumentException.class,
         () -> HnswNeighbours.of(q, g, Metric.EUCLIDEAN, 6, Candidates.hnsw(16, 10)));
   }
+
+  @Test
+  void buildAndSearchReportProgressWithoutChangingTheLists() {
+    Random r = new Random(System.nanoTime());
+    Case c = clustered(r, 150, 20, 1, 8, 0.6); // 3,150 items: one thread, a fixed seed, reproducible lists
+    int n = c.q().rows() + c.g().rows(), len = 11;
+    java.util.List<String> lines = new java.util.ArrayList<>();
+    HnswNeighbours.Lists quiet = HnswNeighbours.of(c.q(), c.g(), Metric.EUCLIDEAN, len, Candidates.hnsw(8, 32));
+    HnswNeighbours.Lists told = HnswNeighbours.of(c.q(), c.g(), Metric.EUCLIDEAN, len, Candidates.hnsw(8, 32),
+        lines::add, 0);
+    assertArrayEquals(quiet.idx(), told.idx());
+    assertArrayEquals(quiet.dist(), told.dist(), 0f);
+    assertArrayEquals(quiet.largest(), told.largest(), 0f);
+
+    java.util.regex.Pattern p = java.util.regex.Pattern.compile(
+        "hnsw (graph|search) ([0-9,]+)/" + String.format("%,d", n) + " items \\(\\d+%\\)  [0-9,]+ items/s  ETA .+");
+    String phase = "graph";
+    long last = 0;
+    int graphLines = 0, searchLines = 0;
+    for (String line : lines) {
+      java.util.regex.Matcher m = p.matcher(line);
+      assertTrue(m.matches(), "a progress line: " + line);
+      long done = Long.parseLong(m.group(2).replace(",", ""));
+      if (!m.group(1).equals(phase)) {
+        assertEquals("graph", phase, "the graph is built before it is searched: " + lines);
+        phase = "search";
+        last = 0;
+      }
+      assertTrue(done > last && done < n && done % HnswNeighbours.PROGRESS_EVERY == 0, line);
+      last = done;
+      if (phase.equals("graph")) graphLines++;
+      else searchLines++;
+    }
+    assertEquals(n / HnswNeighbours.PROGRESS_EVERY, searchLines, "one line per " + HnswNeighbours.PROGRESS_EVERY
+        + " items searched: " + lines);
+    assertTrue(graphLines >= n / HnswNeighbours.PROGRESS_EVERY, "the build's lines: " + lines);
+  }
 }
