@@ -45,6 +45,18 @@ int check_metric(const char *fn, int metric) {
   return R4J_OK;
 }
 
+int check_k(const char *fn, int64_t k, int64_t cols, const char *cols_name) {
+  if (k < 0 || k > cols)
+    return fail(R4J_EINVAL, std::string(fn) + ": k = " + std::to_string(k) + " is outside [0, " + cols_name + " = " +
+                                std::to_string(cols) + "]");
+  return R4J_OK;
+}
+
+int check_out(const char *fn, const char *what, const void *ptr, bool needed) {
+  if (needed && ptr == nullptr) return fail(R4J_EINVAL, std::string(fn) + ": " + what + " is null");
+  return R4J_OK;
+}
+
 }  // namespace r4j
 
 extern "C" {

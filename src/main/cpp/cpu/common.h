@@ -18,5 +18,9 @@ int cpu_threads();
 // Validates the common shape arguments; returns R4J_OK or a failure with a message naming `fn`.
 int check_rows(const char *fn, const char *what, const void *ptr, int64_t rows, int64_t d);
 int check_metric(const char *fn, int metric);
+// k of a top-k against `cols` columns (named `cols_name` in the message) must be in [0, cols].
+int check_k(const char *fn, int64_t k, int64_t cols, const char *cols_name);
+// An output buffer `what` must not be null when the call writes to it (`needed`).
+int check_out(const char *fn, const char *what, const void *ptr, bool needed);
 
 }  // namespace r4j

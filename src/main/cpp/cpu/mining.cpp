@@ -231,11 +231,9 @@ int r4j_cpu_memory_topk(void *h, int64_t nm, const float *q, int64_t nq, int64_t
   Memory &m = *mp;
   int st = r4j::check_rows(fn, "q", q, nq, m.rows.dim());
   if (st != R4J_OK) return st;
-  if (k < 0 || k > nm)
-    return r4j::fail(R4J_EINVAL, std::string(fn) + ": k must be in [0, nm = " + std::to_string(nm) + "], got " +
-                                     std::to_string(k));
-  if (nq > 0 && k > 0 && (out_val == nullptr || out_idx == nullptr))
-    return r4j::fail(R4J_EINVAL, std::string(fn) + (out_val == nullptr ? ": out_val" : ": out_idx") + " is null");
+  if ((st = r4j::check_k(fn, k, nm, "nm")) != R4J_OK) return st;
+  if ((st = r4j::check_out(fn, "out_val", out_val, nq > 0 && k > 0)) != R4J_OK) return st;
+  if ((st = r4j::check_out(fn, "out_idx", out_idx, nq > 0 && k > 0)) != R4J_OK) return st;
   try {
     r4j::cpu::packed_topk(q, nq, m.rows, nm, k, out_val, out_idx);
     return R4J_OK;

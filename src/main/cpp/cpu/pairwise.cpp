@@ -22,17 +22,8 @@
 
 namespace {
 
-int check_k(const char *fn, int64_t k, int64_t cols, const char *cols_name) {
-  if (k < 0 || k > cols)
-    return r4j::fail(R4J_EINVAL, std::string(fn) + ": k = " + std::to_string(k) + " is outside [0, " +
-                                     cols_name + " = " + std::to_string(cols) + "]");
-  return R4J_OK;
-}
-
-int check_out(const char *fn, const char *what, const void *ptr, bool needed) {
-  if (needed && ptr == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": " + what + " is null");
-  return R4J_OK;
-}
+using r4j::check_k;
+using r4j::check_out;
 
 std::atomic<int> stream_path_setting{-1};  // -1: not read from the environment yet
 thread_local r4j::cpu::StreamPath last_path = r4j::cpu::PATH_AUTO;
