@@ -8,7 +8,7 @@ import java.util.function.Consumer;
  * The periodic progress line of long loops over a known number of things:
  * {@code "<verb> 1,234/9,000 <noun> (14%)  <rate> <unit>/s  ETA 1m07s"}, at most one line every
  * {@code intervalSeconds}, none once everything is done (the caller prints its own summary).
- * A null stream (or sink) makes it silent. Not thread-safe: callers on several threads share it under a lock.
+ * A null stream (or sink) makes it silent. Thread-safe: workers on several threads may report to one line.
  */
 public final class ProgressLine {
   private final Consumer<String> out;
@@ -44,7 +44,7 @@ public final class ProgressLine {
   }
 
   /** Reports {@code done} of the total if the interval has passed since the last line. */
-  public void update(long done) {
+  public synchronized void update(long done) {
     if (out == null) return;
     long now = System.nanoTime();
     if (now - last < intervalNanos || done >= total) return;

@@ -128,7 +128,7 @@ public final class HnswNeighbours {
       scorers = DefaultFlatVectorScorer.INSTANCE.getRandomVectorScorerSupplier(sim, vectors);
       Counter inserted = new Counter(new ProgressLine(progress, progressSeconds, n, t0, "hnsw graph", "items", "items",
           0));
-      graph = build(progress == null ? scorers : new CountingScorers(scorers, inserted), n, c);
+      graph = build(new CountingScorers(scorers, inserted), n, c);
     } catch (IOException e) {
       throw new UncheckedIOException(e); // in memory: not expected
     }
@@ -154,7 +154,7 @@ public final class HnswNeighbours {
         float[] cd = new float[rescore + 1];
         float[] neg = new float[d];
         for (int i = b * block; i < Math.min(n, (b + 1) * block); i++) {
-          if (progress != null) searched.add();
+          searched.add();
           ScoreDoc[] near = HnswGraphSearcher.search(own.scorer(i), beam, graph, null, Integer.MAX_VALUE)
               .topDocs().scoreDocs;
           int size = 0;
@@ -225,10 +225,7 @@ public final class HnswNeighbours {
 
     void add() {
       long now = done.incrementAndGet();
-      if (now % PROGRESS_EVERY != 0) return;
-      synchronized (line) {
-        line.update(now);
-      }
+      if (now % PROGRESS_EVERY == 0) line.update(now);
     }
   }
 
