@@ -23,6 +23,7 @@ import org.reid4j.kernels.Metric;
 import org.reid4j.kernels.NativeMatrix;
 import org.reid4j.kernels.RerankParams;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code reid4j eval}: CMC / mAP / mINP of query features against gallery features. */
@@ -94,21 +95,7 @@ public final class EvalCommand implements Callable<Integer> {
       description = "With --rerank: weight of the original distance, 0..1 (default ${DEFAULT-VALUE}).")
   float lambda;
 
-  @Option(names = "--candidates", paramLabel = "HOW", defaultValue = "exact",
-      description = "With --rerank: where each item's nearest neighbours come from: exact (the full N x N distance "
-          + "pass) or hnsw (an approximate HNSW graph built by Apache Lucene, its candidates re-scored exactly; "
-          + "for N far past 100,000) (default ${DEFAULT-VALUE}).")
-  String candidates = "exact";
-
-  @Option(names = "--hnsw-m", paramLabel = "M", defaultValue = "16",
-      description = "With --candidates hnsw: the graph's connections per node, 1.." + Candidates.MAX_M
-          + " (default ${DEFAULT-VALUE}).")
-  int hnswM = 16;
-
-  @Option(names = "--hnsw-ef", paramLabel = "EF", defaultValue = "200",
-      description = "With --candidates hnsw: the beam width for building and searching the graph (larger: better "
-          + "lists, slower; N or more searches exhaustively) (default ${DEFAULT-VALUE}).")
-  int hnswEf = 200;
+  @Mixin CandidateOptions neighbours = new CandidateOptions();
 
   @Option(names = "--dba-k", paramLabel = "K", defaultValue = "0",
       description = "Database-side augmentation: each gallery feature becomes the L2-normalised sum of itself and its K "
@@ -156,8 +143,7 @@ public final class EvalCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (spec != null) {
       Cli.onlyWith(spec, rerank, "with --rerank", "--k1", "--k2", "--lambda", "--candidates");
-      Cli.onlyWith(spec, rerank && "hnsw".equalsIgnoreCase(candidates.trim()), "with --rerank --candidates hnsw",
-          "--hnsw-m", "--hnsw-ef");
+      Cli.onlyWith(spec, rerank && neighbours.hnsw(), "with --rerank --candidates hnsw", CandidateOptions.HNSW);
       Cli.onlyWith(spec, plots != null, "with --plots DIR", "--plot-queries");
       Cli.onlyWith(spec, checkpoint != null, "with --checkpoint (it says how the model extracts features)", "--flip",
           "--device");
@@ -176,7 +162,7 @@ public final class EvalCommand implements Callable<Integer> {
     }
     Metric m = Metric.parse(metric);
     RerankParams rp = rerank ? new RerankParams(k1, k2, lambda) : null;
-    Candidates cand = candidates(candidatesKind());
+    Candidates cand = neighbours.parse();
     if (dbaK < 0) throw new IllegalArgumentException("--dba-k must be 0 or more, got " + dbaK);
     QueryExpansion.Params qp;
     try {
@@ -245,24 +231,6 @@ public final class EvalCommand implements Callable<Integer> {
       System.out.println("wrote " + json);
     }
     return 0;
-  }
-
-  private Candidates.Kind candidatesKind() {
-    try {
-      return Candidates.Kind.parse(candidates);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("--candidates: " + e.getMessage());
-    }
-  }
-
-  /** --candidates with --hnsw-m/--hnsw-ef, the errors naming the options. */
-  private Candidates candidates(Candidates.Kind kind) {
-    if (kind == Candidates.Kind.EXACT) return Candidates.EXACT;
-    if (hnswM < 1 || hnswM > Candidates.MAX_M)
-      throw new IllegalArgumentException("--hnsw-m must be in [1, " + Candidates.MAX_M + "], got " + hnswM);
-    if (hnswEf < 1 || hnswEf > Candidates.MAX_EF)
-      throw new IllegalArgumentException("--hnsw-ef must be in [1, " + Candidates.MAX_EF + "], got " + hnswEf);
-    return Candidates.hnsw(hnswM, hnswEf);
   }
 
   private Path[] inputs() {
@@ -401,7 +369,7 @@ public final class EvalCommand implements Callable<Integer> {
     out.put("qe", qe == null ? false : "alpha-qe".equals(qe) ? Map.of("kind", qe, "k", qeK, "times", qeTimes,
         "alpha", qeAlpha) : Map.of("kind", qe, "k", qeK, "times", qeTimes));
     out.put("rerank", rerank ? Map.of("k1", k1, "k2", k2, "lambda", lambda) : false);
-    if (rerank) out.put("candidates", candidates(candidatesKind()).toJson());
+    if (rerank) out.put("candidates", neighbours.parse().toJson());
     if (ensemble != null) out.putAll(ensemble);
     out.put("timings_ms", timings);
     String text = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out);

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.reid4j.gallery.Gallery;
+import org.reid4j.eval.rerank.Candidates;
 import org.reid4j.gallery.GalleryOptions;
 import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.Metric;
@@ -67,8 +68,12 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(names = "--rerank", paramLabel = "K1",
       description = "Allow online k-reciprocal re-ranking (\"rerank\": true in a search): builds the gallery's k1-nearest "
-          + "neighbour graph before serving (20 is the usual k1; about N^2 d work).")
+          + "neighbour graph before serving (20 is the usual k1; about N^2 d work, or N ef m d with --candidates hnsw).")
   Integer rerankK1;
+
+  @Mixin CandidateOptions neighbours = new CandidateOptions(); // how --rerank builds the graph
+
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Option(names = "--api-key-file", paramLabel = "FILE",
       description = "A file whose first line is the API key that adding and deleting items need (Authorization: Bearer KEY).")
@@ -125,6 +130,12 @@ public final class ServeCommand implements Callable<Integer> {
         .withBatching(maxBatch, maxWaitMicros, queue).withBodyLimit((long) maxBodyMb << 20)
         .withDrainMillis(drainSeconds * 1000L).withIdleTimeout(idleTimeoutSeconds * 1000L);
     if (apiKeyFile != null) o = o.withApiKeyFile(apiKeyFile, keyForReads);
+    if (spec != null) {
+      Cli.onlyWith(spec, rerankK1 != null, "with --rerank", "--candidates");
+      Cli.onlyWith(spec, rerankK1 != null && neighbours.hnsw(), "with --rerank --candidates hnsw",
+          CandidateOptions.HNSW);
+    }
+    Candidates index = neighbours.parse();
     if (rerankK1 != null) {
       if (rerankK1 < 1) throw new IllegalArgumentException("--rerank: k1 must be at least 1, got " + rerankK1);
       o = o.withRerank(rerankK1);
@@ -150,7 +161,7 @@ public final class ServeCommand implements Callable<Integer> {
             + loaded.embedder().dim());
       int d = stored != null ? stored.dimension() : loaded != null ? loaded.embedder().dim() : dim;
       GalleryOptions go = (stored != null ? stored : GalleryOptions.of(d).metric(m == null ? Metric.SQEUCLIDEAN : m))
-          .backend(be).packedRows(packedRows);
+          .backend(be).packedRows(packedRows).index(index);
       Map<String, Object> info = new LinkedHashMap<>();
       info.put("version", new Main.Version().getVersion()[0]);
       service = ReidService.start(o, loaded, info, () -> Gallery.open(galleryDir, go));

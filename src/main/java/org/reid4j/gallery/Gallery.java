@@ -18,6 +18,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import org.reid4j.io.AtomicFiles;
 import org.reid4j.kernels.Checks;
 import org.reid4j.kernels.FloatMatrix;
@@ -215,6 +216,11 @@ public final class Gallery implements AutoCloseable {
     return options.metric();
   }
 
+  /** Where the re-ranking neighbour graph's lists come from ({@link GalleryOptions#index}). */
+  public org.reid4j.eval.rerank.Candidates neighbourIndex() {
+    return options.index();
+  }
+
   public int dimension() {
     return dim;
   }
@@ -320,18 +326,27 @@ public final class Gallery implements AutoCloseable {
   /**
    * Builds the neighbour graph for re-ranking with this k1 now (replacing one with another k1),
    * rather than on the first re-ranking search. Takes the writer lock for the build: about N^2 d
-   * distance work on the kernels (seconds for 16,000 items of d 2048 on two cores). The graph is
+   * distance work on the kernels (seconds for 16,000 items of d 2048 on two cores), or with an HNSW
+   * {@link GalleryOptions#index} a Lucene graph's build and N searches (approximate lists). The graph is
    * then kept exact under every add and remove, except that a batch of more than
    * max(64, items / 32) changes between two publications drops it (one rebuild is cheaper than
    * that many incremental passes); the next re-ranking search rebuilds it. It lives on the heap
    * only and is rebuilt after the gallery is reopened.
    */
   public void buildNeighbours(int k1) {
+    buildNeighbours(k1, null);
+  }
+
+  /**
+   * As {@link #buildNeighbours(int)}, reporting progress lines to {@code progress} (null: none):
+   * with an HNSW {@link GalleryOptions#index}, the graph's build and search every few seconds.
+   */
+  public void buildNeighbours(int k1, Consumer<String> progress) {
     if (k1 < 1) throw new IllegalArgumentException("re-ranking k1 must be at least 1, got " + k1);
     lock.lock();
     try {
       checkOpen();
-      graph = new GraphEditor(buildGraph(k1));
+      graph = new GraphEditor(buildGraph(k1, progress));
       publish();
     } finally {
       lock.unlock();
@@ -347,7 +362,7 @@ public final class Gallery implements AutoCloseable {
     try {
       checkOpen();
       if (graph == null || graph.k1() != k1) {
-        graph = new GraphEditor(buildGraph(k1));
+        graph = new GraphEditor(buildGraph(k1, null));
         publish();
       }
       return current.graph();
@@ -357,7 +372,7 @@ public final class Gallery implements AutoCloseable {
   }
 
   /** The live items in search order (segments, then the delta), as a new graph. Under the lock. */
-  private NeighbourGraph buildGraph(int k1) {
+  private NeighbourGraph buildGraph(int k1, Consumer<String> progress) {
     List<RowMeta> metas = new ArrayList<>();
     List<float[]> feats = new ArrayList<>();
     for (Segment sg : segments)
@@ -373,7 +388,8 @@ public final class Gallery implements AutoCloseable {
         metas.add(delta.metas[r]);
         feats.add(java.util.Arrays.copyOfRange(delta.features, r * dim, (r + 1) * dim));
       }
-    return NeighbourGraph.build(metas, feats, options.metric(), kernels, k1, options.blockRows());
+    return NeighbourGraph.build(metas, feats, options.metric(), kernels, k1, options.blockRows(), options.index(),
+        progress);
   }
 
   /** The graph of the current snapshot, or null (for tests). */

@@ -1,5 +1,6 @@
 package org.reid4j.gallery;
 
+import org.reid4j.eval.rerank.Candidates;
 import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.Metric;
 
@@ -22,9 +23,17 @@ import org.reid4j.kernels.Metric;
  *     every call (about 20% faster at 32 queries and 40% at one on a 100,000 x 512 gallery,
  *     BENCHMARKS.md) at the cost of one more copy of the segments' features in memory. The CUDA
  *     backend always keeps its copy on the device.
+ * @param index where the re-ranking neighbour graph's lists come from when it is built (on the first
+ *     re-ranking search, by {@link Gallery#buildNeighbours}, or after a large batch of changes):
+ *     {@link Candidates#EXACT} (the default), an N x N distance pass (N^2 d); or
+ *     {@link Candidates#hnsw} an HNSW graph built by Apache Lucene and searched once per item, its
+ *     candidates re-scored exactly (about N ef m d: for galleries far past 100,000 items). HNSW lists
+ *     are approximate (recall against exact: BENCHMARKS.md) and each item's largest distance is a
+ *     lower bound; with ef of N or more they are exact. Adds and removes then keep the graph as they
+ *     do any graph (one exact distance pass over the gallery per add). Not stored in the gallery.
  */
 public record GalleryOptions(int dimension, Metric metric, Backend backend, long checkpointBytes, boolean fsync,
-    double compactFraction, int blockRows, boolean packedRows) {
+    double compactFraction, int blockRows, boolean packedRows, Candidates index) {
 
   public GalleryOptions {
     if (dimension < 1) throw new IllegalArgumentException("dimension must be at least 1, got " + dimension);
@@ -35,38 +44,53 @@ public record GalleryOptions(int dimension, Metric metric, Backend backend, long
     if (!(compactFraction > 0 && compactFraction <= 1))
       throw new IllegalArgumentException("compactFraction must be in (0, 1], got " + compactFraction);
     if (blockRows < 1) throw new IllegalArgumentException("blockRows must be at least 1, got " + blockRows);
+    if (index == null) throw new IllegalArgumentException("index is null (Candidates.EXACT or Candidates.hnsw)");
   }
 
-  /** Defaults: squared Euclidean, AUTO backend, checkpoint at 64 MiB of log, fsync on, compact at 30% dead. */
+  /**
+   * Defaults: squared Euclidean, AUTO backend, checkpoint at 64 MiB of log, fsync on, compact at 30%
+   * dead, exact neighbour graph.
+   */
   public static GalleryOptions of(int dimension) {
-    return new GalleryOptions(dimension, Metric.SQEUCLIDEAN, Backend.AUTO, 64L << 20, true, 0.3, 16384, false);
+    return new GalleryOptions(dimension, Metric.SQEUCLIDEAN, Backend.AUTO, 64L << 20, true, 0.3, 16384, false,
+        Candidates.EXACT);
   }
 
   public GalleryOptions metric(Metric m) {
-    return new GalleryOptions(dimension, m, backend, checkpointBytes, fsync, compactFraction, blockRows, packedRows);
+    return new GalleryOptions(dimension, m, backend, checkpointBytes, fsync, compactFraction, blockRows, packedRows,
+        index);
   }
 
   public GalleryOptions backend(Backend b) {
-    return new GalleryOptions(dimension, metric, b, checkpointBytes, fsync, compactFraction, blockRows, packedRows);
+    return new GalleryOptions(dimension, metric, b, checkpointBytes, fsync, compactFraction, blockRows, packedRows,
+        index);
   }
 
   public GalleryOptions checkpointBytes(long bytes) {
-    return new GalleryOptions(dimension, metric, backend, bytes, fsync, compactFraction, blockRows, packedRows);
+    return new GalleryOptions(dimension, metric, backend, bytes, fsync, compactFraction, blockRows, packedRows, index);
   }
 
   public GalleryOptions fsync(boolean on) {
-    return new GalleryOptions(dimension, metric, backend, checkpointBytes, on, compactFraction, blockRows, packedRows);
+    return new GalleryOptions(dimension, metric, backend, checkpointBytes, on, compactFraction, blockRows, packedRows,
+        index);
   }
 
   public GalleryOptions compactFraction(double f) {
-    return new GalleryOptions(dimension, metric, backend, checkpointBytes, fsync, f, blockRows, packedRows);
+    return new GalleryOptions(dimension, metric, backend, checkpointBytes, fsync, f, blockRows, packedRows, index);
   }
 
   public GalleryOptions blockRows(int rows) {
-    return new GalleryOptions(dimension, metric, backend, checkpointBytes, fsync, compactFraction, rows, packedRows);
+    return new GalleryOptions(dimension, metric, backend, checkpointBytes, fsync, compactFraction, rows, packedRows,
+        index);
   }
 
   public GalleryOptions packedRows(boolean on) {
-    return new GalleryOptions(dimension, metric, backend, checkpointBytes, fsync, compactFraction, blockRows, on);
+    return new GalleryOptions(dimension, metric, backend, checkpointBytes, fsync, compactFraction, blockRows, on,
+        index);
+  }
+
+  public GalleryOptions index(Candidates c) {
+    return new GalleryOptions(dimension, metric, backend, checkpointBytes, fsync, compactFraction, blockRows,
+        packedRows, c);
   }
 }

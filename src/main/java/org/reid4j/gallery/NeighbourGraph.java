@@ -2,7 +2,10 @@ package org.reid4j.gallery;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.stream.IntStream;
+import org.reid4j.eval.rerank.Candidates;
+import org.reid4j.eval.rerank.HnswNeighbours;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
@@ -157,8 +160,7 @@ final class NeighbourGraph {
     Node[] nodes = new Node[Math.max(16, n)];
     if (n == 0) return new NeighbourGraph(k1, metric, nodes, 0, 0);
     int d = features.get(0).length;
-    float[] norms = new float[n];
-    for (int i = 0; i < n; i++) norms[i] = dot(features.get(i), features.get(i));
+    float[] norms = norms(features);
     int cap = (int) Math.min(n - 1L, (long) k1 + SLACK);
     int[][] cand = new int[n][cap];
     float[][] candVal = new float[n][cap];
@@ -219,7 +221,53 @@ final class NeighbourGraph {
       nodes[i] = new Node(metas.get(i), fi, norms[i], top.idx, top.val, Math.max(0f, top.max), top.argmax, null, null,
           null);
     });
-    NeighbourGraph lists = new NeighbourGraph(k1, metric, nodes, n, n);
+    return withWeights(new NeighbourGraph(k1, metric, nodes, n, n));
+  }
+
+  /**
+   * As {@link #build(List, List, Metric, Kernels, int, int)} with each item's candidates taken from
+   * {@code index}: {@link Candidates#EXACT} is that build; HNSW takes each item's k1 nearest and its
+   * largest distance from {@link HnswNeighbours} over the features (Lucene's graph, the candidates
+   * re-scored with {@link #distance}, so the lists are sorted by (distance, slot) as in the exact
+   * build, but may miss a nearer item; the largest distance is a lower bound of the true one). With
+   * an ef of N or more the lists and maxima are the exact build's. Progress lines of the HNSW graph's
+   * build and search go to {@code progress} (null: none).
+   */
+  static NeighbourGraph build(List<RowMeta> metas, List<float[]> features, Metric metric, Kernels kernels, int k1,
+      int blockRows, Candidates index, Consumer<String> progress) {
+    int n = metas.size();
+    if (index.exact() || n < 2) return build(metas, features, metric, kernels, k1, blockRows);
+    float[] norms = norms(features);
+    int k = Math.min(k1, n - 1), len = k + 1;
+    HnswNeighbours.Lists l = HnswNeighbours.of(features, metric, len, index,
+        (i, j) -> distance(features.get(i), norms[i], features.get(j), norms[j], metric), progress);
+    Node[] nodes = new Node[Math.max(16, n)];
+    IntStream.range(0, n).parallel().forEach(i -> {
+      int[] nbr = new int[k];
+      float[] dist = new float[k];
+      int t = 0;
+      for (int r = 0; r < len && t < k; r++) { // the list holds i itself unless k + 1 others tie at 0
+        int j = l.idx()[i * len + r];
+        if (j == i) continue;
+        nbr[t] = j;
+        dist[t++] = l.dist()[i * len + r];
+      }
+      nodes[i] = new Node(metas.get(i), features.get(i), norms[i], nbr, dist, l.largest()[i], l.farthest()[i], null,
+          null, null);
+    });
+    return withWeights(new NeighbourGraph(k1, metric, nodes, n, n));
+  }
+
+  private static float[] norms(List<float[]> features) {
+    float[] norms = new float[features.size()];
+    for (int i = 0; i < norms.length; i++) norms[i] = dot(features.get(i), features.get(i));
+    return norms;
+  }
+
+  /** The graph with every node's weights V computed from its lists and maxima. */
+  private static NeighbourGraph withWeights(NeighbourGraph lists) {
+    int n = lists.slots;
+    Node[] nodes = lists.nodes;
     GraphView view = new GraphView(lists);
     GraphView.Sparse[] v = new GraphView.Sparse[n];
     IntStream.range(0, n).parallel().forEach(i -> v[i] = view.weights(i));

@@ -80,6 +80,11 @@
  * next re-ranking search rebuilds it). It is not persisted: it lives on the heap (with a copy of
  * every feature, 4 d bytes per item) and is rebuilt after reopening. A query costs one pass over
  * the features plus work on its candidates and the few items around it, not an N x N pass.
+ * Building it is an N x N distance pass (N^2 d) with the default {@link
+ * org.reid4j.gallery.GalleryOptions#index index}; with an HNSW index (Apache Lucene's graph, its
+ * candidates re-scored exactly) about N ef m d, for galleries far past 100,000 items: each item's
+ * list may then miss a nearer item and its largest distance is a lower bound (with ef of N or more
+ * both are exact). Adds and removes then maintain the graph as always.
  *
  * <p>Against offline re-ranking ({@code reid4j eval --rerank}, {@code KReciprocal}): each returned
  * distance equals, up to float rounding, what offline re-ranking gives for this query alone with

@@ -43,6 +43,13 @@ class ServeCommandTest {
     refused("--api-key-file not found", "serve", "--gallery", g, "--api-key-file", dir.resolve("nokey").toString(),
         "--port", "0");
     refused("unknown backend", "serve", "--gallery", g, "--backend", "tpu", "--port", "0");
+    refused("--candidates applies only with --rerank", "serve", "--gallery", g, "--candidates", "hnsw", "--port", "0");
+    refused("--hnsw-m applies only with --rerank --candidates hnsw", "serve", "--gallery", g, "--rerank", "5",
+        "--hnsw-m", "8", "--port", "0");
+    refused("--candidates: unknown candidates 'ivf'", "serve", "--gallery", g, "--rerank", "5", "--candidates", "ivf",
+        "--port", "0");
+    refused("--hnsw-ef must be in [1, ", "serve", "--gallery", g, "--rerank", "5", "--candidates", "hnsw",
+        "--hnsw-ef", "0", "--port", "0");
   }
 
   /** The model options are extract's (one mixin): the same checks, before the model loads or anything listens. */

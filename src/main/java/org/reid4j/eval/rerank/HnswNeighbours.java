@@ -84,10 +84,12 @@ public final class HnswNeighbours {
    * @param buildMs time to build the graph
    * @param searchMs time to search it and re-score
    * @param graphBytes the graph's heap size as Lucene counts it
+   * @param farthest [N] the item at that largest distance (the smallest index among equals; the item
+   *     itself when N = 1)
    * @param exactRows items whose row was computed exactly because the graph did not reach enough items
    */
-  public record Lists(int items, int length, int[] idx, float[] dist, float[] largest, long buildMs, long searchMs,
-      long graphBytes, int exactRows) {}
+  public record Lists(int items, int length, int[] idx, float[] dist, float[] largest, int[] farthest, long buildMs,
+      long searchMs, long graphBytes, int exactRows) {}
 
   /** The first {@code length} neighbours of each of the nq + ng items of q and g under the metric. */
   public static Lists of(FloatMatrix q, FloatMatrix g, Metric metric, int length, Candidates c) {
@@ -104,21 +106,43 @@ public final class HnswNeighbours {
       double progressSeconds) {
     Checks.pairwiseInputs(q, g);
     if (metric == null) throw new IllegalArgumentException("metric is null");
+    int nq = q.rows(), n = nq + g.rows();
+    List<float[]> rows = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) rows.add(i < nq ? q.row(i) : g.row(i - nq));
+    return of(rows, metric, length, c, KReciprocal.ItemDistance.of(q, g, metric), progress, progressSeconds);
+  }
+
+  /**
+   * The first {@code length} neighbours of each of the N given items (all of one length, finite), the
+   * graph searched under the metric's order and the candidates re-scored with {@code exact}, which
+   * must be that metric's distance between items i and j (a gallery's own, say). The rows are read,
+   * not copied (for cosine, unit-length copies are made); they must not change during the call.
+   */
+  public static Lists of(List<float[]> items, Metric metric, int length, Candidates c, KReciprocal.ItemDistance exact,
+      Consumer<String> progress) {
+    if (items == null) throw new IllegalArgumentException("HNSW neighbours: items are null");
+    for (int i = 0; i < items.size(); i++)
+      if (items.get(i) == null || items.get(i).length == 0 || items.get(i).length != items.get(0).length)
+        throw new IllegalArgumentException("HNSW neighbours: item " + i + " is null, empty or not of item 0's length");
+    if (metric == null) throw new IllegalArgumentException("metric is null");
+    if (exact == null) throw new IllegalArgumentException("HNSW neighbours: the re-scoring distance is null");
+    return of(items, metric, length, c, exact, progress, PROGRESS_SECONDS);
+  }
+
+  private static Lists of(List<float[]> items, Metric metric, int length, Candidates c, KReciprocal.ItemDistance exact,
+      Consumer<String> progress, double progressSeconds) {
     if (c == null || c.exact()) throw new IllegalArgumentException("HNSW neighbours need HNSW candidates, got " + c);
-    int nq = q.rows(), n = nq + g.rows(), d = q.cols();
+    int n = items.size();
     if (n < 1) throw new IllegalArgumentException("HNSW neighbours: no items");
+    int d = items.get(0).length;
     if (length < 1 || length > n)
       throw new IllegalArgumentException("HNSW neighbours: list length must be in [1, " + n + "], got " + length);
     if ((long) n * length > Integer.MAX_VALUE - 8)
       throw new IllegalArgumentException("HNSW neighbours: lists of " + n + " x " + length + " do not fit");
-    KReciprocal.ItemDistance exact = KReciprocal.ItemDistance.of(q, g, metric);
 
     boolean cosine = metric == Metric.COSINE;
-    List<float[]> rows = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) {
-      float[] r = i < nq ? q.row(i) : g.row(i - nq);
-      rows.add(cosine ? unit(r) : r);
-    }
+    List<float[]> rows = cosine ? new ArrayList<>(n) : items;
+    if (cosine) for (float[] r : items) rows.add(unit(r));
     VectorSimilarityFunction sim = cosine ? VectorSimilarityFunction.DOT_PRODUCT : VectorSimilarityFunction.EUCLIDEAN;
     RandomAccessVectorValues.Floats vectors = RandomAccessVectorValues.fromFloats(rows, d);
     long t0 = System.nanoTime();
@@ -142,6 +166,7 @@ public final class HnswNeighbours {
     int[] idx = new int[n * length];
     float[] dist = new float[n * length];
     float[] largest = new float[n];
+    int[] farthest = new int[n];
     LongAdder fallbacks = new LongAdder();
     Counter searched = new Counter(new ProgressLine(progress, progressSeconds, n, t1, "hnsw search", "items", "items",
         0));
@@ -171,9 +196,13 @@ public final class HnswNeighbours {
           } else {
             for (int r = 0; r < size; r++) cd[r] = exact.between(i, cand[r]);
           }
-          float max = sortedPrefix(cand, cd, size, length, idx, dist, i * length);
+          int arg = farthest(cand, cd, size);
+          float max = cd[arg];
+          arg = cand[arg];
+          sortedPrefix(cand, cd, size, length, idx, dist, i * length);
           if (full) { // max is the row maximum itself
             largest[i] = max;
+            farthest[i] = arg;
             cand = new int[rescore + 1];
             cd = new float[rescore + 1];
             continue;
@@ -184,16 +213,24 @@ public final class HnswNeighbours {
           RandomVectorScorer far = DefaultFlatVectorScorer.INSTANCE.getRandomVectorScorer(sim, values, neg);
           KnnCollector fc = HnswGraphSearcher.search(far, farBeam, graph, null, Integer.MAX_VALUE);
           ScoreDoc[] farDocs = fc.topDocs().scoreDocs;
-          for (int r = 0; r < Math.min(farRescore, farDocs.length); r++)
-            max = Math.max(max, exact.between(i, farDocs[r].doc));
+          for (int r = 0; r < Math.min(farRescore, farDocs.length); r++) {
+            int o = farDocs[r].doc;
+            float e = exact.between(i, o);
+            if (e > max || (e == max && o < arg)) {
+              max = e;
+              arg = o;
+            }
+          }
           largest[i] = max;
+          farthest[i] = arg;
         }
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
     });
     long searchMs = (System.nanoTime() - t1) / 1_000_000;
-    return new Lists(n, length, idx, dist, largest, buildMs, searchMs, graph.ramBytesUsed(), fallbacks.intValue());
+    return new Lists(n, length, idx, dist, largest, farthest, buildMs, searchMs, graph.ramBytesUsed(),
+        fallbacks.intValue());
   }
 
   private static OnHeapHnswGraph build(RandomVectorScorerSupplier scorers, int n, Candidates c) throws IOException {
@@ -256,24 +293,29 @@ public final class HnswNeighbours {
     return n;
   }
 
+  /** The position among the size candidates of the largest distance (the smallest item among equals). */
+  private static int farthest(int[] cand, float[] cd, int size) {
+    int best = 0;
+    for (int r = 1; r < size; r++)
+      if (cd[r] > cd[best] || (cd[r] == cd[best] && cand[r] < cand[best])) best = r;
+    return best;
+  }
+
   /**
-   * Sorts the size candidates (distinct items) by (distance, index), writes the first length to
-   * idx/dist from {@code at}, and returns the largest candidate distance.
+   * Sorts the size candidates (distinct items) by (distance, index) and writes the first length to
+   * idx/dist from {@code at}.
    */
-  private static float sortedPrefix(int[] cand, float[] cd, int size, int length, int[] idx, float[] dist, int at) {
+  private static void sortedPrefix(int[] cand, float[] cd, int size, int length, int[] idx, float[] dist, int at) {
     long[] keys = new long[size];
-    float max = 0f;
     for (int r = 0; r < size; r++) {
       // distances are >= 0, so their float bits order as the floats do
       keys[r] = ((long) Float.floatToIntBits(cd[r]) << 32) | cand[r];
-      max = Math.max(max, cd[r]);
     }
     Arrays.sort(keys);
     for (int r = 0; r < length; r++) {
       idx[at + r] = (int) keys[r];
       dist[at + r] = Float.intBitsToFloat((int) (keys[r] >>> 32));
     }
-    return max;
   }
 
   private static float[] unit(float[] r) {

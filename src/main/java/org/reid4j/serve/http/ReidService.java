@@ -241,7 +241,8 @@ public final class ReidService implements AutoCloseable {
       if (modelOrNull != null && modelOrNull.embedder().dim() != g.dimension())
         throw new IllegalArgumentException("the model's features have " + modelOrNull.embedder().dim()
             + " values, the gallery's dimension is " + g.dimension() + "; serve a gallery made with this model");
-      if (o.rerankK1() > 0 && g.size() > 0) g.buildNeighbours(o.rerankK1());
+      if (o.rerankK1() > 0 && g.size() > 0)
+        g.buildNeighbours(o.rerankK1(), line -> System.out.println("reid4j serve: neighbour graph: " + line));
       s.gallery = g;
       s.searches = new BatchedSearch(g, o.maxBatch(), o.maxWaitMicros(), o.queueCapacity(), s.searchSizes::record);
       s.state = READY;
@@ -393,6 +394,7 @@ public final class ReidService implements AutoCloseable {
     n.put("metric", gallery.metric().name());
     n.put("items", gallery.size());
     n.put("rerank_k1", options.rerankK1()); // 0: online re-ranking is off
+    n.putPOJO("rerank_candidates", gallery.neighbourIndex().toJson());
     if (model == null) n.putNull("model");
     else {
       ObjectNode m = n.putObject("model");

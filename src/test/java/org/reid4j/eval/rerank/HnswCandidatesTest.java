@@ -79,13 +79,52 @@ class HnswCandidatesTest {
     for (int i = 0; i < n; i++) {
       int[] order = exactOrder(d, n, i);
       float max = 0f;
-      for (int j = 0; j < n; j++) max = Math.max(max, d.between(i, j));
+      int arg = 0;
+      for (int j = 0; j < n; j++)
+        if (d.between(i, j) > max) {
+          max = d.between(i, j);
+          arg = j;
+        }
       assertEquals(max, l.largest()[i], 0f, "row maximum of item " + i);
+      assertEquals(arg, l.farthest()[i], "farthest item of item " + i + " (the smallest index among equals)");
       for (int t = 0; t < len; t++) {
         assertEquals(order[t], l.idx()[i * len + t], "item " + i + " rank " + t);
         assertEquals(d.between(i, order[t]), l.dist()[i * len + t], 0f);
       }
     }
+  }
+
+  /** The list API with the caller's distance: the same lists; rows that cannot be items are refused by index. */
+  @Test
+  void listsOfRowsWithTheCallersDistance() {
+    Random r = new Random(System.nanoTime());
+    FloatMatrix g = ties(r, 40, 5);
+    java.util.List<float[]> rows = new java.util.ArrayList<>();
+    for (int i = 0; i < 40; i++) rows.add(g.row(i));
+    KReciprocal.ItemDistance d = KReciprocal.ItemDistance.of(FloatMatrix.zeros(0, 5), g, Metric.SQEUCLIDEAN);
+    int[] calls = {0};
+    HnswNeighbours.Lists viaRows = HnswNeighbours.of(rows, Metric.SQEUCLIDEAN, 7, Candidates.hnsw(4, 40), (i, j) -> {
+      synchronized (calls) {
+        calls[0]++;
+      }
+      return d.between(i, j);
+    }, null);
+    HnswNeighbours.Lists viaMatrix = HnswNeighbours.of(FloatMatrix.zeros(0, 5), g, Metric.SQEUCLIDEAN, 7,
+        Candidates.hnsw(4, 40));
+    assertArrayEquals(viaMatrix.idx(), viaRows.idx());
+    assertArrayEquals(viaMatrix.dist(), viaRows.dist(), 0f);
+    assertArrayEquals(viaMatrix.largest(), viaRows.largest(), 0f);
+    assertArrayEquals(viaMatrix.farthest(), viaRows.farthest());
+    assertTrue(calls[0] >= 40 * 7, "the caller's distance re-scores the candidates (" + calls[0] + " calls)");
+    rows.set(13, new float[4]);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> HnswNeighbours.of(rows, Metric.SQEUCLIDEAN, 7, Candidates.hnsw(4, 40), d, null));
+    assertTrue(e.getMessage().contains("item 13"), e.getMessage());
+    rows.set(13, null);
+    assertThrows(IllegalArgumentException.class,
+        () -> HnswNeighbours.of(rows, Metric.SQEUCLIDEAN, 7, Candidates.hnsw(4, 40), d, null));
+    assertThrows(IllegalArgumentException.class,
+        () -> HnswNeighbours.of(java.util.List.of(), Metric.SQEUCLIDEAN, 1, Candidates.hnsw(4, 40), d, null));
   }
 
   /** Item i's row ordered by (distance, index). */

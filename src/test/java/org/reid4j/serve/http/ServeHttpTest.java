@@ -255,6 +255,8 @@ class ServeHttpTest {
     service = null;
     start(d, ReidService.Options.defaults().withRerank(5), null);
     assertEquals(5, json(call("GET", "/v1/info", (String) null)).get("rerank_k1").asInt(), "/v1/info tells the k1");
+    assertEquals("exact", json(call("GET", "/v1/info", (String) null)).get("rerank_candidates").asText(),
+        "/v1/info tells where the graph's lists come from");
     assertEquals(200, call("POST", "/v1/search", "{\"feature\":" + featureJson(q) + ",\"rerank\":true}").statusCode());
     assertError(call("POST", "/v1/search", "{\"feature\":" + featureJson(q) + ",\"rerank\":{\"k1\":7}}"), 400,
         "k1 = 5");

@@ -163,4 +163,48 @@ class ServeProcessTest {
     }
     assertTrue(Files.exists(g.resolve("MANIFEST.json")));
   }
+
+  /** serve --rerank --candidates hnsw: the graph from Lucene's HNSW (exhaustive here: the exact graph), told by /v1/info. */
+  @Test
+  void rerankWithAnHnswIndexServesTheGallerysOwnReranking() throws Exception {
+    Path g = dir.resolve("h");
+    List<Item> items = new ArrayList<>();
+    for (int i = 0; i < 150; i++) items.add(Item.of("h" + i, feature("h" + i)));
+    try (Gallery gal = Gallery.open(g, org.reid4j.gallery.GalleryOptions.of(4).fsync(false))) {
+      gal.addAll(items);
+    }
+    Server s = start(g, "--rerank", "5", "--candidates", "hnsw", "--hnsw-m", "4", "--hnsw-ef", "100000");
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    float[] q = feature("query");
+    com.fasterxml.jackson.databind.JsonNode info, hits;
+    try {
+      info = json.readTree(body(s.port(), "GET", "/v1/info", null));
+      hits = json.readTree(body(s.port(), "POST", "/v1/search", "{\"feature\":[" + q[0] + "," + q[1] + "," + q[2] + ","
+          + q[3] + "],\"k\":5,\"rerank\":true}")).get("hits");
+    } finally {
+      s.process().toHandle().destroy();
+      assertTrue(s.process().waitFor(60, TimeUnit.SECONDS), "the server did not stop on SIGTERM");
+    }
+    assertEquals(5, info.get("rerank_k1").asInt(), info.toString());
+    assertEquals("hnsw", info.get("rerank_candidates").get("kind").asText(), info.toString());
+    assertEquals(4, info.get("rerank_candidates").get("m").asInt(), info.toString());
+    assertEquals(100000, info.get("rerank_candidates").get("ef").asInt(), info.toString());
+    try (Gallery gal = Gallery.open(g)) { // the default: the exact graph
+      List<org.reid4j.gallery.Hit> want = gal.search(q, org.reid4j.gallery.SearchOptions.top(5).rerank(5, 5, 0.3f));
+      assertEquals(5, hits.size(), hits.toString());
+      for (int j = 0; j < 5; j++) {
+        assertEquals(want.get(j).id(), hits.get(j).get("id").asText(), "rank " + j + ": " + hits);
+        assertEquals(want.get(j).distance(), (float) hits.get(j).get("distance").asDouble(), 1e-6, "rank " + j);
+      }
+    }
+  }
+
+  static String body(int port, String method, String path, String body) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        .timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    HttpResponse<String> r = CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), method + " " + path + ": " + r.body());
+    return r.body();
+  }
 }
