@@ -24,8 +24,13 @@ public final class CandidateOptions {
           + "lists, slower; N or more searches exhaustively) (default ${DEFAULT-VALUE}).")
   int hnswEf = 200;
 
+  @Option(names = "--hnsw-ef-search", paramLabel = "EF",
+      description = "With --candidates hnsw: a different beam width for searching the graph than for building it "
+          + "(default: --hnsw-ef). A wider search beam raises recall at the cost of search time only.")
+  Integer hnswEfSearch;
+
   /** The options' names, for {@link Cli#onlyWith}. */
-  static final String[] HNSW = {"--hnsw-m", "--hnsw-ef"};
+  static final String[] HNSW = {"--hnsw-m", "--hnsw-ef", "--hnsw-ef-search"};
 
   /** Whether --candidates names hnsw (in any case), without checking the value further. */
   boolean hnsw() {
@@ -45,6 +50,9 @@ public final class CandidateOptions {
       throw new IllegalArgumentException("--hnsw-m must be in [1, " + Candidates.MAX_M + "], got " + hnswM);
     if (hnswEf < 1 || hnswEf > Candidates.MAX_EF)
       throw new IllegalArgumentException("--hnsw-ef must be in [1, " + Candidates.MAX_EF + "], got " + hnswEf);
-    return Candidates.hnsw(hnswM, hnswEf);
+    int search = hnswEfSearch != null ? hnswEfSearch : hnswEf;
+    if (search < 1 || search > Candidates.MAX_EF)
+      throw new IllegalArgumentException("--hnsw-ef-search must be in [1, " + Candidates.MAX_EF + "], got " + search);
+    return Candidates.hnsw(hnswM, hnswEf, search);
   }
 }

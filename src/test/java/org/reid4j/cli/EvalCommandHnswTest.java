@@ -37,12 +37,20 @@ class EvalCommandHnswTest {
     JsonNode exact = eval(dir, "exact.json");
     JsonNode hnsw = eval(dir, "hnsw.json", "--candidates", "hnsw", "--hnsw-m", "8", "--hnsw-ef", "100000");
     JsonNode usual = eval(dir, "usual.json", "--candidates", "hnsw");
+    // a narrow graph-building beam, an exhaustive search: still exact
+    JsonNode split = eval(dir, "split.json", "--candidates", "hnsw", "--hnsw-m", "4", "--hnsw-ef", "3",
+        "--hnsw-ef-search", "100000");
     assertEquals("exact", exact.get("candidates").asText());
     assertEquals("hnsw", hnsw.get("candidates").get("kind").asText());
     assertEquals(8, hnsw.get("candidates").get("m").asInt());
     assertEquals(100000, hnsw.get("candidates").get("ef").asInt());
     assertEquals(16, usual.get("candidates").get("m").asInt());
     assertEquals(200, usual.get("candidates").get("ef").asInt());
+    assertEquals(200, usual.get("candidates").get("ef_search").asInt(), "the search beam defaults to --hnsw-ef");
+    assertEquals(3, split.get("candidates").get("ef").asInt());
+    assertEquals(100000, split.get("candidates").get("ef_search").asInt());
+    assertEquals(exact.get("mAP").asDouble(), split.get("mAP").asDouble(), 0.0);
+    assertEquals(exact.get("cmc"), split.get("cmc"));
     assertEquals(exact.get("mAP").asDouble(), hnsw.get("mAP").asDouble(), 0.0);
     assertEquals(exact.get("rank1").asDouble(), hnsw.get("rank1").asDouble(), 0.0);
     assertEquals(exact.get("cmc"), hnsw.get("cmc"));
@@ -63,6 +71,10 @@ class EvalCommandHnswTest {
     ServeCommandTest.refused("--hnsw-m applies only with --rerank --candidates hnsw", "eval", "--dir", dir, "--rerank",
         "--candidates", "exact", "--hnsw-m", "8");
     ServeCommandTest.refused("--candidates applies only with --rerank", "eval", "--dir", dir, "--candidates", "hnsw");
+    ServeCommandTest.refused("--hnsw-ef-search must be in [1, ", "eval", "--dir", dir, "--rerank", "--candidates",
+        "hnsw", "--hnsw-ef-search", "0");
+    ServeCommandTest.refused("--hnsw-ef-search applies only with --rerank --candidates hnsw", "eval", "--dir", dir,
+        "--rerank", "--hnsw-ef-search", "50");
     ServeCommandTest.refused("--candidates: unknown candidates 'ivf': expected exact or hnsw", "eval", "--dir", dir,
         "--rerank", "--candidates", "ivf");
     ServeCommandTest.refused("HNSW candidates need one feature vector per item", "eval", "--dir", dir, "--dir", dir,

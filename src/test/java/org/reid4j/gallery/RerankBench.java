@@ -10,6 +10,7 @@ import org.reid4j.data.SyntheticReid;
 import org.reid4j.eval.EvalResult;
 import org.reid4j.eval.LabelledFeatures;
 import org.reid4j.eval.ReidEvaluator;
+import org.reid4j.eval.rerank.Candidates;
 import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
@@ -24,15 +25,27 @@ import org.reid4j.kernels.RerankParams;
  * Kernels.rerank} as {@code eval --rerank}; online: one {@link Gallery#search} per query with
  * {@code rerank(20, 6, 0.3, L)} returning all L candidates, the other items ranked after them by
  * their plain distance. All three are scored by {@link ReidEvaluator} (same pid and camera: junk).
- * Run with {@code java -Xmx8g -cp <test classpath> org.reid4j.gallery.RerankBench [seed] [L...]}
- * and OMP_WAIT_POLICY=PASSIVE.
+ * Run with {@code java -Xmx8g -cp <test classpath> org.reid4j.gallery.RerankBench [seed] [L | exact |
+ * hnsw:M:EF ...]} and OMP_WAIT_POLICY=PASSIVE: the online part runs once per neighbour-graph index
+ * given (default exact), each graph built anew and, for HNSW, its lists' recall@k1 measured against
+ * the exact graph's (built first).
  */
 public final class RerankBench {
   private RerankBench() {}
 
   public static void main(String[] args) throws Exception {
     long seed = args.length > 0 ? Long.parseLong(args[0]) : 1;
-    int[] ls = args.length > 1 ? Arrays.stream(args).skip(1).mapToInt(Integer::parseInt).toArray() : new int[] {300};
+    List<Integer> lList = new ArrayList<>();
+    List<Candidates> indexes = new ArrayList<>();
+    for (String a : Arrays.copyOfRange(args, Math.min(1, args.length), args.length)) {
+      if (a.equals("exact")) indexes.add(Candidates.EXACT);
+      else if (a.startsWith("hnsw:")) {
+        String[] f = a.split(":");
+        indexes.add(Candidates.hnsw(Integer.parseInt(f[1]), Integer.parseInt(f[2])));
+      } else lList.add(Integer.parseInt(a));
+    }
+    int[] ls = lList.isEmpty() ? new int[] {300} : lList.stream().mapToInt(Integer::intValue).toArray();
+    if (indexes.isEmpty()) indexes.add(Candidates.EXACT);
     RerankParams p = RerankParams.DEFAULT;
     SyntheticReid.Case c = SyntheticReid.build(SyntheticReid.Spec.market(seed));
     LabelledFeatures q = c.query().l2Normalized(), g = c.gallery().l2Normalized();
@@ -50,16 +63,55 @@ public final class RerankBench {
         offline.rank1(), secs(t0));
 
     Path dir = Files.createTempDirectory("rerank-bench");
-    try (Gallery gal = Gallery.open(dir, GalleryOptions.of(d).backend(Backend.CPU).fsync(false))) {
-      List<Item> items = new ArrayList<>(ng);
-      for (int i = 0; i < ng; i++)
-        items.add(Item.of(Integer.toString(i), g.features().row(i)).withPid(g.pids()[i]).withCamid(g.camids()[i]));
-      gal.addAll(items);
-      gal.checkpoint();
-      t0 = System.nanoTime();
-      gal.buildNeighbours(p.k1());
-      System.out.printf(Locale.ROOT, "graph build (k1 %d, %d items): %.1f s%n", p.k1(), ng, secs(t0));
+    GalleryOptions opts = GalleryOptions.of(d).backend(Backend.CPU).fsync(false);
+    NeighbourGraph exact = null;
+    try {
+      try (Gallery gal = Gallery.open(dir, opts)) {
+        List<Item> items = new ArrayList<>(ng);
+        for (int i = 0; i < ng; i++)
+          items.add(Item.of(Integer.toString(i), g.features().row(i)).withPid(g.pids()[i]).withCamid(g.camids()[i]));
+        gal.addAll(items);
+        gal.checkpoint();
+        if (indexes.stream().anyMatch(x -> !x.exact())) {
+          t0 = System.nanoTime();
+          gal.buildNeighbours(p.k1());
+          exact = gal.neighbourGraph();
+          System.out.printf(Locale.ROOT, "exact graph build (k1 %d, %d items), the reference: %.1f s%n", p.k1(), ng,
+              secs(t0));
+        }
+      }
+      for (Candidates index : indexes) online(dir, opts.index(index), exact, q, g, plain, offline, ls, cpu);
+    } finally {
+      try (var files = Files.list(dir)) {
+        for (Path f : (Iterable<Path>) files::iterator) Files.deleteIfExists(f);
+      }
+      Files.deleteIfExists(dir);
+    }
+  }
+
+  /** One neighbour-graph index: build, recall against the exact graph (if given), online search per L. */
+  private static void online(Path dir, GalleryOptions opts, NeighbourGraph exact, LabelledFeatures q,
+      LabelledFeatures g, EvalResult plain, EvalResult offline, int[] ls, Kernels cpu) throws java.io.IOException {
+    RerankParams p = RerankParams.DEFAULT;
+    int nq = q.size(), ng = g.size();
+    try (Gallery gal = Gallery.open(dir, opts)) {
+      long t0 = System.nanoTime();
+      gal.buildNeighbours(p.k1(), System.out::println);
+      System.out.printf(Locale.ROOT, "%s graph build (k1 %d, %d items): %.1f s%n", opts.index().describe(), p.k1(),
+          ng, secs(t0));
       NeighbourGraph graph = gal.neighbourGraph();
+      if (exact != null && !opts.index().exact()) {
+        long found = 0, wanted = 0, maxBelow = 0;
+        for (int i = 0; i < ng; i++) {
+          java.util.Set<Integer> want = new java.util.HashSet<>();
+          for (int j : exact.nodes[i].nbr()) want.add(j);
+          for (int j : graph.nodes[i].nbr()) if (want.contains(j)) found++;
+          wanted += want.size();
+          if (graph.nodes[i].max() < exact.nodes[i].max()) maxBelow++;
+        }
+        System.out.printf(Locale.ROOT, "recall@%d of the lists against the exact graph's: %.4f; largest distance below"
+            + " the exact one for %d of %d items%n", p.k1(), found / (double) wanted, maxBelow, ng);
+      }
       long[] rowNs = new long[500];
       for (int i = 0; i < rowNs.length; i++) {
         float[] qi = q.features().row(i);
@@ -87,14 +139,10 @@ public final class RerankBench {
         EvalResult online = evaluate(new FloatMatrix(nq, ng, dist), q, g);
         Arrays.sort(ns);
         double ratio = (online.mAP() - plain.mAP()) / (offline.mAP() - plain.mAP());
-        System.out.printf(Locale.ROOT, "online L %d: mAP %.4f  R1 %.4f  gain ratio %.3f  per query median %.1f ms,"
-            + " p99 %.1f ms%n", l, online.mAP(), online.rank1(), ratio, ns[nq / 2] / 1e6, ns[(int) (nq * 0.99)] / 1e6);
+        System.out.printf(Locale.ROOT, "%s online L %d: mAP %.4f  R1 %.4f  gain ratio %.3f  per query median %.1f ms,"
+            + " p99 %.1f ms%n", opts.index().describe(), l, online.mAP(), online.rank1(), ratio, ns[nq / 2] / 1e6,
+            ns[(int) (nq * 0.99)] / 1e6);
       }
-    } finally {
-      try (var files = Files.list(dir)) {
-        for (Path f : (Iterable<Path>) files::iterator) Files.deleteIfExists(f);
-      }
-      Files.deleteIfExists(dir);
     }
   }
 

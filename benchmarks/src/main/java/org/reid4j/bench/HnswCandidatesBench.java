@@ -22,7 +22,10 @@ import org.reid4j.kernels.TopK;
  * <p>usage: {@code dir DIR M EF [K1 SAMPLE]} (a feature folder, queries and gallery together) or
  * {@code synth N D M EF [K1 SAMPLE SEED]} (N unit vectors of dimension D in clusters of 10 around
  * Gaussian centres, noise 0.7 per coordinate relative to the centre's); {@code npy N D FILE [SEED]} writes
- * those items as a float32 .npy file (the Spark graph's 1M case reads it).
+ * those items as a float32 .npy file (the Spark graph's 1M case reads it). EF may be {@code BUILD:SEARCH}
+ * (the graph built with one beam, searched with another). Besides recall@k1 it prints the recall by exact
+ * rank (1-5, 6-10, ...), the recall within 1% of the exact k1-th distance (ann-benchmarks' epsilon recall)
+ * and how much farther than the exact k1-th the lists' last entries are.
  */
 public final class HnswCandidatesBench {
   public static void main(String[] a) throws Exception {
@@ -45,14 +48,16 @@ public final class HnswCandidatesBench {
       g = clustered(n, d, seed);
       at = 3;
     }
-    int m = Integer.parseInt(a[at]), ef = Integer.parseInt(a[at + 1]);
+    int m = Integer.parseInt(a[at]);
+    String[] efs = a[at + 1].split(":"); // EF or EF:EF_SEARCH
+    int ef = Integer.parseInt(efs[0]), efSearch = efs.length > 1 ? Integer.parseInt(efs[1]) : ef;
     int k1 = a.length > at + 2 ? Integer.parseInt(a[at + 2]) : 20;
     int sample = a.length > at + 3 ? Integer.parseInt(a[at + 3]) : 1000;
     int nq = q.rows(), n = nq + g.rows(), d = g.cols();
-    System.out.printf("items %,d x %d (queries %,d), m %d, ef %d, k1 %d; prepared in %,d ms; java %s%n", n, d, nq, m,
-        ef, k1, (System.nanoTime() - t0) / 1_000_000, Runtime.version());
+    System.out.printf("items %,d x %d (queries %,d), m %d, ef %d, search ef %d, k1 %d; prepared in %,d ms; java %s%n",
+        n, d, nq, m, ef, efSearch, k1, (System.nanoTime() - t0) / 1_000_000, Runtime.version());
 
-    HnswNeighbours.Lists l = HnswNeighbours.of(q, g, Metric.EUCLIDEAN, k1 + 1, Candidates.hnsw(m, ef),
+    HnswNeighbours.Lists l = HnswNeighbours.of(q, g, Metric.EUCLIDEAN, k1 + 1, Candidates.hnsw(m, ef, efSearch),
         System.out::println);
     System.out.printf("graph build %,d ms, search + re-score %,d ms, graph %.1f MB, rows recomputed exactly %d%n",
         l.buildMs(), l.searchMs(), l.graphBytes() / 1e6, l.exactRows());
@@ -74,29 +79,62 @@ public final class HnswCandidatesBench {
     long exactMs = (System.nanoTime() - t1) / 1_000_000;
     long found = 0, wanted = 0;
     int len = k1 + 1;
+    long[] rankFound = new long[k1], rankWanted = new long[k1];
+    double gapSum = 0;
+    long gapCount = 0, epsFound = 0;
     for (int s = 0; s < sample; s++) {
       int i = items[s];
       int[] ex = new int[k1];
+      float[] exd = new float[k1];
       int ne = 0;
       float kth = 0f;
       for (int t = 0; t < exact.k() && ne < k1; t++) {
         if (exact.index(s, t) == i) continue;
+        exd[ne] = exact.value(s, t);
         ex[ne++] = exact.index(s, t);
         kth = exact.value(s, t);
       }
       int taken = 0;
+      java.util.Set<Integer> listed = new java.util.HashSet<>();
+      float last = 0f;
       for (int t = 0; t < len && taken < ne; t++) {
         int c = l.idx()[i * len + t];
         if (c == i) continue;
         taken++;
+        listed.add(c);
+        last = l.dist()[i * len + t];
+        if (l.dist()[i * len + t] <= kth * 1.01f) epsFound++;
         boolean hit = l.dist()[i * len + t] <= kth * (1 + 1e-5f);
         for (int e = 0; e < ne && !hit; e++) hit = ex[e] == c;
         if (hit) found++;
       }
       wanted += ne;
+      // by exact rank: is the exact r-th nearest on the list?
+      for (int e = 0; e < ne; e++) {
+        rankWanted[e]++;
+        if (listed.contains(ex[e])) rankFound[e]++;
+      }
+      if (ne > 0 && last > kth) { // the list's last entry is farther than the exact k1-th: by how much (relative)
+        gapSum += (last - kth) / kth;
+        gapCount++;
+      }
     }
     System.out.printf("recall@%d on %,d sampled items: %.4f (exact top-k of the sample: %,d ms on %s)%n", k1, sample,
         found / (double) wanted, exactMs, kernels.describe());
+    StringBuilder byRank = new StringBuilder("recall by exact rank (ranks: found/wanted):");
+    for (int r0 = 0; r0 < k1; r0 += 5) {
+      long f = 0, w = 0;
+      for (int t = r0; t < Math.min(k1, r0 + 5); t++) {
+        f += rankFound[t];
+        w += rankWanted[t];
+      }
+      byRank.append(String.format(" %d-%d %.4f", r0 + 1, Math.min(k1, r0 + 5), f / (double) Math.max(1, w)));
+    }
+    System.out.println(byRank);
+    System.out.printf("recall@%d within 1%% (an entry counts if its distance is at most 1.01 times the exact %d-th,"
+        + " ann-benchmarks' epsilon recall): %.4f%n", k1, k1, epsFound / (double) wanted);
+    System.out.printf("lists whose last entry is farther than the exact %d-th: %,d of %,d, by %.3f%% on average"
+        + " (relative distance)%n", k1, gapCount, sample, gapCount == 0 ? 0 : 100 * gapSum / gapCount);
     Runtime rt = Runtime.getRuntime();
     System.out.printf("heap in use at the end %.2f GB%n", (rt.totalMemory() - rt.freeMemory()) / 1e9);
   }

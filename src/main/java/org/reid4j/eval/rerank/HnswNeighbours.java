@@ -34,7 +34,8 @@ import org.reid4j.report.ProgressLine;
  *
  * <p>The graph orders by Lucene's EUCLIDEAN similarity (1 / (1 + squared distance)) for the
  * Euclidean metrics and by DOT_PRODUCT over L2-normalised copies for cosine: the same order as the
- * metric. For item i the graph is searched with beam max(ef, L) (L the list length) and the best
+ * metric. The graph is built with beam ef; for item i it is searched with beam max(efSearch, L)
+ * (L the list length) and the best
  * 2L results, plus i itself, are re-scored with {@link KReciprocal.ItemDistance} (the distance of the
  * exact path, bit for bit) and sorted by (distance, index); the first L are the list. If the graph
  * gives fewer than L items (it should not: Lucene joins disconnected parts when it finishes), that
@@ -47,13 +48,13 @@ import org.reid4j.report.ProgressLine;
  * x_i; otherwise this is only a lower bound found by a heuristic. Either way it never exceeds the
  * true maximum.
  *
- * <p>With ef &gt;= N every search is exhaustive (a beam of N keeps every node it reaches), every
+ * <p>With efSearch &gt;= N every search is exhaustive (a beam of N keeps every node it reaches), every
  * result is re-scored, and the lists and maxima are exactly those of the exact pass; an item from
  * which the graph does not reach all N (Lucene may fail to join a sparse graph, m = 1 say) gets
  * its exact row instead, so that this holds whatever the graph.
  *
- * <p>Cost: building, about N searches of beam ef; searching, 2 N searches; re-scoring 2 N L d; a
- * search visits a few ef m nodes at d operations each. Memory: one float[] copy of every row (N d
+ * <p>Cost: building, about N searches of beam ef; searching, N searches of beam efSearch and N of
+ * beam 32; re-scoring 2 N L d; a search visits a few beam m nodes at d operations each. Memory: one float[] copy of every row (N d
  * floats; Lucene reads float[] rows), the graph (about N m 2 ints on level 0), the lists (N L).
  * Graphs of 10,000 items or more are built on all cores with Lucene's concurrent builder (the
  * graph then depends on thread timing); smaller ones on one thread with a fixed seed
@@ -159,8 +160,8 @@ public final class HnswNeighbours {
     long buildMs = (System.nanoTime() - t0) / 1_000_000;
 
     long t1 = System.nanoTime();
-    boolean exhaustive = c.ef() >= n;
-    int beam = Math.min(n, Math.max(c.ef(), length));
+    boolean exhaustive = c.efSearch() >= n;
+    int beam = Math.min(n, Math.max(c.efSearch(), length));
     int rescore = exhaustive ? n : Math.min(n, 2 * length);
     int farBeam = exhaustive ? n : Math.min(n, FAR_BEAM), farRescore = exhaustive ? n : Math.min(n, FAR_RESCORE);
     int[] idx = new int[n * length];

@@ -204,7 +204,12 @@ class HnswCandidatesTest {
         .contains("ef must be in"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> Candidates.Kind.parse("ivf")).getMessage()
         .contains("expected exact or hnsw"));
-    assertThrows(IllegalArgumentException.class, () -> new Candidates(Candidates.Kind.EXACT, 16, 0));
+    assertThrows(IllegalArgumentException.class, () -> new Candidates(Candidates.Kind.EXACT, 16, 0, 0));
+    assertThrows(IllegalArgumentException.class, () -> new Candidates(Candidates.Kind.EXACT, 0, 0, 5));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Candidates.hnsw(16, 100, 0)).getMessage()
+        .contains("search ef must be in"));
+    assertEquals("hnsw (m 16, ef 100, search ef 400)", Candidates.hnsw(16, 100, 400).describe());
+    assertEquals("hnsw (m 16, ef 100)", Candidates.hnsw(16, 100).describe());
     FloatMatrix q = FloatMatrix.zeros(2, 3), g = FloatMatrix.zeros(3, 3);
     assertTrue(assertThrows(IllegalArgumentException.class, () -> KReciprocal.rerank(q, g, Metric.EUCLIDEAN,
         RerankParams.DEFAULT, Candidates.hnsw(16, 10), FloatMatrix.zeros(3, 2))).getMessage().contains("raw distances"));
