@@ -5,6 +5,7 @@ import java.util.Random;
 import org.reid4j.eval.Features;
 import org.reid4j.eval.rerank.Candidates;
 import org.reid4j.eval.rerank.HnswNeighbours;
+import org.reid4j.eval.rerank.KReciprocal;
 import org.reid4j.io.FeatureDir;
 import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.FloatMatrix;
@@ -23,7 +24,9 @@ import org.reid4j.kernels.TopK;
  * {@code synth N D M EF [K1 SAMPLE SEED]} (N unit vectors of dimension D in clusters of 10 around
  * Gaussian centres, noise 0.7 per coordinate relative to the centre's); {@code npy N D FILE [SEED]} writes
  * those items as a float32 .npy file (the Spark graph's 1M case reads it). EF may be {@code BUILD:SEARCH}
- * (the graph built with one beam, searched with another). Besides recall@k1 it prints the recall by exact
+ * (the graph built with one beam, searched with another). {@code sample N D M EF:S1,S2,... [K1 SAMPLE SEED]}
+ * builds the synth items' graph once and searches only the sampled items, once per search beam (recall against
+ * the beam, and the time per item, without searching all N). Besides recall@k1 it prints the recall by exact
  * rank (1-5, 6-10, ...), the recall within 1% of the exact k1-th distance (ann-benchmarks' epsilon recall)
  * and how much farther than the exact k1-th the lists' last entries are.
  */
@@ -49,21 +52,19 @@ public final class HnswCandidatesBench {
       at = 3;
     }
     int m = Integer.parseInt(a[at]);
-    String[] efs = a[at + 1].split(":"); // EF or EF:EF_SEARCH
-    int ef = Integer.parseInt(efs[0]), efSearch = efs.length > 1 ? Integer.parseInt(efs[1]) : ef;
+    boolean sampleOnly = a[0].equals("sample");
+    String[] efs = a[at + 1].split(":"); // EF or EF:EF_SEARCH (sample: EF:S1,S2,...)
+    int ef = Integer.parseInt(efs[0]);
+    int[] searchEfs = efs.length > 1 ? java.util.Arrays.stream(efs[1].split(",")).mapToInt(Integer::parseInt).toArray()
+        : new int[] {ef};
     int k1 = a.length > at + 2 ? Integer.parseInt(a[at + 2]) : 20;
     int sample = a.length > at + 3 ? Integer.parseInt(a[at + 3]) : 1000;
-    int nq = q.rows(), n = nq + g.rows(), d = g.cols();
-    System.out.printf("items %,d x %d (queries %,d), m %d, ef %d, search ef %d, k1 %d; prepared in %,d ms; java %s%n",
-        n, d, nq, m, ef, efSearch, k1, (System.nanoTime() - t0) / 1_000_000, Runtime.version());
+    int nq = q.rows(), n = nq + g.rows(), d = g.cols(), len = k1 + 1;
+    System.out.printf("items %,d x %d (queries %,d), m %d, ef %d, search ef %s, k1 %d; prepared in %,d ms; java %s%n",
+        n, d, nq, m, ef, java.util.Arrays.toString(searchEfs), k1, (System.nanoTime() - t0) / 1_000_000,
+        Runtime.version());
 
-    HnswNeighbours.Lists l = HnswNeighbours.of(q, g, Metric.EUCLIDEAN, k1 + 1, Candidates.hnsw(m, ef, efSearch),
-        System.out::println);
-    System.out.printf("graph build %,d ms, search + re-score %,d ms, graph %.1f MB, rows recomputed exactly %d%n",
-        l.buildMs(), l.searchMs(), l.graphBytes() / 1e6, l.exactRows());
-
-    // recall@k1 on a sample: the HNSW list's k1 nearest other items that are among the exact k1 nearest
-    // (or tie with the k1-th, within float rounding of the two kernels)
+    // the sample: 1,000 random items, their exact k1 + 2 nearest from the native kernels
     Random r = new Random(7);
     sample = Math.min(sample, n);
     int[] items = r.ints(0, n).distinct().limit(sample).toArray();
@@ -76,21 +77,78 @@ public final class HnswCandidatesBench {
     long t1 = System.nanoTime();
     Kernels kernels = Kernels.create(Backend.AUTO);
     TopK exact = kernels.pairwiseTopk(new FloatMatrix(sample, d, rows), all, Metric.EUCLIDEAN, Math.min(n, k1 + 2));
-    long exactMs = (System.nanoTime() - t1) / 1_000_000;
-    long found = 0, wanted = 0;
-    int len = k1 + 1;
+    System.out.printf("exact top-k of the sample: %,d ms on %s%n", (System.nanoTime() - t1) / 1_000_000,
+        kernels.describe());
+
+    int[] sIdx = new int[sample * len];
+    float[] sDist = new float[sample * len];
+    if (!sampleOnly) {
+      HnswNeighbours.Lists l = HnswNeighbours.of(q, g, Metric.EUCLIDEAN, len, Candidates.hnsw(m, ef, searchEfs[0]),
+          System.out::println);
+      System.out.printf("graph build %,d ms, search + re-score %,d ms, graph %.1f MB, rows recomputed exactly %d%n",
+          l.buildMs(), l.searchMs(), l.graphBytes() / 1e6, l.exactRows());
+      for (int s = 0; s < sample; s++) {
+        System.arraycopy(l.idx(), items[s] * len, sIdx, s * len, len);
+        System.arraycopy(l.dist(), items[s] * len, sDist, s * len, len);
+      }
+      report(items, sIdx, sDist, exact, k1);
+    } else {
+      // one graph, the sample's items searched with each beam and re-scored as HnswNeighbours does (best 2L + self)
+      java.util.List<float[]> list = new java.util.ArrayList<>(n);
+      for (int i = 0; i < n; i++) list.add(i < nq ? q.row(i) : g.row(i - nq));
+      long tb = System.nanoTime();
+      HnswNeighbours.Index index = HnswNeighbours.Index.build(list, Metric.EUCLIDEAN, Candidates.hnsw(m, ef),
+          System.out::println);
+      System.out.printf("graph build %,d ms, graph %.1f MB%n", (System.nanoTime() - tb) / 1_000_000,
+          index.bytes() / 1e6);
+      KReciprocal.ItemDistance dist = KReciprocal.ItemDistance.of(q, g, Metric.EUCLIDEAN);
+      for (int beam : searchEfs) {
+        long ts = System.nanoTime();
+        java.util.stream.IntStream.range(0, sample).parallel().forEach(s -> {
+          int i = items[s];
+          int[] near = index.nearest(i, Math.max(beam, len), 2 * len);
+          long[] keys = new long[near.length + 1];
+          int size = 0;
+          boolean self = false;
+          for (int c : near) {
+            self |= c == i;
+            keys[size++] = ((long) Float.floatToIntBits(dist.between(i, c)) << 32) | c;
+          }
+          if (!self) keys[size++] = ((long) Float.floatToIntBits(dist.between(i, i)) << 32) | i;
+          keys = java.util.Arrays.copyOf(keys, size);
+          java.util.Arrays.sort(keys);
+          for (int t = 0; t < len; t++) {
+            sIdx[s * len + t] = (int) keys[t];
+            sDist[s * len + t] = Float.intBitsToFloat((int) (keys[t] >>> 32));
+          }
+        });
+        double msPerItem = (System.nanoTime() - ts) / 1e6 / sample;
+        System.out.printf("search ef %d: %.2f ms per item on %d threads (all %,d items: about %.0f s)%n", beam,
+            msPerItem, Runtime.getRuntime().availableProcessors(), n, msPerItem * n / 1000);
+        report(items, sIdx, sDist, exact, k1);
+      }
+    }
+    Runtime rt = Runtime.getRuntime();
+    System.out.printf("heap in use at the end %.2f GB%n", (rt.totalMemory() - rt.freeMemory()) / 1e9);
+  }
+
+  /**
+   * recall@k1 of the sample's lists ([sample, k1 + 1], the item itself among them) against the exact
+   * k1 nearest other items (an entry tying with the k1-th within float rounding of the two kernels
+   * counts), by exact rank, within 1% of the k1-th distance, and how far the lists' last entries are.
+   */
+  private static void report(int[] items, int[] sIdx, float[] sDist, TopK exact, int k1) {
+    int sample = items.length, len = k1 + 1;
+    long found = 0, wanted = 0, epsFound = 0, gapCount = 0;
     long[] rankFound = new long[k1], rankWanted = new long[k1];
     double gapSum = 0;
-    long gapCount = 0, epsFound = 0;
     for (int s = 0; s < sample; s++) {
       int i = items[s];
       int[] ex = new int[k1];
-      float[] exd = new float[k1];
       int ne = 0;
       float kth = 0f;
       for (int t = 0; t < exact.k() && ne < k1; t++) {
         if (exact.index(s, t) == i) continue;
-        exd[ne] = exact.value(s, t);
         ex[ne++] = exact.index(s, t);
         kth = exact.value(s, t);
       }
@@ -98,19 +156,18 @@ public final class HnswCandidatesBench {
       java.util.Set<Integer> listed = new java.util.HashSet<>();
       float last = 0f;
       for (int t = 0; t < len && taken < ne; t++) {
-        int c = l.idx()[i * len + t];
+        int c = sIdx[s * len + t];
         if (c == i) continue;
         taken++;
         listed.add(c);
-        last = l.dist()[i * len + t];
-        if (l.dist()[i * len + t] <= kth * 1.01f) epsFound++;
-        boolean hit = l.dist()[i * len + t] <= kth * (1 + 1e-5f);
+        last = sDist[s * len + t];
+        if (last <= kth * 1.01f) epsFound++;
+        boolean hit = last <= kth * (1 + 1e-5f);
         for (int e = 0; e < ne && !hit; e++) hit = ex[e] == c;
         if (hit) found++;
       }
       wanted += ne;
-      // by exact rank: is the exact r-th nearest on the list?
-      for (int e = 0; e < ne; e++) {
+      for (int e = 0; e < ne; e++) { // by exact rank: is the exact r-th nearest on the list?
         rankWanted[e]++;
         if (listed.contains(ex[e])) rankFound[e]++;
       }
@@ -119,9 +176,8 @@ public final class HnswCandidatesBench {
         gapCount++;
       }
     }
-    System.out.printf("recall@%d on %,d sampled items: %.4f (exact top-k of the sample: %,d ms on %s)%n", k1, sample,
-        found / (double) wanted, exactMs, kernels.describe());
-    StringBuilder byRank = new StringBuilder("recall by exact rank (ranks: found/wanted):");
+    System.out.printf("recall@%d on %,d sampled items: %.4f%n", k1, sample, found / (double) wanted);
+    StringBuilder byRank = new StringBuilder("recall by exact rank:");
     for (int r0 = 0; r0 < k1; r0 += 5) {
       long f = 0, w = 0;
       for (int t = r0; t < Math.min(k1, r0 + 5); t++) {
@@ -135,8 +191,6 @@ public final class HnswCandidatesBench {
         + " ann-benchmarks' epsilon recall): %.4f%n", k1, k1, epsFound / (double) wanted);
     System.out.printf("lists whose last entry is farther than the exact %d-th: %,d of %,d, by %.3f%% on average"
         + " (relative distance)%n", k1, gapCount, sample, gapCount == 0 ? 0 : 100 * gapSum / gapCount);
-    Runtime rt = Runtime.getRuntime();
-    System.out.printf("heap in use at the end %.2f GB%n", (rt.totalMemory() - rt.freeMemory()) / 1e9);
   }
 
   private static FloatMatrix concat(FloatMatrix a, FloatMatrix b) {

@@ -141,22 +141,12 @@ public final class HnswNeighbours {
     if ((long) n * length > Integer.MAX_VALUE - 8)
       throw new IllegalArgumentException("HNSW neighbours: lists of " + n + " x " + length + " do not fit");
 
-    boolean cosine = metric == Metric.COSINE;
-    List<float[]> rows = cosine ? new ArrayList<>(n) : items;
-    if (cosine) for (float[] r : items) rows.add(unit(r));
-    VectorSimilarityFunction sim = cosine ? VectorSimilarityFunction.DOT_PRODUCT : VectorSimilarityFunction.EUCLIDEAN;
-    RandomAccessVectorValues.Floats vectors = RandomAccessVectorValues.fromFloats(rows, d);
     long t0 = System.nanoTime();
-    OnHeapHnswGraph graph;
-    RandomVectorScorerSupplier scorers;
-    try {
-      scorers = DefaultFlatVectorScorer.INSTANCE.getRandomVectorScorerSupplier(sim, vectors);
-      Counter inserted = new Counter(new ProgressLine(progress, progressSeconds, n, t0, "hnsw graph", "items", "items",
-          0));
-      graph = build(new CountingScorers(scorers, inserted), n, c);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e); // in memory: not expected
-    }
+    Index index = Index.build(items, metric, c, progress, progressSeconds);
+    OnHeapHnswGraph graph = index.graph;
+    RandomVectorScorerSupplier scorers = index.scorers;
+    RandomAccessVectorValues.Floats vectors = index.vectors;
+    VectorSimilarityFunction sim = index.sim;
     long buildMs = (System.nanoTime() - t0) / 1_000_000;
 
     long t1 = System.nanoTime();
@@ -232,6 +222,82 @@ public final class HnswNeighbours {
     long searchMs = (System.nanoTime() - t1) / 1_000_000;
     return new Lists(n, length, idx, dist, largest, farthest, buildMs, searchMs, graph.ramBytesUsed(),
         fallbacks.intValue());
+  }
+
+  /**
+   * The HNSW graph that {@link #of} builds over N items (its m and building ef), kept to be searched
+   * directly: for measuring recall against the search beam without searching for every item, say.
+   */
+  public static final class Index {
+    final RandomAccessVectorValues.Floats vectors;
+    final RandomVectorScorerSupplier scorers;
+    final OnHeapHnswGraph graph;
+    final VectorSimilarityFunction sim;
+    private final int n;
+
+    private Index(RandomAccessVectorValues.Floats vectors, RandomVectorScorerSupplier scorers, OnHeapHnswGraph graph,
+        VectorSimilarityFunction sim, int n) {
+      this.vectors = vectors;
+      this.scorers = scorers;
+      this.graph = graph;
+      this.sim = sim;
+      this.n = n;
+    }
+
+    /**
+     * Builds the graph of the items (all of one length; read, not copied, except unit-length copies
+     * for cosine) with the candidates' m and building ef, reporting progress lines (null: none).
+     */
+    public static Index build(List<float[]> items, Metric metric, Candidates c, Consumer<String> progress) {
+      if (items == null || items.isEmpty()) throw new IllegalArgumentException("HNSW index: no items");
+      for (int i = 0; i < items.size(); i++)
+        if (items.get(i) == null || items.get(i).length == 0 || items.get(i).length != items.get(0).length)
+          throw new IllegalArgumentException("HNSW index: item " + i + " is null, empty or not of item 0's length");
+      if (metric == null) throw new IllegalArgumentException("metric is null");
+      if (c == null || c.exact()) throw new IllegalArgumentException("an HNSW index needs HNSW candidates, got " + c);
+      return build(items, metric, c, progress, PROGRESS_SECONDS);
+    }
+
+    static Index build(List<float[]> items, Metric metric, Candidates c, Consumer<String> progress,
+        double progressSeconds) {
+      int n = items.size(), d = items.get(0).length;
+      boolean cosine = metric == Metric.COSINE;
+      List<float[]> rows = cosine ? new ArrayList<>(n) : items;
+      if (cosine) for (float[] r : items) rows.add(unit(r));
+      VectorSimilarityFunction sim = cosine ? VectorSimilarityFunction.DOT_PRODUCT : VectorSimilarityFunction.EUCLIDEAN;
+      RandomAccessVectorValues.Floats vectors = RandomAccessVectorValues.fromFloats(rows, d);
+      try {
+        RandomVectorScorerSupplier scorers = DefaultFlatVectorScorer.INSTANCE.getRandomVectorScorerSupplier(sim, vectors);
+        Counter inserted = new Counter(new ProgressLine(progress, progressSeconds, n, System.nanoTime(), "hnsw graph",
+            "items", "items", 0));
+        return new Index(vectors, scorers, HnswNeighbours.build(new CountingScorers(scorers, inserted), n, c), sim, n);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e); // in memory: not expected
+      }
+    }
+
+    /**
+     * Item i's nearest items as the graph finds them with this beam (at most {@code count}, nearest
+     * first by the graph's score; i itself among them). Safe to call from several threads.
+     */
+    public int[] nearest(int i, int beam, int count) {
+      if (i < 0 || i >= n) throw new IllegalArgumentException("HNSW index: item " + i + " is outside [0, " + n + ")");
+      if (beam < 1 || count < 1) throw new IllegalArgumentException("HNSW index: beam and count must be positive");
+      try {
+        ScoreDoc[] near = HnswGraphSearcher.search(scorers.copy().scorer(i), Math.min(n, beam), graph, null,
+            Integer.MAX_VALUE).topDocs().scoreDocs;
+        int[] out = new int[Math.min(count, near.length)];
+        for (int r = 0; r < out.length; r++) out[r] = near[r].doc;
+        return out;
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    /** The graph's heap size as Lucene counts it. */
+    public long bytes() {
+      return graph.ramBytesUsed();
+    }
   }
 
   private static OnHeapHnswGraph build(RandomVectorScorerSupplier scorers, int n, Candidates c) throws IOException {

@@ -127,6 +127,32 @@ class HnswCandidatesTest {
         () -> HnswNeighbours.of(java.util.List.of(), Metric.SQEUCLIDEAN, 1, Candidates.hnsw(4, 40), d, null));
   }
 
+  /** The graph kept as an index: an exhaustive beam finds each item's exact order; bad calls are refused. */
+  @Test
+  void theIndexSearchesAnyItemWithAnyBeam() {
+    Random r = new Random(System.nanoTime());
+    FloatMatrix g = gaussian(r, 57, 6);
+    java.util.List<float[]> rows = new java.util.ArrayList<>();
+    for (int i = 0; i < 57; i++) rows.add(g.row(i));
+    HnswNeighbours.Index index = HnswNeighbours.Index.build(rows, Metric.SQEUCLIDEAN, Candidates.hnsw(6, 20), null);
+    KReciprocal.ItemDistance d = KReciprocal.ItemDistance.of(FloatMatrix.zeros(0, 6), g, Metric.SQEUCLIDEAN);
+    for (int i = 0; i < 57; i++) {
+      int[] near = index.nearest(i, 57, 10);
+      int[] order = exactOrder(d, 57, i);
+      assertEquals(10, near.length);
+      for (int t = 0; t < 10; t++) // Gaussian rows: no ties; the graph's score orders as the distance does
+        assertEquals(d.between(i, order[t]), d.between(i, near[t]), 1e-5f, "item " + i + " rank " + t);
+      assertEquals(i, near[0], "an item is its own nearest");
+    }
+    assertTrue(index.bytes() > 0);
+    assertThrows(IllegalArgumentException.class, () -> index.nearest(57, 10, 5));
+    assertThrows(IllegalArgumentException.class, () -> index.nearest(0, 0, 5));
+    assertThrows(IllegalArgumentException.class,
+        () -> HnswNeighbours.Index.build(rows, Metric.SQEUCLIDEAN, Candidates.EXACT, null));
+    assertThrows(IllegalArgumentException.class,
+        () -> HnswNeighbours.Index.build(java.util.List.of(), Metric.SQEUCLIDEAN, Candidates.hnsw(6, 20), null));
+  }
+
   /** Item i's row ordered by (distance, index). */
   private static int[] exactOrder(KReciprocal.ItemDistance d, int n, int i) {
     Integer[] o = new Integer[n];
