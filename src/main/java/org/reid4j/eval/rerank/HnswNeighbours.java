@@ -62,8 +62,8 @@ import org.reid4j.report.ProgressLine;
  *
  * <p>Both phases take minutes to hours at a million items; given a step reporter, each reports a
  * {@link ProgressLine} ("hnsw graph 120,000/1,000,000 items (12%) ... ETA ...", then "hnsw search
- * ...") every {@link #PROGRESS_SECONDS} seconds. The graph's count is of the items Lucene has
- * started to insert.
+ * ...") every {@link #PROGRESS_SECONDS} seconds. The graph's count is the size of Lucene's graph
+ * (items inserted so far), read by a watcher thread.
  */
 public final class HnswNeighbours {
   private HnswNeighbours() {}
@@ -268,9 +268,9 @@ public final class HnswNeighbours {
       RandomAccessVectorValues.Floats vectors = RandomAccessVectorValues.fromFloats(rows, d);
       try {
         RandomVectorScorerSupplier scorers = DefaultFlatVectorScorer.INSTANCE.getRandomVectorScorerSupplier(sim, vectors);
-        Counter inserted = new Counter(new ProgressLine(progress, progressSeconds, n, System.nanoTime(), "hnsw graph",
-            "items", "items", 0));
-        return new Index(vectors, scorers, HnswNeighbours.build(new CountingScorers(scorers, inserted), n, c), sim, n);
+        ProgressLine line = progress == null ? null : new ProgressLine(progress, progressSeconds, n, System.nanoTime(),
+            "hnsw graph", "items", "items", 0);
+        return new Index(vectors, scorers, HnswNeighbours.build(scorers, n, c, line, progressSeconds), sim, n);
       } catch (IOException e) {
         throw new UncheckedIOException(e); // in memory: not expected
       }
@@ -300,21 +300,47 @@ public final class HnswNeighbours {
     }
   }
 
-  private static OnHeapHnswGraph build(RandomVectorScorerSupplier scorers, int n, Candidates c) throws IOException {
+  /**
+   * Builds the graph; meanwhile a watcher thread shows the graph's size (the items inserted so far)
+   * on {@code line} (every progressSeconds, polled at most once a second; null: no line, no thread). Lucene's builders ask for
+   * a scorer per item and for many of its neighbours, so the graph's own count is the one to show.
+   */
+  private static OnHeapHnswGraph build(RandomVectorScorerSupplier scorers, int n, Candidates c, ProgressLine line,
+      double progressSeconds) throws IOException {
     int beam = Math.min(c.ef(), n); // a wider beam cannot find more, only allocate more
     HnswGraphBuilder single = HnswGraphBuilder.create(scorers, c.m(), beam, SEED, n);
-    int threads = Runtime.getRuntime().availableProcessors();
-    if (n < CONCURRENT_FROM || threads < 2) return single.build(n);
-    ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-      Thread t = new Thread(r, "reid4j-hnsw-build");
-      t.setDaemon(true);
-      return t;
-    });
+    OnHeapHnswGraph graph = single.getGraph();
+    long pollMillis = (long) Math.max(1, Math.min(1000, progressSeconds * 1000));
+    Thread watcher = line == null ? null : new Thread(() -> {
+      try {
+        while (!Thread.currentThread().isInterrupted()) {
+          Thread.sleep(pollMillis);
+          line.update(graph.size());
+        }
+      } catch (InterruptedException e) {
+        // the build is over
+      }
+    }, "reid4j-hnsw-progress");
+    if (watcher != null) {
+      watcher.setDaemon(true);
+      watcher.start();
+    }
     try {
-      return new HnswConcurrentMergeBuilder(new TaskExecutor(pool), threads, scorers, c.m(), beam, single.getGraph(),
-          null).build(n);
+      int threads = Runtime.getRuntime().availableProcessors();
+      if (n < CONCURRENT_FROM || threads < 2) return single.build(n);
+      ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+        Thread t = new Thread(r, "reid4j-hnsw-build");
+        t.setDaemon(true);
+        return t;
+      });
+      try {
+        return new HnswConcurrentMergeBuilder(new TaskExecutor(pool), threads, scorers, c.m(), beam, graph, null)
+            .build(n);
+      } finally {
+        pool.shutdownNow();
+      }
     } finally {
-      pool.shutdownNow();
+      if (watcher != null) watcher.interrupt();
     }
   }
 
@@ -330,24 +356,6 @@ public final class HnswNeighbours {
     void add() {
       long now = done.incrementAndGet();
       if (now % PROGRESS_EVERY == 0) line.update(now);
-    }
-  }
-
-  /**
-   * Lucene's scorers, counting the items the graph builder takes up: it asks for one scorer per
-   * item it inserts (and a few more when it joins disconnected parts at the end).
-   */
-  private record CountingScorers(RandomVectorScorerSupplier inner, Counter counter)
-      implements RandomVectorScorerSupplier {
-    @Override
-    public RandomVectorScorer scorer(int ord) throws IOException {
-      counter.add();
-      return inner.scorer(ord);
-    }
-
-    @Override
-    public RandomVectorScorerSupplier copy() throws IOException {
-      return new CountingScorers(inner.copy(), counter);
     }
   }
 
