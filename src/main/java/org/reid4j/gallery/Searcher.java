@@ -2,7 +2,7 @@ package org.reid4j.gallery;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.reid4j.kernels.DeviceRows;
+import org.reid4j.kernels.ResidentRows;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
@@ -49,7 +49,7 @@ final class Searcher {
     long base = 0;
     int[] pick = new int[blockRows];
     for (Segment seg : s.segments()) {
-      DeviceRows dev = seg.mirror();
+      ResidentRows dev = seg.mirror();
       for (int r0 = 0; r0 < seg.rows; ) {
         // A range: the whole segment where it is mirrored on the device, else one memory map.
         int end = dev != null ? seg.rows : seg.mapEnd(r0), n = end - r0, eligible = 0;

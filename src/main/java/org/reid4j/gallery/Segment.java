@@ -12,7 +12,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.function.IntFunction;
 import java.util.zip.CRC32C;
-import org.reid4j.kernels.DeviceRows;
+import org.reid4j.kernels.ResidentRows;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
 
@@ -45,7 +45,7 @@ final class Segment {
   final RowMeta[] metas;
   final long[] dead;
   private final FloatBuffer[] chunks;
-  private volatile DeviceRows mirror;
+  private volatile ResidentRows mirror;
 
   /** Copies row r's feature into dst at off. */
   interface RowFeatures {
@@ -155,7 +155,7 @@ final class Segment {
    */
   void mirrorOn(Kernels kernels, Metric metric, boolean packedRows) {
     if (mirror != null || rows == 0) return;
-    DeviceRows dev = null;
+    ResidentRows dev = null;
     try {
       dev = (packedRows ? kernels.residentRows(dimension, metric, rows) : kernels.deviceRows(dimension, metric))
           .orElse(null);
@@ -170,13 +170,13 @@ final class Segment {
   }
 
   /** The rows on the device (possibly closed by now), or null. */
-  DeviceRows mirror() {
+  ResidentRows mirror() {
     return mirror;
   }
 
   /** Frees the device copy, after the searches using it. Idempotent. */
   void closeMirror() {
-    DeviceRows m = mirror;
+    ResidentRows m = mirror;
     if (m != null) m.close();
   }
 

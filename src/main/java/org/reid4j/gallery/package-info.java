@@ -55,7 +55,7 @@
  * the mapping into a heap matrix. Compaction rewrites every segment.
  *
  * <h2>On a CUDA device</h2>
- * With the CUDA backend each segment's rows are also kept on the device ({@code DeviceRows}),
+ * With the CUDA backend each segment's rows are also kept on the device ({@code ResidentRows}),
  * uploaded once when the segment is opened or written (checkpoint, compaction): a search without
  * exclusions or filters sends only its queries, and runs of visible rows become row ranges of the
  * device copy. The delta and filtered searches take the host path above. A segment's device memory

@@ -64,14 +64,14 @@ public interface Kernels {
   }
 
   /**
-   * New, empty {@link DeviceRows} of {@code dimension} floats searched with {@code metric}, kept on
+   * New, empty {@link ResidentRows} of {@code dimension} floats searched with {@code metric}, kept on
    * this backend's device: present on the CUDA backend only, empty on the others (which have no
    * device memory to keep rows in). The caller closes it.
    *
    * @throws IllegalArgumentException if dimension < 1 or metric is null
    * @throws IllegalStateException on CUDA, if the device failed
    */
-  default java.util.Optional<DeviceRows> deviceRows(int dimension, Metric metric) {
+  default java.util.Optional<ResidentRows> deviceRows(int dimension, Metric metric) {
     if (dimension < 1) throw new IllegalArgumentException("dimension must be at least 1, got " + dimension);
     if (metric == null) throw new IllegalArgumentException("metric is null");
     return java.util.Optional.empty();
@@ -82,7 +82,7 @@ public interface Kernels {
    * {@link #deviceRows}; on the native CPU backend the rows packed in native memory; empty elsewhere
    * (the plain-Java backend reads rows where they lie).
    */
-  default java.util.Optional<DeviceRows> residentRows(int dimension, Metric metric, int capacity) {
+  default java.util.Optional<ResidentRows> residentRows(int dimension, Metric metric, int capacity) {
     if (capacity < 0) throw new IllegalArgumentException("capacity must be at least 0, got " + capacity);
     return deviceRows(dimension, metric);
   }

@@ -178,18 +178,18 @@ public final class NativeKernels implements Kernels {
     }
   }
 
-  /** On CUDA, rows kept on the device (see {@link DeviceRows}); empty on the CPU backend. */
+  /** On CUDA, rows kept on the device (see {@link ResidentRows}); empty on the CPU backend. */
   @Override
-  public java.util.Optional<DeviceRows> deviceRows(int dimension, Metric metric) {
+  public java.util.Optional<ResidentRows> deviceRows(int dimension, Metric metric) {
     if (!cuda) return Kernels.super.deviceRows(dimension, metric);
-    return java.util.Optional.of(DeviceRows.create(dimension, metric));
+    return java.util.Optional.of(ResidentRows.create(dimension, metric));
   }
 
-  /** On CUDA the device copy; on the CPU the rows packed in native memory (see {@link DeviceRows}). */
+  /** On CUDA the device copy; on the CPU the rows packed in native memory (see {@link ResidentRows}). */
   @Override
-  public java.util.Optional<DeviceRows> residentRows(int dimension, Metric metric, int capacity) {
+  public java.util.Optional<ResidentRows> residentRows(int dimension, Metric metric, int capacity) {
     if (cuda) return Kernels.super.residentRows(dimension, metric, capacity);
-    return java.util.Optional.of(DeviceRows.createPacked(dimension, metric, capacity));
+    return java.util.Optional.of(ResidentRows.createPacked(dimension, metric, capacity));
   }
 
   /** On the CPU backend the memory stays packed natively; on CUDA a host copy (see {@link MiningMemory}). */

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.reid4j.kernels.Backend;
-import org.reid4j.kernels.DeviceRows;
+import org.reid4j.kernels.ResidentRows;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
 
@@ -20,7 +20,7 @@ import org.reid4j.kernels.Metric;
  * Gallery search against {@link Brute} on seeded random data, for every metric and every backend.
  * The CUDA cases skip without a GPU, except in the surefire execution {@code cuda-emulator} (the
  * CUDA library emulated on the CPU), where they must run: there the segments' rows are searched on
- * the (emulated) device, as {@link DeviceRows} mirrors.
+ * the (emulated) device, as {@link ResidentRows} mirrors.
  */
 class GallerySearchTest {
   @TempDir Path dir;
@@ -128,7 +128,7 @@ class GallerySearchTest {
   /** On CUDA (or packed on the CPU) every segment of the current snapshot is mirrored, whole; elsewhere none is. */
   static void assertMirrored(Gallery g, Case c, String where) {
     for (Segment s : g.currentSegments()) {
-      DeviceRows m = s.mirror();
+      ResidentRows m = s.mirror();
       if (!mirrored(c)) {
         assertNull(m, where + ": segment " + s.name + " mirrored on " + backend(c));
         continue;
@@ -158,7 +158,7 @@ class GallerySearchTest {
     for (int i = 0; i < q.length; i++) q[i] = gaussian(r, d);
     List<SearchOptions> searches = List.of(SearchOptions.top(1), SearchOptions.top(7), SearchOptions.top(500));
     List<Segment> before;
-    List<DeviceRows> mirrors = new ArrayList<>();
+    List<ResidentRows> mirrors = new ArrayList<>();
     try (Gallery g = Gallery.open(dir, opts(c, d))) {
       for (int n = 0; n < 120; n++) {
         Item it = Item.of("i" + n, n % 9 == 5 ? model.get("i" + (n - 5)).feature() : gaussian(r, d));
@@ -179,7 +179,7 @@ class GallerySearchTest {
       g.compact();
       assertMirrored(g, c, where + " after compaction");
       assertEquals(1, g.currentSegments().size(), where);
-      for (DeviceRows m : mirrors) assertTrue(m.isClosed(), where + ": a dropped segment's device rows are still open");
+      for (ResidentRows m : mirrors) assertTrue(m.isClosed(), where + ": a dropped segment's device rows are still open");
       checkAll(g, model, q, searches, c, where + " after compaction");
 
       // A search of the snapshot taken before the compaction: its segments' device rows are gone.
@@ -200,7 +200,7 @@ class GallerySearchTest {
       mirrors.clear();
       for (Segment s : g.currentSegments()) mirrors.add(s.mirror());
     }
-    for (DeviceRows m : mirrors) assertTrue(m.isClosed(), where + ": device rows left open by close");
+    for (ResidentRows m : mirrors) assertTrue(m.isClosed(), where + ": device rows left open by close");
   }
 
   static float[] flat(float[][] q) {

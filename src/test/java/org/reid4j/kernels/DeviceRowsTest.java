@@ -18,7 +18,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link DeviceRows} against {@link JavaKernels#pairwiseTopk} (float tolerance, exact on integer
+ * {@link ResidentRows} against {@link JavaKernels#pairwiseTopk} (float tolerance, exact on integer
  * data) and against the CUDA backend's copying {@link Kernels#pairwiseTopk} (bit for bit). Skipped
  * without a usable CUDA backend; in the surefire execution {@code cuda-emulator} (the CUDA library
  * emulated on the CPU, see CudaKernelsTest) it must not skip. No concurrency here: the emulator
@@ -58,7 +58,7 @@ class DeviceRowsTest {
     return b;
   }
 
-  DeviceRows rows(int d, Metric m) {
+  ResidentRows rows(int d, Metric m) {
     return cuda.deviceRows(d, m).orElseThrow();
   }
 
@@ -100,7 +100,7 @@ class DeviceRowsTest {
         int nq = shape[0], ng = shape[1], d = shape[2];
         FloatMatrix q = gaussian(r, nq, d), g = gaussian(r, ng, d);
         for (int j = 2; j < ng; j += 7) System.arraycopy(g.data(), (j - 2) * d, g.data(), j * d, d); // ties
-        try (DeviceRows dev = rows(d, m)) {
+        try (ResidentRows dev = rows(d, m)) {
           assertEquals(0, dev.rows());
           // Batches of different sizes, heap and direct (one with a position), growing the capacity.
           int at = 0, b = 1;
@@ -136,7 +136,7 @@ class DeviceRowsTest {
     int d = 6, ng = 400;
     FloatMatrix q = integers(r, 9, d), g = integers(r, ng, d);
     for (Metric m : new Metric[] {Metric.SQEUCLIDEAN, Metric.EUCLIDEAN}) {
-      try (DeviceRows dev = rows(d, m)) {
+      try (ResidentRows dev = rows(d, m)) {
         dev.append(g.rowRange(0, 150));
         dev.append(g.rowRange(150, ng));
         for (int[] rg : new int[][] {{0, ng, 50}, {37, 300, 300}, {200, 200, 17}})
@@ -158,7 +158,7 @@ class DeviceRowsTest {
     Class<IllegalArgumentException> iae = IllegalArgumentException.class;
     assertThrowsMentioning(iae, () -> cuda.deviceRows(0, Metric.COSINE), "dimension");
     assertThrowsMentioning(iae, () -> cuda.deviceRows(4, null), "metric");
-    try (DeviceRows dev = rows(4, Metric.COSINE)) {
+    try (ResidentRows dev = rows(4, Metric.COSINE)) {
       FloatMatrix g = gaussian(r, 10, 4), q = gaussian(r, 2, 4);
       dev.append(g);
       assertThrowsMentioning(iae, () -> dev.append(gaussian(r, 2, 5)), "5 columns", "4");
@@ -188,7 +188,7 @@ class DeviceRowsTest {
   @Test
   void closeFreesOnceAndLaterCallsSayClosed() {
     Random r = new Random(SEED + 3);
-    DeviceRows dev = rows(3, Metric.EUCLIDEAN);
+    ResidentRows dev = rows(3, Metric.EUCLIDEAN);
     dev.append(gaussian(r, 5, 3));
     assertFalse(dev.isClosed());
     dev.close();
@@ -200,7 +200,7 @@ class DeviceRowsTest {
     assertThrowsMentioning(IllegalStateException.class, () -> dev.topk(q, 0, 0, 0), "closed");
     assertThrowsMentioning(IllegalStateException.class, () -> dev.append(gaussian(r, 1, 3)), "closed");
     assertThrowsMentioning(IllegalStateException.class, () -> dev.append(direct(gaussian(r, 1, 3), 0), 1), "closed");
-    DeviceRows empty = rows(3, Metric.EUCLIDEAN); // never appended to: nothing on the device to free
+    ResidentRows empty = rows(3, Metric.EUCLIDEAN); // never appended to: nothing on the device to free
     empty.close();
     empty.close();
   }
@@ -210,7 +210,7 @@ class DeviceRowsTest {
     assertTrue(java.deviceRows(8, Metric.COSINE).isEmpty());
     if (Kernels.unavailableReason(Backend.CPU) == null)
       assertTrue(Kernels.create(Backend.CPU).deviceRows(8, Metric.COSINE).isEmpty());
-    try (DeviceRows dev = rows(8, Metric.COSINE)) {
+    try (ResidentRows dev = rows(8, Metric.COSINE)) {
       assertEquals(8, dev.dimension());
       assertEquals(Metric.COSINE, dev.metric());
     }

@@ -36,7 +36,7 @@ class ResidentRowsTest {
         if (m == Metric.COSINE) g = nonZeroRows(g);
         FloatMatrix q = DeviceRowsTest.gaussian(r, nq, d);
         int capacity = n + r.nextInt(3);
-        try (DeviceRows rows = cpu.residentRows(d, m, capacity).orElseThrow()) {
+        try (ResidentRows rows = cpu.residentRows(d, m, capacity).orElseThrow()) {
           for (int r0 = 0; r0 < n; ) { // appended in pieces, alternately from the heap and from a direct buffer
             int len = Math.min(n - r0, 1 + r.nextInt(Math.max(1, n / 3)));
             FloatMatrix piece = g.rowRange(r0, r0 + len);
@@ -61,7 +61,7 @@ class ResidentRowsTest {
   void refusesWhatItCannotHoldOrSearch() {
     Random r = new Random(3);
     FloatMatrix g = DeviceRowsTest.gaussian(r, 10, 4), q = DeviceRowsTest.gaussian(r, 2, 4);
-    DeviceRows rows = cpu.residentRows(4, Metric.SQEUCLIDEAN, 10).orElseThrow();
+    ResidentRows rows = cpu.residentRows(4, Metric.SQEUCLIDEAN, 10).orElseThrow();
     rows.append(g.rowRange(0, 8));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> rows.append(g.rowRange(0, 3)));
     assertTrue(e.getMessage().contains("capacity of 10"), e.getMessage());

@@ -10,7 +10,8 @@ import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.PointerScope;
 
 /**
- * Rows [n, dimension] kept on the CUDA device between searches ({@code r4j_cuda_rows_*} in
+ * Rows [n, dimension] kept resident in the kernels' own memory between searches, so that a search
+ * sends only its queries. On the CUDA device ({@code r4j_cuda_rows_*} in
  * reid4j.h): append uploads only the new rows (with their norms, computed on the device), and
  * {@link #topk} sends only the queries. Results are those of {@link Kernels#pairwiseTopk} on the
  * CUDA backend over the same rows, bit for bit. Get one from {@link Kernels#deviceRows} of a CUDA
@@ -26,7 +27,7 @@ import org.bytedeco.javacpp.PointerScope;
  * memory is held until {@link #close}, which must be called (there is no finalizer); closing twice
  * is harmless. Every size is checked here, in Java, before the native call.
  */
-public final class DeviceRows implements AutoCloseable {
+public final class ResidentRows implements AutoCloseable {
   private final int dimension;
   private final Metric metric;
   private final int capacity; // the CPU memory's rows at most; -1 on the device (it grows)
@@ -35,7 +36,7 @@ public final class DeviceRows implements AutoCloseable {
   private Pointer handle;
   private int rows;
 
-  private DeviceRows(int dimension, Metric metric, Pointer handle, int capacity) {
+  private ResidentRows(int dimension, Metric metric, Pointer handle, int capacity) {
     this.dimension = dimension;
     this.metric = metric;
     this.handle = handle;
@@ -47,25 +48,25 @@ public final class DeviceRows implements AutoCloseable {
   }
 
   /** Empty rows of {@code dimension} floats on the current CUDA device (the caller checked CUDA is usable). */
-  static DeviceRows create(int dimension, Metric metric) {
+  static ResidentRows create(int dimension, Metric metric) {
     return open(dimension, metric, -1);
   }
 
   /** Empty rows of {@code dimension} floats packed in native memory for at most {@code capacity} rows (CPU). */
-  static DeviceRows createPacked(int dimension, Metric metric, int capacity) {
+  static ResidentRows createPacked(int dimension, Metric metric, int capacity) {
     if (capacity < 0) throw new IllegalArgumentException("capacity must be at least 0, got " + capacity);
     return open(dimension, metric, capacity);
   }
 
   /** The native handle: on the CUDA device when capacity < 0, else a CPU memory of that capacity. */
-  private static DeviceRows open(int dimension, Metric metric, int capacity) {
+  private static ResidentRows open(int dimension, Metric metric, int capacity) {
     if (dimension < 1) throw new IllegalArgumentException("dimension must be at least 1, got " + dimension);
     if (metric == null) throw new IllegalArgumentException("metric is null");
     if (capacity < 0) Backends.requireCuda();
     try (PointerPointer<Pointer> out = new PointerPointer<>(1)) {
       int st = capacity < 0 ? NativeApi.r4j_cuda_rows_create(dimension, metric.code, out)
           : NativeApi.r4j_cpu_memory_create(capacity, dimension, metric.code, out);
-      DeviceRows r = new DeviceRows(dimension, metric, out.get(0), capacity);
+      ResidentRows r = new ResidentRows(dimension, metric, out.get(0), capacity);
       r.check(st, "create");
       return r;
     }
@@ -226,7 +227,7 @@ public final class DeviceRows implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "DeviceRows[" + rows() + " x " + dimension + ", " + metric + (cpu() ? ", CPU, capacity " + capacity : "")
+    return "ResidentRows[" + rows() + " x " + dimension + ", " + metric + (cpu() ? ", CPU, capacity " + capacity : "")
         + (isClosed() ? ", closed]" : "]");
   }
 
