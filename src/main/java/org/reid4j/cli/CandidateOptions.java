@@ -20,8 +20,9 @@ public final class CandidateOptions {
   int hnswM = 16;
 
   @Option(names = "--hnsw-ef", paramLabel = "EF", defaultValue = "200",
-      description = "With --candidates hnsw: the beam width for building and searching the graph (larger: better "
-          + "lists, slower; N or more searches exhaustively) (default ${DEFAULT-VALUE}).")
+      description = "With --candidates hnsw: the beam width for building the graph, and for searching it unless "
+          + "--hnsw-ef-search is given (larger: better lists, slower; a search beam of N or more is exhaustive) "
+          + "(default ${DEFAULT-VALUE}).")
   int hnswEf = 200;
 
   @Option(names = "--hnsw-ef-search", paramLabel = "EF",

@@ -54,8 +54,9 @@ import org.reid4j.report.ProgressLine;
  * its exact row instead, so that this holds whatever the graph.
  *
  * <p>Cost: building, about N searches of beam ef; searching, N searches of beam efSearch and N of
- * beam 32; re-scoring 2 N L d; a search visits a few beam m nodes at d operations each. Memory: one float[] copy of every row (N d
- * floats; Lucene reads float[] rows), the graph (about N m 2 ints on level 0), the lists (N L).
+ * beam 32; re-scoring 2 N L d; a search visits a few beam m nodes at d operations each. Memory: one
+ * float[] copy of every row (N d floats; Lucene reads float[] rows), the graph (about N m 2 ints on
+ * level 0), the lists (N L).
  * Graphs of 10,000 items or more are built on all cores with Lucene's concurrent builder (the
  * graph then depends on thread timing); smaller ones on one thread with a fixed seed
  * (reproducible).
@@ -121,10 +122,7 @@ public final class HnswNeighbours {
    */
   public static Lists of(List<float[]> items, Metric metric, int length, Candidates c, KReciprocal.ItemDistance exact,
       Consumer<String> progress) {
-    if (items == null) throw new IllegalArgumentException("HNSW neighbours: items are null");
-    for (int i = 0; i < items.size(); i++)
-      if (items.get(i) == null || items.get(i).length == 0 || items.get(i).length != items.get(0).length)
-        throw new IllegalArgumentException("HNSW neighbours: item " + i + " is null, empty or not of item 0's length");
+    requireItems(items, "HNSW neighbours");
     if (metric == null) throw new IllegalArgumentException("metric is null");
     if (exact == null) throw new IllegalArgumentException("HNSW neighbours: the re-scoring distance is null");
     return of(items, metric, length, c, exact, progress, PROGRESS_SECONDS);
@@ -187,9 +185,9 @@ public final class HnswNeighbours {
           } else {
             for (int r = 0; r < size; r++) cd[r] = exact.between(i, cand[r]);
           }
-          int arg = farthest(cand, cd, size);
-          float max = cd[arg];
-          arg = cand[arg];
+          int at = farthest(cand, cd, size);
+          float max = cd[at];
+          int arg = cand[at];
           sortedPrefix(cand, cd, size, length, idx, dist, i * length);
           if (full) { // max is the row maximum itself
             largest[i] = max;
@@ -249,10 +247,8 @@ public final class HnswNeighbours {
      * for cosine) with the candidates' m and building ef, reporting progress lines (null: none).
      */
     public static Index build(List<float[]> items, Metric metric, Candidates c, Consumer<String> progress) {
-      if (items == null || items.isEmpty()) throw new IllegalArgumentException("HNSW index: no items");
-      for (int i = 0; i < items.size(); i++)
-        if (items.get(i) == null || items.get(i).length == 0 || items.get(i).length != items.get(0).length)
-          throw new IllegalArgumentException("HNSW index: item " + i + " is null, empty or not of item 0's length");
+      requireItems(items, "HNSW index");
+      if (items.isEmpty()) throw new IllegalArgumentException("HNSW index: no items");
       if (metric == null) throw new IllegalArgumentException("metric is null");
       if (c == null || c.exact()) throw new IllegalArgumentException("an HNSW index needs HNSW candidates, got " + c);
       return build(items, metric, c, progress, PROGRESS_SECONDS);
@@ -302,8 +298,9 @@ public final class HnswNeighbours {
 
   /**
    * Builds the graph; meanwhile a watcher thread shows the graph's size (the items inserted so far)
-   * on {@code line} (every progressSeconds, polled at most once a second; null: no line, no thread). Lucene's builders ask for
-   * a scorer per item and for many of its neighbours, so the graph's own count is the one to show.
+   * on {@code line} (every progressSeconds, polled at most once a second; null: no line, no thread).
+   * Lucene's builders ask for a scorer per item and for many of its neighbours, so the graph's own
+   * count is the one to show.
    */
   private static OnHeapHnswGraph build(RandomVectorScorerSupplier scorers, int n, Candidates c, ProgressLine line,
       double progressSeconds) throws IOException {
@@ -366,6 +363,14 @@ public final class HnswNeighbours {
       cd[j] = exact.between(i, j);
     }
     return n;
+  }
+
+  /** Items all non-null, non-empty and of item 0's length (an empty list passes); errors start with {@code what}. */
+  private static void requireItems(List<float[]> items, String what) {
+    if (items == null) throw new IllegalArgumentException(what + ": items are null");
+    for (int i = 0; i < items.size(); i++)
+      if (items.get(i) == null || items.get(i).length == 0 || items.get(i).length != items.get(0).length)
+        throw new IllegalArgumentException(what + ": item " + i + " is null, empty or not of item 0's length");
   }
 
   /** The position among the size candidates of the largest distance (the smallest item among equals). */
