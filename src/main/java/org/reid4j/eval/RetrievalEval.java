@@ -1,10 +1,12 @@
 package org.reid4j.eval;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.stream.IntStream;
 import org.reid4j.eval.post.Dba;
 import org.reid4j.eval.post.Fusion;
 import org.reid4j.eval.post.QueryExpansion;
@@ -19,6 +21,7 @@ import org.reid4j.kernels.QueryLabels;
 import org.reid4j.kernels.QueryScores;
 import org.reid4j.kernels.RerankParams;
 import org.reid4j.kernels.TopK;
+import org.reid4j.report.ProgressLine;
 
 /**
  * Query-versus-gallery evaluation as one call: check the inputs, then the retrieval pipeline in the
@@ -32,7 +35,10 @@ import org.reid4j.kernels.TopK;
  * take features, not a fused distance). One member is a plain evaluation.
  *
  * <p>Memory: the [nq, ng] distance matrix (4 nq ng bytes; one more while an ensemble's members are
- * summed) plus the inputs and their transformed copies.
+ * summed) plus the inputs and their transformed copies. One model without the matrix kept
+ * ({@code keepDistance} false) and with HNSW candidates, or one whose matrix would not fit in a Java
+ * array, is scored a block of queries at a time instead ({@link #BLOCK_VALUES} distances at once), so
+ * that a million-item evaluation needs memory for its features and neighbour lists, not for nq x ng.
  */
 public final class RetrievalEval {
 
@@ -212,16 +218,27 @@ public final class RetrievalEval {
         if (scores == null)
           dist = single ? kernels.rerank(qs.get(0), gs.get(0), metric, rp)
               : KReciprocal.rerank(q0.size(), g0.size(), Fusion.itemDistance(qs, gs, w, fused.scales(), metric), rp);
+      } else if (!keepDistance) {
+        progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): candidates from %s, "
+            + "%,d x %,d query-gallery distances in blocks of queries, re-ranked and scored block by block ...", n,
+            rp.k1(), rp.k2(), rp.lambda(), cand.describe(), q0.size(), g0.size()));
+        scores = rerankInBlocks(kernels, qs.get(0), gs.get(0), metric, rp.clampedTo(n), cand, labels, progress,
+            blockRows(q0.size(), g0.size()));
       } else {
         progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): candidates from %s, "
             + "%,d x %,d query-gallery distances ...", n, rp.k1(), rp.k2(), rp.lambda(), cand.describe(), q0.size(),
             g0.size()));
+        requireKeepable(q0.size(), g0.size());
         FloatMatrix raw = kernels.pairwise(qs.get(0), gs.get(0), metric);
         dist = KReciprocal.rerank(qs.get(0), gs.get(0), metric, rp.clampedTo(n), cand, raw, progress);
       }
       t.put(scores != null ? "rerank+evaluate" : "rerank", ms(t1));
     } else {
       if (scoreOnDevice) scores = kernels.pairwiseScores(qs.get(0), gs.get(0), metric, labels).orElse(null);
+      if (scores == null && single && !keepDistance && !fits(q0.size(), g0.size()))
+        scores = scoreInBlocks(kernels, qs.get(0), gs.get(0), metric, labels, null, progress,
+            blockRows(q0.size(), g0.size()));
+      if (scores == null && single) requireKeepable(q0.size(), g0.size());
       if (scores == null) dist = single ? kernels.pairwise(qs.get(0), gs.get(0), metric) : ranking;
       t.put(scores != null ? "distance+evaluate" : "distance", ms(t1));
     }
@@ -315,6 +332,83 @@ public final class RetrievalEval {
     } finally {
       if (dist != null) dist.close();
     }
+  }
+
+  /** Raw distances per block of queries: at most this many values (128 MB) at a time. */
+  static final long BLOCK_VALUES = 1L << 25;
+
+  /**
+   * HNSW re-ranking and evaluation without the [nq, ng] matrix, for galleries where it would not fit
+   * (a million items): pass 1 computes the raw distances a block of queries at a time and keeps each
+   * query's largest; {@link KReciprocal#rows} builds the lists and V; pass 2 computes each block's
+   * raw distances again, re-ranks its rows in place and scores them. The raw distances are computed
+   * twice (nq ng d each time, on the kernels) to hold one block instead of all of them. The scores
+   * equal those of the dense path on the same raw distances.
+   */
+  static QueryScores rerankInBlocks(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric, RerankParams rp,
+      Candidates cand, QueryLabels labels, Consumer<String> progress, int block) {
+    int nq = q.rows(), ng = g.rows();
+    float[] queryMax = new float[nq];
+    ProgressLine line = new ProgressLine(progress, 10, nq, System.nanoTime(), "raw distances (row maxima)",
+        "queries", "queries", 0);
+    for (int from = 0; from < nq; from += block) {
+      int to = Math.min(nq, from + block), base = from;
+      float[] raw = kernels.pairwise(q.rowRange(from, to), g, metric).data();
+      IntStream.range(0, to - from).parallel().forEach(r -> {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int j = r * ng; j < (r + 1) * ng; j++) m = Math.max(m, raw[j]);
+        queryMax[base + r] = m; // never NaN: the features were checked finite
+      });
+      line.update(to);
+    }
+    return scoreInBlocks(kernels, q, g, metric, labels, KReciprocal.rows(q, g, metric, rp, cand, queryMax, progress),
+        progress, block);
+  }
+
+  /**
+   * The scores of q against g a block of queries at a time: each block's raw distances from the
+   * kernels, re-ranked in place by {@code rows} (unless null), then scored; the blocks' scores
+   * joined in query order. Holds one block of distances at a time.
+   */
+  static QueryScores scoreInBlocks(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric, QueryLabels labels,
+      KReciprocal.Rows rows, Consumer<String> progress, int block) {
+    if (block < 1) throw new IllegalArgumentException("block of " + block + " queries");
+    int nq = q.rows(), ng = g.rows();
+    int[] first = new int[nq], nanAt = new int[nq];
+    double[] ap = new double[nq], inp = new double[nq];
+    ProgressLine line = new ProgressLine(progress, 10, nq, System.nanoTime(),
+        rows == null ? "distances and scores" : "re-rank and score", "queries", "queries", 0);
+    for (int from = 0; from < nq; from += block) {
+      int to = Math.min(nq, from + block), base = from;
+      FloatMatrix raw = kernels.pairwise(q.rowRange(from, to), g, metric);
+      float[] d = raw.data();
+      if (rows != null) IntStream.range(0, to - from).parallel().forEach(r -> rows.row(base + r, d, r * ng, d, r * ng));
+      QueryScores s = ReidEvaluator.scoreQueries(raw, Arrays.copyOfRange(labels.queryPids(), from, to),
+          Arrays.copyOfRange(labels.queryCamids(), from, to), labels.galleryPids(), labels.galleryCamids());
+      System.arraycopy(s.first(), 0, first, from, to - from);
+      System.arraycopy(s.ap(), 0, ap, from, to - from);
+      System.arraycopy(s.inp(), 0, inp, from, to - from);
+      System.arraycopy(s.nanColumn(), 0, nanAt, from, to - from);
+      line.update(to);
+    }
+    return new QueryScores(first, ap, inp, nanAt);
+  }
+
+  /** Queries per block: as many as keep a block within {@link #BLOCK_VALUES} distances, at least one. */
+  static int blockRows(int nq, int ng) {
+    return (int) Math.max(1, Math.min(nq, BLOCK_VALUES / Math.max(1, ng)));
+  }
+
+  private static boolean fits(int nq, int ng) {
+    return (long) nq * ng <= Integer.MAX_VALUE - 8;
+  }
+
+  /** The [nq, ng] result kept whole fits in a Java array; else a message that says what to do. */
+  private static void requireKeepable(int nq, int ng) {
+    if (!fits(nq, ng))
+      throw new IllegalArgumentException("the " + nq + " x " + ng + " distance matrix does not fit in "
+          + "memory as one array; evaluate without keeping it (eval: without --plots), which re-ranks and scores "
+          + "a block of queries at a time");
   }
 
   private static String exactRerankStep(long n, RerankParams rp) {

@@ -106,6 +106,83 @@ public final class KReciprocal {
   }
 
   /**
+   * Re-ranking for galleries whose [nq, ng] result is too large to hold (a million items, say): steps
+   * 1-6 of the class comment are done here, once, and {@link Rows#row} then re-ranks one query's row
+   * of raw distances at a time, so that a caller can compute the raw distances, re-rank and evaluate a
+   * block of queries at a time. Memory: O(N L) for the lists and O(N s) for V and its index, nothing
+   * of size nq x ng. Each row is bit for bit that row of {@link #rerank(FloatMatrix, FloatMatrix,
+   * Metric, RerankParams, Candidates, FloatMatrix, Consumer)} given the same raw distances.
+   *
+   * @param queryRowMax [nq] each query's largest raw distance to the gallery under metric (the raw
+   *     rows' maxima, from a first pass over them); ignored for exact candidates, whose N x N pass
+   *     finds every maximum itself
+   * @param progress the HNSW graph's progress lines (null: silent)
+   */
+  public static Rows rows(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params, Candidates candidates,
+      float[] queryRowMax, Consumer<String> progress) {
+    if (candidates == null) throw new IllegalArgumentException("re-ranking: candidates is null");
+    if (params == null) throw new IllegalArgumentException("re-ranking: params is null");
+    if (metric == null) throw new IllegalArgumentException("re-ranking: metric is null");
+    Checks.pairwiseInputs(q, g);
+    int nq = q.rows(), ng = g.rows();
+    if ((long) nq + ng > Integer.MAX_VALUE - 8)
+      throw new IllegalArgumentException("re-ranking: " + nq + " queries + " + ng + " gallery rows is too many");
+    if (nq == 0 || ng == 0)
+      throw new IllegalArgumentException("re-ranking: " + (nq == 0 ? "no queries" : "the gallery is empty"));
+    ItemDistance distance = ItemDistance.of(q, g, metric);
+    Run run = new Run(nq, ng, distance, params);
+    if (candidates.exact()) {
+      run.distancePass(null);
+    } else {
+      if (queryRowMax == null || queryRowMax.length != nq)
+        throw new IllegalArgumentException("re-ranking: " + (queryRowMax == null ? "no" : queryRowMax.length)
+            + " query row maxima for " + nq + " queries");
+      for (int i = 0; i < nq; i++)
+        if (!Float.isFinite(queryRowMax[i]))
+          throw new IllegalArgumentException("re-ranking: query " + i + "'s largest raw distance is "
+              + queryRowMax[i] + ", expected a finite number");
+      HnswNeighbours.Lists lists = HnswNeighbours.of(q, g, metric, run.listLen, candidates, progress);
+      run.setLists(lists.items(), lists.length(), lists.idx(), lists.dist(), lists.largest(), queryRowMax);
+    }
+    run.prepare();
+    return new Rows(run);
+  }
+
+  /** Re-ranked distances one query row at a time (see {@link #rows}); safe to use from several threads. */
+  public static final class Rows {
+    private final Run run;
+    private final ThreadLocal<float[]> scratch;
+
+    private Rows(Run run) {
+      this.run = run;
+      this.scratch = ThreadLocal.withInitial(() -> new float[run.ng]);
+    }
+
+    public int queries() {
+      return run.nq;
+    }
+
+    public int gallery() {
+      return run.ng;
+    }
+
+    /**
+     * Query i's re-ranked distances to the whole gallery: out[outOff + j] from its raw distance
+     * raw[rawOff + j] to gallery row j (under the metric of {@link #rows}). raw and out may be the
+     * same row (re-ranked in place).
+     */
+    public void row(int i, float[] raw, int rawOff, float[] out, int outOff) {
+      if (i < 0 || i >= run.nq)
+        throw new IllegalArgumentException("re-ranking: query " + i + " outside [0, " + run.nq + ")");
+      if (raw == null || out == null) throw new IllegalArgumentException("re-ranking: null row");
+      if (rawOff < 0 || rawOff > raw.length - run.ng || outOff < 0 || outOff > out.length - run.ng)
+        throw new IllegalArgumentException("re-ranking: a row of " + run.ng + " distances does not fit at offsets "
+            + rawOff + " of " + raw.length + " and " + outOff + " of " + out.length);
+      run.blendRow(i, scratch.get(), raw, rawOff, out, outOff);
+    }
+  }
+
+  /**
    * Re-ranked [nq, ng] distances from neighbour lists made elsewhere (a distributed kNN graph, say):
    * steps 2 onwards of the class comment, with step 1's pass replaced by the lists. Item i's first
    * {@code length} neighbours are {@code idx[i * length ..]}, in ascending (distance, index) order, with
@@ -209,6 +286,10 @@ public final class KReciprocal {
     /** Each item's first listLen neighbours by (D, index) and their original distances. */
     final int[] nbr;
     final float[] nbrOrig;
+    /** After {@link #prepare}: the query rows of V, and the inverted index over its gallery rows. */
+    Sparse[] queryRows;
+    int[] start, invRow;
+    float[] invVal;
 
     Run(int nq, int ng, ItemDistance distance, RerankParams p) {
       this.distance = distance;
@@ -237,38 +318,63 @@ public final class KReciprocal {
 
     FloatMatrix compute(FloatMatrix out) {
       distancePass(out.data());
-      return fromLists(out);
+      prepare();
+      blendAll(out.data());
+      return out;
     }
 
-    /** Steps 2 onwards after step 1 from lists; out holds the raw [nq, ng] distances. */
-    FloatMatrix computeFrom(int items, int length, int[] idx, float[] dist, float[] largest, FloatMatrix out) {
+    /**
+     * Step 1 from lists: item i's list and largest distance; a query's maximum is also raised to
+     * queryMax[i], its largest raw distance to the gallery.
+     */
+    void setLists(int items, int length, int[] idx, float[] dist, float[] largest, float[] queryMax) {
       if (items != n || length != listLen)
         throw new IllegalStateException("neighbour lists of " + items + " x " + length + " for " + n + " x " + listLen);
-      float[] o = out.data();
       IntStream.range(0, n).parallel().forEach(i -> {
-        float max = largest[i];
-        if (i < nq) for (int j = 0; j < ng; j++) max = Math.max(max, o[i * ng + j]);
-        rowMax[i] = max;
+        rowMax[i] = i < nq ? Math.max(largest[i], queryMax[i]) : largest[i];
         for (int p = i * listLen; p < (i + 1) * listLen; p++) {
           nbr[p] = idx[p];
           nbrOrig[p] = original(dist[p], i);
         }
       });
-      return fromLists(out);
     }
 
-    /** Steps 2-7, from the neighbour lists and row maxima. */
-    FloatMatrix fromLists(FloatMatrix out) {
+    /** Each query row's largest raw distance to the gallery, from the [nq, ng] block in out. */
+    float[] rowMaxima(FloatMatrix out) {
+      float[] o = out.data(), max = new float[nq];
+      IntStream.range(0, nq).parallel().forEach(i -> {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < ng; j++) m = Math.max(m, o[i * ng + j]);
+        max[i] = m;
+      });
+      return max;
+    }
+
+    /** Steps 2 onwards after step 1 from lists; out holds the raw [nq, ng] distances. */
+    FloatMatrix computeFrom(int items, int length, int[] idx, float[] dist, float[] largest, FloatMatrix out) {
+      setLists(items, length, idx, dist, largest, rowMaxima(out));
+      prepare();
+      blendAll(out.data());
+      return out;
+    }
+
+    /** Steps 2-6 from the neighbour lists and row maxima: V and the inverted index over its gallery rows. */
+    void prepare() {
       int[][] recip = reciprocalSets(k1 + 1);
       int[][] recipHalf = reciprocalSets(half + 1);
       Sparse[] v = new Sparse[n];
       IntStream.range(0, n).parallel().forEach(i -> v[i] = weights(i, recip, recipHalf));
       Sparse[] vq = k2 > 1 ? queryExpansion(v) : v;
-      jaccard(vq, out.data());
-      return out;
+      invertedIndex(vq);
+      queryRows = Arrays.copyOf(vq, nq);
     }
 
-    /** Step 1: row maxima, neighbour lists, raw query-gallery distances into out. */
+    /** Step 7 for every query row of out, which holds the raw distances and receives the result. */
+    void blendAll(float[] out) {
+      IntStream.range(0, nq).parallel().forEach(i -> blendRow(i, new float[ng], out, i * ng, out, i * ng));
+    }
+
+    /** Step 1: row maxima, neighbour lists, raw query-gallery distances into out (unless null). */
     void distancePass(float[] out) {
       int block = 64;
       IntStream.range(0, (n + block - 1) / block).parallel().forEach(b -> {
@@ -280,7 +386,7 @@ public final class KReciprocal {
             max = Math.max(max, row[j]);
           }
           rowMax[i] = max;
-          if (i < nq) System.arraycopy(row, nq, out, i * ng, ng);
+          if (i < nq && out != null) System.arraycopy(row, nq, out, i * ng, ng);
           topList(row, i); // by D: see the class comment
           for (int p = i * listLen; p < (i + 1) * listLen; p++) nbrOrig[p] = original(nbrOrig[p], i);
         }
@@ -399,9 +505,8 @@ public final class KReciprocal {
       return res;
     }
 
-    /** Steps 6-7: Jaccard distance through an inverted index over the gallery rows of V, then the blend. */
-    void jaccard(Sparse[] v, float[] out) {
-      // Column c of the gallery part of V: entries start[c] .. start[c + 1] of invRow/invVal.
+    /** Step 6's inverted index over the gallery rows of V (column c: entries start[c] .. start[c + 1]). */
+    void invertedIndex(Sparse[] v) {
       int[] start = new int[n + 1];
       for (int j = nq; j < n; j++) for (int c : v[j].cols) start[c + 1]++;
       for (int c = 0; c < n; c++) start[c + 1] += start[c];
@@ -416,20 +521,30 @@ public final class KReciprocal {
           invVal[fill[c]++] = s.vals[t];
         }
       }
-      IntStream.range(0, nq).parallel().forEach(i -> {
-        float[] sMin = new float[ng];
-        Sparse s = v[i];
-        for (int t = 0; t < s.cols.length; t++) {
-          int c = s.cols[t];
-          float vi = s.vals[t];
-          for (int e = start[c]; e < start[c + 1]; e++) sMin[invRow[e]] += Math.min(vi, invVal[e]);
-        }
-        for (int j = 0; j < ng; j++) {
-          float jac = 1f - sMin[j] / (2f - sMin[j]);
-          float orig = original(out[i * ng + j], i);
-          out[i * ng + j] = (1f - lambda) * jac + lambda * orig;
-        }
-      });
+      this.start = start;
+      this.invRow = invRow;
+      this.invVal = invVal;
+    }
+
+    /**
+     * Steps 6-7 for query i: s(i, j) = sum_c min(V(i, c), V(j, c)) through the inverted index into
+     * sMin (all zeros on entry, and again on return), then out[outOff + j] = (1 - lambda) Jaccard +
+     * lambda raw[rawOff + j] / M_i. raw and out may be the same row.
+     */
+    void blendRow(int i, float[] sMin, float[] raw, int rawOff, float[] out, int outOff) {
+      Sparse s = queryRows[i];
+      for (int t = 0; t < s.cols.length; t++) {
+        int c = s.cols[t];
+        float vi = s.vals[t];
+        for (int e = start[c]; e < start[c + 1]; e++) sMin[invRow[e]] += Math.min(vi, invVal[e]);
+      }
+      for (int j = 0; j < ng; j++) {
+        float sm = sMin[j];
+        sMin[j] = 0f;
+        float jac = 1f - sm / (2f - sm);
+        float orig = original(raw[rawOff + j], i);
+        out[outOff + j] = (1f - lambda) * jac + lambda * orig;
+      }
     }
   }
 

@@ -1,0 +1,110 @@
+package org.reid4j.eval;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.reid4j.eval.rerank.Candidates;
+import org.reid4j.eval.rerank.KReciprocal;
+import org.reid4j.kernels.Backend;
+import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.kernels.Kernels;
+import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.QueryLabels;
+import org.reid4j.kernels.QueryScores;
+import org.reid4j.kernels.RerankParams;
+
+/**
+ * Evaluation a block of queries at a time (what lets a million-item HNSW evaluation run without its
+ * [nq, ng] matrix) against the whole matrix: the same per-query scores for every block size, on the
+ * host backends, with junk pids, queries without a match and ties.
+ */
+class RetrievalEvalBlocksTest {
+  private static void assertSameScores(QueryScores want, QueryScores got, String what) {
+    assertArrayEquals(want.first(), got.first(), what);
+    assertArrayEquals(want.ap(), got.ap(), 0, what);
+    assertArrayEquals(want.inp(), got.inp(), 0, what);
+    assertArrayEquals(want.nanColumn(), got.nanColumn(), what);
+  }
+
+  /** The host backends: their distances do not depend on how the queries are split into blocks. */
+  private static List<Kernels> hostBackends() {
+    List<Kernels> l = new ArrayList<>();
+    for (Backend b : new Backend[] {Backend.JAVA, Backend.CPU})
+      if (Kernels.unavailableReason(b) == null) l.add(Kernels.create(b));
+    return l;
+  }
+
+  /** Sides with repeated rows (exact ties) besides the clustered ones of {@link RetrievalEvalNativeTest}. */
+  private static LabelledFeatures side(Random r, String name, int n, int d) {
+    LabelledFeatures s = RetrievalEvalNativeTest.side(r, name, n, d, 9, 3);
+    float[] v = s.features().data();
+    for (int i = 1; i < n; i++) if (r.nextInt(5) == 0) System.arraycopy(v, r.nextInt(i) * d, v, i * d, d);
+    return s;
+  }
+
+  @Test
+  void blocksOfQueriesScoreLikeTheWholeMatrix() {
+    long seed = System.nanoTime();
+    Random r = new Random(seed);
+    int[][] shapes = {{1, 1, 3}, {1, 7, 2}, {5, 1, 4}, {13, 57, 6}, {31, 140, 9}};
+    for (Kernels k : hostBackends()) {
+      for (int[] s : shapes) {
+        LabelledFeatures q = side(r, "query", s[0], s[2]), g = side(r, "gallery", s[1], s[2]);
+        QueryLabels labels = new QueryLabels(q.pids(), q.camids(), g.pids(), g.camids());
+        Metric m = Metric.values()[r.nextInt(Metric.values().length)];
+        int n = s[0] + s[1];
+        RerankParams p = new RerankParams(1 + r.nextInt(12), 1 + r.nextInt(6), r.nextFloat()).clampedTo(n);
+        Candidates c = Candidates.hnsw(2 + r.nextInt(10), 2 + r.nextInt(20));
+        FloatMatrix raw = k.pairwise(q.features(), g.features(), m);
+        QueryScores plain = ReidEvaluator.scoreQueries(raw, q.pids(), q.camids(), g.pids(), g.camids());
+        QueryScores reranked = ReidEvaluator.scoreQueries(
+            KReciprocal.rerank(q.features(), g.features(), m, p, c, raw), q.pids(), q.camids(), g.pids(), g.camids());
+        for (int block : new int[] {1, 2, 3, s[0], s[0] + 5}) {
+          String what = "seed " + seed + " " + k.describe() + " " + java.util.Arrays.toString(s) + " " + m + " " + p + " " + c + " block "
+              + block;
+          assertSameScores(plain, RetrievalEval.scoreInBlocks(k, q.features(), g.features(), m, labels, null,
+              null, block), what);
+          assertSameScores(reranked, RetrievalEval.rerankInBlocks(k, q.features(), g.features(), m, p, c, labels,
+              null, block), what);
+        }
+      }
+    }
+  }
+
+  @Test
+  void hnswEvaluationWithoutTheMatrixEqualsTheOneThatKeepsIt() {
+    Random r = new Random(System.nanoTime());
+    LabelledFeatures q = side(r, "query", 37, 11), g = side(r, "gallery", 211, 11);
+    for (Kernels k : hostBackends()) {
+      RetrievalEval.Options o = new RetrievalEval.Options(Metric.EUCLIDEAN, true, RerankParams.DEFAULT)
+          .withCandidates(Candidates.hnsw(8, 50));
+      List<String> steps = new ArrayList<>();
+      RetrievalEval.Report kept = RetrievalEval.run(k, q, g, o, s -> {}, true);
+      RetrievalEval.Report streamed = RetrievalEval.run(k, q, g, o, steps::add, false);
+      assertNotNull(kept.distance());
+      assertNull(streamed.distance(), "the blocked path keeps no matrix");
+      assertTrue(steps.stream().anyMatch(s -> s.contains("block by block")), steps.toString());
+      assertTrue(streamed.timingsMs().containsKey("rerank+evaluate"), streamed.timingsMs().toString());
+      EvalResult a = kept.result(), b = streamed.result();
+      assertEquals(a.mAP(), b.mAP(), 0);
+      assertEquals(a.mINP(), b.mINP(), 0);
+      assertArrayEquals(a.cmc(), b.cmc(), 0);
+      assertEquals(a.queriesEvaluated(), b.queriesEvaluated());
+      assertEquals(a.queriesSkipped(), b.queriesSkipped());
+    }
+  }
+
+  @Test
+  void aBlockOfQueriesNeverExceedsItsBudget() {
+    assertEquals(1, RetrievalEval.blockRows(10, Integer.MAX_VALUE - 8));
+    assertEquals(10, RetrievalEval.blockRows(10, 100));
+    long rows = RetrievalEval.blockRows(1_000_000, 990_000);
+    assertTrue(rows >= 1 && rows * 990_000 <= RetrievalEval.BLOCK_VALUES, "rows " + rows);
+    assertThrows(IllegalArgumentException.class, () -> RetrievalEval.scoreInBlocks(Kernels.create(Backend.JAVA),
+        new FloatMatrix(1, 1, new float[1]), new FloatMatrix(1, 1, new float[1]), Metric.EUCLIDEAN,
+        new QueryLabels(new int[1], new int[1], new int[1], new int[] {1}), null, null, 0));
+  }
+}
