@@ -318,6 +318,8 @@ public final class RetrievalEval {
       } else {
         progress.accept(String.format("distances %,d x %,d (%s) ...", q.rows(), g.rows(), metric));
         if (!keepDistance) scores = kernels.pairwiseScores(q, g, metric, labels).orElse(null);
+        if (scores == null && !keepDistance && !fits(q.rows(), g.rows()))
+          scores = scoreNativeInBlocks(kernels, q, g, metric, labels, progress, blockRows(q.rows(), g.rows()));
         if (scores == null) dist = kernels.pairwise(q, g, metric);
         t.put(scores != null ? "distance+evaluate" : "distance", ms(t1));
       }
@@ -374,8 +376,7 @@ public final class RetrievalEval {
       KReciprocal.Rows rows, Consumer<String> progress, int block) {
     if (block < 1) throw new IllegalArgumentException("block of " + block + " queries");
     int nq = q.rows(), ng = g.rows();
-    int[] first = new int[nq], nanAt = new int[nq];
-    double[] ap = new double[nq], inp = new double[nq];
+    Joined joined = new Joined(nq);
     ProgressLine line = new ProgressLine(progress, 10, nq, System.nanoTime(),
         rows == null ? "distances and scores" : "re-rank and score", "queries", "queries", 0);
     for (int from = 0; from < nq; from += block) {
@@ -383,15 +384,65 @@ public final class RetrievalEval {
       FloatMatrix raw = kernels.pairwise(q.rowRange(from, to), g, metric);
       float[] d = raw.data();
       if (rows != null) IntStream.range(0, to - from).parallel().forEach(r -> rows.row(base + r, d, r * ng, d, r * ng));
-      QueryScores s = ReidEvaluator.scoreQueries(raw, Arrays.copyOfRange(labels.queryPids(), from, to),
-          Arrays.copyOfRange(labels.queryCamids(), from, to), labels.galleryPids(), labels.galleryCamids());
-      System.arraycopy(s.first(), 0, first, from, to - from);
-      System.arraycopy(s.ap(), 0, ap, from, to - from);
-      System.arraycopy(s.inp(), 0, inp, from, to - from);
-      System.arraycopy(s.nanColumn(), 0, nanAt, from, to - from);
+      joined.put(from, ReidEvaluator.scoreQueries(raw, Arrays.copyOfRange(labels.queryPids(), from, to),
+          Arrays.copyOfRange(labels.queryCamids(), from, to), labels.galleryPids(), labels.galleryCamids()));
       line.update(to);
     }
-    return new QueryScores(first, ap, inp, nanAt);
+    return joined.scores();
+  }
+
+  /**
+   * {@link #scoreInBlocks} without re-ranking for features in native memory: each block of query
+   * rows is copied into a native matrix of its own, scored against g, and freed with its distances.
+   */
+  static QueryScores scoreNativeInBlocks(Kernels kernels, NativeMatrix q, NativeMatrix g, Metric metric,
+      QueryLabels labels, Consumer<String> progress, int block) {
+    if (block < 1) throw new IllegalArgumentException("block of " + block + " queries");
+    int nq = q.rows();
+    Joined joined = new Joined(nq);
+    ProgressLine line = new ProgressLine(progress, 10, nq, System.nanoTime(), "distances and scores", "queries",
+        "queries", 0);
+    float[] row = new float[q.cols()];
+    for (int from = 0; from < nq; from += block) {
+      int to = Math.min(nq, from + block);
+      try (NativeMatrix qb = NativeMatrix.allocate(to - from, q.cols())) {
+        for (int r = from; r < to; r++) {
+          q.row(r, row);
+          qb.setRow(r - from, row);
+        }
+        try (NativeMatrix d = kernels.pairwise(qb, g, metric)) {
+          joined.put(from, ReidEvaluator.scoreQueries(d, Arrays.copyOfRange(labels.queryPids(), from, to),
+              Arrays.copyOfRange(labels.queryCamids(), from, to), labels.galleryPids(), labels.galleryCamids()));
+        }
+      }
+      line.update(to);
+    }
+    return joined.scores();
+  }
+
+  /** Per-query scores of consecutive blocks of queries, joined in query order. */
+  private static final class Joined {
+    final int[] first, nanAt;
+    final double[] ap, inp;
+
+    Joined(int nq) {
+      first = new int[nq];
+      nanAt = new int[nq];
+      ap = new double[nq];
+      inp = new double[nq];
+    }
+
+    void put(int from, QueryScores s) {
+      int n = s.size();
+      System.arraycopy(s.first(), 0, first, from, n);
+      System.arraycopy(s.ap(), 0, ap, from, n);
+      System.arraycopy(s.inp(), 0, inp, from, n);
+      System.arraycopy(s.nanColumn(), 0, nanAt, from, n);
+    }
+
+    QueryScores scores() {
+      return new QueryScores(first, ap, inp, nanAt);
+    }
   }
 
   /** Queries per block: as many as keep a block within {@link #BLOCK_VALUES} distances, at least one. */

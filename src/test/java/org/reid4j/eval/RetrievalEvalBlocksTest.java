@@ -12,6 +12,7 @@ import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.NativeMatrix;
 import org.reid4j.kernels.QueryLabels;
 import org.reid4j.kernels.QueryScores;
 import org.reid4j.kernels.RerankParams;
@@ -69,6 +70,29 @@ class RetrievalEvalBlocksTest {
               null, block), what);
           assertSameScores(reranked, RetrievalEval.rerankInBlocks(k, q.features(), g.features(), m, p, c, labels,
               null, block), what);
+        }
+      }
+    }
+  }
+
+  @Test
+  void blocksOfQueriesInNativeMemoryScoreLikeTheWholeMatrix() {
+    Random r = new Random(System.nanoTime());
+    int[][] shapes = {{1, 1, 2}, {1, 9, 3}, {6, 1, 5}, {17, 83, 7}};
+    for (Kernels k : hostBackends()) {
+      for (int[] s : shapes) {
+        LabelledFeatures q = side(r, "query", s[0], s[2]), g = side(r, "gallery", s[1], s[2]);
+        QueryLabels labels = new QueryLabels(q.pids(), q.camids(), g.pids(), g.camids());
+        Metric m = Metric.values()[r.nextInt(Metric.values().length)];
+        try (NativeMatrix nq = NativeMatrix.of(q.features()); NativeMatrix ng = NativeMatrix.of(g.features());
+            NativeMatrix whole = k.pairwise(nq, ng, m)) {
+          QueryScores want = ReidEvaluator.scoreQueries(whole, q.pids(), q.camids(), g.pids(), g.camids());
+          for (int block : new int[] {1, 2, 5, s[0], s[0] + 3}) {
+            String what = k.describe() + " " + java.util.Arrays.toString(s) + " " + m + " block " + block;
+            assertSameScores(want, RetrievalEval.scoreNativeInBlocks(k, nq, ng, m, labels, null, block), what);
+          }
+          // the blocks read the features without changing them
+          assertArrayEquals(q.features().data(), nq.toHeap().data(), 0f);
         }
       }
     }
