@@ -35,9 +35,9 @@ import org.reid4j.kernels.RerankParams;
  *
  * <p>Cost: time O(N^2 d) for the distance pass (dominant), plus O(N k1^2) for the reciprocal sets,
  * O(N s k2) for query expansion and O(nq * sum_c |column c of V|) for the Jaccard step, s being the
- * mean support of a row of V (a small multiple of k1 in practice). Memory: the [nq, ng] output,
- * O(N L) for the neighbour lists, O(N s) for the sparse V and its inverted index, and one distance
- * row of N floats per worker thread.
+ * mean support of a row of V (a small multiple of k1 in practice). Memory: the [nq, ng] output
+ * (none with {@link #rows}, which re-ranks one query row at a time), O(N L) for the neighbour lists,
+ * O(N s) for the sparse V and its inverted index, and one distance row of N floats per worker thread.
  */
 public final class KReciprocal {
   private KReciprocal() {}
