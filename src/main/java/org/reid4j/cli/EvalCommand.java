@@ -15,6 +15,7 @@ import org.reid4j.eval.RetrievalEval;
 import org.reid4j.eval.post.Fusion;
 import org.reid4j.eval.post.QueryExpansion;
 import org.reid4j.eval.rerank.Candidates;
+import org.reid4j.eval.rerank.ListRecall;
 import org.reid4j.io.AtomicFiles;
 import org.reid4j.io.FeatureDir;
 import org.reid4j.kernels.Backend;
@@ -97,6 +98,12 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Mixin CandidateOptions neighbours = new CandidateOptions();
 
+  @Option(names = "--hnsw-recall", paramLabel = "N", defaultValue = "1000",
+      description = "With --candidates hnsw: compare the lists of N sampled items with their exact nearest (one "
+          + "top-k pass of N rows against all items on the kernels) and report recall@k1 (default ${DEFAULT-VALUE}; "
+          + "0: skip).")
+  int hnswRecall = 1000;
+
   @Option(names = "--dba-k", paramLabel = "K", defaultValue = "0",
       description = "Database-side augmentation: each gallery feature becomes the L2-normalised sum of itself and its K "
           + "nearest gallery features (default ${DEFAULT-VALUE}: off).")
@@ -144,6 +151,7 @@ public final class EvalCommand implements Callable<Integer> {
     if (spec != null) {
       Cli.onlyWith(spec, rerank, "with --rerank", "--k1", "--k2", "--lambda", "--candidates");
       Cli.onlyWith(spec, rerank && neighbours.hnsw(), "with --rerank --candidates hnsw", CandidateOptions.HNSW);
+      Cli.onlyWith(spec, rerank && neighbours.hnsw(), "with --rerank --candidates hnsw", "--hnsw-recall");
       Cli.onlyWith(spec, plots != null, "with --plots DIR", "--plot-queries");
       Cli.onlyWith(spec, checkpoint != null, "with --checkpoint (it says how the model extracts features)", "--flip",
           "--device");
@@ -164,6 +172,7 @@ public final class EvalCommand implements Callable<Integer> {
     RerankParams rp = rerank ? new RerankParams(k1, k2, lambda) : null;
     Candidates cand = neighbours.parse();
     if (dbaK < 0) throw new IllegalArgumentException("--dba-k must be 0 or more, got " + dbaK);
+    if (hnswRecall < 0) throw new IllegalArgumentException("--hnsw-recall must be 0 or more items, got " + hnswRecall);
     QueryExpansion.Params qp;
     try {
       qp = qe == null ? null : new QueryExpansion.Params(QueryExpansion.Kind.parse(qe), qeK, qeTimes, qeAlpha);
@@ -173,7 +182,8 @@ public final class EvalCommand implements Callable<Integer> {
     Fusion.Kind fk = Fusion.Kind.parse(fusion);
     double[] weights = weightsText == null ? null : ExtractCommand.doubles("--weights", weightsText);
     if (weights != null) Fusion.normalizedWeights(weights, dirs.size()); // checked before anything loads
-    RetrievalEval.Options options = new RetrievalEval.Options(m, normalize, rp, dbaK, qp, fk, weights, cand);
+    RetrievalEval.Options options = new RetrievalEval.Options(m, normalize, rp, dbaK, qp, fk, weights, cand,
+        cand.exact() ? 0 : hnswRecall);
     Kernels kernels = Kernels.create(Backend.parse(backend));
     if (dirs.size() > 1) return ensemble(kernels, options);
 
@@ -370,6 +380,17 @@ public final class EvalCommand implements Callable<Integer> {
         "alpha", qeAlpha) : Map.of("kind", qe, "k", qeK, "times", qeTimes));
     out.put("rerank", rerank ? Map.of("k1", k1, "k2", k2, "lambda", lambda) : false);
     if (rerank) out.put("candidates", neighbours.parse().toJson());
+    ListRecall lr = report.listRecall();
+    if (lr != null) {
+      Map<String, Object> rec = new LinkedHashMap<>();
+      rec.put("sampled", lr.sampled());
+      rec.put("k", lr.k());
+      rec.put("recall", lr.recall());
+      rec.put("epsilon_recall", lr.epsilonRecall());
+      rec.put("min_recall", lr.minRecall());
+      rec.put("ms", lr.millis());
+      out.put("candidate_recall", rec);
+    }
     if (ensemble != null) out.putAll(ensemble);
     out.put("timings_ms", timings);
     String text = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out);

@@ -12,6 +12,7 @@ import org.reid4j.eval.post.Fusion;
 import org.reid4j.eval.post.QueryExpansion;
 import org.reid4j.eval.rerank.Candidates;
 import org.reid4j.eval.rerank.KReciprocal;
+import org.reid4j.eval.rerank.ListRecall;
 import org.reid4j.kernels.Checks;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
@@ -50,10 +51,14 @@ public final class RetrievalEval {
    * @param fusion how members are fused (ignored for one member)
    * @param weights members' weights (null = equal; ignored for one member)
    * @param candidates where re-ranking takes its neighbour lists from (null = exact; HNSW needs rerank)
+   * @param recallSample with HNSW candidates for one model: items whose lists are compared with the
+   *     exact ones ({@link ListRecall}; 0 = none)
    */
   public record Options(Metric metric, boolean normalize, RerankParams rerank, int dbaK, QueryExpansion.Params qe,
-      Fusion.Kind fusion, double[] weights, Candidates candidates) {
+      Fusion.Kind fusion, double[] weights, Candidates candidates, int recallSample) {
     public Options {
+      if (recallSample < 0)
+        throw new IllegalArgumentException("the list recall sample must be 0 or more items, got " + recallSample);
       if (metric == null) throw new IllegalArgumentException("metric is null");
       if (candidates == null) candidates = Candidates.EXACT;
       if (!candidates.exact() && rerank == null)
@@ -61,6 +66,11 @@ public final class RetrievalEval {
       if (dbaK < 0) throw new IllegalArgumentException("DBA: k must be 0 or more, got " + dbaK);
       if (fusion == null) fusion = Fusion.Kind.DISTANCE;
       weights = weights == null ? null : weights.clone();
+    }
+
+    public Options(Metric metric, boolean normalize, RerankParams rerank, int dbaK, QueryExpansion.Params qe,
+        Fusion.Kind fusion, double[] weights, Candidates candidates) {
+      this(metric, normalize, rerank, dbaK, qe, fusion, weights, candidates, 0);
     }
 
     public Options(Metric metric, boolean normalize, RerankParams rerank, int dbaK, QueryExpansion.Params qe,
@@ -77,20 +87,25 @@ public final class RetrievalEval {
     }
 
     public Options withDba(int k) {
-      return new Options(metric, normalize, rerank, k, qe, fusion, weights, candidates);
+      return new Options(metric, normalize, rerank, k, qe, fusion, weights, candidates, recallSample);
     }
 
     public Options withQe(QueryExpansion.Params p) {
-      return new Options(metric, normalize, rerank, dbaK, p, fusion, weights, candidates);
+      return new Options(metric, normalize, rerank, dbaK, p, fusion, weights, candidates, recallSample);
     }
 
     public Options withFusion(Fusion.Kind kind, double[] memberWeights) {
-      return new Options(metric, normalize, rerank, dbaK, qe, kind, memberWeights, candidates);
+      return new Options(metric, normalize, rerank, dbaK, qe, kind, memberWeights, candidates, recallSample);
     }
 
     /** Re-ranking's neighbour lists from c (exact or HNSW). */
     public Options withCandidates(Candidates c) {
-      return new Options(metric, normalize, rerank, dbaK, qe, fusion, weights, c);
+      return new Options(metric, normalize, rerank, dbaK, qe, fusion, weights, c, recallSample);
+    }
+
+    /** HNSW lists compared with the exact ones on this many sampled items (0: not measured). */
+    public Options withRecallSample(int items) {
+      return new Options(metric, normalize, rerank, dbaK, qe, fusion, weights, candidates, items);
     }
 
     @Override
@@ -105,9 +120,15 @@ public final class RetrievalEval {
   /**
    * Result, the [nq, ng] distance it was computed from (null when it was scored on the device and
    * not kept: see {@link #run(Kernels, List, Options, Consumer, boolean)}), the backend that ran, and
-   * milliseconds per step (in order).
+   * milliseconds per step (in order); with HNSW candidates and {@link Options#recallSample}, how near
+   * their lists came to the exact ones (else null).
    */
-  public record Report(EvalResult result, FloatMatrix distance, String backend, Map<String, Long> timingsMs) {}
+  public record Report(EvalResult result, FloatMatrix distance, String backend, Map<String, Long> timingsMs,
+      ListRecall listRecall) {
+    public Report(EvalResult result, FloatMatrix distance, String backend, Map<String, Long> timingsMs) {
+      this(result, distance, backend, timingsMs, null);
+    }
+  }
 
   private RetrievalEval() {}
 
@@ -206,6 +227,7 @@ public final class RetrievalEval {
     }
     FloatMatrix dist = null;
     QueryScores scores = null;
+    ListRecall recall = null;
     QueryLabels labels = new QueryLabels(q0.pids(), q0.camids(), g0.pids(), g0.camids());
     boolean scoreOnDevice = !keepDistance && single && options.candidates().exact();
     if (options.rerank() != null) {
@@ -218,19 +240,31 @@ public final class RetrievalEval {
         if (scores == null)
           dist = single ? kernels.rerank(qs.get(0), gs.get(0), metric, rp)
               : KReciprocal.rerank(q0.size(), g0.size(), Fusion.itemDistance(qs, gs, w, fused.scales(), metric), rp);
-      } else if (!keepDistance) {
-        progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): candidates from %s, "
-            + "%,d x %,d query-gallery distances in blocks of queries, re-ranked and scored block by block ...", n,
-            rp.k1(), rp.k2(), rp.lambda(), cand.describe(), q0.size(), g0.size()));
-        scores = rerankInBlocks(kernels, qs.get(0), gs.get(0), metric, rp.clampedTo(n), cand, labels, progress,
-            blockRows(q0.size(), g0.size()));
       } else {
         progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): candidates from %s, "
-            + "%,d x %,d query-gallery distances ...", n, rp.k1(), rp.k2(), rp.lambda(), cand.describe(), q0.size(),
-            g0.size()));
-        requireKeepable(q0.size(), g0.size());
-        FloatMatrix raw = kernels.pairwise(qs.get(0), gs.get(0), metric);
-        dist = KReciprocal.rerank(qs.get(0), gs.get(0), metric, rp.clampedTo(n), cand, raw, progress);
+            + "%,d x %,d query-gallery distances%s ...", n, rp.k1(), rp.k2(), rp.lambda(), cand.describe(), q0.size(),
+            g0.size(), keepDistance ? "" : " in blocks of queries, re-ranked and scored block by block"));
+        FloatMatrix q = qs.get(0), g = gs.get(0);
+        int block = blockRows(q0.size(), g0.size());
+        if (keepDistance) requireKeepable(q0.size(), g0.size());
+        FloatMatrix raw = keepDistance ? kernels.pairwise(q, g, metric) : null;
+        float[] queryMax = raw != null ? rowMaxima(raw) : queryRowMaxima(kernels, q, g, metric, progress, block);
+        KReciprocal.Rows rows = KReciprocal.rows(q, g, metric, rp.clampedTo(n), cand, queryMax, progress);
+        if (options.recallSample() > 0) {
+          progress.accept(String.format("comparing the lists of %,d sampled items with the exact ones ...",
+              Math.min(n, options.recallSample())));
+          recall = ListRecall.measure(kernels, q, g, metric, rows,
+              ListRecall.sample((int) n, options.recallSample(), ListRecall.SEED));
+          progress.accept("candidate lists: " + recall.describe());
+        }
+        if (raw != null) {
+          float[] d = raw.data();
+          int ng = g0.size();
+          IntStream.range(0, q0.size()).parallel().forEach(i -> rows.row(i, d, i * ng, d, i * ng));
+          dist = raw;
+        } else {
+          scores = scoreInBlocks(kernels, q, g, metric, labels, rows, progress, block);
+        }
       }
       t.put(scores != null ? "rerank+evaluate" : "rerank", ms(t1));
     } else {
@@ -251,7 +285,7 @@ public final class RetrievalEval {
       r = ReidEvaluator.evaluate(dist, q0.pids(), q0.camids(), g0.pids(), g0.camids());
       t.put("evaluate", ms(t2));
     }
-    return new Report(r, dist, kernels.describe(), t);
+    return new Report(r, dist, kernels.describe(), t, recall);
   }
 
   /**
@@ -341,14 +375,16 @@ public final class RetrievalEval {
 
   /**
    * HNSW re-ranking and evaluation without the [nq, ng] matrix, for galleries where it would not fit
-   * (a million items): pass 1 computes the raw distances a block of queries at a time and keeps each
-   * query's largest; {@link KReciprocal#rows} builds the lists and V; pass 2 computes each block's
-   * raw distances again, re-ranks its rows in place and scores them. The raw distances are computed
-   * twice (nq ng d each time, on the kernels) to hold one block instead of all of them. The scores
-   * equal those of the dense path on the same raw distances.
+   * (a million items) is three steps: {@link #queryRowMaxima} computes the raw distances a block of
+   * queries at a time and keeps each query's largest; {@link KReciprocal#rows} builds the lists and
+   * V; {@link #scoreInBlocks} computes each block's raw distances again, re-ranks its rows in place
+   * and scores them. The raw distances are computed twice (nq ng d each time, on the kernels) to hold
+   * one block instead of all of them. The scores equal those of the dense path on the same raw
+   * distances.
    */
-  static QueryScores rerankInBlocks(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric, RerankParams rp,
-      Candidates cand, QueryLabels labels, Consumer<String> progress, int block) {
+  /** Each query's largest raw distance to the gallery, the distances computed a block of queries at a time. */
+  static float[] queryRowMaxima(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric,
+      Consumer<String> progress, int block) {
     int nq = q.rows(), ng = g.rows();
     float[] queryMax = new float[nq];
     ProgressLine line = new ProgressLine(progress, 10, nq, System.nanoTime(), "raw distances (row maxima)",
@@ -356,15 +392,25 @@ public final class RetrievalEval {
     for (int from = 0; from < nq; from += block) {
       int to = Math.min(nq, from + block), base = from;
       float[] raw = kernels.pairwise(q.rowRange(from, to), g, metric).data();
-      IntStream.range(0, to - from).parallel().forEach(r -> {
-        float m = Float.NEGATIVE_INFINITY;
-        for (int j = r * ng; j < (r + 1) * ng; j++) m = Math.max(m, raw[j]);
-        queryMax[base + r] = m; // never NaN: the features were checked finite
-      });
+      IntStream.range(0, to - from).parallel().forEach(r -> queryMax[base + r] = max(raw, r * ng, ng));
       line.update(to);
     }
-    return scoreInBlocks(kernels, q, g, metric, labels, KReciprocal.rows(q, g, metric, rp, cand, queryMax, progress),
-        progress, block);
+    return queryMax;
+  }
+
+  /** Each row's largest value. */
+  private static float[] rowMaxima(FloatMatrix m) {
+    float[] out = new float[m.rows()], d = m.data();
+    int cols = m.cols();
+    IntStream.range(0, m.rows()).parallel().forEach(r -> out[r] = max(d, r * cols, cols));
+    return out;
+  }
+
+  /** The largest of a[from .. from + n) (never NaN here: the features were checked finite). */
+  private static float max(float[] a, int from, int n) {
+    float m = Float.NEGATIVE_INFINITY;
+    for (int j = from; j < from + n; j++) m = Math.max(m, a[j]);
+    return m;
   }
 
   /**

@@ -56,6 +56,23 @@ class EvalCommandHnswTest {
     assertEquals(exact.get("cmc"), hnsw.get("cmc"));
     // the default beam (200) on these few hundred items: close to exact, not necessarily equal
     assertEquals(exact.get("mAP").asDouble(), usual.get("mAP").asDouble(), 0.01);
+    // the lists' recall against the exact ones, on every item here (fewer than 1,000): 1 when exhaustive
+    assertNull(exact.get("candidate_recall"), "exact candidates are not measured");
+    JsonNode rec = split.get("candidate_recall");
+    int items = 40 * 2 + 40 * 3 * 2 + 30 + 10; // synth: 2 queries per id, ids x cams x per-cam + distractors + junk
+    assertEquals(items, rec.get("sampled").asInt(), rec.toString());
+    assertEquals(10, rec.get("k").asInt());
+    assertEquals(1.0, rec.get("recall").asDouble(), 0.0);
+    assertEquals(1.0, rec.get("min_recall").asDouble(), 0.0);
+    // a narrow beam misses some of them, and the JSON says so
+    JsonNode narrow = eval(dir, "narrow.json", "--candidates", "hnsw", "--hnsw-m", "2", "--hnsw-ef", "1",
+        "--hnsw-recall", "50");
+    JsonNode nr = narrow.get("candidate_recall");
+    assertEquals(50, nr.get("sampled").asInt());
+    assertTrue(nr.get("recall").asDouble() < 1.0, nr.toString());
+    assertTrue(nr.get("epsilon_recall").asDouble() >= nr.get("recall").asDouble(), nr.toString());
+    assertTrue(nr.get("min_recall").asDouble() <= nr.get("recall").asDouble(), nr.toString());
+    assertNull(eval(dir, "none.json", "--candidates", "hnsw", "--hnsw-recall", "0").get("candidate_recall"));
   }
 
   @Test
@@ -77,6 +94,10 @@ class EvalCommandHnswTest {
         "--rerank", "--hnsw-ef-search", "50");
     ServeCommandTest.refused("--candidates: unknown candidates 'ivf': expected exact or hnsw", "eval", "--dir", dir,
         "--rerank", "--candidates", "ivf");
+    ServeCommandTest.refused("--hnsw-recall applies only with --rerank --candidates hnsw", "eval", "--dir", dir,
+        "--rerank", "--hnsw-recall", "10");
+    ServeCommandTest.refused("--hnsw-recall must be 0 or more items, got -1", "eval", "--dir", dir, "--rerank",
+        "--candidates", "hnsw", "--hnsw-recall", "-1");
     ServeCommandTest.refused("HNSW candidates need one feature vector per item", "eval", "--dir", dir, "--dir", dir,
         "--rerank", "--candidates", "hnsw");
   }

@@ -68,7 +68,9 @@ class RetrievalEvalBlocksTest {
               + block;
           assertSameScores(plain, RetrievalEval.scoreInBlocks(k, q.features(), g.features(), m, labels, null,
               null, block), what);
-          assertSameScores(reranked, RetrievalEval.rerankInBlocks(k, q.features(), g.features(), m, p, c, labels,
+          float[] queryMax = RetrievalEval.queryRowMaxima(k, q.features(), g.features(), m, null, block);
+          KReciprocal.Rows rows = KReciprocal.rows(q.features(), g.features(), m, p, c, queryMax, null);
+          assertSameScores(reranked, RetrievalEval.scoreInBlocks(k, q.features(), g.features(), m, labels, rows,
               null, block), what);
         }
       }

@@ -166,6 +166,28 @@ public final class KReciprocal {
       return run.ng;
     }
 
+    /** k1 of the re-ranking parameters. */
+    public int k1() {
+      return run.k1;
+    }
+
+    /**
+     * Item i's neighbour list as re-ranking used it (L = {@link KReciprocal#listLength} items by
+     * ascending (distance, index), i itself usually first); item i &lt; nq is query i, else gallery row
+     * i - nq.
+     */
+    public int[] neighbours(int i) {
+      if (i < 0 || i >= run.n) throw new IllegalArgumentException("re-ranking: item " + i + " outside [0, " + run.n + ")");
+      return Arrays.copyOfRange(run.nbr, i * run.listLen, (i + 1) * run.listLen);
+    }
+
+    /** The distance between items i and j under the metric, as the lists were scored. */
+    public float distance(int i, int j) {
+      if (i < 0 || i >= run.n || j < 0 || j >= run.n)
+        throw new IllegalArgumentException("re-ranking: items " + i + ", " + j + " outside [0, " + run.n + ")");
+      return run.dist(i, j);
+    }
+
     /**
      * Query i's re-ranked distances to the whole gallery: out[outOff + j] from its raw distance
      * raw[rawOff + j] to gallery row j (under the metric of {@link #rows}). raw and out may be the
