@@ -45,6 +45,8 @@ public final class SynthCommand implements Callable<Integer> {
   @Option(names = "--dim", paramLabel = "D", defaultValue = "128", description = "Feature case: feature dimension (default ${DEFAULT-VALUE}).") int dim;
   @Option(names = "--distractors", paramLabel = "N", description = "Gallery rows/images with pid 0 (default: 200; images: the test identities).") Integer distractors;
   @Option(names = "--junk", paramLabel = "N", description = "Gallery rows/images with pid -1 (default: 50; images: a quarter of the test identities).") Integer junk;
+  @Option(names = "--queries", paramLabel = "N", description = "Feature case: at most N queries (camera 1's "
+      + "identities first, then camera 2's, ...; default: identities x half the cameras, rounded up).") Integer queries;
   @Option(names = "--noise", paramLabel = "SCALE", defaultValue = "1.5", description = "Feature case: per-image noise scale (default ${DEFAULT-VALUE}).") float noise;
   @Option(names = "--seed", paramLabel = "SEED", defaultValue = "0", description = "Random seed (default ${DEFAULT-VALUE}).") long seed;
 
@@ -54,12 +56,14 @@ public final class SynthCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (target.marketImages != null) return images();
     refuse("--out", "--test-ids", "--width", "--height");
+    if (queries != null && queries < 1) throw new IllegalArgumentException("--queries must be 1 or more, got " + queries);
     if (preset != null)
       Cli.onlyWith(spec, false, "without --preset (a preset fixes the whole case; drop --preset to choose each size)",
-          "--ids", "--cams", "--per-cam", "--dim", "--distractors", "--junk", "--noise");
+          "--ids", "--cams", "--per-cam", "--dim", "--distractors", "--junk", "--noise", "--queries");
     SyntheticReid.Spec s;
     int d = distractors == null ? 200 : distractors, j = junk == null ? 50 : junk;
-    if (preset == null) s = new SyntheticReid.Spec(ids, cams, perCam, dim, d, j, noise, 0.3f, 0, 0, seed);
+    if (preset == null)
+      s = new SyntheticReid.Spec(ids, cams, perCam, dim, d, j, noise, 0.3f, queries == null ? 0 : queries, 0, seed);
     else if (preset.equals("market")) s = SyntheticReid.Spec.market(seed);
     else if (preset.equals("small")) s = SyntheticReid.Spec.small(seed);
     else throw new IllegalArgumentException("unknown --preset '" + preset + "': expected small or market");
@@ -71,7 +75,7 @@ public final class SynthCommand implements Callable<Integer> {
   }
 
   private int images() throws Exception {
-    refuse("--market-images", "--preset", "--dim", "--noise");
+    refuse("--market-images", "--preset", "--dim", "--noise", "--queries");
     int t = testIds == null ? ids : testIds;
     SyntheticImages.Spec s = new SyntheticImages.Spec(ids, t, cams, perCam, width, height,
         distractors == null ? t : distractors, junk == null ? t / 4 : junk, seed);

@@ -240,6 +240,38 @@ class EvalCommandTest {
    * change nothing but time and memory.
    */
   @Test
+  void synthQueriesCapsTheQueriesCameraByCamera() throws Exception {
+    Path all = tmp.resolve("q-all"), some = tmp.resolve("q-some");
+    String[] base = {"--ids", "7", "--cams", "3", "--dim", "5", "--distractors", "4", "--junk", "2", "--seed", "3"};
+    assertEquals(0, cli(concat(new String[] {"synth", "--out", all.toString()}, base)).code());
+    Run r = cli(concat(new String[] {"synth", "--out", some.toString(), "--queries", "9"}, base));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("9 queries"), r.out());
+    org.reid4j.eval.LabelledFeatures qa = FeatureDir.readQuery(all), qs = FeatureDir.readQuery(some);
+    assertEquals(7 * 2, qa.size(), "default: identities x ceil(cameras / 2)");
+    assertEquals(9, qs.size());
+    // camera 1's seven identities, then camera 2's first two; the gallery does not change
+    int[] camids = qs.camids(), pids = qs.pids();
+    for (int i = 0; i < 9; i++) {
+      assertEquals(i < 7 ? 1 : 2, camids[i], "query " + i);
+      assertEquals(i < 7 ? i + 1 : i - 6, pids[i], "query " + i);
+    }
+    assertEquals(FeatureDir.readGallery(all).size(), FeatureDir.readGallery(some).size());
+    Run bad = cli("synth", "--out", tmp.resolve("q-bad").toString(), "--queries", "0");
+    assertNotEquals(0, bad.code());
+    assertTrue(bad.err().contains("--queries must be 1 or more, got 0"), bad.err());
+    Run preset = cli("synth", "--out", tmp.resolve("q-preset").toString(), "--preset", "small", "--queries", "5");
+    assertNotEquals(0, preset.code());
+    assertTrue(preset.err().contains("--queries applies only without --preset"), preset.err());
+  }
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+
+  @Test
   void featureFilesInNativeMemoryScoreLikeTheHeapPath() throws Exception {
     Path dir = tmp.resolve("native-case");
     Run synth = cli("synth", "--out", dir.toString(), "--ids", "30", "--cams", "3", "--dim", "16", "--distractors", "20",
