@@ -13,15 +13,6 @@ import org.reid4j.kernels.RerankParams;
 
 /** {@link ListRecall} against a plain count over whole sorted rows, on fresh random inputs with ties. */
 class ListRecallTest {
-  private static FloatMatrix random(Random r, int rows, int d, boolean ties) {
-    float[] a = new float[rows * d];
-    for (int i = 0; i < rows; i++) {
-      if (ties && i > 0 && r.nextInt(3) == 0) System.arraycopy(a, r.nextInt(i) * d, a, i * d, d);
-      else for (int k = 0; k < d; k++) a[i * d + k] = ties ? r.nextInt(3) - 1 : (float) r.nextGaussian();
-    }
-    return new FloatMatrix(rows, d, a);
-  }
-
   /** The definition, plainly: sort each sampled item's whole row, take its k nearest others, count. */
   private static double[] reference(FloatMatrix q, FloatMatrix g, Metric metric, KReciprocal.Rows rows, int[] items) {
     KReciprocal.ItemDistance d = KReciprocal.ItemDistance.of(q, g, metric);
@@ -65,7 +56,7 @@ class ListRecallTest {
     boolean sawMiss = false;
     for (int[] s : shapes) {
       for (boolean ties : new boolean[] {false, true}) {
-        FloatMatrix q = random(r, s[0], s[2], ties), g = random(r, s[1], s[2], ties);
+        FloatMatrix q = RerankRowsTest.random(r, s[0], s[2], ties), g = RerankRowsTest.random(r, s[1], s[2], ties);
         int n = s[0] + s[1];
         if (s[0] == 0 || s[1] == 0) continue; // rows() needs both sides: covered by badInputs
         Metric metric = ties ? Metric.SQEUCLIDEAN : Metric.values()[r.nextInt(3)];
@@ -98,7 +89,7 @@ class ListRecallTest {
   @Test
   void exhaustiveListsHaveRecallOne() {
     Random r = new Random(System.nanoTime());
-    FloatMatrix q = random(r, 23, 7, false), g = random(r, 151, 7, false);
+    FloatMatrix q = RerankRowsTest.random(r, 23, 7, false), g = RerankRowsTest.random(r, 151, 7, false);
     float[] max = new float[23];
     KReciprocal.ItemDistance d = KReciprocal.ItemDistance.of(q, g, Metric.EUCLIDEAN);
     for (int i = 0; i < 23; i++) for (int j = 0; j < 151; j++) max[i] = Math.max(max[i], d.between(i, 23 + j));
@@ -126,7 +117,7 @@ class ListRecallTest {
   @Test
   void badInputsAreRefused() {
     Random r = new Random(2);
-    FloatMatrix q = random(r, 3, 4, false), g = random(r, 8, 4, false);
+    FloatMatrix q = RerankRowsTest.random(r, 3, 4, false), g = RerankRowsTest.random(r, 8, 4, false);
     float[] max = {9, 9, 9};
     KReciprocal.Rows rows = KReciprocal.rows(q, g, Metric.EUCLIDEAN, RerankParams.DEFAULT, Candidates.hnsw(4, 5), max,
         null);
@@ -137,7 +128,7 @@ class ListRecallTest {
         () -> ListRecall.measure(k, q, g, Metric.EUCLIDEAN, rows, new int[] {11})).getMessage()
         .contains("item 11 outside [0, 11)"));
     assertTrue(assertThrows(IllegalArgumentException.class,
-        () -> ListRecall.measure(k, q, random(r, 7, 4, false), Metric.EUCLIDEAN, rows, new int[] {0})).getMessage()
+        () -> ListRecall.measure(k, q, RerankRowsTest.random(r, 7, 4, false), Metric.EUCLIDEAN, rows, new int[] {0})).getMessage()
         .contains("the lists are of 3 + 8 items, the features of 3 + 7"));
     assertThrows(IllegalArgumentException.class, () -> ListRecall.measure(k, q, g, null, rows, new int[] {0}));
     assertThrows(IllegalArgumentException.class, () -> rows.neighbours(11));

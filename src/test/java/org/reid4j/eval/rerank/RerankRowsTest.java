@@ -15,7 +15,8 @@ import org.reid4j.kernels.RerankParams;
  * on fresh random inputs of awkward shapes with ties.
  */
 class RerankRowsTest {
-  private static FloatMatrix random(Random r, int rows, int d, boolean ties) {
+  /** Gaussian rows, or (ties) rows of small integers with some rows repeated: exact ties and zero distances. */
+  static FloatMatrix random(Random r, int rows, int d, boolean ties) {
     float[] a = new float[rows * d];
     for (int i = 0; i < rows; i++) {
       if (ties && i > 0 && r.nextInt(3) == 0) System.arraycopy(a, r.nextInt(i) * d, a, i * d, d);
