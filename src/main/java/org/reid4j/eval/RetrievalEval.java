@@ -248,7 +248,7 @@ public final class RetrievalEval {
         int block = blockRows(q0.size(), g0.size());
         if (keepDistance) requireKeepable(q0.size(), g0.size());
         FloatMatrix raw = keepDistance ? kernels.pairwise(q, g, metric) : null;
-        float[] queryMax = raw != null ? rowMaxima(raw) : queryRowMaxima(kernels, q, g, metric, progress, block);
+        float[] queryMax = raw != null ? raw.rowMaxima() : queryRowMaxima(kernels, q, g, metric, progress, block);
         KReciprocal.Rows rows = KReciprocal.rows(q, g, metric, rp.clampedTo(n), cand, queryMax, progress);
         if (options.recallSample() > 0) {
           progress.accept(String.format("comparing the lists of %,d sampled items with the exact ones ...",
@@ -381,36 +381,23 @@ public final class RetrievalEval {
    * and scores them. The raw distances are computed twice (nq ng d each time, on the kernels) to hold
    * one block instead of all of them. The scores equal those of the dense path on the same raw
    * distances.
+   *
+   * <p>This is the first step: each query's largest raw distance to the gallery, the distances
+   * computed a block of queries at a time.
    */
-  /** Each query's largest raw distance to the gallery, the distances computed a block of queries at a time. */
   static float[] queryRowMaxima(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric,
       Consumer<String> progress, int block) {
-    int nq = q.rows(), ng = g.rows();
+    int nq = q.rows();
     float[] queryMax = new float[nq];
     ProgressLine line = new ProgressLine(progress, 10, nq, System.nanoTime(), "raw distances (row maxima)",
         "queries", "queries", 0);
     for (int from = 0; from < nq; from += block) {
-      int to = Math.min(nq, from + block), base = from;
-      float[] raw = kernels.pairwise(q.rowRange(from, to), g, metric).data();
-      IntStream.range(0, to - from).parallel().forEach(r -> queryMax[base + r] = max(raw, r * ng, ng));
+      int to = Math.min(nq, from + block);
+      float[] blockMax = kernels.pairwise(q.rowRange(from, to), g, metric).rowMaxima();
+      System.arraycopy(blockMax, 0, queryMax, from, to - from);
       line.update(to);
     }
     return queryMax;
-  }
-
-  /** Each row's largest value. */
-  private static float[] rowMaxima(FloatMatrix m) {
-    float[] out = new float[m.rows()], d = m.data();
-    int cols = m.cols();
-    IntStream.range(0, m.rows()).parallel().forEach(r -> out[r] = max(d, r * cols, cols));
-    return out;
-  }
-
-  /** The largest of a[from .. from + n) (never NaN here: the features were checked finite). */
-  private static float max(float[] a, int from, int n) {
-    float m = Float.NEGATIVE_INFINITY;
-    for (int j = from; j < from + n; j++) m = Math.max(m, a[j]);
-    return m;
   }
 
   /**

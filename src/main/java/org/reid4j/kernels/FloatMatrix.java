@@ -54,6 +54,17 @@ public record FloatMatrix(int rows, int cols, float[] data) {
     return Arrays.copyOfRange(data, r * cols, (r + 1) * cols);
   }
 
+  /** Each row's largest value (negative infinity for a row of no columns; NaN if the row has one), rows in parallel. */
+  public float[] rowMaxima() {
+    float[] out = new float[rows];
+    java.util.stream.IntStream.range(0, rows).parallel().forEach(r -> {
+      float m = Float.NEGATIVE_INFINITY;
+      for (int j = r * cols; j < (r + 1) * cols; j++) m = Math.max(m, data[j]);
+      out[r] = m;
+    });
+    return out;
+  }
+
   /** The rows [from, to) as a new matrix (copied). */
   public FloatMatrix rowRange(int from, int to) {
     return new FloatMatrix(to - from, cols, Arrays.copyOfRange(data, from * cols, to * cols));

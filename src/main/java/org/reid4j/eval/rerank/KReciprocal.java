@@ -361,20 +361,9 @@ public final class KReciprocal {
       });
     }
 
-    /** Each query row's largest raw distance to the gallery, from the [nq, ng] block in out. */
-    float[] rowMaxima(FloatMatrix out) {
-      float[] o = out.data(), max = new float[nq];
-      IntStream.range(0, nq).parallel().forEach(i -> {
-        float m = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < ng; j++) m = Math.max(m, o[i * ng + j]);
-        max[i] = m;
-      });
-      return max;
-    }
-
     /** Steps 2 onwards after step 1 from lists; out holds the raw [nq, ng] distances. */
     FloatMatrix computeFrom(int items, int length, int[] idx, float[] dist, float[] largest, FloatMatrix out) {
-      setLists(items, length, idx, dist, largest, rowMaxima(out));
+      setLists(items, length, idx, dist, largest, out.rowMaxima());
       prepare();
       blendAll(out.data());
       return out;
