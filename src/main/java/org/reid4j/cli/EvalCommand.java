@@ -15,7 +15,6 @@ import org.reid4j.eval.RetrievalEval;
 import org.reid4j.eval.post.Fusion;
 import org.reid4j.eval.post.QueryExpansion;
 import org.reid4j.eval.rerank.Candidates;
-import org.reid4j.eval.rerank.ListRecall;
 import org.reid4j.io.AtomicFiles;
 import org.reid4j.io.FeatureDir;
 import org.reid4j.kernels.Backend;
@@ -380,17 +379,7 @@ public final class EvalCommand implements Callable<Integer> {
         "alpha", qeAlpha) : Map.of("kind", qe, "k", qeK, "times", qeTimes));
     out.put("rerank", rerank ? Map.of("k1", k1, "k2", k2, "lambda", lambda) : false);
     if (rerank) out.put("candidates", neighbours.parse().toJson());
-    ListRecall lr = report.listRecall();
-    if (lr != null) {
-      Map<String, Object> rec = new LinkedHashMap<>();
-      rec.put("sampled", lr.sampled());
-      rec.put("k", lr.k());
-      rec.put("recall", lr.recall());
-      rec.put("epsilon_recall", lr.epsilonRecall());
-      rec.put("min_recall", lr.minRecall());
-      rec.put("ms", lr.millis());
-      out.put("candidate_recall", rec);
-    }
+    if (report.listRecall() != null) out.put("candidate_recall", report.listRecall().toJson());
     if (ensemble != null) out.putAll(ensemble);
     out.put("timings_ms", timings);
     String text = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out);

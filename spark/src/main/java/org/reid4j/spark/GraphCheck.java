@@ -1,7 +1,6 @@
 package org.reid4j.spark;
 
 import java.util.Arrays;
-import java.util.Random;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
@@ -59,18 +58,5 @@ public final class GraphCheck {
     }
     return new Report(picked.length, len, recallSum / picked.length, minRecall, maxErr, maxMaxErr,
         (System.nanoTime() - t0) / 1e9);
-  }
-
-  /** k distinct items of [0, n) in ascending order, chosen at random (all of them when k = n). */
-  static int[] pick(int n, int k, long seed) {
-    if (k >= n) {
-      int[] all = new int[n];
-      Arrays.setAll(all, i -> i);
-      return all;
-    }
-    Random r = new Random(seed);
-    java.util.BitSet chosen = new java.util.BitSet(n);
-    while (chosen.cardinality() < k) chosen.set(r.nextInt(n));
-    return chosen.stream().toArray();
   }
 }

@@ -16,6 +16,7 @@ import org.apache.spark.sql.SparkSession;
 import org.reid4j.eval.EvalResult;
 import org.reid4j.eval.LabelledFeatures;
 import org.reid4j.eval.rerank.KReciprocal;
+import org.reid4j.eval.rerank.ListRecall;
 import org.reid4j.io.AtomicFiles;
 import org.reid4j.io.FeatureDir;
 import org.reid4j.kernels.Backend;
@@ -398,7 +399,7 @@ public final class Main implements Callable<Integer> {
         LabelledFeatures[] qg = sides.forGraph(spark, meta, graph);
         FloatMatrix items = concat(qg[0].features(), qg[1].features());
         int span = meta.lastItem() - meta.firstItem();
-        int[] picked = GraphCheck.pick(span, Math.min(sample, span), seed);
+        int[] picked = ListRecall.sample(span, sample, seed); // all when sample >= span
         for (int k = 0; k < picked.length; k++) picked[k] += meta.firstItem();
         KnnGraph.Lists lists = GraphStore.readItems(spark, graph, picked);
         GraphCheck.Report r = GraphCheck.check(items, lists, meta.metricValue(), kernels, picked);

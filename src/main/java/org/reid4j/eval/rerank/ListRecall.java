@@ -2,6 +2,8 @@ package org.reid4j.eval.rerank;
 
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Random;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
@@ -108,6 +110,18 @@ public record ListRecall(int sampled, int k, double recall, double epsilonRecall
     BitSet chosen = new BitSet(n);
     while (chosen.cardinality() < count) chosen.set(r.nextInt(n));
     return chosen.stream().toArray();
+  }
+
+  /** As JSON (eval's {@code candidate_recall}): sampled, k, recall, epsilon_recall, min_recall, ms. */
+  public Map<String, Object> toJson() {
+    Map<String, Object> o = new LinkedHashMap<>();
+    o.put("sampled", sampled);
+    o.put("k", k);
+    o.put("recall", recall);
+    o.put("epsilon_recall", epsilonRecall);
+    o.put("min_recall", minRecall);
+    o.put("ms", millis);
+    return o;
   }
 
   /** "recall@20 0.9634 on 1,000 sampled items (within 1% of the 20th distance 0.9990; worst item 0.80)". */
