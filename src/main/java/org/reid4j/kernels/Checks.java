@@ -51,14 +51,18 @@ public final class Checks {
 
   /**
    * {@link #requireUsable(FloatMatrix, String)} for a native matrix: the same checks and message,
-   * rows in parallel (the first bad row in row order is the one reported).
+   * rows in parallel (the first bad row in row order is the one reported). A matrix that passed is
+   * not scanned again until a writable view of it is handed out (see {@link NativeMatrix}).
    */
   public static void requireUsable(NativeMatrix m, String what) {
+    if (m.knownUsable()) return;
     scan(m, what, true);
+    m.markUsable();
   }
 
   /** {@link #requireFinite(FloatMatrix, String)} for a native matrix: the same message. */
   public static void requireFinite(NativeMatrix m, String what) {
+    if (m.knownUsable()) return; // usable implies finite
     scan(m, what, false);
   }
 

@@ -13,11 +13,19 @@ import org.bytedeco.javacpp.FloatPointer;
  *
  * <p>Owned memory: free it with {@link #close()} (try-with-resources); any use after close throws.
  * Not thread-safe for writes; concurrent reads are fine.
+ *
+ * <p>The kernels' input check ({@link Checks#requireUsable(NativeMatrix, String)}: every value finite,
+ * every row's squared norm too) scans the whole matrix; a matrix that passed it remembers so until a
+ * writable view is handed out ({@link #values}, {@link #bytes}, {@link #setRow}), so that a gallery
+ * scored against many blocks of queries is scanned once, not once per block.
  */
 public final class NativeMatrix implements AutoCloseable {
   private final int rows;
   private final int cols;
   private FloatPointer data;
+  // Writable views handed out so far, and their count when the input check last passed (-1: never).
+  private long writes;
+  private long usableAt = -1;
 
   private NativeMatrix(int rows, int cols, FloatPointer data) {
     this.rows = rows;
@@ -67,32 +75,48 @@ public final class NativeMatrix implements AutoCloseable {
     return (long) rows * cols;
   }
 
-  /** The values (for the native kernels of this package; never retain it past close). */
+  /** Whether the input check passed and no writable view was handed out since. */
+  boolean knownUsable() {
+    return usableAt == writes;
+  }
+
+  /** Records that the input check passed on the values as they are now. */
+  void markUsable() {
+    usableAt = writes;
+  }
+
+  /**
+   * The values (for the native kernels of this package: they read inputs and write only matrices
+   * they allocated for their result; never retain it past close).
+   */
   FloatPointer pointer() {
     return live();
   }
 
   /**
    * Values [from, from + n) in row-major order as a buffer over the native memory (a view, no copy:
-   * writes go to the matrix).
+   * writes go to the matrix); the buffer's index 0 is value {@code from}.
    */
   public FloatBuffer values(long from, int n) {
     if (from < 0 || n < 0 || from + n > size())
       throw new IndexOutOfBoundsException("values " + from + " .. " + (from + n) + " of " + size());
     if (n == 0) return FloatBuffer.allocate(0);
-    return at(from).limit(from + n).asBuffer();
+    writes++;
+    return span(from, n).asBuffer();
   }
 
   /**
    * Values [from, from + n) as bytes (native byte order) over the native memory: a file channel can
-   * read float32 data straight into the matrix. n * 4 must be < 2^31.
+   * read float32 data straight into the matrix. The buffer's byte 0 is value {@code from}'s first;
+   * n * 4 must be < 2^31.
    */
   public java.nio.ByteBuffer bytes(long from, int n) {
     if (from < 0 || n < 0 || from + n > size())
       throw new IndexOutOfBoundsException("values " + from + " .. " + (from + n) + " of " + size());
     if ((long) n * Float.BYTES > Integer.MAX_VALUE) throw new IllegalArgumentException(n + " values are too many bytes");
     if (n == 0) return java.nio.ByteBuffer.allocate(0);
-    return at(from).limit(from + n).asByteBuffer().order(java.nio.ByteOrder.nativeOrder());
+    writes++;
+    return span(from, n).asByteBuffer().order(java.nio.ByteOrder.nativeOrder());
   }
 
   /** Row r's values into dst[0 .. cols). */
@@ -106,6 +130,7 @@ public final class NativeMatrix implements AutoCloseable {
   public void setRow(int r, float[] src) {
     if (r < 0 || r >= rows) throw new IndexOutOfBoundsException("row " + r + " of " + rows);
     if (src.length < cols) throw new IllegalArgumentException("row of " + src.length + " for " + cols + " columns");
+    writes++;
     at((long) r * cols).put(src, 0, cols);
   }
 
@@ -129,6 +154,14 @@ public final class NativeMatrix implements AutoCloseable {
    */
   private FloatPointer at(long offset) {
     return new FloatPointer(live()).position(offset);
+  }
+
+  /**
+   * Values [from, from + n) as a pointer of their own (its value 0 is value {@code from}), so that the
+   * buffers over it count from 0 and fit in an int however far into a large matrix they start.
+   */
+  private FloatPointer span(long from, int n) {
+    return live().getPointer(from).capacity(n).limit(n);
   }
 
   private FloatPointer live() {
