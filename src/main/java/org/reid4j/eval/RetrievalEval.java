@@ -13,6 +13,7 @@ import org.reid4j.eval.post.QueryExpansion;
 import org.reid4j.eval.rerank.Candidates;
 import org.reid4j.eval.rerank.KReciprocal;
 import org.reid4j.eval.rerank.ListRecall;
+import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.Checks;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
@@ -377,7 +378,7 @@ public final class RetrievalEval {
    * HNSW re-ranking and evaluation without the [nq, ng] matrix, for galleries where it would not fit
    * (a million items) is three steps: {@link #queryRowMaxima} computes the raw distances a block of
    * queries at a time and keeps each query's largest; {@link KReciprocal#rows} builds the lists and
-   * V; {@link #scoreInBlocks} computes each block's raw distances again, re-ranks its rows in place
+   * V (or {@link KReciprocal#rowsFromLists}, from lists made elsewhere); {@link #scoreInBlocks} computes each block's raw distances again, re-ranks its rows in place
    * and scores them. The raw distances are computed twice (nq ng d each time, on the kernels) to hold
    * one block instead of all of them. The scores equal those of the dense path on the same raw
    * distances.
@@ -385,17 +386,19 @@ public final class RetrievalEval {
    * <p>This is the first step: each query's largest raw distance to the gallery, the distances
    * computed a block of queries at a time.
    */
-  static float[] queryRowMaxima(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric,
+  public static float[] queryRowMaxima(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric,
       Consumer<String> progress, int block) {
     int nq = q.rows();
     float[] queryMax = new float[nq];
     ProgressLine line = new ProgressLine(progress, 10, nq, System.nanoTime(), "raw distances (row maxima)",
         "queries", "queries", 0);
-    for (int from = 0; from < nq; from += block) {
-      int to = Math.min(nq, from + block);
-      float[] blockMax = kernels.pairwise(q.rowRange(from, to), g, metric).rowMaxima();
-      System.arraycopy(blockMax, 0, queryMax, from, to - from);
-      line.update(to);
+    try (BlockDistances raw = new BlockDistances(kernels, g, metric)) {
+      for (int from = 0; from < nq; from += block) {
+        int to = Math.min(nq, from + block);
+        float[] blockMax = raw.of(q, from, to).rowMaxima();
+        System.arraycopy(blockMax, 0, queryMax, from, to - from);
+        line.update(to);
+      }
     }
     return queryMax;
   }
@@ -405,23 +408,60 @@ public final class RetrievalEval {
    * kernels, re-ranked in place by {@code rows} (unless null), then scored; the blocks' scores
    * joined in query order. Holds one block of distances at a time.
    */
-  static QueryScores scoreInBlocks(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric, QueryLabels labels,
-      KReciprocal.Rows rows, Consumer<String> progress, int block) {
+  public static QueryScores scoreInBlocks(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric,
+      QueryLabels labels, KReciprocal.Rows rows, Consumer<String> progress, int block) {
     if (block < 1) throw new IllegalArgumentException("block of " + block + " queries");
     int nq = q.rows(), ng = g.rows();
     Joined joined = new Joined(nq);
     ProgressLine line = new ProgressLine(progress, 10, nq, System.nanoTime(),
         rows == null ? "distances and scores" : "re-rank and score", "queries", "queries", 0);
-    for (int from = 0; from < nq; from += block) {
-      int to = Math.min(nq, from + block), base = from;
-      FloatMatrix raw = kernels.pairwise(q.rowRange(from, to), g, metric);
-      float[] d = raw.data();
-      if (rows != null) IntStream.range(0, to - from).parallel().forEach(r -> rows.row(base + r, d, r * ng, d, r * ng));
-      joined.put(from, ReidEvaluator.scoreQueries(raw, Arrays.copyOfRange(labels.queryPids(), from, to),
-          Arrays.copyOfRange(labels.queryCamids(), from, to), labels.galleryPids(), labels.galleryCamids()));
-      line.update(to);
+    try (BlockDistances distances = new BlockDistances(kernels, g, metric)) {
+      for (int from = 0; from < nq; from += block) {
+        int to = Math.min(nq, from + block), base = from;
+        FloatMatrix raw = distances.of(q, from, to);
+        float[] d = raw.data();
+        if (rows != null)
+          IntStream.range(0, to - from).parallel().forEach(r -> rows.row(base + r, d, r * ng, d, r * ng));
+        joined.put(from, ReidEvaluator.scoreQueries(raw, Arrays.copyOfRange(labels.queryPids(), from, to),
+            Arrays.copyOfRange(labels.queryCamids(), from, to), labels.galleryPids(), labels.galleryCamids()));
+        line.update(to);
+      }
     }
     return joined.scores();
+  }
+
+  /**
+   * Raw distances of blocks of query rows against one heap gallery. Where the kernels are native the
+   * gallery is copied into native memory once and checked once (then remembered as checked: {@link
+   * NativeMatrix}), so that each block costs its own rows and the kernel, not a copy and a scan of
+   * the whole gallery; the Java kernels read the heap gallery directly. Same distances either way.
+   */
+  static final class BlockDistances implements AutoCloseable {
+    private final Kernels kernels;
+    private final FloatMatrix g;
+    private final Metric metric;
+    private final NativeMatrix gallery;
+
+    BlockDistances(Kernels kernels, FloatMatrix g, Metric metric) {
+      this.kernels = kernels;
+      this.g = g;
+      this.metric = metric;
+      this.gallery = kernels.backend() == Backend.JAVA ? null : NativeMatrix.of(g);
+    }
+
+    /** Distances [to - from, ng] of query rows [from, to). */
+    FloatMatrix of(FloatMatrix q, int from, int to) {
+      if (gallery == null) return kernels.pairwise(q.rowRange(from, to), g, metric);
+      try (NativeMatrix qb = NativeMatrix.of(q.rowRange(from, to)); NativeMatrix d = kernels.pairwise(qb, gallery,
+          metric)) {
+        return d.toHeap();
+      }
+    }
+
+    @Override
+    public void close() {
+      if (gallery != null) gallery.close();
+    }
   }
 
   /**
@@ -479,7 +519,7 @@ public final class RetrievalEval {
   }
 
   /** Queries per block: as many as keep a block within {@link #BLOCK_VALUES} distances, at least one. */
-  static int blockRows(int nq, int ng) {
+  public static int blockRows(int nq, int ng) {
     return (int) Math.max(1, Math.min(nq, BLOCK_VALUES / Math.max(1, ng)));
   }
 
