@@ -345,7 +345,8 @@ public final class Main implements Callable<Integer> {
         LabelledFeatures[] qg = sides.forGraph(spark, meta, graph);
         int n = meta.items();
         KnnGraph.Lists lists = GraphStore.read(spark, graph, KReciprocal.listLength(p, n));
-        GraphRerank.Result r = GraphRerank.run(qg[0], qg[1], lists, meta.metricValue(), p, kernels);
+        GraphRerank.Result r = GraphRerank.run(qg[0], qg[1], lists, meta.metricValue(), p, kernels,
+            System.out::println);
         EvalResult e = r.eval();
         System.out.printf(Locale.ROOT, "re-ranked from %s (%s, k1 %d, k2 %d, lambda %.2f): Rank-1 %.2f%%  mAP %.2f%%  "
             + "mINP %.2f%%  (%d queries)%n", graph, meta.metric().toLowerCase(Locale.ROOT), k1, k2, lambda,

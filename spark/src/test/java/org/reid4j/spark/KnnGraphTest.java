@@ -156,13 +156,22 @@ class KnnGraphTest {
     int blockRows = 17 + r.nextInt(60);
     // Java kernels: the graph is exact, so the re-ranked matrix is the single-machine one bit for bit
     KnnGraph.Lists exact = graph(items, blockRows, Metric.SQEUCLIDEAN, len + r.nextInt(4), Backend.JAVA);
-    GraphRerank.Result fromGraph = GraphRerank.run(q, g, exact, Metric.SQEUCLIDEAN, p, Kernels.create(Backend.JAVA));
+    Kernels java = Kernels.create(Backend.JAVA);
+    GraphRerank.Result fromGraph = GraphRerank.runKeeping(q, g, exact, Metric.SQEUCLIDEAN, p, java);
     FloatMatrix single = KReciprocal.rerank(q.features(), g.features(), Metric.SQEUCLIDEAN, p);
     assertArrayEquals(single.data(), fromGraph.distance().data(), 0f, "blocks of " + blockRows + ", " + p);
+    // re-ranked and scored a block of queries at a time (the job's way): the same scores, no matrix
+    GraphRerank.Result blocked = GraphRerank.run(q, g, exact, Metric.SQEUCLIDEAN, p, java, null);
+    assertNull(blocked.distance());
+    EvalResult kept = fromGraph.eval(), inBlocks = blocked.eval();
+    assertEquals(kept.mAP(), inBlocks.mAP(), 0.0);
+    assertEquals(kept.mINP(), inBlocks.mINP(), 0.0);
+    assertArrayEquals(kept.cmc(), inBlocks.cmc(), 0.0);
+    assertEquals(kept.queriesEvaluated(), inBlocks.queriesEvaluated());
     // the default backend against `reid4j eval --rerank` on it: the same scores to 1e-3
     Kernels auto = Kernels.create(Backend.AUTO);
     KnnGraph.Lists lists = graph(items, blockRows, Metric.SQEUCLIDEAN, len, auto.backend());
-    EvalResult spark = GraphRerank.run(q, g, lists, Metric.SQEUCLIDEAN, p, auto).eval();
+    EvalResult spark = GraphRerank.run(q, g, lists, Metric.SQEUCLIDEAN, p, auto, null).eval();
     EvalResult eval = RetrievalEval.run(auto, c.query(), c.gallery(),
         new RetrievalEval.Options(Metric.SQEUCLIDEAN, true, p)).result();
     assertEquals(eval.mAP(), spark.mAP(), 1e-3, auto.describe());
@@ -179,12 +188,12 @@ class KnnGraphTest {
     KnnGraph.Lists shortLists = graph(items, 8, Metric.SQEUCLIDEAN, 5, Backend.JAVA);
     Kernels java = Kernels.create(Backend.JAVA);
     String m = assertThrows(IllegalArgumentException.class,
-        () -> GraphRerank.run(c.query(), c.gallery(), shortLists, Metric.SQEUCLIDEAN, p, java)).getMessage();
+        () -> GraphRerank.run(c.query(), c.gallery(), shortLists, Metric.SQEUCLIDEAN, p, java, null)).getMessage();
     assertTrue(m.contains("keeps 5 neighbours per item") && m.contains("needs 7"), m);
     KnnGraph.Lists fewer = graph(Main.concat(c.query().features(), c.query().features()), 8, Metric.SQEUCLIDEAN, 7,
         Backend.JAVA);
     m = assertThrows(IllegalArgumentException.class,
-        () -> GraphRerank.run(c.query(), c.gallery(), fewer, Metric.SQEUCLIDEAN, p, java)).getMessage();
+        () -> GraphRerank.runKeeping(c.query(), c.gallery(), fewer, Metric.SQEUCLIDEAN, p, java)).getMessage();
     assertTrue(m.contains("the graph has " + fewer.items() + " items"), m);
   }
 }

@@ -134,13 +134,7 @@ public final class KReciprocal {
     if (candidates.exact()) {
       run.distancePass(null);
     } else {
-      if (queryRowMax == null || queryRowMax.length != nq)
-        throw new IllegalArgumentException("re-ranking: " + (queryRowMax == null ? "no" : queryRowMax.length)
-            + " query row maxima for " + nq + " queries");
-      for (int i = 0; i < nq; i++)
-        if (!Float.isFinite(queryRowMax[i]))
-          throw new IllegalArgumentException("re-ranking: query " + i + "'s largest raw distance is "
-              + queryRowMax[i] + ", expected a finite number");
+      requireQueryMaxima(queryRowMax, nq);
       HnswNeighbours.Lists lists = HnswNeighbours.of(q, g, metric, run.listLen, candidates, progress);
       run.setLists(lists.items(), lists.length(), lists.idx(), lists.dist(), lists.largest(), queryRowMax);
     }
@@ -222,11 +216,59 @@ public final class KReciprocal {
    */
   public static FloatMatrix rerankFromLists(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params,
       int length, int[] idx, float[] dist, float[] rowMax, FloatMatrix raw) {
+    checkLists(q, g, metric, params, length, idx, dist, rowMax);
+    FloatMatrix.requireSize(q.rows(), g.rows());
+    int nq = q.rows(), ng = g.rows(), n = nq + ng;
+    if (raw != null && (raw.rows() != nq || raw.cols() != ng))
+      throw new IllegalArgumentException("re-ranking: raw distances are " + raw.rows() + " x " + raw.cols()
+          + ", expected " + nq + " x " + ng);
+    if (nq == 0 || ng == 0) return FloatMatrix.zeros(nq, ng);
+    ItemDistance distance = ItemDistance.of(q, g, metric);
+    FloatMatrix out = raw != null ? new FloatMatrix(nq, ng, raw.data().clone()) : rawDistances(nq, ng, distance);
+    return new Run(nq, ng, distance, params).computeFrom(n, length, idx, dist, rowMax, out);
+  }
+
+  /**
+   * {@link #rows} from neighbour lists made elsewhere (a distributed kNN graph, say), as
+   * {@link #rerankFromLists} takes them, for galleries whose [nq, ng] result is too large to hold:
+   * each {@link Rows#row} is bit for bit that row of {@link #rerankFromLists} given the same lists
+   * and raw distances.
+   *
+   * @param queryRowMax [nq] each query's largest raw distance to the gallery (the raw rows' maxima,
+   *     from a first pass over them); rowMax of a query is raised to it, as rerankFromLists raises it
+   *     to its raw row's maximum
+   */
+  public static Rows rowsFromLists(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params, int length,
+      int[] idx, float[] dist, float[] rowMax, float[] queryRowMax) {
+    checkLists(q, g, metric, params, length, idx, dist, rowMax);
+    int nq = q.rows(), ng = g.rows();
+    if (nq == 0 || ng == 0)
+      throw new IllegalArgumentException("re-ranking: " + (nq == 0 ? "no queries" : "the gallery is empty"));
+    requireQueryMaxima(queryRowMax, nq);
+    Run run = new Run(nq, ng, ItemDistance.of(q, g, metric), params);
+    run.setLists(nq + ng, length, idx, dist, rowMax, queryRowMax);
+    run.prepare();
+    return new Rows(run);
+  }
+
+  /** Each query's largest raw distance: nq of them, all finite. */
+  private static void requireQueryMaxima(float[] queryRowMax, int nq) {
+    if (queryRowMax == null || queryRowMax.length != nq)
+      throw new IllegalArgumentException("re-ranking: " + (queryRowMax == null ? "no" : queryRowMax.length)
+          + " query row maxima for " + nq + " queries");
+    for (int i = 0; i < nq; i++)
+      if (!Float.isFinite(queryRowMax[i]))
+        throw new IllegalArgumentException("re-ranking: query " + i + "'s largest raw distance is "
+            + queryRowMax[i] + ", expected a finite number");
+  }
+
+  /** The checks of lists made elsewhere (see {@link #rerankFromLists}). */
+  private static void checkLists(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params, int length,
+      int[] idx, float[] dist, float[] rowMax) {
     Checks.pairwiseInputs(q, g);
     if (params == null) throw new IllegalArgumentException("re-ranking: params is null");
     if (metric == null) throw new IllegalArgumentException("re-ranking: metric is null");
     int nq = q.rows(), ng = g.rows();
-    FloatMatrix.requireSize(nq, ng);
     long n = (long) nq + ng;
     if (n > Integer.MAX_VALUE - 8)
       throw new IllegalArgumentException("re-ranking: " + nq + " queries + " + ng + " gallery rows is too many");
@@ -256,13 +298,6 @@ public final class KReciprocal {
               + "(distance, index) order at position " + at);
       }
     }
-    if (raw != null && (raw.rows() != nq || raw.cols() != ng))
-      throw new IllegalArgumentException("re-ranking: raw distances are " + raw.rows() + " x " + raw.cols()
-          + ", expected " + nq + " x " + ng);
-    if (nq == 0 || ng == 0) return FloatMatrix.zeros(nq, ng);
-    ItemDistance distance = ItemDistance.of(q, g, metric);
-    FloatMatrix out = raw != null ? new FloatMatrix(nq, ng, raw.data().clone()) : rawDistances(nq, ng, distance);
-    return new Run(nq, ng, distance, params).computeFrom((int) n, length, idx, dist, rowMax, out);
   }
 
   /** The [nq, ng] block of a distance: item i against item nq + j. */

@@ -84,6 +84,66 @@ class RerankRowsTest {
     }
   }
 
+  /**
+   * Lists made elsewhere (a distributed graph): each item's nearest by (distance, index), sometimes
+   * with one entry swapped for a farther item (lists as an approximate graph gives them), and the
+   * queries' maxima sometimes below their raw rows' (rowsFromLists must raise them as
+   * rerankFromLists does).
+   */
+  @Test
+  void rowsFromListsAreRerankFromListsBitForBit() {
+    Random r = new Random(System.nanoTime());
+    int[][] shapes = {{1, 1, 3}, {1, 2, 1}, {2, 1, 2}, {3, 5, 4}, {7, 33, 8}, {19, 40, 16}, {30, 97, 7}};
+    for (int[] s : shapes) {
+      for (Metric metric : Metric.values()) {
+        for (boolean ties : new boolean[] {false, true}) {
+          if (ties && metric == Metric.COSINE) continue;
+          FloatMatrix q = random(r, s[0], s[2], ties), g = random(r, s[1], s[2], ties);
+          int nq = s[0], ng = s[1], n = nq + ng;
+          RerankParams p = new RerankParams(1 + r.nextInt(8), 1 + r.nextInt(6), r.nextFloat()).clampedTo(n);
+          int len = KReciprocal.listLength(p, n);
+          KReciprocal.ItemDistance d = KReciprocal.ItemDistance.of(q, g, metric);
+          int[] idx = new int[n * len];
+          float[] dist = new float[n * len], max = new float[n];
+          for (int i = 0; i < n; i++) {
+            long[] keys = new long[n];
+            max[i] = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+              float v = d.between(i, j);
+              keys[j] = ((long) Float.floatToIntBits(v) << 32) | j;
+              max[i] = Math.max(max[i], v);
+            }
+            Arrays.sort(keys);
+            boolean swap = len < n && r.nextBoolean(); // entry at a random place out, the next nearest in
+            int drop = swap ? r.nextInt(len) : -1;
+            for (int t = 0, o = 0; t < len; o++) {
+              if (o == drop) continue;
+              idx[i * len + t] = (int) keys[o];
+              dist[i * len + t++] = Float.intBitsToFloat((int) (keys[o] >>> 32));
+            }
+            if (i < nq && r.nextBoolean()) max[i] = dist[i * len + len - 1]; // below the raw row's maximum
+          }
+          float[] raw = raw(q, g, metric);
+          String what = Arrays.toString(s) + " " + metric + " ties " + ties + " " + p;
+          FloatMatrix dense = KReciprocal.rerankFromLists(q, g, metric, p, len, idx, dist, max,
+              new FloatMatrix(nq, ng, raw.clone()));
+          KReciprocal.Rows rows = KReciprocal.rowsFromLists(q, g, metric, p, len, idx, dist, max,
+              rowMaxima(raw, nq, ng));
+          float[] out = new float[nq * ng];
+          for (int i = nq - 1; i >= 0; i--) rows.row(i, raw, i * ng, out, i * ng);
+          assertArrayEquals(dense.data(), out, 0f, what);
+          // the same checks of the lists as rerankFromLists
+          int[] bad = idx.clone();
+          bad[len * n - 1] = n;
+          assertTrue(assertThrows(IllegalArgumentException.class, () -> KReciprocal.rowsFromLists(q, g, metric, p,
+              len, bad, dist, max, rowMaxima(raw, nq, ng))).getMessage().contains("outside [0, " + n + ")"), what);
+          assertTrue(assertThrows(IllegalArgumentException.class, () -> KReciprocal.rowsFromLists(q, g, metric, p,
+              len, idx, dist, max, new float[nq + 1])).getMessage().contains("query row maxima for " + nq), what);
+        }
+      }
+    }
+  }
+
   @Test
   void rowsFromSeveralThreadsAreTheSame() {
     Random r = new Random(System.nanoTime());
