@@ -236,11 +236,18 @@ public final class RetrievalEval {
       long n = (long) q0.size() + g0.size();
       Candidates cand = options.candidates();
       if (cand.exact()) {
-        progress.accept(exactRerankStep(n, rp));
+        // too large for one [nq, ng] array: exact lists from the kernels a block of items at a time,
+        // then re-ranked and scored a block of queries at a time, as for HNSW candidates
+        boolean blocked = single && !keepDistance && !fits(q0.size(), g0.size());
+        progress.accept(blocked ? exactInBlocksStep(q0.size(), g0.size(), rp) : exactRerankStep(n, rp));
         if (scoreOnDevice) scores = kernels.rerankScores(qs.get(0), gs.get(0), metric, rp, labels).orElse(null);
-        if (scores == null)
+        if (scores == null && blocked) {
+          scores = exactInBlocks(kernels, qs.get(0), gs.get(0), metric, rp, labels, progress);
+        } else if (scores == null) {
+          if (single) requireKeepable(q0.size(), g0.size());
           dist = single ? kernels.rerank(qs.get(0), gs.get(0), metric, rp)
               : KReciprocal.rerank(q0.size(), g0.size(), Fusion.itemDistance(qs, gs, w, fused.scales(), metric), rp);
+        }
       } else {
         progress.accept(String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): candidates from %s, "
             + "%,d x %,d query-gallery distances%s ...", n, rp.k1(), rp.k2(), rp.lambda(), cand.describe(), q0.size(),
@@ -346,8 +353,12 @@ public final class RetrievalEval {
       RerankParams rp = options.rerank();
       if (rp != null) {
         long n = (long) q.rows() + g.rows();
-        progress.accept(exactRerankStep(n, rp));
+        boolean blocked = !keepDistance && !fits(q.rows(), g.rows());
+        progress.accept(blocked ? exactInBlocksStep(q.rows(), g.rows(), rp) : exactRerankStep(n, rp));
         if (!keepDistance) scores = kernels.rerankScores(q, g, metric, rp, labels).orElse(null);
+        // too large for one [nq, ng] array: the heap path's blocks, on heap copies of the features
+        if (scores == null && blocked) scores = exactInBlocks(kernels, q.toHeap(), g.toHeap(), metric, rp, labels,
+            progress);
         if (scores == null) dist = kernels.rerank(q, g, metric, rp);
         t.put(scores != null ? "rerank+evaluate" : "rerank", ms(t1));
       } else {
@@ -533,6 +544,25 @@ public final class RetrievalEval {
       throw new IllegalArgumentException("the " + nq + " x " + ng + " distance matrix does not fit in "
           + "memory as one array; evaluate without keeping it (eval: without --plots), which re-ranks and scores "
           + "a block of queries at a time");
+  }
+
+  /**
+   * Exact re-ranking and its scores without the [nq, ng] matrix: the exact lists from the kernels a
+   * block of items at a time ({@link KReciprocal#rows} with kernels), then the raw distances
+   * re-ranked and scored a block of queries at a time.
+   */
+  private static QueryScores exactInBlocks(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric,
+      RerankParams rp, QueryLabels labels, Consumer<String> progress) {
+    RerankParams p = rp.clampedTo((long) q.rows() + g.rows());
+    KReciprocal.Rows rows = KReciprocal.rows(kernels, q, g, metric, p, Candidates.EXACT, null, progress);
+    return scoreInBlocks(kernels, q, g, metric, labels, rows, progress, blockRows(q.rows(), g.rows()));
+  }
+
+  private static String exactInBlocksStep(int nq, int ng, RerankParams rp) {
+    long n = (long) nq + ng;
+    return String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): exact lists from the %,d x %,d distance "
+        + "pass a block of items at a time, then %,d x %,d query-gallery distances re-ranked and scored a block of "
+        + "queries at a time ...", n, rp.k1(), rp.k2(), rp.lambda(), n, n, nq, ng);
   }
 
   private static String exactRerankStep(long n, RerankParams rp) {

@@ -6,6 +6,7 @@ import java.util.stream.IntStream;
 import org.reid4j.kernels.Checks;
 import org.reid4j.kernels.Distances;
 import org.reid4j.kernels.FloatMatrix;
+import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
 import org.reid4j.kernels.RerankParams;
 
@@ -120,6 +121,18 @@ public final class KReciprocal {
    */
   public static Rows rows(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params, Candidates candidates,
       float[] queryRowMax, Consumer<String> progress) {
+    return rows(null, q, g, metric, params, candidates, queryRowMax, progress);
+  }
+
+  /**
+   * {@link #rows} with exact candidates found by the kernels ({@link ExactNeighbours}: the N x N pass
+   * a block of items at a time on the native kernels, not in plain Java) when {@code kernels} is not
+   * null; HNSW candidates as above. With kernels, the exact lists are re-scored with the distance of
+   * the plain pass, so the rows are those of the plain pass except where two items tie with the
+   * list's last entry to within the kernels' rounding.
+   */
+  public static Rows rows(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric,
+      RerankParams params, Candidates candidates, float[] queryRowMax, Consumer<String> progress) {
     if (candidates == null) throw new IllegalArgumentException("re-ranking: candidates is null");
     if (params == null) throw new IllegalArgumentException("re-ranking: params is null");
     if (metric == null) throw new IllegalArgumentException("re-ranking: metric is null");
@@ -131,8 +144,12 @@ public final class KReciprocal {
       throw new IllegalArgumentException("re-ranking: " + (nq == 0 ? "no queries" : "the gallery is empty"));
     ItemDistance distance = ItemDistance.of(q, g, metric);
     Run run = new Run(nq, ng, distance, params);
-    if (candidates.exact()) {
+    if (candidates.exact() && kernels == null) {
       run.distancePass(null);
+    } else if (candidates.exact()) {
+      ExactNeighbours.Lists lists = ExactNeighbours.of(kernels, q, g, metric, run.listLen, progress);
+      // the lists' maxima are over all N items already: the queries' raw maxima add nothing
+      run.setLists(lists.items(), lists.length(), lists.idx(), lists.dist(), lists.largest(), new float[nq]);
     } else {
       requireQueryMaxima(queryRowMax, nq);
       HnswNeighbours.Lists lists = HnswNeighbours.of(q, g, metric, run.listLen, candidates, progress);
