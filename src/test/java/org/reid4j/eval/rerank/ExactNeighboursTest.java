@@ -28,7 +28,7 @@ class ExactNeighboursTest {
   }
 
   /** idx, dist and the row maxima of the plain pass. */
-  private static ExactNeighbours.Lists plain(FloatMatrix q, FloatMatrix g, Metric metric, int length) {
+  static ExactNeighbours.Lists plain(FloatMatrix q, FloatMatrix g, Metric metric, int length) {
     KReciprocal.ItemDistance d = KReciprocal.ItemDistance.of(q, g, metric);
     int n = q.rows() + g.rows();
     int[] idx = new int[n * length];

@@ -102,24 +102,17 @@ class RerankRowsTest {
           int nq = s[0], ng = s[1], n = nq + ng;
           RerankParams p = new RerankParams(1 + r.nextInt(8), 1 + r.nextInt(6), r.nextFloat()).clampedTo(n);
           int len = KReciprocal.listLength(p, n);
-          KReciprocal.ItemDistance d = KReciprocal.ItemDistance.of(q, g, metric);
+          int wide = Math.min(n, len + 1);
+          ExactNeighbours.Lists exact = ExactNeighboursTest.plain(q, g, metric, wide);
           int[] idx = new int[n * len];
-          float[] dist = new float[n * len], max = new float[n];
+          float[] dist = new float[n * len], max = exact.largest().clone();
           for (int i = 0; i < n; i++) {
-            long[] keys = new long[n];
-            max[i] = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < n; j++) {
-              float v = d.between(i, j);
-              keys[j] = ((long) Float.floatToIntBits(v) << 32) | j;
-              max[i] = Math.max(max[i], v);
-            }
-            Arrays.sort(keys);
             boolean swap = len < n && r.nextBoolean(); // entry at a random place out, the next nearest in
             int drop = swap ? r.nextInt(len) : -1;
             for (int t = 0, o = 0; t < len; o++) {
               if (o == drop) continue;
-              idx[i * len + t] = (int) keys[o];
-              dist[i * len + t++] = Float.intBitsToFloat((int) (keys[o] >>> 32));
+              idx[i * len + t] = exact.idx()[i * wide + o];
+              dist[i * len + t++] = exact.dist()[i * wide + o];
             }
             if (i < nq && r.nextBoolean()) max[i] = dist[i * len + len - 1]; // below the raw row's maximum
           }
