@@ -8,6 +8,7 @@ import org.reid4j.kernels.Checks;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.TopK;
 import org.reid4j.kernels.TopKWithMax;
 import org.reid4j.report.ProgressLine;
 
@@ -17,25 +18,29 @@ import org.reid4j.report.ProgressLine;
  * pass of exact re-ranking without its N x N matrix, for N where that matrix does not fit (a million
  * items: about an hour of two AVX-512 cores, against hours for the same pass in plain Java).
  *
- * <p>Each block of items is compared with the queries and with the gallery (two calls, so that
- * neither side is copied into one N-row matrix); the two top-L lists are merged by (distance, item).
- * The L entries are then re-scored with {@link KReciprocal.ItemDistance} (the distance the rest of
- * re-ranking uses) and sorted by (distance, item) again, as HNSW candidates are; an item's largest
- * distance is the kernels' row maximum (raised, if need be, to its largest re-scored entry). The
- * kernels' distances can differ from the re-scored ones in the last bits, so an item whose L-th and
- * (L+1)-th nearest are that close may keep the other of the two; otherwise the lists are those of
- * the exact pass.
+ * <p>Each block of items is compared with the N items a chunk of rows at a time (a chunk lies among
+ * the queries or in the gallery, so that neither side is copied into one N-row matrix), and each
+ * chunk's top-L is merged into the block's running lists by (distance, item): the kernels stream a
+ * chunk that stays in cache instead of the whole gallery once per few rows (at 1M x 256, a 1 GB
+ * gallery per call ran at 32 items/s). The L entries are then re-scored with
+ * {@link KReciprocal.ItemDistance} (the distance the rest of re-ranking uses) and sorted by
+ * (distance, item) again, as HNSW candidates are; an item's largest distance is the kernels' row
+ * maximum (raised, if need be, to its largest re-scored entry). The kernels' distances can differ
+ * from the re-scored ones in the last bits, so an item whose L-th and (L+1)-th nearest are that close
+ * may keep the other of the two; otherwise the lists are those of the exact pass.
  *
- * <p>Blocks: the native CPU backend's fused pass holds no [block, N] matrix, so its blocks are
- * {@link #FUSED_BLOCK} items; other backends compute the block's distances first, so theirs hold
- * at most 2^25 distances. Memory: the lists (N L ints and floats) and one block.
+ * <p>Sizes: the native CPU backend's fused pass holds no [block, chunk] matrix, so it takes blocks
+ * of {@link #FUSED_BLOCK} items against chunks of {@link #FUSED_CHUNK}; other backends compute each
+ * [block, chunk] matrix first, so theirs hold 2^25 distances. Memory: the lists (N L ints and
+ * floats), one block, one chunk.
  */
 public final class ExactNeighbours {
   private ExactNeighbours() {}
 
-  /** Items per block where the kernels' top-k holds no [block, N] matrix. */
-  static final int FUSED_BLOCK = 4096;
-  static final long BLOCK_VALUES = 1L << 25;
+  /** Items per block and per chunk where the kernels' top-k holds no [block, chunk] matrix (native CPU). */
+  static final int FUSED_BLOCK = 4096, FUSED_CHUNK = 16_384;
+  /** Elsewhere: blocks of [block, chunk] distances, 2^25 values (128 MB). */
+  static final int BLOCK = 1024, CHUNK = 32_768;
 
   /**
    * The lists of the N items.
@@ -51,11 +56,12 @@ public final class ExactNeighbours {
       Consumer<String> progress) {
     if (kernels == null) throw new IllegalArgumentException("exact neighbours: kernels are null");
     Checks.pairwiseInputs(q, g);
-    return of(kernels, q, g, metric, length, progress, blockItems(kernels, q.rows() + (long) g.rows()));
+    boolean fused = kernels.backend() == Backend.CPU;
+    return of(kernels, q, g, metric, length, progress, fused ? FUSED_BLOCK : BLOCK, fused ? FUSED_CHUNK : CHUNK);
   }
 
   static Lists of(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric, int length, Consumer<String> progress,
-      int block) {
+      int block, int chunk) {
     if (kernels == null) throw new IllegalArgumentException("exact neighbours: kernels are null");
     if (metric == null) throw new IllegalArgumentException("metric is null");
     Checks.pairwiseInputs(q, g);
@@ -66,59 +72,91 @@ public final class ExactNeighbours {
       throw new IllegalArgumentException("exact neighbours: list length must be in [1, " + nl + "], got " + length);
     if (nl * length > Integer.MAX_VALUE - 8)
       throw new IllegalArgumentException("exact neighbours: lists of " + nl + " x " + length + " do not fit");
-    if (block < 1) throw new IllegalArgumentException("exact neighbours: block of " + block + " items");
+    if (block < 1 || chunk < 1)
+      throw new IllegalArgumentException("exact neighbours: blocks of " + block + " items, chunks of " + chunk);
     int n = (int) nl;
     long t0 = System.nanoTime();
     KReciprocal.ItemDistance exact = KReciprocal.ItemDistance.of(q, g, metric);
     int[] idx = new int[n * length];
     float[] dist = new float[n * length], largest = new float[n];
-    int kq = Math.min(length, nq), kg = Math.min(length, ng);
     ProgressLine line = new ProgressLine(progress, 10, n, t0, "exact neighbour lists", "items", "items", 0);
     for (int from = 0; from < n; from += block) {
-      int to = Math.min(n, from + block), base = from;
-      float[] rows = new float[(to - from) * d];
-      for (int i = from; i < to; i++)
-        System.arraycopy(i < nq ? q.data() : g.data(), (i < nq ? i : i - nq) * d, rows, (i - from) * d, d);
-      FloatMatrix items = new FloatMatrix(to - from, d, rows);
-      TopKWithMax tq = kq > 0 ? kernels.pairwiseTopkWithMax(items, q, metric, kq) : null;
-      TopKWithMax tg = kg > 0 ? kernels.pairwiseTopkWithMax(items, g, metric, kg) : null;
-      IntStream.range(0, to - from).parallel().forEach(r -> {
-        int i = base + r, at = i * length;
-        merge(tq, tg, r, nq, length, idx, at);
+      int to = Math.min(n, from + block), base = from, rows = to - from;
+      FloatMatrix items = rows(q, g, from, to);
+      // the block's running lists (ascending by (distance, item); unfilled entries +inf) and maxima
+      float[] val = new float[rows * length], max = new float[rows];
+      int[] at = new int[rows * length];
+      Arrays.fill(val, Float.POSITIVE_INFINITY);
+      Arrays.fill(at, Integer.MAX_VALUE);
+      Arrays.fill(max, Float.NEGATIVE_INFINITY);
+      for (int c0 = 0; c0 < n; ) {
+        int c1 = Math.min(c0 < nq ? nq : n, c0 + chunk), first = c0; // a chunk lies on one side
+        FloatMatrix side = rows(q, g, c0, c1);
+        TopKWithMax t = kernels.pairwiseTopkWithMax(items, side, metric, Math.min(length, c1 - c0));
+        IntStream.range(0, rows).parallel().forEach(r -> {
+          max[r] = Math.max(max[r], t.rowMax()[r]);
+          merge(val, at, r * length, length, t.nearest(), r, first);
+        });
+        c0 = c1;
+      }
+      IntStream.range(0, rows).parallel().forEach(r -> {
+        int i = base + r, o = i * length;
         long[] keys = new long[length];
-        float max = Math.max(tq == null ? Float.NEGATIVE_INFINITY : tq.rowMax()[r],
-            tg == null ? Float.NEGATIVE_INFINITY : tg.rowMax()[r]);
+        float m = max[r];
         for (int p = 0; p < length; p++) {
-          float v = exact.between(i, idx[at + p]);
-          max = Math.max(max, v);
+          float v = exact.between(i, at[r * length + p]);
+          m = Math.max(m, v);
           // distances are >= 0, so their float bits order as the floats do
-          keys[p] = ((long) Float.floatToIntBits(v) << 32) | idx[at + p];
+          keys[p] = ((long) Float.floatToIntBits(v) << 32) | at[r * length + p];
         }
         Arrays.sort(keys);
         for (int p = 0; p < length; p++) {
-          idx[at + p] = (int) keys[p];
-          dist[at + p] = Float.intBitsToFloat((int) (keys[p] >>> 32));
+          idx[o + p] = (int) keys[p];
+          dist[o + p] = Float.intBitsToFloat((int) (keys[p] >>> 32));
         }
-        largest[i] = max;
+        largest[i] = m;
       });
       line.update(to);
     }
     return new Lists(n, length, idx, dist, largest, (System.nanoTime() - t0) / 1_000_000);
   }
 
-  /** Row r's two top-k lists (queries: items 0..nq-1; gallery: nq..) merged by (distance, item) into idx[at ..]. */
-  private static void merge(TopKWithMax tq, TopKWithMax tg, int r, int nq, int length, int[] idx, int at) {
-    int a = 0, b = 0, ka = tq == null ? 0 : tq.nearest().k(), kb = tg == null ? 0 : tg.nearest().k();
-    for (int p = 0; p < length; p++) {
-      // equal distances: the query comes first (its item number is the smaller)
-      boolean fromQ = b >= kb || a < ka && !(tg.nearest().value(r, b) < tq.nearest().value(r, a));
-      idx[at + p] = fromQ ? tq.nearest().index(r, a++) : nq + tg.nearest().index(r, b++);
-    }
+  /** Items [from, to) (queries first, then the gallery) as one matrix. */
+  private static FloatMatrix rows(FloatMatrix q, FloatMatrix g, int from, int to) {
+    int nq = q.rows(), d = q.cols();
+    if (to <= nq) return q.rowRange(from, to);
+    if (from >= nq) return g.rowRange(from - nq, to - nq);
+    float[] a = new float[(to - from) * d];
+    System.arraycopy(q.data(), from * d, a, 0, (nq - from) * d);
+    System.arraycopy(g.data(), 0, a, (nq - from) * d, (to - nq) * d);
+    return new FloatMatrix(to - from, d, a);
   }
 
-  /** Items per block for these kernels and N items (see the class comment). */
-  static int blockItems(Kernels kernels, long n) {
-    if (kernels.backend() == Backend.CPU) return FUSED_BLOCK;
-    return (int) Math.max(1, Math.min(FUSED_BLOCK, BLOCK_VALUES / Math.max(1, n)));
+  /**
+   * Merges row r of a chunk's top-k (its items numbered from {@code first}) into the running list
+   * val/at[o .. o + length), keeping the length smallest by (distance, item).
+   */
+  private static void merge(float[] val, int[] at, int o, int length, TopK t, int r, int first) {
+    float[] v = new float[length];
+    int[] ix = new int[length];
+    int a = 0, b = 0, k = t.k();
+    for (int p = 0; p < length; p++) {
+      boolean fromChunk = false;
+      if (b < k) {
+        float cv = t.value(r, b);
+        int ci = first + t.index(r, b);
+        fromChunk = cv < val[o + a] || cv == val[o + a] && ci < at[o + a];
+      }
+      if (fromChunk) {
+        v[p] = t.value(r, b);
+        ix[p] = first + t.index(r, b++);
+      } else {
+        v[p] = val[o + a];
+        ix[p] = at[o + a++];
+      }
+    }
+    System.arraycopy(v, 0, val, o, length);
+    System.arraycopy(ix, 0, at, o, length);
   }
+
 }

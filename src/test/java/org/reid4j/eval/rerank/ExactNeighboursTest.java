@@ -69,10 +69,11 @@ class ExactNeighboursTest {
             int n = s[0] + s[1];
             int length = 1 + r.nextInt(Math.min(n, 12));
             ExactNeighbours.Lists want = plain(q, g, m, length);
-            for (int block : new int[] {1, 2, 3 + r.nextInt(5), n, n + 4}) {
+            int[] chunks = {1 + r.nextInt(3), 3 + r.nextInt(9), n + 2};
+            for (int block : new int[] {1, 2, 3 + r.nextInt(5), n, n + 4}) for (int chunk : chunks) {
               String what = "seed " + seed + " " + k.describe() + " " + Arrays.toString(s) + " " + m + " ints " + ints
-                  + " length " + length + " block " + block;
-              ExactNeighbours.Lists got = ExactNeighbours.of(k, q, g, m, length, null, block);
+                  + " length " + length + " block " + block + " chunk " + chunk;
+              ExactNeighbours.Lists got = ExactNeighbours.of(k, q, g, m, length, null, block, chunk);
               assertEquals(n, got.items(), what);
               assertEquals(length, got.length(), what);
               if (bitExact(k, ints, m)) {
@@ -135,7 +136,8 @@ class ExactNeighboursTest {
     assertThrows(IllegalArgumentException.class, () -> ExactNeighbours.of(k, q, g, Metric.EUCLIDEAN, 0, null));
     assertThrows(IllegalArgumentException.class, () -> ExactNeighbours.of(null, q, g, Metric.EUCLIDEAN, 2, null));
     assertThrows(IllegalArgumentException.class, () -> ExactNeighbours.of(k, q, g, null, 2, null));
-    assertThrows(IllegalArgumentException.class, () -> ExactNeighbours.of(k, q, g, Metric.EUCLIDEAN, 2, null, 0));
+    assertThrows(IllegalArgumentException.class, () -> ExactNeighbours.of(k, q, g, Metric.EUCLIDEAN, 2, null, 0, 4));
+    assertThrows(IllegalArgumentException.class, () -> ExactNeighbours.of(k, q, g, Metric.EUCLIDEAN, 2, null, 4, 0));
     assertThrows(IllegalArgumentException.class,
         () -> ExactNeighbours.of(k, q, new FloatMatrix(3, 2, new float[6]), Metric.EUCLIDEAN, 2, null));
     FloatMatrix bad = new FloatMatrix(3, 3, new float[] {0, 0, 0, 0, Float.NaN, 0, 0, 0, 0});
