@@ -389,8 +389,9 @@ public final class RetrievalEval {
    * HNSW re-ranking and evaluation without the [nq, ng] matrix, for galleries where it would not fit
    * (a million items) is three steps: {@link #queryRowMaxima} computes the raw distances a block of
    * queries at a time and keeps each query's largest; {@link KReciprocal#rows} builds the lists and
-   * V (or {@link KReciprocal#rowsFromLists}, from lists made elsewhere); {@link #scoreInBlocks} computes each block's raw distances again, re-ranks its rows in place
-   * and scores them. The raw distances are computed twice (nq ng d each time, on the kernels) to hold
+   * V (or {@link KReciprocal#rowsFromLists}, from lists made elsewhere; exact re-ranking skips the
+   * first step, its lists know every maximum); {@link #scoreInBlocks} computes each block's raw
+   * distances again, re-ranks its rows in place and scores them. The raw distances are computed twice (nq ng d each time, on the kernels) to hold
    * one block instead of all of them. The scores equal those of the dense path on the same raw
    * distances.
    *
