@@ -55,7 +55,6 @@ public final class ExactNeighbours {
   public static Lists of(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric, int length,
       Consumer<String> progress) {
     if (kernels == null) throw new IllegalArgumentException("exact neighbours: kernels are null");
-    Checks.pairwiseInputs(q, g);
     boolean fused = kernels.backend() == Backend.CPU;
     return of(kernels, q, g, metric, length, progress, fused ? FUSED_BLOCK : BLOCK, fused ? FUSED_CHUNK : CHUNK);
   }
@@ -100,20 +99,12 @@ public final class ExactNeighbours {
         c0 = c1;
       }
       IntStream.range(0, rows).parallel().forEach(r -> {
-        int i = base + r, o = i * length;
-        long[] keys = new long[length];
+        int i = base + r;
+        int[] cand = Arrays.copyOfRange(at, r * length, (r + 1) * length);
+        float[] cd = new float[length];
         float m = max[r];
-        for (int p = 0; p < length; p++) {
-          float v = exact.between(i, at[r * length + p]);
-          m = Math.max(m, v);
-          // distances are >= 0, so their float bits order as the floats do
-          keys[p] = ((long) Float.floatToIntBits(v) << 32) | at[r * length + p];
-        }
-        Arrays.sort(keys);
-        for (int p = 0; p < length; p++) {
-          idx[o + p] = (int) keys[p];
-          dist[o + p] = Float.intBitsToFloat((int) (keys[p] >>> 32));
-        }
+        for (int p = 0; p < length; p++) m = Math.max(m, cd[p] = exact.between(i, cand[p]));
+        HnswNeighbours.sortedPrefix(cand, cd, length, length, idx, dist, i * length);
         largest[i] = m;
       });
       line.update(to);

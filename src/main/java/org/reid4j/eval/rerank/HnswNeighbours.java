@@ -385,7 +385,7 @@ public final class HnswNeighbours {
    * Sorts the size candidates (distinct items) by (distance, index) and writes the first length to
    * idx/dist from {@code at}.
    */
-  private static void sortedPrefix(int[] cand, float[] cd, int size, int length, int[] idx, float[] dist, int at) {
+  static void sortedPrefix(int[] cand, float[] cd, int size, int length, int[] idx, float[] dist, int at) {
     long[] keys = new long[size];
     for (int r = 0; r < size; r++) {
       // distances are >= 0, so their float bits order as the floats do
