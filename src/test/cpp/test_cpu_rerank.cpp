@@ -329,6 +329,108 @@ void test_bad_args() {
          "good call after a bad one: '%s'", r4j_last_error());
 }
 
+// ---------------------------------------------------------------------------------------------
+// r4j_cpu_knn_*: the lists of all N items, in steps, against r4j_cpu_pairwise_topk_max of every
+// item against all N (bit for bit: the same distances, the same (value, index) order).
+void knn_case(const char *what, const std::vector<float> &q, int64_t nq, const std::vector<float> &g, int64_t ng,
+              int64_t d, int metric, int64_t k, int64_t max_tiles, int threads) {
+  ++g_cases;
+  const int64_t n = nq + ng;
+  std::vector<float> all(q.begin(), q.begin() + nq * d);
+  all.insert(all.end(), g.begin(), g.begin() + ng * d);
+  r4j_cpu_set_threads(threads);
+  std::vector<float> wv(n * k), wm(n), gv(n * k, -5.f), gm(n, -5.f);
+  std::vector<int32_t> wi(n * k), gi(n * k, -5);
+  int st = r4j_cpu_pairwise_topk_max(all.data(), n, all.data(), n, d, metric, k, wv.data(), wi.data(), wm.data());
+  EXPECT(st == R4J_OK, "%s: reference status %d (%s)", what, st, r4j_last_error());
+  void *h = nullptr;
+  st = r4j_cpu_knn_create(nq ? q.data() : nullptr, nq, ng ? g.data() : nullptr, ng, d, metric, k, &h);
+  EXPECT(st == R4J_OK && h != nullptr, "%s: create status %d (%s)", what, st, r4j_last_error());
+  if (st != R4J_OK) return;
+  int64_t done = -1, total = -1, before = 0, calls = 0;
+  for (;;) {
+    if (calls == 0)  // before the last band, the result is refused
+      EXPECT(r4j_cpu_knn_result(h, gv.data(), gi.data(), gm.data()) == R4J_EINVAL, "%s: result before run", what);
+    st = r4j_cpu_knn_run(h, max_tiles, &done, &total);
+    ++calls;
+    EXPECT(st == R4J_OK, "%s: run status %d (%s)", what, st, r4j_last_error());
+    EXPECT(done > before && done <= total, "%s: done %lld after %lld of %lld", what, (long long)done, (long long)before,
+           (long long)total);
+    if (st != R4J_OK || done <= before || done >= total) break;
+    before = done;
+  }
+  if (max_tiles <= 0) EXPECT(calls == 1, "%s: max_tiles %lld took %lld calls", what, (long long)max_tiles, (long long)calls);
+  if (max_tiles == 1) EXPECT(calls > 1 || n <= 64, "%s: one tile per call ran everything in one call", what);
+  EXPECT(r4j_cpu_knn_run(h, max_tiles, &done, &total) == R4J_OK && done == total, "%s: run after the end", what);
+  st = r4j_cpu_knn_result(h, gv.data(), gi.data(), gm.data());
+  EXPECT(st == R4J_OK, "%s: result status %d (%s)", what, st, r4j_last_error());
+  EXPECT(std::memcmp(gv.data(), wv.data(), sizeof(float) * n * k) == 0, "%s: values differ (nq %lld ng %lld d %lld %s k %lld)",
+         what, (long long)nq, (long long)ng, (long long)d, metric_name(metric), (long long)k);
+  EXPECT(std::memcmp(gi.data(), wi.data(), sizeof(int32_t) * n * k) == 0, "%s: indices differ (nq %lld ng %lld d %lld %s k %lld)",
+         what, (long long)nq, (long long)ng, (long long)d, metric_name(metric), (long long)k);
+  EXPECT(std::memcmp(gm.data(), wm.data(), sizeof(float) * n) == 0, "%s: row maxima differ (nq %lld ng %lld %s)", what,
+         (long long)nq, (long long)ng, metric_name(metric));
+  r4j_cpu_knn_free(h);
+  r4j_cpu_set_threads(0);
+}
+
+void test_knn() {
+  struct Shape {
+    int64_t nq, ng, d;
+  };
+  // Several bands (tiles of 64 to 512 rows), a band boundary inside the queries and at nq, empty parts.
+  const Shape shapes[] = {{1, 0, 3}, {0, 1, 2}, {1, 1, 1}, {0, 7, 4}, {9, 0, 5}, {3, 17, 6}, {70, 130, 9},
+                          {129, 67, 17}, {5, 700, 8}, {600, 333, 33}};
+  int c = 0;
+  for (const Shape &s : shapes)
+    for (int metric = 0; metric < 3; ++metric) {
+      const int64_t n = s.nq + s.ng;
+      const int64_t ks[] = {1, std::min<int64_t>(n, 21), n};
+      const std::vector<float> q = gaussian(s.nq, s.d), g = gaussian(s.ng, s.d);
+      for (int64_t k : ks) {
+        const int64_t steps[] = {0, 1, 3 + c % 50};
+        knn_case("knn random", q, s.nq, g, s.ng, s.d, metric, k, steps[c % 3], 1 + c % 3);
+        ++c;
+      }
+    }
+  // Exact ties: small integer features and repeated rows.
+  std::uniform_int_distribution<int> v3(-1, 1);
+  for (int metric : {R4J_SQEUCLIDEAN, R4J_EUCLIDEAN}) {
+    const int64_t nq = 150, ng = 400, d = 3;
+    std::vector<float> q(nq * d), g(ng * d);
+    for (float &x : q) x = float(v3(g_rng));
+    for (float &x : g) x = float(v3(g_rng));
+    knn_case("knn integer ties", q, nq, g, ng, d, metric, 25, 2, 2);
+  }
+  {
+    const int64_t nq = 40, ng = 300, d = 6;
+    std::vector<float> q(nq * d, 0.f), g(ng * d, 0.f);  // all zero: every cosine distance 1, every other 0
+    for (int metric = 0; metric < 3; ++metric) knn_case("knn identical rows", q, nq, g, ng, d, metric, 7, 1, 2);
+  }
+  // Bad arguments.
+  const std::vector<float> q = gaussian(3, 4), g = gaussian(5, 4);
+  void *h = reinterpret_cast<void *>(1);
+  expect_einval(r4j_cpu_knn_create(q.data(), 3, g.data(), 5, 4, 0, 0, &h), "knn k = 0");
+  EXPECT(h == nullptr, "knn: failed create left a handle");
+  expect_einval(r4j_cpu_knn_create(q.data(), 3, g.data(), 5, 4, 0, 9, &h), "knn k > N");
+  expect_einval(r4j_cpu_knn_create(nullptr, 0, nullptr, 0, 4, 0, 1, &h), "knn N = 0");
+  expect_einval(r4j_cpu_knn_create(nullptr, 3, g.data(), 5, 4, 0, 2, &h), "knn null q");
+  expect_einval(r4j_cpu_knn_create(q.data(), 3, g.data(), 5, 0, 0, 2, &h), "knn d = 0");
+  expect_einval(r4j_cpu_knn_create(q.data(), 3, g.data(), 5, 4, 3, 2, &h), "knn metric 3");
+  expect_einval(r4j_cpu_knn_create(q.data(), 3, g.data(), 5, 4, 0, 2, nullptr), "knn null out");
+  expect_einval(r4j_cpu_knn_run(nullptr, 0, nullptr, nullptr), "knn run null handle");
+  expect_einval(r4j_cpu_knn_result(nullptr, nullptr, nullptr, nullptr), "knn result null handle");
+  EXPECT(r4j_cpu_knn_create(q.data(), 3, g.data(), 5, 4, 0, 2, &h) == R4J_OK, "knn create: %s", r4j_last_error());
+  float v[16], m[8];
+  int32_t ix[16];
+  expect_einval(r4j_cpu_knn_result(h, v, ix, m), "knn result before run");
+  EXPECT(r4j_cpu_knn_run(h, 0, nullptr, nullptr) == R4J_OK, "knn run: %s", r4j_last_error());
+  expect_einval(r4j_cpu_knn_result(h, nullptr, ix, m), "knn null out_val");
+  EXPECT(r4j_cpu_knn_result(h, v, ix, m) == R4J_OK, "knn result: %s", r4j_last_error());
+  r4j_cpu_knn_free(h);
+  r4j_cpu_knn_free(nullptr);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -340,6 +442,7 @@ int main(int argc, char **argv) {
   test_integer_ties();
   test_duplicates();
   test_random();
+  test_knn();
   std::printf("test_cpu_rerank: %d cases compared (%d redrawn for near ties), %d failures (seed %llu)\n", g_cases,
               g_rejected, g_failures, static_cast<unsigned long long>(g_seed));
   return g_failures == 0 ? 0 : 1;

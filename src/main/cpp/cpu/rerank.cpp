@@ -175,76 +175,133 @@ void update_cols(Lists &L, int64_t i, const float *row, int64_t w, int64_t j0) {
   }
 }
 
-// The one pass over the N x N distance matrix D of x ([n, d], queries first). D is symmetric bit
-// for bit (every pair's value depends only on its two rows, and the dot product and the norm sum
-// commute), so only the tiles on and above the diagonal are computed (distance_block), each
-// feeding the lists of its rows and, transposed, of its columns: half the work of streaming whole
-// rows. Writes the k nearest of every item (ascending by (value, index)), the divisor of every row
-// (its maximum, or 1 when that is not positive), and D(q_i, g_j) into out ([nq, n - nq]).
-// Returns false when out of memory.
-bool symmetric_pass(const float *x, const float *norms, int64_t nq, int64_t n, int64_t d, int metric,
-                    int64_t k, float *nn_val, int32_t *nn_idx, float *rdiv, float *out) {
-  const int threads = r4j::cpu_threads();
-  const int64_t ng = n - nq;
-  // Square tiles: large enough that packing a tile's columns is small next to its GEMM, small
-  // enough that there are several tiles per thread.
-  int64_t tile = 512;
-  while (tile > 64 && (n + tile - 1) / tile < 3 * threads) tile /= 2;
-  const int64_t nb = (n + tile - 1) / tile;
-  std::vector<int32_t> cnt(static_cast<size_t>(n), 0);
-  std::vector<float> thr(static_cast<size_t>(n), std::numeric_limits<float>::infinity());
-  std::vector<float> rmax(static_cast<size_t>(n), -std::numeric_limits<float>::infinity());
-  Lists L{k, nn_val, nn_idx, cnt.data(), thr.data(), rmax.data()};
-  std::vector<std::mutex> band_lock(static_cast<size_t>(nb));
-  // Tiles (b, c), c >= b, in row-band order.
-  std::vector<std::pair<int32_t, int32_t>> tiles;
-  tiles.reserve(static_cast<size_t>(nb * (nb + 1) / 2));
-  for (int64_t b = 0; b < nb; ++b)
-    for (int64_t c = b; c < nb; ++c) tiles.emplace_back(static_cast<int32_t>(b), static_cast<int32_t>(c));
-  std::atomic<bool> failed{false};
-#pragma omp parallel num_threads(threads)
-  {
-    std::vector<float> buf;
-    try {
-      buf.resize(static_cast<size_t>(tile * tile));
-    } catch (...) {
-      failed = true;
-    }
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < static_cast<int64_t>(tiles.size()); ++t) {
-      if (failed.load(std::memory_order_relaxed)) continue;
-      const int64_t b = tiles[t].first, c = tiles[t].second;
-      const int64_t i0 = b * tile, i1 = std::min(n, i0 + tile), j0 = c * tile, j1 = std::min(n, j0 + tile);
-      const int64_t h = i1 - i0, w = j1 - j0;
+// The one pass over the N x N distance matrix D of the N = nq + ng items (q's rows, then g's). D
+// is symmetric bit for bit (every pair's value depends only on its two rows, and the dot product
+// and the norm sum commute), so only the tiles on and above the diagonal are computed
+// (distance_block), each feeding the lists of its rows and, transposed, of its columns: half the
+// work of streaming whole rows. The items are cut into bands of `tile` rows, the queries' bands
+// first and then the gallery's (a band never holds rows of both, so that its rows are contiguous
+// in one input); tile (b, c) is band b against band c, c >= b. The tiles are computed in row-band
+// order, a run of whole bands at a time (run), so that a caller can report progress; after band
+// b, the lists of the rows of bands 0..b are complete. Memory: O(N * k) plus one tile per thread.
+class SymmetricPass {
+ public:
+  // Throws std::bad_alloc when out of memory. q and g are read by every run().
+  SymmetricPass(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric, int64_t k)
+      : q_(q), g_(g), nq_(nq), n_(nq + ng), d_(d), metric_(metric), k_(k) {
+    const int threads = r4j::cpu_threads();
+    // Square tiles: large enough that packing a tile's columns is small next to its GEMM, small
+    // enough that there are several tiles per thread.
+    tile_ = 512;
+    while (tile_ > 64 && (n_ + tile_ - 1) / tile_ < 3 * threads) tile_ /= 2;
+    for (int64_t r = 0; r < nq; r += tile_) band_.push_back(r);
+    for (int64_t r = nq; r < n_; r += tile_) band_.push_back(r);
+    band_.push_back(n_);
+    const int64_t nb = bands();
+    total_ = nb * (nb + 1) / 2;
+    norms_.resize(static_cast<size_t>(n_));
+    if (nq > 0) r4j::cpu::row_norms(q, nq, d, metric, norms_.data());
+    if (ng > 0) r4j::cpu::row_norms(g, ng, d, metric, norms_.data() + nq);
+    val_.resize(static_cast<size_t>(n_ * k));
+    idx_.resize(static_cast<size_t>(n_ * k));
+    cnt_.assign(static_cast<size_t>(n_), 0);
+    thr_.assign(static_cast<size_t>(n_), std::numeric_limits<float>::infinity());
+    rmax_.assign(static_cast<size_t>(n_), -std::numeric_limits<float>::infinity());
+    band_lock_ = std::vector<std::mutex>(static_cast<size_t>(nb));
+  }
+
+  int64_t items() const { return n_; }
+  int64_t k() const { return k_; }
+  int64_t tiles_done() const { return done_; }
+  int64_t tiles_total() const { return total_; }
+  bool complete() const { return next_band_ == bands(); }
+
+  // Computes the tiles of the next bands: whole bands, at least one, no further band once this call
+  // has computed max_tiles tiles (max_tiles <= 0: every remaining band). When out is not null, the
+  // query x gallery distances of those tiles are written into it ([nq, ng]). False when out of memory.
+  bool run(int64_t max_tiles, float *out) {
+    const int64_t nb = bands(), b0 = next_band_;
+    if (b0 == nb) return true;
+    int64_t b1 = b0, count = 0;
+    while (b1 < nb && (max_tiles <= 0 || count < max_tiles)) count += nb - b1++;
+    std::vector<std::pair<int32_t, int32_t>> tiles;
+    tiles.reserve(static_cast<size_t>(count));
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t c = b; c < nb; ++c) tiles.emplace_back(static_cast<int32_t>(b), static_cast<int32_t>(c));
+    Lists L{k_, val_.data(), idx_.data(), cnt_.data(), thr_.data(), rmax_.data()};
+    const int64_t ng = n_ - nq_;
+    std::atomic<bool> failed{false};
+#pragma omp parallel num_threads(r4j::cpu_threads())
+    {
+      std::vector<float> buf;
       try {
-        r4j::cpu::distance_block(x + i0 * d, norms + i0, h, x + j0 * d, norms + j0, w, d, metric, buf.data(), w);
+        buf.resize(static_cast<size_t>(tile_ * tile_));
       } catch (...) {
         failed = true;
-        continue;
       }
-      {
-        std::lock_guard<std::mutex> lock(band_lock[b]);
-        for (int64_t i = i0; i < i1; ++i) update_row(L, i, buf.data() + (i - i0) * w, w, j0);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t t = 0; t < static_cast<int64_t>(tiles.size()); ++t) {
+        if (failed.load(std::memory_order_relaxed)) continue;
+        const int64_t b = tiles[t].first, c = tiles[t].second;
+        const int64_t i0 = band_[b], i1 = band_[b + 1], j0 = band_[c], j1 = band_[c + 1];
+        const int64_t h = i1 - i0, w = j1 - j0;
+        try {
+          r4j::cpu::distance_block(row(i0), norms_.data() + i0, h, row(j0), norms_.data() + j0, w, d_, metric_,
+                                   buf.data(), w);
+        } catch (...) {
+          failed = true;
+          continue;
+        }
+        {
+          std::lock_guard<std::mutex> lock(band_lock_[b]);
+          for (int64_t i = i0; i < i1; ++i) update_row(L, i, buf.data() + (i - i0) * w, w, j0);
+        }
+        if (c != b) {
+          std::lock_guard<std::mutex> lock(band_lock_[c]);
+          for (int64_t i = i0; i < i1; ++i) update_cols(L, i, buf.data() + (i - i0) * w, w, j0);
+        }
+        // Query x gallery distances: the tiles of a query band against a gallery band (the query
+        // bands come first, so every such pair lies above the diagonal, each in exactly one tile).
+        if (out != nullptr && i0 < nq_ && j0 >= nq_)
+          for (int64_t i = i0; i < i1; ++i)
+            std::memcpy(out + i * ng + (j0 - nq_), buf.data() + (i - i0) * w, sizeof(float) * w);
       }
-      if (c != b) {
-        std::lock_guard<std::mutex> lock(band_lock[c]);
-        for (int64_t i = i0; i < i1; ++i) update_cols(L, i, buf.data() + (i - i0) * w, w, j0);
-      }
-      // Query x gallery distances (all lie on or above the diagonal, each in exactly one tile).
-      const int64_t gj0 = std::max(j0, nq);
-      if (gj0 < j1)
-        for (int64_t i = i0; i < std::min(i1, nq); ++i)
-          std::memcpy(out + i * ng + (gj0 - nq), buf.data() + (i - i0) * w + (gj0 - j0),
-                      sizeof(float) * (j1 - gj0));
     }
+    if (failed.load()) return false;
+    next_band_ = b1;
+    done_ += count;
+    return true;
   }
-  if (failed.load()) return false;
-  for (int64_t i = 0; i < n; ++i) {
-    L.finish(i);
-    rdiv[i] = rmax[i] > 0.f ? rmax[i] : 1.f;
+
+  // After every band: sorts each list ascending by (value, index). Idempotent.
+  void finish() {
+    if (finished_) return;
+    Lists L{k_, val_.data(), idx_.data(), cnt_.data(), thr_.data(), rmax_.data()};
+    for (int64_t i = 0; i < n_; ++i) L.finish(i);
+    finished_ = true;
   }
-  return true;
-}
+
+  const float *values() const { return val_.data(); }     // [N, k]
+  const int32_t *indices() const { return idx_.data(); }  // [N, k]
+  const float *row_max() const { return rmax_.data(); }   // [N]
+  const std::vector<float> &value_vector() const { return val_; }
+  const std::vector<int32_t> &index_vector() const { return idx_; }
+  const std::vector<float> &norm_vector() const { return norms_; }  // row statistics, as row_norms gives
+
+ private:
+  const float *row(int64_t i) const { return i < nq_ ? q_ + i * d_ : g_ + (i - nq_) * d_; }
+  int64_t bands() const { return static_cast<int64_t>(band_.size()) - 1; }
+
+  const float *q_, *g_;
+  int64_t nq_, n_, d_;
+  int metric_;
+  int64_t k_, tile_ = 0, total_ = 0, done_ = 0, next_band_ = 0;
+  bool finished_ = false;
+  std::vector<int64_t> band_;  // first row of each band, then N
+  std::vector<float> norms_, val_, thr_, rmax_;
+  std::vector<int32_t> idx_, cnt_;
+  std::vector<std::mutex> band_lock_;
+};
 
 struct Entry {
   int32_t col;
@@ -306,13 +363,13 @@ int rerank_impl(const float *q, int64_t nq, const float *g, int64_t ng, int64_t 
   const int64_t kq = std::min<int64_t>(n, k2);                                      // query expansion
 
   // ---- 1. one pass over D: neighbour lists, row maxima, query x gallery distances ------------
-  std::vector<int32_t> nn_idx(static_cast<size_t>(n * kk));
-  std::vector<float> nn_val(static_cast<size_t>(n * kk));
+  SymmetricPass pass(qg, nq, qg + nq * d, ng, d, metric, kk);
+  if (!pass.run(0, out)) throw std::bad_alloc();
+  pass.finish();
+  const std::vector<float> &nn_val = pass.value_vector(), &norms = pass.norm_vector();
+  const std::vector<int32_t> &nn_idx = pass.index_vector();
   std::vector<float> rdiv(static_cast<size_t>(n));  // divisor of row i (its max, or 1)
-  std::vector<float> norms(static_cast<size_t>(n));
-  r4j::cpu::row_norms(qg, n, d, metric, norms.data());
-  if (!symmetric_pass(qg, norms.data(), nq, n, d, metric, kk, nn_val.data(), nn_idx.data(), rdiv.data(), out))
-    throw std::bad_alloc();
+  for (int64_t i = 0; i < n; ++i) rdiv[i] = pass.row_max()[i] > 0.f ? pass.row_max()[i] : 1.f;
 
   // Does item i appear among the first `len` entries of item f's list?
   auto listed = [&](int64_t f, int64_t i, int64_t len) {
@@ -527,5 +584,70 @@ int r4j_cpu_rerank(const float *q, int64_t nq, const float *g, int64_t ng, int64
     return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of host memory");
   }
 }
+
+// ---- exact neighbour lists on their own, in steps (r4j_cpu_knn_*) ----------------------------
+
+int r4j_cpu_knn_create(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric, int64_t k,
+                       void **out) {
+  r4j::clear_error();
+  const char *fn = "r4j_cpu_knn_create";
+  if (out == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": out is null");
+  *out = nullptr;
+  int st = r4j::check_rows(fn, "q", q, nq, d);
+  if (st != R4J_OK) return st;
+  if ((st = r4j::check_rows(fn, "g", g, ng, d)) != R4J_OK) return st;
+  if ((st = r4j::check_metric(fn, metric)) != R4J_OK) return st;
+  if (nq + ng > INT32_MAX)
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": nq + ng = " + std::to_string(nq + ng) + " must be < 2^31");
+  if (k < 1 || k > nq + ng)
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": k must be in [1, nq + ng = " + std::to_string(nq + ng) +
+                                     "], got " + std::to_string(k));
+  try {
+    *out = new SymmetricPass(q, nq, g, ng, d, metric, k);
+  } catch (const std::bad_alloc &) {
+    return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of host memory for the lists of " +
+                                     std::to_string(nq + ng) + " items");
+  }
+  return R4J_OK;
+}
+
+int r4j_cpu_knn_run(void *h, int64_t max_tiles, int64_t *done, int64_t *total) {
+  r4j::clear_error();
+  const char *fn = "r4j_cpu_knn_run";
+  if (h == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": handle is null");
+  auto *pass = static_cast<SymmetricPass *>(h);
+  bool ok;
+  try {
+    ok = pass->run(max_tiles, nullptr);
+  } catch (const std::bad_alloc &) {
+    ok = false;
+  }
+  if (done != nullptr) *done = pass->tiles_done();
+  if (total != nullptr) *total = pass->tiles_total();
+  return ok ? R4J_OK : r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of host memory for a tile");
+}
+
+int r4j_cpu_knn_result(void *h, float *out_val, int32_t *out_idx, float *out_max) {
+  r4j::clear_error();
+  const char *fn = "r4j_cpu_knn_result";
+  if (h == nullptr) return r4j::fail(R4J_EINVAL, std::string(fn) + ": handle is null");
+  auto *pass = static_cast<SymmetricPass *>(h);
+  int st;
+  if ((st = r4j::check_out(fn, "out_val", out_val, true)) != R4J_OK) return st;
+  if ((st = r4j::check_out(fn, "out_idx", out_idx, true)) != R4J_OK) return st;
+  if ((st = r4j::check_out(fn, "out_max", out_max, true)) != R4J_OK) return st;
+  if (!pass->complete())
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": the pass is not complete (" +
+                                     std::to_string(pass->tiles_done()) + " of " +
+                                     std::to_string(pass->tiles_total()) + " tiles); call r4j_cpu_knn_run first");
+  pass->finish();
+  const int64_t n = pass->items(), k = pass->k();
+  std::memcpy(out_val, pass->values(), sizeof(float) * n * k);
+  std::memcpy(out_idx, pass->indices(), sizeof(int32_t) * n * k);
+  std::memcpy(out_max, pass->row_max(), sizeof(float) * n);
+  return R4J_OK;
+}
+
+void r4j_cpu_knn_free(void *h) { delete static_cast<SymmetricPass *>(h); }
 
 }  // extern "C"

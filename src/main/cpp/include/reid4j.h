@@ -140,6 +140,31 @@ void r4j_cpu_memory_free(void *h);
 int r4j_cpu_rerank(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
                    int32_t k1, int32_t k2, float lambda, float *out);
 
+/* 4b. Exact neighbour lists of a whole set: step 1 of r4j_cpu_rerank on its own, in steps that a
+ *    caller can report progress between (at a million items the pass takes about an hour of two
+ *    cores). The N = nq + ng items are q's rows, then g's ([nq, d] and [ng, d]; either may be
+ *    empty). For every item: its k nearest among all N (itself included), ascending by (distance,
+ *    index), and its largest distance to any of the N. Only the tiles on and above the diagonal of
+ *    the N x N distance matrix are computed, each feeding its rows and, transposed, its columns:
+ *    half the work of r4j_cpu_pairwise_topk_max of every item against all, with the same distances
+ *    and lists bit for bit. Memory: about N * (2k + 4) * 4 bytes besides the inputs.
+ *
+ *    r4j_cpu_knn_create: 1 <= k <= N < 2^31. q and g are read by every r4j_cpu_knn_run and must
+ *      stay valid and unchanged until r4j_cpu_knn_free. *out: the handle (null on failure).
+ *    r4j_cpu_knn_run: computes the tiles of the next row bands, at least one band, and no further
+ *      band once this call has computed max_tiles tiles (max_tiles <= 0: all that remain); a call
+ *      after the last band does nothing. done, total (each may be null): tiles computed so far and
+ *      in all (all tiles cost about the same, so done / total is the share of the work done).
+ *    r4j_cpu_knn_result: out_val, out_idx: [N, k]; out_max: [N]. R4J_EINVAL until every tile
+ *      has been computed.
+ *    r4j_cpu_knn_free: frees the handle; a null handle is a no-op.
+ *    A handle is used by one thread at a time. */
+int r4j_cpu_knn_create(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric, int64_t k,
+                       void **out);
+int r4j_cpu_knn_run(void *h, int64_t max_tiles, int64_t *done, int64_t *total);
+int r4j_cpu_knn_result(void *h, float *out_val, int32_t *out_idx, float *out_max);
+void r4j_cpu_knn_free(void *h);
+
 /* ---------------------------------------------------------------------------------------------
  * CUDA twins: same arguments (host pointers), same results up to float rounding.
  */
