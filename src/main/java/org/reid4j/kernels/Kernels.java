@@ -47,6 +47,22 @@ public interface Kernels {
   }
 
   /**
+   * Every item's k nearest among all N = nq + ng items (q's rows, then g's; itself included),
+   * ascending by (distance, item), and its largest distance to any of the N: the exact pass of
+   * k-reciprocal re-ranking without its N x N matrix (rows of the answer are items, indices are
+   * items). {@code progress}, if not null, is told now and then how much of the work is done, in
+   * items' worth (up to N, the last call N). The native CPU backend computes only the tiles on and
+   * above the diagonal ({@code r4j_cpu_knn_*}); the default compares blocks of items with chunks of
+   * rows ({@link NeighbourBlocks}): twice the work, the same lists where the distances are the same.
+   *
+   * @throws IllegalArgumentException if there are no items, k is not in [1, N], or as {@link #pairwise}
+   */
+  default TopKWithMax neighbourLists(FloatMatrix q, FloatMatrix g, Metric metric, int k,
+      java.util.function.LongConsumer progress) {
+    return NeighbourBlocks.lists(this, q, g, metric, k, progress, NeighbourBlocks.BLOCK, NeighbourBlocks.CHUNK);
+  }
+
+  /**
    * {@link #pairwiseTopk} against {@code rows} gallery rows of {@code q.cols()} floats held in a
    * buffer from its position on (a memory-mapped gallery segment, say). The native backends read a
    * direct buffer in place, without copying it and without checking its rows: the caller vouches

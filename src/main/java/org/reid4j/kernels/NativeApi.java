@@ -5,6 +5,7 @@ import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.annotation.Cast;
@@ -77,6 +78,19 @@ public final class NativeApi {
   public static native int r4j_cpu_rerank(@Cast("const float*") FloatPointer q, long nq,
       @Cast("const float*") FloatPointer g, long ng, long d, int metric, int k1, int k2, float lambda,
       FloatPointer out);
+
+  // 4b. Exact neighbour lists of a whole set, in steps (an opaque handle).
+  public static native int r4j_cpu_knn_create(@Cast("const float*") FloatPointer q, long nq,
+      @Cast("const float*") FloatPointer g, long ng, long d, int metric, long k,
+      @Cast("void**") PointerPointer<Pointer> out);
+
+  public static native int r4j_cpu_knn_run(Pointer h, long maxTiles, @Cast("int64_t*") LongPointer done,
+      @Cast("int64_t*") LongPointer total);
+
+  public static native int r4j_cpu_knn_result(Pointer h, FloatPointer outVal, @Cast("int32_t*") IntPointer outIdx,
+      FloatPointer outMax);
+
+  public static native void r4j_cpu_knn_free(Pointer h);
 
   // ---- CUDA ----
   public static native int r4j_cuda_compiled();

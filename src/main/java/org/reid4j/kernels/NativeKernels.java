@@ -4,6 +4,9 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.PointerScope;
 
 /**
@@ -152,6 +155,47 @@ public final class NativeKernels implements Kernels {
       float[] m = new float[q.rows()];
       max.get(m);
       return new TopKWithMax(topK(q.rows(), k, vals, idx), m);
+    }
+  }
+
+  /** Calls of {@code r4j_cpu_knn_run} a pass is cut into, for its progress lines. */
+  private static final int KNN_STEPS = 200;
+
+  /**
+   * On the CPU the symmetric pass ({@code r4j_cpu_knn_*}: only the tiles on and above the diagonal,
+   * a few row bands per call so that progress can be told between them); on CUDA the default.
+   */
+  @Override
+  public TopKWithMax neighbourLists(FloatMatrix q, FloatMatrix g, Metric metric, int k,
+      java.util.function.LongConsumer progress) {
+    if (cuda) return Kernels.super.neighbourLists(q, g, metric, k, progress);
+    int n = NeighbourBlocks.check(q, g, metric, k);
+    long nk = (long) n * k;
+    try (PointerScope scope = new PointerScope()) {
+      FloatPointer qp = in(q), gp = in(g);
+      Pointer h;
+      try (PointerPointer<Pointer> out = new PointerPointer<>(1)) {
+        check(NativeApi.r4j_cpu_knn_create(qp, q.rows(), gp, g.rows(), q.cols(), metric.code, k, out),
+            "neighbourLists");
+        h = out.get(0);
+      }
+      try {
+        LongPointer done = new LongPointer(1), total = new LongPointer(1);
+        long step = 1; // the first call runs one band and tells the total
+        do {
+          check(NativeApi.r4j_cpu_knn_run(h, step, done, total), "neighbourLists");
+          step = Math.max(1, total.get() / KNN_STEPS);
+          if (progress != null) progress.accept(Math.round((double) n * done.get() / total.get()));
+        } while (done.get() < total.get());
+        FloatPointer vals = new FloatPointer(nk), max = new FloatPointer(n);
+        IntPointer idx = new IntPointer(nk);
+        check(NativeApi.r4j_cpu_knn_result(h, vals, idx, max), "neighbourLists");
+        float[] m = new float[n];
+        max.get(m);
+        return new TopKWithMax(topK(n, k, vals, idx), m);
+      } finally {
+        NativeApi.r4j_cpu_knn_free(h);
+      }
     }
   }
 

@@ -126,7 +126,7 @@ public final class KReciprocal {
 
   /**
    * {@link #rows} with exact candidates found by the kernels ({@link ExactNeighbours}: the N x N pass
-   * a block of items at a time on the native kernels, not in plain Java) when {@code kernels} is not
+   * in {@link Kernels#neighbourLists}, not in plain Java) when {@code kernels} is not
    * null; HNSW candidates as above. With kernels, the exact lists are re-scored with the distance of
    * the plain pass, so the rows are those of the plain pass except where two items tie with the
    * list's last entry to within the kernels' rounding.
