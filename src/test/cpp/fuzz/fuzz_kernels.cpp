@@ -11,7 +11,8 @@
 //    double-precision reference: distances within float rounding, top-k ascending by (value,
 //    index) and no left-out item nearer than the last kept one, batch-hard choices that are
 //    positives / negatives at the extreme distance (-1 exactly when there is no candidate),
-//    re-ranked distances in [0, 1];
+//    re-ranked distances in [0, 1]; the neighbour lists of r4j_cpu_knn_* bit for bit those of
+//    r4j_cpu_pairwise_topk_max of every item against all;
 //  - on non-finite inputs (which the header leaves unspecified), any index out of range.
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -205,6 +206,37 @@ void run_pairwise_topk(FuzzedDataProvider &in, const Backend &be, int64_t nq, in
     for (size_t j = 0; j < val.size(); ++j)
       REQUIRE(std::memcmp(&val3[j], &val[j], sizeof(float)) == 0 && idx3[j] == idx[j], "memory_topk", (long long)j, idx3[j]);
     r4j_cpu_memory_free(h);
+    // The lists of all N = nq + ng items from the symmetric pass, in steps of a fuzzed size: bit for
+    // bit those of pairwise_topk_max of every item against all (indices in range on non-finite input).
+    const int64_t n = nq + ng;
+    if (n > 0) {
+      const int64_t kn = std::max<int64_t>(1, std::min(k, n));
+      std::vector<float> all(q.begin(), q.begin() + nq * d);
+      all.insert(all.end(), g.begin(), g.begin() + ng * d);
+      std::vector<float> wv(static_cast<size_t>(n * kn)), wm(static_cast<size_t>(n)), kv(wv.size()), km(wm.size());
+      std::vector<int32_t> wi(wv.size()), ki(wv.size());
+      st = r4j_cpu_pairwise_topk_max(all.data(), n, all.data(), n, d, metric, kn, wv.data(), wi.data(), wm.data());
+      REQUIRE(st == R4J_OK, "pairwise_topk_max (all items)", st, kn);
+      st = r4j_cpu_knn_create(q.data(), nq, g.data(), ng, d, metric, kn, &h);
+      REQUIRE(st == R4J_OK && h != nullptr, "knn_create", st, kn);
+      const int64_t step = in.ConsumeIntegralInRange<int64_t>(-1, 40);
+      int64_t done = 0, total = 1, before = -1;
+      while (done < total) {
+        st = r4j_cpu_knn_run(h, step, &done, &total);
+        REQUIRE(st == R4J_OK && done > before && done <= total, "knn_run", done, total);
+        before = done;
+      }
+      st = r4j_cpu_knn_result(h, kv.data(), ki.data(), km.data());
+      REQUIRE(st == R4J_OK, "knn_result", st, 0);
+      r4j_cpu_knn_free(h);
+      for (size_t j = 0; j < ki.size(); ++j) {
+        REQUIRE(ki[j] >= 0 && ki[j] < n, "knn index", (long long)j, ki[j]);
+        if (kind != Values::kNonFinite)
+          REQUIRE(std::memcmp(&kv[j], &wv[j], sizeof(float)) == 0 && ki[j] == wi[j], "knn list", (long long)j, ki[j]);
+      }
+      if (kind != Values::kNonFinite)
+        REQUIRE(std::memcmp(km.data(), wm.data(), sizeof(float) * n) == 0, "knn row max", n, 0);
+    }
   }
   for (int64_t i = 0; i < nq; ++i) {
     if (with_max && ng == 0) REQUIRE(std::isinf(mx[i]) && mx[i] < 0, "pairwise_topk_max empty row max", i, 0);
