@@ -236,7 +236,7 @@ public final class RetrievalEval {
       long n = (long) q0.size() + g0.size();
       Candidates cand = options.candidates();
       if (cand.exact()) {
-        // too large for one [nq, ng] array: exact lists from the kernels a block of items at a time,
+        // too large for one [nq, ng] array: exact lists from the kernels' list pass (no N x N matrix),
         // then re-ranked and scored a block of queries at a time, as for HNSW candidates
         boolean blocked = single && !keepDistance && !fits(q0.size(), g0.size());
         progress.accept(blocked ? exactInBlocksStep(q0.size(), g0.size(), rp) : exactRerankStep(n, rp));
@@ -562,7 +562,7 @@ public final class RetrievalEval {
   private static String exactInBlocksStep(int nq, int ng, RerankParams rp) {
     long n = (long) nq + ng;
     return String.format("re-ranking %,d items (k1 %d, k2 %d, lambda %.2f): exact lists from the %,d x %,d distance "
-        + "pass a block of items at a time, then %,d x %,d query-gallery distances re-ranked and scored a block of "
+        + "pass without its matrix, then %,d x %,d query-gallery distances re-ranked and scored a block of "
         + "queries at a time ...", n, rp.k1(), rp.k2(), rp.lambda(), n, n, nq, ng);
   }
 
