@@ -281,6 +281,13 @@ final class KernelsCases {
       Case draw(Draw d) {
         return new RerankCase(Features.draw(d), d.pick(Metric.values()), rerankK(d), rerankK(d), lambda(d));
       }
+    },
+    NEIGHBOUR_LISTS {
+      @Override
+      Case draw(Draw d) {
+        Features f = Features.draw(d);
+        return new NeighbourListsCase(f, d.pick(Metric.values()), k(d, f.nq() + f.ng()));
+      }
     };
 
     abstract Case draw(Draw d);
@@ -333,6 +340,30 @@ final class KernelsCases {
       return agree(this, others, b -> b.pairwiseTopk(qg[0], qg[1], metric, k), (java, got, ctx) -> {
         if (f.exact(metric)) assertSameTopk(java, got, ctx);
         else assertNearTopk(java, got, qg[1], referenceDistances(qg[0], qg[1], metric), metric, ctx);
+      });
+    }
+  }
+
+  /** Every item's k nearest among the queries and gallery of {@code f} together, and its row maximum. */
+  record NeighbourListsCase(Features f, Metric metric, int k) implements Case {
+    @Override
+    public boolean check(List<Kernels> others) {
+      FloatMatrix[] qg = f.build();
+      return agree(this, others, b -> b.neighbourLists(qg[0], qg[1], metric, k, null), (java, got, ctx) -> {
+        if (f.exact(metric)) {
+          assertSameTopk(java.nearest(), got.nearest(), ctx);
+          assertArrayEquals(java.rowMax(), got.rowMax(), 0f, ctx + " row maxima");
+          return;
+        }
+        FloatMatrix all = NeighbourBlocks.rows(qg[0], qg[1], 0, qg[0].rows() + qg[1].rows());
+        double[][] d = referenceDistances(all, all, metric);
+        assertNearTopk(java.nearest(), got.nearest(), all, d, metric, ctx);
+        double s = scale(d);
+        for (int i = 0; i < d.length; i++) {
+          double max = Arrays.stream(d[i]).max().orElseThrow();
+          assertTrue(close(max, got.rowMax()[i], s, metric), ctx + " row maximum of item " + i + ": " + got.rowMax()[i]
+              + ", reference " + max);
+        }
       });
     }
   }

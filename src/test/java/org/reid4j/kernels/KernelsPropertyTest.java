@@ -65,6 +65,11 @@ class KernelsPropertyTest {
     run(Method.RERANK);
   }
 
+  @Test
+  void neighbourLists() {
+    run(Method.NEIGHBOUR_LISTS);
+  }
+
   static void run(Method method) {
     List<Kernels> others = KernelsCases.others();
     Long only = Long.getLong(CASE_SEED);
