@@ -548,8 +548,8 @@ public final class RetrievalEval {
   }
 
   /**
-   * Exact re-ranking and its scores without the [nq, ng] matrix: the exact lists from the kernels a
-   * block of items at a time ({@link KReciprocal#rows} with kernels), then the raw distances
+   * Exact re-ranking and its scores without the [nq, ng] matrix: the exact lists from the kernels'
+   * list pass ({@link KReciprocal#rows} with kernels), then the raw distances
    * re-ranked and scored a block of queries at a time.
    */
   private static QueryScores exactInBlocks(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric,

@@ -14,8 +14,8 @@ import org.reid4j.report.ProgressLine;
 /**
  * Each item's exact nearest neighbours among the N = nq + ng items (queries first, then the
  * gallery), from the kernels' {@link Kernels#neighbourLists}: the N x N x d pass of exact re-ranking
- * without its N x N matrix, for N where that matrix does not fit (a million items: about 35 minutes
- * of two AVX-512 cores on the native CPU backend, which computes only the tiles on and above the
+ * without its N x N matrix, for N where that matrix does not fit (a million items of d 256: about half
+ * an hour of two AVX-512 cores on the native CPU backend, which computes only the tiles on and above the
  * diagonal; hours for the same pass in plain Java).
  *
  * <p>The kernels' L entries are re-scored with {@link KReciprocal.ItemDistance} (the distance the
