@@ -242,7 +242,7 @@ public final class RetrievalEval {
         progress.accept(blocked ? exactInBlocksStep(q0.size(), g0.size(), rp) : exactRerankStep(n, rp));
         if (scoreOnDevice) scores = kernels.rerankScores(qs.get(0), gs.get(0), metric, rp, labels).orElse(null);
         if (scores == null && blocked) {
-          scores = exactInBlocks(kernels, qs.get(0), gs.get(0), metric, rp, labels, progress);
+          scores = exactInBlocks(kernels, qs.get(0), gs.get(0), null, metric, rp, labels, progress);
         } else if (scores == null) {
           if (single) requireKeepable(q0.size(), g0.size());
           dist = single ? kernels.rerank(qs.get(0), gs.get(0), metric, rp)
@@ -357,7 +357,7 @@ public final class RetrievalEval {
         progress.accept(blocked ? exactInBlocksStep(q.rows(), g.rows(), rp) : exactRerankStep(n, rp));
         if (!keepDistance) scores = kernels.rerankScores(q, g, metric, rp, labels).orElse(null);
         // too large for one [nq, ng] array: the heap path's blocks, on heap copies of the features
-        if (scores == null && blocked) scores = exactInBlocks(kernels, q.toHeap(), g.toHeap(), metric, rp, labels,
+        if (scores == null && blocked) scores = exactInBlocks(kernels, q.toHeap(), g.toHeap(), g, metric, rp, labels,
             progress);
         if (scores == null) dist = kernels.rerank(q, g, metric, rp);
         t.put(scores != null ? "rerank+evaluate" : "rerank", ms(t1));
@@ -404,7 +404,7 @@ public final class RetrievalEval {
     float[] queryMax = new float[nq];
     ProgressLine line = new ProgressLine(progress, 10, nq, System.nanoTime(), "raw distances (row maxima)",
         "queries", "queries", 0);
-    try (BlockDistances raw = new BlockDistances(kernels, g, metric)) {
+    try (BlockDistances raw = new BlockDistances(kernels, g, null, metric)) {
       for (int from = 0; from < nq; from += block) {
         int to = Math.min(nq, from + block);
         float[] blockMax = raw.of(q, from, to).rowMaxima();
@@ -422,12 +422,18 @@ public final class RetrievalEval {
    */
   public static QueryScores scoreInBlocks(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric,
       QueryLabels labels, KReciprocal.Rows rows, Consumer<String> progress, int block) {
+    return scoreInBlocks(kernels, q, g, null, metric, labels, rows, progress, block);
+  }
+
+  /** As above; {@code nativeG}, if not null, holds g's values in native memory already (not closed here). */
+  static QueryScores scoreInBlocks(Kernels kernels, FloatMatrix q, FloatMatrix g, NativeMatrix nativeG, Metric metric,
+      QueryLabels labels, KReciprocal.Rows rows, Consumer<String> progress, int block) {
     if (block < 1) throw new IllegalArgumentException("block of " + block + " queries");
     int nq = q.rows(), ng = g.rows();
     Joined joined = new Joined(nq);
     ProgressLine line = new ProgressLine(progress, 10, nq, System.nanoTime(),
         rows == null ? "distances and scores" : "re-rank and score", "queries", "queries", 0);
-    try (BlockDistances distances = new BlockDistances(kernels, g, metric)) {
+    try (BlockDistances distances = new BlockDistances(kernels, g, nativeG, metric)) {
       for (int from = 0; from < nq; from += block) {
         int to = Math.min(nq, from + block), base = from;
         FloatMatrix raw = distances.of(q, from, to);
@@ -453,12 +459,16 @@ public final class RetrievalEval {
     private final FloatMatrix g;
     private final Metric metric;
     private final NativeMatrix gallery;
+    private final boolean owned;
 
-    BlockDistances(Kernels kernels, FloatMatrix g, Metric metric) {
+    /** nativeG: g's values in native memory already (the caller's, used as they are and not closed), or null. */
+    BlockDistances(Kernels kernels, FloatMatrix g, NativeMatrix nativeG, Metric metric) {
       this.kernels = kernels;
       this.g = g;
       this.metric = metric;
-      this.gallery = kernels.backend() == Backend.JAVA ? null : NativeMatrix.of(g);
+      boolean java = kernels.backend() == Backend.JAVA;
+      this.owned = !java && nativeG == null;
+      this.gallery = java ? null : nativeG != null ? nativeG : NativeMatrix.of(g);
     }
 
     /** Distances [to - from, ng] of query rows [from, to). */
@@ -472,7 +482,7 @@ public final class RetrievalEval {
 
     @Override
     public void close() {
-      if (gallery != null) gallery.close();
+      if (owned) gallery.close();
     }
   }
 
@@ -536,8 +546,14 @@ public final class RetrievalEval {
   }
 
   private static boolean fits(int nq, int ng) {
-    return (long) nq * ng <= Integer.MAX_VALUE - 8;
+    return (long) nq * ng <= matrixLimit;
   }
+
+  /**
+   * The most values an [nq, ng] result may have to be made whole (a Java array's limit); tests lower
+   * it to take the paths of galleries that do not fit on small cases.
+   */
+  static volatile long matrixLimit = Integer.MAX_VALUE - 8;
 
   /** The [nq, ng] result kept whole fits in a Java array; else a message that says what to do. */
   private static void requireKeepable(int nq, int ng) {
@@ -552,11 +568,11 @@ public final class RetrievalEval {
    * list pass ({@link KReciprocal#rows} with kernels), then the raw distances
    * re-ranked and scored a block of queries at a time.
    */
-  private static QueryScores exactInBlocks(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric,
-      RerankParams rp, QueryLabels labels, Consumer<String> progress) {
+  private static QueryScores exactInBlocks(Kernels kernels, FloatMatrix q, FloatMatrix g, NativeMatrix nativeG,
+      Metric metric, RerankParams rp, QueryLabels labels, Consumer<String> progress) {
     RerankParams p = rp.clampedTo((long) q.rows() + g.rows());
     KReciprocal.Rows rows = KReciprocal.rows(kernels, q, g, metric, p, Candidates.EXACT, null, progress);
-    return scoreInBlocks(kernels, q, g, metric, labels, rows, progress, blockRows(q.rows(), g.rows()));
+    return scoreInBlocks(kernels, q, g, nativeG, metric, labels, rows, progress, blockRows(q.rows(), g.rows()));
   }
 
   private static String exactInBlocksStep(int nq, int ng, RerankParams rp) {

@@ -72,6 +72,12 @@ class RetrievalEvalBlocksTest {
           KReciprocal.Rows rows = KReciprocal.rows(q.features(), g.features(), m, p, c, queryMax, null);
           assertSameScores(reranked, RetrievalEval.scoreInBlocks(k, q.features(), g.features(), m, labels, rows,
               null, block), what);
+          // the gallery handed over in native memory: the same scores, and the caller's matrix left open as it was
+          try (NativeMatrix ng = NativeMatrix.of(g.features())) {
+            assertSameScores(reranked, RetrievalEval.scoreInBlocks(k, q.features(), g.features(), ng, m, labels, rows,
+                null, block), what + " native gallery");
+            assertArrayEquals(g.features().data(), ng.toHeap().data(), 0f, what + " native gallery kept");
+          }
         }
       }
     }
@@ -120,6 +126,48 @@ class RetrievalEvalBlocksTest {
       assertArrayEquals(a.cmc(), b.cmc(), 0);
       assertEquals(a.queriesEvaluated(), b.queriesEvaluated());
       assertEquals(a.queriesSkipped(), b.queriesSkipped());
+    }
+  }
+
+  /**
+   * Exact re-ranking of a gallery whose [nq, ng] matrix "does not fit" (the limit lowered for the
+   * test): lists from the kernels' list pass, then blocks of queries, on the heap path and on the
+   * native-memory path (whose gallery the blocks read in place), against the dense re-ranking that
+   * keeps the matrix.
+   */
+  @Test
+  void exactRerankingWithoutTheMatrixScoresLikeTheDenseOne() {
+    Random r = new Random(System.nanoTime());
+    LabelledFeatures q = side(r, "query", 29, 13), g = side(r, "gallery", 173, 13);
+    long limit = RetrievalEval.matrixLimit;
+    for (Kernels k : hostBackends()) {
+      for (Metric m : new Metric[] {Metric.EUCLIDEAN, Metric.COSINE}) {
+        RetrievalEval.Options o = new RetrievalEval.Options(m, false, new RerankParams(9, 3, 0.3f));
+        String ctx = k.describe() + " " + m;
+        EvalResult want = RetrievalEval.run(k, q, g, o, s -> {}, true).result();
+        List<String> steps = new ArrayList<>();
+        RetrievalEval.Report heap, nat;
+        RetrievalEval.matrixLimit = 29L * 173 - 1;
+        try (NativeMatrix nq = NativeMatrix.of(q.features()); NativeMatrix ng = NativeMatrix.of(g.features())) {
+          heap = RetrievalEval.run(k, q, g, o, steps::add, false);
+          nat = RetrievalEval.runNative(k, new RetrievalEval.NativeFeatures("query", nq, q.pids(), q.camids()),
+              new RetrievalEval.NativeFeatures("gallery", ng, g.pids(), g.camids()), o, steps::add, false);
+          assertArrayEquals(g.features().data(), ng.toHeap().data(), 0f, ctx + ": the native gallery is left as it was");
+        } finally {
+          RetrievalEval.matrixLimit = limit;
+        }
+        assertEquals(2, steps.stream().filter(s -> s.contains("pass without its matrix")).count(), ctx + " " + steps);
+        for (RetrievalEval.Report got : List.of(heap, nat)) {
+          assertNull(got.distance(), ctx);
+          // Java: the lists and raw distances are the dense pass's own; native: its kernels' distances re-scored
+          // in Java, equal to rounding, which on these Gaussian features does not reorder a list or a ranking
+          EvalResult res = got.result();
+          assertEquals(want.mAP(), res.mAP(), 1e-9, ctx);
+          assertEquals(want.mINP(), res.mINP(), 1e-9, ctx);
+          assertArrayEquals(want.cmc(), res.cmc(), 1e-9, ctx);
+          assertEquals(want.queriesEvaluated(), res.queriesEvaluated(), ctx);
+        }
+      }
     }
   }
 
