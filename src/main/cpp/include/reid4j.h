@@ -158,7 +158,8 @@ int r4j_cpu_rerank(const float *q, int64_t nq, const float *g, int64_t ng, int64
  *    r4j_cpu_knn_result: out_val, out_idx: [N, k]; out_max: [N]. R4J_EINVAL until every tile
  *      has been computed.
  *    r4j_cpu_knn_free: frees the handle; a null handle is a no-op.
- *    A handle is used by one thread at a time. */
+ *    A handle is used by one thread at a time. No CUDA twin: the CUDA backend makes the same lists
+ *    from r4j_cuda_pairwise and r4j_cuda_topk of blocks of items against chunks of rows. */
 int r4j_cpu_knn_create(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric, int64_t k,
                        void **out);
 int r4j_cpu_knn_run(void *h, int64_t max_tiles, int64_t *done, int64_t *total);
