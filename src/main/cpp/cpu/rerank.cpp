@@ -246,7 +246,7 @@ class SymmetricPass {
         const int64_t i0 = band_[b], i1 = band_[b + 1], j0 = band_[c], j1 = band_[c + 1];
         const int64_t h = i1 - i0, w = j1 - j0;
         try {
-          r4j::cpu::distance_block(row(i0), norms_.data() + i0, h, row(j0), norms_.data() + j0, w, d_, metric_,
+          r4j::cpu::distance_block(item(i0), norms_.data() + i0, h, item(j0), norms_.data() + j0, w, d_, metric_,
                                    buf.data(), w);
         } catch (...) {
           failed = true;
@@ -287,9 +287,10 @@ class SymmetricPass {
   const std::vector<float> &value_vector() const { return val_; }
   const std::vector<int32_t> &index_vector() const { return idx_; }
   const std::vector<float> &norm_vector() const { return norms_; }  // row statistics, as row_norms gives
+  // Item i's d values (q's rows, then g's).
+  const float *item(int64_t i) const { return i < nq_ ? q_ + i * d_ : g_ + (i - nq_) * d_; }
 
  private:
-  const float *row(int64_t i) const { return i < nq_ ? q_ + i * d_ : g_ + (i - nq_) * d_; }
   int64_t bands() const { return static_cast<int64_t>(band_.size()) - 1; }
 
   const float *q_, *g_;
@@ -348,12 +349,6 @@ struct Scratch {
 int rerank_impl(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
                 int32_t k1, int32_t k2, float lambda, float *out) {
   const int64_t n = nq + ng;
-  const float *qg = nullptr;  // all N items, queries first
-  std::vector<float> concat;
-  concat.resize(static_cast<size_t>(n * d));
-  std::memcpy(concat.data(), q, sizeof(float) * nq * d);
-  std::memcpy(concat.data() + nq * d, g, sizeof(float) * ng * d);
-  qg = concat.data();
 
   int64_t half = k1 / 2;  // round_half_to_even(k1 / 2)
   if ((k1 % 2) != 0 && (half % 2) != 0) ++half;
@@ -363,7 +358,7 @@ int rerank_impl(const float *q, int64_t nq, const float *g, int64_t ng, int64_t 
   const int64_t kq = std::min<int64_t>(n, k2);                                      // query expansion
 
   // ---- 1. one pass over D: neighbour lists, row maxima, query x gallery distances ------------
-  SymmetricPass pass(qg, nq, qg + nq * d, ng, d, metric, kk);
+  SymmetricPass pass(q, nq, g, ng, d, metric, kk);  // item i: pass.item(i), queries first
   if (!pass.run(0, out)) throw std::bad_alloc();
   pass.finish();
   const std::vector<float> &nn_val = pass.value_vector(), &norms = pass.norm_vector();
@@ -457,10 +452,10 @@ int rerank_impl(const float *q, int64_t nq, const float *g, int64_t ng, int64_t 
       s.gout.resize(mm);
       for (size_t u = 0; u < mm; ++u) {
         const int32_t j = s.list[s.miss[u]];
-        std::memcpy(s.gather.data() + u * d, qg + int64_t(j) * d, sizeof(float) * d);
+        std::memcpy(s.gather.data() + u * d, pass.item(j), sizeof(float) * d);
         s.gnorm[u] = norms[j];
       }
-      r4j::cpu::distance_block(qg + i * d, norms.data() + i, 1, s.gather.data(), s.gnorm.data(),
+      r4j::cpu::distance_block(pass.item(i), norms.data() + i, 1, s.gather.data(), s.gnorm.data(),
                                static_cast<int64_t>(mm), d, metric, s.gout.data(), static_cast<int64_t>(mm));
       for (size_t u = 0; u < mm; ++u) s.dist[s.miss[u]] = s.gout[u];
     }
