@@ -42,29 +42,26 @@ public final class ExactNeighbours {
   public static Lists of(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric, int length,
       Consumer<String> progress) {
     if (kernels == null) throw new IllegalArgumentException("exact neighbours: kernels are null");
-    return of(kernels, q, g, metric, length, progress, line -> kernels.neighbourLists(q, g, metric, length, line));
+    return of(q, g, metric, length, progress, line -> kernels.neighbourLists(q, g, metric, length, line));
   }
 
   /** As above through {@link NeighbourBlocks} with blocks of {@code block} items and chunks of {@code chunk} rows. */
   static Lists of(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric, int length, Consumer<String> progress,
       int block, int chunk) {
     if (kernels == null) throw new IllegalArgumentException("exact neighbours: kernels are null");
-    return of(kernels, q, g, metric, length, progress,
+    return of(q, g, metric, length, progress,
         line -> NeighbourBlocks.lists(kernels, q, g, metric, length, line, block, chunk));
   }
 
-  private static Lists of(Kernels kernels, FloatMatrix q, FloatMatrix g, Metric metric, int length,
-      Consumer<String> progress, java.util.function.Function<LongConsumer, TopKWithMax> pass) {
-    if (metric == null) throw new IllegalArgumentException("metric is null");
+  /** The lists of {@code pass}, which checks every argument (the kernels' checks), re-scored. */
+  private static Lists of(FloatMatrix q, FloatMatrix g, Metric metric, int length, Consumer<String> progress,
+      java.util.function.Function<LongConsumer, TopKWithMax> pass) {
     if (q == null || g == null) throw new IllegalArgumentException("exact neighbours: features are null");
-    long nl = (long) q.rows() + g.rows();
-    if (nl < 1) throw new IllegalArgumentException("exact neighbours: no items");
-    if (length < 1 || length > nl)
-      throw new IllegalArgumentException("exact neighbours: list length must be in [1, " + nl + "], got " + length);
-    int n = (int) nl;
     long t0 = System.nanoTime();
-    ProgressLine line = new ProgressLine(progress, 10, n, t0, "exact neighbour lists", "items", "items", 0);
-    TopKWithMax raw = pass.apply(line::update); // checks the features (finite, same dimension)
+    ProgressLine line = new ProgressLine(progress, 10, (long) q.rows() + g.rows(), t0, "exact neighbour lists",
+        "items", "items", 0);
+    TopKWithMax raw = pass.apply(line::update);
+    int n = raw.nearest().rows();
     KReciprocal.ItemDistance exact = KReciprocal.ItemDistance.of(q, g, metric);
     int[] idx = new int[n * length];
     float[] dist = new float[n * length], largest = new float[n];
