@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test of `reid4j serve` on a synthetic 100,000 x 512 gallery, server and load generator on this
-# machine: search by feature (k = 10) at concurrency 1, 8, 32, 64, with micro-batching (the default,
-# --max-batch 64) and without (--max-batch 1), then optionally a soak at a fixed concurrency while
+# machine: search by feature (k = 10) at concurrency 1, 8, 32, 64, in the shared scan (the default,
+# --max-batch 64), in micro-batches (--scan-rows 0) and one at a time (--max-batch 1), then
+# optionally a soak at a fixed concurrency while
 # the server's RSS is sampled every 10 s.
 # usage: benchmarks/serve-load.sh [OUTDIR]       (default /tmp/reid4j-serve-load)
 #   DURATION=30s WARMUP=5s LEVELS=1,8,32,64       per-level settings
@@ -30,9 +31,10 @@ start_server() { # extra serve args
   echo "the server did not start:" >&2; cat "$out/serve.log" >&2; exit 1
 }
 
-for mode in batched:64 unbatched:1; do
-  name="${mode%%:*}" batch="${mode#*:}"
-  start_server --max-batch "$batch"
+# shared scan (the default), micro-batches of whole passes, and one query at a time
+for mode in scan:64:32768 batched:64:0 unbatched:1:32768; do
+  IFS=: read -r name batch rows <<< "$mode"
+  start_server --max-batch "$batch" --scan-rows "$rows"
   ./reid4j loadtest --url http://127.0.0.1:18080 --op search --concurrency "$levels" --duration "$duration" \
     --warmup "$warmup" --seed 7 --json "$out/search-$name.json" | tee "$out/search-$name.txt"
   stop_server

@@ -90,6 +90,12 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Microseconds a request waits for others to join its batch (default ${DEFAULT-VALUE}).")
   long maxWaitMicros;
 
+  @Option(names = "--scan-rows", paramLabel = "ROWS", defaultValue = "32768",
+      description = "Searches share one circular scan over the gallery in pieces of this many rows: a query joins at the "
+          + "next piece and leaves after one full pass, beside up to --max-batch others; 0 gathers queries for up to "
+          + "--max-wait-us instead and runs each batch as a whole pass (default ${DEFAULT-VALUE}).")
+  int scanRows;
+
   @Option(names = "--queue", paramLabel = "N", defaultValue = "4096",
       description = "Requests that may wait for a batch; more get 503 with Retry-After (default ${DEFAULT-VALUE}).")
   int queue;
@@ -116,6 +122,7 @@ public final class ServeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (maxBatch < 1) throw new IllegalArgumentException("--max-batch must be at least 1, got " + maxBatch);
     if (maxWaitMicros < 0) throw new IllegalArgumentException("--max-wait-us must be >= 0, got " + maxWaitMicros);
+    if (scanRows < 0) throw new IllegalArgumentException("--scan-rows must be >= 0, got " + scanRows);
     if (queue < 1) throw new IllegalArgumentException("--queue must be at least 1, got " + queue);
     if (maxBodyMb < 1 || maxBodyMb > 2047) throw new IllegalArgumentException("--max-body-mb must be 1 to 2047, got "
         + maxBodyMb);
@@ -127,7 +134,7 @@ public final class ServeCommand implements Callable<Integer> {
     Backend be = Backend.parse(backend);
     Metric m = metric == null ? null : Metric.parse(metric);
     ReidService.Options o = ReidService.Options.defaults().withPort(host, port)
-        .withBatching(maxBatch, maxWaitMicros, queue).withBodyLimit((long) maxBodyMb << 20)
+        .withBatching(maxBatch, maxWaitMicros, queue).withScanRows(scanRows).withBodyLimit((long) maxBodyMb << 20)
         .withDrainMillis(drainSeconds * 1000L).withIdleTimeout(idleTimeoutSeconds * 1000L);
     if (apiKeyFile != null) o = o.withApiKeyFile(apiKeyFile, keyForReads);
     if (spec != null) {

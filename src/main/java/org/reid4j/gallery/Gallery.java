@@ -292,8 +292,20 @@ public final class Gallery implements AutoCloseable {
    * @throws IllegalStateException with re-ranking, if the gallery is empty
    */
   public List<List<Hit>> search(float[][] queries, SearchOptions options) {
-    if (queries == null) throw new IllegalArgumentException("queries is null");
     if (options == null) throw new IllegalArgumentException("search options are null");
+    FloatMatrix q = queryMatrix(queries);
+    if (options.rerank() != null) {
+      NeighbourGraph g = graphFor(options.rerank().k1());
+      List<List<Hit>> out = new ArrayList<>(queries.length);
+      for (int i = 0; i < queries.length; i++) out.add(OnlineRerank.search(g, q.row(i), options));
+      return out;
+    }
+    return searcher.search(searchSnapshot(), q, options);
+  }
+
+  /** The queries as one matrix, after checking that each has the gallery's dimension and finite values. */
+  FloatMatrix queryMatrix(float[][] queries) {
+    if (queries == null) throw new IllegalArgumentException("queries is null");
     FloatMatrix q = FloatMatrix.zeros(queries.length, dim);
     for (int i = 0; i < queries.length; i++) {
       if (queries[i] == null) throw new IllegalArgumentException("query " + i + " is null");
@@ -307,15 +319,18 @@ public final class Gallery implements AutoCloseable {
       System.arraycopy(queries[i], 0, q.data(), i * dim, dim);
     }
     Checks.requireUsable(q, "queries");
-    if (options.rerank() != null) {
-      NeighbourGraph g = graphFor(options.rerank().k1());
-      List<List<Hit>> out = new ArrayList<>(queries.length);
-      for (int i = 0; i < queries.length; i++) out.add(OnlineRerank.search(g, q.row(i), options));
-      return out;
-    }
+    return q;
+  }
+
+  /** What a search starting now sees. */
+  Snapshot searchSnapshot() {
     Snapshot s = current;
     if (closed) throw new IllegalStateException("the gallery in " + dir + " is closed");
-    return searcher.search(s, q, options);
+    return s;
+  }
+
+  Searcher searcher() {
+    return searcher;
   }
 
   /** The k best items for one query. */

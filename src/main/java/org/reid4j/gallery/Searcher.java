@@ -35,69 +35,107 @@ final class Searcher {
   }
 
   /** The running k best of one query, ascending by (distance, global index). */
-  private static final class Best {
+  static final class Best {
     float[] dist = new float[0];
     long[] global = new long[0];
     RowMeta[] meta = new RowMeta[0];
     int n;
+
+    List<Hit> hits() {
+      List<Hit> hits = new ArrayList<>(n);
+      for (int j = 0; j < n; j++) hits.add(new Hit(meta[j].id(), dist[j], j + 1, meta[j].pid(), meta[j].camid()));
+      return List.copyOf(hits);
+    }
+  }
+
+  /**
+   * One piece of a snapshot's search: rows r0 .. r1 - 1 of a segment, or of the delta when seg is
+   * null; base is the global index of the segment's (or the delta's) row 0.
+   */
+  record Piece(Segment seg, int r0, int r1, long base) {}
+
+  /**
+   * The snapshot's rows cut into pieces of at most chunkRows rows (a segment or the delta whole
+   * when chunkRows is Integer.MAX_VALUE; a segment kept packed on the CPU whole), in global order. Running every piece, in any order, into
+   * the same lists gives the search's answer: each piece merges its true k best eligible rows by
+   * (distance, global index), a total order.
+   */
+  static List<Piece> pieces(Snapshot s, int chunkRows) {
+    if (chunkRows < 1) throw new IllegalArgumentException("pieces must hold at least 1 row, got " + chunkRows);
+    List<Piece> out = new ArrayList<>();
+    long base = 0;
+    for (Segment seg : s.segments()) {
+      // A copy kept packed on the CPU is searched from its row 0 only: such a segment is one piece.
+      ResidentRows dev = seg.mirror();
+      int step = dev != null && !dev.searchesFromAnyRow() ? Math.max(1, seg.rows) : chunkRows;
+      for (int r0 = 0; r0 < seg.rows; r0 += Math.min(step, seg.rows - r0))
+        out.add(new Piece(seg, r0, r0 + Math.min(step, seg.rows - r0), base));
+      base += seg.rows;
+    }
+    int nd = s.delta().count();
+    for (int r0 = 0; r0 < nd; r0 += Math.min(chunkRows, nd - r0))
+      out.add(new Piece(null, r0, r0 + Math.min(chunkRows, nd - r0), base));
+    return out;
   }
 
   List<List<Hit>> search(Snapshot s, FloatMatrix q, SearchOptions o) {
-    int nq = q.rows(), k = o.k();
-    Best[] best = new Best[nq];
-    for (int i = 0; i < nq; i++) best[i] = new Best();
-    long base = 0;
-    int[] pick = new int[blockRows];
-    for (Segment seg : s.segments()) {
-      ResidentRows dev = seg.mirror();
-      for (int r0 = 0; r0 < seg.rows; ) {
-        // A range: the whole segment where it is mirrored on the device, else one memory map.
-        int end = dev != null ? seg.rows : seg.mapEnd(r0), n = end - r0, eligible = 0;
-        for (int r = r0; r < end; r++) if (eligible(s, seg, r, o)) eligible++;
-        if (2L * eligible >= n && eligible > 0) {
-          // Mostly eligible: searched where it lies (only the queries travel) for its k + (ineligible
-          // rows) nearest; dropping the ineligible ones leaves its k best eligible rows.
-          int first = r0, kq = Math.min(n, k + (n - eligible));
-          TopK t = dev == null ? kernels.pairwiseTopk(q, seg.rowsInPlace(first, n), n, metric, kq)
-              : dev.topkIfOpen(q, first, n, kq).orElse(null);
-          if (t == null) { // the device copy was closed since the snapshot was taken: the memory map instead
-            dev = null;
-            continue;
-          }
-          Segment sg = seg;
-          TopK kept = eligible == n ? t : keepOnly(t, nq, Math.min(k, eligible), j -> eligible(s, sg, first + j, o));
-          merge(kept, nq, eligible, j -> first + j, base, seg.metas, k, best);
-        } else {
-          // Few eligible rows: they are copied, a block at a time.
-          for (int b0 = r0; b0 < end; b0 += blockRows) {
-            int b1 = Math.min(end, b0 + blockRows), m = 0;
-            for (int r = b0; r < b1; r++) if (eligible(s, seg, r, o)) pick[m++] = r;
-            if (m == 0) continue;
-            float[] g = new float[m * dimension];
-            for (int j = 0; j < m; j++) seg.copyRow(pick[j], g, j * dimension);
-            block(q, new FloatMatrix(m, dimension, g), pick, base, seg.metas, k, best);
-          }
-        }
-        r0 = end;
-      }
-      base += seg.rows;
-    }
-    Delta.View d = s.delta();
-    for (int r0 = 0; r0 < d.count(); r0 += blockRows) {
-      int r1 = Math.min(d.count(), r0 + blockRows), n = 0;
-      for (int r = r0; r < r1; r++) if (s.visible(d.dead(), r) && (!o.selective() || d.metas()[r].matches(o))) pick[n++] = r;
-      if (n == 0) continue;
-      float[] g = new float[n * dimension];
-      for (int j = 0; j < n; j++) System.arraycopy(d.features(), pick[j] * dimension, g, j * dimension, dimension);
-      block(q, new FloatMatrix(n, dimension, g), pick, base, d.metas(), k, best);
-    }
-    List<List<Hit>> out = new ArrayList<>(nq);
-    for (Best b : best) {
-      List<Hit> hits = new ArrayList<>(b.n);
-      for (int j = 0; j < b.n; j++) hits.add(new Hit(b.meta[j].id(), b.dist[j], j + 1, b.meta[j].pid(), b.meta[j].camid()));
-      out.add(List.copyOf(hits));
-    }
+    Best[] best = new Best[q.rows()];
+    for (int i = 0; i < best.length; i++) best[i] = new Best();
+    for (Piece p : pieces(s, Integer.MAX_VALUE)) run(p, s, q, o, best);
+    List<List<Hit>> out = new ArrayList<>(best.length);
+    for (Best b : best) out.add(b.hits());
     return out;
+  }
+
+  /** Merges the piece's k best eligible rows for each query (row i of q) into best[i]. */
+  void run(Piece p, Snapshot s, FloatMatrix q, SearchOptions o, Best[] best) {
+    if (best.length != q.rows())
+      throw new IllegalArgumentException(q.rows() + " queries but " + best.length + " lists");
+    int nq = q.rows(), k = o.k();
+    int[] pick = new int[blockRows];
+    if (p.seg() == null) {
+      Delta.View d = s.delta();
+      for (int r0 = p.r0(); r0 < p.r1(); r0 += blockRows) {
+        int r1 = Math.min(p.r1(), r0 + blockRows), n = 0;
+        for (int r = r0; r < r1; r++) if (s.visible(d.dead(), r) && (!o.selective() || d.metas()[r].matches(o))) pick[n++] = r;
+        if (n == 0) continue;
+        float[] g = new float[n * dimension];
+        for (int j = 0; j < n; j++) System.arraycopy(d.features(), pick[j] * dimension, g, j * dimension, dimension);
+        block(q, new FloatMatrix(n, dimension, g), pick, p.base(), d.metas(), k, best);
+      }
+      return;
+    }
+    Segment seg = p.seg();
+    ResidentRows dev = seg.mirror();
+    for (int r0 = p.r0(); r0 < p.r1(); ) {
+      // A range: the whole piece where it is mirrored on the device, else the part in one memory map.
+      int end = dev != null ? p.r1() : Math.min(p.r1(), seg.mapEnd(r0)), n = end - r0, eligible = 0;
+      for (int r = r0; r < end; r++) if (eligible(s, seg, r, o)) eligible++;
+      if (2L * eligible >= n && eligible > 0) {
+        // Mostly eligible: searched where it lies (only the queries travel) for its k + (ineligible
+        // rows) nearest; dropping the ineligible ones leaves its k best eligible rows.
+        int first = r0, kq = Math.min(n, k + (n - eligible));
+        TopK t = dev == null ? kernels.pairwiseTopk(q, seg.rowsInPlace(first, n), n, metric, kq)
+            : dev.topkIfOpen(q, first, n, kq).orElse(null);
+        if (t == null) { // the device copy was closed since the snapshot was taken: the memory map instead
+          dev = null;
+          continue;
+        }
+        TopK kept = eligible == n ? t : keepOnly(t, nq, Math.min(k, eligible), j -> eligible(s, seg, first + j, o));
+        merge(kept, nq, eligible, j -> first + j, p.base(), seg.metas, k, best);
+      } else {
+        // Few eligible rows: they are copied, a block at a time.
+        for (int b0 = r0; b0 < end; b0 += blockRows) {
+          int b1 = Math.min(end, b0 + blockRows), m = 0;
+          for (int r = b0; r < b1; r++) if (eligible(s, seg, r, o)) pick[m++] = r;
+          if (m == 0) continue;
+          float[] g = new float[m * dimension];
+          for (int j = 0; j < m; j++) seg.copyRow(pick[j], g, j * dimension);
+          block(q, new FloatMatrix(m, dimension, g), pick, p.base(), seg.metas, k, best);
+        }
+      }
+      r0 = end;
+    }
   }
 
   private static boolean eligible(Snapshot s, Segment seg, int r, SearchOptions o) {

@@ -97,6 +97,6 @@
  * <h2>Not here yet</h2>
  * Persisting the neighbour graph (it is rebuilt after a reopen). The gallery CLI, micro-batching
  * and the HTTP API live in {@code reid4j gallery}, {@link org.reid4j.serve.BatchedSearch} and
- * {@code reid4j serve}.
+ * {@code reid4j serve}; searches from many threads sharing the gallery's passes, in {@link SharedScan}.
  */
 package org.reid4j.gallery;

@@ -47,6 +47,11 @@ public final class ResidentRows implements AutoCloseable {
     return capacity >= 0;
   }
 
+  /** Whether {@link #topk} takes any row0; rows kept on the CPU are searched from row 0 only. */
+  public boolean searchesFromAnyRow() {
+    return !cpu();
+  }
+
   /** Empty rows of {@code dimension} floats on the current CUDA device (the caller checked CUDA is usable). */
   static ResidentRows create(int dimension, Metric metric) {
     return open(dimension, metric, -1);

@@ -36,7 +36,7 @@ import java.util.function.IntConsumer;
 public final class MicroBatcher<I, O> implements AutoCloseable {
 
   /** Thrown by {@link #submit} when the queue holds {@code capacity} requests already. */
-  public static final class QueueFullException extends RuntimeException {
+  public static final class QueueFullException extends java.util.concurrent.RejectedExecutionException {
     public QueueFullException(String message) {
       super(message);
     }

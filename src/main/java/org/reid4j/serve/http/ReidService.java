@@ -82,7 +82,7 @@ public final class ReidService implements AutoCloseable {
    */
   public record Options(String host, int port, int maxBatch, long maxWaitMicros, int queueCapacity, long maxBodyBytes,
       int maxImageSide, int maxK, int maxBatchQueries, ApiKey apiKey, boolean keyForReads, long drainMillis,
-      long requestTimeoutMillis, int rerankK1, long idleTimeoutMillis) {
+      long requestTimeoutMillis, int rerankK1, long idleTimeoutMillis, int scanRows) {
     public Options {
       if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0 to 65535, got " + port);
       if (maxBodyBytes < 1024) throw new IllegalArgumentException("the body limit must be at least 1024 bytes, got "
@@ -93,55 +93,65 @@ public final class ReidService implements AutoCloseable {
       if (rerankK1 < 0) throw new IllegalArgumentException("rerankK1 must be >= 0, got " + rerankK1);
       if (idleTimeoutMillis < 2000)
         throw new IllegalArgumentException("the idle timeout must be at least 2 s, got " + idleTimeoutMillis + " ms");
+      if (scanRows < 0) throw new IllegalArgumentException("scanRows must be >= 0, got " + scanRows);
     }
 
     /** Loopback, any free port, batches of up to 64 within 2 ms, 16 MiB bodies, no key, 30 s idle connections. */
     public static Options defaults() {
       return new Options("127.0.0.1", 0, 64, 2000, 4096, 16L << 20, 4096, 1000, 1024, null, false, 30_000, 30_000, 0,
-          30_000);
+          30_000, 32_768);
     }
 
     public Options withPort(String host, int port) {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
-          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, rerankK1, idleTimeoutMillis);
+          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, rerankK1, idleTimeoutMillis, scanRows);
     }
 
     public Options withBatching(int maxBatch, long maxWaitMicros, int queueCapacity) {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
-          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, rerankK1, idleTimeoutMillis);
+          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, rerankK1, idleTimeoutMillis, scanRows);
     }
 
     public Options withBodyLimit(long bytes) {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, bytes, maxImageSide, maxK,
-          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, rerankK1, idleTimeoutMillis);
+          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, rerankK1, idleTimeoutMillis, scanRows);
     }
 
     /** The key in {@code keyFile} (first line), needed for writes, and for reads too when {@code forReads}. */
     public Options withApiKeyFile(java.nio.file.Path keyFile, boolean forReads) throws IOException {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
-          maxBatchQueries, ApiKey.read(keyFile), forReads, drainMillis, requestTimeoutMillis, rerankK1, idleTimeoutMillis);
+          maxBatchQueries, ApiKey.read(keyFile), forReads, drainMillis, requestTimeoutMillis, rerankK1, idleTimeoutMillis, scanRows);
     }
 
     Options withApiKey(String key, boolean forReads) {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
-          maxBatchQueries, ApiKey.of(key), forReads, drainMillis, requestTimeoutMillis, rerankK1, idleTimeoutMillis);
+          maxBatchQueries, ApiKey.of(key), forReads, drainMillis, requestTimeoutMillis, rerankK1, idleTimeoutMillis, scanRows);
     }
 
     public Options withDrainMillis(long ms) {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
-          maxBatchQueries, apiKey, keyForReads, ms, requestTimeoutMillis, rerankK1, idleTimeoutMillis);
+          maxBatchQueries, apiKey, keyForReads, ms, requestTimeoutMillis, rerankK1, idleTimeoutMillis, scanRows);
     }
 
     /** Kept-alive connections idle this long are closed (see {@link Options#idleTimeoutMillis}). */
     public Options withIdleTimeout(long millis) {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
-          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, rerankK1, millis);
+          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, rerankK1, millis, scanRows);
+    }
+
+    /**
+     * Searches by a shared scan over pieces of this many rows ({@link org.reid4j.gallery.SharedScan}, the
+     * default, 32,768), or by the micro-batcher of whole passes ({@link BatchedSearch}) when 0.
+     */
+    public Options withScanRows(int rows) {
+      return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
+          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, rerankK1, idleTimeoutMillis, rows);
     }
 
     /** Online re-ranking with a neighbour graph of this k1 (0: off); see {@link Options#rerankK1}. */
     public Options withRerank(int k1) {
       return new Options(host, port, maxBatch, maxWaitMicros, queueCapacity, maxBodyBytes, maxImageSide, maxK,
-          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, k1, idleTimeoutMillis);
+          maxBatchQueries, apiKey, keyForReads, drainMillis, requestTimeoutMillis, k1, idleTimeoutMillis, scanRows);
     }
   }
 
@@ -166,7 +176,50 @@ public final class ReidService implements AutoCloseable {
   private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
   private final AtomicInteger inflight = new AtomicInteger();
   private final java.util.concurrent.ConcurrentHashMap<String, Timer> timers = new java.util.concurrent.ConcurrentHashMap<>();
-  private volatile BatchedSearch searches;
+  /** Single searches from the request threads: a shared scan, or the micro-batcher of whole passes. */
+  private interface Searches {
+    CompletableFuture<List<Hit>> submit(float[] feature, SearchOptions options);
+
+    int queued();
+
+    void close(long drainMillis);
+
+    static Searches of(Gallery g, Options o, java.util.function.IntConsumer sizes) {
+      if (o.scanRows() > 0) {
+        org.reid4j.gallery.SharedScan scan = new org.reid4j.gallery.SharedScan(g, o.maxBatch(), o.scanRows(),
+            o.queueCapacity(), sizes);
+        return new Searches() {
+          public CompletableFuture<List<Hit>> submit(float[] f, SearchOptions so) {
+            return scan.submit(f, so);
+          }
+
+          public int queued() {
+            return scan.queued();
+          }
+
+          public void close(long ms) {
+            scan.close(ms);
+          }
+        };
+      }
+      BatchedSearch b = new BatchedSearch(g, o.maxBatch(), o.maxWaitMicros(), o.queueCapacity(), sizes);
+      return new Searches() {
+        public CompletableFuture<List<Hit>> submit(float[] f, SearchOptions so) {
+          return b.submit(f, so);
+        }
+
+        public int queued() {
+          return b.queued();
+        }
+
+        public void close(long ms) {
+          b.close(ms);
+        }
+      };
+    }
+  }
+
+  private volatile Searches searches;
   private final SharedEmbedder embeds;
   private final Javalin app;
   private final DistributionSummary searchSizes;
@@ -244,7 +297,7 @@ public final class ReidService implements AutoCloseable {
       if (o.rerankK1() > 0 && g.size() > 0)
         g.buildNeighbours(o.rerankK1(), line -> System.out.println("reid4j serve: neighbour graph: " + line));
       s.gallery = g;
-      s.searches = new BatchedSearch(g, o.maxBatch(), o.maxWaitMicros(), o.queueCapacity(), s.searchSizes::record);
+      s.searches = Searches.of(g, o, s.searchSizes::record);
       s.state = READY;
       return s;
     } catch (Exception | Error e) {
@@ -308,7 +361,7 @@ public final class ReidService implements AutoCloseable {
       if (e.retryAfterSeconds > 0) ctx.header("Retry-After", Integer.toString(e.retryAfterSeconds));
       error(ctx, e.status, e.getMessage());
     });
-    app.exception(MicroBatcher.QueueFullException.class, (e, ctx) -> {
+    app.exception(java.util.concurrent.RejectedExecutionException.class, (e, ctx) -> {
       ctx.header("Retry-After", "1");
       error(ctx, 503, e.getMessage());
     });
@@ -408,6 +461,8 @@ public final class ReidService implements AutoCloseable {
     ObjectNode b = n.putObject("batching");
     b.put("max_batch", options.maxBatch());
     b.put("max_wait_us", options.maxWaitMicros());
+    b.put("search", options.scanRows() > 0 ? "shared scan" : "micro-batches");
+    b.put("scan_rows", options.scanRows());
     b.put("queue_capacity", options.queueCapacity());
     b.put("max_body_bytes", options.maxBodyBytes());
     for (Map.Entry<String, Object> e : info.entrySet()) n.set(e.getKey(), Requests.JSON.valueToTree(e.getValue()));
