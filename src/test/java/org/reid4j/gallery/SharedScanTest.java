@@ -57,18 +57,17 @@ class SharedScanTest {
       List<Integer> calls = Collections.synchronizedList(new ArrayList<>());
       int nq = 96;
       List<float[]> qs = new ArrayList<>();
-      List<CompletableFuture<List<Hit>>> fs = Collections.synchronizedList(new ArrayList<>());
       try (SharedScan scan = new SharedScan(g, 1 + r.nextInt(24), pieceRows, 1000, calls::add)) {
         for (int i = 0; i < nq; i++) qs.add(GallerySearchTest.gaussian(r, d));
         // submitted from several threads, a few at a time, so that queries join a scan in progress
         Thread[] ts = new Thread[4];
-        List<CompletableFuture<List<Hit>>>[] per = new List[ts.length];
+        List<List<CompletableFuture<List<Hit>>>> per = new ArrayList<>();
+        for (int t = 0; t < ts.length; t++) per.add(Collections.synchronizedList(new ArrayList<>()));
         for (int t = 0; t < ts.length; t++) {
           int tt = t;
-          per[t] = new ArrayList<>();
           ts[t] = new Thread(() -> {
             for (int i = tt; i < nq; i += ts.length) {
-              per[tt].add(scan.submit(qs.get(i), opts[i % opts.length]));
+              per.get(tt).add(scan.submit(qs.get(i), opts[i % opts.length]));
               if (i % 8 == tt) Thread.yield();
             }
           });
@@ -76,12 +75,12 @@ class SharedScanTest {
         }
         for (Thread t : ts) t.join();
         String where = c + " seed " + seed + " pieces of " + pieceRows;
+        // every answer first, then the references: the CUDA emulator runs one host thread's calls at a time
+        List<List<Hit>> got = new ArrayList<>(Collections.nCopies(nq, (List<Hit>) null));
         for (int t = 0; t < ts.length; t++)
-          for (int j = 0; j < per[t].size(); j++) {
-            int i = t + j * ts.length;
-            assertEquals(g.search(qs.get(i), opts[i % opts.length]), per[t].get(j).get(30, TimeUnit.SECONDS),
-                where + " query " + i);
-          }
+          for (int j = 0; j < per.get(t).size(); j++) got.set(t + j * ts.length, per.get(t).get(j).get(30, TimeUnit.SECONDS));
+        for (int i = 0; i < nq; i++)
+          assertEquals(g.search(qs.get(i), opts[i % opts.length]), got.get(i), where + " query " + i);
         // every query ran every piece of the (unchanged) snapshot once
         int pieces = Searcher.pieces(g.searchSnapshot(), pieceRows).size();
         assertEquals((long) nq * pieces, calls.stream().mapToLong(Integer::longValue).sum(), where);

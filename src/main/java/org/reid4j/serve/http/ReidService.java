@@ -177,45 +177,28 @@ public final class ReidService implements AutoCloseable {
   private final AtomicInteger inflight = new AtomicInteger();
   private final java.util.concurrent.ConcurrentHashMap<String, Timer> timers = new java.util.concurrent.ConcurrentHashMap<>();
   /** Single searches from the request threads: a shared scan, or the micro-batcher of whole passes. */
-  private interface Searches {
-    CompletableFuture<List<Hit>> submit(float[] feature, SearchOptions options);
+  private record Searches(java.util.function.BiFunction<float[], SearchOptions, CompletableFuture<List<Hit>>> submitter,
+      java.util.function.IntSupplier waiting, java.util.function.LongConsumer closer) {
+    CompletableFuture<List<Hit>> submit(float[] feature, SearchOptions options) {
+      return submitter.apply(feature, options);
+    }
 
-    int queued();
+    int queued() {
+      return waiting.getAsInt();
+    }
 
-    void close(long drainMillis);
+    void close(long drainMillis) {
+      closer.accept(drainMillis);
+    }
 
     static Searches of(Gallery g, Options o, java.util.function.IntConsumer sizes) {
       if (o.scanRows() > 0) {
         org.reid4j.gallery.SharedScan scan = new org.reid4j.gallery.SharedScan(g, o.maxBatch(), o.scanRows(),
             o.queueCapacity(), sizes);
-        return new Searches() {
-          public CompletableFuture<List<Hit>> submit(float[] f, SearchOptions so) {
-            return scan.submit(f, so);
-          }
-
-          public int queued() {
-            return scan.queued();
-          }
-
-          public void close(long ms) {
-            scan.close(ms);
-          }
-        };
+        return new Searches(scan::submit, scan::queued, scan::close);
       }
       BatchedSearch b = new BatchedSearch(g, o.maxBatch(), o.maxWaitMicros(), o.queueCapacity(), sizes);
-      return new Searches() {
-        public CompletableFuture<List<Hit>> submit(float[] f, SearchOptions so) {
-          return b.submit(f, so);
-        }
-
-        public int queued() {
-          return b.queued();
-        }
-
-        public void close(long ms) {
-          b.close(ms);
-        }
-      };
+      return new Searches(b::submit, b::queued, b::close);
     }
   }
 
