@@ -87,7 +87,8 @@ public final class ServeCommand implements Callable<Integer> {
   int maxBatch;
 
   @Option(names = "--max-wait-us", paramLabel = "US", defaultValue = "2000",
-      description = "Microseconds a request waits for others to join its batch (default ${DEFAULT-VALUE}).")
+      description = "Microseconds an embed (or, with --scan-rows 0, a search) waits for others to join its batch "
+          + "(default ${DEFAULT-VALUE}).")
   long maxWaitMicros;
 
   @Option(names = "--scan-rows", paramLabel = "ROWS", defaultValue = "32768",
