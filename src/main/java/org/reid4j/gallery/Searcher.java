@@ -56,9 +56,9 @@ final class Searcher {
 
   /**
    * The snapshot's rows cut into pieces of at most chunkRows rows (a segment or the delta whole
-   * when chunkRows is Integer.MAX_VALUE; a segment kept packed on the CPU whole), in global order. Running every piece, in any order, into
-   * the same lists gives the search's answer: each piece merges its true k best eligible rows by
-   * (distance, global index), a total order.
+   * when chunkRows is Integer.MAX_VALUE; a segment kept packed on the CPU whole), in global order.
+   * Running every piece, in any order, into the same lists gives the search's answer: each piece
+   * merges its true k best eligible rows by (distance, global index), a total order.
    */
   static List<Piece> pieces(Snapshot s, int chunkRows) {
     if (chunkRows < 1) throw new IllegalArgumentException("pieces must hold at least 1 row, got " + chunkRows);
@@ -92,17 +92,11 @@ final class Searcher {
     if (best.length != q.rows())
       throw new IllegalArgumentException(q.rows() + " queries but " + best.length + " lists");
     int nq = q.rows(), k = o.k();
-    int[] pick = new int[blockRows];
     if (p.seg() == null) {
       Delta.View d = s.delta();
-      for (int r0 = p.r0(); r0 < p.r1(); r0 += blockRows) {
-        int r1 = Math.min(p.r1(), r0 + blockRows), n = 0;
-        for (int r = r0; r < r1; r++) if (s.visible(d.dead(), r) && (!o.selective() || d.metas()[r].matches(o))) pick[n++] = r;
-        if (n == 0) continue;
-        float[] g = new float[n * dimension];
-        for (int j = 0; j < n; j++) System.arraycopy(d.features(), pick[j] * dimension, g, j * dimension, dimension);
-        block(q, new FloatMatrix(n, dimension, g), pick, p.base(), d.metas(), k, best);
-      }
+      copiedBlocks(q, p.r0(), p.r1(), r -> s.visible(d.dead(), r) && (!o.selective() || d.metas()[r].matches(o)),
+          (r, dst, off) -> System.arraycopy(d.features(), r * dimension, dst, off, dimension), p.base(), d.metas(), k,
+          best);
       return;
     }
     Segment seg = p.seg();
@@ -123,16 +117,8 @@ final class Searcher {
         }
         TopK kept = eligible == n ? t : keepOnly(t, nq, Math.min(k, eligible), j -> eligible(s, seg, first + j, o));
         merge(kept, nq, eligible, j -> first + j, p.base(), seg.metas, k, best);
-      } else {
-        // Few eligible rows: they are copied, a block at a time.
-        for (int b0 = r0; b0 < end; b0 += blockRows) {
-          int b1 = Math.min(end, b0 + blockRows), m = 0;
-          for (int r = b0; r < b1; r++) if (eligible(s, seg, r, o)) pick[m++] = r;
-          if (m == 0) continue;
-          float[] g = new float[m * dimension];
-          for (int j = 0; j < m; j++) seg.copyRow(pick[j], g, j * dimension);
-          block(q, new FloatMatrix(m, dimension, g), pick, p.base(), seg.metas, k, best);
-        }
+      } else { // few eligible rows: they are copied
+        copiedBlocks(q, r0, end, r -> eligible(s, seg, r, o), seg::copyRow, p.base(), seg.metas, k, best);
       }
       r0 = end;
     }
@@ -164,10 +150,27 @@ final class Searcher {
     return new TopK(nq, kk, v, ix);
   }
 
-  /** The block's k best eligible rows (pick[j] is the block row of matrix row j), merged into best. */
-  private void block(FloatMatrix q, FloatMatrix g, int[] pick, long base, RowMeta[] metas, int k, Best[] best) {
-    TopK t = kernels.pairwiseTopk(q, g, metric, Math.min(k, g.rows()));
-    merge(t, q.rows(), g.rows(), j -> pick[j], base, metas, k, best);
+  /** Copies row r's features into dst from offset off. */
+  private interface RowCopy {
+    void row(int r, float[] dst, int off);
+  }
+
+  /**
+   * Rows r0 .. end - 1 that pass keep, copied (copy) into one matrix a block of rows at a time; each
+   * block's k best merged into best (the segment's or the delta's row 0 is global index base).
+   */
+  private void copiedBlocks(FloatMatrix q, int r0, int end, java.util.function.IntPredicate keep, RowCopy copy,
+      long base, RowMeta[] metas, int k, Best[] best) {
+    int[] pick = new int[blockRows];
+    for (int b0 = r0; b0 < end; b0 += blockRows) {
+      int b1 = Math.min(end, b0 + blockRows), m = 0;
+      for (int r = b0; r < b1; r++) if (keep.test(r)) pick[m++] = r;
+      if (m == 0) continue;
+      float[] g = new float[m * dimension];
+      for (int j = 0; j < m; j++) copy.row(pick[j], g, j * dimension);
+      TopK t = kernels.pairwiseTopk(q, new FloatMatrix(m, dimension, g), metric, Math.min(k, m));
+      merge(t, q.rows(), m, j -> pick[j], base, metas, k, best);
+    }
   }
 
   /** Merges a block's lists t (its column j is row rowOf(j) of the segment or delta) into best. */

@@ -145,10 +145,18 @@ public final class SharedScan implements AutoCloseable {
         failAll(e);
       }
     }
-    failAll(new IllegalStateException("the service stopped before this search was answered"));
+    failAll(stoppedBeforeAnswer());
+    failQueued();
+  }
+
+  private static IllegalStateException stoppedBeforeAnswer() {
+    return new IllegalStateException("the service stopped before this search was answered");
+  }
+
+  /** Fails the queries still waiting to join. */
+  private void failQueued() {
     Job j;
-    while ((j = queue.poll()) != null)
-      j.answer().completeExceptionally(new IllegalStateException("the service stopped before this search was answered"));
+    while ((j = queue.poll()) != null) j.answer().completeExceptionally(stoppedBeforeAnswer());
   }
 
   private void failAll(Throwable t) {
@@ -240,9 +248,7 @@ public final class SharedScan implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
-    Job j;
-    while ((j = queue.poll()) != null)
-      j.answer().completeExceptionally(new IllegalStateException("the service stopped before this search was answered"));
+    failQueued(); // a query queued after the scanner left
   }
 
   @Override
