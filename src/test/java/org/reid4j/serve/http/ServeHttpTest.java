@@ -30,6 +30,8 @@ import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.reid4j.data.ImageDecoder;
 import org.reid4j.gallery.Gallery;
 import org.reid4j.gallery.GalleryOptions;
@@ -165,10 +167,12 @@ class ServeHttpTest {
     return out.toByteArray();
   }
 
-  @Test
-  void itemsRoundTripAndSearchEqualsBruteForce() throws Exception {
+  /** Both ways of answering single searches: the shared scan (the default) and micro-batches (0). */
+  @ParameterizedTest
+  @ValueSource(ints = {32_768, 0})
+  void itemsRoundTripAndSearchEqualsBruteForce(int scanRows) throws Exception {
     int d = 7;
-    start(d, ReidService.Options.defaults(), null);
+    start(d, ReidService.Options.defaults().withScanRows(scanRows), null);
     Random r = new Random(5);
     Map<String, float[]> items = new HashMap<>();
     for (int i = 0; i < 60; i++) {
@@ -228,6 +232,8 @@ class ServeHttpTest {
         + featureJson(new float[d]) + "},{\"id\":\"new\",\"feature\":" + featureJson(new float[d]) + "}]}");
     assertEquals(201, ba.statusCode(), ba.body());
     assertEquals(60, json(call("GET", "/v1/items", (String) null)).get("count").asInt());
+    assertEquals(scanRows > 0 ? "shared scan" : "micro-batches",
+        json(call("GET", "/v1/info", (String) null)).get("batching").get("search").asText());
   }
 
   @Test
@@ -462,10 +468,11 @@ class ServeHttpTest {
     assertError(call("POST", "/v1/compare", "{\"a\":{\"feature\":[1]},\"b\":{\"feature\":[1]}}"), 404, "calibrate");
   }
 
-  @Test
-  void aFullQueueAnswers503WithRetryAfterAndNothingElseFails() throws Exception {
+  @ParameterizedTest
+  @ValueSource(ints = {32_768, 0})
+  void aFullQueueAnswers503WithRetryAfterAndNothingElseFails(int scanRows) throws Exception {
     int d = 64;
-    start(d, ReidService.Options.defaults().withBatching(1, 0, 1), null);
+    start(d, ReidService.Options.defaults().withBatching(1, 0, 1).withScanRows(scanRows), null);
     Random r = new Random(9);
     StringBuilder items = new StringBuilder("{\"items\":[");
     for (int i = 0; i < 1000; i++)
