@@ -318,21 +318,25 @@ void check_topk_paths(int64_t nq, int64_t ng, int64_t d, int metric, bool ties) 
 
 // The automatic choice (pairwise_topk and pairwise): few queries against a gallery of many chunks take the column path; a
 // gallery of one chunk, or many queries, the row path.
-// r4j_cpu_memory_topk (a gallery packed once, rows written in pieces and some overwritten) against
-// r4j_cpu_pairwise_topk on the same rows, bit for bit, on the row path, the column path and the automatic
-// choice, with 1 and 2 threads; rows past nm (written or not) never appear.
-void check_memory_topk(int64_t nq, int64_t nm, int64_t capacity, int64_t d, int metric) {
-  const std::string what = "memory topk " + std::to_string(nq) + "x" + std::to_string(nm) + "/" +
-                           std::to_string(capacity) + "x" + std::to_string(d) + " " + metric_name(metric);
+// r4j_cpu_memory_topk of rows [row0, row0 + nm) of a memory (a gallery packed once, rows written in pieces
+// and some overwritten) against r4j_cpu_pairwise_topk on the same rows, bit for bit, on the row path, the
+// column path and the automatic choice, with 1 and 2 threads; rows outside the range (written or not)
+// never appear, and indices are relative to row0.
+void check_memory_topk(int64_t nq, int64_t nm, int64_t row0, int64_t capacity, int64_t d, int metric) {
+  const std::string what = "memory topk " + std::to_string(nq) + "x[" + std::to_string(row0) + "+" +
+                           std::to_string(nm) + ")/" + std::to_string(capacity) + "x" + std::to_string(d) + " " +
+                           metric_name(metric);
   std::vector<float> q = random_rows(nq, d), g = random_rows(capacity, d);
-  if (nm >= 3) std::copy(g.begin(), g.begin() + d, g.begin() + (nm - 1) * d);  // a tie
-  if (nq >= 1 && nm >= 2) std::copy(g.begin() + d, g.begin() + 2 * d, q.begin());
+  const float *gs = g.data() + row0 * d;  // the rows searched
+  if (nm >= 3) std::copy(g.begin() + row0 * d, g.begin() + (row0 + 1) * d, g.begin() + (row0 + nm - 1) * d);  // a tie
+  if (nq >= 1 && nm >= 2) std::copy(g.begin() + (row0 + 1) * d, g.begin() + (row0 + 2) * d, q.begin());
   void *h = nullptr;
   EXPECT(r4j_cpu_memory_create(capacity, d, metric, &h) == R4J_OK, "%s: %s", what.c_str(), r4j_last_error());
   if (h == nullptr) return;
-  // Written out of order in pieces; rows [0, nm) first written with other values, then overwritten.
+  // Written out of order in pieces; rows [row0, row0 + nm) first written with other values, then overwritten.
   std::vector<float> junk = random_rows(std::max<int64_t>(nm, 1), d, 3.f);
-  if (nm > 0) EXPECT(r4j_cpu_memory_write(h, 0, junk.data(), nm) == R4J_OK, "%s: %s", what.c_str(), r4j_last_error());
+  if (nm > 0)
+    EXPECT(r4j_cpu_memory_write(h, row0, junk.data(), nm) == R4J_OK, "%s: %s", what.c_str(), r4j_last_error());
   for (int64_t r0 = capacity; r0 > 0;) {
     const int64_t n = std::min<int64_t>(r0, 1 + (int64_t)(rng() % 97));
     r0 -= n;
@@ -347,11 +351,11 @@ void check_memory_topk(int64_t nq, int64_t nm, int64_t capacity, int64_t d, int 
       for (int threads : {1, 2}) {
         r4j_cpu_set_threads(threads);
         r4j::cpu::set_stream_path((r4j::cpu::StreamPath)path);
-        EXPECT(r4j_cpu_pairwise_topk(q.data(), nq, g.data(), nm, d, metric, k, vw.data(), xw.data()) == R4J_OK,
+        EXPECT(r4j_cpu_pairwise_topk(q.data(), nq, gs, nm, d, metric, k, vw.data(), xw.data()) == R4J_OK,
                "%s: %s", what.c_str(), r4j_last_error());
         const r4j::cpu::StreamPath want = r4j::cpu::last_stream_path();
-        EXPECT(r4j_cpu_memory_topk(h, nm, q.data(), nq, k, vg.data(), xg.data()) == R4J_OK, "%s: %s", what.c_str(),
-               r4j_last_error());
+        EXPECT(r4j_cpu_memory_topk(h, row0, nm, q.data(), nq, k, vg.data(), xg.data()) == R4J_OK, "%s: %s",
+               what.c_str(), r4j_last_error());
         if (nq > 0 && k > 0)
           EXPECT(r4j::cpu::last_stream_path() == want, "%s k=%lld path %d: took path %d, pairwise_topk %d", what.c_str(),
                  (long long)k, path, (int)r4j::cpu::last_stream_path(), (int)want);
@@ -366,12 +370,19 @@ void check_memory_topk(int64_t nq, int64_t nm, int64_t capacity, int64_t d, int 
   r4j_cpu_set_threads(2);
   float v[2];
   int32_t x[2];
-  EXPECT(r4j_cpu_memory_topk(h, nm, q.data(), nq, nm + 1, v, x) == R4J_EINVAL, "%s: k > nm accepted", what.c_str());
-  EXPECT(r4j_cpu_memory_topk(h, capacity + 1, q.data(), nq, 0, v, x) == R4J_EINVAL, "%s: nm > capacity accepted", what.c_str());
-  EXPECT(r4j_cpu_memory_topk(h, -1, q.data(), nq, 0, v, x) == R4J_EINVAL, "%s: nm < 0 accepted", what.c_str());
+  EXPECT(r4j_cpu_memory_topk(h, row0, nm, q.data(), nq, nm + 1, v, x) == R4J_EINVAL, "%s: k > nm accepted", what.c_str());
+  EXPECT(r4j_cpu_memory_topk(h, row0, capacity - row0 + 1, q.data(), nq, 0, v, x) == R4J_EINVAL,
+         "%s: rows past the capacity accepted", what.c_str());
+  EXPECT(r4j_cpu_memory_topk(h, row0, -1, q.data(), nq, 0, v, x) == R4J_EINVAL, "%s: nm < 0 accepted", what.c_str());
+  EXPECT(r4j_cpu_memory_topk(h, -R4J_CPU_MEMORY_ROW_ALIGN, 0, q.data(), nq, 0, v, x) == R4J_EINVAL,
+         "%s: row0 < 0 accepted", what.c_str());
+  if (capacity >= 1)
+    EXPECT(r4j_cpu_memory_topk(h, R4J_CPU_MEMORY_ROW_ALIGN / 2, 0, q.data(), nq, 0, v, x) == R4J_EINVAL,
+           "%s: a row0 inside a panel accepted", what.c_str());
   if (nq > 0 && nm > 0)
-    EXPECT(r4j_cpu_memory_topk(h, nm, q.data(), nq, 1, nullptr, x) == R4J_EINVAL, "%s: null out_val accepted", what.c_str());
-  EXPECT(r4j_cpu_memory_topk(nullptr, 0, q.data(), nq, 0, v, x) == R4J_EINVAL, "%s: null handle accepted", what.c_str());
+    EXPECT(r4j_cpu_memory_topk(h, row0, nm, q.data(), nq, 1, nullptr, x) == R4J_EINVAL, "%s: null out_val accepted",
+           what.c_str());
+  EXPECT(r4j_cpu_memory_topk(nullptr, 0, 0, q.data(), nq, 0, v, x) == R4J_EINVAL, "%s: null handle accepted", what.c_str());
   r4j_cpu_memory_free(h);
 }
 
@@ -560,8 +571,10 @@ int main(int argc, char **argv) {
       for (int64_t nm : {int64_t(0), int64_t(1), int64_t(45), int64_t(5003)})
         for (int64_t d : {int64_t(1), int64_t(17), int64_t(128)}) {
           if (paths_quick && (nq + nm + d + metric) % 3 != 0) continue;
-          check_memory_topk(nq, nm, nm + (nm + d) % 40, d, metric);
-          ++memory_cases;
+          for (int64_t row0 : {int64_t(0), int64_t(2 * R4J_CPU_MEMORY_ROW_ALIGN)}) {
+            check_memory_topk(nq, nm, row0, row0 + nm + (nm + d) % 40, d, metric);
+            ++memory_cases;
+          }
         }
   std::printf("%d resident memory top-k shapes checked\n", memory_cases);
   r4j_cpu_set_threads(0);

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "common.h"
@@ -236,7 +238,21 @@ void PackedGallery::set_rows(int64_t n) {
   panels_ = (n + ops().nr - 1) / ops().nr;
 }
 
+PackedGallery::PackedGallery(const PackedGallery &base, int64_t row0, int64_t n)
+    : ng_(n), d_(base.d_), metric_(base.metric_), panels_(0), capacity_(n), data_(nullptr), norms_(nullptr),
+      owned_(false) {
+  const int64_t nr = ops().nr;
+  if (row0 < 0 || n < 0 || row0 % nr != 0 || row0 > base.capacity_ || n > base.capacity_ - row0)
+    throw std::invalid_argument("rows [" + std::to_string(row0) + ", " + std::to_string(row0) + " + " +
+                                std::to_string(n) + ") are not a panel-aligned range of " +
+                                std::to_string(base.capacity_) + " rows");
+  panels_ = (n + nr - 1) / nr;
+  data_ = base.data_ + (row0 / nr) * nr * d_;
+  norms_ = base.norms_ + row0;
+}
+
 PackedGallery::~PackedGallery() {
+  if (!owned_) return;
   std::free(data_);
   std::free(norms_);
 }

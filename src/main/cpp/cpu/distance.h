@@ -61,6 +61,12 @@ class PackedGallery {
   void write_rows(int64_t row0, const float *x, int64_t n);
   // Puts the first n rows (n <= capacity()) in use: rows() becomes n.
   void set_rows(int64_t n);
+  // A view of rows [row0, row0 + n) of base, with row0 a multiple of the panel width (32 always is)
+  // and row0 + n <= base.capacity(): base's panels from row0's on, not copied, so every result over
+  // the view is bit-identical to one over a gallery packed from those rows alone. Valid while base
+  // lives and is not written; rows() == capacity() == n. Throws std::invalid_argument when row0 is
+  // not panel-aligned or the range is outside base.
+  PackedGallery(const PackedGallery &base, int64_t row0, int64_t n);
   int64_t capacity() const { return capacity_; }
   ~PackedGallery();
   PackedGallery(const PackedGallery &) = delete;
@@ -79,6 +85,7 @@ class PackedGallery {
   int64_t capacity_;
   float *data_;   // panels_ * NR * d_ floats
   float *norms_;  // panels_ * NR floats, zero-padded
+  bool owned_ = true;  // false for a view of another gallery's panels
 };
 
 // stream_rows against an already packed gallery (e.g. to stream several query sets against one

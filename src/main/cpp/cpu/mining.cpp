@@ -222,20 +222,28 @@ int r4j_cpu_memory_batch_hard(void *h, int64_t nm, const int32_t *m_labels, cons
   }
 }
 
-int r4j_cpu_memory_topk(void *h, int64_t nm, const float *q, int64_t nq, int64_t k, float *out_val,
-                        int32_t *out_idx) {
+int r4j_cpu_memory_topk(void *h, int64_t row0, int64_t nrows, const float *q, int64_t nq, int64_t k,
+                        float *out_val, int32_t *out_idx) {
   r4j::clear_error();
   const char *fn = "r4j_cpu_memory_topk";
-  Memory *mp = memory_rows(fn, h, nm);
+  Memory *mp = memory_rows(fn, h, 0);
   if (mp == nullptr) return R4J_EINVAL;
-  Memory &m = *mp;
-  int st = r4j::check_rows(fn, "q", q, nq, m.rows.dim());
+  const int64_t cap = mp->rows.capacity();
+  if (row0 < 0 || nrows < 0 || row0 > cap || nrows > cap - row0)
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": rows [" + std::to_string(row0) + ", " + std::to_string(row0) +
+                                     " + " + std::to_string(nrows) + ") outside the capacity " + std::to_string(cap));
+  if (row0 % R4J_CPU_MEMORY_ROW_ALIGN != 0)
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": row0 must be a multiple of " +
+                                     std::to_string(R4J_CPU_MEMORY_ROW_ALIGN) + ", got " + std::to_string(row0));
+  int st = r4j::check_rows(fn, "q", q, nq, mp->rows.dim());
   if (st != R4J_OK) return st;
-  if ((st = r4j::check_k(fn, k, nm, "nm")) != R4J_OK) return st;
+  if ((st = r4j::check_k(fn, k, nrows, "nrows")) != R4J_OK) return st;
   if ((st = r4j::check_out(fn, "out_val", out_val, nq > 0 && k > 0)) != R4J_OK) return st;
   if ((st = r4j::check_out(fn, "out_idx", out_idx, nq > 0 && k > 0)) != R4J_OK) return st;
   try {
-    r4j::cpu::packed_topk(q, nq, m.rows, nm, k, out_val, out_idx);
+    // A view of the rows searched: the handle itself is only read, so searches may run concurrently.
+    r4j::cpu::PackedGallery view(mp->rows, row0, nrows);
+    r4j::cpu::packed_topk(q, nq, view, nrows, k, out_val, out_idx);
     return R4J_OK;
   } catch (const std::bad_alloc &) {
     return r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of host memory");

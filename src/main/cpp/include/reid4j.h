@@ -109,7 +109,8 @@ int r4j_cpu_batch_hard_memory(const float *a, const int32_t *a_labels, int64_t n
  *    the memory per call (a FIFO writes its oldest slots; the caller keeps the order and labels).
  *    r4j_cpu_memory_batch_hard(h, nm, m_labels, a, a_labels, na, ...) gives, bit for bit, what
  *    r4j_cpu_batch_hard_memory gives with the memory's rows [0, nm) as m. Rows never written are 0.
- *    A handle is used by one thread at a time. Memory: about capacity * d floats, held until free. */
+ *    A handle is written (create, write, batch_hard, free) by one thread at a time and never while it is
+ *    searched; searches (r4j_cpu_memory_topk) only read it. Memory: about capacity * d floats, held until free. */
 int r4j_cpu_memory_create(int64_t capacity, int64_t d, int metric, void **out);
 /* Overwrites rows [row0, row0 + n) with rows: [n, d] (0 <= row0, row0 + n <= capacity). */
 int r4j_cpu_memory_write(void *h, int64_t row0, const float *rows, int64_t n);
@@ -117,11 +118,15 @@ int r4j_cpu_memory_write(void *h, int64_t row0, const float *rows, int64_t n);
 int r4j_cpu_memory_batch_hard(void *h, int64_t nm, const int32_t *m_labels, const float *a,
                               const int32_t *a_labels, int64_t na, int32_t *pos_idx, float *pos_dist,
                               int32_t *neg_idx, float *neg_dist);
-/* Top-k search of q: [nq, d] against rows [0, nm) of the memory (0 <= k <= nm <= capacity): bit for bit
- *    what r4j_cpu_pairwise_topk gives with those rows as g, without packing them per call (a gallery
- *    searched many times is written once). out_val, out_idx: [nq, k], as there. */
-int r4j_cpu_memory_topk(void *h, int64_t nm, const float *q, int64_t nq, int64_t k, float *out_val,
-                        int32_t *out_idx);
+/* Top-k search of q: [nq, d] against rows [row0, row0 + nrows) of the memory (0 <= k <= nrows,
+ *    row0 + nrows <= capacity, row0 a multiple of R4J_CPU_MEMORY_ROW_ALIGN, so that the rows start a
+ *    packed panel): bit for bit what r4j_cpu_pairwise_topk gives with those rows as g, without packing
+ *    them per call (a gallery searched many times is written once). out_val, out_idx: [nq, k], as
+ *    there, indices relative to row0. Unlike the other calls on a handle, searches only read it: any
+ *    number may run at once, but none while the handle is written or freed. */
+#define R4J_CPU_MEMORY_ROW_ALIGN 32
+int r4j_cpu_memory_topk(void *h, int64_t row0, int64_t nrows, const float *q, int64_t nq, int64_t k,
+                        float *out_val, int32_t *out_idx);
 /* Frees the handle. A null handle is a no-op. */
 void r4j_cpu_memory_free(void *h);
 

@@ -190,18 +190,19 @@ void run_pairwise_topk(FuzzedDataProvider &in, const Backend &be, int64_t nq, in
   if (with_max) {
     st = r4j_cpu_pairwise_topk_max(q.data(), nq, g.data(), ng, d, metric, k, val2.data(), idx2.data(), mx.data());
     REQUIRE(st == R4J_OK, "pairwise_topk_max", st, 0);
-    // The same lists, bit for bit, from a resident memory holding g, with rows past ng that copy the
-    // first query (the nearest possible rows: they must never appear).
-    const int64_t cap = ng + ng % 3;
+    // The same lists, bit for bit, from a resident memory holding g from row0 on, with rows before
+    // row0 and past it that copy the first query (the nearest possible rows: they must never appear).
+    const int64_t row0 = (ng % 2) * R4J_CPU_MEMORY_ROW_ALIGN, cap = row0 + ng + ng % 3;
     void *h = nullptr;
     st = r4j_cpu_memory_create(cap, d, metric, &h);
     REQUIRE(st == R4J_OK && h != nullptr, "memory_create", st, cap);
-    st = r4j_cpu_memory_write(h, 0, g.data(), ng);
+    st = r4j_cpu_memory_write(h, row0, g.data(), ng);
     REQUIRE(st == R4J_OK, "memory_write", st, ng);
-    for (int64_t r = ng; r < cap && nq > 0; ++r) REQUIRE(r4j_cpu_memory_write(h, r, q.data(), 1) == R4J_OK, "memory_write", r, 1);
+    for (int64_t r = 0; r < cap && nq > 0; ++r)
+      if (r < row0 || r >= row0 + ng) REQUIRE(r4j_cpu_memory_write(h, r, q.data(), 1) == R4J_OK, "memory_write", r, 1);
     std::vector<float> val3(val.size());
     std::vector<int32_t> idx3(idx.size());
-    st = r4j_cpu_memory_topk(h, ng, q.data(), nq, k, val3.data(), idx3.data());
+    st = r4j_cpu_memory_topk(h, row0, ng, q.data(), nq, k, val3.data(), idx3.data());
     REQUIRE(st == R4J_OK, "memory_topk", st, 0);
     for (size_t j = 0; j < val.size(); ++j)
       REQUIRE(std::memcmp(&val3[j], &val[j], sizeof(float)) == 0 && idx3[j] == idx[j], "memory_topk", (long long)j, idx3[j]);

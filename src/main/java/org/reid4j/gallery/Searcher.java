@@ -56,7 +56,8 @@ final class Searcher {
 
   /**
    * The snapshot's rows cut into pieces of at most chunkRows rows (a segment or the delta whole
-   * when chunkRows is Integer.MAX_VALUE; a segment kept packed on the CPU whole), in global order.
+   * when chunkRows is Integer.MAX_VALUE; pieces of a segment kept packed on the CPU rounded up to a
+   * multiple of its {@link ResidentRows#rowAlignment()}), in global order.
    * Running every piece, in any order, into the same lists gives the search's answer: each piece
    * merges its true k best eligible rows by (distance, global index), a total order.
    */
@@ -65,9 +66,11 @@ final class Searcher {
     List<Piece> out = new ArrayList<>();
     long base = 0;
     for (Segment seg : s.segments()) {
-      // A copy kept packed on the CPU is searched from its row 0 only: such a segment is one piece.
+      // A copy kept packed on the CPU is searched from the start of a packed panel: its pieces are
+      // rounded up to whole panels.
       ResidentRows dev = seg.mirror();
-      int step = dev != null && !dev.searchesFromAnyRow() ? Math.max(1, seg.rows) : chunkRows;
+      int align = dev == null ? 1 : dev.rowAlignment();
+      int step = (int) Math.min(Integer.MAX_VALUE, ((long) chunkRows + align - 1) / align * align);
       for (int r0 = 0; r0 < seg.rows; r0 += Math.min(step, seg.rows - r0))
         out.add(new Piece(seg, r0, r0 + Math.min(step, seg.rows - r0), base));
       base += seg.rows;

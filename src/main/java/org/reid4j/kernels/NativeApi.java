@@ -148,8 +148,11 @@ public final class NativeApi {
       @Cast("int32_t*") IntPointer posIdx, FloatPointer posDist, @Cast("int32_t*") IntPointer negIdx,
       FloatPointer negDist);
 
-  public static native int r4j_cpu_memory_topk(Pointer h, long nm, @Cast("const float*") FloatPointer q, long nq,
-      long k, FloatPointer outVal, @Cast("int32_t*") IntPointer outIdx);
+  /** R4J_CPU_MEMORY_ROW_ALIGN: a CPU memory's searches start at a multiple of this many rows. */
+  public static final int CPU_MEMORY_ROW_ALIGN = 32;
+
+  public static native int r4j_cpu_memory_topk(Pointer h, long row0, long nrows, @Cast("const float*") FloatPointer q,
+      long nq, long k, FloatPointer outVal, @Cast("int32_t*") IntPointer outIdx);
 
   public static native void r4j_cpu_memory_free(Pointer h);
 

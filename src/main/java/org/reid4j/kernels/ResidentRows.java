@@ -19,8 +19,9 @@ import org.bytedeco.javacpp.PointerScope;
  *
  * <p>On the native CPU backend ({@link Kernels#residentRows}) the rows are kept the same way in
  * native memory, packed for the distance kernels ({@code r4j_cpu_memory_*}), up to a capacity fixed
- * at creation; {@link #topk} then searches from row 0 only, one call at a time, and gives the CPU
- * backend's {@link Kernels#pairwiseTopk} results bit for bit without packing the rows per call.
+ * at creation; {@link #topk} then searches from any multiple of {@link #rowAlignment()} rows (the
+ * start of a packed panel) and gives the CPU backend's {@link Kernels#pairwiseTopk} results bit for
+ * bit without packing the rows per call.
  *
  * <p>Thread-safe: searches run concurrently with each other; {@link #append} and {@link #close}
  * wait for the searches in progress and exclude new ones meanwhile (a read/write lock). The device
@@ -47,9 +48,12 @@ public final class ResidentRows implements AutoCloseable {
     return capacity >= 0;
   }
 
-  /** Whether {@link #topk} takes any row0; rows kept on the CPU are searched from row 0 only. */
-  public boolean searchesFromAnyRow() {
-    return !cpu();
+  /**
+   * The row0 of every {@link #topk} must be a multiple of this: 1 on the device; on the CPU 32, so a
+   * search starts a packed panel of the rows ({@code R4J_CPU_MEMORY_ROW_ALIGN}).
+   */
+  public int rowAlignment() {
+    return cpu() ? NativeApi.CPU_MEMORY_ROW_ALIGN : 1;
   }
 
   /** Empty rows of {@code dimension} floats on the current CUDA device (the caller checked CUDA is usable). */
@@ -186,10 +190,10 @@ public final class ResidentRows implements AutoCloseable {
     if (row0 < 0 || nrows < 0)
       throw new IllegalArgumentException("topk: row0 and nrows must be at least 0, got " + row0 + " and " + nrows);
     Checks.requireK(k, nrows, "topk");
-    if (cpu() && row0 != 0)
-      throw new IllegalArgumentException("topk: rows kept on the CPU are searched from row 0, got row0 " + row0);
-    // The CPU memory is used by one call at a time (r4j_cpu_memory_topk); device searches share.
-    var held = cpu() ? lock.writeLock() : lock.readLock();
+    if (row0 % rowAlignment() != 0)
+      throw new IllegalArgumentException("topk: rows kept on the CPU are searched from a multiple of "
+          + rowAlignment() + " rows, got row0 " + row0);
+    var held = lock.readLock(); // searches only read the rows, on either side
     held.lock();
     try {
       if (handle == null) return Optional.empty();
@@ -202,7 +206,7 @@ public final class ResidentRows implements AutoCloseable {
         qp.put(q.data());
         FloatPointer vals = new FloatPointer(n);
         IntPointer idx = new IntPointer(n);
-        check(cpu() ? NativeApi.r4j_cpu_memory_topk(handle, nrows, qp, q.rows(), k, vals, idx)
+        check(cpu() ? NativeApi.r4j_cpu_memory_topk(handle, row0, nrows, qp, q.rows(), k, vals, idx)
             : NativeApi.r4j_cuda_rows_topk(handle, row0, nrows, qp, q.rows(), k, vals, idx), "topk");
         float[] v = new float[q.rows() * k];
         int[] i = new int[q.rows() * k];

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link Kernels#residentRows} on the native CPU backend (rows packed in native memory) against the
  * same backend's {@link Kernels#pairwiseTopk} over the same rows, bit for bit: shapes across the
- * kernels' tile widths, ties, k from 0 to every row, searches of the first rows only, rows appended
+ * kernels' tile widths, ties, k from 0 to every row, searches of ranges starting at a packed panel, rows appended
  * in pieces from the heap and from direct buffers; and its refusals.
  */
 class ResidentRowsTest {
@@ -45,16 +45,54 @@ class ResidentRowsTest {
             r0 += len;
           }
           assertEquals(n, rows.rows(), where);
-          for (int nrows : new int[] {n, Math.max(1, n / 2)})
-            for (int k : new int[] {0, 1, Math.min(nrows, 10), nrows}) {
-              TopK want = cpu.pairwiseTopk(q, g.rowRange(0, nrows), m, k);
-              TopK got = rows.topk(q, 0, nrows, k);
-              String at = where + " nrows " + nrows + " k " + k;
-              assertArrayEquals(want.indices(), got.indices(), at + ": indices");
-              assertArrayEquals(want.values(), got.values(), at + ": values");
+          int align = rows.rowAlignment(), lastStart = (n - 1) / align * align;
+          for (int row0 : new int[] {0, align, lastStart})
+            for (int nrows : new int[] {n - row0, Math.max(0, (n - row0) / 2)}) {
+              if (row0 >= n || nrows < 1) continue;
+              for (int k : new int[] {0, 1, Math.min(nrows, 10), nrows}) {
+                TopK want = cpu.pairwiseTopk(q, g.rowRange(row0, row0 + nrows), m, k);
+                TopK got = rows.topk(q, row0, nrows, k);
+                String at = where + " rows [" + row0 + ", +" + nrows + ") k " + k;
+                assertArrayEquals(want.indices(), got.indices(), at + ": indices");
+                assertArrayEquals(want.values(), got.values(), at + ": values");
+              }
             }
         }
       }
+  }
+
+  @Test
+  void searchesRunConcurrentlyAndStillAgree() throws Exception {
+    Random r = new Random(17);
+    int n = 700, d = 24;
+    FloatMatrix g = DeviceRowsTest.gaussian(r, n, d);
+    try (ResidentRows rows = cpu.residentRows(d, Metric.SQEUCLIDEAN, n).orElseThrow()) {
+      rows.append(g);
+      int threads = 4, rounds = 25;
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+      try {
+        java.util.List<java.util.concurrent.Future<String>> fs = new java.util.ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+          long seed = r.nextLong();
+          fs.add(pool.submit(() -> {
+            Random rt = new Random(seed);
+            for (int i = 0; i < rounds; i++) {
+              FloatMatrix q = DeviceRowsTest.gaussian(rt, 1 + rt.nextInt(9), d);
+              int row0 = 32 * rt.nextInt(n / 32), nrows = 1 + rt.nextInt(n - row0), k = rt.nextInt(Math.min(nrows, 12) + 1);
+              TopK got = rows.topk(q, row0, nrows, k), want = cpu.pairwiseTopk(q, g.rowRange(row0, row0 + nrows),
+                  Metric.SQEUCLIDEAN, k);
+              if (!java.util.Arrays.equals(got.indices(), want.indices())
+                  || !java.util.Arrays.equals(got.values(), want.values()))
+                return "rows [" + row0 + ", +" + nrows + ") k " + k + " differ";
+            }
+            return null;
+          }));
+        }
+        for (var f : fs) assertNull(f.get(60, java.util.concurrent.TimeUnit.SECONDS));
+      } finally {
+        pool.shutdownNow();
+      }
+    }
   }
 
   @Test
@@ -67,7 +105,8 @@ class ResidentRowsTest {
     assertTrue(e.getMessage().contains("capacity of 10"), e.getMessage());
     assertEquals(8, rows.rows(), "nothing added by a refused append");
     e = assertThrows(IllegalArgumentException.class, () -> rows.topk(q, 1, 5, 2));
-    assertTrue(e.getMessage().contains("from row 0"), e.getMessage());
+    assertTrue(e.getMessage().contains("multiple of 32"), e.getMessage());
+    assertEquals(32, rows.rowAlignment());
     assertThrows(IllegalArgumentException.class, () -> rows.topk(q, 0, 9, 2), "past the rows held");
     assertThrows(IllegalArgumentException.class, () -> rows.topk(q, 0, 8, 9), "k past the rows");
     assertThrows(IllegalArgumentException.class, () -> rows.topk(DeviceRowsTest.gaussian(r, 1, 5), 0, 8, 1));
