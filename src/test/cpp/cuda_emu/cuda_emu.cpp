@@ -1,5 +1,10 @@
 // Runtime of the CUDA emulator (see cuda_runtime.h in this folder): device memory bookkeeping,
 // streams, errors, and the fiber scheduler that runs a kernel's threads with real barriers.
+//
+// Host threads: every entry point (each cuda* call, each kernel launch) holds one process-wide lock,
+// so host threads may call the emulator at once and their calls run one at a time, each whole, as a
+// single device would run them in some order; the last error and the current device are per host
+// thread, as CUDA keeps them.
 #include "cuda_runtime.h"
 
 #include <sys/mman.h>
@@ -8,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,6 +34,8 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+#define R4J_EMU_LOCKED std::lock_guard<std::recursive_mutex> r4j_emu_locked_(::r4j_emu::api_mutex())
+
 namespace r4j_emu {
 
 Thread *g_thread = nullptr;
@@ -41,11 +49,17 @@ namespace {
 std::map<uintptr_t, size_t> g_allocs;  // device allocations: start -> bytes
 size_t g_allocated = 0;     // bytes held by g_allocs
 size_t g_memory_limit = 0;  // 0: no limit
-cudaError_t g_last_error = cudaSuccess;
-int g_device = 0;
+thread_local cudaError_t g_last_error = cudaSuccess;  // per host thread, as in CUDA
+thread_local int g_device = 0;
 int g_device_count = 1;
 bool g_pools = true;
 int g_shared_optin = 227 * 1024;  // shared memory a block may opt in to, as on an H100
+
+// Held by every entry point: one host thread's call runs at a time (recursive: calls nest).
+std::recursive_mutex &api_mutex() {
+  static std::recursive_mutex m;
+  return m;
+}
 
 // Device memory still allocated when the process exits is a leak of the code under test.
 void check_leaks_at_exit() {
@@ -423,15 +437,15 @@ unsigned warp_ballot(unsigned mask, bool pred) {
   return bits;
 }
 
-void set_memory_limit(size_t bytes) { g_memory_limit = bytes; }
-size_t live_allocations() { return g_allocs.size(); }
-void set_device_count(int n) { g_device_count = n; }
-void set_memory_pools(bool supported) { g_pools = supported; }
-void set_shared_memory_optin(int bytes) { g_shared_optin = bytes; }
+void set_memory_limit(size_t bytes) { R4J_EMU_LOCKED; g_memory_limit = bytes; }
+size_t live_allocations() { R4J_EMU_LOCKED; return g_allocs.size(); }
+void set_device_count(int n) { R4J_EMU_LOCKED; g_device_count = n; }
+void set_memory_pools(bool supported) { R4J_EMU_LOCKED; g_pools = supported; }
+void set_shared_memory_optin(int bytes) { R4J_EMU_LOCKED; g_shared_optin = bytes; }
 
 void *dynamic_shared() { return g_dyn_smem.empty() ? nullptr : g_dyn_smem.data(); }
 
-bool is_device(const void *p, size_t bytes) { return find_alloc(p, bytes) != g_allocs.end(); }
+bool is_device(const void *p, size_t bytes) { R4J_EMU_LOCKED; return find_alloc(p, bytes) != g_allocs.end(); }
 
 namespace {
 std::map<const void *, int> g_max_dynamic_smem;  // cudaFuncSetAttribute(MaxDynamicSharedMemorySize)
@@ -439,6 +453,7 @@ std::map<const void *, int> g_max_dynamic_smem;  // cudaFuncSetAttribute(MaxDyna
 
 cudaError_t run_grid(const char *name, const void *kernel, dim3 grid, dim3 block, size_t smem, void (*body)(void *),
                      void *ctx) {
+  R4J_EMU_LOCKED;
   configure();
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   if (threads == 0 || threads > kMaxThreads || block.x > 1024 || block.y > 1024 || block.z > 64 || grid.x == 0 ||
@@ -489,21 +504,25 @@ cudaError_t run_grid(const char *name, const void *kernel, dim3 grid, dim3 block
 using namespace r4j_emu;
 
 cudaError_t cudaGetDeviceCount(int *count) {
+  R4J_EMU_LOCKED;
   *count = 0;
   if (g_device_count == 0) return set_error(cudaErrorNoDevice);
   *count = g_device_count;
   return cudaSuccess;
 }
 cudaError_t cudaSetDevice(int device) {
+  R4J_EMU_LOCKED;
   if (device < 0 || device >= g_device_count) return set_error(cudaErrorInvalidDevice);
   g_device = device;
   return cudaSuccess;
 }
 cudaError_t cudaGetDevice(int *device) {
+  R4J_EMU_LOCKED;
   *device = g_device;
   return cudaSuccess;
 }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device) {
+  R4J_EMU_LOCKED;
   if (device != 0) return set_error(cudaErrorInvalidDevice);
   std::memset(prop, 0, sizeof *prop);
   std::snprintf(prop->name, sizeof prop->name, "reid4j CUDA emulator (CPU)");
@@ -558,6 +577,7 @@ const char *cudaGetErrorName(cudaError_t err) {
 }
 
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
+  R4J_EMU_LOCKED;
   const size_t total = g_memory_limit ? g_memory_limit : size_t(16) << 30;  // what cudaGetDeviceProperties says
   *total_bytes = total;
   *free_bytes = total > g_allocated ? total - g_allocated : 0;
@@ -565,6 +585,7 @@ cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
 }
 
 cudaError_t cudaMalloc(void **ptr, size_t bytes) {
+  R4J_EMU_LOCKED;
   *ptr = nullptr;
   if (bytes == 0) return cudaSuccess;
   if (g_memory_limit && g_allocated + bytes > g_memory_limit) return set_error(cudaErrorMemoryAllocation);
@@ -582,14 +603,17 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
 // Stream-ordered allocation: every stream is synchronous here, so these are cudaMalloc / cudaFree;
 // using them on a device that reports no pools is an error, as on a real one.
 cudaError_t cudaMallocAsync(void **ptr, size_t bytes, cudaStream_t) {
+  R4J_EMU_LOCKED;
   if (!g_pools) return set_error(cudaErrorNotSupported);
   return cudaMalloc(ptr, bytes);
 }
 cudaError_t cudaFreeAsync(void *ptr, cudaStream_t) {
+  R4J_EMU_LOCKED;
   if (!g_pools) return set_error(cudaErrorNotSupported);
   return cudaFree(ptr);
 }
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) {
+  R4J_EMU_LOCKED;
   if (device < 0 || device >= g_device_count) return set_error(cudaErrorInvalidDevice);
   switch (attr) {
     case cudaDevAttrMemoryPoolsSupported: *value = g_pools ? 1 : 0; return cudaSuccess;
@@ -599,6 +623,7 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) 
 }
 
 cudaError_t cudaFuncSetAttribute(const void *func, cudaFuncAttribute attr, int value) {
+  R4J_EMU_LOCKED;
   if (!func || attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > g_shared_optin)
     return set_error(cudaErrorInvalidValue);
   g_max_dynamic_smem[func] = value;
@@ -608,17 +633,20 @@ namespace {
 char g_pool_token;
 }
 cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t *pool, int device) {
+  R4J_EMU_LOCKED;
   if (!g_pools || device < 0 || device >= g_device_count) return set_error(cudaErrorNotSupported);
   *pool = reinterpret_cast<cudaMemPool_t>(&g_pool_token);
   return cudaSuccess;
 }
 cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, void *value) {
+  R4J_EMU_LOCKED;
   if (pool != reinterpret_cast<cudaMemPool_t>(&g_pool_token) || attr != cudaMemPoolAttrReleaseThreshold || !value)
     return set_error(cudaErrorInvalidValue);
   return cudaSuccess;
 }
 
 cudaError_t cudaFree(void *ptr) {
+  R4J_EMU_LOCKED;
   if (!ptr) return cudaSuccess;
   auto it = g_allocs.find(reinterpret_cast<uintptr_t>(ptr));
   if (it == g_allocs.end()) {
@@ -632,11 +660,13 @@ cudaError_t cudaFree(void *ptr) {
 }
 
 cudaError_t cudaMallocHost(void **ptr, size_t bytes) {
+  R4J_EMU_LOCKED;
   *ptr = bytes ? std::malloc(bytes) : nullptr;
   return (bytes && !*ptr) ? set_error(cudaErrorMemoryAllocation) : cudaSuccess;
 }
 cudaError_t cudaHostAlloc(void **ptr, size_t bytes, unsigned) { return cudaMallocHost(ptr, bytes); }
 cudaError_t cudaFreeHost(void *ptr) {
+  R4J_EMU_LOCKED;
   std::free(ptr);
   return cudaSuccess;
 }
@@ -651,6 +681,7 @@ void check_registered_at_exit() {
 }
 }  // namespace
 cudaError_t cudaHostRegister(void *ptr, size_t bytes, unsigned) {
+  R4J_EMU_LOCKED;
   if (!ptr || bytes == 0 || is_device(ptr, 0)) return set_error(cudaErrorInvalidValue);
   const uintptr_t a = reinterpret_cast<uintptr_t>(ptr);
   auto it = g_registered.upper_bound(a);
@@ -663,11 +694,13 @@ cudaError_t cudaHostRegister(void *ptr, size_t bytes, unsigned) {
   return cudaSuccess;
 }
 cudaError_t cudaHostUnregister(void *ptr) {
+  R4J_EMU_LOCKED;
   if (g_registered.erase(reinterpret_cast<uintptr_t>(ptr)) == 0) return set_error(cudaErrorHostMemoryNotRegistered);
   return cudaSuccess;
 }
 
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+  R4J_EMU_LOCKED;
   if (bytes == 0) return cudaSuccess;
   const bool dd = is_device(dst, bytes), sd = is_device(src, bytes);
   bool ok = true;
@@ -687,9 +720,11 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
   return cudaSuccess;
 }
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+  R4J_EMU_LOCKED;
   return cudaMemcpy(dst, src, bytes, kind);
 }
 cudaError_t cudaMemset(void *ptr, int value, size_t bytes) {
+  R4J_EMU_LOCKED;
   if (bytes == 0) return cudaSuccess;
   if (!is_device(ptr, bytes)) {
     complain("cudaMemset", std::to_string(bytes) + " bytes leave the device allocation");
@@ -705,6 +740,7 @@ char g_stream_tokens[64];  // distinct non-null handles
 unsigned g_next_stream = 0;
 }  // namespace
 cudaError_t cudaStreamCreate(cudaStream_t *s) {
+  R4J_EMU_LOCKED;
   *s = reinterpret_cast<cudaStream_t>(&g_stream_tokens[g_next_stream++ % 64]);
   return cudaSuccess;
 }
@@ -715,6 +751,7 @@ namespace {
 char g_event_token;  // one non-null handle serves every event: none carries state here
 }  // namespace
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) {
+  R4J_EMU_LOCKED;
   *e = reinterpret_cast<cudaEvent_t>(&g_event_token);
   return cudaSuccess;
 }

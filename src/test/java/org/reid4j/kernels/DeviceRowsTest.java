@@ -10,9 +10,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -21,8 +28,8 @@ import org.junit.jupiter.api.Test;
  * {@link ResidentRows} against {@link JavaKernels#pairwiseTopk} (float tolerance, exact on integer
  * data) and against the CUDA backend's copying {@link Kernels#pairwiseTopk} (bit for bit). Skipped
  * without a usable CUDA backend; in the surefire execution {@code cuda-emulator} (the CUDA library
- * emulated on the CPU, see CudaKernelsTest) it must not skip. No concurrency here: the emulator
- * runs one call at a time.
+ * emulated on the CPU, see CudaKernelsTest) it must not skip. The emulator runs concurrent host
+ * threads' calls one at a time, each whole, so concurrent searches and appends can be tested there too.
  */
 class DeviceRowsTest {
   static final long SEED = 20250301L;
@@ -143,6 +150,44 @@ class DeviceRowsTest {
           assertMatches(dev.topk(q, rg[0], rg[1], rg[2]), q, g, rg[0], rg[1], m, rg[2], true,
               m + " integers [" + rg[0] + ", +" + rg[1] + ") k=" + rg[2]);
       }
+    }
+  }
+
+  @Test
+  void searchesFromSeveralThreadsWhileRowsAreAppended() throws Exception {
+    Random r = new Random(SEED + 7);
+    int n0 = 300, added = 200, d = 19;
+    FloatMatrix g = gaussian(r, n0 + added, d);
+    try (ResidentRows rows = cuda.deviceRows(d, Metric.SQEUCLIDEAN).orElseThrow()) {
+      rows.append(g.rowRange(0, n0));
+      int threads = 4, rounds = 12;
+      ExecutorService pool = Executors.newFixedThreadPool(threads);
+      try {
+        List<Future<String>> fs = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+          long seed = r.nextLong();
+          fs.add(pool.submit(() -> {
+            Random rt = new Random(seed);
+            for (int i = 0; i < rounds; i++) {
+              FloatMatrix q = gaussian(rt, 1 + rt.nextInt(6), d);
+              int row0 = rt.nextInt(n0), nrows = 1 + rt.nextInt(n0 - row0), k = rt.nextInt(Math.min(nrows, 9) + 1);
+              TopK got = rows.topk(q, row0, nrows, k);
+              TopK want = cuda.pairwiseTopk(q, g.rowRange(row0, row0 + nrows), Metric.SQEUCLIDEAN, k);
+              if (!Arrays.equals(got.indices(), want.indices()) || !Arrays.equals(got.values(), want.values()))
+                return "rows [" + row0 + ", +" + nrows + ") k " + k + " differ from the copying path";
+            }
+            return null;
+          }));
+        }
+        for (int a = n0; a < n0 + added; a += 40) rows.append(g.rowRange(a, a + 40)); // meanwhile
+        for (var f : fs) assertNull(f.get(120, TimeUnit.SECONDS));
+      } finally {
+        pool.shutdownNow();
+      }
+      assertEquals(n0 + added, rows.rows());
+      TopK all = rows.topk(g.rowRange(0, 3), 0, n0 + added, 5);
+      TopK want = cuda.pairwiseTopk(g.rowRange(0, 3), g, Metric.SQEUCLIDEAN, 5);
+      assertArrayEquals(want.indices(), all.indices(), "after the appends");
     }
   }
 
