@@ -356,6 +356,9 @@ void stream_rows(const float *q, int64_t nq, const PackedGallery &g, const RowBl
   const int64_t want = int64_t(std::max(1, blocks_per_thread)) * threads;
   h = std::min(h, std::max<int64_t>(1, (nq + want - 1) / want));
   if (h > o.mr) h = h / o.mr * o.mr;
+  // ...but never below one micro-kernel tile (MR rows): a shorter block costs a whole tile anyway and
+  // streams the gallery once more, so a few query rows make one block (and no parallel region).
+  h = std::max(h, std::min<int64_t>(nq, o.mr));
   const int64_t nblocks = (nq + h - 1) / h;
   const int64_t mc = std::min(pick_mc(d, o.mr), round_up(h, o.mr));
   const int64_t wf = round_up(work_floats(mc, d, o.mr, o.nr), 16);
