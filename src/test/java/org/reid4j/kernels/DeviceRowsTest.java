@@ -160,34 +160,49 @@ class DeviceRowsTest {
     FloatMatrix g = gaussian(r, n0 + added, d);
     try (ResidentRows rows = cuda.deviceRows(d, Metric.SQEUCLIDEAN).orElseThrow()) {
       rows.append(g.rowRange(0, n0));
-      int threads = 4, rounds = 12;
-      ExecutorService pool = Executors.newFixedThreadPool(threads);
-      try {
-        List<Future<String>> fs = new ArrayList<>();
-        for (int t = 0; t < threads; t++) {
-          long seed = r.nextLong();
-          fs.add(pool.submit(() -> {
-            Random rt = new Random(seed);
-            for (int i = 0; i < rounds; i++) {
-              FloatMatrix q = gaussian(rt, 1 + rt.nextInt(6), d);
-              int row0 = rt.nextInt(n0), nrows = 1 + rt.nextInt(n0 - row0), k = rt.nextInt(Math.min(nrows, 9) + 1);
-              TopK got = rows.topk(q, row0, nrows, k);
-              TopK want = cuda.pairwiseTopk(q, g.rowRange(row0, row0 + nrows), Metric.SQEUCLIDEAN, k);
-              if (!Arrays.equals(got.indices(), want.indices()) || !Arrays.equals(got.values(), want.values()))
-                return "rows [" + row0 + ", +" + nrows + ") k " + k + " differ from the copying path";
-            }
-            return null;
-          }));
-        }
-        for (int a = n0; a < n0 + added; a += 40) rows.append(g.rowRange(a, a + 40)); // meanwhile
-        for (var f : fs) assertNull(f.get(120, TimeUnit.SECONDS));
-      } finally {
-        pool.shutdownNow();
-      }
+      searchFromThreads(rows, cuda, g, n0, 4, 12, 6, 9, r.nextLong(),
+          () -> { for (int a = n0; a < n0 + added; a += 40) rows.append(g.rowRange(a, a + 40)); }, 120);
       assertEquals(n0 + added, rows.rows());
       TopK all = rows.topk(g.rowRange(0, 3), 0, n0 + added, 5);
       TopK want = cuda.pairwiseTopk(g.rowRange(0, 3), g, Metric.SQEUCLIDEAN, 5);
       assertArrayEquals(want.indices(), all.indices(), "after the appends");
+    }
+  }
+
+  /**
+   * Searches rows from {@code threads} threads at once, {@code rounds} each, of random queries (1 to
+   * maxQueries rows), ranges within the first {@code searchable} rows starting at a multiple of
+   * {@link ResidentRows#rowAlignment()}, and k up to maxK, while this thread runs {@code meanwhile};
+   * fails unless every answer equals reference's {@link Kernels#pairwiseTopk} over rows of g, bit for bit,
+   * within timeoutSeconds for each thread.
+   */
+  static void searchFromThreads(ResidentRows rows, Kernels reference, FloatMatrix g, int searchable, int threads,
+      int rounds, int maxQueries, int maxK, long seed, Runnable meanwhile, int timeoutSeconds) throws Exception {
+    int d = g.cols(), align = rows.rowAlignment();
+    Random r = new Random(seed);
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<String>> fs = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        long ts = r.nextLong();
+        fs.add(pool.submit(() -> {
+          Random rt = new Random(ts);
+          for (int i = 0; i < rounds; i++) {
+            FloatMatrix q = gaussian(rt, 1 + rt.nextInt(maxQueries), d);
+            int row0 = align * rt.nextInt((searchable - 1) / align + 1), nrows = 1 + rt.nextInt(searchable - row0);
+            int k = rt.nextInt(Math.min(nrows, maxK) + 1);
+            TopK got = rows.topk(q, row0, nrows, k);
+            TopK want = reference.pairwiseTopk(q, g.rowRange(row0, row0 + nrows), rows.metric(), k);
+            if (!Arrays.equals(got.indices(), want.indices()) || !Arrays.equals(got.values(), want.values()))
+              return "rows [" + row0 + ", +" + nrows + ") k " + k + " differ from " + reference.backend();
+          }
+          return null;
+        }));
+      }
+      meanwhile.run();
+      for (var f : fs) assertNull(f.get(timeoutSeconds, TimeUnit.SECONDS));
+    } finally {
+      pool.shutdownNow();
     }
   }
 

@@ -68,30 +68,7 @@ class ResidentRowsTest {
     FloatMatrix g = DeviceRowsTest.gaussian(r, n, d);
     try (ResidentRows rows = cpu.residentRows(d, Metric.SQEUCLIDEAN, n).orElseThrow()) {
       rows.append(g);
-      int threads = 4, rounds = 25;
-      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
-      try {
-        java.util.List<java.util.concurrent.Future<String>> fs = new java.util.ArrayList<>();
-        for (int t = 0; t < threads; t++) {
-          long seed = r.nextLong();
-          fs.add(pool.submit(() -> {
-            Random rt = new Random(seed);
-            for (int i = 0; i < rounds; i++) {
-              FloatMatrix q = DeviceRowsTest.gaussian(rt, 1 + rt.nextInt(9), d);
-              int row0 = 32 * rt.nextInt(n / 32), nrows = 1 + rt.nextInt(n - row0), k = rt.nextInt(Math.min(nrows, 12) + 1);
-              TopK got = rows.topk(q, row0, nrows, k), want = cpu.pairwiseTopk(q, g.rowRange(row0, row0 + nrows),
-                  Metric.SQEUCLIDEAN, k);
-              if (!java.util.Arrays.equals(got.indices(), want.indices())
-                  || !java.util.Arrays.equals(got.values(), want.values()))
-                return "rows [" + row0 + ", +" + nrows + ") k " + k + " differ";
-            }
-            return null;
-          }));
-        }
-        for (var f : fs) assertNull(f.get(60, java.util.concurrent.TimeUnit.SECONDS));
-      } finally {
-        pool.shutdownNow();
-      }
+      DeviceRowsTest.searchFromThreads(rows, cpu, g, n, 4, 25, 9, 12, r.nextLong(), () -> {}, 60);
     }
   }
 
