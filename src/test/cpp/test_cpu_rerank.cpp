@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -431,6 +432,88 @@ void test_knn() {
   r4j_cpu_knn_free(nullptr);
 }
 
+// ---------------------------------------------------------------------------------------------
+// r4j_cpu_knn_pair: both sides' lists against r4j_cpu_pairwise_topk_max(a, b) and (b, a), bit for bit
+// (b's side is offered the transposed a x b tile, right only because the distances are symmetric).
+void pair_case(const char *what, const std::vector<float> &a, int64_t na, const std::vector<float> &b, int64_t nb,
+               int64_t d, int metric, int64_t k, int threads) {
+  ++g_cases;
+  r4j_cpu_set_threads(threads);
+  const int64_t ka = std::min(k, nb), kb = std::min(k, na);
+  std::vector<float> wav(na * ka + 1), wam(na + 1), wbv(nb * kb + 1), wbm(nb + 1);
+  std::vector<int32_t> wai(na * ka + 1), wbi(nb * kb + 1);
+  std::vector<float> gav(na * ka + 1, -5.f), gam(na + 1, -5.f), gbv(nb * kb + 1, -5.f), gbm(nb + 1, -5.f);
+  std::vector<int32_t> gai(na * ka + 1, -5), gbi(nb * kb + 1, -5);
+  const float *ap = na ? a.data() : nullptr, *bp = nb ? b.data() : nullptr;
+  int st = r4j_cpu_pairwise_topk_max(ap, na, bp, nb, d, metric, ka, wav.data(), wai.data(), wam.data());
+  EXPECT(st == R4J_OK, "%s: reference a status %d (%s)", what, st, r4j_last_error());
+  st = r4j_cpu_pairwise_topk_max(bp, nb, ap, na, d, metric, kb, wbv.data(), wbi.data(), wbm.data());
+  EXPECT(st == R4J_OK, "%s: reference b status %d (%s)", what, st, r4j_last_error());
+  st = r4j_cpu_knn_pair(ap, na, bp, nb, d, metric, k, gav.data(), gai.data(), gam.data(), gbv.data(), gbi.data(),
+                        gbm.data());
+  EXPECT(st == R4J_OK, "%s: status %d (%s)", what, st, r4j_last_error());
+  const char *m = metric_name(metric);
+  EXPECT(std::memcmp(gav.data(), wav.data(), sizeof(float) * na * ka) == 0 &&
+             std::memcmp(gai.data(), wai.data(), sizeof(int32_t) * na * ka) == 0,
+         "%s: a's lists differ (na %lld nb %lld d %lld %s k %lld)", what, (long long)na, (long long)nb, (long long)d, m,
+         (long long)k);
+  EXPECT(std::memcmp(gbv.data(), wbv.data(), sizeof(float) * nb * kb) == 0 &&
+             std::memcmp(gbi.data(), wbi.data(), sizeof(int32_t) * nb * kb) == 0,
+         "%s: b's lists differ (na %lld nb %lld d %lld %s k %lld)", what, (long long)na, (long long)nb, (long long)d, m,
+         (long long)k);
+  EXPECT(std::memcmp(gam.data(), wam.data(), sizeof(float) * na) == 0 &&
+             std::memcmp(gbm.data(), wbm.data(), sizeof(float) * nb) == 0,
+         "%s: row maxima differ (na %lld nb %lld %s)", what, (long long)na, (long long)nb, m);
+  // nothing written past the lists
+  EXPECT(gav[na * ka] == -5.f && gai[na * ka] == -5 && gbv[nb * kb] == -5.f && gbi[nb * kb] == -5 &&
+             gam[na] == -5.f && gbm[nb] == -5.f,
+         "%s: wrote past an output (na %lld nb %lld k %lld)", what, (long long)na, (long long)nb, (long long)k);
+  r4j_cpu_set_threads(0);
+}
+
+void test_pair() {
+  struct Shape {
+    int64_t na, nb, d;
+  };
+  // Empty and one-row sides; tiles of 64 to 512 rows with partial last tiles on either side.
+  const Shape shapes[] = {{0, 0, 3}, {1, 0, 3}, {0, 4, 2}, {1, 1, 1}, {7, 3, 4}, {3, 17, 6}, {70, 130, 9},
+                          {129, 67, 17}, {5, 700, 8}, {600, 333, 33}, {1100, 40, 16}};
+  int c = 0;
+  for (const Shape &s : shapes)
+    for (int metric = 0; metric < 3; ++metric) {
+      const std::vector<float> a = gaussian(s.na, s.d), b = gaussian(s.nb, s.d);
+      for (int64_t k : {int64_t{1}, int64_t{21}, std::max(s.na, s.nb) + 3}) {
+        pair_case("pair random", a, s.na, b, s.nb, s.d, metric, k, 1 + c % 3);
+        ++c;
+      }
+    }
+  std::uniform_int_distribution<int> v3(-1, 1);
+  for (int metric : {R4J_SQEUCLIDEAN, R4J_EUCLIDEAN}) {  // exact ties
+    const int64_t na = 150, nb = 400, d = 3;
+    std::vector<float> a(na * d), b(nb * d);
+    for (float &x : a) x = float(v3(g_rng));
+    for (float &x : b) x = float(v3(g_rng));
+    pair_case("pair integer ties", a, na, b, nb, d, metric, 25, 2);
+  }
+  {
+    const int64_t na = 40, nb = 300, d = 6;
+    std::vector<float> a(na * d, 0.f), b(nb * d, 0.f);
+    for (int metric = 0; metric < 3; ++metric) pair_case("pair identical rows", a, na, b, nb, d, metric, 7, 2);
+  }
+  const std::vector<float> a = gaussian(3, 4), b = gaussian(5, 4);
+  float v[32], m[8], w[32], n[8];
+  int32_t ia[32], ib[32];
+  expect_einval(r4j_cpu_knn_pair(a.data(), 3, b.data(), 5, 4, 0, 0, v, ia, m, w, ib, n), "pair k = 0");
+  expect_einval(r4j_cpu_knn_pair(nullptr, 3, b.data(), 5, 4, 0, 2, v, ia, m, w, ib, n), "pair null a");
+  expect_einval(r4j_cpu_knn_pair(a.data(), 3, b.data(), 5, 0, 0, 2, v, ia, m, w, ib, n), "pair d = 0");
+  expect_einval(r4j_cpu_knn_pair(a.data(), 3, b.data(), 5, 4, 3, 2, v, ia, m, w, ib, n), "pair metric 3");
+  expect_einval(r4j_cpu_knn_pair(a.data(), 3, b.data(), 5, 4, 0, 2, v, ia, m, w, nullptr, n), "pair null b_idx");
+  expect_einval(r4j_cpu_knn_pair(a.data(), 3, b.data(), 5, 4, 0, 2, v, ia, nullptr, w, ib, n), "pair null a_max");
+  EXPECT(r4j_cpu_knn_pair(a.data(), 3, nullptr, 0, 4, 0, 2, nullptr, nullptr, m, nullptr, nullptr, nullptr) == R4J_OK &&
+             m[0] == -std::numeric_limits<float>::infinity() && m[2] == -std::numeric_limits<float>::infinity(),
+         "pair against nothing: %s", r4j_last_error());
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -443,6 +526,7 @@ int main(int argc, char **argv) {
   test_duplicates();
   test_random();
   test_knn();
+  test_pair();
   std::printf("test_cpu_rerank: %d cases compared (%d redrawn for near ties), %d failures (seed %llu)\n", g_cases,
               g_rejected, g_failures, static_cast<unsigned long long>(g_seed));
   return g_failures == 0 ? 0 : 1;

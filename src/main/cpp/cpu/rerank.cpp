@@ -552,6 +552,68 @@ int rerank_impl(const float *q, int64_t nq, const float *g, int64_t ng, int64_t 
   return R4J_OK;
 }
 
+// The lists of two sets against each other (r4j_cpu_knn_pair): every tile of a x b computed once
+// (distance_block), feeding a's rows (columns: b's rows) and, transposed, b's rows (columns: a's
+// rows), as SymmetricPass does above its diagonal. a's rows keep min(k, nb) entries, b's min(k, na).
+// Both must be non-empty. Tiles are cut as SymmetricPass cuts its bands, so that the values are
+// those of distance_block, bit for bit. False when out of memory.
+bool cross_pass(const float *a, int64_t na, const float *b, int64_t nb, int64_t d, int metric, int64_t k,
+                float *a_val, int32_t *a_idx, float *a_max, float *b_val, int32_t *b_idx, float *b_max) {
+  const int threads = r4j::cpu_threads();
+  int64_t tile = 512;
+  while (tile > 64 && ((na + tile - 1) / tile) * ((nb + tile - 1) / tile) < 3 * threads) tile /= 2;
+  const int64_t ka = std::min(k, nb), kb = std::min(k, na);
+  const int64_t bands_a = (na + tile - 1) / tile, bands_b = (nb + tile - 1) / tile;
+  std::vector<float> norm_a(static_cast<size_t>(na)), norm_b(static_cast<size_t>(nb));
+  r4j::cpu::row_norms(a, na, d, metric, norm_a.data());
+  r4j::cpu::row_norms(b, nb, d, metric, norm_b.data());
+  std::vector<int32_t> cnt_a(static_cast<size_t>(na), 0), cnt_b(static_cast<size_t>(nb), 0);
+  std::vector<float> thr_a(static_cast<size_t>(na), std::numeric_limits<float>::infinity());
+  std::vector<float> thr_b(static_cast<size_t>(nb), std::numeric_limits<float>::infinity());
+  std::fill(a_max, a_max + na, -std::numeric_limits<float>::infinity());
+  std::fill(b_max, b_max + nb, -std::numeric_limits<float>::infinity());
+  Lists la{ka, a_val, a_idx, cnt_a.data(), thr_a.data(), a_max};
+  Lists lb{kb, b_val, b_idx, cnt_b.data(), thr_b.data(), b_max};
+  std::vector<std::mutex> lock_a(static_cast<size_t>(bands_a)), lock_b(static_cast<size_t>(bands_b));
+  const int64_t tiles = bands_a * bands_b;
+  std::atomic<bool> failed{false};
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> buf;
+    try {
+      buf.resize(static_cast<size_t>(tile * tile));
+    } catch (...) {
+      failed = true;
+    }
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tiles; ++t) {
+      if (failed.load(std::memory_order_relaxed)) continue;
+      const int64_t ba = t / bands_b, bb = t % bands_b;
+      const int64_t i0 = ba * tile, i1 = std::min(na, i0 + tile), j0 = bb * tile, j1 = std::min(nb, j0 + tile);
+      const int64_t w = j1 - j0;
+      try {
+        r4j::cpu::distance_block(a + i0 * d, norm_a.data() + i0, i1 - i0, b + j0 * d, norm_b.data() + j0, w, d,
+                                 metric, buf.data(), w);
+      } catch (...) {
+        failed = true;
+        continue;
+      }
+      {
+        std::lock_guard<std::mutex> lock(lock_a[ba]);
+        for (int64_t i = i0; i < i1; ++i) update_row(la, i, buf.data() + (i - i0) * w, w, j0);
+      }
+      {
+        std::lock_guard<std::mutex> lock(lock_b[bb]);
+        for (int64_t i = i0; i < i1; ++i) update_cols(lb, i, buf.data() + (i - i0) * w, w, j0);
+      }
+    }
+  }
+  if (failed.load()) return false;
+  for (int64_t i = 0; i < na; ++i) la.finish(i);
+  for (int64_t j = 0; j < nb; ++j) lb.finish(j);
+  return true;
+}
+
 }  // namespace
 
 extern "C" {
@@ -644,5 +706,40 @@ int r4j_cpu_knn_result(void *h, float *out_val, int32_t *out_idx, float *out_max
 }
 
 void r4j_cpu_knn_free(void *h) { delete static_cast<SymmetricPass *>(h); }
+
+int r4j_cpu_knn_pair(const float *a, int64_t na, const float *b, int64_t nb, int64_t d, int metric, int64_t k,
+                     float *a_val, int32_t *a_idx, float *a_max, float *b_val, int32_t *b_idx, float *b_max) {
+  r4j::clear_error();
+  const char *fn = "r4j_cpu_knn_pair";
+  int st = r4j::check_rows(fn, "a", a, na, d);
+  if (st != R4J_OK) return st;
+  if ((st = r4j::check_rows(fn, "b", b, nb, d)) != R4J_OK) return st;
+  if ((st = r4j::check_metric(fn, metric)) != R4J_OK) return st;
+  if (k < 1) return r4j::fail(R4J_EINVAL, std::string(fn) + ": k must be at least 1, got " + std::to_string(k));
+  if (na > INT32_MAX || nb > INT32_MAX)
+    return r4j::fail(R4J_EINVAL, std::string(fn) + ": na = " + std::to_string(na) + " and nb = " +
+                                     std::to_string(nb) + " must each be < 2^31");
+  const bool lists = na > 0 && nb > 0;
+  if ((st = r4j::check_out(fn, "a_val", a_val, lists)) != R4J_OK) return st;
+  if ((st = r4j::check_out(fn, "a_idx", a_idx, lists)) != R4J_OK) return st;
+  if ((st = r4j::check_out(fn, "a_max", a_max, na > 0)) != R4J_OK) return st;
+  if ((st = r4j::check_out(fn, "b_val", b_val, lists)) != R4J_OK) return st;
+  if ((st = r4j::check_out(fn, "b_idx", b_idx, lists)) != R4J_OK) return st;
+  if ((st = r4j::check_out(fn, "b_max", b_max, nb > 0)) != R4J_OK) return st;
+  if (!lists) {  // no pairs: no entries, every maximum -inf
+    if (na > 0) std::fill(a_max, a_max + na, -std::numeric_limits<float>::infinity());
+    if (nb > 0) std::fill(b_max, b_max + nb, -std::numeric_limits<float>::infinity());
+    return R4J_OK;
+  }
+  bool ok;
+  try {
+    ok = cross_pass(a, na, b, nb, d, metric, k, a_val, a_idx, a_max, b_val, b_idx, b_max);
+  } catch (const std::bad_alloc &) {
+    ok = false;
+  }
+  return ok ? R4J_OK
+            : r4j::fail(R4J_ENOMEM, std::string(fn) + ": out of host memory for the lists of " +
+                                        std::to_string(na) + " x " + std::to_string(nb) + " items");
+}
 
 }  // extern "C"

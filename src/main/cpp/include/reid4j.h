@@ -171,6 +171,17 @@ int r4j_cpu_knn_run(void *h, int64_t max_tiles, int64_t *done, int64_t *total);
 int r4j_cpu_knn_result(void *h, float *out_val, int32_t *out_idx, float *out_max);
 void r4j_cpu_knn_free(void *h);
 
+/* 4c. Two sets' lists against each other: one tile of a k-nearest-neighbour graph cut into blocks
+ *    of items, computed once for both of its blocks. a: [na, d], b: [nb, d] (either may be empty).
+ *    a's rows: their ka = min(k, nb) nearest rows of b, ascending by (distance, row of b), and their
+ *    largest distance to b (a_val, a_idx: [na, ka]; a_max: [na]); b's rows likewise against a
+ *    (kb = min(k, na); b_val, b_idx: [nb, kb]; b_max: [nb]); -inf maxima against an empty set. The
+ *    same lists and values bit for bit as r4j_cpu_pairwise_topk_max(a, b, ka) and (b, a, kb), for half
+ *    the arithmetic: each distance is computed once and offered to its row's and its column's list.
+ *    Requires k >= 1 and na, nb < 2^31. */
+int r4j_cpu_knn_pair(const float *a, int64_t na, const float *b, int64_t nb, int64_t d, int metric, int64_t k,
+                     float *a_val, int32_t *a_idx, float *a_max, float *b_val, int32_t *b_idx, float *b_max);
+
 /* ---------------------------------------------------------------------------------------------
  * CUDA twins: same arguments (host pointers), same results up to float rounding.
  */

@@ -47,6 +47,25 @@ public interface Kernels {
   }
 
   /**
+   * One tile of a k-nearest-neighbour graph cut into blocks of items, for both of its blocks: each
+   * row of a with its min(k, rows of b) nearest rows of b and its largest distance to b, and each row
+   * of b likewise against a; exactly {@link #pairwiseTopkWithMax}(a, b) and (b, a). A graph then needs
+   * only the tiles on and above its diagonal. The native CPU backend computes every distance once and
+   * offers it to both lists ({@code r4j_cpu_knn_pair}: half the arithmetic, the same values bit for
+   * bit); the default makes the two calls.
+   *
+   * @throws IllegalArgumentException if k < 1, or as {@link #pairwise}
+   */
+  default PairLists pairLists(FloatMatrix a, FloatMatrix b, Metric metric, int k) {
+    if (k < 1) throw new IllegalArgumentException("pairLists: k must be at least 1, got " + k);
+    if (metric == null) throw new IllegalArgumentException("pairLists: metric is null");
+    if (a == null || b == null) throw new IllegalArgumentException("pairLists: null matrix");
+    Checks.pairwiseInputs(a, b);
+    return new PairLists(pairwiseTopkWithMax(a, b, metric, Math.min(k, b.rows())),
+        pairwiseTopkWithMax(b, a, metric, Math.min(k, a.rows())));
+  }
+
+  /**
    * Every item's k nearest among all N = nq + ng items (q's rows, then g's; itself included),
    * ascending by (distance, item), and its largest distance to any of the N: the exact pass of
    * k-reciprocal re-ranking without its N x N matrix (rows of the answer are items, indices are

@@ -92,6 +92,12 @@ public final class NativeApi {
 
   public static native void r4j_cpu_knn_free(Pointer h);
 
+  // 4c. Two sets' lists against each other (one tile of a blocked graph, computed once for both blocks).
+  public static native int r4j_cpu_knn_pair(@Cast("const float*") FloatPointer a, long na,
+      @Cast("const float*") FloatPointer b, long nb, long d, int metric, long k, FloatPointer aVal,
+      @Cast("int32_t*") IntPointer aIdx, FloatPointer aMax, FloatPointer bVal, @Cast("int32_t*") IntPointer bIdx,
+      FloatPointer bMax);
+
   // ---- CUDA ----
   public static native int r4j_cuda_compiled();
 

@@ -158,6 +158,32 @@ public final class NativeKernels implements Kernels {
     }
   }
 
+  /** On the CPU one pass for both sides ({@code r4j_cpu_knn_pair}); on CUDA the default (two fused calls). */
+  @Override
+  public PairLists pairLists(FloatMatrix a, FloatMatrix b, Metric metric, int k) {
+    if (cuda) return Kernels.super.pairLists(a, b, metric, k);
+    if (k < 1) throw new IllegalArgumentException("pairLists: k must be at least 1, got " + k);
+    if (metric == null) throw new IllegalArgumentException("pairLists: metric is null");
+    if (a == null || b == null) throw new IllegalArgumentException("pairLists: null matrix");
+    Checks.pairwiseInputs(a, b);
+    int ka = Math.min(k, b.rows()), kb = Math.min(k, a.rows());
+    try (PointerScope scope = new PointerScope()) {
+      FloatPointer aVal = new FloatPointer(Math.max(1L, (long) a.rows() * ka));
+      IntPointer aIdx = new IntPointer(Math.max(1L, (long) a.rows() * ka));
+      FloatPointer aMax = new FloatPointer(Math.max(1L, a.rows()));
+      FloatPointer bVal = new FloatPointer(Math.max(1L, (long) b.rows() * kb));
+      IntPointer bIdx = new IntPointer(Math.max(1L, (long) b.rows() * kb));
+      FloatPointer bMax = new FloatPointer(Math.max(1L, b.rows()));
+      check(NativeApi.r4j_cpu_knn_pair(in(a), a.rows(), in(b), b.rows(), a.cols(), metric.code, k, aVal, aIdx, aMax,
+          bVal, bIdx, bMax), "pairLists");
+      float[] ma = new float[a.rows()], mb = new float[b.rows()];
+      aMax.get(ma);
+      bMax.get(mb);
+      return new PairLists(new TopKWithMax(topK(a.rows(), ka, aVal, aIdx), ma),
+          new TopKWithMax(topK(b.rows(), kb, bVal, bIdx), mb));
+    }
+  }
+
   /** Calls of {@code r4j_cpu_knn_run} a pass is cut into, for its progress lines. */
   private static final int KNN_STEPS = 200;
 
