@@ -2,7 +2,10 @@ package org.reid4j.spark;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.spark.HashPartitioner;
 import org.apache.spark.api.java.JavaPairRDD;
@@ -14,22 +17,27 @@ import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
+import org.reid4j.kernels.PairLists;
 import org.reid4j.kernels.TopKWithMax;
 import scala.Tuple2;
 
 /**
  * The exact k-nearest-neighbour graph of N items, built block by block on Spark: the items are cut
- * into blocks of rows (one partition each); a task takes one row block against one group of column
- * blocks and, tile by tile, keeps for each row the {@code length} nearest columns by (distance, index)
- * and the row's largest distance (one fused pass of the kernels, {@link Kernels#pairwiseTopkWithMax}),
- * merging as it goes; the partial lists of a row block are then merged across the groups (a reduce by
- * row block). The result is, for every item, its first {@code length} neighbours among all N (itself
- * included) and its largest distance: what k-reciprocal re-ranking needs from the N x N pass, without
- * any machine holding more than a block pair of it.
+ * into blocks of rows; the distance matrix is symmetric, so only its tiles on and above the diagonal
+ * are computed, each once for both of its blocks ({@link Kernels#pairLists}: every distance of the tile
+ * is offered to its row's list and, transposed, to its column's; the native CPU kernels do it in one
+ * pass). A diagonal tile is a block against itself ({@link Kernels#neighbourLists}). For each row the
+ * lists keep the {@code length} nearest items by (distance, index) and the row's largest distance;
+ * the partial lists of a block, found in different tiles, are merged (a reduce by block). The result
+ * is, for every item, its first {@code length} neighbours among all N (itself included) and its
+ * largest distance: what k-reciprocal re-ranking needs from the N x N pass, without any machine
+ * holding more than a few blocks of it.
  *
- * <p>Cost: N^2 d multiply-adds over (N / block)^2 tiles in (N / block) x groups tasks; the shuffle
- * carries N * length (index, distance) pairs per column group. Each executor keeps one kernel instance
- * per backend.
+ * <p>Tasks: the row blocks and the column blocks are each gathered into groups, and a task takes one
+ * row group against one column group, computing the tiles (i, j) among them that are on or above the
+ * diagonal (or, when building a shard, every tile whose column block lies outside the shard) and
+ * merging all its lists by block before the shuffle. So the shuffle carries about one partial list per
+ * block and group, and the arithmetic is about half of N^2 d multiply-adds.
  */
 public final class KnnGraph {
   private KnnGraph() {}
@@ -43,10 +51,9 @@ public final class KnnGraph {
   /**
    * The lists of the rows of blocks fromBlock .. toBlock - 1 only, against all items: one shard of a graph
    * (several jobs, or clusters, can each build a range of row blocks). The column blocks are gathered into
-   * columnGroups partitions: a task takes one row block against one group, merging its tiles' lists as it
-   * goes (Spark's map-side combine), so that the shuffle carries one partial list per row block and group
-   * rather than one per tile. The blocks RDD is persisted (memory and disk) for the tiles to share:
-   * unpersist it when the result has been written.
+   * columnGroups partitions and the shard's row blocks into {@link #rowGroups} (see the class comment);
+   * a tile whose two blocks both lie in the shard is computed once, for both. The blocks RDD is persisted
+   * (memory and disk) for the tiles to share: unpersist it when the result has been written.
    */
   public static JavaPairRDD<Integer, PartialLists> build(JavaRDD<FeatureBlock> blocks, int numBlocks, Metric metric,
       int length, Backend backend, int fromBlock, int toBlock, int columnGroups) {
@@ -63,10 +70,28 @@ public final class KnnGraph {
     JavaRDD<FeatureBlock> cached = blocks.persist(StorageLevel.MEMORY_AND_DISK());
     JavaRDD<FeatureBlock> rows = fromBlock == 0 && toBlock == numBlocks ? cached
         : cached.filter(b -> b.block() >= fromBlock && b.block() < toBlock);
-    JavaRDD<FeatureBlock> columns = columnGroups == numBlocks ? cached : cached.coalesce(columnGroups);
+    int rowGroups = rowGroups(fromBlock, toBlock, columnGroups);
+    if (rowGroups < rows.getNumPartitions()) rows = rows.coalesce(rowGroups);
+    JavaRDD<FeatureBlock> columns = columnGroups < cached.getNumPartitions() ? cached.coalesce(columnGroups) : cached;
     return rows.cartesian(columns)
-        .mapToPair(t -> new Tuple2<>(t._1().block(), tile(t._1(), t._2(), metric, length, backend)))
+        .mapPartitionsToPair(pairs -> tiles(pairs, fromBlock, toBlock, metric, length, backend))
         .reduceByKey(new HashPartitioner(toBlock - fromBlock), PartialLists::merge);
+  }
+
+  /** The row groups {@link #build} uses for a shard: as many as the column groups, at most the shard's blocks. */
+  public static int rowGroups(int fromBlock, int toBlock, int columnGroups) {
+    return Math.max(1, Math.min(toBlock - fromBlock, columnGroups));
+  }
+
+  /** The tasks of {@link #build}'s tile stage (empty ones included): row groups x column groups. */
+  public static long tasks(int fromBlock, int toBlock, int columnGroups) {
+    return (long) rowGroups(fromBlock, toBlock, columnGroups) * columnGroups;
+  }
+
+  /** The tiles {@link #build} computes for a shard of row blocks: those on and above the diagonal within it, all others. */
+  public static long tiles(int numBlocks, int fromBlock, int toBlock) {
+    long inside = toBlock - fromBlock;
+    return inside * (inside + 1) / 2 + inside * (numBlocks - inside);
   }
 
   /** Column groups when none are asked for: about four tasks per core per row block, at most one per block. */
@@ -75,22 +100,77 @@ public final class KnnGraph {
   }
 
   /**
-   * One task: the lists of the rows of a against the columns of b (global indices b.start() ..), and each
-   * row's largest distance to them.
+   * One task: the tiles among its (row block, column block) pairs that the shard [fromBlock, toBlock)
+   * needs from it, each pair inside the shard once (row block <= column block), merged by block.
    */
-  static PartialLists tile(FeatureBlock a, FeatureBlock b, Metric metric, int length, Backend backend) {
+  static Iterator<Tuple2<Integer, PartialLists>> tiles(Iterator<Tuple2<FeatureBlock, FeatureBlock>> pairs,
+      int fromBlock, int toBlock, Metric metric, int length, Backend backend) {
+    Map<Integer, PartialLists> merged = new TreeMap<>();
+    while (pairs.hasNext()) {
+      Tuple2<FeatureBlock, FeatureBlock> t = pairs.next();
+      FeatureBlock a = t._1(), b = t._2();
+      int i = a.block(), j = b.block();
+      boolean inside = j >= fromBlock && j < toBlock;
+      if (inside && j < i) continue; // the task holding (j, i) computes it
+      if (i == j) {
+        merged.merge(i, diagonal(a, metric, length, backend), PartialLists::merge);
+      } else if (inside) {
+        PartialLists[] both = pair(a, b, metric, length, backend);
+        merged.merge(i, both[0], PartialLists::merge);
+        merged.merge(j, both[1], PartialLists::merge);
+      } else {
+        merged.merge(i, tile(a, b, metric, length, backend), PartialLists::merge);
+      }
+    }
+    List<Tuple2<Integer, PartialLists>> out = new ArrayList<>(merged.size());
+    for (Map.Entry<Integer, PartialLists> e : merged.entrySet()) out.add(new Tuple2<>(e.getKey(), e.getValue()));
+    return out.iterator();
+  }
+
+  private static void requireSameDim(FeatureBlock a, FeatureBlock b) {
     if (a.dim() != b.dim())
       throw new IllegalArgumentException("block " + a.block() + " has " + a.dim() + " columns, block " + b.block()
           + " " + b.dim());
-    PartialLists out = PartialLists.empty(a.start(), a.rows(), length);
-    if (a.rows() == 0 || b.rows() == 0) return out;
+  }
+
+  /**
+   * One tile for one side: the lists of the rows of a against the columns of b (global indices b.start() ..),
+   * and each row's largest distance to them.
+   */
+  static PartialLists tile(FeatureBlock a, FeatureBlock b, Metric metric, int length, Backend backend) {
+    requireSameDim(a, b);
+    if (a.rows() == 0 || b.rows() == 0) return PartialLists.empty(a.start(), a.rows(), length);
     // one pass: the native CPU kernels select each row's nearest and take its maximum without holding the tile
-    TopKWithMax t = kernels(backend).pairwiseTopkWithMax(a.matrix(), b.matrix(), metric, Math.min(length, b.rows()));
+    return partial(a, b, kernels(backend).pairwiseTopkWithMax(a.matrix(), b.matrix(), metric,
+        Math.min(length, b.rows())), length);
+  }
+
+  /** One tile for both sides: the lists of a's rows against b, and of b's rows against a. */
+  static PartialLists[] pair(FeatureBlock a, FeatureBlock b, Metric metric, int length, Backend backend) {
+    requireSameDim(a, b);
+    if (a.rows() == 0 || b.rows() == 0)
+      return new PartialLists[] {PartialLists.empty(a.start(), a.rows(), length),
+          PartialLists.empty(b.start(), b.rows(), length)};
+    PairLists both = kernels(backend).pairLists(a.matrix(), b.matrix(), metric, length);
+    return new PartialLists[] {partial(a, b, both.aToB(), length), partial(b, a, both.bToA(), length)};
+  }
+
+  /** A diagonal tile: the lists of a's rows among a's own rows (each row's list holds the row itself). */
+  static PartialLists diagonal(FeatureBlock a, Metric metric, int length, Backend backend) {
+    if (a.rows() == 0) return PartialLists.empty(a.start(), 0, length);
+    FloatMatrix none = new FloatMatrix(0, a.dim(), new float[0]);
+    return partial(a, a, kernels(backend).neighbourLists(a.matrix(), none, metric, Math.min(length, a.rows()), null),
+        length);
+  }
+
+  /** Lists of rows' nearest columns (indices within cols) as partial lists of global indices. */
+  private static PartialLists partial(FeatureBlock rows, FeatureBlock cols, TopKWithMax t, int length) {
+    PartialLists out = PartialLists.empty(rows.start(), rows.rows(), length);
     int keep = t.nearest().k();
-    for (int r = 0; r < a.rows(); r++) {
+    for (int r = 0; r < rows.rows(); r++) {
       out.max[r] = t.rowMax()[r];
       for (int p = 0; p < keep; p++) {
-        out.idx[r * length + p] = b.start() + t.nearest().index(r, p);
+        out.idx[r * length + p] = cols.start() + t.nearest().index(r, p);
         out.dist[r * length + p] = t.nearest().value(r, p);
       }
     }

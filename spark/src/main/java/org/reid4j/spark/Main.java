@@ -212,7 +212,8 @@ public final class Main implements Callable<Integer> {
     int k2;
 
     @Option(names = "--block-rows", paramLabel = "N", defaultValue = "4096",
-        description = "Items per block; tiles = blocks^2 (default ${DEFAULT-VALUE}).")
+        description = "Items per block; tiles = blocks (blocks + 1) / 2, those on and above the diagonal "
+            + "(default ${DEFAULT-VALUE}).")
     int blockRows;
 
     @Option(names = "--backend", paramLabel = "B", defaultValue = "auto",
@@ -220,8 +221,9 @@ public final class Main implements Callable<Integer> {
     String backend;
 
     @Option(names = "--column-groups", paramLabel = "G",
-        description = "Partitions the column blocks are gathered into: tasks = row blocks x G, each merging its tiles' "
-            + "lists before the shuffle (default: 4 per core of the cluster, at most the blocks).")
+        description = "Partitions the column blocks are gathered into, and the row blocks too (at most the shard's "
+            + "blocks): tasks = row groups x G, each merging its tiles' lists before the shuffle (default: 4 per core "
+            + "of the cluster, at most the blocks).")
     Integer columnGroups;
 
     @Option(names = "--row-blocks", paramLabel = "FROM:TO",
@@ -264,11 +266,13 @@ public final class Main implements Callable<Integer> {
         if (groups < 1 || groups > blocks.numBlocks())
           throw new IllegalArgumentException("--column-groups must be in [1, " + blocks.numBlocks() + "] (the blocks), "
               + "got " + groups);
-        long tasks = (long) (range[1] - range[0]) * groups;
+        long tasks = KnnGraph.tasks(range[0], range[1], groups);
         System.out.printf(Locale.ROOT, "knn-graph: %d items (%d queries, %d gallery) of dim %d, %d blocks of %d rows; "
-            + "lists of row blocks %d..%d against %d column groups (%d tasks, %d tiles), %d neighbours each, %s%n", n,
-            blocks.queries(), blocks.gallery(), blocks.dim(), blocks.numBlocks(), blockRows, range[0], range[1] - 1,
-            groups, tasks, (long) (range[1] - range[0]) * blocks.numBlocks(), len, m);
+            + "lists of row blocks %d..%d in %d groups against %d column groups (%d tasks, %d tiles of %d), "
+            + "%d neighbours each, %s%n", n, blocks.queries(), blocks.gallery(), blocks.dim(), blocks.numBlocks(),
+            blockRows, range[0], range[1] - 1, KnnGraph.rowGroups(range[0], range[1], groups), groups, tasks,
+            KnnGraph.tiles(blocks.numBlocks(), range[0], range[1]), (long) (range[1] - range[0]) * blocks.numBlocks(),
+            len, m);
         JavaPairRDD<Integer, PartialLists> built = KnnGraph.build(blocks.rdd(), blocks.numBlocks(), m, len, b,
             range[0], range[1], groups);
         GraphStore.Meta meta = new GraphStore.Meta(n, (int) blocks.queries(), (int) blocks.gallery(), len, m.name(),

@@ -85,28 +85,52 @@ class KnnGraphTest {
     }
   }
 
+  /**
+   * A shard's lists (its tiles against blocks outside it computed one-sided, those inside once for both
+   * blocks) are the whole graph's, to the last bit on every host backend: the native one-sided, two-sided
+   * and diagonal passes give the same distances.
+   */
   @Test
   void shardsHoldTheWholeGraphsListsOfTheirRows() {
     Random r = new Random(System.nanoTime());
     FloatMatrix items = rows(r, 45, 6, true);
     int blockRows = 7, len = 9, nb = 7;
-    KnnGraph.Lists whole = graph(items, blockRows, Metric.SQEUCLIDEAN, len, Backend.JAVA);
-    var rdd = KnnGraph.parallelize(SparkTestSession.context(), items, blockRows);
-    int from = r.nextInt(nb), to = from + 1 + r.nextInt(nb - from), groups = 1 + r.nextInt(nb);
-    List<Tuple2<Integer, PartialLists>> shard = KnnGraph.build(rdd, nb, Metric.SQEUCLIDEAN, len, Backend.JAVA, from, to,
-        groups).collect();
-    assertEquals(to - from, shard.size(), "blocks " + from + ":" + to);
-    for (Tuple2<Integer, PartialLists> t : shard) {
-      PartialLists p = t._2();
-      assertTrue(t._1() >= from && t._1() < to);
-      assertEquals(t._1() * blockRows, p.start());
-      assertArrayEquals(Arrays.copyOfRange(whole.idx(), p.start() * len, (p.start() + p.rows()) * len), p.idx);
-      assertArrayEquals(Arrays.copyOfRange(whole.max(), p.start(), p.start() + p.rows()), p.max, 0f);
+    for (Backend backend : new Backend[] {Backend.JAVA, Backend.CPU}) {
+      if (Kernels.unavailableReason(backend) != null) continue;
+      KnnGraph.Lists whole = graph(items, blockRows, Metric.SQEUCLIDEAN, len, backend);
+      var rdd = KnnGraph.parallelize(SparkTestSession.context(), items, blockRows);
+      for (int round = 0; round < 3; round++) {
+        int from = r.nextInt(nb), to = from + 1 + r.nextInt(nb - from), groups = 1 + r.nextInt(nb);
+        String what = backend + " blocks " + from + ":" + to + " in " + groups + " column groups";
+        List<Tuple2<Integer, PartialLists>> shard = KnnGraph.build(rdd, nb, Metric.SQEUCLIDEAN, len, backend, from, to,
+            groups).collect();
+        assertEquals(to - from, shard.size(), what);
+        for (Tuple2<Integer, PartialLists> t : shard) {
+          PartialLists p = t._2();
+          assertTrue(t._1() >= from && t._1() < to, what);
+          assertEquals(t._1() * blockRows, p.start(), what);
+          assertArrayEquals(Arrays.copyOfRange(whole.idx(), p.start() * len, (p.start() + p.rows()) * len), p.idx, what);
+          assertArrayEquals(Arrays.copyOfRange(whole.dist(), p.start() * len, (p.start() + p.rows()) * len), p.dist, 0f,
+              what);
+          assertArrayEquals(Arrays.copyOfRange(whole.max(), p.start(), p.start() + p.rows()), p.max, 0f, what);
+        }
+      }
     }
+    var rdd = KnnGraph.parallelize(SparkTestSession.context(), items, blockRows);
     assertThrows(IllegalArgumentException.class,
         () -> KnnGraph.build(rdd, nb, Metric.SQEUCLIDEAN, len, Backend.JAVA, 0, nb, nb + 1));
     assertThrows(IllegalArgumentException.class,
         () -> KnnGraph.build(rdd, nb, Metric.SQEUCLIDEAN, len, Backend.JAVA, 3, 3, 1));
+  }
+
+  @Test
+  void tileAndTaskCountsAreThoseOfTheUpperTriangle() {
+    assertEquals(15, KnnGraph.tiles(5, 0, 5)); // 5 on the diagonal + 10 above
+    assertEquals(2 + 1 + 2 * 3, KnnGraph.tiles(5, 1, 3)); // blocks 1, 2: (1,1) (1,2) (2,2), then 3 outside each
+    assertEquals(1, KnnGraph.tiles(1, 0, 1));
+    assertEquals(25, KnnGraph.tasks(0, 5, 5));
+    assertEquals(2 * 8, KnnGraph.tasks(3, 5, 8)); // row groups: at most the shard's blocks
+    assertEquals(1, KnnGraph.rowGroups(0, 9, 1));
   }
 
   @Test
