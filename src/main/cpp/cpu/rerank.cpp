@@ -45,6 +45,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "common.h"
 #include "distance.h"
 #include "reid4j.h"
@@ -127,23 +131,41 @@ struct Lists {
 
 constexpr int64_t kLanes = 16;
 
+// Lanes j of a group of 16 with !(r[j] > thr[j]) (NaN included), as bits; m[j] = max(m[j], r[j])
+// as `r > m ? r : m`. The screen of both updates: a group usually has no candidate, and where it has
+// some, only their lanes are visited (a lane-by-lane loop there mispredicted a branch per lane).
+inline uint32_t screen16(const float *r, const float *thr, float *m) {
+#if defined(__SSE2__)
+  uint32_t mask = 0;
+  for (int q = 0; q < 4; ++q) {
+    const __m128 v = _mm_loadu_ps(r + 4 * q);
+    _mm_storeu_ps(m + 4 * q, _mm_max_ps(v, _mm_loadu_ps(m + 4 * q)));  // v > m ? v : m
+    mask |= static_cast<uint32_t>(_mm_movemask_ps(_mm_cmpngt_ps(v, _mm_loadu_ps(thr + 4 * q)))) << (4 * q);
+  }
+  return mask;
+#else
+  uint32_t mask = 0;
+  for (int t = 0; t < kLanes; ++t) {
+    m[t] = r[t] > m[t] ? r[t] : m[t];
+    mask |= static_cast<uint32_t>(!(r[t] > thr[t])) << t;
+  }
+  return mask;
+#endif
+}
+
 // Row-wise update: row i sees the values row[0..w) of columns j0 + t.
 void update_row(Lists &L, int64_t i, const float *row, int64_t w, int64_t j0) {
   float mx = L.rmax[i];
-  float lane_max[kLanes];
+  float lane_max[kLanes], thr16[kLanes];
   for (int64_t t = 0; t < kLanes; ++t) lane_max[t] = mx;
   int64_t j = 0;
   for (; j + kLanes <= w; j += kLanes) {
     const float *r = row + j;
-    const float thr = L.thr[i];
-    bool any = false;
-    for (int64_t t = 0; t < kLanes; ++t) {
-      lane_max[t] = r[t] > lane_max[t] ? r[t] : lane_max[t];
-      any |= !(r[t] > thr);
+    for (int64_t t = 0; t < kLanes; ++t) thr16[t] = L.thr[i];
+    for (uint32_t mask = screen16(r, thr16, lane_max); mask != 0; mask &= mask - 1) {
+      const int t = __builtin_ctz(mask);
+      if (!(r[t] > L.thr[i])) L.offer(i, r[t], static_cast<int32_t>(j0 + j + t));
     }
-    if (any)
-      for (int64_t t = 0; t < kLanes; ++t)
-        if (!(r[t] > L.thr[i])) L.offer(i, r[t], static_cast<int32_t>(j0 + j + t));
   }
   for (int64_t t = 0; t < kLanes; ++t) mx = lane_max[t] > mx ? lane_max[t] : mx;
   for (; j < w; ++j) {
@@ -160,14 +182,10 @@ void update_cols(Lists &L, int64_t i, const float *row, int64_t w, int64_t j0) {
   int64_t j = 0;
   for (; j + kLanes <= w; j += kLanes) {
     const float *r = row + j;
-    bool any = false;
-    for (int64_t t = 0; t < kLanes; ++t) {
-      rmax[j + t] = r[t] > rmax[j + t] ? r[t] : rmax[j + t];
-      any |= !(r[t] > thr[j + t]);
+    for (uint32_t mask = screen16(r, thr + j, rmax + j); mask != 0; mask &= mask - 1) {
+      const int t = __builtin_ctz(mask);
+      if (!(r[t] > thr[j + t])) L.offer(j0 + j + t, r[t], static_cast<int32_t>(i));
     }
-    if (any)
-      for (int64_t t = 0; t < kLanes; ++t)
-        if (!(r[t] > thr[j + t])) L.offer(j0 + j + t, r[t], static_cast<int32_t>(i));
   }
   for (; j < w; ++j) {
     rmax[j] = row[j] > rmax[j] ? row[j] : rmax[j];
