@@ -12,7 +12,8 @@
 //    index) and no left-out item nearer than the last kept one, batch-hard choices that are
 //    positives / negatives at the extreme distance (-1 exactly when there is no candidate),
 //    re-ranked distances in [0, 1]; the neighbour lists of r4j_cpu_knn_* bit for bit those of
-//    r4j_cpu_pairwise_topk_max of every item against all;
+//    r4j_cpu_pairwise_topk_max of every item against all, and both sides of r4j_cpu_knn_pair those
+//    of pairwise_topk_max(q, g) and (g, q);
 //  - on non-finite inputs (which the header leaves unspecified), any index out of range.
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -237,6 +238,32 @@ void run_pairwise_topk(FuzzedDataProvider &in, const Backend &be, int64_t nq, in
       }
       if (kind != Values::kNonFinite)
         REQUIRE(std::memcmp(km.data(), wm.data(), sizeof(float) * n) == 0, "knn row max", n, 0);
+      // The two sides' lists against each other: bit for bit pairwise_topk_max(q, g) and (g, q).
+      const int64_t ka = std::min(kn, ng), kb = std::min(kn, nq);
+      std::vector<float> av(static_cast<size_t>(nq * ka + 1)), am(static_cast<size_t>(nq + 1)),
+          bv(static_cast<size_t>(ng * kb + 1)), bm(static_cast<size_t>(ng + 1)), rav(av.size()), ram(am.size()),
+          rbv(bv.size()), rbm(bm.size());
+      std::vector<int32_t> ai(av.size()), bi(bv.size()), rai(av.size()), rbi(bv.size());
+      st = r4j_cpu_knn_pair(q.data(), nq, g.data(), ng, d, metric, kn, av.data(), ai.data(), am.data(), bv.data(),
+                            bi.data(), bm.data());
+      REQUIRE(st == R4J_OK, "knn_pair", st, kn);
+      REQUIRE(r4j_cpu_pairwise_topk_max(q.data(), nq, g.data(), ng, d, metric, ka, rav.data(), rai.data(),
+                                        ram.data()) == R4J_OK, "pairwise_topk_max (q, g)", nq, ng);
+      REQUIRE(r4j_cpu_pairwise_topk_max(g.data(), ng, q.data(), nq, d, metric, kb, rbv.data(), rbi.data(),
+                                        rbm.data()) == R4J_OK, "pairwise_topk_max (g, q)", ng, nq);
+      for (int64_t j = 0; j < nq * ka; ++j) {
+        REQUIRE(ai[j] >= 0 && ai[j] < ng, "knn_pair a index", (long long)j, ai[j]);
+        if (kind != Values::kNonFinite)
+          REQUIRE(std::memcmp(&av[j], &rav[j], sizeof(float)) == 0 && ai[j] == rai[j], "knn_pair a list", (long long)j, ai[j]);
+      }
+      for (int64_t j = 0; j < ng * kb; ++j) {
+        REQUIRE(bi[j] >= 0 && bi[j] < nq, "knn_pair b index", (long long)j, bi[j]);
+        if (kind != Values::kNonFinite)
+          REQUIRE(std::memcmp(&bv[j], &rbv[j], sizeof(float)) == 0 && bi[j] == rbi[j], "knn_pair b list", (long long)j, bi[j]);
+      }
+      if (kind != Values::kNonFinite)
+        REQUIRE(std::memcmp(am.data(), ram.data(), sizeof(float) * nq) == 0 &&
+                    std::memcmp(bm.data(), rbm.data(), sizeof(float) * ng) == 0, "knn_pair row max", nq, ng);
     }
   }
   for (int64_t i = 0; i < nq; ++i) {
