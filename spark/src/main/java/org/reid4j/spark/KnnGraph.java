@@ -13,6 +13,7 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
+import org.apache.spark.util.LongAccumulator;
 import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.FloatMatrix;
 import org.reid4j.kernels.Kernels;
@@ -57,6 +58,16 @@ public final class KnnGraph {
    */
   public static JavaPairRDD<Integer, PartialLists> build(JavaRDD<FeatureBlock> blocks, int numBlocks, Metric metric,
       int length, Backend backend, int fromBlock, int toBlock, int columnGroups) {
+    return build(blocks, numBlocks, metric, length, backend, fromBlock, toBlock, columnGroups, null);
+  }
+
+  /**
+   * As above, each task adding the tiles it computed to {@code tilesDone} (if not null) as it goes: on the
+   * driver its value reaches {@link #tiles} when the stage is done, a measure of progress where tasks differ
+   * in size (a task of the diagonal computes half the tiles of another, some compute none).
+   */
+  public static JavaPairRDD<Integer, PartialLists> build(JavaRDD<FeatureBlock> blocks, int numBlocks, Metric metric,
+      int length, Backend backend, int fromBlock, int toBlock, int columnGroups, LongAccumulator tilesDone) {
     if (metric == null) throw new IllegalArgumentException("metric is null");
     if (backend == null) throw new IllegalArgumentException("backend is null");
     if (length < 1) throw new IllegalArgumentException("list length must be at least 1, got " + length);
@@ -74,7 +85,7 @@ public final class KnnGraph {
     if (rowGroups < rows.getNumPartitions()) rows = rows.coalesce(rowGroups);
     JavaRDD<FeatureBlock> columns = columnGroups < cached.getNumPartitions() ? cached.coalesce(columnGroups) : cached;
     return rows.cartesian(columns)
-        .mapPartitionsToPair(pairs -> tiles(pairs, fromBlock, toBlock, metric, length, backend))
+        .mapPartitionsToPair(pairs -> tiles(pairs, fromBlock, toBlock, metric, length, backend, tilesDone))
         .reduceByKey(new HashPartitioner(toBlock - fromBlock), PartialLists::merge);
   }
 
@@ -104,7 +115,7 @@ public final class KnnGraph {
    * needs from it, each pair inside the shard once (row block <= column block), merged by block.
    */
   static Iterator<Tuple2<Integer, PartialLists>> tiles(Iterator<Tuple2<FeatureBlock, FeatureBlock>> pairs,
-      int fromBlock, int toBlock, Metric metric, int length, Backend backend) {
+      int fromBlock, int toBlock, Metric metric, int length, Backend backend, LongAccumulator tilesDone) {
     Map<Integer, PartialLists> merged = new TreeMap<>();
     while (pairs.hasNext()) {
       Tuple2<FeatureBlock, FeatureBlock> t = pairs.next();
@@ -121,6 +132,7 @@ public final class KnnGraph {
       } else {
         merged.merge(i, tile(a, b, metric, length, backend), PartialLists::merge);
       }
+      if (tilesDone != null) tilesDone.add(1);
     }
     List<Tuple2<Integer, PartialLists>> out = new ArrayList<>(merged.size());
     for (Map.Entry<Integer, PartialLists> e : merged.entrySet()) out.add(new Tuple2<>(e.getKey(), e.getValue()));

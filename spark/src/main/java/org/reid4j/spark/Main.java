@@ -13,6 +13,7 @@ import java.util.concurrent.Callable;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.LongAccumulator;
 import org.reid4j.eval.EvalResult;
 import org.reid4j.eval.LabelledFeatures;
 import org.reid4j.eval.rerank.KReciprocal;
@@ -273,12 +274,14 @@ public final class Main implements Callable<Integer> {
             blockRows, range[0], range[1] - 1, KnnGraph.rowGroups(range[0], range[1], groups), groups, tasks,
             KnnGraph.tiles(blocks.numBlocks(), range[0], range[1]), (long) (range[1] - range[0]) * blocks.numBlocks(),
             len, m);
+        LongAccumulator tilesDone = spark.sparkContext().longAccumulator("knn-graph tiles");
         JavaPairRDD<Integer, PartialLists> built = KnnGraph.build(blocks.rdd(), blocks.numBlocks(), m, len, b,
-            range[0], range[1], groups);
+            range[0], range[1], groups, tilesDone);
         GraphStore.Meta meta = new GraphStore.Meta(n, (int) blocks.queries(), (int) blocks.gallery(), len, m.name(),
             normalize, blocks.dim(), blockRows, blocks.numBlocks(), range[0] * blockRows,
             (int) Math.min(n, (long) range[1] * blockRows));
-        TaskProgress progress = new TaskProgress(System.out, 10, tasks, "knn-graph", "tasks");
+        TaskProgress progress = new TaskProgress(System.out, 10, tasks,
+            KnnGraph.tiles(blocks.numBlocks(), range[0], range[1]), tilesDone::value, "knn-graph", "tiles");
         spark.sparkContext().addSparkListener(progress);
         try {
           GraphStore.write(spark, built, meta, out, overwrite);

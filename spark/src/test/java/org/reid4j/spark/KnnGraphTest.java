@@ -7,6 +7,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.IntStream;
+import org.apache.spark.util.LongAccumulator;
 import org.junit.jupiter.api.Test;
 import org.reid4j.data.SyntheticReid;
 import org.reid4j.eval.EvalResult;
@@ -102,9 +103,12 @@ class KnnGraphTest {
       for (int round = 0; round < 3; round++) {
         int from = r.nextInt(nb), to = from + 1 + r.nextInt(nb - from), groups = 1 + r.nextInt(nb);
         String what = backend + " blocks " + from + ":" + to + " in " + groups + " column groups";
+        LongAccumulator tiles = SparkTestSession.context().sc().longAccumulator();
         List<Tuple2<Integer, PartialLists>> shard = KnnGraph.build(rdd, nb, Metric.SQEUCLIDEAN, len, backend, from, to,
-            groups).collect();
+            groups, tiles).collect();
         assertEquals(to - from, shard.size(), what);
+        // every tile the shard needs, computed once
+        assertEquals(KnnGraph.tiles(nb, from, to), tiles.value(), what + " tiles");
         for (Tuple2<Integer, PartialLists> t : shard) {
           PartialLists p = t._2();
           assertTrue(t._1() >= from && t._1() < to, what);
