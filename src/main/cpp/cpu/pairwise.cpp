@@ -64,15 +64,14 @@ struct ColumnTopk {
     TopkEntry th = thr[r];
     for (int64_t s = 0; s < n; s += 32) {
       const int64_t e = std::min<int64_t>(n, s + 32);
-      int hit = 0;  // branch-free screen; most blocks hold no candidate
-      for (int64_t j = s; j < e; ++j) hit |= row[j] <= th.v;
-      if (!hit) continue;
-      for (int64_t j = s; j < e; ++j) {
+      // most blocks hold no candidate; where some do, only their lanes are visited
+      for (uint32_t m = r4j::cpu::screen32<true>(row + s, e - s, th.v); m != 0; m &= m - 1) {
+        const int64_t j = s + __builtin_ctz(m);
         const TopkEntry en{row[j], (int32_t)(j0 + j)};
         if (!topk_less(en, th)) continue;
         b[sz++] = en;
         if (sz == cap) {
-          std::nth_element(b, b + (k - 1), b + sz, topk_less);
+          std::nth_element(b, b + (k - 1), b + sz, r4j::cpu::TopkLess{});
           sz = k;
           th = b[k - 1];
         }
@@ -92,8 +91,8 @@ struct ColumnTopk {
       n += size[r];
     }
     // n >= k: every column was offered to some thread, and a thread drops entries only below its k best.
-    if (n > k) std::nth_element(scratch, scratch + (k - 1), scratch + n, topk_less);
-    std::sort(scratch, scratch + k, topk_less);
+    if (n > k) std::nth_element(scratch, scratch + (k - 1), scratch + n, r4j::cpu::TopkLess{});
+    std::sort(scratch, scratch + k, r4j::cpu::TopkLess{});
     for (int64_t j = 0; j < k; ++j) vals[j] = scratch[j].v, idx[j] = scratch[j].i;
   }
 };

@@ -17,6 +17,10 @@
 #include <cstdint>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace r4j {
 namespace cpu {
 
@@ -27,6 +31,34 @@ struct TopkEntry {
 
 // Strict (value, index) order.
 inline bool topk_less(const TopkEntry &a, const TopkEntry &b) { return a.v < b.v || (a.v == b.v && a.i < b.i); }
+
+// The same order as a function object, for the standard algorithms: a function pointer there is called
+// indirectly for every comparison (nth_element was a quarter of a 4,096-row top-k pass that way).
+struct TopkLess {
+  bool operator()(const TopkEntry &a, const TopkEntry &b) const { return topk_less(a, b); }
+};
+
+// Bit t of the result: row[t] < thr (row[t] <= thr when kLessEqual), for t < n <= 32; NaN never
+// passes. The screen of the top-k scans: most blocks of 32 hold no candidate, and where some do only
+// their lanes are visited (a lane-by-lane loop there pays an unpredictable branch per lane).
+template <bool kLessEqual>
+inline uint32_t screen32(const float *row, int64_t n, float thr) {
+#if defined(__SSE2__)
+  if (n == 32) {
+    const __m128 t = _mm_set1_ps(thr);
+    uint32_t m = 0;
+    for (int q = 0; q < 8; ++q) {
+      const __m128 v = _mm_loadu_ps(row + 4 * q);
+      const __m128 c = kLessEqual ? _mm_cmple_ps(v, t) : _mm_cmplt_ps(v, t);
+      m |= static_cast<uint32_t>(_mm_movemask_ps(c)) << (4 * q);
+    }
+    return m;
+  }
+#endif
+  uint32_t m = 0;
+  for (int64_t j = 0; j < n; ++j) m |= static_cast<uint32_t>(kLessEqual ? row[j] <= thr : row[j] < thr) << j;
+  return m;
+}
 
 class TopkSelector {
  public:
@@ -63,7 +95,7 @@ class TopkSelector {
   // The kept entries ascending by (value, index) into vals/idx (size() of each); empties the
   // selector (call reset before reusing it).
   void sorted_into(float *vals, int32_t *idx) {
-    std::sort_heap(heap_.begin(), heap_.end(), topk_less);
+    std::sort_heap(heap_.begin(), heap_.end(), TopkLess{});
     for (size_t j = 0; j < heap_.size(); ++j) {
       vals[j] = heap_[j].v;
       idx[j] = heap_[j].i;
@@ -87,20 +119,18 @@ class TopkSelector {
       float thr = 0.f;
       if (j < n) thr = compact(k);
       while (j < n) {
-        const int64_t end = j + 32 <= n ? j + 32 : n;
-        int hit = 0;
-        for (int64_t t = j; t < end; ++t) hit |= row[t] < thr;
-        if (hit) {
-          for (int64_t t = j; t < end; ++t)
-            if (row[t] < thr) {
-              heap_.push_back({row[t], (int32_t)t});
-              if ((int64_t)heap_.size() == cap) thr = compact(k);
-            }
+        const int64_t len = j + 32 <= n ? 32 : n - j;
+        for (uint32_t m = screen32<false>(row + j, len, thr); m != 0; m &= m - 1) {
+          const int64_t t = j + __builtin_ctz(m);
+          if (row[t] < thr) {  // the threshold may have dropped within the block
+            heap_.push_back({row[t], (int32_t)t});
+            if ((int64_t)heap_.size() == cap) thr = compact(k);
+          }
         }
-        j = end;
+        j += len;
       }
       if ((int64_t)heap_.size() > k) compact(k);
-      std::sort(heap_.begin(), heap_.end(), topk_less);
+      std::sort(heap_.begin(), heap_.end(), TopkLess{});
       for (size_t t = 0; t < heap_.size(); ++t) {
         vals[t] = heap_[t].v;
         idx[t] = heap_[t].i;
@@ -110,8 +140,8 @@ class TopkSelector {
     }
     heap_.resize(n);
     for (int64_t j = 0; j < n; ++j) heap_[j] = {row[j], (int32_t)j};
-    if (k < n) std::nth_element(heap_.begin(), heap_.begin() + (k - 1), heap_.end(), topk_less);
-    std::sort(heap_.begin(), heap_.begin() + k, topk_less);
+    if (k < n) std::nth_element(heap_.begin(), heap_.begin() + (k - 1), heap_.end(), TopkLess{});
+    std::sort(heap_.begin(), heap_.begin() + k, TopkLess{});
     for (int64_t j = 0; j < k; ++j) {
       vals[j] = heap_[j].v;
       idx[j] = heap_[j].i;
@@ -122,7 +152,7 @@ class TopkSelector {
  private:
   // Keeps the k best entries of heap_ (unordered, not a heap) and returns the k-th value.
   float compact(int64_t k) {
-    std::nth_element(heap_.begin(), heap_.begin() + (k - 1), heap_.end(), topk_less);
+    std::nth_element(heap_.begin(), heap_.begin() + (k - 1), heap_.end(), TopkLess{});
     heap_.resize(k);
     return heap_[k - 1].v;
   }
