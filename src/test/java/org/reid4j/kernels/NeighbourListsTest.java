@@ -30,27 +30,8 @@ class NeighbourListsTest {
 
   /** The plain lists: every row of pairwise(all, all) sorted by (value, column), and its maximum. */
   private static TopKWithMax plain(Kernels k, FloatMatrix q, FloatMatrix g, Metric m, int len) {
-    int n = q.rows() + g.rows();
-    FloatMatrix all = NeighbourBlocks.rows(q, g, 0, n);
-    FloatMatrix d = k.pairwise(all, all, m);
-    float[] v = new float[n * len], max = new float[n];
-    int[] ix = new int[n * len];
-    for (int i = 0; i < n; i++) {
-      Integer[] order = new Integer[n];
-      for (int j = 0; j < n; j++) order[j] = j;
-      final int row = i;
-      Arrays.sort(order, (a, b) -> {
-        int c = Float.compare(d.get(row, a), d.get(row, b));
-        return c != 0 ? c : Integer.compare(a, b);
-      });
-      max[i] = Float.NEGATIVE_INFINITY;
-      for (int j = 0; j < n; j++) max[i] = Math.max(max[i], d.get(i, j));
-      for (int p = 0; p < len; p++) {
-        ix[i * len + p] = order[p];
-        v[i * len + p] = d.get(i, order[p]);
-      }
-    }
-    return new TopKWithMax(new TopK(n, len, v, ix), max);
+    FloatMatrix all = NeighbourBlocks.rows(q, g, 0, q.rows() + g.rows());
+    return PairListsTest.sortedRows(k, all, all, m, len);
   }
 
   @Test

@@ -30,7 +30,7 @@ class PairListsTest {
   }
 
   /** Each row of pairwise(x, y) sorted by (value, column), its first len, and its maximum. */
-  private static TopKWithMax plain(Kernels k, FloatMatrix x, FloatMatrix y, Metric m, int len) {
+  static TopKWithMax sortedRows(Kernels k, FloatMatrix x, FloatMatrix y, Metric m, int len) {
     int n = x.rows(), c = y.rows();
     FloatMatrix d = k.pairwise(x, y, m);
     float[] v = new float[n * len], max = new float[n];
@@ -83,8 +83,8 @@ class PairListsTest {
             String what = "seed " + seed + " " + k.describe() + " " + Arrays.toString(s) + " " + m + " ints " + ints
                 + " k " + len;
             PairLists got = k.pairLists(a, b, m, len);
-            assertSame(plain(k, a, b, m, Math.min(len, s[1])), got.aToB(), what + " a against b");
-            assertSame(plain(k, b, a, m, Math.min(len, s[0])), got.bToA(), what + " b against a");
+            assertSame(sortedRows(k, a, b, m, Math.min(len, s[1])), got.aToB(), what + " a against b");
+            assertSame(sortedRows(k, b, a, m, Math.min(len, s[0])), got.bToA(), what + " b against a");
             // and the fused one-sided calls agree
             assertSame(k.pairwiseTopkWithMax(a, b, m, Math.min(len, s[1])), got.aToB(), what + " fused a");
             assertSame(k.pairwiseTopkWithMax(b, a, m, Math.min(len, s[0])), got.bToA(), what + " fused b");
