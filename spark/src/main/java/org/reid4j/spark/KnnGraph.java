@@ -79,10 +79,12 @@ public final class KnnGraph {
       throw new IllegalArgumentException("column groups must be in [1, " + numBlocks + "] (the blocks), got "
           + columnGroups);
     JavaRDD<FeatureBlock> cached = blocks.persist(StorageLevel.MEMORY_AND_DISK());
-    JavaRDD<FeatureBlock> rows = fromBlock == 0 && toBlock == numBlocks ? cached
-        : cached.filter(b -> b.block() >= fromBlock && b.block() < toBlock);
+    boolean whole = fromBlock == 0 && toBlock == numBlocks;
+    JavaRDD<FeatureBlock> rows = whole ? cached : cached.filter(b -> b.block() >= fromBlock && b.block() < toBlock);
     int rowGroups = rowGroups(fromBlock, toBlock, columnGroups);
-    if (rowGroups < rows.getNumPartitions()) rows = rows.coalesce(rowGroups);
+    // A shard's blocks sit in a few of the input's partitions, which gathering neighbours would put into a
+    // few groups: spread them with a shuffle of the shard's rows instead (any grouping gives the same lists).
+    if (rowGroups < rows.getNumPartitions() || !whole) rows = rows.coalesce(rowGroups, !whole);
     JavaRDD<FeatureBlock> columns = columnGroups < cached.getNumPartitions() ? cached.coalesce(columnGroups) : cached;
     return rows.cartesian(columns)
         .mapPartitionsToPair(pairs -> tiles(pairs, fromBlock, toBlock, metric, length, backend, tilesDone))
