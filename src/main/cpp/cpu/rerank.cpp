@@ -606,7 +606,9 @@ bool cross_pass(const float *a, int64_t na, const float *b, int64_t nb, int64_t 
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tiles; ++t) {
       if (failed.load(std::memory_order_relaxed)) continue;
-      const int64_t ba = t / bands_b, bb = t % bands_b;
+      // Tile t: a's band t mod A against b's band (t div A + that) mod B: every pair once, and tiles taken
+      // one after the other (by different threads) share neither band, so their updates do not wait.
+      const int64_t ba = t % bands_a, bb = (t / bands_a + ba) % bands_b;
       const int64_t i0 = ba * tile, i1 = std::min(na, i0 + tile), j0 = bb * tile, j1 = std::min(nb, j0 + tile);
       const int64_t w = j1 - j0;
       try {
