@@ -83,7 +83,6 @@ struct ColumnTopk {
 
   // Merges the threads' buffers of row i into vals/idx (k entries, ascending). scratch: threads * cap.
   void finish_row(int64_t i, r4j::cpu::TopkEntry *scratch, float *vals, int32_t *idx) const {
-    using r4j::cpu::topk_less;
     int64_t n = 0;
     for (int t = 0; t < threads; ++t) {
       const size_t r = (size_t)(t * nq + i);

@@ -131,23 +131,27 @@ struct Lists {
 
 constexpr int64_t kLanes = 16;
 
-// Lanes j of a group of 16 with !(r[j] > thr[j]) (NaN included), as bits; m[j] = max(m[j], r[j])
-// as `r > m ? r : m`. The screen of both updates: a group usually has no candidate, and where it has
-// some, only their lanes are visited (a lane-by-lane loop there mispredicted a branch per lane).
+// Lanes j of a group of 16 with !(r[j] > thr[j]) (NaN included), as bits, thr[j] being thr[0] for
+// every lane when kOneThreshold; m[j] = max(m[j], r[j]) as `r > m ? r : m`. The screen of both
+// updates: a group usually has no candidate, and where it has some, only their lanes are visited (a
+// lane-by-lane loop there mispredicted a branch per lane).
+template <bool kOneThreshold>
 inline uint32_t screen16(const float *r, const float *thr, float *m) {
 #if defined(__SSE2__)
   uint32_t mask = 0;
+  const __m128 one = _mm_set1_ps(thr[0]);
   for (int q = 0; q < 4; ++q) {
     const __m128 v = _mm_loadu_ps(r + 4 * q);
+    const __m128 t = kOneThreshold ? one : _mm_loadu_ps(thr + 4 * q);
     _mm_storeu_ps(m + 4 * q, _mm_max_ps(v, _mm_loadu_ps(m + 4 * q)));  // v > m ? v : m
-    mask |= static_cast<uint32_t>(_mm_movemask_ps(_mm_cmpngt_ps(v, _mm_loadu_ps(thr + 4 * q)))) << (4 * q);
+    mask |= static_cast<uint32_t>(_mm_movemask_ps(_mm_cmpngt_ps(v, t))) << (4 * q);
   }
   return mask;
 #else
   uint32_t mask = 0;
   for (int t = 0; t < kLanes; ++t) {
     m[t] = r[t] > m[t] ? r[t] : m[t];
-    mask |= static_cast<uint32_t>(!(r[t] > thr[t])) << t;
+    mask |= static_cast<uint32_t>(!(r[t] > thr[kOneThreshold ? 0 : t])) << t;
   }
   return mask;
 #endif
@@ -156,13 +160,12 @@ inline uint32_t screen16(const float *r, const float *thr, float *m) {
 // Row-wise update: row i sees the values row[0..w) of columns j0 + t.
 void update_row(Lists &L, int64_t i, const float *row, int64_t w, int64_t j0) {
   float mx = L.rmax[i];
-  float lane_max[kLanes], thr16[kLanes];
+  float lane_max[kLanes];
   for (int64_t t = 0; t < kLanes; ++t) lane_max[t] = mx;
   int64_t j = 0;
   for (; j + kLanes <= w; j += kLanes) {
     const float *r = row + j;
-    for (int64_t t = 0; t < kLanes; ++t) thr16[t] = L.thr[i];
-    for (uint32_t mask = screen16(r, thr16, lane_max); mask != 0; mask &= mask - 1) {
+    for (uint32_t mask = screen16<true>(r, L.thr + i, lane_max); mask != 0; mask &= mask - 1) {
       const int t = __builtin_ctz(mask);
       if (!(r[t] > L.thr[i])) L.offer(i, r[t], static_cast<int32_t>(j0 + j + t));
     }
@@ -182,7 +185,7 @@ void update_cols(Lists &L, int64_t i, const float *row, int64_t w, int64_t j0) {
   int64_t j = 0;
   for (; j + kLanes <= w; j += kLanes) {
     const float *r = row + j;
-    for (uint32_t mask = screen16(r, thr + j, rmax + j); mask != 0; mask &= mask - 1) {
+    for (uint32_t mask = screen16<false>(r, thr + j, rmax + j); mask != 0; mask &= mask - 1) {
       const int t = __builtin_ctz(mask);
       if (!(r[t] > thr[j + t])) L.offer(j0 + j + t, r[t], static_cast<int32_t>(i));
     }
@@ -190,6 +193,55 @@ void update_cols(Lists &L, int64_t i, const float *row, int64_t w, int64_t j0) {
   for (; j < w; ++j) {
     rmax[j] = row[j] > rmax[j] ? row[j] : rmax[j];
     if (!(row[j] > thr[j])) L.offer(j0 + j, row[j], static_cast<int32_t>(i));
+  }
+}
+
+// Runs body(i, scratch) for i in [0, n) on cpu_threads() threads, handed out `chunk` at a time, each
+// thread with its own scratch from init(); allocation failures inside are reported through the return
+// value (false) instead of escaping the parallel region.
+template <class Init, class Body>
+bool parallel_rows(int64_t n, Init init, Body body, int64_t chunk = 32) {
+  std::atomic<bool> failed{false};
+#pragma omp parallel num_threads(r4j::cpu_threads())
+  {
+    decltype(init()) scratch{};
+    bool have = false;
+    try {
+      scratch = init();
+      have = true;
+    } catch (...) {
+      failed = true;
+    }
+    // Every thread meets the same worksharing loop; after a failure the remaining rows are skipped.
+#pragma omp for schedule(dynamic, chunk)
+    for (int64_t i = 0; i < n; ++i) {
+      if (!have || failed.load(std::memory_order_relaxed)) continue;
+      try {
+        body(i, scratch);
+      } catch (...) {
+        failed = true;
+      }
+    }
+  }
+  return !failed.load();
+}
+
+// One tile of a pass over distances: rows i0..i1 of the lists in R (their features from x, statistics
+// from xn, row i0's first) against the w columns from j0 (from y and yn) into buf; each value is offered
+// to its row's list in R (as column j0 + t), under row_lock, and, when C is not null, to its column's
+// list in C (row j0 + t of C, as column i), under col_lock. Throws std::bad_alloc (distance_block's
+// scratch).
+void feed_tile(const float *x, const float *xn, int64_t i0, int64_t i1, const float *y, const float *yn, int64_t j0,
+               int64_t w, int64_t d, int metric, float *buf, Lists &R, std::mutex &row_lock, Lists *C,
+               std::mutex *col_lock) {
+  r4j::cpu::distance_block(x, xn, i1 - i0, y, yn, w, d, metric, buf, w);
+  {
+    std::lock_guard<std::mutex> lock(row_lock);
+    for (int64_t i = i0; i < i1; ++i) update_row(R, i, buf + (i - i0) * w, w, j0);
+  }
+  if (C != nullptr) {
+    std::lock_guard<std::mutex> lock(*col_lock);
+    for (int64_t i = i0; i < i1; ++i) update_cols(*C, i, buf + (i - i0) * w, w, j0);
   }
 }
 
@@ -248,44 +300,21 @@ class SymmetricPass {
       for (int64_t c = b; c < nb; ++c) tiles.emplace_back(static_cast<int32_t>(b), static_cast<int32_t>(c));
     Lists L{k_, val_.data(), idx_.data(), cnt_.data(), thr_.data(), rmax_.data()};
     const int64_t ng = n_ - nq_;
-    std::atomic<bool> failed{false};
-#pragma omp parallel num_threads(r4j::cpu_threads())
-    {
-      std::vector<float> buf;
-      try {
-        buf.resize(static_cast<size_t>(tile_ * tile_));
-      } catch (...) {
-        failed = true;
-      }
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < static_cast<int64_t>(tiles.size()); ++t) {
-        if (failed.load(std::memory_order_relaxed)) continue;
-        const int64_t b = tiles[t].first, c = tiles[t].second;
-        const int64_t i0 = band_[b], i1 = band_[b + 1], j0 = band_[c], j1 = band_[c + 1];
-        const int64_t h = i1 - i0, w = j1 - j0;
-        try {
-          r4j::cpu::distance_block(item(i0), norms_.data() + i0, h, item(j0), norms_.data() + j0, w, d_, metric_,
-                                   buf.data(), w);
-        } catch (...) {
-          failed = true;
-          continue;
-        }
-        {
-          std::lock_guard<std::mutex> lock(band_lock_[b]);
-          for (int64_t i = i0; i < i1; ++i) update_row(L, i, buf.data() + (i - i0) * w, w, j0);
-        }
-        if (c != b) {
-          std::lock_guard<std::mutex> lock(band_lock_[c]);
-          for (int64_t i = i0; i < i1; ++i) update_cols(L, i, buf.data() + (i - i0) * w, w, j0);
-        }
-        // Query x gallery distances: the tiles of a query band against a gallery band (the query
-        // bands come first, so every such pair lies above the diagonal, each in exactly one tile).
-        if (out != nullptr && i0 < nq_ && j0 >= nq_)
-          for (int64_t i = i0; i < i1; ++i)
-            std::memcpy(out + i * ng + (j0 - nq_), buf.data() + (i - i0) * w, sizeof(float) * w);
-      }
-    }
-    if (failed.load()) return false;
+    const bool ok = parallel_rows(
+        static_cast<int64_t>(tiles.size()), [&] { return std::vector<float>(static_cast<size_t>(tile_ * tile_)); },
+        [&](int64_t t, std::vector<float> &buf) {
+          const int64_t b = tiles[t].first, c = tiles[t].second;
+          const int64_t i0 = band_[b], i1 = band_[b + 1], j0 = band_[c], w = band_[c + 1] - j0;
+          feed_tile(item(i0), norms_.data() + i0, i0, i1, item(j0), norms_.data() + j0, j0, w, d_, metric_,
+                    buf.data(), L, band_lock_[b], c != b ? &L : nullptr, &band_lock_[c]);
+          // Query x gallery distances: the tiles of a query band against a gallery band (the query
+          // bands come first, so every such pair lies above the diagonal, each in exactly one tile).
+          if (out != nullptr && i0 < nq_ && j0 >= nq_)
+            for (int64_t i = i0; i < i1; ++i)
+              std::memcpy(out + i * ng + (j0 - nq_), buf.data() + (i - i0) * w, sizeof(float) * w);
+        },
+        1);
+    if (!ok) return false;
     next_band_ = b1;
     done_ += count;
     return true;
@@ -326,35 +355,6 @@ struct Entry {
   int32_t col;
   float val;
 };
-
-// Runs body(i) for i in [0, n) on cpu_threads() threads; allocation failures inside are reported
-// through the return value (false) instead of escaping the parallel region.
-template <class Init, class Body>
-bool parallel_rows(int64_t n, Init init, Body body) {
-  std::atomic<bool> failed{false};
-#pragma omp parallel num_threads(r4j::cpu_threads())
-  {
-    decltype(init()) scratch{};
-    bool have = false;
-    try {
-      scratch = init();
-      have = true;
-    } catch (...) {
-      failed = true;
-    }
-    // Every thread meets the same worksharing loop; after a failure the remaining rows are skipped.
-#pragma omp for schedule(dynamic, 32)
-    for (int64_t i = 0; i < n; ++i) {
-      if (!have || failed.load(std::memory_order_relaxed)) continue;
-      try {
-        body(i, scratch);
-      } catch (...) {
-        failed = true;
-      }
-    }
-  }
-  return !failed.load();
-}
 
 // Per-thread scratch: stamp arrays over the N items (a slot "belongs" to row i when it holds i+1).
 struct Scratch {
@@ -573,8 +573,8 @@ int rerank_impl(const float *q, int64_t nq, const float *g, int64_t ng, int64_t 
 // The lists of two sets against each other (r4j_cpu_knn_pair): every tile of a x b computed once
 // (distance_block), feeding a's rows (columns: b's rows) and, transposed, b's rows (columns: a's
 // rows), as SymmetricPass does above its diagonal. a's rows keep min(k, nb) entries, b's min(k, na).
-// Both must be non-empty. Tiles are cut as SymmetricPass cuts its bands, so that the values are
-// those of distance_block, bit for bit. False when out of memory.
+// Both must be non-empty. Every value is distance_block's for its pair, whatever the tiles (as in
+// SymmetricPass), so the lists equal pairwise_topk_max's bit for bit. False when out of memory.
 bool cross_pass(const float *a, int64_t na, const float *b, int64_t nb, int64_t d, int metric, int64_t k,
                 float *a_val, int32_t *a_idx, float *a_max, float *b_val, int32_t *b_idx, float *b_max) {
   const int threads = r4j::cpu_threads();
@@ -593,42 +593,18 @@ bool cross_pass(const float *a, int64_t na, const float *b, int64_t nb, int64_t 
   Lists la{ka, a_val, a_idx, cnt_a.data(), thr_a.data(), a_max};
   Lists lb{kb, b_val, b_idx, cnt_b.data(), thr_b.data(), b_max};
   std::vector<std::mutex> lock_a(static_cast<size_t>(bands_a)), lock_b(static_cast<size_t>(bands_b));
-  const int64_t tiles = bands_a * bands_b;
-  std::atomic<bool> failed{false};
-#pragma omp parallel num_threads(threads)
-  {
-    std::vector<float> buf;
-    try {
-      buf.resize(static_cast<size_t>(tile * tile));
-    } catch (...) {
-      failed = true;
-    }
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tiles; ++t) {
-      if (failed.load(std::memory_order_relaxed)) continue;
-      // Tile t: a's band t mod A against b's band (t div A + that) mod B: every pair once, and tiles taken
-      // one after the other (by different threads) share neither band, so their updates do not wait.
-      const int64_t ba = t % bands_a, bb = (t / bands_a + ba) % bands_b;
-      const int64_t i0 = ba * tile, i1 = std::min(na, i0 + tile), j0 = bb * tile, j1 = std::min(nb, j0 + tile);
-      const int64_t w = j1 - j0;
-      try {
-        r4j::cpu::distance_block(a + i0 * d, norm_a.data() + i0, i1 - i0, b + j0 * d, norm_b.data() + j0, w, d,
-                                 metric, buf.data(), w);
-      } catch (...) {
-        failed = true;
-        continue;
-      }
-      {
-        std::lock_guard<std::mutex> lock(lock_a[ba]);
-        for (int64_t i = i0; i < i1; ++i) update_row(la, i, buf.data() + (i - i0) * w, w, j0);
-      }
-      {
-        std::lock_guard<std::mutex> lock(lock_b[bb]);
-        for (int64_t i = i0; i < i1; ++i) update_cols(lb, i, buf.data() + (i - i0) * w, w, j0);
-      }
-    }
-  }
-  if (failed.load()) return false;
+  const bool ok = parallel_rows(
+      bands_a * bands_b, [&] { return std::vector<float>(static_cast<size_t>(tile * tile)); },
+      [&](int64_t t, std::vector<float> &buf) {
+        // Tile t: a's band t mod A against b's band (t div A + that) mod B: every pair once, and tiles taken
+        // one after the other (by different threads) share neither band, so their updates do not wait.
+        const int64_t ba = t % bands_a, bb = (t / bands_a + ba) % bands_b;
+        const int64_t i0 = ba * tile, i1 = std::min(na, i0 + tile), j0 = bb * tile, w = std::min(nb, j0 + tile) - j0;
+        feed_tile(a + i0 * d, norm_a.data() + i0, i0, i1, b + j0 * d, norm_b.data() + j0, j0, w, d, metric,
+                  buf.data(), la, lock_a[ba], &lb, &lock_b[bb]);
+      },
+      1);
+  if (!ok) return false;
   for (int64_t i = 0; i < na; ++i) la.finish(i);
   for (int64_t j = 0; j < nb; ++j) lb.finish(j);
   return true;
