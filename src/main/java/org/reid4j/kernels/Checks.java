@@ -160,6 +160,14 @@ public final class Checks {
     requireUsable(g, "gallery features");
   }
 
+  /** The checks of {@link Kernels#pairLists}. */
+  public static void pairListsInputs(FloatMatrix a, FloatMatrix b, Metric metric, int k) {
+    if (k < 1) throw new IllegalArgumentException("pairLists: k must be at least 1, got " + k);
+    if (metric == null) throw new IllegalArgumentException("pairLists: metric is null");
+    if (a == null || b == null) throw new IllegalArgumentException("pairLists: null matrix");
+    pairwiseInputs(a, b);
+  }
+
   /** The checks of in-batch mining. */
   public static void batchHardInputs(FloatMatrix x, int[] labels) {
     requireDim(x, "embeddings");

@@ -57,10 +57,7 @@ public interface Kernels {
    * @throws IllegalArgumentException if k < 1, or as {@link #pairwise}
    */
   default PairLists pairLists(FloatMatrix a, FloatMatrix b, Metric metric, int k) {
-    if (k < 1) throw new IllegalArgumentException("pairLists: k must be at least 1, got " + k);
-    if (metric == null) throw new IllegalArgumentException("pairLists: metric is null");
-    if (a == null || b == null) throw new IllegalArgumentException("pairLists: null matrix");
-    Checks.pairwiseInputs(a, b);
+    Checks.pairListsInputs(a, b, metric, k);
     return new PairLists(pairwiseTopkWithMax(a, b, metric, Math.min(k, b.rows())),
         pairwiseTopkWithMax(b, a, metric, Math.min(k, a.rows())));
   }

@@ -162,10 +162,7 @@ public final class NativeKernels implements Kernels {
   @Override
   public PairLists pairLists(FloatMatrix a, FloatMatrix b, Metric metric, int k) {
     if (cuda) return Kernels.super.pairLists(a, b, metric, k);
-    if (k < 1) throw new IllegalArgumentException("pairLists: k must be at least 1, got " + k);
-    if (metric == null) throw new IllegalArgumentException("pairLists: metric is null");
-    if (a == null || b == null) throw new IllegalArgumentException("pairLists: null matrix");
-    Checks.pairwiseInputs(a, b);
+    Checks.pairListsInputs(a, b, metric, k);
     int ka = Math.min(k, b.rows()), kb = Math.min(k, a.rows());
     try (PointerScope scope = new PointerScope()) {
       FloatPointer aVal = new FloatPointer(Math.max(1L, (long) a.rows() * ka));
