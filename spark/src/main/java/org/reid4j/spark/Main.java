@@ -268,20 +268,19 @@ public final class Main implements Callable<Integer> {
           throw new IllegalArgumentException("--column-groups must be in [1, " + blocks.numBlocks() + "] (the blocks), "
               + "got " + groups);
         long tasks = KnnGraph.tasks(range[0], range[1], groups);
+        long tiles = KnnGraph.tiles(blocks.numBlocks(), range[0], range[1]);
         System.out.printf(Locale.ROOT, "knn-graph: %d items (%d queries, %d gallery) of dim %d, %d blocks of %d rows; "
             + "lists of row blocks %d..%d in %d groups against %d column groups (%d tasks, %d tiles of %d), "
             + "%d neighbours each, %s%n", n, blocks.queries(), blocks.gallery(), blocks.dim(), blocks.numBlocks(),
             blockRows, range[0], range[1] - 1, KnnGraph.rowGroups(range[0], range[1], groups), groups, tasks,
-            KnnGraph.tiles(blocks.numBlocks(), range[0], range[1]), (long) (range[1] - range[0]) * blocks.numBlocks(),
-            len, m);
+            tiles, (long) (range[1] - range[0]) * blocks.numBlocks(), len, m);
         LongAccumulator tilesDone = spark.sparkContext().longAccumulator("knn-graph tiles");
         JavaPairRDD<Integer, PartialLists> built = KnnGraph.build(blocks.rdd(), blocks.numBlocks(), m, len, b,
             range[0], range[1], groups, tilesDone);
         GraphStore.Meta meta = new GraphStore.Meta(n, (int) blocks.queries(), (int) blocks.gallery(), len, m.name(),
             normalize, blocks.dim(), blockRows, blocks.numBlocks(), range[0] * blockRows,
             (int) Math.min(n, (long) range[1] * blockRows));
-        TaskProgress progress = new TaskProgress(System.out, 10, tasks,
-            KnnGraph.tiles(blocks.numBlocks(), range[0], range[1]), tilesDone::value, "knn-graph", "tiles");
+        TaskProgress progress = new TaskProgress(System.out, 10, tasks, tiles, tilesDone::value, "knn-graph", "tiles");
         spark.sparkContext().addSparkListener(progress);
         try {
           GraphStore.write(spark, built, meta, out, overwrite);
