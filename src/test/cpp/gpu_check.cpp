@@ -16,6 +16,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "reid4j.h"
@@ -90,9 +91,26 @@ std::string shape(int64_t a, int64_t b, int64_t d) {
   return std::to_string(a) + "x" + std::to_string(b) + "x" + std::to_string(d);
 }
 
+// The same for the TF32 tensor-core pass: inputs rounded to 10-bit mantissas (relative error
+// 2^-11 each), so a.b may be off by about 2^-10 |a| |b| <= 2^-10 scale.
+float tf32_tol(float b, int metric, float scale) {
+  if (metric == R4J_COSINE) return 2e-3f * std::max(1.f, std::fabs(b));
+  if (metric == R4J_SQEUCLIDEAN) return 1e-4f * std::fabs(b) + 4e-3f * std::max(1.f, scale);
+  return 1e-4f * std::fabs(b) + std::sqrt(4e-3f * std::max(1.f, scale));
+}
+
+const char *precision_name(int p) { return p == R4J_FP32 ? "fp32" : p == R4J_TF32X3 ? "tf32x3" : "tf32"; }
+
+// Sets this thread's precision for the lifetime of the object, then back to FP32.
+struct PrecisionScope {
+  explicit PrecisionScope(int p) { r4j_cuda_set_precision(p); }
+  ~PrecisionScope() { r4j_cuda_set_precision(R4J_FP32); }
+};
+
 // ---------------------------------------------------------------------------------------------
-void check_pairwise(int64_t nq, int64_t ng, int64_t d, int metric, bool dups) {
-  std::string name = std::string("pairwise ") + metric_name(metric) + " " + shape(nq, ng, d) + (dups ? " dups" : "");
+void check_pairwise(int64_t nq, int64_t ng, int64_t d, int metric, bool dups, int precision = R4J_FP32) {
+  std::string name = std::string("pairwise ") + metric_name(metric) + " " + shape(nq, ng, d) + (dups ? " dups" : "") +
+                     (precision == R4J_FP32 ? "" : std::string(" ") + precision_name(precision));
   std::vector<float> q = gaussian(nq, d), g = gaussian(ng, d);
   if (dups) {  // copies of query rows in the gallery, and a zero row
     for (int64_t i = 0; i < std::min(nq, ng); i += 2) std::copy(&q[i * d], &q[i * d] + d, &g[i * d]);
@@ -100,18 +118,83 @@ void check_pairwise(int64_t nq, int64_t ng, int64_t d, int metric, bool dups) {
   }
   std::vector<float> a(nq * ng, -7.f), b(nq * ng, -7.f);
   if (!status_ok(r4j_cpu_pairwise(q.data(), nq, g.data(), ng, d, metric, b.data()), name + " (cpu)")) return;
-  if (!status_ok(r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, metric, a.data()), name)) return;
+  {
+    PrecisionScope ps(precision);
+    if (!status_ok(r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, metric, a.data()), name)) return;
+  }
   const float scale = std::max(max_sq_norm(q, d), max_sq_norm(g, d));
   double worst = 0;
   int64_t bad = 0;
   for (int64_t i = 0; i < nq * ng; ++i) {
     const float e = std::fabs(a[i] - b[i]);
     worst = std::max<double>(worst, e);
-    if (!(e <= dist_tol(b[i], metric, scale))) ++bad;
+    // TF32X3 is held to the FP32 tolerance: plain TF32 would miss it by two orders of magnitude.
+    const float tol = precision == R4J_TF32 ? tf32_tol(b[i], metric, scale) : dist_tol(b[i], metric, scale);
+    if (!(e <= tol)) ++bad;
   }
   char buf[128];
   std::snprintf(buf, sizeof buf, "max abs diff %.3g, %lld out of tolerance", worst, (long long)bad);
   report(bad == 0, name, buf);
+}
+
+// The tensor-core passes are what runs: TF32 results differ from FP32 ones where TF32 rounding
+// matters (d 64 of Gaussian values: most distances), TF32X3 ones far less; the symmetric pass of
+// re-ranking (mirrored tiles) gives the non-symmetric pass's distances.
+void check_precision_taken() {
+  const int64_t nq = 70, ng = 150, d = 64;
+  std::vector<float> q = gaussian(nq, d), g = gaussian(ng, d);
+  std::vector<float> fp(nq * ng), t1(nq * ng), t3(nq * ng);
+  if (!status_ok(r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_SQEUCLIDEAN, fp.data()), "precision fp32"))
+    return;
+  {
+    PrecisionScope ps(R4J_TF32);
+    if (!status_ok(r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_SQEUCLIDEAN, t1.data()), "precision tf32"))
+      return;
+  }
+  {
+    PrecisionScope ps(R4J_TF32X3);
+    if (!status_ok(r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_SQEUCLIDEAN, t3.data()), "precision tf32x3"))
+      return;
+  }
+  double e1 = 0, e3 = 0;
+  int64_t differ = 0;
+  for (int64_t i = 0; i < nq * ng; ++i) {
+    e1 = std::max<double>(e1, std::fabs(t1[i] - fp[i]));
+    e3 = std::max<double>(e3, std::fabs(t3[i] - fp[i]));
+    differ += t1[i] != fp[i];
+  }
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "tf32 max diff %.3g (%lld of %lld differ), tf32x3 max diff %.3g", e1,
+                (long long)differ, (long long)(nq * ng), e3);
+  report(differ > nq * ng / 2 && e3 * 20 < e1, "precision: the tensor-core passes run (tf32 differs, tf32x3 close)",
+         buf);
+}
+
+void check_precision_api() {
+  report(r4j_cuda_precision() == R4J_FP32, "precision: FP32 by default");
+  report(r4j_cuda_set_precision(3) == R4J_EINVAL && std::strstr(r4j_last_error(), "precision 3") != nullptr,
+         "precision: an unknown value is refused", r4j_last_error());
+  report(r4j_cuda_set_precision(-1) == R4J_EINVAL && r4j_cuda_precision() == R4J_FP32,
+         "precision: a refused value leaves the setting as it was");
+  r4j_cuda_set_precision(R4J_TF32);
+  int other = -1;
+  std::thread([&] { other = r4j_cuda_precision(); }).join();
+  report(r4j_cuda_precision() == R4J_TF32 && other == R4J_FP32, "precision: set per host thread");
+  r4j_cuda_set_precision(R4J_FP32);
+#ifdef REID4J_CUDA_EMU
+  r4j_emu::set_compute_capability(7, 5);  // a device without TF32 tensor cores
+  std::vector<float> q = gaussian(3, 8), out(9);
+  {
+    PrecisionScope ps(R4J_TF32X3);
+    const int st = r4j_cuda_pairwise(q.data(), 3, q.data(), 3, 8, R4J_EUCLIDEAN, out.data());
+    report(st == R4J_EINVAL && std::strstr(r4j_last_error(), "compute capability 8.0") != nullptr &&
+               std::strstr(r4j_last_error(), "has 7.5") != nullptr,
+           "precision: TF32 on a 7.5 device fails with a message naming the capability", r4j_last_error());
+  }
+  report(r4j_cuda_pairwise(q.data(), 3, q.data(), 3, 8, R4J_EUCLIDEAN, out.data()) == R4J_OK,
+         "precision: FP32 runs on a 7.5 device");
+  r4j_emu::set_compute_capability(9, 0);
+#endif
 }
 
 // Exact comparison: same input matrix, the order is fully defined.
@@ -357,17 +440,22 @@ void check_batch_hard_memory(int64_t na, int64_t nm, int64_t d, int metric, int 
                  bpi, bpd, bni, bnd);
 }
 
-void check_rerank(int64_t nq, int64_t ng, int64_t d, int metric, int k1, int k2, float lambda, int ids) {
+void check_rerank(int64_t nq, int64_t ng, int64_t d, int metric, int k1, int k2, float lambda, int ids,
+                  int precision = R4J_FP32) {
   char buf[160];
-  std::snprintf(buf, sizeof buf, "rerank %s %s k1=%d k2=%d lambda=%.2f", metric_name(metric), shape(nq, ng, d).c_str(),
-                k1, k2, lambda);
+  std::snprintf(buf, sizeof buf, "rerank %s %s k1=%d k2=%d lambda=%.2f%s%s", metric_name(metric),
+                shape(nq, ng, d).c_str(), k1, k2, lambda, precision == R4J_FP32 ? "" : " ",
+                precision == R4J_FP32 ? "" : precision_name(precision));
   std::string name = buf;
   std::vector<float> q = ids ? clustered(nq, d, ids, 0.6f, nullptr) : gaussian(nq, d);
   std::vector<float> g = ids ? clustered(ng, d, ids, 0.6f, nullptr) : gaussian(ng, d);
   std::vector<float> a(nq * ng, -3.f), b(nq * ng, -3.f);
   if (!status_ok(r4j_cpu_rerank(q.data(), nq, g.data(), ng, d, metric, k1, k2, lambda, b.data()), name + " (cpu)"))
     return;
-  if (!status_ok(r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, metric, k1, k2, lambda, a.data()), name)) return;
+  {
+    PrecisionScope ps(precision);
+    if (!status_ok(r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, metric, k1, k2, lambda, a.data()), name)) return;
+  }
   double worst = 0;
   int64_t bad = 0;
   for (int64_t i = 0; i < nq * ng; ++i) {
@@ -959,6 +1047,19 @@ int main(int argc, char **argv) {
     check_pairwise(1, 1000, 3, metric, false);
   }
   check_pairwise(129, 131, 6, R4J_COSINE, true);
+  // The tensor-core passes (r4j_cuda_set_precision): every metric, odd and aligned d, one row.
+  check_precision_api();
+  check_precision_taken();
+  for (int p : {R4J_TF32X3, R4J_TF32})
+    for (int metric = 0; metric < 3; ++metric) {
+      check_pairwise(1, 1, 1, metric, false, p);
+      check_pairwise(3, 5, 7, metric, false, p);
+      check_pairwise(37, 129, 65, metric, false, p);
+      check_pairwise(130, 257, 128, metric, true, p);
+    }
+  check_rerank(40, 200, 64, R4J_EUCLIDEAN, 20, 6, 0.3f, 30, R4J_TF32X3);  // the mirrored (symmetric) tiles
+  check_rerank(40, 200, 64, R4J_COSINE, 20, 6, 0.3f, 30, R4J_TF32X3);
+  check_rerank(7, 33, 5, R4J_EUCLIDEAN, 5, 3, 0.5f, 6, R4J_TF32X3);
   check_topk(1, 1, 1, 0);
   check_topk(5, 37, 37, 0);
   check_topk(33, 1000, 1, 0);
@@ -1007,6 +1108,7 @@ int main(int argc, char **argv) {
   // The same with a small scratch budget: D in row chunks instead of the mirrored upper triangle.
   setenv("R4J_CUDA_CHUNK_BYTES", "100000", 1);
   check_rerank(40, 200, 64, R4J_COSINE, 20, 6, 0.3f, 30);
+  check_rerank(40, 200, 64, R4J_SQEUCLIDEAN, 20, 6, 0.3f, 30, R4J_TF32X3);
   if (!quick) check_rerank(300, 1500, 128, R4J_EUCLIDEAN, 20, 6, 0.3f, 100);
   unsetenv("R4J_CUDA_CHUNK_BYTES");
   check_evaluate_api();

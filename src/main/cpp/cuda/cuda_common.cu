@@ -10,6 +10,7 @@
 
 namespace {
 thread_local int t_device = 0;  // device the CUDA kernels of this thread use
+thread_local int t_precision = R4J_FP32;  // precision of this thread's distance passes
 
 // Number of usable devices; 0 (and the reason in *why) when there is no driver or no device.
 int usable_devices(std::string *why) {
@@ -155,6 +156,30 @@ int prepare_device(const char *fn) {
   return R4J_OK;
 }
 
+int distance_precision(const char *fn, int *precision) {
+  *precision = t_precision;
+  if (t_precision == R4J_FP32) return R4J_OK;
+  static std::atomic<int> capability[64];  // major * 10 + minor of each device, 0 until asked
+  int dev = 0, cc = 0;
+  const char *FN = fn;
+  R4J_CU(cudaGetDevice(&dev));
+  if (dev < 64) cc = capability[dev].load();
+  if (cc == 0) {
+    cudaDeviceProp prop;
+    R4J_CU(cudaGetDeviceProperties(&prop, dev));
+    cc = prop.major * 10 + prop.minor;
+#ifndef REID4J_CUDA_EMU  // the emulator's tests change the capability it reports
+    if (dev < 64) capability[dev].store(cc);
+#endif
+  }
+  if (cc < 80)
+    return fail(R4J_EINVAL, std::string(fn) + ": precision " + (t_precision == R4J_TF32 ? "TF32" : "TF32X3") +
+                                " needs tensor cores of compute capability 8.0 or newer; device " +
+                                std::to_string(dev) + " has " + std::to_string(cc / 10) + "." +
+                                std::to_string(cc % 10) + " (use R4J_FP32)");
+  return R4J_OK;
+}
+
 }  // namespace cu
 }  // namespace r4j
 
@@ -180,6 +205,17 @@ int r4j_cuda_set_device(int device) {
   t_device = device;
   return R4J_OK;
 }
+
+int r4j_cuda_set_precision(int precision) {
+  r4j::clear_error();
+  if (precision != R4J_FP32 && precision != R4J_TF32X3 && precision != R4J_TF32)
+    return r4j::fail(R4J_EINVAL, "r4j_cuda_set_precision: precision " + std::to_string(precision) +
+                                     " is none of R4J_FP32 (0), R4J_TF32X3 (1), R4J_TF32 (2)");
+  t_precision = precision;
+  return R4J_OK;
+}
+
+int r4j_cuda_precision(void) { return t_precision; }
 
 int r4j_cuda_device_name(char *buf, int len) {
   r4j::clear_error();

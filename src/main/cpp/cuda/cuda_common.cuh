@@ -24,6 +24,9 @@ int cuda_fail(cudaError_t err, const char *fn, const char *call);
 // Checks that a CUDA device is usable and makes this thread's device current. Returns R4J_OK, or
 // R4J_ECUDA with "no CUDA device: <fn>: ..." when there is no driver or no device.
 int prepare_device(const char *fn);
+// This thread's precision of the distance passes (r4j_cuda_set_precision) into *precision; fails when
+// a TF32 setting meets a device without TF32 tensor cores (compute capability below 8.0).
+int distance_precision(const char *fn, int *precision);
 
 // Evaluates a CUDA runtime call; on failure returns the status from cuda_fail (needs `FN` in scope).
 #define R4J_CU(call)                                                              \

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include <mma.h>
+
 #include "cuda_common.cuh"
 
 namespace r4j {
@@ -193,6 +195,134 @@ __global__ void __launch_bounds__(THREADS, 2)
   }
 }
 
+// ---- the tensor-core pass (R4J_TF32, R4J_TF32X3) ----
+// The same 128 x 128 output tile per block of 256 threads, the same grid and the same symmetric
+// mode as distance_kernel, but the dot products come from TF32 tensor-core products
+// (16 x 16 x 8 WMMA fragments, FP32 accumulation). The 8 warps form 4 x 2: each owns 32 rows x 64
+// columns of the tile, 2 x 4 fragments. A and B slices of TC_BK along k sit in shared memory with
+// rows along k (B read as a column-major 8 x 16 operand). With SPLIT each value x is taken as hi + lo, hi = tf32(x),
+// lo = tf32(x - hi), and a.b as lo.hi + hi.lo + hi.hi (lo.lo, ~2^-22 of the product, left out).
+namespace wmma = nvcuda::wmma;
+constexpr int TC_BK = 32, TC_LD = TC_BK + 4;  // row stride: a multiple of 4 floats, and 16 rows = 72 x 32 B
+using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
+using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
+using FragC = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
+
+template <class Frag>
+__device__ __forceinline__ void round_tf32(Frag &f) {
+#pragma unroll
+  for (int t = 0; t < f.num_elements; ++t) f.x[t] = wmma::__float_to_tf32(f.x[t]);
+}
+
+template <class Frag>
+__device__ __forceinline__ void split_tf32(Frag &hi, Frag &lo) {
+#pragma unroll
+  for (int t = 0; t < hi.num_elements; ++t) {
+    const float v = hi.x[t], h = wmma::__float_to_tf32(v);
+    hi.x[t] = h;
+    lo.x[t] = wmma::__float_to_tf32(v - h);
+  }
+}
+
+template <bool VEC, bool SPLIT>
+__global__ void __launch_bounds__(THREADS, 2)
+    distance_tc_kernel(const float *__restrict__ a, const float *__restrict__ an, int64_t m,
+                       const float *__restrict__ b, const float *__restrict__ bn, int64_t n, int64_t d,
+                       int metric, float *__restrict__ out, int64_t ldo, bool sym) {
+  __shared__ __align__(32) float As[BM][TC_LD];
+  __shared__ __align__(32) float Bs[BN][TC_LD];
+
+  if (sym && blockIdx.x < blockIdx.y) return;  // the whole block: its mirror image writes this tile
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int wm = warp / 2, wn = warp % 2;  // rows wm*32.., columns wn*64.. of the tile
+  const int64_t row0 = (int64_t)blockIdx.y * BM;
+  const int64_t col0 = (int64_t)blockIdx.x * BN;
+
+  FragC acc[2][4];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+
+  // Global -> shared, one slice of TC_BK along k at a time: each thread moves 4 pieces of 4
+  // consecutive k of A and of B (rows idx / 8, k offsets (idx % 8) * 4 for idx = tid + 256 p);
+  // zeros outside the matrices. No prefetch into registers: the fragments and accumulators take
+  // them (two blocks per multiprocessor hide each other's loads instead).
+  const int64_t ktiles = (d + TC_BK - 1) / TC_BK;
+  for (int64_t kt = 0; kt < ktiles; ++kt) {
+#pragma unroll
+    for (int p = 0; p < 4; ++p) {
+      const int idx = tid + THREADS * p;
+      float r[4];
+      load4<VEC>(a, m, d, row0 + idx / 8, kt * TC_BK + (idx % 8) * 4, r);
+      *reinterpret_cast<float4 *>(&As[idx / 8][(idx % 8) * 4]) = make_float4(r[0], r[1], r[2], r[3]);
+      load4<VEC>(b, n, d, col0 + idx / 8, kt * TC_BK + (idx % 8) * 4, r);
+      *reinterpret_cast<float4 *>(&Bs[idx / 8][(idx % 8) * 4]) = make_float4(r[0], r[1], r[2], r[3]);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < TC_BK; kk += 8) {
+      FragA fa[2], fa_lo[2];
+      FragB fb[4], fb_lo[4];
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        wmma::load_matrix_sync(fa[i], &As[wm * 32 + i * 16][kk], TC_LD);
+        if (SPLIT)
+          split_tf32(fa[i], fa_lo[i]);
+        else
+          round_tf32(fa[i]);
+      }
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        wmma::load_matrix_sync(fb[j], &Bs[wn * 64 + j * 16][kk], TC_LD);
+        if (SPLIT)
+          split_tf32(fb[j], fb_lo[j]);
+        else
+          round_tf32(fb[j]);
+      }
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          if (SPLIT) {  // the small terms first
+            wmma::mma_sync(acc[i][j], fa_lo[i], fb[j], acc[i][j]);
+            wmma::mma_sync(acc[i][j], fa[i], fb_lo[j], acc[i][j]);
+          }
+          wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        }
+    }
+    __syncthreads();
+  }
+
+  // Epilogue, one fragment at a time through this warp's 16 x 16 corner of As (free after the last
+  // barrier): lane l finishes row l / 2, columns (l % 2) * 8 .. + 7 of the fragment.
+  float *stage = &As[0][0] + warp * 256;
+  const int fr = lane / 2, fc = (lane % 2) * 8;
+  const bool mirror = sym && blockIdx.x > blockIdx.y;
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      wmma::store_matrix_sync(stage, acc[i][j], 16, wmma::mem_row_major);
+      __syncwarp();
+      const int64_t r = row0 + wm * 32 + i * 16 + fr;
+      const int64_t c0 = col0 + wn * 64 + j * 16 + fc;
+      if (r < m) {
+        const float na = an[r];
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+          const int64_t c = c0 + t;
+          if (c < n) {
+            const float v = finish_distance(stage[fr * 16 + fc + t], na, bn[c], metric);
+            out[r * ldo + c] = v;
+            if (mirror) out[c * ldo + r] = v;  // the transposed tile: out[c, r] = dist(r, c)
+          }
+        }
+      }
+      __syncwarp();
+    }
+}
+
 }  // namespace
 
 int launch_row_norms(const char *FN, const float *x, int64_t n, int64_t d, int metric, float *out,
@@ -217,6 +347,20 @@ int launch_distance(const char *FN, const float *a, const float *an, int64_t m, 
   // 16-byte loads need d % 4 == 0 and 16-byte aligned row starts.
   const bool vec = (d % 4 == 0) && (reinterpret_cast<uintptr_t>(a) % 16 == 0) &&
                    (reinterpret_cast<uintptr_t>(b) % 16 == 0);
+  int precision = R4J_FP32;
+  R4J_TRY(distance_precision(FN, &precision));
+  if (precision != R4J_FP32) {
+    if (vec && precision == R4J_TF32X3)
+      distance_tc_kernel<true, true><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, sym);
+    else if (vec)
+      distance_tc_kernel<true, false><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, sym);
+    else if (precision == R4J_TF32X3)
+      distance_tc_kernel<false, true><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, sym);
+    else
+      distance_tc_kernel<false, false><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, sym);
+    R4J_CU_LAUNCH("distance_tc_kernel");
+    return R4J_OK;
+  }
   const bool vec_out = (ldo % 4 == 0) && (reinterpret_cast<uintptr_t>(out) % 16 == 0);
   if (vec)
     distance_kernel<true><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, vec_out, sym);

@@ -17,6 +17,8 @@ int r4j_cuda_device_name(char *buf, int len) {
   if (buf && len > 0) buf[0] = '\0';
   return not_built();
 }
+int r4j_cuda_set_precision(int) { return not_built(); }
+int r4j_cuda_precision(void) { return R4J_FP32; }
 int r4j_cuda_pairwise(const float *, int64_t, const float *, int64_t, int64_t, int, float *) { return not_built(); }
 int r4j_cuda_topk(const float *, int64_t, int64_t, int64_t, float *, int32_t *) { return not_built(); }
 int r4j_cuda_pairwise_topk(const float *, int64_t, const float *, int64_t, int64_t, int, int64_t, float *, int32_t *) {

@@ -194,6 +194,25 @@ int r4j_cuda_set_device(int device);
 /* Name of the current device into buf (NUL-terminated, at most len bytes). */
 int r4j_cuda_device_name(char *buf, int len);
 
+/* Precision of the distance passes (the a.b products) of this thread's CUDA calls: pairwise,
+ * pairwise_topk, rows_topk, batch_hard_memory, rerank and the *_evaluate pair. Row norms, the
+ * k-reciprocal stages and the selection stay in FP32 whatever the setting.
+ *  R4J_FP32   (default) the FP32 fma chains: the CPU kernels' distances to float rounding, and
+ *             dist(x, x) is exactly 0 for the squared metrics.
+ *  R4J_TF32X3 tensor cores, each input split into a TF32 head and a TF32 tail and a.b taken as
+ *             head.head + head.tail + tail.head (three products, the tail.tail one dropped): error
+ *             of the FP32 order, about 2x the FP32 pass's speed where tensor cores outrun FP32.
+ *  R4J_TF32   tensor cores on inputs rounded to TF32 (10-bit mantissa): relative error of the dot
+ *             products up to ~1e-3 of |a| |b|, dist(x, x) small but not 0; the fastest.
+ * Needs compute capability 8.0 or newer for the two TF32 settings (the call then fails with
+ * R4J_EINVAL, naming the device's capability). Set per host thread, like the device. */
+#define R4J_FP32 0
+#define R4J_TF32X3 1
+#define R4J_TF32 2
+int r4j_cuda_set_precision(int precision);
+/* This thread's precision (R4J_FP32 unless set). */
+int r4j_cuda_precision(void);
+
 int r4j_cuda_pairwise(const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
                       float *out);
 int r4j_cuda_topk(const float *dist, int64_t rows, int64_t cols, int64_t k, float *out_val,

@@ -54,6 +54,7 @@ thread_local int g_device = 0;
 int g_device_count = 1;
 bool g_pools = true;
 int g_shared_optin = 227 * 1024;  // shared memory a block may opt in to, as on an H100
+int g_cc_major = 9, g_cc_minor = 0;  // compute capability reported, as an H100's
 
 // Held by every entry point: one host thread's call runs at a time (recursive: calls nest).
 std::recursive_mutex &api_mutex() {
@@ -442,6 +443,11 @@ size_t live_allocations() { R4J_EMU_LOCKED; return g_allocs.size(); }
 void set_device_count(int n) { R4J_EMU_LOCKED; g_device_count = n; }
 void set_memory_pools(bool supported) { R4J_EMU_LOCKED; g_pools = supported; }
 void set_shared_memory_optin(int bytes) { R4J_EMU_LOCKED; g_shared_optin = bytes; }
+void set_compute_capability(int major, int minor) {
+  R4J_EMU_LOCKED;
+  g_cc_major = major;
+  g_cc_minor = minor;
+}
 
 void *dynamic_shared() { return g_dyn_smem.empty() ? nullptr : g_dyn_smem.data(); }
 
@@ -531,7 +537,8 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device) {
   prop->multiProcessorCount = 1;
   prop->maxThreadsPerBlock = 1024;
   prop->warpSize = 32;
-  prop->major = 9;
+  prop->major = g_cc_major;
+  prop->minor = g_cc_minor;
   return cudaSuccess;
 }
 cudaError_t cudaGetLastError() {

@@ -194,6 +194,8 @@ void set_memory_pools(bool supported);
 // Shared memory a block may opt in to (227 KB by default, as on an H100); kernels choose their
 // shared-memory variants by it.
 void set_shared_memory_optin(int bytes);
+// Compute capability cudaGetDeviceProperties reports (9.0, as an H100, by default).
+void set_compute_capability(int major, int minor);
 
 // Runs the grid: body(ctx) is called once per CUDA thread. Returns the launch status.
 // kernel identifies the function for its cudaFuncSetAttribute limits.

@@ -21,6 +21,7 @@ import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Metric;
 import org.reid4j.kernels.NativeMatrix;
+import org.reid4j.kernels.Precision;
 import org.reid4j.kernels.RerankParams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -140,6 +141,11 @@ public final class EvalCommand implements Callable<Integer> {
       description = "Kernels: auto, java, cpu or cuda (default ${DEFAULT-VALUE}).")
   String backend;
 
+  @Option(names = "--precision", paramLabel = "P", defaultValue = "fp32",
+      description = "Arithmetic of the CUDA distance passes: fp32 (the default), tf32x3 (tensor cores, errors of the "
+          + "FP32 order) or tf32 (tensor cores, dot products off by up to ~1e-3 relative); cuda backend only.")
+  String precision;
+
   @Option(names = "--json", paramLabel = "OUT", description = "Also write the results as JSON to OUT.")
   Path json;
 
@@ -183,7 +189,13 @@ public final class EvalCommand implements Callable<Integer> {
     if (weights != null) Fusion.normalizedWeights(weights, dirs.size()); // checked before anything loads
     RetrievalEval.Options options = new RetrievalEval.Options(m, normalize, rp, dbaK, qp, fk, weights, cand,
         cand.exact() ? 0 : hnswRecall);
+    Precision prec = Precision.parse(precision);
     Kernels kernels = Kernels.create(Backend.parse(backend));
+    try {
+      kernels = kernels.withPrecision(prec);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--precision " + prec.label() + ": " + e.getMessage());
+    }
     if (dirs.size() > 1) return ensemble(kernels, options);
 
     boolean files = queryFeatures != null || queryPids != null || queryCamids != null || galleryFeatures != null
@@ -372,6 +384,7 @@ public final class EvalCommand implements Callable<Integer> {
       Map<String, Object> ensemble) throws Exception {
     Map<String, Object> out = results(report.result());
     out.put("backend", report.backend());
+    out.put("precision", Precision.parse(precision).label());
     out.put("metric", m.name().toLowerCase(java.util.Locale.ROOT));
     out.put("normalize", normalize);
     out.put("dba_k", dbaK);

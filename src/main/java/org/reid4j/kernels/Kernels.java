@@ -17,6 +17,27 @@ public interface Kernels {
   /** A one-line description for logs, e.g. "cpu (avx512, 2 threads)". */
   String describe();
 
+  /** The arithmetic of this object's distance passes ({@link Precision#FP32} unless asked otherwise). */
+  default Precision precision() {
+    return Precision.FP32;
+  }
+
+  /**
+   * These kernels with the distance passes in another {@link Precision}: on CUDA the tensor-core
+   * passes ({@code r4j_cuda_set_precision}, applied around each call of the returned object, which
+   * then leaves the thread at FP32); FP32 returns kernels of FP32 arithmetic on every backend. Rows
+   * kept resident ({@link #deviceRows}, {@link #residentRows}) are searched in FP32 whatever this says.
+   *
+   * @throws IllegalArgumentException for TF32 or TF32X3 on a backend other than CUDA (the host
+   *     backends have no such arithmetic), or a null precision
+   */
+  default Kernels withPrecision(Precision precision) {
+    if (precision == null) throw new IllegalArgumentException("precision is null");
+    if (precision == Precision.FP32) return this;
+    throw new IllegalArgumentException("precision " + precision.label() + " needs the cuda backend (these kernels: "
+        + backend().name().toLowerCase(java.util.Locale.ROOT) + "); use fp32");
+  }
+
   /** Pairwise distances: q [nq, d], g [ng, d] -> [nq, ng]. */
   FloatMatrix pairwise(FloatMatrix q, FloatMatrix g, Metric metric);
 

@@ -107,6 +107,10 @@ public final class NativeApi {
 
   public static native int r4j_cuda_device_name(@Cast("char*") BytePointer buf, int len);
 
+  public static native int r4j_cuda_set_precision(int precision);
+
+  public static native int r4j_cuda_precision();
+
   public static native int r4j_cuda_pairwise(@Cast("const float*") FloatPointer q, long nq,
       @Cast("const float*") FloatPointer g, long ng, long d, int metric, FloatPointer out);
 

@@ -17,9 +17,42 @@ import org.bytedeco.javacpp.PointerScope;
  */
 public final class NativeKernels implements Kernels {
   private final boolean cuda;
+  private final Precision precision;
 
   NativeKernels(boolean cuda) {
+    this(cuda, Precision.FP32);
+  }
+
+  private NativeKernels(boolean cuda, Precision precision) {
     this.cuda = cuda;
+    this.precision = precision;
+  }
+
+  @Override
+  public Precision precision() {
+    return precision;
+  }
+
+  /** On CUDA, a copy whose calls run their distance passes at {@code p}; on the CPU as the interface says. */
+  @Override
+  public Kernels withPrecision(Precision p) {
+    if (!cuda || p == null || p == precision) return Kernels.super.withPrecision(p);
+    return new NativeKernels(true, p);
+  }
+
+  /**
+   * Runs one r4j_cuda_* call at this object's precision: the calling thread's setting (reid4j.h keeps
+   * it per thread) is set around the call and put back to FP32 after it, so that no other caller on
+   * this thread inherits it.
+   */
+  private int onCuda(java.util.function.IntSupplier call) {
+    if (precision == Precision.FP32) return call.getAsInt();
+    check(NativeApi.r4j_cuda_set_precision(precision.code), "setPrecision");
+    try {
+      return call.getAsInt();
+    } finally {
+      NativeApi.r4j_cuda_set_precision(Precision.FP32.code);
+    }
   }
 
   @Override
@@ -38,7 +71,8 @@ public final class NativeKernels implements Kernels {
     if (cuda) {
       try (BytePointer name = new BytePointer(256)) {
         NativeApi.r4j_cuda_device_name(name, 256);
-        return "cuda (" + cString(name.getString()) + ")";
+        return "cuda (" + cString(name.getString())
+            + (precision == Precision.FP32 ? "" : ", " + precision.label() + " distances") + ")";
       }
     }
     return "cpu (" + NativeApi.r4j_cpu_isa().getString() + ", " + NativeApi.r4j_cpu_threads() + " threads)";
@@ -91,7 +125,7 @@ public final class NativeKernels implements Kernels {
     try (PointerScope scope = new PointerScope()) {
       FloatPointer res = new FloatPointer(Math.max(1L, (long) q.rows() * g.rows()));
       int s = cuda
-          ? NativeApi.r4j_cuda_pairwise(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, res)
+          ? onCuda(() -> NativeApi.r4j_cuda_pairwise(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, res))
           : NativeApi.r4j_cpu_pairwise(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, res);
       check(s, "pairwise");
       return out(res, q.rows(), g.rows());
@@ -107,7 +141,7 @@ public final class NativeKernels implements Kernels {
       FloatPointer vals = new FloatPointer(n);
       IntPointer idx = new IntPointer(n);
       int s = cuda
-          ? NativeApi.r4j_cuda_topk(in(dist), dist.rows(), dist.cols(), k, vals, idx)
+          ? onCuda(() -> NativeApi.r4j_cuda_topk(in(dist), dist.rows(), dist.cols(), k, vals, idx))
           : NativeApi.r4j_cpu_topk(in(dist), dist.rows(), dist.cols(), k, vals, idx);
       check(s, "topk");
       return topK(dist.rows(), k, vals, idx);
@@ -131,7 +165,8 @@ public final class NativeKernels implements Kernels {
       FloatPointer vals = new FloatPointer(n);
       IntPointer idx = new IntPointer(n);
       int s = cuda
-          ? NativeApi.r4j_cuda_pairwise_topk(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, k, vals, idx)
+          ? onCuda(() -> NativeApi.r4j_cuda_pairwise_topk(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, k,
+              vals, idx))
           : NativeApi.r4j_cpu_pairwise_topk(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, k, vals, idx);
       check(s, "pairwiseTopk");
       return topK(q.rows(), k, vals, idx);
@@ -238,7 +273,8 @@ public final class NativeKernels implements Kernels {
       // the address of a buffer whose position is not 0 (checked in KernelsContractTest).
       FloatPointer gp = new FloatPointer(g.slice());
       int s = cuda
-          ? NativeApi.r4j_cuda_pairwise_topk(in(q), q.rows(), gp, rows, q.cols(), metric.code, k, vals, idx)
+          ? onCuda(() -> NativeApi.r4j_cuda_pairwise_topk(in(q), q.rows(), gp, rows, q.cols(), metric.code, k, vals,
+              idx))
           : NativeApi.r4j_cpu_pairwise_topk(in(q), q.rows(), gp, rows, q.cols(), metric.code, k, vals, idx);
       check(s, "pairwiseTopk");
       return topK(q.rows(), k, vals, idx);
@@ -274,7 +310,7 @@ public final class NativeKernels implements Kernels {
       IntPointer pi = new IntPointer(Math.max(1, n)), ni = new IntPointer(Math.max(1, n));
       FloatPointer pd = new FloatPointer(Math.max(1, n)), nd = new FloatPointer(Math.max(1, n));
       int s = cuda
-          ? NativeApi.r4j_cuda_batch_hard(in(x), in(labels), n, x.cols(), metric.code, pi, pd, ni, nd)
+          ? onCuda(() -> NativeApi.r4j_cuda_batch_hard(in(x), in(labels), n, x.cols(), metric.code, pi, pd, ni, nd))
           : NativeApi.r4j_cpu_batch_hard(in(x), in(labels), n, x.cols(), metric.code, pi, pd, ni, nd);
       check(s, "batchHard");
       return mining(n, pi, pd, ni, nd);
@@ -300,8 +336,8 @@ public final class NativeKernels implements Kernels {
       IntPointer pi = new IntPointer(Math.max(1, n)), ni = new IntPointer(Math.max(1, n));
       FloatPointer pd = new FloatPointer(Math.max(1, n)), nd = new FloatPointer(Math.max(1, n));
       int s = cuda
-          ? NativeApi.r4j_cuda_batch_hard_memory(in(anchors), in(anchorLabels), n, in(memory), in(memoryLabels),
-              memory.rows(), anchors.cols(), metric.code, pi, pd, ni, nd)
+          ? onCuda(() -> NativeApi.r4j_cuda_batch_hard_memory(in(anchors), in(anchorLabels), n, in(memory),
+              in(memoryLabels), memory.rows(), anchors.cols(), metric.code, pi, pd, ni, nd))
           : NativeApi.r4j_cpu_batch_hard_memory(in(anchors), in(anchorLabels), n, in(memory), in(memoryLabels),
               memory.rows(), anchors.cols(), metric.code, pi, pd, ni, nd);
       check(s, "batchHardMemory");
@@ -313,14 +349,14 @@ public final class NativeKernels implements Kernels {
   public FloatMatrix rerank(FloatMatrix q, FloatMatrix g, Metric metric, RerankParams params) {
     Checks.pairwiseInputs(q, g);
     FloatMatrix.requireSize(q.rows(), g.rows()); // before any native work
-    params = params.clampedTo((long) q.rows() + g.rows());
+    RerankParams p = params.clampedTo((long) q.rows() + g.rows());
     try (PointerScope scope = new PointerScope()) {
       FloatPointer res = new FloatPointer(Math.max(1L, (long) q.rows() * g.rows()));
       int s = cuda
-          ? NativeApi.r4j_cuda_rerank(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, params.k1(),
-              params.k2(), params.lambda(), res)
-          : NativeApi.r4j_cpu_rerank(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, params.k1(),
-              params.k2(), params.lambda(), res);
+          ? onCuda(() -> NativeApi.r4j_cuda_rerank(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, p.k1(),
+              p.k2(), p.lambda(), res))
+          : NativeApi.r4j_cpu_rerank(in(q), q.rows(), in(g), g.rows(), q.cols(), metric.code, p.k1(), p.k2(),
+              p.lambda(), res);
       check(s, "rerank");
       return out(res, q.rows(), g.rows());
     }
@@ -358,8 +394,8 @@ public final class NativeKernels implements Kernels {
     NativeMatrix out = NativeMatrix.allocate(q.rows(), g.rows());
     try {
       int s = cuda
-          ? NativeApi.r4j_cuda_pairwise(q.pointer(), q.rows(), g.pointer(), g.rows(), q.cols(), metric.code,
-              out.pointer())
+          ? onCuda(() -> NativeApi.r4j_cuda_pairwise(q.pointer(), q.rows(), g.pointer(), g.rows(), q.cols(),
+              metric.code, out.pointer()))
           : NativeApi.r4j_cpu_pairwise(q.pointer(), q.rows(), g.pointer(), g.rows(), q.cols(), metric.code,
               out.pointer());
       check(s, "pairwise");
@@ -377,8 +413,8 @@ public final class NativeKernels implements Kernels {
     NativeMatrix out = NativeMatrix.allocate(q.rows(), g.rows());
     try {
       int s = cuda
-          ? NativeApi.r4j_cuda_rerank(q.pointer(), q.rows(), g.pointer(), g.rows(), q.cols(), metric.code, p.k1(),
-              p.k2(), p.lambda(), out.pointer())
+          ? onCuda(() -> NativeApi.r4j_cuda_rerank(q.pointer(), q.rows(), g.pointer(), g.rows(), q.cols(),
+              metric.code, p.k1(), p.k2(), p.lambda(), out.pointer()))
           : NativeApi.r4j_cpu_rerank(q.pointer(), q.rows(), g.pointer(), g.rows(), q.cols(), metric.code, p.k1(),
               p.k2(), p.lambda(), out.pointer());
       check(s, "rerank");
@@ -431,12 +467,12 @@ public final class NativeKernels implements Kernels {
   }
 
   /** Runs call (inside one PointerScope, so that the inputs it copies are freed too) and reads its scores. */
-  private static QueryScores scores(int nq, QueryLabels labels, ScoreCall call) {
+  private QueryScores scores(int nq, QueryLabels labels, ScoreCall call) {
     try (PointerScope scope = new PointerScope()) {
       ScoreBufs o = new ScoreBufs(nq);
       IntPointer[] l = {in(labels.queryPids()), in(labels.queryCamids()), in(labels.galleryPids()),
           in(labels.galleryCamids())};
-      check(call.call(l, o), "evaluate on the device");
+      check(onCuda(() -> call.call(l, o)), "evaluate on the device");
       int[] first = new int[nq], nan = new int[nq];
       double[] ap = new double[nq], inp = new double[nq];
       o.first.get(first);

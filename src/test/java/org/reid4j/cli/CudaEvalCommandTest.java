@@ -55,6 +55,36 @@ class CudaEvalCommandTest {
     }
   }
 
+  /**
+   * --precision tf32x3 (the tensor-core distance pass with split operands) scores as FP32 does on a
+   * small case, says so in the JSON and the backend line; tf32 runs too.
+   */
+  @Test
+  void evalOnCudaAtTensorCorePrecisions() throws Exception {
+    String why = Kernels.unavailableReason(Backend.CUDA);
+    if (Boolean.getBoolean("reid4j.cuda.emulated")) assertNull(why, "the emulated CUDA device is missing");
+    Assumptions.assumeTrue(why == null, () -> "CUDA backend unavailable: " + why);
+    Path dir = tmp.resolve("case");
+    Run synth = cli("synth", "--out", dir.toString(), "--ids", "30", "--cams", "3", "--dim", "40", "--distractors", "20",
+        "--noise", "1.0", "--seed", "6");
+    assertEquals(0, synth.code(), synth.err());
+    JsonNode[] res = new JsonNode[3];
+    String[] precisions = {"fp32", "tf32x3", "tf32"};
+    for (int i = 0; i < 3; i++) {
+      Path json = tmp.resolve("precision-" + precisions[i] + ".json");
+      Run r = cli("eval", "--dir", dir.toString(), "--backend", "cuda", "--normalize", "--rerank", "--precision",
+          precisions[i], "--json", json.toString());
+      assertEquals(0, r.code(), r.err());
+      res[i] = new ObjectMapper().readTree(json.toFile());
+      assertEquals(precisions[i], res[i].get("precision").asText());
+      assertEquals(i > 0, res[i].get("backend").asText().contains(precisions[i] + " distances"),
+          res[i].get("backend").asText());
+    }
+    for (String key : new String[] {"rank1", "mAP", "mINP"})
+      assertEquals(res[0].get(key).asDouble(), res[1].get(key).asDouble(), 1e-6, key + " tf32x3 vs fp32");
+    assertTrue(Math.abs(res[0].get("mAP").asDouble() - res[2].get("mAP").asDouble()) < 0.05, res[2].toString());
+  }
+
   private static String[] concat(String[] a, String... b) {
     String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, r, a.length, b.length);

@@ -157,6 +157,11 @@ class EvalCommandTest {
     ServeCommandTest.refused("--weights has 3 values for 2 members", "eval", "--dir", a.toString(), "--dir",
         a.toString(), "--weights", "1,2,3");
     ServeCommandTest.refused("--dba-k must be 0 or more", "eval", "--dir", a.toString(), "--dba-k", "-1");
+    ServeCommandTest.refused("unknown precision 'bf16': expected fp32, tf32x3 or tf32", "eval", "--dir", a.toString(),
+        "--precision", "bf16");
+    if (Kernels.unavailableReason(Backend.CPU) == null)  // tensor cores only on the cuda backend: no quiet FP32 instead
+      ServeCommandTest.refused("--precision tf32x3: precision tf32x3 needs the cuda backend (these kernels: cpu)", "eval",
+          "--dir", a.toString(), "--backend", "cpu", "--precision", "tf32x3");
     ServeCommandTest.refused("--fusion vote", "eval", "--dir", a.toString(), "--dir", a.toString(), "--fusion", "vote",
         "--rerank");
   }
