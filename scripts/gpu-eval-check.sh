@@ -9,8 +9,8 @@
 #
 # Steps: synthetic Market-shaped (3,368 x 15,913, d 2048) and MSMT17-sized (6,800 x 82,100) feature cases; on each,
 # `eval --normalize` and `eval --normalize --rerank` with --backend cuda (scored on the device) and, on the Market
-# case, --backend cpu; a table of the in-process step times (ms) and a check that cuda and cpu agree (1e-6); then
-# the Java CUDA tests. Exit status non-zero when any step or check failed. scripts/gpu-check.sh runs this when
+# case, --backend cpu, and --backend cuda at --precision tf32x3 and tf32 (their score differences from fp32 printed);
+# a table of the in-process step times (ms) and a check that cuda and cpu agree (1e-6); then the Java CUDA tests. Exit status non-zero when any step or check failed. scripts/gpu-check.sh runs this when
 # GPU_CHECK_KIT is set.
 # Environment: GPU_EVAL_MSMT=0 skips the MSMT17-sized case; GPU_EVAL_CPU_MSMT=1 also runs it on the cpu backend.
 set -uo pipefail
@@ -58,6 +58,14 @@ for c in "${cases[@]}"; do
     step "eval-$c-$b-rerank" 900 "$R4J" eval --dir "$OUT/$c" --normalize --rerank --backend "$b" \
       --json "$OUT/eval-$c-$b-rerank.json"
   done
+  if [[ "$c" == market ]]; then  # the tensor-core distance passes: their mAP against fp32's
+    for p in tf32x3 tf32; do
+      step "eval-$c-cuda-$p" 600 "$R4J" eval --dir "$OUT/$c" --normalize --backend cuda --precision "$p" \
+        --json "$OUT/eval-$c-cuda-$p.json"
+      step "eval-$c-cuda-rerank-$p" 900 "$R4J" eval --dir "$OUT/$c" --normalize --rerank --backend cuda \
+        --precision "$p" --json "$OUT/eval-$c-cuda-rerank-$p.json"
+    done
+  fi
 done
 
 echo "== in-process step times (ms) and scores"
@@ -82,6 +90,12 @@ for name, j in rows.items():
     ok = worst <= 1e-6
     bad += not ok
     print(f"   {'PASS' if ok else 'FAIL'} {name} vs cpu: largest score difference {worst:.2e}")
+for name, j in rows.items():
+    for p in ("-tf32x3", "-tf32"):
+        if name.endswith(p) and name[: -len(p)] in rows:
+            ref = rows[name[: -len(p)]]
+            print(f"   INFO {name} vs fp32: mAP {100 * (j['mAP'] - ref['mAP']):+.4f} points, "
+                  f"R1 {100 * (j['rank1'] - ref['rank1']):+.4f}, mINP {100 * (j['mINP'] - ref['mINP']):+.4f}")
 sys.exit(1 if bad else 0)
 EOF
 
@@ -94,7 +108,7 @@ if [[ "$TESTS" != "-" ]]; then
     cp="$KIT/reid4j.jar:$(ls "$KIT"/lib/*.jar | paste -sd:):$TESTS/test-classes"
     sel=()
     for c in kernels.CudaKernelsTest kernels.BackendSelectionTest cli.CudaEvalCommandTest kernels.DeviceRowsTest \
-        kernels.MiningMemoryTest gallery.GallerySearchTest; do sel+=(--select-class "org.reid4j.$c"); done
+        kernels.MiningMemoryTest gallery.GallerySearchTest kernels.PrecisionTest; do sel+=(--select-class "org.reid4j.$c"); done
     LD_LIBRARY_PATH="$KIT/runtime/syslib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" step java-cuda-tests 600 "$jre" \
       -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -jar "$console" execute --class-path "$cp" "${sel[@]}"
   fi

@@ -937,6 +937,39 @@ void timings(bool cpu_rerank) {
                                                   inp.data(), nanc.data()); },
             3, "cuda rerank_evaluate Market (no matrix copied back)");
   }
+  {  // the tensor-core distance passes (r4j_cuda_set_precision) against FP32: time and difference
+    std::vector<float> fp(nq * ng), tc(nq * ng);
+    if (r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, fp.data()) != R4J_OK) fp.clear();
+    std::vector<int32_t> qp(nq), qc(nq), gp(ng), gc(ng), first(nq), nanc(nq);
+    std::vector<double> ap(nq), inp(nq);
+    for (int64_t i = 0; i < nq; ++i) qp[i] = (int32_t)(i % 750), qc[i] = (int32_t)(i % 6);
+    for (int64_t j = 0; j < ng; ++j) gp[j] = (int32_t)(j % 751) - 1, gc[j] = (int32_t)((j / 3) % 6);
+    for (int p : {R4J_TF32X3, R4J_TF32}) {
+      PrecisionScope ps(p);
+      const std::string pn = precision_name(p);
+      const double t = seconds([&] { return r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN,
+                                                              tc.data()); },
+                               3, ("cuda pairwise Market euclidean " + pn).c_str());
+      if (t > 0) std::printf("     -> %.1f effective TFLOP/s\n", 2.0 * nq * ng * d / t / 1e12);
+      seconds([&] { return r4j_cuda_pairwise_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, qp.data(),
+                                                      qc.data(), gp.data(), gc.data(), first.data(), ap.data(),
+                                                      inp.data(), nanc.data()); },
+              3, ("cuda pairwise_evaluate Market " + pn).c_str());
+      seconds([&] { return r4j_cuda_rerank_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f,
+                                                    qp.data(), qc.data(), gp.data(), gc.data(), first.data(),
+                                                    ap.data(), inp.data(), nanc.data()); },
+              3, ("cuda rerank_evaluate Market " + pn).c_str());
+      if (!fp.empty() && r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, tc.data()) == R4J_OK) {
+        double worst = 0, rel = 0;
+        for (int64_t i = 0; i < nq * ng; ++i) {
+          const double e = std::fabs(double(tc[i]) - fp[i]);
+          worst = std::max(worst, e);
+          rel = std::max(rel, e / std::max(1e-30, double(fp[i])));
+        }
+        std::printf("INFO pairwise Market %s vs fp32: max abs diff %.3g, max relative %.3g\n", pn.c_str(), worst, rel);
+      }
+    }
+  }
   setenv("R4J_CUDA_CHUNK_BYTES", "1073741824", 1);  // the same in 1 GiB row chunks of D (full square)
   seconds([&] { return r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, out.data()); }, 3,
           "cuda rerank Market, D in 1 GiB row chunks");
