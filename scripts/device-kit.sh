@@ -11,13 +11,14 @@
 # jlink'd JRE 17; libtorch's natives are NOT in the kit: put the CPU natives jar
 # (pytorch-*-linux-x86_64.jar) or the GPU one (pytorch-*-linux-x86_64-gpu.jar + cuda-*.jar) on REID4J_EXTRA_CP.
 # Environment: BUILD_DIR (default: target, i.e. the -Dbuild.dir of the build), JAVA_HOME (a JDK 17 with jmods;
-# default: the JDK of `javac`), KIT_MAX_MIB (default 60), M2 (default ~/.m2/repository),
+# default: the JDK of `javac`), KIT_MAX_MIB (default 60: above it a note says to send the kit in parts),
+# M2 (default ~/.m2/repository),
 # NO_GPU_NATIVES=1 to skip OUT/gpu-natives, SPLIT_MIB (default 55; 0 = no OUT/gpu-natives-parts).
 # The kit holds reid4j.jar, lib/*.jar, the launcher `reid4j` and runtime.tar.xz (the jlink'd JRE and the
 # system libraries its natives need, unpacked by the launcher on first use).
 set -euo pipefail
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 [[ $# -eq 1 && "$1" != -h && "$1" != --help ]] || { usage; exit 2; }
 OUT="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,9 +53,11 @@ mods="$("$JAVA_HOME/bin/jdeps" --ignore-missing-deps --multi-release 17 --print-
   --class-path "$cp_libs" "$kit/reid4j.jar" 2>/dev/null || true)"
 # jdeps sees only the project's jar; libraries (javacpp: jdk.unsupported, sun.misc.Unsafe; jackson: java.sql
 # optional types; pdfbox/xchart: java.desktop) are covered by the additions below. jdk.zipfs and
-# jdk.crypto.ec cost little; java.management lets javacpp read the max direct memory.
+# jdk.crypto.ec cost little; java.management lets javacpp read the max direct memory; jdk.jfr gives the GPU
+# check's flight recordings and the jfr tool that reads them.
 mods="${mods:-java.base}"
-for m in java.base java.desktop java.logging java.management java.xml java.naming java.sql jdk.unsupported jdk.zipfs; do
+for m in java.base java.desktop java.logging java.management java.xml java.naming java.sql jdk.unsupported jdk.zipfs \
+    jdk.jfr; do
   [[ ",$mods," == *",$m,"* ]] || mods="$mods,$m"
 done
 echo "   $mods"
@@ -130,9 +133,9 @@ chmod +x "$kit/reid4j"
 size_kib="$(du -sk "$kit" | cut -f1)"
 size_mib=$(( (size_kib + 1023) / 1024 ))
 echo "== kit: $kit, $size_mib MiB (runtime.tar.xz $(du -sh "$kit/runtime.tar.xz" | cut -f1), lib $(du -sh "$kit/lib" | cut -f1), reid4j.jar $(du -sh "$kit/reid4j.jar" | cut -f1))"
-if (( size_kib > KIT_MAX_MIB * 1024 )); then
-  echo "device-kit: FAILED: the kit is $size_mib MiB, over the $KIT_MAX_MIB MiB upload limit" >&2
-  exit 1
+if (( size_kib > KIT_MAX_MIB * 1024 )); then  # a fact about transport, not an error: the kit itself is complete
+  echo "device-kit: note: the kit is $size_mib MiB, over one $KIT_MAX_MIB MiB upload; scripts/device-bundle.sh cuts" \
+    "it (with the natives and the tests) into parts that are not" >&2
 fi
 
 if [[ "${NO_GPU_NATIVES:-0}" == 0 ]]; then

@@ -27,9 +27,11 @@
 #   GPU_CHECK_AB=1     one more AMP run, "amp-ref", with REID4J_ADAM_KERNELS=0 REID4J_OVERLAP=0 (libtorch's Adam
 #                      per tensor, the next batch loaded after the step: the step as it was), an A/B on one card
 #   GPU_CHECK_SKIP     steps to leave out, any of: fp32 cpu resume extract (e.g. "cpu resume" for a short run)
+#   GPU_CHECK_JFR=0    no Java Flight Recording of the amp run (by default it is recorded to OUTDIR/amp.jfr and
+#                      step profile-amp prints where its threads spent their time: scripts/jfr-hotspots.py)
 set -uo pipefail
 
-if [[ $# -lt 2 || $# -gt 3 ]]; then sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
+if [[ $# -lt 2 || $# -gt 3 ]]; then sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KIT="$(cd "$1" && pwd)" || exit 2
 NATIVES="$(cd "$2" && pwd)" || exit 2
@@ -150,8 +152,29 @@ train() {
     --set "DATALOADER.ROOT=$root" --set "OUTPUT_DIR=$RUNS/$name" --set "SOLVER.MAX_EPOCHS=$epochs" \
     --set SOLVER.WARMUP_EPOCHS=1 --set "SOLVER.EVAL_PERIOD=$evalp" "$@" "${EXTRA_SET[@]}"
 }
-train amp 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
+# The amp run under Java Flight Recording (JDK_JAVA_OPTIONS reaches the kit's java launcher): where the training
+# thread's time goes, issuing libtorch work or waiting for it, is what decides the gap to PyTorch.
+JFR_FILE="$OUTDIR/amp.jfr"
+rm -f "$JFR_FILE"
+if [[ "${GPU_CHECK_JFR:-1}" != 0 ]]; then
+  TRAIN_ENV="JDK_JAVA_OPTIONS=-XX:StartFlightRecording=filename=$JFR_FILE,settings=profile" \
+    train amp 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
+else
+  train amp 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
+fi
 amp_ok=$?
+JFR_BIN="$KIT/runtime/jre/bin/jfr"
+if [[ "${GPU_CHECK_JFR:-1}" == 0 ]]; then
+  skip_step profile-amp "GPU_CHECK_JFR=0"
+elif [[ ! -s "$JFR_FILE" ]]; then
+  skip_step profile-amp "no recording at $JFR_FILE"
+elif [[ ! -x "$JFR_BIN" ]]; then
+  skip_step profile-amp "the kit's JRE has no jfr tool (a kit made before jdk.jfr was added)"
+else
+  TAIL_OK=32 run_step profile-amp 120 bash -c '"$1" print --stack-depth 12 --events \
+    jdk.ExecutionSample,jdk.NativeMethodSample "$2" | python3 "$3" --threads 3 --top 8' _ "$JFR_BIN" "$JFR_FILE" \
+    "$repo/scripts/jfr-hotspots.py"
+fi
 if [[ "${GPU_CHECK_AB:-0}" != 0 ]]; then
   TRAIN_ENV="REID4J_ADAM_KERNELS=0 REID4J_OVERLAP=0" train amp-ref 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
 fi
