@@ -224,6 +224,16 @@ __device__ __forceinline__ void split_tf32(Frag &hi, Frag &lo) {
   }
 }
 
+// One operand fragment from shared memory, made TF32: rounded, or split into head (f) and tail (lo).
+template <bool SPLIT, class Frag>
+__device__ __forceinline__ void load_operand(Frag &f, Frag &lo, const float *p) {
+  wmma::load_matrix_sync(f, p, TC_LD);
+  if (SPLIT)
+    split_tf32(f, lo);
+  else
+    round_tf32(f);
+}
+
 template <bool VEC, bool SPLIT>
 __global__ void __launch_bounds__(THREADS, 2)
     distance_tc_kernel(const float *__restrict__ a, const float *__restrict__ an, int64_t m,
@@ -265,21 +275,9 @@ __global__ void __launch_bounds__(THREADS, 2)
       FragA fa[2], fa_lo[2];
       FragB fb[4], fb_lo[4];
 #pragma unroll
-      for (int i = 0; i < 2; ++i) {
-        wmma::load_matrix_sync(fa[i], &As[wm * 32 + i * 16][kk], TC_LD);
-        if (SPLIT)
-          split_tf32(fa[i], fa_lo[i]);
-        else
-          round_tf32(fa[i]);
-      }
+      for (int i = 0; i < 2; ++i) load_operand<SPLIT>(fa[i], fa_lo[i], &As[wm * 32 + i * 16][kk]);
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        wmma::load_matrix_sync(fb[j], &Bs[wn * 64 + j * 16][kk], TC_LD);
-        if (SPLIT)
-          split_tf32(fb[j], fb_lo[j]);
-        else
-          round_tf32(fb[j]);
-      }
+      for (int j = 0; j < 4; ++j) load_operand<SPLIT>(fb[j], fb_lo[j], &Bs[wn * 64 + j * 16][kk]);
 #pragma unroll
       for (int i = 0; i < 2; ++i)
 #pragma unroll

@@ -23,9 +23,7 @@ class CudaEvalCommandTest {
    */
   @Test
   void evalOnCudaMatchesTheCpuBackend() throws Exception {
-    String why = Kernels.unavailableReason(Backend.CUDA);
-    if (Boolean.getBoolean("reid4j.cuda.emulated")) assertNull(why, "the emulated CUDA device is missing");
-    Assumptions.assumeTrue(why == null, () -> "CUDA backend unavailable: " + why);
+    assumeCuda();
     Path dir = tmp.resolve("case");
     Run synth = cli("synth", "--out", dir.toString(), "--ids", "40", "--cams", "3", "--dim", "24", "--distractors", "30",
         "--junk", "10", "--noise", "1.2", "--seed", "4");
@@ -61,9 +59,7 @@ class CudaEvalCommandTest {
    */
   @Test
   void evalOnCudaAtTensorCorePrecisions() throws Exception {
-    String why = Kernels.unavailableReason(Backend.CUDA);
-    if (Boolean.getBoolean("reid4j.cuda.emulated")) assertNull(why, "the emulated CUDA device is missing");
-    Assumptions.assumeTrue(why == null, () -> "CUDA backend unavailable: " + why);
+    assumeCuda();
     Path dir = tmp.resolve("case");
     Run synth = cli("synth", "--out", dir.toString(), "--ids", "30", "--cams", "3", "--dim", "40", "--distractors", "20",
         "--noise", "1.0", "--seed", "6");
@@ -83,6 +79,13 @@ class CudaEvalCommandTest {
     for (String key : new String[] {"rank1", "mAP", "mINP"})
       assertEquals(res[0].get(key).asDouble(), res[1].get(key).asDouble(), 1e-6, key + " tf32x3 vs fp32");
     assertTrue(Math.abs(res[0].get("mAP").asDouble() - res[2].get("mAP").asDouble()) < 0.05, res[2].toString());
+  }
+
+  /** Skips without a CUDA backend, except in the cuda-emulator execution, where its absence is a failure. */
+  private static void assumeCuda() {
+    String why = Kernels.unavailableReason(Backend.CUDA);
+    if (Boolean.getBoolean("reid4j.cuda.emulated")) assertNull(why, "the emulated CUDA device is missing");
+    Assumptions.assumeTrue(why == null, () -> "CUDA backend unavailable: " + why);
   }
 
   private static String[] concat(String[] a, String... b) {
