@@ -12,9 +12,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,8 +64,12 @@ std::recursive_mutex &api_mutex() {
   return m;
 }
 
-// Device memory still allocated when the process exits is a leak of the code under test.
+void drain_all();  // runs every queued stream item (see "Streams" below)
+
+// Device memory still allocated when the process exits is a leak of the code under test (stream-ordered
+// frees still queued are not: they run first).
 void check_leaks_at_exit() {
+  drain_all();
   if (g_allocs.empty()) return;
   std::fprintf(stderr, "cuda-emu: %zu device allocations (%zu bytes) were never freed\n", g_allocs.size(), g_allocated);
   std::fflush(stderr);
@@ -439,7 +445,11 @@ unsigned warp_ballot(unsigned mask, bool pred) {
 }
 
 void set_memory_limit(size_t bytes) { R4J_EMU_LOCKED; g_memory_limit = bytes; }
-size_t live_allocations() { R4J_EMU_LOCKED; return g_allocs.size(); }
+size_t live_allocations() {  // once the queued stream work (stream-ordered frees among it) has run
+  R4J_EMU_LOCKED;
+  drain_all();
+  return g_allocs.size();
+}
 void set_device_count(int n) { R4J_EMU_LOCKED; g_device_count = n; }
 void set_memory_pools(bool supported) { R4J_EMU_LOCKED; g_pools = supported; }
 void set_shared_memory_optin(int bytes) { R4J_EMU_LOCKED; g_shared_optin = bytes; }
@@ -455,12 +465,9 @@ bool is_device(const void *p, size_t bytes) { R4J_EMU_LOCKED; return find_alloc(
 
 namespace {
 std::map<const void *, int> g_max_dynamic_smem;  // cudaFuncSetAttribute(MaxDynamicSharedMemorySize)
-}  // namespace
 
-cudaError_t run_grid(const char *name, const void *kernel, dim3 grid, dim3 block, size_t smem, void (*body)(void *),
-                     void *ctx) {
-  R4J_EMU_LOCKED;
-  configure();
+// The configuration checks of a launch, done when it is issued: an error is the launch's status.
+cudaError_t check_launch(const char *name, const void *kernel, dim3 grid, dim3 block, size_t smem) {
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   if (threads == 0 || threads > kMaxThreads || block.x > 1024 || block.y > 1024 || block.z > 64 || grid.x == 0 ||
       grid.y == 0 || grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535) {
@@ -476,9 +483,15 @@ cudaError_t run_grid(const char *name, const void *kernel, dim3 grid, dim3 block
                        std::to_string(allowed) + " (48 KB unless raised with cudaFuncSetAttribute)");
     return set_error(cudaErrorInvalidValue);
   }
+  return cudaSuccess;
+}
+
+// Runs a checked grid now: run() once per CUDA thread, block after block.
+void run_grid(const char *name, dim3 grid, dim3 block, size_t smem, const std::function<void()> &run) {
+  const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   g_kernel = name;
-  g_body = body;
-  g_ctx = ctx;
+  g_body = [](void *c) { (*static_cast<const std::function<void()> *>(c))(); };
+  g_ctx = const_cast<std::function<void()> *>(&run);
   g_block_dim = block;
   g_grid_dim = grid;
   g_nthreads = (unsigned)threads;
@@ -500,6 +513,104 @@ cudaError_t run_grid(const char *name, const void *kernel, dim3 grid, dim3 block
       }
   g_thread = nullptr;
   g_kernel = "?";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams. Work issued to a stream (kernels, asynchronous copies and memsets, stream-ordered
+// frees, event records and waits) is queued, not run: it runs when the host waits for it
+// (cudaStreamSynchronize, cudaEventSynchronize, cudaDeviceSynchronize, a blocking cudaMemcpy or
+// cudaFree, a copy to pageable host memory, which returns only when done), and then the streams'
+// queues are interleaved in the schedule's order (R4J_EMU_SCHEDULE: random picks the next stream
+// at random among those whose first item may run), each stream in its own order, a wait behind the
+// record it waits for. So work on one stream that reads what another stream writes, without an
+// event between them, may run before it, and a host buffer reused before the copy that reads it
+// has been waited for is read late: both give wrong results here, as they can on a GPU. Copies
+// from pageable host memory are taken when issued (as CUDA stages them); from page-locked memory
+// (cudaMallocHost, cudaHostRegister) when they run. The legacy default stream (null) runs its work
+// at once (see enqueue).
+struct Op {
+  uint64_t id;
+  std::function<void()> run;    // the work (empty for a record or a wait)
+  uint64_t waits_for = 0;       // a wait: the id of the record it waits for (0: none)
+};
+std::map<cudaStream_t, std::deque<Op>> g_queues;
+uint64_t g_next_op = 1;
+std::set<uint64_t> g_unfinished;  // ids of queued items not yet run
+
+struct EventState {
+  uint64_t record = 0;  // the id of its last record (0: never recorded)
+};
+
+void drain_through(uint64_t id);
+
+bool op_ready(const Op &op) { return op.waits_for == 0 || g_unfinished.count(op.waits_for) == 0; }
+
+// Work for the legacy default stream (null) runs at once: the training kernels run on libtorch's current
+// stream, and the tests that emulate them read their results from libtorch's CPU tensors, without a CUDA
+// call that could make the emulator run queued work first.
+uint64_t enqueue(cudaStream_t s, std::function<void()> run, uint64_t waits_for = 0) {
+  const uint64_t id = g_next_op++;
+  if (s == nullptr) {
+    if (waits_for != 0) drain_through(waits_for);
+    if (run) run();
+    return id;  // never queued: already done for a wait on it
+  }
+  g_queues[s].push_back(Op{id, std::move(run), waits_for});
+  g_unfinished.insert(id);
+  return id;
+}
+
+// Runs queued items until done() holds (or everything has run).
+void drain(const std::function<bool()> &done) {
+  configure();
+  while (!done()) {
+    std::vector<cudaStream_t> ready;
+    for (auto &q : g_queues)
+      if (!q.second.empty() && op_ready(q.second.front())) ready.push_back(q.first);
+    if (ready.empty()) {
+      if (g_unfinished.empty()) return;
+      die("deadlock: queued stream work waits for an event record that can never run");
+    }
+    cudaStream_t pick = ready.front();
+    if (g_order == Order::Reverse) pick = ready.back();
+    if (g_order == Order::Random) pick = ready[std::uniform_int_distribution<size_t>(0, ready.size() - 1)(g_rng)];
+    std::deque<Op> &q = g_queues[pick];
+    Op op = std::move(q.front());
+    q.pop_front();
+    if (op.run) op.run();
+    g_unfinished.erase(op.id);
+  }
+}
+void drain_all() {
+  drain([] { return g_unfinished.empty(); });
+}
+void drain_through(uint64_t id) {
+  drain([id] { return g_unfinished.count(id) == 0; });
+}
+
+// Page-locked host ranges: cudaMallocHost blocks and cudaHostRegister ranges (start -> bytes).
+std::map<uintptr_t, size_t> g_pinned_blocks;
+std::map<uintptr_t, size_t> g_registered;
+bool in_ranges(const std::map<uintptr_t, size_t> &m, const void *p, size_t bytes) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  auto it = m.upper_bound(a);
+  if (it == m.begin()) return false;
+  --it;
+  return a >= it->first && a + bytes <= it->first + it->second;
+}
+bool is_pinned(const void *p, size_t bytes) {
+  return in_ranges(g_pinned_blocks, p, bytes) || in_ranges(g_registered, p, bytes);
+}
+
+}  // namespace
+
+cudaError_t queue_grid(const char *name, const void *kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                       std::function<void()> run) {
+  R4J_EMU_LOCKED;
+  configure();
+  const cudaError_t e = check_launch(name, kernel, grid, block, smem);
+  if (e != cudaSuccess) return e;
+  enqueue(stream, [name, grid, block, smem, run = std::move(run)]() { run_grid(name, grid, block, smem, run); });
   return cudaSuccess;
 }
 
@@ -591,11 +702,14 @@ cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
   return cudaSuccess;
 }
 
-cudaError_t cudaMalloc(void **ptr, size_t bytes) {
-  R4J_EMU_LOCKED;
+namespace {
+cudaError_t allocate(void **ptr, size_t bytes) {
   *ptr = nullptr;
   if (bytes == 0) return cudaSuccess;
-  if (g_memory_limit && g_allocated + bytes > g_memory_limit) return set_error(cudaErrorMemoryAllocation);
+  if (g_memory_limit && g_allocated + bytes > g_memory_limit) {
+    drain_all();  // queued stream-ordered frees give their memory back once they have run
+    if (g_allocated + bytes > g_memory_limit) return set_error(cudaErrorMemoryAllocation);
+  }
   void *p = nullptr;
   if (posix_memalign(&p, 256, bytes) != 0 || !p) return set_error(cudaErrorMemoryAllocation);
   std::memset(p, 0xFF, bytes);  // cudaMalloc does not clear: make reads of unwritten memory visible
@@ -607,17 +721,58 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
   return cudaSuccess;
 }
 
-// Stream-ordered allocation: every stream is synchronous here, so these are cudaMalloc / cudaFree;
-// using them on a device that reports no pools is an error, as on a real one.
+cudaError_t release(void *ptr, const char *fn) {
+  if (!ptr) return cudaSuccess;
+  auto it = g_allocs.find(reinterpret_cast<uintptr_t>(ptr));
+  if (it == g_allocs.end()) {
+    complain(fn, "pointer is not the start of a device allocation");
+    return set_error(cudaErrorInvalidDevicePointer);
+  }
+  g_allocated -= it->second;
+  g_allocs.erase(it);
+  std::free(ptr);
+  return cudaSuccess;
+}
+
+// The direction and bounds checks of a copy, at the time it is issued.
+bool copy_ok(const char *fn, void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+  const bool dd = is_device(dst, bytes), sd = is_device(src, bytes);
+  bool ok = true;
+  switch (kind) {
+    case cudaMemcpyHostToDevice: ok = dd && !is_device(src, 0); break;
+    case cudaMemcpyDeviceToHost: ok = sd && !is_device(dst, 0); break;
+    case cudaMemcpyDeviceToDevice: ok = dd && sd; break;
+    case cudaMemcpyHostToHost: ok = !is_device(dst, 0) && !is_device(src, 0); break;
+    case cudaMemcpyDefault: ok = (dd || !is_device(dst, 0)) && (sd || !is_device(src, 0)); break;
+  }
+  if (!ok) {
+    complain(fn, "copy of " + std::to_string(bytes) + " bytes (kind " + std::to_string((int)kind) +
+                     ") leaves its device allocation or goes in the wrong direction");
+    set_error(cudaErrorInvalidValue);
+  }
+  return ok;
+}
+}  // namespace
+
+cudaError_t cudaMalloc(void **ptr, size_t bytes) {
+  R4J_EMU_LOCKED;
+  return allocate(ptr, bytes);
+}
+
+// Stream-ordered allocation: the memory exists from the call on; the free runs in its stream's order.
+// Using them on a device that reports no pools is an error, as on a real one.
 cudaError_t cudaMallocAsync(void **ptr, size_t bytes, cudaStream_t) {
   R4J_EMU_LOCKED;
   if (!g_pools) return set_error(cudaErrorNotSupported);
-  return cudaMalloc(ptr, bytes);
+  return allocate(ptr, bytes);
 }
-cudaError_t cudaFreeAsync(void *ptr, cudaStream_t) {
+cudaError_t cudaFreeAsync(void *ptr, cudaStream_t s) {
   R4J_EMU_LOCKED;
   if (!g_pools) return set_error(cudaErrorNotSupported);
-  return cudaFree(ptr);
+  if (!ptr) return cudaSuccess;
+  if (g_allocs.find(reinterpret_cast<uintptr_t>(ptr)) == g_allocs.end()) return release(ptr, "cudaFreeAsync");
+  enqueue(s, [ptr] { release(ptr, "cudaFreeAsync"); });
+  return cudaSuccess;
 }
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) {
   R4J_EMU_LOCKED;
@@ -652,34 +807,29 @@ cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, vo
   return cudaSuccess;
 }
 
-cudaError_t cudaFree(void *ptr) {
+cudaError_t cudaFree(void *ptr) {  // synchronises the device first, as cudaFree does
   R4J_EMU_LOCKED;
-  if (!ptr) return cudaSuccess;
-  auto it = g_allocs.find(reinterpret_cast<uintptr_t>(ptr));
-  if (it == g_allocs.end()) {
-    complain("cudaFree", "pointer is not the start of a device allocation");
-    return set_error(cudaErrorInvalidDevicePointer);
-  }
-  g_allocated -= it->second;
-  g_allocs.erase(it);
-  std::free(ptr);
-  return cudaSuccess;
+  drain_all();
+  return release(ptr, "cudaFree");
 }
 
 cudaError_t cudaMallocHost(void **ptr, size_t bytes) {
   R4J_EMU_LOCKED;
   *ptr = bytes ? std::malloc(bytes) : nullptr;
-  return (bytes && !*ptr) ? set_error(cudaErrorMemoryAllocation) : cudaSuccess;
+  if (bytes && !*ptr) return set_error(cudaErrorMemoryAllocation);
+  if (*ptr) g_pinned_blocks[reinterpret_cast<uintptr_t>(*ptr)] = bytes;
+  return cudaSuccess;
 }
 cudaError_t cudaHostAlloc(void **ptr, size_t bytes, unsigned) { return cudaMallocHost(ptr, bytes); }
 cudaError_t cudaFreeHost(void *ptr) {
   R4J_EMU_LOCKED;
+  drain_all();  // synchronises, as cudaFreeHost does: queued copies may still read the block
+  g_pinned_blocks.erase(reinterpret_cast<uintptr_t>(ptr));
   std::free(ptr);
   return cudaSuccess;
 }
 // Page-locking is a no-op here, but its bookkeeping is checked as the driver does.
 namespace {
-std::map<uintptr_t, size_t> g_registered;
 void check_registered_at_exit() {
   if (g_registered.empty()) return;
   std::fprintf(stderr, "cuda-emu: %zu host ranges were registered and never unregistered\n", g_registered.size());
@@ -702,6 +852,7 @@ cudaError_t cudaHostRegister(void *ptr, size_t bytes, unsigned) {
 }
 cudaError_t cudaHostUnregister(void *ptr) {
   R4J_EMU_LOCKED;
+  drain_all();  // queued copies of the range run while it is still page-locked
   if (g_registered.erase(reinterpret_cast<uintptr_t>(ptr)) == 0) return set_error(cudaErrorHostMemoryNotRegistered);
   return cudaSuccess;
 }
@@ -709,26 +860,25 @@ cudaError_t cudaHostUnregister(void *ptr) {
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
   R4J_EMU_LOCKED;
   if (bytes == 0) return cudaSuccess;
-  const bool dd = is_device(dst, bytes), sd = is_device(src, bytes);
-  bool ok = true;
-  switch (kind) {
-    case cudaMemcpyHostToDevice: ok = dd && !is_device(src, 0); break;
-    case cudaMemcpyDeviceToHost: ok = sd && !is_device(dst, 0); break;
-    case cudaMemcpyDeviceToDevice: ok = dd && sd; break;
-    case cudaMemcpyHostToHost: ok = !is_device(dst, 0) && !is_device(src, 0); break;
-    case cudaMemcpyDefault: ok = (dd || !is_device(dst, 0)) && (sd || !is_device(src, 0)); break;
-  }
-  if (!ok) {
-    complain("cudaMemcpy", "copy of " + std::to_string(bytes) + " bytes (kind " + std::to_string((int)kind) +
-                               ") leaves its device allocation or goes in the wrong direction");
-    return set_error(cudaErrorInvalidValue);
-  }
+  if (!copy_ok("cudaMemcpy", dst, src, bytes, kind)) return cudaErrorInvalidValue;
+  drain_all();  // a blocking copy waits for the work issued before it
   std::memmove(dst, src, bytes);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s) {
   R4J_EMU_LOCKED;
-  return cudaMemcpy(dst, src, bytes, kind);
+  if (bytes == 0) return cudaSuccess;
+  if (!copy_ok("cudaMemcpyAsync", dst, src, bytes, kind)) return cudaErrorInvalidValue;
+  const bool from_host = !is_device(src, 0), to_host = !is_device(dst, 0);
+  if (from_host && !is_pinned(src, bytes)) {  // pageable source: staged now, written in stream order
+    auto staged = std::make_shared<std::vector<unsigned char>>(static_cast<const unsigned char *>(src),
+                                                               static_cast<const unsigned char *>(src) + bytes);
+    enqueue(s, [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); });
+    return cudaSuccess;
+  }
+  const uint64_t id = enqueue(s, [dst, src, bytes] { std::memmove(dst, src, bytes); });
+  if (to_host && !is_pinned(dst, bytes)) drain_through(id);  // to pageable memory: returns when done
+  return cudaSuccess;
 }
 cudaError_t cudaMemset(void *ptr, int value, size_t bytes) {
   R4J_EMU_LOCKED;
@@ -737,10 +887,20 @@ cudaError_t cudaMemset(void *ptr, int value, size_t bytes) {
     complain("cudaMemset", std::to_string(bytes) + " bytes leave the device allocation");
     return set_error(cudaErrorInvalidValue);
   }
+  drain_all();
   std::memset(ptr, value, bytes);
   return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void *ptr, int value, size_t bytes, cudaStream_t) { return cudaMemset(ptr, value, bytes); }
+cudaError_t cudaMemsetAsync(void *ptr, int value, size_t bytes, cudaStream_t s) {
+  R4J_EMU_LOCKED;
+  if (bytes == 0) return cudaSuccess;
+  if (!is_device(ptr, bytes)) {
+    complain("cudaMemsetAsync", std::to_string(bytes) + " bytes leave the device allocation");
+    return set_error(cudaErrorInvalidValue);
+  }
+  enqueue(s, [ptr, value, bytes] { std::memset(ptr, value, bytes); });
+  return cudaSuccess;
+}
 
 namespace {
 char g_stream_tokens[64];  // distinct non-null handles
@@ -752,17 +912,47 @@ cudaError_t cudaStreamCreate(cudaStream_t *s) {
   return cudaSuccess;
 }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) { return cudaStreamCreate(s); }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaStreamDestroy(cudaStream_t) { return cudaSuccess; }
-namespace {
-char g_event_token;  // one non-null handle serves every event: none carries state here
-}  // namespace
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) {
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
   R4J_EMU_LOCKED;
-  *e = reinterpret_cast<cudaEvent_t>(&g_event_token);
+  drain([s] {
+    auto it = g_queues.find(s);
+    return it == g_queues.end() || it->second.empty();
+  });
   return cudaSuccess;
 }
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) { return e ? cudaSuccess : set_error(cudaErrorInvalidValue); }
-cudaError_t cudaEventSynchronize(cudaEvent_t e) { return e ? cudaSuccess : set_error(cudaErrorInvalidValue); }
-cudaError_t cudaEventDestroy(cudaEvent_t) { return cudaSuccess; }
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaStreamDestroy(cudaStream_t) { return cudaSuccess; }  // its queued work still runs, as on a GPU
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) {
+  R4J_EMU_LOCKED;
+  *e = reinterpret_cast<cudaEvent_t>(new EventState());
+  return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+  R4J_EMU_LOCKED;
+  if (!e) return set_error(cudaErrorInvalidValue);
+  reinterpret_cast<EventState *>(e)->record = enqueue(s, nullptr);
+  return cudaSuccess;
+}
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {
+  R4J_EMU_LOCKED;
+  if (!e) return set_error(cudaErrorInvalidValue);
+  const uint64_t rec = reinterpret_cast<EventState *>(e)->record;
+  if (rec != 0) enqueue(s, nullptr, rec);  // later work on s waits for the record as it stands now
+  return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  R4J_EMU_LOCKED;
+  if (!e) return set_error(cudaErrorInvalidValue);
+  const uint64_t rec = reinterpret_cast<EventState *>(e)->record;
+  if (rec != 0) drain_through(rec);
+  return cudaSuccess;
+}
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+  R4J_EMU_LOCKED;
+  delete reinterpret_cast<EventState *>(e);  // a record still queued keeps only its id
+  return cudaSuccess;
+}
+cudaError_t cudaDeviceSynchronize() {
+  R4J_EMU_LOCKED;
+  drain_all();
+  return cudaSuccess;
+}

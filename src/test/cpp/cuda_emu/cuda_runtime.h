@@ -19,7 +19,10 @@
 //    device memory is filled with 0xFF bytes (NaN floats, -1 integers) so that reading memory no
 //    one wrote shows up in results. With -fsanitize=address each allocation is exact-sized, so
 //    out-of-bounds accesses in kernels are reported.
-// Everything runs on the calling OS thread; call the emulated API from one thread at a time.
+//  - Streams are queues: work issued to them runs when the host waits for it, the streams
+//    interleaved in the schedule's order, so that missing event waits between streams and host
+//    buffers reused before their copies ran give wrong results (see "Streams" in cuda_emu.cpp).
+// Everything runs on the calling OS thread; host threads may call the API at once (one call at a time).
 // What it cannot show: timing, the memory model of real hardware (everything here is sequentially
 // consistent), races inside one segment between barriers, and float differences of device
 // intrinsics (expf, sqrtf here are the host's, correctly rounded or nearly so).
@@ -31,6 +34,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -145,7 +150,7 @@ cudaError_t cudaMemsetAsync(void *ptr, int value, size_t bytes, cudaStream_t s =
 cudaError_t cudaStreamCreate(cudaStream_t *s);
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
-// Events: work runs when it is issued here, so an event is complete as soon as it is recorded.
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags = 0);
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags);
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t e);
@@ -197,10 +202,12 @@ void set_shared_memory_optin(int bytes);
 // Compute capability cudaGetDeviceProperties reports (9.0, as an H100, by default).
 void set_compute_capability(int major, int minor);
 
-// Runs the grid: body(ctx) is called once per CUDA thread. Returns the launch status.
-// kernel identifies the function for its cudaFuncSetAttribute limits.
-cudaError_t run_grid(const char *name, const void *kernel, dim3 grid, dim3 block, size_t smem, void (*body)(void *),
-                     void *ctx);
+// Checks a launch's configuration now (an error is the launch's status, as on a device) and, if it
+// is valid, queues the grid on `stream`: run() is then called once per CUDA thread when the stream
+// reaches it (see "Streams" in cuda_emu.cpp). kernel identifies the function for its
+// cudaFuncSetAttribute limits.
+cudaError_t queue_grid(const char *name, const void *kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                       std::function<void()> run);
 
 template <typename T>
 inline void check_arg(const char *name, int index, const T &v) {
@@ -219,30 +226,25 @@ struct Launch {
   const char *name;
   dim3 grid, block;
   size_t smem;
+  cudaStream_t stream;
 
   template <typename... A>
   void operator()(A &&...a) const {
     static_assert(sizeof...(A) == sizeof...(P), "wrong number of kernel arguments");
-    std::tuple<std::decay_t<P>...> args(std::forward<A>(a)...);
+    // The arguments are taken by value now, as a launch does; the grid runs when its stream gets to it.
+    auto args = std::make_shared<std::tuple<std::decay_t<P>...>>(std::forward<A>(a)...);
     int i = 0;
-    std::apply([&](const auto &...v) { (check_arg(name, i++, v), ...); }, args);
-    struct Ctx {
-      void (*k)(P...);
-      std::tuple<std::decay_t<P>...> *args;
-    } ctx{kernel, &args};
-    run_grid(name, reinterpret_cast<const void *>(kernel), grid, block, smem,
-             [](void *c) {
-               Ctx *x = static_cast<Ctx *>(c);
-               std::apply(x->k, *x->args);
-             },
-             &ctx);
+    std::apply([&](const auto &...v) { (check_arg(name, i++, v), ...); }, *args);
+    void (*k)(P...) = kernel;
+    queue_grid(name, reinterpret_cast<const void *>(kernel), grid, block, smem, stream,
+               [k, args]() { std::apply(k, *args); });
   }
 };
 
 template <typename... P>
 Launch<P...> launch(void (*kernel)(P...), const char *name, dim3 grid, dim3 block, size_t smem = 0,
-                    cudaStream_t = nullptr) {
-  return Launch<P...>{kernel, name, grid, block, smem};
+                    cudaStream_t stream = nullptr) {
+  return Launch<P...>{kernel, name, grid, block, smem, stream};
 }
 
 }  // namespace r4j_emu

@@ -39,6 +39,13 @@ class PrecisionTest {
     }
   }
 
+  /** Skips without a CUDA backend, except in the cuda-emulator execution, where its absence is a failure. */
+  private static void assumeCuda() {
+    String why = Kernels.unavailableReason(Backend.CUDA);
+    if (Boolean.getBoolean("reid4j.cuda.emulated")) assertNull(why, "the emulated CUDA device is missing");
+    assumeTrue(why == null, "no CUDA backend (neither a GPU nor the emulator): " + why);
+  }
+
   private static FloatMatrix gaussian(Random r, int rows, int d) {
     float[] a = new float[rows * d];
     for (int i = 0; i < a.length; i++) a[i] = (float) r.nextGaussian();
@@ -57,7 +64,7 @@ class PrecisionTest {
 
   @Test
   void cudaDistancesAtEachPrecisionAgainstTheCpu() {
-    assumeTrue(Kernels.unavailableReason(Backend.CUDA) == null, "no CUDA backend (neither a GPU nor the emulator)");
+    assumeCuda();
     assumeTrue(Kernels.unavailableReason(Backend.CPU) == null);
     Kernels cuda = Kernels.create(Backend.CUDA), cpu = Kernels.create(Backend.CPU);
     Random r = new Random(7);
@@ -90,7 +97,7 @@ class PrecisionTest {
 
   @Test
   void cudaEvaluationOnTheDeviceAtTf32x3MatchesFp32() {
-    assumeTrue(Kernels.unavailableReason(Backend.CUDA) == null, "no CUDA backend (neither a GPU nor the emulator)");
+    assumeCuda();
     Kernels cuda = Kernels.create(Backend.CUDA), tc = cuda.withPrecision(Precision.TF32X3);
     Random r = new Random(11);
     int nq = 12, ng = 60, d = 32, ids = 10;
