@@ -201,12 +201,18 @@ inline int64_t chunk_rows(int64_t total, int64_t bytes_per_row, int64_t budget =
 int launch_row_norms(const char *FN, const float *x, int64_t n, int64_t d, int metric, float *out,
                      cudaStream_t s);
 
+// Rows and columns of one distance tile: symmetric bands start at multiples of it.
+constexpr int64_t kDistanceTile = 128;
+
 // out[i * ldo + j] = dist(a_i, b_j) for i < m, j < n, from the row norms of launch_row_norms.
 // m must be < 2^31 and at most 65535 * 128 per call (callers chunk), n < 2^31. sym: a is b (and m
-// is n); half the tiles are computed and mirrored, with the same result.
+// is n); half the tiles are computed and mirrored, with the same result. sym with col0 > 0: b (and
+// bn) are rows col0 .. col0 + n of a, m = col0 + n, col0 a multiple of kDistanceTile: the column band
+// col0 .. col0 + n of the symmetric [m, m] matrix out, on and above its diagonal, is computed and
+// mirrored into rows col0 .. col0 + n (the bands 0, b1, b2, ... in turn give the whole matrix).
 int launch_distance(const char *FN, const float *a, const float *an, int64_t m, const float *b,
                     const float *bn, int64_t n, int64_t d, int metric, float *out, int64_t ldo,
-                    cudaStream_t s, bool sym = false);
+                    cudaStream_t s, bool sym = false, int64_t col0 = 0);
 
 // Bytes of device memory a call may use for its largest scratch buffer: R4J_CUDA_CHUNK_BYTES when
 // set (tests force chunking with it, timings compare budgets), else half the free device memory,

@@ -28,6 +28,7 @@ __global__ void row_norms_kernel(const float *__restrict__ x, int64_t n, int64_t
 // BK-deep slices of the shared dimension, double-buffered in shared memory.
 constexpr int BM = 128, BN = 128, BK = 8, TM = 8, TN = 8, THREADS = 256;
 constexpr int PAD = 4;  // keeps the transposed stores free of bank conflicts; rows stay 16B-aligned
+static_assert(BM == kDistanceTile && BN == kDistanceTile, "the tile callers align symmetric bands to");
 
 __device__ __forceinline__ float finish_distance(float dot, float an, float bn, int metric) {
   if (metric == R4J_COSINE) {
@@ -83,18 +84,22 @@ __device__ __forceinline__ void store4(float *row, int64_t c0, int64_t len, bool
 }
 
 // out[i * ldo + j] = dist(a_i, b_j). Grid: x over column tiles of b, y over row tiles of a.
-// sym (a == b, m == n): only the tiles on and above the diagonal run, and each one above it also
-// stores its transpose. Every dot product is the same fma chain either way round, so the result is
-// the full matrix bit for bit, for half the arithmetic.
+// sym (b is rows col0 .. col0 + n of a, m = col0 + n, col0 a multiple of the tile): the columns are
+// stored at col0 + j, only the tiles on and above the diagonal of the whole matrix run, and each one
+// above it also stores its transpose (col0 = 0: a is b; col0 > 0: one band of columns of a larger
+// symmetric matrix). Every dot product is the same fma chain either way round, so the result is the
+// full matrix bit for bit, for half the arithmetic.
 template <bool VEC>
 __global__ void __launch_bounds__(THREADS, 2)
     distance_kernel(const float *__restrict__ a, const float *__restrict__ an, int64_t m,
                     const float *__restrict__ b, const float *__restrict__ bn, int64_t n, int64_t d,
-                    int metric, float *__restrict__ out, int64_t ldo, bool vec_out, bool sym) {
+                    int metric, float *__restrict__ out, int64_t ldo, bool vec_out, bool sym, int64_t col0_sym) {
   __shared__ __align__(16) float As[2][BK][BM + PAD];
   __shared__ __align__(16) float Bs[2][BK][BN + PAD];
 
-  if (sym && blockIdx.x < blockIdx.y) return;  // the whole block: its mirror image writes this tile
+  const int64_t gx = col0_sym / BN + blockIdx.x;  // the block's column tile in the whole matrix
+  if (sym && gx < blockIdx.y) return;  // the whole block: its mirror image writes this tile
+  out += col0_sym;                     // column j of b is column col0_sym + j of out
   const int tid = threadIdx.x;
   const int64_t row0 = (int64_t)blockIdx.y * BM;
   const int64_t col0 = (int64_t)blockIdx.x * BN;
@@ -182,14 +187,14 @@ __global__ void __launch_bounds__(THREADS, 2)
       store4(out + r * ldo, col0 + tile_off(tx, 4 * h), n, vec_out, acc[i][4 * h], acc[i][4 * h + 1],
              acc[i][4 * h + 2], acc[i][4 * h + 3]);
   }
-  if (sym && blockIdx.x > blockIdx.y) {  // the transposed tile: out[c, r] = dist(r, c)
+  if (sym && gx > blockIdx.y) {  // the transposed tile: out[c, r] = dist(r, c)
 #pragma unroll
     for (int j = 0; j < TN; ++j) {
       const int64_t c = col0 + tile_off(tx, j);
       if (c >= n) break;
 #pragma unroll
       for (int h = 0; h < 2; ++h)
-        store4(out + c * ldo, row0 + tile_off(ty, 4 * h), m, vec_out, acc[4 * h][j], acc[4 * h + 1][j],
+        store4(out - col0_sym + (col0_sym + c) * ldo, row0 + tile_off(ty, 4 * h), m, vec_out, acc[4 * h][j], acc[4 * h + 1][j],
                acc[4 * h + 2][j], acc[4 * h + 3][j]);
     }
   }
@@ -238,11 +243,12 @@ template <bool VEC, bool SPLIT>
 __global__ void __launch_bounds__(THREADS, 2)
     distance_tc_kernel(const float *__restrict__ a, const float *__restrict__ an, int64_t m,
                        const float *__restrict__ b, const float *__restrict__ bn, int64_t n, int64_t d,
-                       int metric, float *__restrict__ out, int64_t ldo, bool sym) {
+                       int metric, float *__restrict__ out, int64_t ldo, bool sym, int64_t col0_sym) {
   __shared__ __align__(32) float As[BM][TC_LD];
   __shared__ __align__(32) float Bs[BN][TC_LD];
 
-  if (sym && blockIdx.x < blockIdx.y) return;  // the whole block: its mirror image writes this tile
+  const int64_t gx = col0_sym / BN + blockIdx.x;  // the block's column tile in the whole matrix
+  if (sym && gx < blockIdx.y) return;  // the whole block: its mirror image writes this tile
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int wm = warp / 2, wn = warp % 2;  // rows wm*32.., columns wn*64.. of the tile
   const int64_t row0 = (int64_t)blockIdx.y * BM;
@@ -296,7 +302,7 @@ __global__ void __launch_bounds__(THREADS, 2)
   // barrier): lane l finishes row l / 2, columns (l % 2) * 8 .. + 7 of the fragment.
   float *stage = &As[0][0] + warp * 256;
   const int fr = lane / 2, fc = (lane % 2) * 8;
-  const bool mirror = sym && blockIdx.x > blockIdx.y;
+  const bool mirror = sym && gx > blockIdx.y;
 #pragma unroll
   for (int i = 0; i < 2; ++i)
 #pragma unroll
@@ -312,8 +318,8 @@ __global__ void __launch_bounds__(THREADS, 2)
           const int64_t c = c0 + t;
           if (c < n) {
             const float v = finish_distance(stage[fr * 16 + fc + t], na, bn[c], metric);
-            out[r * ldo + c] = v;
-            if (mirror) out[c * ldo + r] = v;  // the transposed tile: out[c, r] = dist(r, c)
+            out[r * ldo + col0_sym + c] = v;
+            if (mirror) out[(col0_sym + c) * ldo + r] = v;  // the transposed tile: out[c, r] = dist(r, c)
           }
         }
       }
@@ -335,10 +341,12 @@ int launch_row_norms(const char *FN, const float *x, int64_t n, int64_t d, int m
 
 int launch_distance(const char *FN, const float *a, const float *an, int64_t m, const float *b,
                     const float *bn, int64_t n, int64_t d, int metric, float *out, int64_t ldo,
-                    cudaStream_t s, bool sym) {
+                    cudaStream_t s, bool sym, int64_t col0) {
   if (m <= 0 || n <= 0) return R4J_OK;
-  if (sym && (a != b || an != bn || m != n))
-    return fail(R4J_EINVAL, std::string(FN) + ": internal: symmetric distance of two different matrices");
+  if (sym && (col0 < 0 || col0 % BN != 0 || b != a + col0 * d || bn != an + col0 || m != col0 + n))
+    return fail(R4J_EINVAL, std::string(FN) + ": internal: symmetric distance of a band that is not rows " +
+                                std::to_string(col0) + ".. of the same matrix");
+  if (!sym) col0 = 0;
   const int64_t gy = (m + BM - 1) / BM, gx = (n + BN - 1) / BN;
   if (gy > 65535) return fail(R4J_EINVAL, std::string(FN) + ": internal: distance chunk too tall");
   dim3 grid((unsigned)gx, (unsigned)gy);
@@ -349,21 +357,21 @@ int launch_distance(const char *FN, const float *a, const float *an, int64_t m, 
   R4J_TRY(distance_precision(FN, &precision));
   if (precision != R4J_FP32) {
     if (vec && precision == R4J_TF32X3)
-      distance_tc_kernel<true, true><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, sym);
+      distance_tc_kernel<true, true><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, sym, col0);
     else if (vec)
-      distance_tc_kernel<true, false><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, sym);
+      distance_tc_kernel<true, false><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, sym, col0);
     else if (precision == R4J_TF32X3)
-      distance_tc_kernel<false, true><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, sym);
+      distance_tc_kernel<false, true><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, sym, col0);
     else
-      distance_tc_kernel<false, false><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, sym);
+      distance_tc_kernel<false, false><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, sym, col0);
     R4J_CU_LAUNCH("distance_tc_kernel");
     return R4J_OK;
   }
   const bool vec_out = (ldo % 4 == 0) && (reinterpret_cast<uintptr_t>(out) % 16 == 0);
   if (vec)
-    distance_kernel<true><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, vec_out, sym);
+    distance_kernel<true><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, vec_out, sym, col0);
   else
-    distance_kernel<false><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, vec_out, sym);
+    distance_kernel<false><<<grid, THREADS, 0, s>>>(a, an, m, b, bn, n, d, metric, out, ldo, vec_out, sym, col0);
   R4J_CU_LAUNCH("distance_kernel");
   return R4J_OK;
 }

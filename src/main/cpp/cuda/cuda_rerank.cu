@@ -1,7 +1,10 @@
 // k-reciprocal re-ranking on the GPU (same semantics as r4j_cpu_rerank, see reid4j.h).
 //
-// Pipeline, all on one stream:
-//  1. X = [q; g] on the device, row norms. For row chunks of X: distance chunk [rows, N], row max
+// Pipeline, on one stream (and, for the copy of X when D fits whole, a second one):
+//  1. X = [q; g] on the device, row norms. When all of D fits: X copied in bands of rows, each band's
+//     column band of D (on and above the diagonal, mirrored) computed as soon as the band is there
+//     (upload_with_distances). Otherwise X first, then row chunks of D against all of X. Then for the
+//     row chunks of D: distance chunk [rows, N] (the whole of D when it fits), row max
 //     (divisor of `original`), top-K selection by original value (K = max(k1 + 1, k2)), and for
 //     query rows the [nq, ng] block of original, kept in the device output buffer.
 //  2. R_half of every row once, then expanded k-reciprocal sets per row (one thread per row, count
@@ -13,6 +16,7 @@
 // Device memory: X, O(N * (K + nnz per row)), one distance chunk, the accumulator chunk, the output.
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "cuda_common.cuh"
 #include "cuda_rerank_logic.cuh"
@@ -245,6 +249,66 @@ int read_total(const char *FN, const int64_t *dptr, int64_t n, int64_t *total, c
   return R4J_OK;
 }
 
+// Events owned by this object, destroyed on every path (a record still pending completes on its own).
+class Events {
+ public:
+  explicit Events(size_t n) : e_(n, nullptr) {}
+  Events(const Events &) = delete;
+  Events &operator=(const Events &) = delete;
+  ~Events() {
+    for (cudaEvent_t e : e_)
+      if (e) cudaEventDestroy(e);
+  }
+  cudaError_t create() {
+    for (cudaEvent_t &e : e_) {
+      const cudaError_t r = cudaEventCreateWithFlags(&e, cudaEventDisableTiming);
+      if (r != cudaSuccess) return r;
+    }
+    return cudaSuccess;
+  }
+  cudaEvent_t operator[](size_t i) const { return e_[i]; }
+
+ private:
+  std::vector<cudaEvent_t> e_;
+};
+
+// X = [q; g] copied to the device in bands of rows on a stream of its own while `s` computes, for
+// each band as it arrives, its rows' norms and the column band of the symmetric distance matrix S
+// ([N, N]) against every row before its end, mirrored below the diagonal (launch_distance's
+// symmetric bands): the whole of S, bit for bit the one-launch symmetric pass, with the copy of X
+// (its largest cost at the Market shape after the arithmetic) hidden behind the arithmetic.
+// On return X, nrm and S are written in s's order.
+int upload_with_distances(const char *FN, const float *q, int64_t nq, const float *g, int64_t ng, int64_t d,
+                          int metric, float *X, float *nrm, float *S, cudaStream_t s) {
+  const int64_t N = nq + ng;
+  // About 8 bands, each a whole number of distance tiles.
+  const int64_t band = std::max<int64_t>(kDistanceTile, (N / 8 + kDistanceTile - 1) / kDistanceTile * kDistanceTile);
+  const int64_t bands = (N + band - 1) / band;
+  Stream copy;
+  R4J_CU(copy.create());
+  Events up(bands + 1);
+  R4J_CU(up.create());
+  // X was allocated in s's order: the copy stream may write it only after that.
+  R4J_CU(cudaEventRecord(up[bands], s));
+  R4J_CU(cudaStreamWaitEvent(copy.get(), up[bands], 0));
+  for (int64_t b = 0; b < bands; ++b) {
+    const int64_t r0 = b * band, r1 = std::min(N, r0 + band);
+    if (r0 < nq) {  // the rows of q in this band
+      const int64_t e = std::min(r1, nq);
+      R4J_TRY(upload(FN, X + r0 * d, q + r0 * d, sizeof(float) * (e - r0) * d, copy.get()));
+    }
+    if (r1 > nq) {  // the rows of g
+      const int64_t f = std::max(r0, nq);
+      R4J_TRY(upload(FN, X + f * d, g + (f - nq) * d, sizeof(float) * (r1 - f) * d, copy.get()));
+    }
+    R4J_CU(cudaEventRecord(up[b], copy.get()));
+    R4J_CU(cudaStreamWaitEvent(s, up[b], 0));
+    R4J_TRY(launch_row_norms(FN, X + r0 * d, r1 - r0, d, metric, nrm + r0, s));
+    R4J_TRY(launch_distance(FN, X, nrm, r1, X + r0 * d, nrm + r0, r1 - r0, d, metric, S, N, s, true, r0));
+  }
+  return R4J_OK;
+}
+
 int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
                 int64_t k1, int64_t k2, float lambda, float *out, const EvalLabels *labels = nullptr,
                 const EvalScores *scores = nullptr) {
@@ -269,26 +333,33 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
   R4J_CU(div.alloc(N, s));
   R4J_CU(rank.alloc(N * K, s));
   R4J_CU(dout.alloc(nq * ng, s));
-  R4J_TRY(upload(FN, X.get(), q, sizeof(float) * nq * d, s));
-  R4J_TRY(upload(FN, X.get() + nq * d, g, sizeof(float) * ng * d, s));
   if (labels) R4J_TRY(ev.upload(FN, labels, nq, ng, s));
-  clock.mark("allocate, copy X to the device");
-  R4J_TRY(launch_row_norms(FN, X.get(), N, d, metric, nrm.get(), s));
   {
     const int64_t P = select_pad(K);
     const int64_t gwords = P > kSelectSharedMax ? P : 0;
     // All of D at once when it fits the budget (the Market-1501 shape needs 1.5 GB): then only the
-    // tiles on and above the diagonal are computed. Otherwise row chunks of D against all of X.
+    // tiles on and above the diagonal are computed, band by band as X arrives. Otherwise X first,
+    // then row chunks of D against all of X.
     const int64_t crow = std::min<int64_t>(chunk_rows(N, N * 4 + gwords * 8, scratch_budget()), 65535 * 128);
     const bool sym = crow == N;
     DevBuf<float> S;
     DevBuf<unsigned long long> sel;
     R4J_CU(S.alloc(crow * N, s));
     R4J_CU(sel.alloc(crow * gwords, s));
+    if (sym) {
+      R4J_TRY(upload_with_distances(FN, q, nq, g, ng, d, metric, X.get(), nrm.get(), S.get(), s));
+      clock.mark("copy X, distances (overlapped)");
+    } else {
+      R4J_TRY(upload(FN, X.get(), q, sizeof(float) * nq * d, s));
+      R4J_TRY(upload(FN, X.get() + nq * d, g, sizeof(float) * ng * d, s));
+      clock.mark("allocate, copy X to the device");
+      R4J_TRY(launch_row_norms(FN, X.get(), N, d, metric, nrm.get(), s));
+    }
     for (int64_t r0 = 0; r0 < N; r0 += crow) {
       const int64_t r = std::min(crow, N - r0);
-      R4J_TRY(launch_distance(FN, X.get() + r0 * d, nrm.get() + r0, r, X.get(), nrm.get(), N, d, metric, S.get(), N,
-                              s, sym));
+      if (!sym)
+        R4J_TRY(launch_distance(FN, X.get() + r0 * d, nrm.get() + r0, r, X.get(), nrm.get(), N, d, metric, S.get(),
+                                N, s));
       row_max_kernel<<<(unsigned)r, 256, 0, s>>>(S.get(), N, N, div.get() + r0);
       R4J_CU_LAUNCH("row_max_kernel");
       // Neighbour lists by D itself, as on the CPU: D / div orders the same up to rounding, which can

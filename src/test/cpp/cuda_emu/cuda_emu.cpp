@@ -370,7 +370,10 @@ void run_block() {
 }  // namespace
 
 [[noreturn]] void die(const char *what) {
-  std::fprintf(stderr, "cuda-emu: kernel %s%s: %s\n", g_kernel, where().c_str(), what);
+  if (g_thread == nullptr)  // not inside a kernel: a queued copy or memset, or an API call
+    std::fprintf(stderr, "cuda-emu: %s\n", what);
+  else
+    std::fprintf(stderr, "cuda-emu: kernel %s%s: %s\n", g_kernel, where().c_str(), what);
   std::fflush(stderr);
   std::abort();
 }
@@ -560,6 +563,10 @@ uint64_t enqueue(cudaStream_t s, std::function<void()> run, uint64_t waits_for =
   return id;
 }
 
+// Allocations of cudaMallocAsync on a stream: start -> the id of the point in that stream's queue
+// from which the memory may be used (work on other streams must be ordered after it by an event).
+std::map<uintptr_t, uint64_t> g_alloc_point;
+
 // Runs queued items until done() holds (or everything has run).
 void drain(const std::function<bool()> &done) {
   configure();
@@ -603,6 +610,19 @@ bool is_pinned(const void *p, size_t bytes) {
 }
 
 }  // namespace
+
+void check_ready(const char *name, const void *p) {
+  R4J_EMU_LOCKED;
+  auto a = find_alloc(p, 0);
+  if (a == g_allocs.end()) return;
+  auto it = g_alloc_point.find(a->first);
+  if (it != g_alloc_point.end() && g_unfinished.count(it->second)) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s: uses memory from cudaMallocAsync before its stream reached the allocation "
+                  "(order it with an event recorded after the allocation)", name);
+    die(buf);
+  }
+}
 
 cudaError_t queue_grid(const char *name, const void *kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
                        std::function<void()> run) {
@@ -730,6 +750,7 @@ cudaError_t release(void *ptr, const char *fn) {
   }
   g_allocated -= it->second;
   g_allocs.erase(it);
+  g_alloc_point.erase(reinterpret_cast<uintptr_t>(ptr));
   std::free(ptr);
   return cudaSuccess;
 }
@@ -761,10 +782,12 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
 
 // Stream-ordered allocation: the memory exists from the call on; the free runs in its stream's order.
 // Using them on a device that reports no pools is an error, as on a real one.
-cudaError_t cudaMallocAsync(void **ptr, size_t bytes, cudaStream_t) {
+cudaError_t cudaMallocAsync(void **ptr, size_t bytes, cudaStream_t s) {
   R4J_EMU_LOCKED;
   if (!g_pools) return set_error(cudaErrorNotSupported);
-  return allocate(ptr, bytes);
+  const cudaError_t e = allocate(ptr, bytes);
+  if (e == cudaSuccess && *ptr && s != nullptr) g_alloc_point[reinterpret_cast<uintptr_t>(*ptr)] = enqueue(s, nullptr);
+  return e;
 }
 cudaError_t cudaFreeAsync(void *ptr, cudaStream_t s) {
   R4J_EMU_LOCKED;
@@ -873,10 +896,17 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
   if (from_host && !is_pinned(src, bytes)) {  // pageable source: staged now, written in stream order
     auto staged = std::make_shared<std::vector<unsigned char>>(static_cast<const unsigned char *>(src),
                                                                static_cast<const unsigned char *>(src) + bytes);
-    enqueue(s, [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); });
+    enqueue(s, [dst, staged] {
+      check_ready("cudaMemcpyAsync", dst);
+      std::memcpy(dst, staged->data(), staged->size());
+    });
     return cudaSuccess;
   }
-  const uint64_t id = enqueue(s, [dst, src, bytes] { std::memmove(dst, src, bytes); });
+  const uint64_t id = enqueue(s, [dst, src, bytes] {
+    if (is_device(dst, 0)) check_ready("cudaMemcpyAsync", dst);
+    if (is_device(src, 0)) check_ready("cudaMemcpyAsync", src);
+    std::memmove(dst, src, bytes);
+  });
   if (to_host && !is_pinned(dst, bytes)) drain_through(id);  // to pageable memory: returns when done
   return cudaSuccess;
 }
@@ -898,7 +928,10 @@ cudaError_t cudaMemsetAsync(void *ptr, int value, size_t bytes, cudaStream_t s) 
     complain("cudaMemsetAsync", std::to_string(bytes) + " bytes leave the device allocation");
     return set_error(cudaErrorInvalidValue);
   }
-  enqueue(s, [ptr, value, bytes] { std::memset(ptr, value, bytes); });
+  enqueue(s, [ptr, value, bytes] {
+    check_ready("cudaMemsetAsync", ptr);
+    std::memset(ptr, value, bytes);
+  });
   return cudaSuccess;
 }
 

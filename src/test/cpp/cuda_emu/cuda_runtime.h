@@ -220,6 +220,16 @@ inline void check_arg(const char *name, int index, const T &v) {
   }
 }
 
+// Dies if p lies in memory from cudaMallocAsync whose allocation has not yet been reached in its
+// stream's order: work on another stream used it without an event ordering the allocation first.
+void check_ready(const char *name, const void *p);
+
+template <typename T>
+inline void check_ready_arg(const char *name, const T &v) {
+  if constexpr (std::is_pointer_v<T>)
+    if (v != nullptr) check_ready(name, v);
+}
+
 template <typename... P>
 struct Launch {
   void (*kernel)(P...);
@@ -236,8 +246,11 @@ struct Launch {
     int i = 0;
     std::apply([&](const auto &...v) { (check_arg(name, i++, v), ...); }, *args);
     void (*k)(P...) = kernel;
-    queue_grid(name, reinterpret_cast<const void *>(kernel), grid, block, smem, stream,
-               [k, args]() { std::apply(k, *args); });
+    const char *n = name;
+    queue_grid(name, reinterpret_cast<const void *>(kernel), grid, block, smem, stream, [k, args, n]() {
+      std::apply([&](const auto &...v) { (check_ready_arg(n, v), ...); }, *args);
+      std::apply(k, *args);
+    });
   }
 };
 
