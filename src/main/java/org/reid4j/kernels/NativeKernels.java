@@ -36,8 +36,8 @@ public final class NativeKernels implements Kernels {
   /** On CUDA, a copy whose calls run their distance passes at {@code p}; on the CPU as the interface says. */
   @Override
   public Kernels withPrecision(Precision p) {
-    if (!cuda || p == null || p == precision) return Kernels.super.withPrecision(p);
-    return new NativeKernels(true, p);
+    if (!cuda || p == null) return Kernels.super.withPrecision(p);
+    return p == precision ? this : new NativeKernels(true, p);
   }
 
   /**

@@ -77,6 +77,8 @@ class PrecisionTest {
       for (Precision p : Precision.values()) {
         Kernels k = cuda.withPrecision(p);
         assertEquals(p, k.precision());
+        assertSame(k, k.withPrecision(p), "asking again for the precision it has");
+        assertEquals(Precision.FP32, k.withPrecision(Precision.FP32).precision());
         assertEquals(p != Precision.FP32, k.describe().contains(p.label()), k.describe());
         FloatMatrix got = k.pairwise(q, g, Metric.SQEUCLIDEAN);
         assertEquals(Precision.FP32.code, NativeApi.r4j_cuda_precision(), "the thread is left at FP32");
