@@ -156,12 +156,9 @@ train() {
 # thread's time goes, issuing libtorch work or waiting for it, is what decides the gap to PyTorch.
 JFR_FILE="$OUTDIR/amp.jfr"
 rm -f "$JFR_FILE"
-if [[ "${GPU_CHECK_JFR:-1}" != 0 ]]; then
-  TRAIN_ENV="JDK_JAVA_OPTIONS=-XX:StartFlightRecording=filename=$JFR_FILE,settings=profile" \
-    train amp 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
-else
-  train amp 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
-fi
+jfr_env=""
+[[ "${GPU_CHECK_JFR:-1}" != 0 ]] && jfr_env="JDK_JAVA_OPTIONS=-XX:StartFlightRecording=filename=$JFR_FILE,settings=profile"
+TRAIN_ENV="$jfr_env" train amp 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
 amp_ok=$?
 JFR_BIN="$KIT/runtime/jre/bin/jfr"
 if [[ "${GPU_CHECK_JFR:-1}" == 0 ]]; then

@@ -138,24 +138,18 @@ void check_pairwise(int64_t nq, int64_t ng, int64_t d, int metric, bool dups, in
 }
 
 // The tensor-core passes are what runs: TF32 results differ from FP32 ones where TF32 rounding
-// matters (d 64 of Gaussian values: most distances), TF32X3 ones far less; the symmetric pass of
-// re-ranking (mirrored tiles) gives the non-symmetric pass's distances.
+// matters (d 64 of Gaussian values: most distances), TF32X3 ones far less. (The mirrored tiles of
+// re-ranking are checked by check_rerank at TF32X3.)
 void check_precision_taken() {
   const int64_t nq = 70, ng = 150, d = 64;
   std::vector<float> q = gaussian(nq, d), g = gaussian(ng, d);
   std::vector<float> fp(nq * ng), t1(nq * ng), t3(nq * ng);
-  if (!status_ok(r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_SQEUCLIDEAN, fp.data()), "precision fp32"))
-    return;
-  {
-    PrecisionScope ps(R4J_TF32);
-    if (!status_ok(r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_SQEUCLIDEAN, t1.data()), "precision tf32"))
-      return;
-  }
-  {
-    PrecisionScope ps(R4J_TF32X3);
-    if (!status_ok(r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_SQEUCLIDEAN, t3.data()), "precision tf32x3"))
-      return;
-  }
+  auto run = [&](int p, std::vector<float> &out) {
+    PrecisionScope ps(p);
+    return status_ok(r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_SQEUCLIDEAN, out.data()),
+                     std::string("precision ") + precision_name(p));
+  };
+  if (!run(R4J_FP32, fp) || !run(R4J_TF32, t1) || !run(R4J_TF32X3, t3)) return;
   double e1 = 0, e3 = 0;
   int64_t differ = 0;
   for (int64_t i = 0; i < nq * ng; ++i) {

@@ -99,7 +99,6 @@ __global__ void __launch_bounds__(THREADS, 2)
 
   const int64_t gx = col0_sym / BN + blockIdx.x;  // the block's column tile in the whole matrix
   if (sym && gx < blockIdx.y) return;  // the whole block: its mirror image writes this tile
-  out += col0_sym;                     // column j of b is column col0_sym + j of out
   const int tid = threadIdx.x;
   const int64_t row0 = (int64_t)blockIdx.y * BM;
   const int64_t col0 = (int64_t)blockIdx.x * BN;
@@ -184,7 +183,7 @@ __global__ void __launch_bounds__(THREADS, 2)
     if (r >= m) break;
 #pragma unroll
     for (int h = 0; h < 2; ++h)
-      store4(out + r * ldo, col0 + tile_off(tx, 4 * h), n, vec_out, acc[i][4 * h], acc[i][4 * h + 1],
+      store4(out + r * ldo + col0_sym, col0 + tile_off(tx, 4 * h), n, vec_out, acc[i][4 * h], acc[i][4 * h + 1],
              acc[i][4 * h + 2], acc[i][4 * h + 3]);
   }
   if (sym && gx > blockIdx.y) {  // the transposed tile: out[c, r] = dist(r, c)
@@ -194,7 +193,7 @@ __global__ void __launch_bounds__(THREADS, 2)
       if (c >= n) break;
 #pragma unroll
       for (int h = 0; h < 2; ++h)
-        store4(out - col0_sym + (col0_sym + c) * ldo, row0 + tile_off(ty, 4 * h), m, vec_out, acc[4 * h][j], acc[4 * h + 1][j],
+        store4(out + (col0_sym + c) * ldo, row0 + tile_off(ty, 4 * h), m, vec_out, acc[4 * h][j], acc[4 * h + 1][j],
                acc[4 * h + 2][j], acc[4 * h + 3][j]);
     }
   }

@@ -773,6 +773,14 @@ bool copy_ok(const char *fn, void *dst, const void *src, size_t bytes, cudaMemcp
   }
   return ok;
 }
+
+// The bounds check of a memset, at the time it is issued.
+bool memset_ok(const char *fn, void *ptr, size_t bytes) {
+  if (is_device(ptr, bytes)) return true;
+  complain(fn, std::to_string(bytes) + " bytes leave the device allocation");
+  set_error(cudaErrorInvalidValue);
+  return false;
+}
 }  // namespace
 
 cudaError_t cudaMalloc(void **ptr, size_t bytes) {
@@ -903,8 +911,8 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
     return cudaSuccess;
   }
   const uint64_t id = enqueue(s, [dst, src, bytes] {
-    if (is_device(dst, 0)) check_ready("cudaMemcpyAsync", dst);
-    if (is_device(src, 0)) check_ready("cudaMemcpyAsync", src);
+    check_ready("cudaMemcpyAsync", dst);  // (host memory passes)
+    check_ready("cudaMemcpyAsync", src);
     std::memmove(dst, src, bytes);
   });
   if (to_host && !is_pinned(dst, bytes)) drain_through(id);  // to pageable memory: returns when done
@@ -913,10 +921,7 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
 cudaError_t cudaMemset(void *ptr, int value, size_t bytes) {
   R4J_EMU_LOCKED;
   if (bytes == 0) return cudaSuccess;
-  if (!is_device(ptr, bytes)) {
-    complain("cudaMemset", std::to_string(bytes) + " bytes leave the device allocation");
-    return set_error(cudaErrorInvalidValue);
-  }
+  if (!memset_ok("cudaMemset", ptr, bytes)) return cudaErrorInvalidValue;
   drain_all();
   std::memset(ptr, value, bytes);
   return cudaSuccess;
@@ -924,10 +929,7 @@ cudaError_t cudaMemset(void *ptr, int value, size_t bytes) {
 cudaError_t cudaMemsetAsync(void *ptr, int value, size_t bytes, cudaStream_t s) {
   R4J_EMU_LOCKED;
   if (bytes == 0) return cudaSuccess;
-  if (!is_device(ptr, bytes)) {
-    complain("cudaMemsetAsync", std::to_string(bytes) + " bytes leave the device allocation");
-    return set_error(cudaErrorInvalidValue);
-  }
+  if (!memset_ok("cudaMemsetAsync", ptr, bytes)) return cudaErrorInvalidValue;
   enqueue(s, [ptr, value, bytes] {
     check_ready("cudaMemsetAsync", ptr);
     std::memset(ptr, value, bytes);
