@@ -190,10 +190,18 @@ class CrashResumeTest {
     }
   }
 
+  /**
+   * Trained to the end and nothing half-written: a kill while the pictures were being written (after
+   * summary.json) leaves the run unfinished, as its user would see it, and the test resumes it too.
+   */
   static boolean finished(Path run) throws IOException {
     Path metrics = run.resolve("metrics.jsonl");
-    return Files.exists(run.resolve("summary.json")) && Files.exists(metrics)
-        && MetricsLog.read(metrics).size() == EPOCHS;
+    if (!Files.exists(run.resolve("summary.json")) || !Files.exists(metrics)
+        || MetricsLog.read(metrics).size() != EPOCHS)
+      return false;
+    try (Stream<Path> files = Files.walk(run)) {
+      return files.noneMatch(p -> p.getFileName().toString().endsWith(".tmp"));
+    }
   }
 
   static String describe(Path run) throws IOException {
