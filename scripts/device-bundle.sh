@@ -13,19 +13,25 @@
 #     --select-class org.reid4j.train.MultiTensorAdamTest --select-class org.reid4j.train.CudaTrainingTest
 #   (the kit's JRE is unpacked by the first `W/kit/reid4j` call; put W/kit/runtime/syslib and the CUDA / cuDNN
 #   libraries on LD_LIBRARY_PATH)
-# Environment: PART_MIB (default 58), M2 (default ~/.m2/repository).
+# Environment: PART_MIB (default 58), M2 (default ~/.m2/repository), BUNDLE_SM (e.g. 90 for an H100 / H200: keep
+# only that architecture's machine code in libtorch's CUDA natives, scripts/fatbin-prune.py; 9 parts become 5).
 set -euo pipefail
-[[ $# -eq 1 ]] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $# -eq 1 ]] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="$1"
 M2="${M2:-$HOME/.m2/repository}"
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 KIT_MAX_MIB=70 SPLIT_MIB=0 "$here/scripts/device-kit.sh" "$stage" >&2
+if [[ -n "${BUNDLE_SM:-}" ]]; then
+  for j in "$stage"/gpu-natives/pytorch-*-gpu.jar; do
+    python3 "$here/scripts/fatbin-prune.py" "$j" "$j.pruned" "$BUNDLE_SM" >&2 && mv "$j.pruned" "$j"
+  done
+fi
 mkdir -p "$stage/tests"
 [[ -d "$here/target/test-classes" ]] || { echo "device-bundle: no target/test-classes (run mvn test-compile)" >&2; exit 1; }
 cp -r "$here/target/test-classes" "$stage/tests/"
-console="$(ls "$M2"/org/junit/platform/junit-platform-console-standalone/*/junit-platform-console-standalone-*.jar 2>/dev/null | tail -1)"
+console="$(ls "$M2"/org/junit/platform/junit-platform-console-standalone/*/junit-platform-console-standalone-*.jar 2>/dev/null | tail -1 || true)"
 if [[ -z "$console" ]]; then
   (cd "$here" && mvn -B -q dependency:get -Dtransitive=false \
     -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1) >&2

@@ -11,8 +11,10 @@
 #   kernels scripts/gpu-check.sh: the C++ driver (CUDA vs CPU, timings at the Market shape)
 #
 #   scripts/device-session.sh PARTS [OUT]       PARTS: the folder holding part-0 .. part-N; OUT default /tmp/dsess
-# Environment: DEVICE_SESSION_STEPS (default "train eval junit kernels"), GPU_CHECK_AMP_EPOCHS (3),
-# GPU_CHECK_FP32_EPOCHS (2); the variables of the scripts it calls pass through.
+# Environment: DEVICE_SESSION_STEPS (default "train eval junit kernels"), DEVICE_SESSION_DEADLINE (seconds from the
+# start after which no step runs on: each step's time limit is cut to what is left, a step with under 30 s left is
+# skipped; default none), GPU_CHECK_AMP_EPOCHS (3), GPU_CHECK_FP32_EPOCHS (2); the variables of the scripts it
+# calls pass through.
 set -uo pipefail
 [[ $# -ge 1 && $# -le 2 ]] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 PARTS="$(cd "$1" && pwd)" || exit 2
@@ -23,6 +25,11 @@ STEPS="${DEVICE_SESSION_STEPS:-train eval junit kernels}"
 status=0
 T0=$(date +%s)
 say() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
+# limit N: N, or the seconds left before DEVICE_SESSION_DEADLINE when fewer
+limit() {
+  local left=$(( ${DEVICE_SESSION_DEADLINE:-1000000} - ($(date +%s) - T0) ))
+  (( left < $1 )) && echo "$left" || echo "$1"
+}
 
 if [[ ! -d "$W/kit" ]]; then
   say "joining $(ls "$PARTS"/part-* | wc -l) parts"
@@ -35,26 +42,27 @@ if [[ -n "$NV" ]]; then
 fi
 
 for step in $STEPS; do
+  if (( $(limit 30) < 30 )); then say "$step skipped: under 30 s left before DEVICE_SESSION_DEADLINE"; status=1; continue; fi
   case "$step" in
     train)
       say "train"
       GPU_CHECK_AB="${GPU_CHECK_AB:-1}" GPU_CHECK_SKIP="${GPU_CHECK_SKIP:-cpu resume extract}" \
         GPU_CHECK_AMP_EPOCHS="${GPU_CHECK_AMP_EPOCHS:-3}" GPU_CHECK_FP32_EPOCHS="${GPU_CHECK_FP32_EPOCHS:-2}" \
-        GPU_CHECK_WORK="$OUT/train-work" timeout 420 scripts/gpu-train-check.sh "$W/kit" "$W/gpu-natives" \
+        GPU_CHECK_WORK="$OUT/train-work" timeout "$(limit 420)" scripts/gpu-train-check.sh "$W/kit" "$W/gpu-natives" \
         "$OUT/train" || status=1 ;;
     eval)
       say "eval"
-      timeout 420 scripts/gpu-eval-check.sh "$W/kit" "$W/tests" "$OUT/eval" || status=1 ;;
+      timeout "$(limit 420)" scripts/gpu-eval-check.sh "$W/kit" "$W/tests" "$OUT/eval" || status=1 ;;
     junit)
       say "junit (training tests on the GPU)"
       cp="$W/kit/reid4j.jar:$(ls "$W"/kit/lib/*.jar "$W"/gpu-natives/*.jar | paste -sd:):$W/tests/test-classes"
-      LD_LIBRARY_PATH="$W/kit/runtime/syslib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout 300 "$W/kit/runtime/jre/bin/java" \
+      LD_LIBRARY_PATH="$W/kit/runtime/syslib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout "$(limit 300)" "$W/kit/runtime/jre/bin/java" \
         -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -jar "$(ls "$W"/tests/junit-platform-console-standalone-*.jar)" \
         execute --class-path "$cp" --select-class org.reid4j.train.MultiTensorAdamTest \
         --select-class org.reid4j.train.CudaTrainingTest 2>&1 | tail -25 || status=1 ;;
     kernels)
       say "kernels (C++ driver)"
-      BUILD_DIR="$OUT/build-gpu" RUN_CPU_TESTS=0 timeout 480 scripts/gpu-check.sh --no-cpu-rerank || status=1 ;;
+      BUILD_DIR="$OUT/build-gpu" RUN_CPU_TESTS=0 timeout "$(limit 480)" scripts/gpu-check.sh --no-cpu-rerank || status=1 ;;
     *) echo "unknown step $step (train, eval, junit, kernels)"; status=1 ;;
   esac
 done

@@ -4,8 +4,8 @@
 // device ("no CUDA device, skipping") and non-zero when any check failed. Built as gpu_check_emu
 // (and gpu_check_emu_asan) it runs the same checks on the CUDA emulator of src/test/cpp/cuda_emu,
 // without timings, plus out-of-memory checks that only the emulator can provoke.
-// Usage: gpu_check [--no-timing] [--no-cpu-rerank] [--quick] [--json FILE] [seed]   (--quick: small shapes only, as
-// under compute-sanitizer)
+// Usage: gpu_check [--no-timing] [--no-cpu-rerank] [--quick] [--msmt] [--json FILE] [seed]   (--quick: small shapes
+// only, as under compute-sanitizer; --msmt: also time re-ranking at the MSMT17 size, N = 88,900, with its stages)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -1010,6 +1010,32 @@ void timings(bool cpu_rerank) {
   }
 }
 
+// Re-ranking at the MSMT17 size (6,800 queries, 82,100 gallery items, d 2048: N = 88,900, D alone 31.6 GB), scored on
+// the device, in FP32 and TF32X3, then once more each with the per-stage clock on (stderr): where the time goes.
+void timings_msmt() {
+  const int64_t nq = 6800, ng = 82100, d = 2048;
+  std::printf("--- re-ranking at the MSMT17 size (nq %lld, ng %lld, d %lld) ---\n", (long long)nq, (long long)ng,
+              (long long)d);
+  std::vector<float> q = gaussian(nq, d), g = gaussian(ng, d);
+  std::vector<int32_t> qp(nq), qc(nq), gp(ng), gc(ng), first(nq), nanc(nq);
+  std::vector<double> ap(nq), inp(nq);
+  for (int64_t i = 0; i < nq; ++i) qp[i] = (int32_t)(i % 3000), qc[i] = (int32_t)(i % 15);
+  for (int64_t j = 0; j < ng; ++j) gp[j] = (int32_t)(j % 3001) - 1, gc[j] = (int32_t)((j / 3) % 15);
+  auto run = [&] {
+    return r4j_cuda_rerank_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, qp.data(), qc.data(),
+                                    gp.data(), gc.data(), first.data(), ap.data(), inp.data(), nanc.data());
+  };
+  for (int p : {R4J_FP32, R4J_TF32X3}) {
+    PrecisionScope ps(p);
+    seconds(run, 1, (std::string("cuda rerank_evaluate MSMT17 size ") + precision_name(p)).c_str());
+    setenv("R4J_CUDA_PROFILE", "1", 1);
+    std::fflush(stdout);
+    run();
+    unsetenv("R4J_CUDA_PROFILE");
+    std::fflush(stderr);
+  }
+}
+
 }  // namespace
 
 // {"device", "passed", "failed", "timings_ms": {name: ms}, "rerank_market_max_abs_diff"} for --json.
@@ -1034,7 +1060,7 @@ int main(int argc, char **argv) {
 #else
   bool timing = true;
 #endif
-  bool cpu_rerank = true, quick = false;  // quick: small shapes only (for compute-sanitizer runs)
+  bool cpu_rerank = true, quick = false, msmt = false;  // quick: small shapes only (for compute-sanitizer runs)
   const char *json = nullptr;              // --json FILE: device, counts and timings for machines
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--no-timing"))
@@ -1043,6 +1069,8 @@ int main(int argc, char **argv) {
       cpu_rerank = false;
     else if (!std::strcmp(argv[i], "--quick"))
       quick = true;
+    else if (!std::strcmp(argv[i], "--msmt"))
+      msmt = true;
     else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
       json = argv[++i];
     else
@@ -1192,6 +1220,7 @@ int main(int argc, char **argv) {
 
   std::printf("--- %d passed, %d failed ---\n", g_pass, g_fail);
   if (timing) timings(cpu_rerank);
+  if (timing && msmt) timings_msmt();
   std::printf("gpu_check: %s\n", g_fail == 0 ? "ALL PASS" : "FAILURES");
   if (json && !write_json(json)) {
     std::printf("gpu_check: cannot write %s\n", json);
