@@ -855,11 +855,13 @@ void check_rows_out_of_memory() {
 
 // ---------------------------------------------------------------------------------------------
 double seconds(const std::function<int()> &fn, int reps, const char *name) {
+  const auto w0 = std::chrono::steady_clock::now();
   if (fn() != R4J_OK) {  // warm-up
     std::printf("TIMING %s: error %s\n", name, r4j_last_error());
     ++g_fail;
     return -1;
   }
+  const double first = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
   std::vector<double> t;
   for (int r = 0; r < reps; ++r) {
     auto t0 = std::chrono::steady_clock::now();
@@ -868,7 +870,8 @@ double seconds(const std::function<int()> &fn, int reps, const char *name) {
   }
   std::sort(t.begin(), t.end());
   const double med = t[t.size() / 2];
-  std::printf("TIME %-52s %9.2f ms (median of %d, host<->device copies included)\n", name, med * 1e3, reps);
+  std::printf("TIME %-52s %9.2f ms (median of %d, host<->device copies included; first call %.2f ms)\n", name,
+              med * 1e3, reps, first * 1e3);
   g_times_ms.emplace_back(name, med * 1e3);
   std::fflush(stdout);
   return med;
@@ -974,12 +977,30 @@ void timings(bool cpu_rerank) {
   seconds([&] { return r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, out.data()); }, 3,
           "cuda pairwise Market, host buffers pinned per call");
   unsetenv("R4J_CUDA_PIN_HOST");
-  setenv("R4J_CUDA_STAGING", "1", 1);  // uploads through page-locked staging buffers kept between calls
+  setenv("R4J_CUDA_STAGING", "0", 1);  // the driver's own pageable copies instead of the staging buffers
   seconds([&] { return r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, out.data()); }, 3,
-          "cuda rerank Market, staged uploads (R4J_CUDA_STAGING=1)");
+          "cuda rerank Market, pageable copies (R4J_CUDA_STAGING=0)");
   seconds([&] { return r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, out.data()); }, 3,
-          "cuda pairwise Market, staged uploads (R4J_CUDA_STAGING=1)");
+          "cuda pairwise Market, pageable copies (R4J_CUDA_STAGING=0)");
+  {  // the calls of eval on the device (only the per-query scores come back)
+    std::vector<int32_t> qp(nq), qc(nq), gp(ng), gc(ng), first(nq), nanc(nq);
+    std::vector<double> ap(nq), inp(nq);
+    for (int64_t i = 0; i < nq; ++i) qp[i] = (int32_t)(i % 750), qc[i] = (int32_t)(i % 6);
+    for (int64_t j = 0; j < ng; ++j) gp[j] = (int32_t)(j % 751) - 1, gc[j] = (int32_t)((j / 3) % 6);
+    seconds([&] { return r4j_cuda_pairwise_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, qp.data(),
+                                                    qc.data(), gp.data(), gc.data(), first.data(), ap.data(),
+                                                    inp.data(), nanc.data()); },
+            3, "cuda pairwise_evaluate Market, pageable copies");
+    seconds([&] { return r4j_cuda_rerank_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, qp.data(),
+                                                  qc.data(), gp.data(), gc.data(), first.data(), ap.data(),
+                                                  inp.data(), nanc.data()); },
+            3, "cuda rerank_evaluate Market, pageable copies");
+  }
   unsetenv("R4J_CUDA_STAGING");
+  setenv("R4J_CUDA_COPY_THREADS", "1", 1);  // the staging halves filled and emptied by one thread
+  seconds([&] { return r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, out.data()); }, 3,
+          "cuda pairwise Market, staging with one copy thread");
+  unsetenv("R4J_CUDA_COPY_THREADS");
   // One more call of each with the per-stage clock on (stderr): where the time goes.
   setenv("R4J_CUDA_PROFILE", "1", 1);
   std::fflush(stdout);
@@ -1034,6 +1055,9 @@ void timings_msmt() {
     unsetenv("R4J_CUDA_PROFILE");
     std::fflush(stderr);
   }
+  setenv("R4J_CUDA_STAGING", "0", 1);  // X through the driver's pageable copies
+  seconds(run, 1, "cuda rerank_evaluate MSMT17 size fp32, pageable copies");
+  unsetenv("R4J_CUDA_STAGING");
 }
 
 }  // namespace
@@ -1177,17 +1201,31 @@ int main(int argc, char **argv) {
   check_evaluate(20, 90, 4, R4J_SQEUCLIDEAN, 3, 2, 0, true, false);  // many matches per query, many ties
   check_evaluate(30, 120, 16, R4J_EUCLIDEAN, 8, 3, 10, true, true);
   if (!quick) check_evaluate(300, 1500, 128, R4J_EUCLIDEAN, 100, 6, 20, false, false);
+  check_evaluate(6, 3000, 8, R4J_EUCLIDEAN, 2, 4, 0, true, false);  // ~1,000 matches per query: a long sort, ties
+  // rows with more matches than R4J_CUDA_EVAL_MAXP take the sweep, the others the sort, in the same launch
+  setenv("R4J_CUDA_EVAL_MAXP", "8", 1);
+  check_evaluate(30, 120, 16, R4J_EUCLIDEAN, 8, 3, 0, true, true);
+  check_evaluate(40, 200, 64, R4J_COSINE, 15, 4, 20, false, false);
+  unsetenv("R4J_CUDA_EVAL_MAXP");
   setenv("R4J_CUDA_CHUNK_BYTES", "4096", 1);  // distance rows scored chunk by chunk
   check_evaluate(37, 301, 17, R4J_COSINE, 12, 4, 0, false, true);
   unsetenv("R4J_CUDA_CHUNK_BYTES");
-  setenv("R4J_CUDA_STAGING", "1", 1);  // uploads through the page-locked staging halves, many chunks
-  setenv("R4J_CUDA_STAGING_BYTES", "4100", 1);
+  setenv("R4J_CUDA_STAGING", "0", 1);  // the driver's own pageable copies instead of the staging halves
   check_pairwise(130, 257, 128, R4J_EUCLIDEAN, true);
   check_rerank(40, 200, 64, R4J_COSINE, 20, 6, 0.3f, 30);
   check_evaluate(37, 301, 17, R4J_EUCLIDEAN, 12, 4, 0, false, true);
+  unsetenv("R4J_CUDA_STAGING");
+  setenv("R4J_CUDA_STAGING_BYTES", "4100", 1);  // the staging halves, many chunks
+  check_pairwise(130, 257, 128, R4J_EUCLIDEAN, true);
+  check_rerank(40, 200, 64, R4J_COSINE, 20, 6, 0.3f, 30);
+  check_evaluate(37, 301, 17, R4J_EUCLIDEAN, 12, 4, 0, false, true);
+  // halves of 3 MiB filled by three threads: parts of uneven length, the last chunk short
+  setenv("R4J_CUDA_STAGING_BYTES", "3145796", 1);
+  setenv("R4J_CUDA_COPY_THREADS", "3", 1);
+  check_pairwise(257, 1031, 1024, R4J_EUCLIDEAN, false);
+  unsetenv("R4J_CUDA_COPY_THREADS");
   unsetenv("R4J_CUDA_STAGING_BYTES");
   check_pairwise(37, 129, 65, R4J_SQEUCLIDEAN, false);  // one chunk, the default size
-  unsetenv("R4J_CUDA_STAGING");
   setenv("R4J_CUDA_PIN_HOST", "1", 1);  // and with the host buffers page-locked during the call
   check_pairwise(130, 257, 128, R4J_EUCLIDEAN, true);
   check_rerank(40, 200, 64, R4J_EUCLIDEAN, 20, 6, 0.3f, 30);

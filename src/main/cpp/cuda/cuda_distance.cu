@@ -414,7 +414,7 @@ int pairwise_impl(const char *FN, const float *q, int64_t nq, const float *g, in
     if (labels)
       R4J_TRY(ev.rows(FN, dout.get(), r, ng, i0, s));
     else
-      R4J_CU(cudaMemcpyAsync(out + i0 * ng, dout.get(), sizeof(float) * r * ng, cudaMemcpyDeviceToHost, s));
+      R4J_TRY(download(FN, out + i0 * ng, dout.get(), sizeof(float) * r * ng, s));
   }
   if (labels) R4J_TRY(ev.download(FN, scores, s));
   R4J_CU(cudaStreamSynchronize(s));

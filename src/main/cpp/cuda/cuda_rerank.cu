@@ -500,7 +500,7 @@ int rerank_impl(const char *FN, const float *q, int64_t nq, const float *g, int6
     R4J_TRY(ev.rows(FN, dout.get(), nq, ng, 0, s));
     R4J_TRY(ev.download(FN, scores, s));
   } else {
-    R4J_CU(cudaMemcpyAsync(out, dout.get(), sizeof(float) * nq * ng, cudaMemcpyDeviceToHost, s));
+    R4J_TRY(download(FN, out, dout.get(), sizeof(float) * nq * ng, s));
   }
   R4J_CU(cudaStreamSynchronize(s));
   clock.mark(labels ? "scores, scores to the host" : "copy the result to the host");
