@@ -13,9 +13,12 @@
 # on the MSMT17-sized case re-ranking at tf32x3; a table of the in-process step times (ms) and a check that cuda and
 # cpu agree (1e-6); then the Java CUDA tests. Exit status non-zero when any step or check failed.
 # scripts/gpu-check.sh runs this when GPU_CHECK_KIT is set.
-# Environment: GPU_EVAL_MSMT=0 skips the MSMT17-sized case; GPU_EVAL_CPU_MSMT=1 also runs it on the cpu backend.
+# Environment: GPU_EVAL_MSMT=0 skips the MSMT17-sized case; GPU_EVAL_CPU_MSMT=1 also runs it on the cpu backend;
+# GPU_EVAL_AB=0 skips the A/B runs on cuda (without the warm-up of the device call, REID4J_EVAL_WARMUP=0; the
+# driver's pageable copies instead of the staging buffers, R4J_CUDA_STAGING=0); GPU_EVAL_TF32=0 skips the
+# tensor-core runs.
 set -uo pipefail
-if [[ $# -lt 1 || $# -gt 3 ]]; then sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
+if [[ $# -lt 1 || $# -gt 3 ]]; then sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
 KIT="$(cd "$1" && pwd)" || exit 2
 TESTS="${2:--}"
 OUT="${3:-/tmp/gpu-eval-check}"
@@ -59,6 +62,15 @@ for c in "${cases[@]}"; do
     step "eval-$c-$b-rerank" 900 "$R4J" eval --dir "$OUT/$c" --normalize --rerank --backend "$b" \
       --json "$OUT/eval-$c-$b-rerank.json"
   done
+  if [[ "${GPU_EVAL_AB:-1}" != 0 ]]; then  # the device call without its warm-up; X through pageable copies
+    for v in nowarm:REID4J_EVAL_WARMUP=0 pageable:R4J_CUDA_STAGING=0; do
+      step "eval-$c-cuda-${v%%:*}" 600 env "${v#*:}" "$R4J" eval --dir "$OUT/$c" --normalize --backend cuda \
+        --json "$OUT/eval-$c-cuda-${v%%:*}.json"
+      step "eval-$c-cuda-rerank-${v%%:*}" 900 env "${v#*:}" "$R4J" eval --dir "$OUT/$c" --normalize --rerank \
+        --backend cuda --json "$OUT/eval-$c-cuda-rerank-${v%%:*}.json"
+    done
+  fi
+  [[ "${GPU_EVAL_TF32:-1}" == 0 ]] && continue
   if [[ "$c" == msmt ]]; then  # at N = 88,900 the distance pass is most of re-ranking: the split TF32 one
     step "eval-$c-cuda-rerank-tf32x3" 900 "$R4J" eval --dir "$OUT/$c" --normalize --rerank --backend cuda \
       --precision tf32x3 --json "$OUT/eval-$c-cuda-rerank-tf32x3.json"
@@ -101,6 +113,15 @@ for name, j in rows.items():
             ref = rows[name[: -len(p)]]
             print(f"   INFO {name} vs fp32: mAP {100 * (j['mAP'] - ref['mAP']):+.4f} points, "
                   f"R1 {100 * (j['rank1'] - ref['rank1']):+.4f}, mINP {100 * (j['mINP'] - ref['mINP']):+.4f}")
+for name, j in rows.items():
+    for v in ("-nowarm", "-pageable"):
+        if name.endswith(v) and name[: -len(v)] in rows:
+            ref = rows[name[: -len(v)]]
+            same = all(j[k] == ref[k] for k in ("rank1", "mAP", "mINP"))
+            bad += not same
+            a, b = list(ref["timings_ms"].items())[-1], list(j["timings_ms"].items())[-1]
+            print(f"   {'INFO' if same else 'FAIL'} {name}: {b[0]} {b[1]} ms against {a[1]} ms"
+                  f"{'' if same else ', scores differ'}")
 sys.exit(1 if bad else 0)
 EOF
 
