@@ -19,19 +19,21 @@
 #                      machine without a GPU (GPU_NATIVES then holds pytorch-*-linux-x86_64.jar)
 #   GPU_CHECK_SET      extra train options for every run, e.g. "--set MODEL.BACKBONE=resnet18
 #                      --set INPUT.SIZE_TRAIN=[64,32] --set INPUT.SIZE_TEST=[64,32]"
-#   GPU_CHECK_QUICK=1  tiny data and 2+1 epochs (plumbing only)
+#   GPU_CHECK_QUICK=1  tiny data and 2+2 epochs (plumbing only)
 #   GPU_CHECK_IDS / _TEST_IDS / _CAMS / _PER_CAM  (200 / 100 / 6 / 4), GPU_CHECK_SMALL_IDS (16)
 #   GPU_CHECK_AMP_EPOCHS (4), GPU_CHECK_FP32_EPOCHS (3), GPU_CHECK_CPU_EPOCHS (1)
 #   GPU_CHECK_WORK     data and runs (default OUTDIR/work); GPU_CHECK_CONFIG (configs/bot_r50_market.yml)
 #   GPU_CHECK_YARDSTICK=0 skips PyTorch; REID4J_JAVA_OPTS passes on to the launcher
 #   GPU_CHECK_AB=1     one more AMP run, "amp-ref", with REID4J_ADAM_KERNELS=0 REID4J_OVERLAP=0 (libtorch's Adam
-#                      per tensor, the next batch loaded after the step: the step as it was), an A/B on one card
+#                      per tensor, the next batch loaded after the step: the step as it was), and one more FP32
+#                      run, "fp32-ref", with REID4J_DEFER_READ=0 (each step's numbers read at its end): A/Bs on
+#                      one card
 #   GPU_CHECK_SKIP     steps to leave out, any of: fp32 cpu resume extract (e.g. "cpu resume" for a short run)
 #   GPU_CHECK_JFR=0    no Java Flight Recording of the amp run (by default it is recorded to OUTDIR/amp.jfr and
 #                      step profile-amp prints where its threads spent their time: scripts/jfr-hotspots.py)
 set -uo pipefail
 
-if [[ $# -lt 2 || $# -gt 3 ]]; then sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
+if [[ $# -lt 2 || $# -gt 3 ]]; then sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KIT="$(cd "$1" && pwd)" || exit 2
 NATIVES="$(cd "$2" && pwd)" || exit 2
@@ -42,7 +44,7 @@ mkdir -p "$WORK" && WORK="$(cd "$WORK" && pwd)"
 DEV="${GPU_CHECK_DEVICE:-cuda}"
 CONFIG="${GPU_CHECK_CONFIG:-$repo/configs/bot_r50_market.yml}"
 QUICK="${GPU_CHECK_QUICK:-0}"
-if [[ "$QUICK" != 0 ]]; then d_ids=12 d_test=6 d_cams=3 d_per=2 d_small=8 d_amp=2 d_fp32=1 d_cpu=1
+if [[ "$QUICK" != 0 ]]; then d_ids=12 d_test=6 d_cams=3 d_per=2 d_small=8 d_amp=2 d_fp32=2 d_cpu=1
 else d_ids=200 d_test=100 d_cams=6 d_per=4 d_small=16 d_amp=4 d_fp32=3 d_cpu=1; fi
 IDS="${GPU_CHECK_IDS:-$d_ids}" TEST_IDS="${GPU_CHECK_TEST_IDS:-$d_test}" CAMS="${GPU_CHECK_CAMS:-$d_cams}"
 PER_CAM="${GPU_CHECK_PER_CAM:-$d_per}" SMALL_IDS="${GPU_CHECK_SMALL_IDS:-$d_small}"
@@ -176,7 +178,11 @@ if [[ "${GPU_CHECK_AB:-0}" != 0 ]]; then
   TRAIN_ENV="REID4J_ADAM_KERNELS=0 REID4J_OVERLAP=0" train amp-ref 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
 fi
 if skipped fp32; then skip_step train-fp32 "GPU_CHECK_SKIP"; else
-  train fp32 200 "$DEV" "$MARKET" "$FP32_EPOCHS" 1000 --set SOLVER.AMP_ON_CUDA=false; fi
+  train fp32 200 "$DEV" "$MARKET" "$FP32_EPOCHS" 1000 --set SOLVER.AMP_ON_CUDA=false
+  if [[ "${GPU_CHECK_AB:-0}" != 0 ]]; then  # each step's numbers read at its end, as before
+    TRAIN_ENV="REID4J_DEFER_READ=0" train fp32-ref 200 "$DEV" "$MARKET" "$FP32_EPOCHS" 1000 --set SOLVER.AMP_ON_CUDA=false
+  fi
+fi
 if skipped cpu; then skip_step train-cpu "GPU_CHECK_SKIP"; else train cpu 180 cpu "$SMALL" "$CPU_EPOCHS" 1000; fi
 
 if skipped resume; then
@@ -261,8 +267,9 @@ for line in open(steps_file):
     name, st, dt, rc = line.rstrip("\n").split("\t")
     report["steps"].append({"step": name, "status": st, "seconds": int(dt), "detail": rc})
 ab = any(s["step"] == "train-amp-ref" for s in report["steps"])
+ab32 = any(s["step"] == "train-fp32-ref" for s in report["steps"])
 run_list = [("amp", dev, True)] + ([("amp-ref", dev, True)] if ab else []) \
-    + [("fp32", dev, False), ("cpu", "cpu", False)]
+    + [("fp32", dev, False)] + ([("fp32-ref", dev, False)] if ab32 else []) + [("cpu", "cpu", False)]
 for name, device, amp in run_list:
     rows, summ = metrics(name), load_json(os.path.join(runs, name, "summary.json"))
     if name == "amp":
@@ -314,7 +321,7 @@ for mode in ("amp", "fp32"):
         ys[mode] = y
 report["yardstick"] = ys
 ratios = {}
-for mode, run in [("amp", "amp"), ("amp", "amp-ref"), ("fp32", "fp32")]:
+for mode, run in [("amp", "amp"), ("amp", "amp-ref"), ("fp32", "fp32"), ("fp32", "fp32-ref")]:
     if run not in report["runs"]:
         continue
     r4 = report["runs"][run]["images_per_second"]

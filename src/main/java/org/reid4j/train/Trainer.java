@@ -107,12 +107,18 @@ public final class Trainer {
   private final boolean tty;
   private boolean overwrite;
   private Boolean overlapBatches; // tests: overlap batch loading with the step on any device (null: on a GPU)
+  private Boolean deferReads; // tests: read FP32 steps' numbers one step late (null: unless REID4J_DEFER_READ=0)
   private int stopAfterEpochs; // tests: end the run after this many epochs, as a kill would (0: never)
   private FrozenStages frozen; // MODEL.FREEZE_STAGES of the run in progress
   private ProcessGroupSession group; // data-parallel training: this process's group (null: one process)
   private boolean multiTensor; // the run's Adam steps as reid4j's multi-tensor CUDA kernels
   /** REID4J_OVERLAP=0: on a GPU, load the next batch after a step instead of during it (for comparisons). */
   static final boolean NO_OVERLAP = "0".equals(System.getenv("REID4J_OVERLAP"));
+  /**
+   * REID4J_DEFER_READ=0: read each FP32 training step's numbers at the end of that step, as AMP steps do, instead
+   * of one step later (for comparisons).
+   */
+  static final boolean NO_DEFER_READ = "0".equals(System.getenv("REID4J_DEFER_READ"));
 
   public Trainer(TrainConfig cfg, ReidDataset data, PrintStream out) {
     this(cfg, data, out, ProgressBar.isTerminal());
@@ -205,6 +211,12 @@ public final class Trainer {
    */
   Trainer overlapBatches(boolean on) {
     this.overlapBatches = on;
+    return this;
+  }
+
+  /** Tests: whether FP32 update steps hand back their numbers one step late (by default yes). */
+  Trainer deferReads(boolean on) {
+    this.deferReads = on;
     return this;
   }
 
@@ -332,7 +344,8 @@ public final class Trainer {
     AmpScaler amp = cuda && s.ampOnCuda() ? new AmpScaler() : null;
     if (amp != null) out.println("mixed precision: autocast + dynamic loss scaling (CUDA)");
 
-    Step step = new Step(model, device, s, ce, triplet, center, groups, centerOpt, amp, input, xbm);
+    Step step = new Step(model, device, s, ce, triplet, center, groups, centerOpt, amp, input, xbm,
+        amp == null && (deferReads != null ? deferReads : !NO_DEFER_READ));
     if (group != null) {
       step.group = group;
       step.synced.addAll(toList(model.parameters(true)));
@@ -413,7 +426,7 @@ public final class Trainer {
         step.xbmOn = xbmOn;
         List<int[]> batches = shard(samplers.get(stage.sampler()).epoch(epoch));
         int n = batches.size();
-        double sumLoss = 0, sumId = 0, sumTri = 0, sumCen = 0, sumAcc = 0, sumActive = 0, sumXbm = 0;
+        EpochSums sums = new EpochSums();
         long epochImages = 0;
         double epochNative = 0, epochStep = 0;
         trainMode(model);
@@ -437,27 +450,15 @@ public final class Trainer {
               throw new IllegalStateException(String.format(Locale.ROOT, "training diverged at epoch %d iteration %d: "
                   + "%s; lower SOLVER.BASE_LR (now %.3g)", epoch + 1, it, e.getMessage(), s.baseLr()), e);
             }
-            double loss = v[0], idL = v[1], triL = v[2], cenL = v[3], acc = v[4], active = v[5];
             long t1 = System.nanoTime();
-            if (!Double.isFinite(loss))
-              throw new IllegalStateException(String.format(Locale.ROOT, "the loss is %s at epoch %d iteration %d "
-                  + "(id %.4g, triplet %.4g, centre %.4g): training diverged; lower SOLVER.BASE_LR (now %.3g)", loss,
-                  epoch + 1, it, idL, triL, cenL, s.baseLr()));
+            if (v != null) sums.add(v, epoch, s.baseLr()); // FP32: the previous step's numbers (none after the first)
             iterations++;
             epochImages += b.size();
-            sumLoss += loss;
-            sumId += idL;
-            sumTri += triL;
-            sumCen += cenL;
-            sumAcc += acc;
-            sumActive += active;
-            sumXbm += v[7];
             double elapsed = (t1 - epochStart) / 1e9;
             double rate = epochImages / Math.max(elapsed, 1e-9);
             double epochsLeft = (n - it) / (double) n + (planned - epoch - 1);
             double eta = elapsed / it * n * epochsLeft;
-            bar.update(new ProgressBar.Status(epoch, planned, it, n, sumLoss / it, sumId / it, sumTri / it,
-                sumCen / it, sumAcc / it, groups.lr(0), rate, eta));
+            if (sums.steps > 0) bar.update(sums.status(epoch, planned, it, n, groups.lr(0), rate, eta));
             long t2 = System.nanoTime();
             epochNative += (t1 - t0) / 1e9 - step.loaderWait;
             epochStep += (t2 - tPrev) / 1e9;
@@ -472,6 +473,13 @@ public final class Trainer {
               break;
             }
             b = overlap ? step.takeNext() : loader.hasNext() ? loader.next() : null;
+          }
+          float[] last = step.drain(); // the last step's numbers, when they are read one step late
+          if (last != null) {
+            sums.add(last, epoch, s.baseLr());
+            double elapsed = (System.nanoTime() - epochStart) / 1e9;
+            bar.update(sums.status(epoch, planned, it, n, groups.lr(0), epochImages / Math.max(elapsed, 1e-9),
+                elapsed / Math.max(1, it) * n * (planned - epoch - 1)));
           }
           if (loader.skippedImages() > 0)
             bar.println("warning: " + loader.skippedImages() + " training images could not be loaded this epoch");
@@ -506,31 +514,31 @@ public final class Trainer {
         int nIt = Math.max(1, n);
         if (group != null) {
           // the group's averages (every rank ran the same number of steps) and all ranks' images
-          double[] sums = group.allReduceSum(new double[] {sumLoss, sumId, sumTri, sumCen, sumAcc, sumActive, sumXbm,
-              epochImages});
-          sumLoss = sums[0] / world;
-          sumId = sums[1] / world;
-          sumTri = sums[2] / world;
-          sumCen = sums[3] / world;
-          sumAcc = sums[4] / world;
-          sumActive = sums[5] / world;
-          sumXbm = sums[6] / world;
-          images += (long) sums[7] - epochImages; // the run's images/s counts every rank's too
-          epochImages = (long) sums[7];
+          double[] all = group.allReduceSum(new double[] {sums.loss, sums.id, sums.tri, sums.cen, sums.acc,
+              sums.active, sums.xbm, epochImages});
+          sums.loss = all[0] / world;
+          sums.id = all[1] / world;
+          sums.tri = all[2] / world;
+          sums.cen = all[3] / world;
+          sums.acc = all[4] / world;
+          sums.active = all[5] / world;
+          sums.xbm = all[6] / world;
+          images += (long) all[7] - epochImages; // the run's images/s counts every rank's too
+          epochImages = (long) all[7];
           group.requireInSync(model, "after epoch " + epoch);
         }
-        epochLosses.add(sumLoss / nIt);
+        epochLosses.add(sums.loss / nIt);
 
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("epoch", epoch);
         row.put("iterations", iterations);
-        row.put("loss", sumLoss / nIt);
-        row.put("id_loss", sumId / nIt);
-        row.put("triplet_loss", sumTri / nIt);
-        row.put("center_loss", sumCen / nIt);
-        row.put("accuracy", sumAcc / nIt);
-        row.put("triplet_active", sumActive / nIt);
-        if (xbm != null) row.put("xbm_loss", step.xbmOn ? sumXbm / nIt : null);
+        row.put("loss", sums.loss / nIt);
+        row.put("id_loss", sums.id / nIt);
+        row.put("triplet_loss", sums.tri / nIt);
+        row.put("center_loss", sums.cen / nIt);
+        row.put("accuracy", sums.acc / nIt);
+        row.put("triplet_active", sums.active / nIt);
+        if (xbm != null) row.put("xbm_loss", step.xbmOn ? sums.xbm / nIt : null);
         row.put("lr", groups.lr(0));
         if (stages.configured()) {
           row.put("stage", stage.index() + 1);
@@ -590,6 +598,7 @@ public final class Trainer {
     }
     if (group != null) group.barrier("end of training");
     if (!leader) {
+      step.close();
       input.close();
       if (xbm != null) xbm.close();
       return new Result(null, null, epoch, iterations, trainSeconds, (System.nanoTime() - runStart) / 1e9,
@@ -617,6 +626,7 @@ public final class Trainer {
       budgetInfo.put("minutes_used", totalSeconds / 60);
     }
     writeSummary(r, arch, numClasses, bestMap, bestEpoch, cuda, amp, budgetInfo);
+    step.close();
     input.close();
     if (xbm != null) xbm.close();
     return r;
@@ -862,6 +872,34 @@ public final class Trainer {
    * {@code update}, the optimiser steps. Returns [total, id, triplet, centre, accuracy,
    * active-triplet fraction, AMP overflow, XBM loss (0 when off)], copied to the host at once.
    */
+  /** An epoch's sums of its steps' numbers (see {@link Step#run}), and how many steps they hold. */
+  private static final class EpochSums {
+    double loss, id, tri, cen, acc, active, xbm;
+    int steps;
+
+    /** Adds the next step's numbers; a loss that is not finite stops the run with a message. */
+    void add(float[] v, int epoch, double baseLr) {
+      if (!Double.isFinite(v[0]))
+        throw new IllegalStateException(String.format(Locale.ROOT, "the loss is %s at epoch %d iteration %d "
+            + "(id %.4g, triplet %.4g, centre %.4g): training diverged; lower SOLVER.BASE_LR (now %.3g)", v[0],
+            epoch + 1, steps + 1, v[1], v[2], v[3], baseLr));
+      steps++;
+      loss += v[0];
+      id += v[1];
+      tri += v[2];
+      cen += v[3];
+      acc += v[4];
+      active += v[5];
+      xbm += v[7];
+    }
+
+    /** The progress line at iteration {@code it}: the means of the steps whose numbers are in. */
+    ProgressBar.Status status(int epoch, int planned, int it, int n, double lr, double rate, double eta) {
+      return new ProgressBar.Status(epoch, planned, it, n, loss / steps, id / steps, tri / steps, cen / steps,
+          acc / steps, lr, rate, eta);
+    }
+  }
+
   private static final class Step {
     private final ReidModel model;
     private final Device device;
@@ -899,7 +937,7 @@ public final class Trainer {
 
     Step(ReidModel model, Device device, TrainConfig.Solver s, CrossEntropyLabelSmooth ce, TripletLoss triplet,
         CenterLoss center, Optimizers.Groups groups, Optimizer centerOpt, AmpScaler amp, StepInput input,
-        CrossBatchMemory xbm) {
+        CrossBatchMemory xbm, boolean deferRead) {
       this.xbm = xbm;
       this.model = model;
       this.device = device;
@@ -911,7 +949,23 @@ public final class Trainer {
       this.centerOpt = centerOpt;
       this.amp = amp;
       this.input = input;
+      this.deferRead = deferRead && amp == null;
     }
+
+    /**
+     * FP32 training steps read their numbers one step late: {@link #run} issues the optimiser step at once, starts
+     * the copy of the step's numbers to the host and hands back the previous step's, so that the host issues the
+     * next step while the device still computes this one instead of draining the device every step (an AMP step
+     * must know whether its gradients overflowed before its optimiser step, so it still waits, as PyTorch's
+     * GradScaler does).
+     */
+    private final boolean deferRead;
+    /** The numbers of the last update step not yet handed back: the tensor itself (CPU) or its host copy (GPU). */
+    private Tensor pending;
+    /** GPU: two page-locked host copies of the numbers and the events recorded after the copies into them. */
+    private final Tensor[] hostNumbers = new Tensor[2];
+    private final DeviceEvent[] copied = new DeviceEvent[2];
+    private int slot;
 
     /** The batch {@link #run} fetched from the loader and started copying (null: none, or the loader is done). */
     private Batch next;
@@ -930,9 +984,11 @@ public final class Trainer {
     }
 
     /**
-     * One step on {@code b}. With {@code loader} (GPU only), the next batch is taken from it and its
-     * copy to the device started while the device computes this step, before the step's one wait;
-     * {@link #takeNext} then hands it over.
+     * One step on {@code b}; its numbers (total, id, triplet, centre and XBM losses, accuracy, the triplet's active
+     * fraction, AMP's overflow flag). With {@code loader} (GPU only), the next batch is taken from it and its copy
+     * to the device started while the device computes this step, after the step's one wait; {@link #takeNext} then
+     * hands it over. An FP32 update step ({@link #deferRead}) returns the previous update step's numbers instead
+     * (null for the first), and {@link #drain} the last one's.
      */
     float[] run(Batch b, boolean update, DataLoader loader) {
       loaderWait = 0;
@@ -986,12 +1042,17 @@ public final class Trainer {
         TensorVector parts = new TensorVector();
         for (Tensor t : row) parts.push_back(t.detach().to(torch.ScalarType.Float).reshape(1));
         Tensor numbers = torch.cat(parts);
-        if (loader != null) { // the next batch's host work and copy, overlapped with this step on the device
-          long w0 = System.nanoTime();
-          next = loader.hasNext() ? loader.next() : null;
-          loaderWait = (System.nanoTime() - w0) / 1e9;
-          if (next != null) input.prefetch(next);
+        if (deferRead && update) {
+          groups.step();
+          stepCenter();
+          Tensor staged = stage(numbers);
+          // The wait for the previous step, which is done with the image buffer that the prefetch below rewrites
+          float[] previous = drain();
+          pending = staged;
+          fetchNext(loader);
+          return previous;
         }
+        fetchNext(loader);
         float[] v = Tensors.toFloats(numbers.cpu());
         if (!update) {
           groups.zeroGrad();
@@ -1001,14 +1062,77 @@ public final class Trainer {
         boolean stepOk = amp == null || v[6] == 0;
         if (stepOk) {
           groups.step();
-          if (center != null) {
-            for (Tensor c : toList(center.parameters()))
-              if (c.grad().defined()) c.grad().mul_(new Scalar(1.0 / s.centerWeight()));
-            centerOpt.step();
-          }
+          stepCenter();
         }
         if (amp != null) amp.update(stepOk);
         return v;
+      }
+    }
+
+    /** The centres' own step, on gradients that undo the loss weight (as the BoT recipe does). */
+    private void stepCenter() {
+      if (center == null) return;
+      for (Tensor c : toList(center.parameters()))
+        if (c.grad().defined()) c.grad().mul_(new Scalar(1.0 / s.centerWeight()));
+      centerOpt.step();
+    }
+
+    /** The next batch's host work and copy, overlapped with this step on the device. */
+    private void fetchNext(DataLoader loader) {
+      if (loader == null) return;
+      long w0 = System.nanoTime();
+      next = loader.hasNext() ? loader.next() : null;
+      loaderWait = (System.nanoTime() - w0) / 1e9;
+      if (next != null) input.prefetch(next);
+    }
+
+    /**
+     * Keeps {@code numbers} to be read later, one reference held: on a GPU a copy into a page-locked host tensor,
+     * queued behind the step, and an event after it; on the CPU the tensor itself.
+     */
+    private Tensor stage(Tensor numbers) {
+      Tensor kept;
+      if (device.is_cpu()) {
+        kept = numbers;
+      } else {
+        if (hostNumbers[slot] == null) {
+          try (PointerScope own = new PointerScope()) {
+            hostNumbers[slot] = Tensors.pinnedHost(numbers.numel());
+            hostNumbers[slot].retainReference();
+          }
+          copied[slot] = new DeviceEvent();
+        }
+        kept = hostNumbers[slot];
+        kept.copy_(numbers, true);
+        copied[slot].record();
+        slot ^= 1;
+      }
+      kept.retainReference();
+      return kept;
+    }
+
+    /** The numbers of the update step read late that {@link #run} has not handed back yet (waiting for them), or null. */
+    float[] drain() {
+      if (pending == null) return null;
+      Tensor t = pending;
+      pending = null;
+      if (!device.is_cpu())
+        for (int i = 0; i < 2; i++)
+          if (hostNumbers[i] == t) copied[i].synchronize();
+      float[] v = Tensors.toFloats(t);
+      t.releaseReference();
+      return v;
+    }
+
+    /** Frees the page-locked copies and their events (the step's numbers must have been drained). */
+    void close() {
+      if (pending != null) pending.releaseReference();
+      pending = null;
+      for (int i = 0; i < 2; i++) {
+        if (hostNumbers[i] != null) hostNumbers[i].releaseReference();
+        if (copied[i] != null) copied[i].close();
+        hostNumbers[i] = null;
+        copied[i] = null;
       }
     }
   }
