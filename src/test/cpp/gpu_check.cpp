@@ -877,6 +877,24 @@ double seconds(const std::function<int()> &fn, int reps, const char *name) {
   return med;
 }
 
+// pairwise_evaluate and rerank_evaluate (k1 20, k2 6, lambda 0.3) of q against g with Market-like labels, timed
+// under the names "cuda pairwise_evaluate <what>" and "cuda rerank_evaluate <what>".
+void time_evaluate(const std::vector<float> &q, int64_t nq, const std::vector<float> &g, int64_t ng, int64_t d,
+                   const std::string &what) {
+  std::vector<int32_t> qp(nq), qc(nq), gp(ng), gc(ng), first(nq), nanc(nq);
+  std::vector<double> ap(nq), inp(nq);
+  for (int64_t i = 0; i < nq; ++i) qp[i] = (int32_t)(i % 750), qc[i] = (int32_t)(i % 6);
+  for (int64_t j = 0; j < ng; ++j) gp[j] = (int32_t)(j % 751) - 1, gc[j] = (int32_t)((j / 3) % 6);
+  seconds([&] { return r4j_cuda_pairwise_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, qp.data(), qc.data(),
+                                                  gp.data(), gc.data(), first.data(), ap.data(), inp.data(),
+                                                  nanc.data()); },
+          3, ("cuda pairwise_evaluate " + what).c_str());
+  seconds([&] { return r4j_cuda_rerank_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, qp.data(),
+                                                qc.data(), gp.data(), gc.data(), first.data(), ap.data(), inp.data(),
+                                                nanc.data()); },
+          3, ("cuda rerank_evaluate " + what).c_str());
+}
+
 void timings(bool cpu_rerank) {
   const int64_t nq = 3368, ng = 15913, d = 2048;
   std::printf("--- timings at the Market-1501 shape (nq %lld, ng %lld, d %lld) ---\n", (long long)nq, (long long)ng,
@@ -920,27 +938,11 @@ void timings(bool cpu_rerank) {
       [&] { return r4j_cuda_rerank(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, out.data()); }, 3,
       "cuda rerank Market k1=20 k2=6 lambda=0.3");
   if (rr > 0) std::printf("     -> target <= 100 ms: %s\n", rr <= 0.1 ? "met" : "NOT met");
-  {  // scored on the device (section 7): only the per-query scores come back (Market-like labels)
-    std::vector<int32_t> qp(nq), qc(nq), gp(ng), gc(ng), first(nq), nanc(nq);
-    std::vector<double> ap(nq), inp(nq);
-    for (int64_t i = 0; i < nq; ++i) qp[i] = (int32_t)(i % 750), qc[i] = (int32_t)(i % 6);
-    for (int64_t j = 0; j < ng; ++j) gp[j] = (int32_t)(j % 751) - 1, gc[j] = (int32_t)((j / 3) % 6);
-    seconds([&] { return r4j_cuda_pairwise_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, qp.data(),
-                                                    qc.data(), gp.data(), gc.data(), first.data(), ap.data(),
-                                                    inp.data(), nanc.data()); },
-            3, "cuda pairwise_evaluate Market (no matrix copied back)");
-    seconds([&] { return r4j_cuda_rerank_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, qp.data(),
-                                                  qc.data(), gp.data(), gc.data(), first.data(), ap.data(),
-                                                  inp.data(), nanc.data()); },
-            3, "cuda rerank_evaluate Market (no matrix copied back)");
-  }
+  // scored on the device (section 7): only the per-query scores come back
+  time_evaluate(q, nq, g, ng, d, "Market (no matrix copied back)");
   {  // the tensor-core distance passes (r4j_cuda_set_precision) against FP32: time and difference
     std::vector<float> fp(nq * ng), tc(nq * ng);
     if (r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, fp.data()) != R4J_OK) fp.clear();
-    std::vector<int32_t> qp(nq), qc(nq), gp(ng), gc(ng), first(nq), nanc(nq);
-    std::vector<double> ap(nq), inp(nq);
-    for (int64_t i = 0; i < nq; ++i) qp[i] = (int32_t)(i % 750), qc[i] = (int32_t)(i % 6);
-    for (int64_t j = 0; j < ng; ++j) gp[j] = (int32_t)(j % 751) - 1, gc[j] = (int32_t)((j / 3) % 6);
     for (int p : {R4J_TF32X3, R4J_TF32}) {
       PrecisionScope ps(p);
       const std::string pn = precision_name(p);
@@ -948,14 +950,7 @@ void timings(bool cpu_rerank) {
                                                               tc.data()); },
                                3, ("cuda pairwise Market euclidean " + pn).c_str());
       if (t > 0) std::printf("     -> %.1f effective TFLOP/s\n", 2.0 * nq * ng * d / t / 1e12);
-      seconds([&] { return r4j_cuda_pairwise_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, qp.data(),
-                                                      qc.data(), gp.data(), gc.data(), first.data(), ap.data(),
-                                                      inp.data(), nanc.data()); },
-              3, ("cuda pairwise_evaluate Market " + pn).c_str());
-      seconds([&] { return r4j_cuda_rerank_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f,
-                                                    qp.data(), qc.data(), gp.data(), gc.data(), first.data(),
-                                                    ap.data(), inp.data(), nanc.data()); },
-              3, ("cuda rerank_evaluate Market " + pn).c_str());
+      time_evaluate(q, nq, g, ng, d, "Market " + pn);
       if (!fp.empty() && r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, tc.data()) == R4J_OK) {
         double worst = 0, rel = 0;
         for (int64_t i = 0; i < nq * ng; ++i) {
@@ -982,20 +977,7 @@ void timings(bool cpu_rerank) {
           "cuda rerank Market, pageable copies (R4J_CUDA_STAGING=0)");
   seconds([&] { return r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, out.data()); }, 3,
           "cuda pairwise Market, pageable copies (R4J_CUDA_STAGING=0)");
-  {  // the calls of eval on the device (only the per-query scores come back)
-    std::vector<int32_t> qp(nq), qc(nq), gp(ng), gc(ng), first(nq), nanc(nq);
-    std::vector<double> ap(nq), inp(nq);
-    for (int64_t i = 0; i < nq; ++i) qp[i] = (int32_t)(i % 750), qc[i] = (int32_t)(i % 6);
-    for (int64_t j = 0; j < ng; ++j) gp[j] = (int32_t)(j % 751) - 1, gc[j] = (int32_t)((j / 3) % 6);
-    seconds([&] { return r4j_cuda_pairwise_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, qp.data(),
-                                                    qc.data(), gp.data(), gc.data(), first.data(), ap.data(),
-                                                    inp.data(), nanc.data()); },
-            3, "cuda pairwise_evaluate Market, pageable copies");
-    seconds([&] { return r4j_cuda_rerank_evaluate(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, 20, 6, 0.3f, qp.data(),
-                                                  qc.data(), gp.data(), gc.data(), first.data(), ap.data(),
-                                                  inp.data(), nanc.data()); },
-            3, "cuda rerank_evaluate Market, pageable copies");
-  }
+  time_evaluate(q, nq, g, ng, d, "Market, pageable copies");  // the calls of eval on the device
   unsetenv("R4J_CUDA_STAGING");
   setenv("R4J_CUDA_COPY_THREADS", "1", 1);  // the staging halves filled and emptied by one thread
   seconds([&] { return r4j_cuda_pairwise(q.data(), nq, g.data(), ng, d, R4J_EUCLIDEAN, out.data()); }, 3,

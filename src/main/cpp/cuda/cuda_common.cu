@@ -162,20 +162,10 @@ static Staging *ready_staging(const char *FN, std::unique_lock<std::mutex> *guar
   return &st;
 }
 
-int upload(const char *FN, void *dst, const void *src, size_t bytes, cudaStream_t s) {
-  if (bytes == 0) return R4J_OK;
-  std::unique_lock<std::mutex> guard;
-  int status = R4J_OK;
-  Staging *stp = ready_staging(FN, &guard, &status);
-  if (status != R4J_OK) return status;
-  if (!stp) {
-    R4J_CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s));
-    return R4J_OK;
-  }
-  Staging &st = *stp;
+namespace {
+// Host to device through the staging halves: half k & 1 is refilled once the copy that last read it is done.
+int stage_up(const char *FN, Staging &st, char *to, const char *from, size_t bytes, cudaStream_t s) {
   const size_t half = st.half;
-  const char *from = static_cast<const char *>(src);
-  char *to = static_cast<char *>(dst);
   for (size_t off = 0, k = 0; off < bytes; off += half, ++k) {
     const size_t n = std::min(half, bytes - off);
     const int h = (int)(k & 1);
@@ -190,21 +180,9 @@ int upload(const char *FN, void *dst, const void *src, size_t bytes, cudaStream_
   return R4J_OK;
 }
 
-int download(const char *FN, void *dst, const void *src, size_t bytes, cudaStream_t s) {
-  if (bytes == 0) return R4J_OK;
-  std::unique_lock<std::mutex> guard;
-  int status = R4J_OK;
-  Staging *stp = ready_staging(FN, &guard, &status);
-  if (status != R4J_OK) return status;
-  if (!stp) {
-    R4J_CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s));
-    return R4J_OK;
-  }
-  Staging &st = *stp;
+// Device to host: chunk k goes to half k & 1; chunk k + 1 is on its way while the CPU empties chunk k.
+int stage_down(const char *FN, Staging &st, char *to, const char *from, size_t bytes, cudaStream_t s) {
   const size_t half = st.half, chunks = (bytes + half - 1) / half;
-  const char *from = static_cast<const char *>(src);
-  char *to = static_cast<char *>(dst);
-  // Chunk k goes to half k & 1; chunk k + 1 is on its way while the CPU empties chunk k.
   auto issue = [&](size_t k) -> int {
     const size_t off = k * half, n = std::min(half, bytes - off);
     R4J_CU(cudaMemcpyAsync(st.host + (k & 1) * half, from + off, n, cudaMemcpyDeviceToHost, s));
@@ -219,6 +197,32 @@ int download(const char *FN, void *dst, const void *src, size_t bytes, cudaStrea
     parallel_memcpy(to + off, st.host + (k & 1) * half, std::min(half, bytes - off));
   }
   return R4J_OK;
+}
+
+// upload / download: through the staging when there is one, else the driver's own copy on s.
+int staged_copy(const char *FN, void *dst, const void *src, size_t bytes, cudaStream_t s, cudaMemcpyKind kind) {
+  if (bytes == 0) return R4J_OK;
+  std::unique_lock<std::mutex> guard;
+  int status = R4J_OK;
+  Staging *st = ready_staging(FN, &guard, &status);
+  if (status != R4J_OK) return status;
+  if (!st) {
+    R4J_CU(cudaMemcpyAsync(dst, src, bytes, kind, s));
+    return R4J_OK;
+  }
+  char *to = static_cast<char *>(dst);
+  const char *from = static_cast<const char *>(src);
+  return kind == cudaMemcpyHostToDevice ? stage_up(FN, *st, to, from, bytes, s)
+                                        : stage_down(FN, *st, to, from, bytes, s);
+}
+}  // namespace
+
+int upload(const char *FN, void *dst, const void *src, size_t bytes, cudaStream_t s) {
+  return staged_copy(FN, dst, src, bytes, s, cudaMemcpyHostToDevice);
+}
+
+int download(const char *FN, void *dst, const void *src, size_t bytes, cudaStream_t s) {
+  return staged_copy(FN, dst, src, bytes, s, cudaMemcpyDeviceToHost);
 }
 
 int64_t scratch_budget() {
