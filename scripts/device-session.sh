@@ -9,6 +9,9 @@
 #           device), cuda vs cpu, and the Java CUDA kernel tests
 #   junit   the training tests on the GPU (MultiTensorAdamTest, CudaTrainingTest)
 #   kernels scripts/gpu-check.sh: the C++ driver (CUDA vs CPU, timings at the Market shape)
+#   kernels-wait  for a check started earlier by scripts/device-kernels-bg.sh (in the first upload call): waits
+#           until its timings are done (at most 300 s) and pauses it (its sanitizer runs) until the other steps
+#           are over; its log is KERNELS_LOG (default /tmp/r4j-kernels.log). Put it first.
 #
 #   scripts/device-session.sh PARTS [OUT]       PARTS: the folder holding part-0 .. part-N; OUT default /tmp/dsess
 # Environment: DEVICE_SESSION_STEPS (default "train eval junit kernels"), DEVICE_SESSION_DEADLINE (seconds from the
@@ -16,7 +19,7 @@
 # skipped; default none), GPU_CHECK_AMP_EPOCHS (3), GPU_CHECK_FP32_EPOCHS (2); the variables of the scripts it
 # calls pass through.
 set -uo pipefail
-[[ $# -ge 1 && $# -le 2 ]] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $# -ge 1 && $# -le 2 ]] || { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 PARTS="$(cd "$1" && pwd)" || exit 2
 OUT="${2:-/tmp/dsess}"
 W="$OUT/w"
@@ -41,6 +44,10 @@ if [[ -n "$NV" ]]; then
   export LD_LIBRARY_PATH="$(find "$NV" -name 'lib*.so*' -printf '%h\n' | sort -u | paste -sd:)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
+paused=""
+resume_kernels() { [[ -n "$paused" ]] && kill -CONT -- "-$paused" 2>/dev/null; paused=""; }
+trap resume_kernels EXIT
+
 for step in $STEPS; do
   if (( $(limit 30) < 30 )); then say "$step skipped: under 30 s left before DEVICE_SESSION_DEADLINE"; status=1; continue; fi
   case "$step" in
@@ -60,11 +67,20 @@ for step in $STEPS; do
         -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -jar "$(ls "$W"/tests/junit-platform-console-standalone-*.jar)" \
         execute --class-path "$cp" --select-class org.reid4j.train.MultiTensorAdamTest \
         --select-class org.reid4j.train.CudaTrainingTest 2>&1 | tail -25 || status=1 ;;
+    kernels-wait)
+      log="${KERNELS_LOG:-/tmp/r4j-kernels.log}"
+      say "kernels-wait ($log)"
+      for _ in $(seq 1 150); do grep -q "results for machines\|KERNELS EXIT" "$log" 2>/dev/null && break; sleep 2; done
+      grep -E "^(TIME|INFO|FAIL|---|gpu_check)|^r4j_cuda|TFLOP" "$log" | cut -c1-160
+      pid="$(pgrep -f 'r4j-kernels-build' | head -1 || true)"
+      pgid="$( [[ -n "$pid" ]] && ps -o pgid= -p "$pid" | tr -d ' ' || true)"
+      if [[ -n "$pgid" ]] && kill -STOP -- "-$pgid" 2>/dev/null; then paused="$pgid"; say "kernels paused until the end"; fi ;;
     kernels)
       say "kernels (C++ driver)"
       BUILD_DIR="$OUT/build-gpu" RUN_CPU_TESTS=0 timeout "$(limit 480)" scripts/gpu-check.sh --no-cpu-rerank || status=1 ;;
-    *) echo "unknown step $step (train, eval, junit, kernels)"; status=1 ;;
+    *) echo "unknown step $step (train, eval, junit, kernels, kernels-wait)"; status=1 ;;
   esac
 done
+resume_kernels
 say "done, status $status"
 exit "$status"
