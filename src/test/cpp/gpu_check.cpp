@@ -1108,6 +1108,10 @@ int main(int argc, char **argv) {
     check_pairwise(1, 1000, 3, metric, false);
   }
   check_pairwise(129, 131, 6, R4J_COSINE, true);
+  check_pairwise(600, 257, 64, R4J_EUCLIDEAN, false);  // D to the host in 3 chunks through two buffers
+  setenv("R4J_CUDA_CHUNK_BYTES", "100000", 1);         // ... and in 13, each buffer rewritten six times
+  check_pairwise(600, 257, 33, R4J_SQEUCLIDEAN, true);
+  unsetenv("R4J_CUDA_CHUNK_BYTES");
   // The tensor-core passes (r4j_cuda_set_precision): every metric, odd and aligned d, one row.
   check_precision_api();
   check_precision_taken();
@@ -1196,6 +1200,11 @@ int main(int argc, char **argv) {
   check_pairwise(130, 257, 128, R4J_EUCLIDEAN, true);
   check_rerank(40, 200, 64, R4J_COSINE, 20, 6, 0.3f, 30);
   check_evaluate(37, 301, 17, R4J_EUCLIDEAN, 12, 4, 0, false, true);
+  setenv("R4J_CUDA_PIN_HOST", "1", 1);  // into page-locked memory the chunks' copies out do not block the host:
+  setenv("R4J_CUDA_CHUNK_BYTES", "100000", 1);  // a buffer rewritten before its copy ran gives wrong rows
+  check_pairwise(600, 257, 33, R4J_SQEUCLIDEAN, true);
+  unsetenv("R4J_CUDA_CHUNK_BYTES");
+  unsetenv("R4J_CUDA_PIN_HOST");
   unsetenv("R4J_CUDA_STAGING");
   setenv("R4J_CUDA_STAGING_BYTES", "4100", 1);  // the staging halves, many chunks
   check_pairwise(130, 257, 128, R4J_EUCLIDEAN, true);

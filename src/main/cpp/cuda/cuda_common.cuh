@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "common.h"
 #include "reid4j.h"
@@ -118,6 +119,29 @@ class Stream {
 
  private:
   cudaStream_t s_ = nullptr;
+};
+
+// Events owned by this object, destroyed on every path (a record still pending completes on its own).
+class Events {
+ public:
+  explicit Events(size_t n) : e_(n, nullptr) {}
+  Events(const Events &) = delete;
+  Events &operator=(const Events &) = delete;
+  ~Events() {
+    for (cudaEvent_t e : e_)
+      if (e) cudaEventDestroy(e);
+  }
+  cudaError_t create() {
+    for (cudaEvent_t &e : e_) {
+      const cudaError_t r = cudaEventCreateWithFlags(&e, cudaEventDisableTiming);
+      if (r != cudaSuccess) return r;
+    }
+    return cudaSuccess;
+  }
+  cudaEvent_t operator[](size_t i) const { return e_[i]; }
+
+ private:
+  std::vector<cudaEvent_t> e_;
 };
 
 // Wall time of each stage of one call, printed to stderr as "<fn>: <stage> <ms>" when the

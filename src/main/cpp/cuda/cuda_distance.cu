@@ -382,6 +382,46 @@ namespace r4j {
 namespace cu {
 namespace {
 
+// The [nq, ng] distances of the device rows dq against dg into host memory out: in row chunks (at least 4 of whole
+// distance tiles when nq allows, at most `rows`) computed on s into two device buffers in turn, each chunk's copy
+// out running on a copy stream while s computes the next one, so that the copy hides all but one chunk's
+// arithmetic. A buffer is rewritten only after the copy that read it (an event), and the copy of a chunk starts
+// only after its distances (another).
+int distances_to_host(const char *FN, const float *dq, const float *nqv, int64_t nq, const float *dg, const float *ngv,
+                      int64_t ng, int64_t d, int metric, int64_t rows, float *out, cudaStream_t s) {
+  int64_t step = rows;
+  if (nq >= 4 * kDistanceTile) {
+    const int64_t quarter = (nq / 4 + kDistanceTile - 1) / kDistanceTile * kDistanceTile;
+    step = std::max<int64_t>(1, std::min(quarter, rows / 2));
+  }
+  const int64_t chunks = (nq + step - 1) / step;
+  DevBuf<float> buf[2];
+  R4J_CU(buf[0].alloc(step * ng, s));
+  if (chunks > 1) R4J_CU(buf[1].alloc(step * ng, s));
+  Stream copy;
+  R4J_CU(copy.create());
+  Events computed(2), copied(2);
+  R4J_CU(computed.create());
+  R4J_CU(copied.create());
+  auto compute = [&](int64_t c) -> int {
+    const int64_t i0 = c * step, r = std::min(step, nq - i0);
+    if (c >= 2) R4J_CU(cudaStreamWaitEvent(s, copied[c & 1], 0));  // the copy of chunk c - 2 has read the buffer
+    R4J_TRY(launch_distance(FN, dq + i0 * d, nqv + i0, r, dg, ngv, ng, d, metric, buf[c & 1].get(), ng, s));
+    R4J_CU(cudaEventRecord(computed[c & 1], s));
+    return R4J_OK;
+  };
+  R4J_TRY(compute(0));
+  for (int64_t c = 0; c < chunks; ++c) {
+    if (c + 1 < chunks) R4J_TRY(compute(c + 1));  // queued before this chunk's copy, which may block the host
+    const int64_t i0 = c * step, r = std::min(step, nq - i0);
+    R4J_CU(cudaStreamWaitEvent(copy.get(), computed[c & 1], 0));
+    R4J_TRY(download(FN, out + i0 * ng, buf[c & 1].get(), sizeof(float) * r * ng, copy.get()));
+    R4J_CU(cudaEventRecord(copied[c & 1], copy.get()));
+  }
+  R4J_CU(cudaStreamSynchronize(copy.get()));
+  return R4J_OK;
+}
+
 // r4j_cuda_pairwise into out (host), or, with ev, scored on the device chunk by chunk.
 int pairwise_impl(const char *FN, const float *q, int64_t nq, const float *g, int64_t ng, int64_t d, int metric,
                   float *out, const EvalLabels *labels, const EvalScores *scores) {
@@ -406,17 +446,18 @@ int pairwise_impl(const char *FN, const float *q, int64_t nq, const float *g, in
   clock.mark("row norms");
 
   const int64_t rows = std::min<int64_t>(chunk_rows(nq, ng * (int64_t)sizeof(float), scratch_budget()), 65535 * 128);
-  R4J_CU(dout.alloc(rows * ng, s));
-  for (int64_t i0 = 0; i0 < nq; i0 += rows) {
-    const int64_t r = std::min(rows, nq - i0);
-    R4J_TRY(launch_distance(FN, dq.get() + i0 * d, nqv.get() + i0, r, dg.get(), ngv.get(), ng, d, metric,
-                            dout.get(), ng, s));
-    if (labels)
+  if (labels) {
+    R4J_CU(dout.alloc(rows * ng, s));
+    for (int64_t i0 = 0; i0 < nq; i0 += rows) {
+      const int64_t r = std::min(rows, nq - i0);
+      R4J_TRY(launch_distance(FN, dq.get() + i0 * d, nqv.get() + i0, r, dg.get(), ngv.get(), ng, d, metric,
+                              dout.get(), ng, s));
       R4J_TRY(ev.rows(FN, dout.get(), r, ng, i0, s));
-    else
-      R4J_TRY(download(FN, out + i0 * ng, dout.get(), sizeof(float) * r * ng, s));
+    }
+    R4J_TRY(ev.download(FN, scores, s));
+  } else {
+    R4J_TRY(distances_to_host(FN, dq.get(), nqv.get(), nq, dg.get(), ngv.get(), ng, d, metric, rows, out, s));
   }
-  if (labels) R4J_TRY(ev.download(FN, scores, s));
   R4J_CU(cudaStreamSynchronize(s));
   clock.mark(labels ? "distances, scores, scores to the host" : "distances, copies to the host");
   return R4J_OK;

@@ -249,29 +249,6 @@ int read_total(const char *FN, const int64_t *dptr, int64_t n, int64_t *total, c
   return R4J_OK;
 }
 
-// Events owned by this object, destroyed on every path (a record still pending completes on its own).
-class Events {
- public:
-  explicit Events(size_t n) : e_(n, nullptr) {}
-  Events(const Events &) = delete;
-  Events &operator=(const Events &) = delete;
-  ~Events() {
-    for (cudaEvent_t e : e_)
-      if (e) cudaEventDestroy(e);
-  }
-  cudaError_t create() {
-    for (cudaEvent_t &e : e_) {
-      const cudaError_t r = cudaEventCreateWithFlags(&e, cudaEventDisableTiming);
-      if (r != cudaSuccess) return r;
-    }
-    return cudaSuccess;
-  }
-  cudaEvent_t operator[](size_t i) const { return e_[i]; }
-
- private:
-  std::vector<cudaEvent_t> e_;
-};
-
 // X = [q; g] copied to the device in bands of rows on a stream of its own while `s` computes, for
 // each band as it arrives, its rows' norms and the column band of the symmetric distance matrix S
 // ([N, N]) against every row before its end, mirrored below the diagonal (launch_distance's
