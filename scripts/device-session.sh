@@ -46,7 +46,7 @@ fi
 
 paused=""
 resume_kernels() { [[ -n "$paused" ]] && kill -CONT -- "-$paused" 2>/dev/null; paused=""; }
-trap resume_kernels EXIT
+trap resume_kernels EXIT  # a paused check runs on when this script ends, however it ends
 
 for step in $STEPS; do
   if (( $(limit 30) < 30 )); then say "$step skipped: under 30 s left before DEVICE_SESSION_DEADLINE"; status=1; continue; fi
@@ -81,6 +81,5 @@ for step in $STEPS; do
     *) echo "unknown step $step (train, eval, junit, kernels, kernels-wait)"; status=1 ;;
   esac
 done
-resume_kernels
 say "done, status $status"
 exit "$status"

@@ -124,11 +124,10 @@ void parallel_memcpy(char *to, const char *from, size_t n) {
   std::memcpy(to, from, std::min(part, n));
   for (auto &w : workers) w.join();
 }
-}  // namespace
 
 // The device's staging, locked and ready (st.host set), or nullptr for a plain copy: staging off
 // (R4J_CUDA_STAGING=0), no device, or no page-locked memory to be had.
-static Staging *ready_staging(const char *FN, std::unique_lock<std::mutex> *guard, int *status) {
+Staging *ready_staging(const char *FN, std::unique_lock<std::mutex> *guard, int *status) {
   *status = R4J_OK;
   const char *e = std::getenv("R4J_CUDA_STAGING");
   int dev = 0;
@@ -162,7 +161,6 @@ static Staging *ready_staging(const char *FN, std::unique_lock<std::mutex> *guar
   return &st;
 }
 
-namespace {
 // Host to device through the staging halves: half k & 1 is refilled once the copy that last read it is done.
 int stage_up(const char *FN, Staging &st, char *to, const char *from, size_t bytes, cudaStream_t s) {
   const size_t half = st.half;

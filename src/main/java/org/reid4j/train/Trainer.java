@@ -867,11 +867,6 @@ public final class Trainer {
     return (z ^ (z >>> 31)) & Long.MAX_VALUE;
   }
 
-  /**
-   * One training step: forward (under autocast with AMP), the losses, backward and, when
-   * {@code update}, the optimiser steps. Returns [total, id, triplet, centre, accuracy,
-   * active-triplet fraction, AMP overflow, XBM loss (0 when off)], copied to the host at once.
-   */
   /** An epoch's sums of its steps' numbers (see {@link Step#run}), and how many steps they hold. */
   private static final class EpochSums {
     double loss, id, tri, cen, acc, active, xbm;
@@ -900,6 +895,12 @@ public final class Trainer {
     }
   }
 
+  /**
+   * One training step: forward (under autocast with AMP), the losses, backward and, when
+   * {@code update}, the optimiser steps. Returns [total, id, triplet, centre, accuracy,
+   * active-triplet fraction, AMP overflow, XBM loss (0 when off)], copied to the host in one copy
+   * (an FP32 update step's one step later, see {@link #deferRead}).
+   */
   private static final class Step {
     private final ReidModel model;
     private final Device device;
