@@ -220,9 +220,23 @@ public final class ReidModel extends Module {
    * put the model into a larger checkpoint archive.
    */
   public void writeTo(OutputArchive archive) {
+    writeTo(archive, java.util.function.UnaryOperator.identity());
+  }
+
+  /**
+   * As {@link #writeTo(OutputArchive)}, writing {@code take.apply(entry)} in place of each entry (a
+   * host copy, say, for a checkpoint written while training goes on). Returns what was written, by
+   * name, in state-dict order.
+   */
+  public Map<String, Tensor> writeTo(OutputArchive archive, java.util.function.UnaryOperator<Tensor> take) {
     Set<String> buffers = Tensors.namedBuffers(this).keySet();
-    for (Map.Entry<String, Tensor> e : stateDict().entrySet())
-      archive.write(e.getKey(), e.getValue(), buffers.contains(e.getKey()));
+    Map<String, Tensor> written = new LinkedHashMap<>();
+    for (Map.Entry<String, Tensor> e : stateDict().entrySet()) {
+      Tensor t = take.apply(e.getValue());
+      archive.write(e.getKey(), t, buffers.contains(e.getKey()));
+      written.put(e.getKey(), t);
+    }
+    return written;
   }
 
   /**

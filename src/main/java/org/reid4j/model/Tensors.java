@@ -104,6 +104,16 @@ public final class Tensors {
         .pinned_memory(new org.bytedeco.pytorch.BoolOptional(true)), new MemoryFormatOptional());
   }
 
+  /**
+   * An uninitialised host tensor of {@code t}'s shape and dtype (contiguous), page-locked when
+   * {@code pinned} (needs libtorch's CUDA natives): host-side by design, the copies a checkpoint is
+   * written from while training goes on.
+   */
+  public static Tensor hostLike(Tensor t, boolean pinned) {
+    return torch.empty(t.shape(), new TensorOptions(CPU).dtype(new ScalarTypeOptional(t.scalar_type()))
+        .pinned_memory(new org.bytedeco.pytorch.BoolOptional(pinned)), new MemoryFormatOptional());
+  }
+
   /** A float64 CPU vector copied from {@code data} (host-side by design: metric sums reduced over ranks). */
   public static Tensor hostDoubles(double[] data) {
     return Tensor.create(data, data.length);

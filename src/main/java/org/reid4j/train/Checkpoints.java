@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.InputArchive;
@@ -90,31 +91,87 @@ public final class Checkpoints {
 
   /** Writes {@code name.pt} atomically, then {@code name.json}. Returns the .pt path. */
   public Path save(String name, Meta meta, State state) throws IOException {
+    Archive a;
+    try {
+      a = archive(state, null);
+    } catch (RuntimeException e) {
+      throw new IOException("could not write checkpoint " + file(name).toAbsolutePath() + ": " + firstLine(e), e);
+    }
+    return write(name, meta, a);
+  }
+
+  /**
+   * A checkpoint's archive without its metadata: what {@link #write} completes and saves. {@code weights}
+   * are the model's state-dict entries as written (null for a model that is not a ReidModel), whose
+   * checksums the file carries.
+   */
+  record Archive(OutputArchive root, Map<String, Tensor> weights) {}
+
+  /**
+   * The archive of {@code state}, each tensor written as {@code take.apply(t)} (a host copy, say; null:
+   * the tensors themselves, by reference, so that the archive must be saved before they change). With
+   * {@code take}, the optimiser must be able to write its state from copies ({@link Optimizers.Groups#canCopyState})
+   * and the centre optimiser must hold no state tensors (plain SGD, {@link Optimizers#centers}).
+   */
+  static Archive archive(State state, UnaryOperator<Tensor> take) {
+    OutputArchive root = new OutputArchive();
+    OutputArchive model = new OutputArchive();
+    Map<String, Tensor> weights = null;
+    if (state.model() instanceof ReidModel rm) weights = rm.writeTo(model, take == null ? UnaryOperator.identity() : take); // flat state-dict names
+    else if (take == null) state.model().save(model);
+    else writeModule(state.model(), model, take);
+    root.write("model", model);
+    OutputArchive opt = new OutputArchive();
+    if (take == null) state.optimizer().save(opt);
+    else state.optimizer().save(opt, take);
+    root.write("optimizer", opt);
+    if (state.centers() != null) {
+      OutputArchive c = new OutputArchive();
+      if (take == null) state.centers().save(c);
+      else writeModule(state.centers(), c, take);
+      root.write("centers", c);
+      OutputArchive co = new OutputArchive();
+      state.centerOptimizer().save(co);
+      root.write("center_optimizer", co);
+    }
+    return new Archive(root, weights);
+  }
+
+  /** libtorch's Module::save layout (own parameters, own buffers, then each child's archive), tensors through take. */
+  private static void writeModule(Module m, OutputArchive out, UnaryOperator<Tensor> take) {
+    StringTensorDict params = m.named_parameters(false), buffers = m.named_buffers(false);
+    for (long i = 0; i < params.size(); i++)
+      out.write(params.get(i).key().getString(), take.apply(new Tensor(params.get(i).value())), false);
+    for (long i = 0; i < buffers.size(); i++)
+      out.write(buffers.get(i).key().getString(), take.apply(new Tensor(buffers.get(i).value())), true);
+    org.bytedeco.pytorch.StringSharedModuleDict children = m.named_children();
+    for (long i = 0; i < children.size(); i++) {
+      Module child = children.get(i).value();
+      if (!child.is_serializable()) continue;
+      OutputArchive a = new OutputArchive(out.compilation_unit());
+      writeModule(child, a, take);
+      out.write(children.get(i).key().getString(), a);
+    }
+    java.lang.ref.Reference.reachabilityFence(params);
+    java.lang.ref.Reference.reachabilityFence(buffers);
+    java.lang.ref.Reference.reachabilityFence(children);
+  }
+
+  /**
+   * Completes {@code a} with the metadata (and the weights' checksums) and writes it as {@code name.pt}
+   * atomically, then {@code name.json}. Returns the .pt path. May run on another thread than the one
+   * that made the archive, once nothing changes the tensors it holds.
+   */
+  Path write(String name, Meta meta, Archive a) throws IOException {
     AtomicFiles.createFolder(dir);
     Path target = file(name).toAbsolutePath();
     Path tmp = AtomicFiles.newTemporary(target); // the usual permissions, not createTempFile's 0600
     boolean done = false;
     try {
-      OutputArchive root = new OutputArchive();
-      OutputArchive model = new OutputArchive();
-      if (state.model() instanceof ReidModel rm) rm.writeTo(model); // flat state-dict names
-      else state.model().save(model);
-      root.write("model", model);
-      OutputArchive opt = new OutputArchive();
-      state.optimizer().save(opt);
-      root.write("optimizer", opt);
-      if (state.centers() != null) {
-        OutputArchive c = new OutputArchive();
-        state.centers().save(c);
-        root.write("centers", c);
-        OutputArchive co = new OutputArchive();
-        state.centerOptimizer().save(co);
-        root.write("center_optimizer", co);
-      }
+      OutputArchive root = a.root();
       byte[] json = JSON.writeValueAsBytes(meta);
       root.write("meta", Tensors.hostBytes(json));
-      if (state.model() instanceof ReidModel rm)
-        root.write("checksums", Tensors.hostBytes(JSON.writeValueAsBytes(checksums(rm))));
+      if (a.weights() != null) root.write("checksums", Tensors.hostBytes(JSON.writeValueAsBytes(checksums(a.weights()))));
       root.save_to(tmp.toString());
       try {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -230,8 +287,13 @@ public final class Checkpoints {
    * checkpoint so that a damaged file is refused on load instead of giving wrong features.
    */
   public static Map<String, String> checksums(ReidModel model) {
+    return checksums(model.stateDict());
+  }
+
+  /** {@link #checksums(ReidModel)} of state-dict entries given by name (the model's own, or copies of them). */
+  static Map<String, String> checksums(Map<String, Tensor> entries) {
     Map<String, String> out = new java.util.TreeMap<>();
-    for (Map.Entry<String, Tensor> e : model.stateDict().entrySet()) {
+    for (Map.Entry<String, Tensor> e : entries.entrySet()) {
       try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
         Tensor c = e.getValue().detach().cpu().contiguous(); // host copy
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();

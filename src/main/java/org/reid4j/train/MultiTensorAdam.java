@@ -216,6 +216,11 @@ final class MultiTensorAdam {
 
   /** Step counts and moments of every parameter that has stepped, by index in group order. */
   void save(OutputArchive out) {
+    save(out, java.util.function.UnaryOperator.identity());
+  }
+
+  /** As {@link #save(OutputArchive)}, writing {@code take.apply(moment)} in place of each moment (a host copy, say). */
+  void save(OutputArchive out, java.util.function.UnaryOperator<Tensor> take) {
     out.write(FORMAT_KEY, new IValue(FORMAT));
     out.write("count", Tensors.hostLongs(new long[] {state.size()}));
     for (int i = 0; i < state.size(); i++) {
@@ -223,8 +228,8 @@ final class MultiTensorAdam {
       if (st == null) continue;
       OutputArchive a = new OutputArchive(out.compilation_unit());
       a.write("step", new IValue(steps.get(i)[0]));
-      a.write("exp_avg", st[0]);
-      a.write("exp_avg_sq", st[1]);
+      a.write("exp_avg", take.apply(st[0]));
+      a.write("exp_avg_sq", take.apply(st[1]));
       out.write("state/" + i, a);
     }
   }

@@ -121,6 +121,21 @@ public final class Optimizers {
       else sgd.save(out);
     }
 
+    /**
+     * As {@link #save(OutputArchive)}, writing {@code take.apply(t)} in place of each state tensor t
+     * (a host copy, say). Only Adam's state is reid4j's own and can be written so ({@link #canCopyState});
+     * libtorch's SGD writes its momentum buffers itself.
+     */
+    public void save(OutputArchive out, java.util.function.UnaryOperator<Tensor> take) {
+      if (adam == null) throw new IllegalStateException("SGD's state is libtorch's: it cannot be written from copies");
+      adam.save(out, take);
+    }
+
+    /** Whether {@link #save(OutputArchive, java.util.function.UnaryOperator)} can write this state from copies. */
+    public boolean canCopyState() {
+      return adam != null;
+    }
+
     public void load(InputArchive in) {
       if (adam != null) adam.load(in);
       else sgd.load(in);
@@ -203,6 +218,10 @@ public final class Optimizers {
   }
 
   /** BoT's centre optimiser: plain SGD (no momentum, no decay) at {@code SOLVER.CENTER_LR}, never scheduled. */
+  /**
+   * The centre loss's own optimiser: plain SGD without momentum, so it holds no state tensors, only
+   * options (a checkpoint written in the background relies on that: see {@link CheckpointWriter}).
+   */
   public static Optimizer centers(TensorVector centerParams, double centerLr) {
     return new SGD(centerParams, new SGDOptions(centerLr));
   }

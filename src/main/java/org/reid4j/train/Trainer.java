@@ -108,6 +108,8 @@ public final class Trainer {
   private boolean overwrite;
   private Boolean overlapBatches; // tests: overlap batch loading with the step on any device (null: on a GPU)
   private Boolean deferReads; // tests: read FP32 steps' numbers one step late (null: unless REID4J_DEFER_READ=0)
+  private Boolean backgroundCheckpoints; // tests: write checkpoints in the background (null: REID4J_ASYNC_CHECKPOINTS)
+  private Runnable beforeCheckpointWrite; // tests: run by the checkpoint writer thread before each write
   private int stopAfterEpochs; // tests: end the run after this many epochs, as a kill would (0: never)
   private FrozenStages frozen; // MODEL.FREEZE_STAGES of the run in progress
   private ProcessGroupSession group; // data-parallel training: this process's group (null: one process)
@@ -217,6 +219,16 @@ public final class Trainer {
   /** Tests: whether FP32 update steps hand back their numbers one step late (by default yes). */
   Trainer deferReads(boolean on) {
     this.deferReads = on;
+    return this;
+  }
+
+  /**
+   * Tests: whether checkpoints are written in the background (by default on a GPU only, see
+   * {@link CheckpointWriter}), and what the writer thread runs before each write (null: nothing).
+   */
+  Trainer backgroundCheckpoints(boolean on, Runnable beforeWrite) {
+    this.backgroundCheckpoints = on;
+    this.beforeCheckpointWrite = beforeWrite;
     return this;
   }
 
@@ -343,6 +355,10 @@ public final class Trainer {
     StepInput input = new StepInput(device);
     AmpScaler amp = cuda && s.ampOnCuda() ? new AmpScaler() : null;
     if (amp != null) out.println("mixed precision: autocast + dynamic loss scaling (CUDA)");
+    boolean background = leader && (backgroundCheckpoints != null ? backgroundCheckpoints
+        : CheckpointWriter.wanted(cuda)) && CheckpointWriter.possible(state);
+    if (background) out.println("checkpoints: written in the background from host copies of the state ("
+        + CheckpointWriter.ENV + "=0 writes them on the training thread)");
 
     Step step = new Step(model, device, s, ce, triplet, center, groups, centerOpt, amp, input, xbm,
         amp == null && (deferReads != null ? deferReads : !NO_DEFER_READ));
@@ -406,7 +422,9 @@ public final class Trainer {
       if (stale > 0) out.println("removed " + stale + " temporary file(s) that an interrupted write left in " + outDir);
     }
     int stageIndex = -1; // never goes back, even when a revised time budget moves the boundaries
-    try (MetricsLog metrics = leader ? new MetricsLog(outDir.resolve("metrics.jsonl"), startEpoch) : null) {
+    try (MetricsLog metrics = leader ? new MetricsLog(outDir.resolve("metrics.jsonl"), startEpoch) : null;
+        CheckpointWriter writer = new CheckpointWriter(ck, background, cuda)) {
+      writer.beforeWrite = beforeCheckpointWrite;
       while (epoch < planned) {
         long epochStart = System.nanoTime();
         double syncBefore = step.syncSeconds;
@@ -557,6 +575,7 @@ public final class Trainer {
           if (budgetHit || killed) break;
           continue;
         }
+        List<CheckpointWriter.File> files = new ArrayList<>(3);
         if (lastEpoch || (s.evalPeriod() > 0 && epoch % s.evalPeriod() == 0)) {
           long e0 = System.nanoTime();
           Evaluation ev = evaluate(model, kernels, bar);
@@ -574,8 +593,9 @@ public final class Trainer {
             bestMap = lastEval.mAP();
             bestEpoch = epoch;
             row.put("best", true);
-            bestPath = ck.save("best", meta(epoch, iterations, numClasses, arch, model, bestMap, bestEpoch,
-                priorTrainSeconds + trainSeconds, row), state);
+            files.add(new CheckpointWriter.File("best", meta(epoch, iterations, numClasses, arch, model, bestMap,
+                bestEpoch, priorTrainSeconds + trainSeconds, row)));
+            bestPath = ck.file("best").toAbsolutePath();
           }
         }
         // The epoch's line goes to metrics.jsonl before last.pt records the epoch as done: a kill in
@@ -584,9 +604,13 @@ public final class Trainer {
         metrics.append(row);
         Checkpoints.Meta meta = meta(epoch, iterations, numClasses, arch, model, bestMap, bestEpoch,
             priorTrainSeconds + trainSeconds, row);
-        lastPath = ck.save("last", meta, state);
+        files.add(new CheckpointWriter.File("last", meta));
+        lastPath = ck.file("last").toAbsolutePath();
         if (s.checkpointPeriod() > 0 && epoch % s.checkpointPeriod() == 0 && !lastEpoch)
-          ck.save(String.format(Locale.ROOT, "epoch_%03d", epoch), meta, state);
+          files.add(new CheckpointWriter.File(String.format(Locale.ROOT, "epoch_%03d", epoch), meta));
+        // best.pt (if this epoch's evaluation is the best), last.pt, epoch_NNN.pt: from one copy of the state when
+        // written in the background, in which case they are on disk by the next epoch's end (close() waits for them)
+        writer.save(files, state);
         if (budgetHit || killed) {
           if (budgetHit)
             bar.println(String.format(Locale.ROOT, "stopped by the time budget after %d of %d epochs (SOLVER.MAX_EPOCHS): "

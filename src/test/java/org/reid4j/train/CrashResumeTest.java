@@ -31,7 +31,8 @@ import org.reid4j.serve.ModelLoader;
  *
  * <p>Each training process is a separate JVM on the test class path, killed with SIGKILL
  * ({@link Process#destroyForcibly()}). The kill moments come from a seeded generator: the seed is in
- * every failure message.
+ * every failure message. Every other process writes its checkpoints in the background
+ * ({@link CheckpointWriter}), so that kills also land in writes that run beside training.
  */
 class CrashResumeTest {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -39,6 +40,7 @@ class CrashResumeTest {
   private static final int KILLS = 7;
 
   @TempDir Path tmp;
+  private int starts; // processes started so far
 
   @Test
   void killedAtRandomMomentsAndResumedLosesNothing() throws Exception {
@@ -78,7 +80,8 @@ class CrashResumeTest {
       fresh = false;
       r.process.destroyForcibly().waitFor();
       kills++;
-      story.add(mode + ": killed " + when + ", leaving " + describe(run));
+      story.add(mode + (r.background() ? " (background writes)" : "") + ": killed " + when + ", leaving "
+          + describe(run));
       requireWholeFiles(run, ctx + ", after " + story);
     }
     // Resume to the end.
@@ -211,7 +214,8 @@ class CrashResumeTest {
     }
   }
 
-  record Run(Process process, Path logFile, long startNanos) {
+  /** A training process; background: its checkpoints are written by CheckpointWriter's thread. */
+  record Run(Process process, Path logFile, long startNanos, boolean background) {
     double seconds() throws InterruptedException {
       process.waitFor();
       return (System.nanoTime() - startNanos) / 1e9;
@@ -233,6 +237,10 @@ class CrashResumeTest {
     Path log = Files.createTempFile(tmp, "train-", ".log");
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().put("OMP_NUM_THREADS", "2");
-    return new Run(pb.start(), log, System.nanoTime());
+    // Every other process writes its checkpoints in the background (a kill then lands in a write that
+    // runs beside the next epoch); the uninterrupted reference writes them on the training thread.
+    boolean background = starts++ % 2 == 1;
+    pb.environment().put(CheckpointWriter.ENV, background ? "1" : "0");
+    return new Run(pb.start(), log, System.nanoTime(), background);
   }
 }
