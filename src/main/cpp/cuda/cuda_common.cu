@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "copy_pool.h"
 #include "cuda_common.cuh"
 
 namespace {
@@ -101,8 +102,8 @@ size_t copy_threads() {
   return std::max<size_t>(1, std::min<size_t>(8, hw / 2));
 }
 
-// memcpy of n bytes in parts of at least 1 MiB on up to copy_threads() threads, the caller's included. A thread
-// that cannot be started leaves its part to the caller.
+// memcpy of n bytes in parts of at least 1 MiB on up to copy_threads() threads, the caller's included: the
+// others are CopyPool's workers, started once and kept (copy_pool.h).
 void parallel_memcpy(char *to, const char *from, size_t n) {
   const size_t min_part = size_t(1) << 20;
   const size_t t = std::min(copy_threads(), (n + min_part - 1) / min_part);
@@ -111,18 +112,7 @@ void parallel_memcpy(char *to, const char *from, size_t n) {
     return;
   }
   const size_t part = ((n + t - 1) / t + 63) & ~size_t(63);
-  std::vector<std::thread> workers;
-  workers.reserve(t - 1);
-  for (size_t off = part; off < n; off += part) {
-    const size_t m = std::min(part, n - off);
-    try {
-      workers.emplace_back([=] { std::memcpy(to + off, from + off, m); });
-    } catch (...) {
-      std::memcpy(to + off, from + off, m);
-    }
-  }
-  std::memcpy(to, from, std::min(part, n));
-  for (auto &w : workers) w.join();
+  CopyPool::instance().copy(to, from, n, (n + part - 1) / part, part);
 }
 
 // The device's staging, locked and ready (st.host set), or nullptr for a plain copy: staging off

@@ -194,8 +194,8 @@ class HostPin {
 // Copies `bytes` of pageable host memory src to device memory dst on stream s, and returns once src
 // may be reused (the caller still orders later work on s). The copy goes through two page-locked
 // staging buffers kept between calls (one pair per device, 16 MiB each; R4J_CUDA_STAGING_BYTES
-// changes the size): up to 8 threads (R4J_CUDA_COPY_THREADS) fill one while the DMA engine moves the
-// other, so the transfer runs near page-locked speed without page-locking the caller's buffer (on an
+// changes the size): up to 8 threads (R4J_CUDA_COPY_THREADS; the caller and workers started once and
+// kept, copy_pool.h) fill one while the DMA engine moves the other, so the transfer runs near page-locked speed without page-locking the caller's buffer (on an
 // H200, the Market-shaped pairwise with its result: 20 ms, against 37 through the driver's own
 // pageable copies and 58 with one filling thread). R4J_CUDA_STAGING=0, or no page-locked memory to
 // be had: a plain cudaMemcpyAsync, which the driver stages itself.

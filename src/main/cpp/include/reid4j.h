@@ -28,8 +28,8 @@
  * calls must not share a host buffer: the first to finish unlocks it);
  * the large host copies of pairwise, rerank and their _evaluate twins (q and g in, the result out) go
  * through two page-locked staging buffers kept between calls (16 MiB each per device,
- * R4J_CUDA_STAGING_BYTES to change; up to 8 threads fill or empty one while the DMA engine moves the
- * other, R4J_CUDA_COPY_THREADS to change), R4J_CUDA_STAGING=0 for the driver's own pageable copies
+ * R4J_CUDA_STAGING_BYTES to change; up to 8 threads, kept for the process once started, fill or empty
+ * one while the DMA engine moves the other, R4J_CUDA_COPY_THREADS to change), R4J_CUDA_STAGING=0 for the driver's own pageable copies
  * (on an H200: 37 ms instead of 20 for the Market-shaped pairwise with its result);
  * R4J_CUDA_PROFILE prints the time of each stage of pairwise and rerank to stderr.
  */
