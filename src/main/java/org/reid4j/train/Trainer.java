@@ -12,12 +12,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Optimizer;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -44,7 +42,6 @@ import org.reid4j.loss.CrossEntropyLabelSmooth;
 import org.reid4j.loss.CrossBatchMemory;
 import org.reid4j.loss.TripletLoss;
 import org.reid4j.model.ReidModel;
-import org.reid4j.model.Tensors;
 import org.reid4j.train.dist.ProcessGroupSession;
 
 /**
@@ -360,7 +357,7 @@ public final class Trainer {
     if (background) out.println("checkpoints: written in the background from host copies of the state ("
         + CheckpointWriter.ENV + "=0 writes them on the training thread)");
 
-    Step step = new Step(model, device, s, ce, triplet, center, groups, centerOpt, amp, input, xbm,
+    TrainStep step = new TrainStep(model, device, s, ce, triplet, center, groups, centerOpt, amp, input, xbm,
         amp == null && (deferReads != null ? deferReads : !NO_DEFER_READ));
     if (group != null) {
       step.group = group;
@@ -444,7 +441,7 @@ public final class Trainer {
         step.xbmOn = xbmOn;
         List<int[]> batches = shard(samplers.get(stage.sampler()).epoch(epoch));
         int n = batches.size();
-        EpochSums sums = new EpochSums();
+        TrainStep.EpochSums sums = new TrainStep.EpochSums();
         long epochImages = 0;
         double epochNative = 0, epochStep = 0;
         trainMode(model);
@@ -891,276 +888,7 @@ public final class Trainer {
     return (z ^ (z >>> 31)) & Long.MAX_VALUE;
   }
 
-  /** An epoch's sums of its steps' numbers (see {@link Step#run}), and how many steps they hold. */
-  private static final class EpochSums {
-    double loss, id, tri, cen, acc, active, xbm;
-    int steps;
 
-    /** Adds the next step's numbers; a loss that is not finite stops the run with a message. */
-    void add(float[] v, int epoch, double baseLr) {
-      if (!Double.isFinite(v[0]))
-        throw new IllegalStateException(String.format(Locale.ROOT, "the loss is %s at epoch %d iteration %d "
-            + "(id %.4g, triplet %.4g, centre %.4g): training diverged; lower SOLVER.BASE_LR (now %.3g)", v[0],
-            epoch + 1, steps + 1, v[1], v[2], v[3], baseLr));
-      steps++;
-      loss += v[0];
-      id += v[1];
-      tri += v[2];
-      cen += v[3];
-      acc += v[4];
-      active += v[5];
-      xbm += v[7];
-    }
-
-    /** The progress line at iteration {@code it}: the means of the steps whose numbers are in. */
-    ProgressBar.Status status(int epoch, int planned, int it, int n, double lr, double rate, double eta) {
-      return new ProgressBar.Status(epoch, planned, it, n, loss / steps, id / steps, tri / steps, cen / steps,
-          acc / steps, lr, rate, eta);
-    }
-  }
-
-  /**
-   * One training step: forward (under autocast with AMP), the losses, backward and, when
-   * {@code update}, the optimiser steps. Returns [total, id, triplet, centre, accuracy,
-   * active-triplet fraction, AMP overflow, XBM loss (0 when off)], copied to the host in one copy
-   * (an FP32 update step's one step later, see {@link #deferRead}).
-   */
-  private static final class Step {
-    private final ReidModel model;
-    private final Device device;
-    private final TrainConfig.Solver s;
-    private final CrossEntropyLabelSmooth ce;
-    private final TripletLoss triplet;
-    private final CenterLoss center;
-    private final Optimizers.Groups groups;
-    private final Optimizer centerOpt;
-    private final AmpScaler amp;
-    private final StepInput input;
-    private final CrossBatchMemory xbm;
-    /** Whether this epoch fills and uses the cross-batch memory (off while the time budget is probed). */
-    boolean xbmOn;
-    /** Data parallel: the group whose ranks average the gradients of {@link #synced} after each backward. */
-    ProcessGroupSession group;
-    final List<Tensor> synced = new ArrayList<>();
-    /** Seconds spent in the gradient all-reduce so far (waiting for the slowest rank included). */
-    double syncSeconds;
-
-    /** The model's and the centres' gradients that are defined. */
-    private List<Tensor> grads() {
-      List<Tensor> out = groups.grads();
-      if (centerOpt != null)
-        for (Tensor c : toList(center.parameters()))
-          if (c.grad().defined()) out.add(c.grad());
-      return out;
-    }
-
-    private void syncGradients() {
-      long t0 = System.nanoTime();
-      group.allReduceGradients(synced);
-      syncSeconds += (System.nanoTime() - t0) / 1e9;
-    }
-
-    Step(ReidModel model, Device device, TrainConfig.Solver s, CrossEntropyLabelSmooth ce, TripletLoss triplet,
-        CenterLoss center, Optimizers.Groups groups, Optimizer centerOpt, AmpScaler amp, StepInput input,
-        CrossBatchMemory xbm, boolean deferRead) {
-      this.xbm = xbm;
-      this.model = model;
-      this.device = device;
-      this.s = s;
-      this.ce = ce;
-      this.triplet = triplet;
-      this.center = center;
-      this.groups = groups;
-      this.centerOpt = centerOpt;
-      this.amp = amp;
-      this.input = input;
-      this.deferRead = deferRead && amp == null;
-    }
-
-    /**
-     * FP32 training steps read their numbers one step late: {@link #run} issues the optimiser step at once, starts
-     * the copy of the step's numbers to the host and hands back the previous step's, so that the host issues the
-     * next step while the device still computes this one instead of draining the device every step (an AMP step
-     * must know whether its gradients overflowed before its optimiser step, so it still waits, as PyTorch's
-     * GradScaler does).
-     */
-    private final boolean deferRead;
-    /** The numbers of the last update step not yet handed back: the tensor itself (CPU) or its host copy (GPU). */
-    private Tensor pending;
-    /** GPU: two page-locked host copies of the numbers and the events recorded after the copies into them. */
-    private final Tensor[] hostNumbers = new Tensor[2];
-    private final DeviceEvent[] copied = new DeviceEvent[2];
-    private int slot;
-
-    /** The batch {@link #run} fetched from the loader and started copying (null: none, or the loader is done). */
-    private Batch next;
-    /** Seconds {@link #run} spent waiting for the loader's next batch, in its last call. */
-    double loaderWait;
-
-    float[] run(Batch b, boolean update) {
-      return run(b, update, null);
-    }
-
-    /** The batch the last {@link #run} with a loader fetched (null at the end of the epoch). */
-    Batch takeNext() {
-      Batch n = next;
-      next = null;
-      return n;
-    }
-
-    /**
-     * One step on {@code b}; its numbers (total, id, triplet, centre and XBM losses, accuracy, the triplet's active
-     * fraction, AMP's overflow flag). With {@code loader} (GPU only), the next batch is taken from it and its copy
-     * to the device started while the device computes this step, after the step's one wait; {@link #takeNext} then
-     * hands it over. An FP32 update step ({@link #deferRead}) returns the previous update step's numbers instead
-     * (null for the first), and {@link #drain} the last one's.
-     */
-    float[] run(Batch b, boolean update, DataLoader loader) {
-      loaderWait = 0;
-      next = null;
-      if (!input.isPrefetched(b)) input.load(b);
-      try (PointerScope scope = new PointerScope()) {
-        Tensor x = input.images(b);
-        Tensor y = input.labels(b); // on a GPU: copied asynchronously with the images
-        ReidModel.Output o;
-        if (amp != null) {
-          try (AmpScaler.Autocast ac = amp.autocast()) {
-            o = model.forward(x, y);
-          }
-        } else {
-          o = model.forward(x, y);
-        }
-        Tensor logits = amp != null ? o.logits().to(torch.ScalarType.Float) : o.logits();
-        Tensor gfeat = amp != null ? o.globalFeat().to(torch.ScalarType.Float) : o.globalFeat();
-        Tensor id = ce.forward(logits, y);
-        TripletLoss.Result tr = triplet.forward(gfeat, y);
-        Tensor total = id.mul(new Scalar(s.idLossWeight())).add(tr.loss().mul(new Scalar(s.tripletWeight())));
-        Tensor cen = null;
-        if (center != null) {
-          cen = center.forward(gfeat, y);
-          total = total.add(cen.mul(new Scalar(s.centerWeight())));
-        }
-        Tensor xl = null;
-        if (xbmOn && update) { // the memory is filled by training steps only
-          xl = xbm.step(gfeat, b.pids()).loss();
-          total = total.add(xl.mul(new Scalar(s.xbm().weight())));
-        }
-        groups.zeroGrad();
-        if (centerOpt != null) centerOpt.zero_grad();
-        Tensor overflow = null;
-        if (amp != null) {
-          amp.scale(total).backward();
-          // averaged while still scaled, so that every rank sees the same overflow verdict
-          if (update && group != null) syncGradients();
-          if (update) overflow = amp.unscale(grads());
-        } else {
-          total.backward();
-          if (update && group != null) syncGradients();
-        }
-        // The step's numbers, gathered on the device and copied to the host at once: the one
-        // synchronisation of a step (with AMP it must come before the optimiser step).
-        Tensor correct = logits.argmax(new org.bytedeco.pytorch.LongOptional(1), false).eq(y)
-            .to(torch.ScalarType.Float).mean();
-        Tensor[] row = {total, id, tr.loss(), cen != null ? cen : total.mul(new Scalar(0)), correct,
-            tr.activeFraction(), overflow != null ? overflow : correct.mul(new Scalar(0)),
-            xl != null ? xl : correct.mul(new Scalar(0))};
-        TensorVector parts = new TensorVector();
-        for (Tensor t : row) parts.push_back(t.detach().to(torch.ScalarType.Float).reshape(1));
-        Tensor numbers = torch.cat(parts);
-        if (deferRead && update) {
-          groups.step();
-          stepCenter();
-          Tensor staged = stage(numbers);
-          // The wait for the previous step, which is done with the image buffer that the prefetch below rewrites
-          float[] previous = drain();
-          pending = staged;
-          fetchNext(loader);
-          return previous;
-        }
-        fetchNext(loader);
-        float[] v = Tensors.toFloats(numbers.cpu());
-        if (!update) {
-          groups.zeroGrad();
-          if (centerOpt != null) centerOpt.zero_grad();
-          return v;
-        }
-        boolean stepOk = amp == null || v[6] == 0;
-        if (stepOk) {
-          groups.step();
-          stepCenter();
-        }
-        if (amp != null) amp.update(stepOk);
-        return v;
-      }
-    }
-
-    /** The centres' own step, on gradients that undo the loss weight (as the BoT recipe does). */
-    private void stepCenter() {
-      if (center == null) return;
-      for (Tensor c : toList(center.parameters()))
-        if (c.grad().defined()) c.grad().mul_(new Scalar(1.0 / s.centerWeight()));
-      centerOpt.step();
-    }
-
-    /** The next batch's host work and copy, overlapped with this step on the device. */
-    private void fetchNext(DataLoader loader) {
-      if (loader == null) return;
-      long w0 = System.nanoTime();
-      next = loader.hasNext() ? loader.next() : null;
-      loaderWait = (System.nanoTime() - w0) / 1e9;
-      if (next != null) input.prefetch(next);
-    }
-
-    /**
-     * Keeps {@code numbers} to be read later, one reference held: on a GPU a copy into a page-locked host tensor,
-     * queued behind the step, and an event after it; on the CPU the tensor itself.
-     */
-    private Tensor stage(Tensor numbers) {
-      Tensor kept;
-      if (device.is_cpu()) {
-        kept = numbers;
-      } else {
-        if (hostNumbers[slot] == null) {
-          try (PointerScope own = new PointerScope()) {
-            hostNumbers[slot] = Tensors.pinnedHost(numbers.numel());
-            hostNumbers[slot].retainReference();
-          }
-          copied[slot] = new DeviceEvent();
-        }
-        kept = hostNumbers[slot];
-        kept.copy_(numbers, true);
-        copied[slot].record();
-        slot ^= 1;
-      }
-      kept.retainReference();
-      return kept;
-    }
-
-    /** The numbers of the update step read late that {@link #run} has not handed back yet (waiting for them), or null. */
-    float[] drain() {
-      if (pending == null) return null;
-      Tensor t = pending;
-      pending = null;
-      if (!device.is_cpu())
-        for (int i = 0; i < 2; i++)
-          if (hostNumbers[i] == t) copied[i].synchronize();
-      float[] v = Tensors.toFloats(t);
-      t.releaseReference();
-      return v;
-    }
-
-    /** Frees the page-locked copies and their events (the step's numbers must have been drained). */
-    void close() {
-      if (pending != null) pending.releaseReference();
-      pending = null;
-      for (int i = 0; i < 2; i++) {
-        if (hostNumbers[i] != null) hostNumbers[i].releaseReference();
-        if (copied[i] != null) copied[i].close();
-        hostNumbers[i] = null;
-        copied[i] = null;
-      }
-    }
-  }
 
   /**
    * Seconds per training image, measured before epoch {@code epoch + 1} on up to 24 of its own
@@ -1169,7 +897,7 @@ public final class Trainer {
    * afterwards, so the model is as it was. Stops after 10 s of timed steps (a large network on a
    * CPU), with at least one timed step.
    */
-  private double probe(Step step, ReidModel model, IdentitySampler sampler, Transform tf, ImageSource train, int epoch) {
+  private double probe(TrainStep step, ReidModel model, IdentitySampler sampler, Transform tf, ImageSource train, int epoch) {
     List<int[]> all = shard(sampler.epoch(epoch));
     List<int[]> batches = all.subList(0, Math.min(all.size(), 24));
     List<Tensor> buffers = toList(model.buffers(true));
@@ -1266,157 +994,4 @@ public final class Trainer {
     }
   }
 
-  /**
-   * The batch's images through reusable host buffers (no allocation per step). On the CPU the
-   * tensor views the buffer ({@code from_blob}: valid until the next load). For a GPU there are two
-   * page-locked buffers used in turn, each copied to the device asynchronously: {@link #prefetch}
-   * loads the next batch into one while the device still computes the step that read the other,
-   * and a buffer is rewritten only after the step that copied from it has been waited for (each step
-   * reads its losses on the host once, which waits for all of the step's device work).
-   */
-  static final class StepInput implements AutoCloseable {
-    private final Device device;
-    private final FloatPointer[] bufs = new FloatPointer[2]; // CPU: owned native buffer; GPU: views of the pinned tensors
-    private final Tensor[] pinned = new Tensor[2];          // GPU: page-locked host tensors
-    private final long[] capacity = new long[2];
-    private final Tensor[] pinnedLabels = new Tensor[2];    // GPU: page-locked int64 labels, next to the images
-    private final long[] labelCapacity = new long[2];
-    private int cur;                                         // the buffer the last load filled
-    private Batch prefetchedBatch;                           // GPU: the batch whose copy prefetch started
-    private Tensor prefetched;                               // GPU: its images on the device (one reference held)
-    private Tensor prefetchedLabels;                         // GPU: its labels on the device (one reference held)
-
-    StepInput(Device device) {
-      this.device = device;
-    }
-
-    /** Copies the batch's pixels into the current buffer (growing it first). */
-    void load(Batch b) {
-      long n = (long) b.size() * b.channels() * b.height() * b.width();
-      if (n > capacity[cur]) {
-        free(cur);
-        // The buffer lives until close(), whatever scope the caller is in: one extra reference
-        // outlives this scope, and close() releases it.
-        try (PointerScope own = new PointerScope()) {
-          if (device.is_cpu()) {
-            bufs[cur] = new FloatPointer(n);
-          } else {
-            pinned[cur] = Tensors.pinnedHost(n);
-            pinned[cur].retainReference();
-            bufs[cur] = pinned[cur].data_ptr_float(); // host: page-locked CPU memory
-          }
-          bufs[cur].retainReference();
-        }
-        capacity[cur] = n;
-      }
-      // straight from the loader's images into the buffer, in parallel: no joined array on this thread
-      b.copyImagesTo(new FloatPointer(bufs[cur]).position(0).limit(n).asBuffer());
-      if (device.is_cpu()) return;
-      if (b.size() > labelCapacity[cur]) {
-        if (pinnedLabels[cur] != null) pinnedLabels[cur].close();
-        try (PointerScope own = new PointerScope()) {
-          pinnedLabels[cur] = Tensors.pinnedHostLongs(b.size());
-          pinnedLabels[cur].retainReference();
-        }
-        labelCapacity[cur] = b.size();
-      }
-      try (PointerScope own = new PointerScope()) {
-        org.bytedeco.javacpp.LongPointer lp = pinnedLabels[cur].data_ptr_long(); // host: page-locked CPU memory
-        int[] pids = b.pids();
-        for (int i = 0; i < pids.length; i++) lp.put(i, pids[i]);
-      }
-    }
-
-    /**
-     * The labels of {@code b} as int64 on the device: on a GPU the asynchronous copy {@link #prefetch}
-     * started (or one from the page-locked buffer {@link #load} filled), so that no step waits for a
-     * blocking host-to-device copy (which would wait for all the device's queued work first).
-     */
-    Tensor labels(Batch b) {
-      if (prefetchedLabels != null && prefetchedBatch == b) {
-        Tensor y = prefetchedLabels;
-        prefetchedLabels = null;
-        return handOver(y);
-      }
-      if (device.is_cpu()) return Tensors.longs(b.pids(), device);
-      return pinnedLabels[cur].narrow(0, 0, b.size()).to(device, torch.ScalarType.Long, true, false,
-          new org.bytedeco.pytorch.MemoryFormatOptional());
-    }
-
-    /**
-     * The images of {@code b} as an [N, C, H, W] float32 tensor on the device: the copy {@link #prefetch}
-     * started when it was given {@code b}, else those last {@link #load}ed.
-     */
-    Tensor images(Batch b) {
-      if (prefetched != null && prefetchedBatch == b) {
-        Tensor x = prefetched;
-        prefetched = null; // prefetchedBatch stays until the labels are taken too
-        return handOver(x);
-      }
-      long[] shape = {b.size(), b.channels(), b.height(), b.width()};
-      if (device.is_cpu()) return Tensors.hostView(bufs[cur], shape);
-      long n = shape[0] * shape[1] * shape[2] * shape[3];
-      return pinned[cur].narrow(0, 0, n).view(shape).to(device, torch.ScalarType.Float, true, false,
-          new org.bytedeco.pytorch.MemoryFormatOptional());
-    }
-
-    /**
-     * Loads {@code next} into the other buffer and, on a GPU, starts its copy to the device, queued
-     * behind the work already issued. Call while the device computes a step that has not been waited
-     * for yet; the buffer it rewrites was last copied from two steps ago. (On the CPU the step is done
-     * by then, and the prefetched images are a view of the other buffer.)
-     */
-    /** The caller's scope takes over the one reference held here (without a scope the garbage collector frees it). */
-    private static Tensor handOver(Tensor t) {
-      PointerScope caller = PointerScope.getInnerScope();
-      if (caller != null) {
-        caller.attach(t);
-        t.releaseReference();
-      }
-      return t;
-    }
-
-    boolean isPrefetched(Batch b) {
-      return prefetchedBatch == b && (prefetched != null || prefetchedLabels != null);
-    }
-
-    void prefetch(Batch next) {
-      if (prefetched != null) prefetched.releaseReference();
-      if (prefetchedLabels != null) prefetchedLabels.releaseReference();
-      prefetched = prefetchedLabels = null;
-      prefetchedBatch = null;
-      cur ^= 1;
-      load(next);
-      try (PointerScope own = new PointerScope()) {
-        prefetched = images(next);
-        prefetched.retainReference();
-        prefetchedLabels = labels(next);
-        prefetchedLabels.retainReference();
-      }
-      prefetchedBatch = next;
-    }
-
-    private void free(int i) {
-      if (bufs[i] != null) bufs[i].close();
-      if (pinned[i] != null) pinned[i].close();
-      pinned[i] = null;
-      bufs[i] = null;
-      capacity[i] = 0;
-    }
-
-    @Override
-    public void close() {
-      if (prefetched != null) prefetched.releaseReference();
-      if (prefetchedLabels != null) prefetchedLabels.releaseReference();
-      prefetched = prefetchedLabels = null;
-      prefetchedBatch = null;
-      free(0);
-      free(1);
-      for (int i = 0; i < 2; i++) {
-        if (pinnedLabels[i] != null) pinnedLabels[i].close();
-        pinnedLabels[i] = null;
-        labelCapacity[i] = 0;
-      }
-    }
-  }
 }

@@ -84,7 +84,7 @@ public final class TrainBenchmark {
     CrossEntropyLabelSmooth ce = new CrossEntropyLabelSmooth(train.numClasses(), s.labelSmooth());
     TripletLoss tri = new TripletLoss(s.tripletMargin(), false, Kernels.create(Backend.AUTO));
     model.train(true);
-    Trainer.StepInput in = new Trainer.StepInput(org.reid4j.model.Tensors.CPU);
+    StepInput in = new StepInput(org.reid4j.model.Tensors.CPU);
     in.load(first);
     double best = Double.MAX_VALUE, sum = 0;
     int warm = which.equals("r50") ? 1 : 5;
