@@ -285,6 +285,7 @@ for name, device, amp in run_list:
         "summary_images_per_second": num(summ.get("images_per_second")) if summ else None,
         "summary_device": summ.get("device") if summ else None,
         "adam_multi_tensor_kernels": summ.get("adam_multi_tensor_kernels") if summ else None,
+        "checkpoints": summ.get("checkpoints") if summ else None,
     }
 
 def check(name, ok, detail):
@@ -344,6 +345,12 @@ for name, _, _ in run_list:
     print(f"   {name:<7} {r['device']:<6} {str(r['amp']).lower():<5} {r['epochs']:>6} {f(r['images_per_second'], '.1f'):>8} "
           f"{f(r['first_loss'], '.4f'):>10} {f(r['last_loss'], '.4f'):>9} {f(r['rank1'], '.4f'):>7} {f(r['mAP'], '.4f'):>7}"
           f"  {f(pt, '.1f'):>13} {f(ratio * 100 if ratio else None, '.1f') + ('%' if ratio else ''):>9}")
+for name, _, _ in run_list:
+    c = report["runs"][name].get("checkpoints")
+    if c:
+        print(f"   {name:<7} checkpoints {'in the background' if c.get('background') else 'at once'}: "
+              f"{f(c.get('training_thread_seconds'), '.2f')} s of the training thread over {c.get('saves')} saves, "
+              f"final wait {f(c.get('final_wait_seconds'), '.2f')} s")
 if "cross_device" in report:
     print("   cross-device mAP: " + ", ".join(f"{k} {f(v, '.4f')}" for k, v in report["cross_device"].items()))
 for name, c in report["checks"].items():

@@ -111,6 +111,7 @@ public final class Trainer {
   private FrozenStages frozen; // MODEL.FREEZE_STAGES of the run in progress
   private ProcessGroupSession group; // data-parallel training: this process's group (null: one process)
   private boolean multiTensor; // the run's Adam steps as reid4j's multi-tensor CUDA kernels
+  private Map<String, Object> checkpointTimes; // the run's checkpoint writes, for summary.json
   /** REID4J_OVERLAP=0: on a GPU, load the next batch after a step instead of during it (for comparisons). */
   static final boolean NO_OVERLAP = "0".equals(System.getenv("REID4J_OVERLAP"));
   /**
@@ -419,6 +420,8 @@ public final class Trainer {
       if (stale > 0) out.println("removed " + stale + " temporary file(s) that an interrupted write left in " + outDir);
     }
     int stageIndex = -1; // never goes back, even when a revised time budget moves the boundaries
+    double checkpointSeconds = 0;
+    int checkpointSaves = 0;
     try (MetricsLog metrics = leader ? new MetricsLog(outDir.resolve("metrics.jsonl"), startEpoch) : null;
         CheckpointWriter writer = new CheckpointWriter(ck, background, cuda)) {
       writer.beforeWrite = beforeCheckpointWrite;
@@ -607,7 +610,10 @@ public final class Trainer {
           files.add(new CheckpointWriter.File(String.format(Locale.ROOT, "epoch_%03d", epoch), meta));
         // best.pt (if this epoch's evaluation is the best), last.pt, epoch_NNN.pt: from one copy of the state when
         // written in the background, in which case they are on disk by the next epoch's end (close() waits for them)
+        long c0 = System.nanoTime();
         writer.save(files, state);
+        checkpointSeconds += (System.nanoTime() - c0) / 1e9;
+        checkpointSaves++;
         if (budgetHit || killed) {
           if (budgetHit)
             bar.println(String.format(Locale.ROOT, "stopped by the time budget after %d of %d epochs (SOLVER.MAX_EPOCHS): "
@@ -616,6 +622,14 @@ public final class Trainer {
           break;
         }
       }
+      long w0 = System.nanoTime();
+      writer.await(); // the last write, before the summary says where the checkpoints are
+      Map<String, Object> ct = new LinkedHashMap<>();
+      ct.put("background", writer.background());
+      ct.put("saves", checkpointSaves);
+      ct.put("training_thread_seconds", checkpointSeconds); // copying (background) or writing (at once)
+      ct.put("final_wait_seconds", (System.nanoTime() - w0) / 1e9);
+      checkpointTimes = ct;
     }
     if (group != null) group.barrier("end of training");
     if (!leader) {
@@ -823,6 +837,7 @@ public final class Trainer {
     m.put("outside_libtorch_share", r.outsideShare());
     m.put("stopped_by_time_budget", r.stoppedByBudget());
     m.put("time_budget", budgetInfo);
+    m.put("checkpoints", checkpointTimes);
     m.put("last_checkpoint", String.valueOf(r.lastCheckpoint()));
     m.put("best_checkpoint", String.valueOf(r.bestCheckpoint()));
     m.put("metrics", r.metrics().toString());

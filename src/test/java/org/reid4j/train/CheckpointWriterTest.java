@@ -195,5 +195,13 @@ class CheckpointWriterTest {
           split.resolve("checkpoints/" + f)), 1e-6, f);
     assertEquals(Checkpoints.readMeta(straight.resolve("checkpoints/best.pt")).bestEpoch(),
         Checkpoints.readMeta(split.resolve("checkpoints/best.pt")).bestEpoch());
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    var atOnce = json.readTree(straight.resolve("summary.json").toFile()).get("checkpoints");
+    var behind = json.readTree(split.resolve("summary.json").toFile()).get("checkpoints");
+    assertFalse(atOnce.get("background").asBoolean());
+    assertEquals(2, atOnce.get("saves").asInt());
+    assertTrue(behind.get("background").asBoolean());
+    assertEquals(1, behind.get("saves").asInt(), "the resumed run saved once");
+    assertTrue(behind.get("final_wait_seconds").asDouble() > 0.2, "its last write was held back 300 ms: " + behind);
   }
 }
