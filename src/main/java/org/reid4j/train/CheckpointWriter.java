@@ -107,6 +107,12 @@ public final class CheckpointWriter implements AutoCloseable {
         Copier take = new Copier(f == 0); // the first archive copies, the others reuse those copies
         Checkpoints.Archive a = Checkpoints.archive(state, take);
         take.finish();
+        if (f == 0 && pinned) { // the copies off the device, queued on the current stream: done before any write
+          try (DeviceEvent copied = new DeviceEvent()) {
+            copied.record();
+            copied.synchronize();
+          }
+        }
         a.root().retainReference(); // likewise: the writer closes it
         archives.add(a);
       }
@@ -199,7 +205,9 @@ public final class CheckpointWriter implements AutoCloseable {
         if (k < copies.size()) copies.set(k, c);
         else copies.add(c);
       }
-      if (fill) c.copy_(t.detach()); // a blocking copy: the value of this moment, off the device if it was on one
+      // the value of this moment: a blocking copy, or on a GPU one queued on the stream (page-locked memory),
+      // all of them waited for at once when the first archive is made
+      if (fill) c.copy_(t.detach(), pinned);
       return c;
     }
 
