@@ -117,6 +117,7 @@ public final class CheckpointWriter implements AutoCloseable {
         archives.add(a);
       }
     } catch (RuntimeException e) {
+      for (Checkpoints.Archive a : archives) a.root().close();
       throw new IOException("could not copy the training state for checkpoint " + ck.file(files.get(0).name())
           + ": " + e.getMessage(), e);
     }
@@ -129,8 +130,8 @@ public final class CheckpointWriter implements AutoCloseable {
     }
     Runnable hook = beforeWrite;
     pending = thread.submit(() -> {
-      if (hook != null) hook.run();
       try {
+        if (hook != null) hook.run();
         for (int f = 0; f < files.size(); f++) {
           try (PointerScope own = new PointerScope()) {
             ck.write(files.get(f).name(), files.get(f).meta(), archives.get(f));
