@@ -195,10 +195,11 @@ class HostPin {
 // may be reused (the caller still orders later work on s). The copy goes through two page-locked
 // staging buffers kept between calls (one pair per device, 16 MiB each; R4J_CUDA_STAGING_BYTES
 // changes the size): up to 8 threads (R4J_CUDA_COPY_THREADS; the caller and workers started once and
-// kept, copy_pool.h) fill one while the DMA engine moves the other, so the transfer runs near page-locked speed without page-locking the caller's buffer (on an
-// H200, the Market-shaped pairwise with its result: 20 ms, against 37 through the driver's own
-// pageable copies and 58 with one filling thread). R4J_CUDA_STAGING=0, or no page-locked memory to
-// be had: a plain cudaMemcpyAsync, which the driver stages itself.
+// kept, copy_pool.h) fill one while the DMA engine moves the other, so the transfer runs near
+// page-locked speed without page-locking the caller's buffer (on an H200, the Market-shaped pairwise
+// with its result: 20 ms, against 37 through the driver's own pageable copies and 58 with one filling
+// thread). R4J_CUDA_STAGING=0, or no page-locked memory to be had: a plain cudaMemcpyAsync, which the
+// driver stages itself.
 int upload(const char *FN, void *dst, const void *src, size_t bytes, cudaStream_t s);
 
 // Copies `bytes` of device memory src, once the work issued to s before is done, to pageable host

@@ -3,8 +3,10 @@ package org.reid4j.train;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -47,6 +49,8 @@ public final class CheckpointWriter implements AutoCloseable {
   private final List<Tensor> copies = new ArrayList<>(); // the host copies, by the order the archive writes them
   private ExecutorService thread;
   private Future<?> pending;
+  private int saves;
+  private double savingSeconds; // the training thread's, in save()
   /** Test hook: run by the writer thread before it writes (null: none). */
   Runnable beforeWrite;
 
@@ -81,11 +85,6 @@ public final class CheckpointWriter implements AutoCloseable {
     };
   }
 
-  /** Whether writes run in the background. */
-  public boolean background() {
-    return background;
-  }
-
   /**
    * Writes the files (all of the same state, in order). In the background mode this returns once the
    * state is copied; a write still running from the last call is waited for first, and its failure
@@ -93,6 +92,13 @@ public final class CheckpointWriter implements AutoCloseable {
    */
   public void save(List<File> files, Checkpoints.State state) throws IOException {
     if (files.isEmpty()) return;
+    long t0 = System.nanoTime();
+    saveFiles(files, state);
+    savingSeconds += (System.nanoTime() - t0) / 1e9;
+    saves++;
+  }
+
+  private void saveFiles(List<File> files, Checkpoints.State state) throws IOException {
     if (!background) {
       for (File f : files) ck.save(f.name(), f.meta(), state);
       return;
@@ -166,6 +172,22 @@ public final class CheckpointWriter implements AutoCloseable {
     } finally {
       if (interrupted) Thread.currentThread().interrupt();
     }
+  }
+
+  /**
+   * Waits for the last write (throwing its failure) and says what the checkpoints cost the training thread, for
+   * summary.json: background or not, the calls of {@link #save}, the seconds spent in them (copying the state in
+   * the background mode, writing it otherwise) and in this last wait.
+   */
+  public Map<String, Object> finish() throws IOException {
+    long w0 = System.nanoTime();
+    await();
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("background", background);
+    m.put("saves", saves);
+    m.put("training_thread_seconds", savingSeconds);
+    m.put("final_wait_seconds", (System.nanoTime() - w0) / 1e9);
+    return m;
   }
 
   /** Waits for the last write (throwing its failure), then stops the writer thread and frees the copies. */

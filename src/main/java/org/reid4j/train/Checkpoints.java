@@ -114,12 +114,12 @@ public final class Checkpoints {
    * and the centre optimiser must hold no state tensors (plain SGD, {@link Optimizers#centers}).
    */
   static Archive archive(State state, UnaryOperator<Tensor> take) {
+    UnaryOperator<Tensor> put = take == null ? UnaryOperator.identity() : take;
     OutputArchive root = new OutputArchive();
     OutputArchive model = new OutputArchive();
     Map<String, Tensor> weights = null;
-    if (state.model() instanceof ReidModel rm) weights = rm.writeTo(model, take == null ? UnaryOperator.identity() : take); // flat state-dict names
-    else if (take == null) state.model().save(model);
-    else writeModule(state.model(), model, take);
+    if (state.model() instanceof ReidModel rm) weights = rm.writeTo(model, put); // flat state-dict names
+    else writeModule(state.model(), model, put);
     root.write("model", model);
     OutputArchive opt = new OutputArchive();
     if (take == null) state.optimizer().save(opt);
@@ -127,8 +127,7 @@ public final class Checkpoints {
     root.write("optimizer", opt);
     if (state.centers() != null) {
       OutputArchive c = new OutputArchive();
-      if (take == null) state.centers().save(c);
-      else writeModule(state.centers(), c, take);
+      writeModule(state.centers(), c, put);
       root.write("centers", c);
       OutputArchive co = new OutputArchive();
       state.centerOptimizer().save(co);
@@ -137,7 +136,10 @@ public final class Checkpoints {
     return new Archive(root, weights);
   }
 
-  /** libtorch's Module::save layout (own parameters, own buffers, then each child's archive), tensors through take. */
+  /**
+   * What libtorch's Module::save writes (own parameters, own buffers, then each child's archive, by name), each
+   * tensor as {@code take.apply(t)}: Module::load reads it back.
+   */
   private static void writeModule(Module m, OutputArchive out, UnaryOperator<Tensor> take) {
     StringTensorDict params = m.named_parameters(false), buffers = m.named_buffers(false);
     for (long i = 0; i < params.size(); i++)
@@ -171,7 +173,8 @@ public final class Checkpoints {
       OutputArchive root = a.root();
       byte[] json = JSON.writeValueAsBytes(meta);
       root.write("meta", Tensors.hostBytes(json));
-      if (a.weights() != null) root.write("checksums", Tensors.hostBytes(JSON.writeValueAsBytes(checksums(a.weights()))));
+      if (a.weights() != null)
+        root.write("checksums", Tensors.hostBytes(JSON.writeValueAsBytes(checksums(a.weights()))));
       root.save_to(tmp.toString());
       try {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

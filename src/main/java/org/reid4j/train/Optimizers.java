@@ -217,10 +217,10 @@ public final class Optimizers {
     return new Groups(opt, null, lr, nm, sz, keep);
   }
 
-  /** BoT's centre optimiser: plain SGD (no momentum, no decay) at {@code SOLVER.CENTER_LR}, never scheduled. */
   /**
-   * The centre loss's own optimiser: plain SGD without momentum, so it holds no state tensors, only
-   * options (a checkpoint written in the background relies on that: see {@link CheckpointWriter}).
+   * BoT's centre optimiser: plain SGD (no momentum, no decay) at {@code SOLVER.CENTER_LR}, never scheduled. It
+   * holds no state tensors, only options (a checkpoint written in the background relies on that: see
+   * {@link CheckpointWriter}).
    */
   public static Optimizer centers(TensorVector centerParams, double centerLr) {
     return new SGD(centerParams, new SGDOptions(centerLr));

@@ -420,8 +420,6 @@ public final class Trainer {
       if (stale > 0) out.println("removed " + stale + " temporary file(s) that an interrupted write left in " + outDir);
     }
     int stageIndex = -1; // never goes back, even when a revised time budget moves the boundaries
-    double checkpointSeconds = 0;
-    int checkpointSaves = 0;
     try (MetricsLog metrics = leader ? new MetricsLog(outDir.resolve("metrics.jsonl"), startEpoch) : null;
         CheckpointWriter writer = new CheckpointWriter(ck, background, cuda)) {
       writer.beforeWrite = beforeCheckpointWrite;
@@ -575,7 +573,7 @@ public final class Trainer {
           if (budgetHit || killed) break;
           continue;
         }
-        List<CheckpointWriter.File> files = new ArrayList<>(3);
+        boolean best = false; // this epoch's evaluation is the best so far
         if (lastEpoch || (s.evalPeriod() > 0 && epoch % s.evalPeriod() == 0)) {
           long e0 = System.nanoTime();
           Evaluation ev = evaluate(model, kernels, bar);
@@ -593,9 +591,7 @@ public final class Trainer {
             bestMap = lastEval.mAP();
             bestEpoch = epoch;
             row.put("best", true);
-            files.add(new CheckpointWriter.File("best", meta(epoch, iterations, numClasses, arch, model, bestMap,
-                bestEpoch, priorTrainSeconds + trainSeconds, row)));
-            bestPath = ck.file("best").toAbsolutePath();
+            best = true;
           }
         }
         // The epoch's line goes to metrics.jsonl before last.pt records the epoch as done: a kill in
@@ -604,16 +600,18 @@ public final class Trainer {
         metrics.append(row);
         Checkpoints.Meta meta = meta(epoch, iterations, numClasses, arch, model, bestMap, bestEpoch,
             priorTrainSeconds + trainSeconds, row);
+        List<CheckpointWriter.File> files = new ArrayList<>(3);
+        if (best) {
+          files.add(new CheckpointWriter.File("best", meta));
+          bestPath = ck.file("best").toAbsolutePath();
+        }
         files.add(new CheckpointWriter.File("last", meta));
         lastPath = ck.file("last").toAbsolutePath();
         if (s.checkpointPeriod() > 0 && epoch % s.checkpointPeriod() == 0 && !lastEpoch)
           files.add(new CheckpointWriter.File(String.format(Locale.ROOT, "epoch_%03d", epoch), meta));
         // best.pt (if this epoch's evaluation is the best), last.pt, epoch_NNN.pt: from one copy of the state when
         // written in the background, in which case they are on disk by the next epoch's end (close() waits for them)
-        long c0 = System.nanoTime();
         writer.save(files, state);
-        checkpointSeconds += (System.nanoTime() - c0) / 1e9;
-        checkpointSaves++;
         if (budgetHit || killed) {
           if (budgetHit)
             bar.println(String.format(Locale.ROOT, "stopped by the time budget after %d of %d epochs (SOLVER.MAX_EPOCHS): "
@@ -622,14 +620,7 @@ public final class Trainer {
           break;
         }
       }
-      long w0 = System.nanoTime();
-      writer.await(); // the last write, before the summary says where the checkpoints are
-      Map<String, Object> ct = new LinkedHashMap<>();
-      ct.put("background", writer.background());
-      ct.put("saves", checkpointSaves);
-      ct.put("training_thread_seconds", checkpointSeconds); // copying (background) or writing (at once)
-      ct.put("final_wait_seconds", (System.nanoTime() - w0) / 1e9);
-      checkpointTimes = ct;
+      checkpointTimes = writer.finish(); // the last write done before the summary says where the checkpoints are
     }
     if (group != null) group.barrier("end of training");
     if (!leader) {
