@@ -714,6 +714,169 @@ void check_optimiser(int count, float weight_decay) {
   report(ok, name, "max |diff| " + std::to_string(worst));
 }
 
+// The device-state variants (r4j_cuda_unscale_grads_dev, r4j_cuda_adam_step_dev,
+// r4j_cuda_amp_update_scale) against the same host arithmetic: per-tensor step counts that start
+// apart, a step skipped on the device's overflow flag (nothing moves, no count), the loss scale
+// halved and grown as the host's AMP does.
+void check_optimiser_dev(int count, float weight_decay) {
+  const std::string name = "optimiser on device state: " + std::to_string(count) + " tensors, wd " +
+                           std::to_string(weight_decay);
+  const int64_t sizes[] = {0, 1, 7, 300, 5000, 1023, 70001, 2, 257};
+  std::vector<int64_t> n(count), steps(count);
+  std::vector<std::vector<float>> p(count), g(count), m(count), v(count);
+  std::vector<float *> dp(count), dg(count), dm(count), dv(count);
+  std::vector<int64_t *> dstep(count);
+  std::vector<double> lr(count);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (int t = 0; t < count; ++t) {
+    n[t] = sizes[t % 9];
+    steps[t] = t % 3 == 2 ? 7 : 0;  // some tensors resumed mid-run
+    lr[t] = t % 2 ? 3.5e-4 : 3.5e-5;
+    p[t].resize(n[t]);
+    for (auto &e : p[t]) e = u(g_rng);
+    g[t].assign(n[t], 0.f);
+    m[t].assign(n[t], 0.f);
+    v[t].assign(n[t], 0.f);
+    if (steps[t] > 0)
+      for (int64_t i = 0; i < n[t]; ++i) {
+        m[t][i] = 0.01f * u(g_rng);
+        v[t][i] = 1e-4f * std::fabs(u(g_rng));
+      }
+    cudaMalloc(reinterpret_cast<void **>(&dstep[t]), sizeof(int64_t));
+    cudaMemcpy(dstep[t], &steps[t], sizeof(int64_t), cudaMemcpyHostToDevice);
+    for (auto *d : {&dp[t], &dg[t], &dm[t], &dv[t]}) *d = nullptr;
+    if (n[t] == 0) continue;
+    const size_t bytes = n[t] * sizeof(float);
+    for (auto *d : {&dp[t], &dg[t], &dm[t], &dv[t]}) cudaMalloc(reinterpret_cast<void **>(d), bytes);
+    cudaMemcpy(dp[t], p[t].data(), bytes, cudaMemcpyHostToDevice);
+    cudaMemcpy(dm[t], m[t].data(), bytes, cudaMemcpyHostToDevice);
+    cudaMemcpy(dv[t], v[t].data(), bytes, cudaMemcpyHostToDevice);
+  }
+  float *found = nullptr, *dscale = nullptr;
+  int64_t *good = nullptr;
+  cudaMalloc(reinterpret_cast<void **>(&found), sizeof(float));
+  cudaMalloc(reinterpret_cast<void **>(&dscale), sizeof(float));
+  cudaMalloc(reinterpret_cast<void **>(&good), sizeof(int64_t));
+  float scale = 1024.f;
+  int64_t good_host = 0;
+  cudaMemcpy(dscale, &scale, sizeof(float), cudaMemcpyHostToDevice);
+  cudaMemset(good, 0, sizeof(int64_t));
+  const double b1 = 0.9, b2 = 0.999;
+  const float eps = 1e-8f, fb1 = float(b1), fb2 = float(b2);
+  const int64_t interval = 2;
+  const int bad_step = 3;
+  int poisoned = count - 1;
+  while (poisoned > 0 && n[poisoned] == 0) --poisoned;
+  double worst = 0;
+  bool ok = true;
+  for (int step = 1; step <= 5 && ok; ++step) {
+    const bool overflow = step == bad_step;
+    for (int t = 0; t < count; ++t) {
+      std::vector<float> scaled(n[t]);
+      for (int64_t i = 0; i < n[t]; ++i) {
+        g[t][i] = u(g_rng);
+        scaled[i] = g[t][i] * scale;
+      }
+      if (overflow && t == poisoned && n[t] > 0) scaled[n[t] / 2] = INFINITY;
+      if (n[t] > 0) cudaMemcpy(dg[t], scaled.data(), n[t] * sizeof(float), cudaMemcpyHostToDevice);
+    }
+    cudaMemset(found, 0, sizeof(float));
+    ok &= status_ok(r4j_cuda_unscale_grads_dev(count, dg.data(), n.data(), dscale, found, nullptr), name + " unscale");
+    for (int t = 0; t < count && !overflow; ++t) {  // a power-of-two scale: the unscaled gradients are exact
+      std::vector<float> got(n[t]);
+      if (n[t] > 0) cudaMemcpy(got.data(), dg[t], n[t] * sizeof(float), cudaMemcpyDeviceToHost);
+      for (int64_t i = 0; i < n[t]; ++i) ok &= got[i] == (g[t][i] * scale) * float(1.0 / double(scale));
+    }
+    ok &= status_ok(r4j_cuda_adam_step_dev(count, dp.data(), dg.data(), dm.data(), dv.data(), n.data(), lr.data(),
+                                           dstep.data(), b1, b2, eps, weight_decay, found, nullptr),
+                    name + " adam");
+    ok &= status_ok(r4j_cuda_amp_update_scale(dscale, good, found, interval, nullptr), name + " update scale");
+    float f = -1;
+    cudaMemcpy(&f, found, sizeof(float), cudaMemcpyDeviceToHost);
+    const bool flagged = overflow && n[poisoned] > 0;
+    ok &= f == (flagged ? 1.f : 0.f);
+    const float used = scale, inv = float(1.0 / double(scale));
+    if (flagged) {  // the host's AMP: halve, no step
+      scale = std::max(1.f, scale * 0.5f);
+      good_host = 0;
+    } else {
+      if (++good_host % interval == 0) scale *= 2;
+      for (int t = 0; t < count; ++t) {
+        const double tt = double(++steps[t]);
+        const float ss = float(lr[t] / (1 - std::pow(b1, tt))), bs = float(std::sqrt(1 - std::pow(b2, tt)));
+        for (int64_t i = 0; i < n[t]; ++i) {  // libtorch's order of operations, in float
+          float gi = (g[t][i] * used) * inv;
+          if (weight_decay != 0.f) gi = gi + p[t][i] * weight_decay;
+          m[t][i] = m[t][i] * fb1 + gi * (1 - fb1);
+          v[t][i] = v[t][i] * fb2 + (1 - fb2) * gi * gi;
+          const float denom = std::sqrt(v[t][i]) / bs + eps;
+          p[t][i] = p[t][i] - ss * (m[t][i] / denom);
+        }
+      }
+    }
+    float dev_scale = 0;
+    cudaMemcpy(&dev_scale, dscale, sizeof(float), cudaMemcpyDeviceToHost);
+    ok &= dev_scale == scale;
+    for (int t = 0; t < count && ok; ++t) {
+      int64_t ds = -1;
+      cudaMemcpy(&ds, dstep[t], sizeof(int64_t), cudaMemcpyDeviceToHost);
+      ok &= ds == steps[t];
+      if (n[t] == 0) continue;
+      std::vector<float> got(n[t]), gm(n[t]);
+      cudaMemcpy(got.data(), dp[t], n[t] * sizeof(float), cudaMemcpyDeviceToHost);
+      cudaMemcpy(gm.data(), dm[t], n[t] * sizeof(float), cudaMemcpyDeviceToHost);
+      for (int64_t i = 0; i < n[t]; ++i) {
+        const double e = std::max(std::fabs(double(got[i]) - p[t][i]), std::fabs(double(gm[i]) - m[t][i]));
+        worst = std::max(worst, e);
+        if (e > 1e-6 * (1 + std::fabs(p[t][i]))) ok = false;
+      }
+    }
+  }
+  for (int t = 0; t < count; ++t) {
+    for (float *d : {dp[t], dg[t], dm[t], dv[t]}) cudaFree(d);
+    cudaFree(dstep[t]);
+  }
+  cudaFree(found);
+  cudaFree(dscale);
+  cudaFree(good);
+  report(ok, name, "max |diff| " + std::to_string(worst));
+}
+
+// r4j_cuda_amp_update_scale alone: the floor at 1, growth every interval, no growth past float's range.
+void check_amp_update_scale() {
+  float *dscale = nullptr, *found = nullptr;
+  int64_t *good = nullptr;
+  cudaMalloc(reinterpret_cast<void **>(&dscale), sizeof(float));
+  cudaMalloc(reinterpret_cast<void **>(&found), sizeof(float));
+  cudaMalloc(reinterpret_cast<void **>(&good), sizeof(int64_t));
+  bool ok = true;
+  const float starts[] = {2.f, 65536.f, std::ldexp(1.f, 127)};
+  for (float start : starts) {
+    float scale = start, dev = 0;
+    int64_t g = 0;
+    cudaMemcpy(dscale, &scale, sizeof(float), cudaMemcpyHostToDevice);
+    cudaMemset(good, 0, sizeof(int64_t));
+    const int pattern[] = {1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+    for (int bad : pattern) {
+      const float fv = float(bad);
+      cudaMemcpy(found, &fv, sizeof(float), cudaMemcpyHostToDevice);
+      ok &= r4j_cuda_amp_update_scale(dscale, good, found, 3, nullptr) == R4J_OK;
+      if (bad) {
+        scale = std::max(1.f, scale * 0.5f);
+        g = 0;
+      } else if (++g % 3 == 0 && std::isfinite(scale * 2.f)) {
+        scale *= 2.f;
+      }
+      cudaMemcpy(&dev, dscale, sizeof(float), cudaMemcpyDeviceToHost);
+      ok &= dev == scale;
+    }
+  }
+  cudaFree(dscale);
+  cudaFree(found);
+  cudaFree(good);
+  report(ok, "amp: loss scale updated on the device as on the host (floor 1, growth, float range)");
+}
+
 void check_optimiser_api() {
   int64_t n[1] = {4}, neg[1] = {-1};
   float *null_ptrs[1] = {nullptr}, f = 0, ss[1] = {1e-3f}, bs[1] = {0.1f}, zero[1] = {0.f};
@@ -734,6 +897,27 @@ void check_optimiser_api() {
   report(r4j_cuda_adam_step(0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0.9f, 0.999f, 1e-8f, 0,
                             nullptr) == R4J_OK,
          "api: adam, no tensors -> OK");
+  double lr1[1] = {1e-3}, lrneg[1] = {-1e-3};
+  int64_t st = 0;
+  int64_t *steps[1] = {&st}, *nosteps[1] = {nullptr};
+  report(r4j_cuda_unscale_grads_dev(1, ptrs, n, nullptr, &f, nullptr) == R4J_EINVAL,
+         "api: unscale_dev, null scale -> EINVAL");
+  report(r4j_cuda_unscale_grads_dev(1, ptrs, n, &f, nullptr, nullptr) == R4J_EINVAL,
+         "api: unscale_dev, null found_inf -> EINVAL");
+  report(r4j_cuda_adam_step_dev(1, ptrs, cptrs, ptrs, ptrs, n, lr1, nosteps, 0.9, 0.999, 1e-8f, 0, nullptr,
+                                nullptr) == R4J_EINVAL,
+         "api: adam_dev, null step -> EINVAL");
+  report(r4j_cuda_adam_step_dev(1, ptrs, cptrs, ptrs, ptrs, n, lrneg, steps, 0.9, 0.999, 1e-8f, 0, nullptr,
+                                nullptr) == R4J_EINVAL,
+         "api: adam_dev, negative lr -> EINVAL");
+  report(r4j_cuda_adam_step_dev(1, ptrs, cptrs, ptrs, ptrs, n, lr1, steps, 1.0, 0.999, 1e-8f, 0, nullptr,
+                                nullptr) == R4J_EINVAL,
+         "api: adam_dev, beta1 1 -> EINVAL");
+  report(r4j_cuda_adam_step_dev(0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0.9, 0.999, 1e-8f,
+                                0, nullptr, nullptr) == R4J_OK && st == 0,
+         "api: adam_dev, no tensors -> OK");
+  report(r4j_cuda_amp_update_scale(&f, &st, &f, 0, nullptr) == R4J_EINVAL, "api: update scale, interval 0 -> EINVAL");
+  report(r4j_cuda_amp_update_scale(nullptr, &st, &f, 2, nullptr) == R4J_EINVAL, "api: update scale, null scale -> EINVAL");
 }
 #endif
 
@@ -1245,6 +1429,10 @@ int main(int argc, char **argv) {
   check_optimiser(9, 5e-4f);
   check_optimiser(61, 5e-4f);  // three launches of at most 24 tensors
   check_optimiser(24, 0.f);
+  check_optimiser_dev(1, 0.f);
+  check_optimiser_dev(10, 5e-4f);
+  check_optimiser_dev(61, 5e-4f);
+  check_amp_update_scale();
 #endif
 
   std::printf("--- %d passed, %d failed ---\n", g_pass, g_fail);

@@ -51,6 +51,15 @@ int r4j_cuda_adam_step(int64_t, float *const *, const float *const *, float *con
                        const float *, const float *, float, float, float, float, void *) {
   return not_built();
 }
+int r4j_cuda_unscale_grads_dev(int64_t, float *const *, const int64_t *, const float *, float *, void *) {
+  return not_built();
+}
+int r4j_cuda_adam_step_dev(int64_t, float *const *, const float *const *, float *const *, float *const *,
+                           const int64_t *, const double *, int64_t *const *, double, double, float, float,
+                           const float *, void *) {
+  return not_built();
+}
+int r4j_cuda_amp_update_scale(float *, int64_t *, const float *, int64_t, void *) { return not_built(); }
 int r4j_cuda_pairwise_evaluate(const float *, int64_t, const float *, int64_t, int64_t, int, const int32_t *,
                                const int32_t *, const int32_t *, const int32_t *, int32_t *, double *, double *,
                                int32_t *) {

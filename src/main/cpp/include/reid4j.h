@@ -289,6 +289,30 @@ int r4j_cuda_adam_step(int64_t count, float *const *params, const float *const *
                        float *const *exp_avg_sq, const int64_t *numel, const float *step_size,
                        const float *bc2_sqrt, float beta1, float beta2, float eps, float weight_decay,
                        void *stream);
+/* Mixed precision without reading the overflow flag on the host each step: the loss scale, the
+ * step counts and the decision to step stay on the device, so that the host queues the next step
+ * without waiting for this one (as PyTorch's capturable Adam keeps its step counts on the device).
+ * scale, skip, found_inf and good_steps are pointers to single device values; step[i] points to
+ * tensor i's own device int64 step count. */
+/* As r4j_cuda_unscale_grads, the factor being 1 / *scale (computed on the device in double, then
+ * rounded to float, as the host does for r4j_cuda_unscale_grads). *scale must be > 0 and finite. */
+int r4j_cuda_unscale_grads_dev(int64_t count, float *const *grads, const int64_t *numel, const float *scale,
+                               float *found_inf, void *stream);
+/* As r4j_cuda_adam_step, with the bias corrections taken from the device step counts: unless skip
+ * is non-NULL and *skip != 0 (then nothing changes), tensor i takes its step t = *step[i] + 1 with
+ * step_size = lr[i] / (1 - beta1^t) and bc2_sqrt = sqrt(1 - beta2^t), computed in double and
+ * rounded to float (the host's arithmetic for r4j_cuda_adam_step), and *step[i] becomes t, also for
+ * tensors of numel 0. The moments use (float) beta1 and (float) beta2. step[i] may not be NULL;
+ * lr[i] >= 0 and finite. */
+int r4j_cuda_adam_step_dev(int64_t count, float *const *params, const float *const *grads, float *const *exp_avg,
+                           float *const *exp_avg_sq, const int64_t *numel, const double *lr, int64_t *const *step,
+                           double beta1, double beta2, float eps, float weight_decay, const float *skip,
+                           void *stream);
+/* Dynamic loss scaling's update, by one device thread: when *found_inf != 0, *scale = max(1, *scale / 2)
+ * and *good_steps = 0; otherwise ++*good_steps, and each time it reaches a multiple of
+ * growth_interval (> 0) *scale doubles (unless that would overflow float). */
+int r4j_cuda_amp_update_scale(float *scale, int64_t *good_steps, const float *found_inf, int64_t growth_interval,
+                              void *stream);
 
 /* ---------------------------------------------------------------------------------------------
  * 7. Evaluation on the device (CUDA only): r4j_cuda_pairwise and r4j_cuda_rerank whose [nq, ng]

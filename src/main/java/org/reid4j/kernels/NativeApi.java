@@ -187,4 +187,18 @@ public final class NativeApi {
       @Cast("float*const*") long[] expAvgSq, @Cast("const int64_t*") long[] numel, @Cast("const float*") float[] stepSize,
       @Cast("const float*") float[] bc2Sqrt, float beta1, float beta2, float eps, float weightDecay,
       @Cast("void*") long stream);
+
+  // ... and their variants on device state (loss scale, step counts, overflow flag: device addresses)
+  public static native int r4j_cuda_unscale_grads_dev(long count, @Cast("float*const*") long[] grads,
+      @Cast("const int64_t*") long[] numel, @Cast("const float*") long scale, @Cast("float*") long foundInf,
+      @Cast("void*") long stream);
+
+  public static native int r4j_cuda_adam_step_dev(long count, @Cast("float*const*") long[] params,
+      @Cast("const float*const*") long[] grads, @Cast("float*const*") long[] expAvg,
+      @Cast("float*const*") long[] expAvgSq, @Cast("const int64_t*") long[] numel, @Cast("const double*") double[] lr,
+      @Cast("int64_t*const*") long[] step, double beta1, double beta2, float eps, float weightDecay,
+      @Cast("const float*") long skip, @Cast("void*") long stream);
+
+  public static native int r4j_cuda_amp_update_scale(@Cast("float*") long scale, @Cast("int64_t*") long goodSteps,
+      @Cast("const float*") long foundInf, long growthInterval, @Cast("void*") long stream);
 }
