@@ -25,15 +25,16 @@
 #   GPU_CHECK_WORK     data and runs (default OUTDIR/work); GPU_CHECK_CONFIG (configs/bot_r50_market.yml)
 #   GPU_CHECK_YARDSTICK=0 skips PyTorch; REID4J_JAVA_OPTS passes on to the launcher
 #   GPU_CHECK_AB=1     one more AMP run, "amp-ref", with REID4J_ADAM_KERNELS=0 REID4J_OVERLAP=0 (libtorch's Adam
-#                      per tensor, the next batch loaded after the step: the step as it was), and one more FP32
-#                      run, "fp32-ref", with REID4J_DEFER_READ=0 (each step's numbers read at its end): A/Bs on
-#                      one card
+#                      per tensor, the next batch loaded after the step: the step as it was), one AMP run,
+#                      "amp-dev", with REID4J_AMP_ON_DEVICE=1 (loss scale, overflow verdict and Adam's step counts
+#                      on the device: the step's numbers read one step late), and one more FP32 run, "fp32-ref",
+#                      with REID4J_DEFER_READ=0 (each step's numbers read at its end): A/Bs on one card
 #   GPU_CHECK_SKIP     steps to leave out, any of: fp32 cpu resume extract (e.g. "cpu resume" for a short run)
 #   GPU_CHECK_JFR=0    no Java Flight Recording of the amp run (by default it is recorded to OUTDIR/amp.jfr and
 #                      step profile-amp prints where its threads spent their time: scripts/jfr-hotspots.py)
 set -uo pipefail
 
-if [[ $# -lt 2 || $# -gt 3 ]]; then sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
+if [[ $# -lt 2 || $# -gt 3 ]]; then sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KIT="$(cd "$1" && pwd)" || exit 2
 NATIVES="$(cd "$2" && pwd)" || exit 2
@@ -176,6 +177,7 @@ else
 fi
 if [[ "${GPU_CHECK_AB:-0}" != 0 ]]; then
   TRAIN_ENV="REID4J_ADAM_KERNELS=0 REID4J_OVERLAP=0" train amp-ref 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
+  TRAIN_ENV="REID4J_AMP_ON_DEVICE=1" train amp-dev 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
 fi
 if skipped fp32; then skip_step train-fp32 "GPU_CHECK_SKIP"; else
   train fp32 200 "$DEV" "$MARKET" "$FP32_EPOCHS" 1000 --set SOLVER.AMP_ON_CUDA=false
@@ -267,8 +269,9 @@ for line in open(steps_file):
     name, st, dt, rc = line.rstrip("\n").split("\t")
     report["steps"].append({"step": name, "status": st, "seconds": int(dt), "detail": rc})
 ab = any(s["step"] == "train-amp-ref" for s in report["steps"])
+ab_dev = any(s["step"] == "train-amp-dev" for s in report["steps"])
 ab32 = any(s["step"] == "train-fp32-ref" for s in report["steps"])
-run_list = [("amp", dev, True)] + ([("amp-ref", dev, True)] if ab else []) \
+run_list = [("amp", dev, True)] + ([("amp-ref", dev, True)] if ab else []) + ([("amp-dev", dev, True)] if ab_dev else []) \
     + [("fp32", dev, False)] + ([("fp32-ref", dev, False)] if ab32 else []) + [("cpu", "cpu", False)]
 for name, device, amp in run_list:
     rows, summ = metrics(name), load_json(os.path.join(runs, name, "summary.json"))
@@ -286,6 +289,9 @@ for name, device, amp in run_list:
         "summary_device": summ.get("device") if summ else None,
         "adam_multi_tensor_kernels": summ.get("adam_multi_tensor_kernels") if summ else None,
         "checkpoints": summ.get("checkpoints") if summ else None,
+        "amp_state_on_device": summ.get("amp_state_on_device") if summ else None,
+        "amp_skipped_steps": summ.get("amp_skipped_steps") if summ else None,
+        "amp_loss_scale": summ.get("amp_loss_scale") if summ else None,
     }
 
 def check(name, ok, detail):
@@ -322,7 +328,7 @@ for mode in ("amp", "fp32"):
         ys[mode] = y
 report["yardstick"] = ys
 ratios = {}
-for mode, run in [("amp", "amp"), ("amp", "amp-ref"), ("fp32", "fp32"), ("fp32", "fp32-ref")]:
+for mode, run in [("amp", "amp"), ("amp", "amp-ref"), ("amp", "amp-dev"), ("fp32", "fp32"), ("fp32", "fp32-ref")]:
     if run not in report["runs"]:
         continue
     r4 = report["runs"][run]["images_per_second"]
@@ -351,6 +357,11 @@ for name, _, _ in run_list:
         print(f"   {name:<7} checkpoints {'in the background' if c.get('background') else 'at once'}: "
               f"{f(c.get('training_thread_seconds'), '.2f')} s of the training thread over {c.get('saves')} saves, "
               f"final wait {f(c.get('final_wait_seconds'), '.2f')} s")
+for name, _, _ in run_list:
+    r = report["runs"][name]
+    if r.get("amp_skipped_steps") is not None:
+        print(f"   {name:<7} AMP: {r['amp_skipped_steps']} steps skipped, final loss scale {f(r['amp_loss_scale'], '.0f')}, "
+              f"state {'on the device' if r.get('amp_state_on_device') else 'read by the host every step'}")
 if "cross_device" in report:
     print("   cross-device mAP: " + ", ".join(f"{k} {f(v, '.4f')}" for k, v in report["cross_device"].items()))
 for name, c in report["checks"].items():

@@ -180,6 +180,16 @@ public final class Tensors {
     return out;
   }
 
+  /** The values of a CPU tensor as int64 (copied; detached and made contiguous); see {@link #toFloats}. */
+  public static long[] toLongs(Tensor t) {
+    requireCpu(t, "toLongs");
+    Tensor c = t.detach().to(torch.ScalarType.Long).contiguous();
+    long[] out = new long[Math.toIntExact(c.numel())];
+    java.nio.LongBuffer b = c.createBuffer();
+    b.get(out);
+    return out;
+  }
+
   /** "[2, 3, 4]" for a tensor's shape. */
   public static String shapeString(Tensor t) {
     return java.util.Arrays.toString(t.shape());

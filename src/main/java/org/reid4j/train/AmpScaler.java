@@ -1,6 +1,7 @@
 package org.reid4j.train;
 
 import java.util.List;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
@@ -16,14 +17,81 @@ import org.reid4j.model.Tensors;
  *
  * <p>The non-finite check runs on the device ({@link #unscale} returns a 0-dim tensor, 1 when some
  * gradient overflowed); the trainer reads it together with the step's losses, in the one host copy of
- * the step. Autocast's weight cache is switched off: libtorch only clears it when asked, which the
+ * the step, before the optimiser step (as PyTorch's GradScaler does). With the state on the device
+ * ({@link #onDevice}, {@value #DEVICE_ENV}=1) S is a device value too, the optimiser kernels skip an
+ * overflowed step there ({@link MultiTensorAdam#stepOnDevice}) and {@link #updateOnDevice} halves or grows S
+ * there, so that no step waits for the device; the host counts the skipped steps when it reads the
+ * flags, later. Autocast's weight cache is switched off: libtorch only clears it when asked, which the
  * bindings cannot, and a stale float16 copy of a weight would survive the optimiser step.
  */
 final class AmpScaler {
-  private static final int GROWTH_INTERVAL = 2000;
+  /**
+   * Environment variable: 1 keeps the loss scale, the overflow verdict and Adam's step counts on the device, so
+   * that an AMP step does not wait for the device before its optimiser step ({@link #onDevice}); 0 or unset: the
+   * host reads the verdict every step, as PyTorch's GradScaler does.
+   */
+  static final String DEVICE_ENV = "REID4J_AMP_ON_DEVICE";
+  static final int GROWTH_INTERVAL = 2000;
   private double scale = 65536.0;
   private int goodSteps;
   private long skipped;
+  private final boolean emulatedDevice, onDeviceWanted;
+  /** On-device state ({@link #onDevice}): the scale S (float32) and the steps since the last change (int64). */
+  private Tensor scaleDev, goodStepsDev;
+
+  AmpScaler() {
+    this(false, false);
+  }
+
+  /**
+   * {@code onDevice}: the scale lives on the device and is updated there ({@link #updateOnDevice}), the host
+   * learning of skipped steps when it reads the step's numbers ({@link #noteRead}); needs reid4j's CUDA kernels.
+   * {@code emulatedDevice}: tests on the CUDA emulator, whose "device" is host memory.
+   */
+  AmpScaler(boolean onDevice, boolean emulatedDevice) {
+    this.emulatedDevice = emulatedDevice;
+    if (onDevice) {
+      if (NativeApi.loadError() != null || NativeApi.r4j_cuda_compiled() != 1)
+        throw new IllegalStateException("AMP state on the device needs reid4j's CUDA kernels ("
+            + (NativeApi.loadError() != null ? NativeApi.loadError() : "built without CUDA") + ")");
+    }
+    onDeviceWanted = onDevice;
+  }
+
+  /** Tests: the loss scale to start from. */
+  AmpScaler initialScale(double s) {
+    if (scaleDev != null) throw new IllegalStateException("the scale is already on the device");
+    scale = s;
+    return this;
+  }
+
+  /**
+   * Tests on the CUDA emulator: the {@link #scale(Tensor)} calls (counted from 0) whose scaled loss is made infinite,
+   * so that their gradients overflow as float16 ones do (float32 on the CPU hardly ever does).
+   */
+  AmpScaler poison(java.util.function.LongPredicate calls) {
+    if (!emulatedDevice) throw new IllegalStateException("poisoned steps are for tests on the CUDA emulator");
+    poisoned = calls;
+    return this;
+  }
+
+  private java.util.function.LongPredicate poisoned;
+  private long scaleCalls;
+
+  /** Whether the loss scale and the step's verdict stay on the device (see {@link #DEVICE_ENV}). */
+  boolean onDevice() {
+    return onDeviceWanted;
+  }
+
+  /** The setting of {@value #DEVICE_ENV} (null: unset). */
+  static boolean wanted(String v) {
+    String s = v == null ? "0" : v.trim().toLowerCase(java.util.Locale.ROOT);
+    return switch (s) {
+      case "1", "true", "on" -> true;
+      case "0", "false", "off", "" -> false;
+      default -> throw new IllegalArgumentException(DEVICE_ENV + " must be 1 or 0, got '" + v + "'");
+    };
+  }
 
   /** Closes autocast on close. */
   interface Autocast extends AutoCloseable {
@@ -32,13 +100,20 @@ final class AmpScaler {
   }
 
   Autocast autocast() {
+    if (emulatedDevice) return () -> {}; // CPU tensors standing in for a GPU's: float32 throughout
     torch.set_autocast_cache_enabled(false);
     torch.set_autocast_dtype(torch.DeviceType.CUDA, torch.ScalarType.Half);
     torch.set_autocast_enabled(torch.DeviceType.CUDA, true);
     return () -> torch.set_autocast_enabled(torch.DeviceType.CUDA, false);
   }
 
+  /** The loss scale now (on-device state: read from the device, which waits for it). */
   double scale() {
+    if (scaleDev != null) {
+      try (PointerScope scope = new PointerScope()) {
+        return Tensors.toFloats(scaleDev.cpu())[0];
+      }
+    }
     return scale;
   }
 
@@ -48,7 +123,18 @@ final class AmpScaler {
   }
 
   Tensor scale(Tensor loss) {
-    return loss.mul(new Scalar(scale));
+    if (poisoned != null && poisoned.test(scaleCalls++)) loss = loss.mul(new Scalar(Double.POSITIVE_INFINITY));
+    if (!onDeviceWanted) return loss.mul(new Scalar(scale));
+    if (scaleDev == null) {
+      try (PointerScope scope = new PointerScope()) {
+        scaleDev = Tensors.full(scale, loss.device());
+        Tensor good = Tensors.hostLongs(new long[] {goodSteps}, 1);
+        goodStepsDev = loss.device().is_cpu() ? good.clone() : good.to(loss.device(), good.scalar_type());
+        scaleDev.retainReference();
+        goodStepsDev.retainReference();
+      }
+    }
+    return loss.mul(scaleDev);
   }
 
   /**
@@ -60,6 +146,16 @@ final class AmpScaler {
    */
   Tensor unscale(List<Tensor> grads) {
     if (grads.isEmpty()) throw new IllegalStateException("no gradients to unscale: was backward() called?");
+    if (scaleDev != null) {
+      if (!MultiTensorAdam.kernelsTake(grads, emulatedDevice))
+        throw new IllegalStateException("AMP state on the device needs dense float32 gradients on one device");
+      Tensor found = Tensors.zeros(grads.get(0).device());
+      int rc = NativeApi.r4j_cuda_unscale_grads_dev(grads.size(), addresses(grads), numels(grads),
+          Tensors.address(scaleDev), Tensors.address(found), stream(grads.get(0)));
+      if (rc != NativeApi.R4J_OK)
+        throw new IllegalStateException("unscaling the gradients on the device failed: " + NativeApi.r4j_last_error().getString());
+      return found;
+    }
     if (MultiTensorAdam.kernelsTake(grads, false)) {
       Tensor found = Tensors.zeros(grads.get(0).device());
       long[] ptrs = new long[grads.size()], numel = new long[grads.size()];
@@ -81,6 +177,39 @@ final class AmpScaler {
     }
     // One check over all gradients at once.
     return torch.isfinite(torch.cat(flat)).all().logical_not().to(torch.ScalarType.Float);
+  }
+
+  private long stream(Tensor t) {
+    return emulatedDevice ? 0 : Devices.currentStream(t.device());
+  }
+
+  private static long[] addresses(List<Tensor> ts) {
+    long[] out = new long[ts.size()];
+    for (int i = 0; i < out.length; i++) out[i] = Tensors.address(ts.get(i));
+    return out;
+  }
+
+  private static long[] numels(List<Tensor> ts) {
+    long[] out = new long[ts.size()];
+    for (int i = 0; i < out.length; i++) out[i] = ts.get(i).numel();
+    return out;
+  }
+
+  /**
+   * On-device state: S halved (not below 1) when {@code found} (from {@link #unscale}) is non-zero, else doubled
+   * after {@value #GROWTH_INTERVAL} steps in a row without one, on the device and without waiting for it.
+   */
+  void updateOnDevice(Tensor found) {
+    if (scaleDev == null) throw new IllegalStateException("no loss scale on the device: scale() was not called");
+    int rc = NativeApi.r4j_cuda_amp_update_scale(Tensors.address(scaleDev), Tensors.address(goodStepsDev),
+        Tensors.address(found), GROWTH_INTERVAL, stream(found));
+    if (rc != NativeApi.R4J_OK)
+      throw new IllegalStateException("updating the loss scale on the device failed: " + NativeApi.r4j_last_error().getString());
+  }
+
+  /** On-device state: the host has read a step's verdict (the steps skipped are counted here). */
+  void noteRead(boolean overflowed) {
+    if (overflowed) skipped++;
   }
 
   /** After the step's host copy: whether the step was taken (no overflow) updates S. */

@@ -47,6 +47,12 @@ final class MultiTensorAdam {
   private final List<long[]> steps = new ArrayList<>(); // per parameter: {step}
   private final boolean emulatedDevice;
   private Boolean nativeUsable; // decided at the first step
+  /**
+   * {@link #stepOnDevice}: every parameter's step count as int64 on the parameters' device (index order), the truth
+   * while {@link #hostStepsStale}; null until the first such step, and again after a host step or a load.
+   */
+  private Tensor deviceSteps;
+  private boolean hostStepsStale;
 
   /**
    * @param groups parameters of each group (kept by reference: the optimiser holds no copies)
@@ -94,7 +100,26 @@ final class MultiTensorAdam {
 
   /** The step count of parameter {@code index} (group order), 0 before its first step. */
   long step(int index) {
+    syncSteps();
     return steps.get(index)[0];
+  }
+
+  /** Brings the host's step counts up to date after steps counted on the device (waits for the device). */
+  private void syncSteps() {
+    if (!hostStepsStale) return;
+    long[] all;
+    try (PointerScope scope = new PointerScope()) {
+      all = Tensors.toLongs(deviceSteps.cpu());
+    }
+    for (int i = 0; i < all.length; i++) steps.get(i)[0] = all[i];
+    hostStepsStale = false;
+  }
+
+  /** Drops the device's step counts (the host's are current): the next {@link #stepOnDevice} uploads them again. */
+  private void dropDeviceSteps() {
+    syncSteps();
+    if (deviceSteps != null) deviceSteps.releaseReference();
+    deviceSteps = null;
   }
 
   /** The defined gradients of all groups, in group order. */
@@ -143,8 +168,83 @@ final class MultiTensorAdam {
     return true;
   }
 
+  /**
+   * One Adam step over every parameter that has a gradient, decided on the device: skipped there, step counts
+   * included, when {@code skip} (a 0-dim float32 on the parameters' device: AMP's overflow flag) is non-zero. The
+   * step counts live on the device from here on ({@link #step(int)} and {@link #save} read them back), so nothing
+   * waits for the device: mixed precision without the host reading the flag before the step. Needs the native
+   * kernels ({@link #usesNativeKernels}).
+   */
+  void stepOnDevice(Tensor skip) {
+    if (!usesNativeKernels())
+      throw new IllegalStateException("Adam's step on device state needs reid4j's CUDA kernels on dense float32 "
+          + "parameters of one device; " + whyNotNative());
+    if (skip.numel() != 1 || skip.scalar_type().intern() != torch.ScalarType.Float
+        || !skip.device().equals(groups.get(0).get(0).device()))
+      throw new IllegalArgumentException("the skip flag must be one float32 value on the parameters' device, got "
+          + skip.scalar_type() + " " + Tensors.shapeString(skip) + " on " + skip.device().str().getString());
+    if (deviceSteps == null) {
+      long[] all = new long[steps.size()];
+      for (int i = 0; i < all.length; i++) all[i] = steps.get(i)[0];
+      try (PointerScope scope = new PointerScope()) {
+        Tensor host = Tensors.hostLongs(all, all.length);
+        deviceSteps = emulatedDevice ? host.clone() : host.to(groups.get(0).get(0).device(), host.scalar_type());
+        deviceSteps.retainReference();
+      }
+    }
+    long stepsBase = Tensors.address(deviceSteps), skipAt = Tensors.address(skip);
+    int index = 0;
+    try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+      for (int g = 0; g < groups.size(); g++) {
+        List<Tensor> params = groups.get(g);
+        int n = params.size();
+        long[] p = new long[n], gr = new long[n], m = new long[n], v = new long[n], numel = new long[n], st = new long[n];
+        double[] lr = new double[n];
+        int k = 0;
+        for (int i = 0; i < n; i++, index++) {
+          Tensor param = params.get(i);
+          Tensor grad = param.grad();
+          if (!grad.defined()) continue;
+          Tensor[] moments = stateOf(index, param);
+          requireDense(grad, "gradient", param);
+          p[k] = Tensors.address(param);
+          gr[k] = Tensors.address(grad);
+          m[k] = Tensors.address(moments[0]);
+          v[k] = Tensors.address(moments[1]);
+          numel[k] = param.numel();
+          lr[k] = lrs[g];
+          st[k] = stepsBase + (long) index * Long.BYTES;
+          k++;
+        }
+        if (k == 0) continue;
+        int rc = NativeApi.r4j_cuda_adam_step_dev(k, p, gr, m, v, numel, lr, st, BETA1, BETA2, (float) EPS,
+            (float) weightDecays[g], skipAt, emulatedDevice ? 0 : Devices.currentStream(params.get(0).device()));
+        if (rc != NativeApi.R4J_OK)
+          throw new IllegalStateException("Adam step on the device failed: " + NativeApi.r4j_last_error().getString());
+      }
+    }
+    hostStepsStale = true;
+  }
+
+  /** Why the native kernels do not take this optimiser's parameters (for error messages). */
+  private String whyNotNative() {
+    if ("0".equals(System.getenv(KERNELS_ENV))) return KERNELS_ENV + " is 0";
+    if (NativeApi.loadError() != null) return "the native library did not load: " + NativeApi.loadError();
+    if (NativeApi.r4j_cuda_compiled() != 1) return "the native library was built without CUDA";
+    int index = 0;
+    for (List<Tensor> g : groups)
+      for (Tensor t : g) {
+        if (!kernelsTake(List.of(groups.get(0).get(0), t), emulatedDevice))
+          return "parameter " + index + " is " + t.scalar_type() + " " + Tensors.shapeString(t) + " on "
+              + t.device().str().getString() + (t.is_contiguous() ? "" : ", not contiguous");
+        index++;
+      }
+    return "?";
+  }
+
   /** One Adam step over every parameter that has a gradient. */
   void step() {
+    dropDeviceSteps();
     boolean nat = usesNativeKernels();
     int index = 0;
     try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
@@ -221,6 +321,7 @@ final class MultiTensorAdam {
 
   /** As {@link #save(OutputArchive)}, writing {@code take.apply(moment)} in place of each moment (a host copy, say). */
   void save(OutputArchive out, java.util.function.UnaryOperator<Tensor> take) {
+    syncSteps();
     out.write(FORMAT_KEY, new IValue(FORMAT));
     out.write("count", Tensors.hostLongs(new long[] {state.size()}));
     for (int i = 0; i < state.size(); i++) {
@@ -240,6 +341,7 @@ final class MultiTensorAdam {
    * their parameter's device.
    */
   void load(InputArchive in) {
+    dropDeviceSteps();
     IValue format = new IValue();
     List<Tensor[]> loaded = new ArrayList<>();
     List<Long> loadedSteps = new ArrayList<>();

@@ -111,6 +111,15 @@ public final class Optimizers {
       else sgd.step();
     }
 
+    /**
+     * One step decided on the device: skipped there when {@code skip} (AMP's overflow flag, a float32 on the
+     * parameters' device) is non-zero; Adam on reid4j's kernels only ({@link #multiTensorKernels}).
+     */
+    public void stepOnDevice(Tensor skip) {
+      if (adam == null) throw new IllegalStateException("a step decided on the device needs Adam (SGD is libtorch's)");
+      adam.stepOnDevice(skip);
+    }
+
     /** Whether a step runs as reid4j's multi-tensor device kernels (Adam on CUDA). */
     public boolean multiTensorKernels() {
       return adam != null && adam.usesNativeKernels();
@@ -155,14 +164,27 @@ public final class Optimizers {
 
   /** {@link #create} over a model's named parameters. */
   public static Groups forModel(Settings s, org.reid4j.model.ReidModel model) {
+    return forModel(s, model, false);
+  }
+
+  /** As {@link #forModel(Settings, org.reid4j.model.ReidModel)}, Adam on the CUDA emulator when {@code emulatedDevice}. */
+  static Groups forModel(Settings s, org.reid4j.model.ReidModel model, boolean emulatedDevice) {
     List<Param> params = new ArrayList<>();
     for (org.reid4j.model.ReidModel.NamedParam p : model.namedParams())
       params.add(new Param(p.name(), p.tensor(), p.isBias()));
-    return create(s, params);
+    return create(s, params, emulatedDevice);
   }
 
   /** Adam or SGD (with momentum) over {@code params}, split into weight and bias groups. */
   public static Groups create(Settings s, List<Param> params) {
+    return create(s, params, false);
+  }
+
+  /**
+   * As {@link #create(Settings, List)}; {@code emulatedDevice}: Adam runs the CUDA kernels on CPU tensors (tests on
+   * the CUDA emulator).
+   */
+  static Groups create(Settings s, List<Param> params, boolean emulatedDevice) {
     List<Tensor> weights = new ArrayList<>(), biases = new ArrayList<>();
     for (Param p : params) {
       if (!p.tensor().requires_grad()) continue;
@@ -196,7 +218,8 @@ public final class Optimizers {
     String[] nm = names.toArray(new String[0]);
     int[] sz = sizes.stream().mapToInt(Integer::intValue).toArray();
     if (kind.equals("adam"))
-      return new Groups(null, new MultiTensorAdam(groups, lr, wds.stream().mapToDouble(Double::doubleValue).toArray()),
+      return new Groups(null, new MultiTensorAdam(groups, lr, wds.stream().mapToDouble(Double::doubleValue).toArray(),
+          emulatedDevice),
           lr, nm, sz, keep);
     Optimizer opt = null;
     for (int g = 0; g < groups.size(); g++) {

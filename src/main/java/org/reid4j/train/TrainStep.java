@@ -104,15 +104,16 @@ final class TrainStep {
     this.centerOpt = centerOpt;
     this.amp = amp;
     this.input = input;
-    this.deferRead = deferRead && amp == null;
+    this.deferRead = deferRead && (amp == null || amp.onDevice());
   }
 
   /**
-   * FP32 training steps read their numbers one step late: {@link #run} issues the optimiser step at once, starts
-   * the copy of the step's numbers to the host and hands back the previous step's, so that the host issues the
-   * next step while the device still computes this one instead of draining the device every step (an AMP step
-   * must know whether its gradients overflowed before its optimiser step, so it still waits, as PyTorch's
-   * GradScaler does).
+   * Training steps read their numbers one step late: {@link #run} issues the optimiser step at once, starts the copy
+   * of the step's numbers to the host and hands back the previous step's, so that the host issues the next step
+   * while the device still computes this one instead of draining the device every step. FP32 steps, and AMP steps
+   * whose loss scale and overflow verdict stay on the device ({@link AmpScaler#onDevice}: the optimiser step is
+   * skipped there and the scale updated there); otherwise an AMP step must know whether its gradients overflowed
+   * before its optimiser step, so it waits, as PyTorch's GradScaler does.
    */
   private final boolean deferRead;
   /** The numbers of the last update step not yet handed back: the tensor itself (CPU) or its host copy (GPU). */
@@ -198,8 +199,12 @@ final class TrainStep {
       for (Tensor t : row) parts.push_back(t.detach().to(torch.ScalarType.Float).reshape(1));
       Tensor numbers = torch.cat(parts);
       if (deferRead && update) {
-        groups.step();
-        stepCenter();
+        if (amp != null) {
+          stepOnDevice(overflow);
+        } else {
+          groups.step();
+          stepCenter(null);
+        }
         Tensor staged = stage(numbers);
         // The wait for the previous step, which is done with the image buffer that the prefetch below rewrites
         float[] previous = drain();
@@ -214,21 +219,40 @@ final class TrainStep {
         if (centerOpt != null) centerOpt.zero_grad();
         return v;
       }
+      if (amp != null && amp.onDevice()) { // numbers read at once (REID4J_DEFER_READ=0), the step still on the device
+        stepOnDevice(overflow);
+        amp.noteRead(v[6] != 0);
+        return v;
+      }
       boolean stepOk = amp == null || v[6] == 0;
       if (stepOk) {
         groups.step();
-        stepCenter();
+        stepCenter(null);
       }
       if (amp != null) amp.update(stepOk);
       return v;
     }
   }
 
-  /** The centres' own step, on gradients that undo the loss weight (as the BoT recipe does). */
-  private void stepCenter() {
+  /** On-device AMP: the optimiser steps and the scale's update, decided on the device by the overflow flag. */
+  private void stepOnDevice(Tensor overflow) {
+    groups.stepOnDevice(overflow);
+    stepCenter(overflow);
+    amp.updateOnDevice(overflow);
+  }
+
+  /**
+   * The centres' own step, on gradients that undo the loss weight (as the BoT recipe does). With {@code skip} (AMP's
+   * overflow flag on the device) the gradients are set to 0 where it is non-zero, so that the plain SGD step
+   * (no momentum, no decay) leaves the centres as they are, without the host reading the flag.
+   */
+  private void stepCenter(Tensor skip) {
     if (center == null) return;
     for (Tensor c : Trainer.toList(center.parameters()))
-      if (c.grad().defined()) c.grad().mul_(new Scalar(1.0 / s.centerWeight()));
+      if (c.grad().defined()) {
+        c.grad().mul_(new Scalar(1.0 / s.centerWeight()));
+        if (skip != null) c.grad().masked_fill_(skip.ne(new Scalar(0)), new Scalar(0));
+      }
     centerOpt.step();
   }
 
@@ -276,6 +300,7 @@ final class TrainStep {
         if (hostNumbers[i] == t) copied[i].synchronize();
     float[] v = Tensors.toFloats(t);
     t.releaseReference();
+    if (amp != null) amp.noteRead(v[6] != 0);
     return v;
   }
 

@@ -107,6 +107,8 @@ public final class Trainer {
   private Boolean deferReads; // tests: read FP32 steps' numbers one step late (null: unless REID4J_DEFER_READ=0)
   private Boolean backgroundCheckpoints; // tests: write checkpoints in the background (null: REID4J_ASYNC_CHECKPOINTS)
   private Runnable beforeCheckpointWrite; // tests: run by the checkpoint writer thread before each write
+  private Boolean emulatedAmp; // tests on the CUDA emulator: AMP's scaling on the CPU, its state on the "device" or not
+  private java.util.function.LongPredicate emulatedAmpPoison; // ... the steps whose scaled loss is made infinite
   private int stopAfterEpochs; // tests: end the run after this many epochs, as a kill would (0: never)
   private FrozenStages frozen; // MODEL.FREEZE_STAGES of the run in progress
   private ProcessGroupSession group; // data-parallel training: this process's group (null: one process)
@@ -230,6 +232,17 @@ public final class Trainer {
     return this;
   }
 
+  /**
+   * Tests on the CUDA emulator (whose "device" is host memory): a CPU run with AMP's loss scaling (no autocast: float32
+   * throughout) and Adam on the CUDA kernels, the scale and the overflow verdict kept on the device when
+   * {@code onDevice}; the steps (counted from 0) that {@code poisoned} accepts overflow ({@link AmpScaler#poison}).
+   */
+  Trainer emulatedAmp(boolean onDevice, java.util.function.LongPredicate poisoned) {
+    this.emulatedAmp = onDevice;
+    this.emulatedAmpPoison = poisoned;
+    return this;
+  }
+
   /** Trains (from scratch, or from {@code OUTPUT_DIR/checkpoints/last.pt} when {@code resume}) and evaluates. */
   public Result run(boolean resume) throws IOException {
     long runStart = System.nanoTime();
@@ -284,7 +297,7 @@ public final class Trainer {
         ? new CrossBatchMemory(xbmCfg.size(), model.featureDim(), kernels, s.tripletMargin(), s.softMargin()) : null;
 
     Optimizers.Groups groups = Optimizers.forModel(new Optimizers.Settings(s.optimizer(), s.baseLr(), s.weightDecay(),
-        s.weightDecayBias(), s.biasLrFactor(), s.momentum()), model);
+        s.weightDecayBias(), s.biasLrFactor(), s.momentum()), model, emulatedAmp != null);
     multiTensor = groups.multiTensorKernels();
     Optimizer centerOpt = center == null ? null : Optimizers.centers(center.parameters(), s.centerLr());
     Checkpoints.State state = new Checkpoints.State(model, groups, center, centerOpt);
@@ -351,15 +364,28 @@ public final class Trainer {
     Transform trainTf = Transforms.train(cfg);
     ProgressBar bar = new ProgressBar(out, tty, s.logPeriod());
     StepInput input = new StepInput(device);
-    AmpScaler amp = cuda && s.ampOnCuda() ? new AmpScaler() : null;
-    if (amp != null) out.println("mixed precision: autocast + dynamic loss scaling (CUDA)");
+    AmpScaler amp = null;
+    if (emulatedAmp != null) {
+      amp = new AmpScaler(emulatedAmp, true).poison(emulatedAmpPoison);
+    } else if (cuda && s.ampOnCuda()) {
+      boolean onDevice = AmpScaler.wanted(System.getenv(AmpScaler.DEVICE_ENV));
+      if (onDevice && !groups.multiTensorKernels()) {
+        out.println("warning: " + AmpScaler.DEVICE_ENV + "=1 ignored: keeping AMP's state on the device needs Adam "
+            + "on reid4j's CUDA kernels (SOLVER.OPTIMIZER " + s.optimizer() + ")");
+        onDevice = false;
+      }
+      amp = new AmpScaler(onDevice, false);
+    }
+    if (amp != null)
+      out.println("mixed precision: autocast + dynamic loss scaling (CUDA)" + (amp.onDevice()
+          ? "; the loss scale and the overflow verdict stay on the device (" + AmpScaler.DEVICE_ENV + "=1)" : ""));
     boolean background = leader && (backgroundCheckpoints != null ? backgroundCheckpoints
         : CheckpointWriter.wanted(cuda)) && CheckpointWriter.possible(state);
     if (background) out.println("checkpoints: written in the background from host copies of the state ("
         + CheckpointWriter.ENV + "=0 writes them on the training thread)");
 
     TrainStep step = new TrainStep(model, device, s, ce, triplet, center, groups, centerOpt, amp, input, xbm,
-        amp == null && (deferReads != null ? deferReads : !NO_DEFER_READ));
+        (amp == null || amp.onDevice()) && (deferReads != null ? deferReads : !NO_DEFER_READ));
     if (group != null) {
       step.group = group;
       step.synced.addAll(toList(model.parameters(true)));
@@ -806,6 +832,7 @@ public final class Trainer {
     m.put("adam_multi_tensor_kernels", multiTensor);
     if (amp != null) {
       m.put("amp_loss_scale", amp.scale());
+      m.put("amp_state_on_device", amp.onDevice());
       m.put("amp_skipped_steps", amp.skippedSteps());
     }
     m.put("torch_threads", torch.get_num_threads());
