@@ -10,7 +10,8 @@
 #   scripts/gpu-train-check.sh W/kit W/gpu-natives       # e.g. GPU_CHECK_AB=1 GPU_CHECK_SKIP="cpu resume extract"
 #   W/kit/runtime/jre/bin/java -jar W/tests/junit-platform-console-standalone-*.jar execute \
 #     --class-path "W/kit/reid4j.jar:$(ls W/kit/lib/*.jar W/gpu-natives/*.jar | paste -sd:):W/tests/test-classes" \
-#     --select-class org.reid4j.train.MultiTensorAdamTest --select-class org.reid4j.train.CudaTrainingTest
+#     --select-class org.reid4j.train.MultiTensorAdamTest --select-class org.reid4j.train.AmpOnDeviceTest \
+#     --select-class org.reid4j.train.CudaTrainingTest
 #   (the kit's JRE is unpacked by the first `W/kit/reid4j` call; put W/kit/runtime/syslib and the CUDA / cuDNN
 #   libraries on LD_LIBRARY_PATH)
 # Environment: PART_MIB (default 58), M2 (default ~/.m2/repository), BUNDLE_SM (e.g. 90 for an H100 / H200: keep

@@ -7,7 +7,7 @@
 #           step as it was (GPU_CHECK_AB=1) and without the CPU, resume and extract steps
 #   eval    scripts/gpu-eval-check.sh: eval through Java on the Market-shaped and MSMT17-sized cases (scored on the
 #           device), cuda vs cpu, and the Java CUDA kernel tests
-#   junit   the training tests on the GPU (MultiTensorAdamTest, CudaTrainingTest)
+#   junit   the training tests on the GPU (MultiTensorAdamTest, AmpOnDeviceTest, CudaTrainingTest)
 #   kernels scripts/gpu-check.sh: the C++ driver (CUDA vs CPU, timings at the Market shape)
 #   kernels-wait  for a check started earlier by scripts/device-kernels-bg.sh (in the first upload call): waits
 #           until its timings are done (at most 300 s) and pauses it (its sanitizer runs) until the other steps
@@ -65,7 +65,7 @@ for step in $STEPS; do
       cp="$W/kit/reid4j.jar:$(ls "$W"/kit/lib/*.jar "$W"/gpu-natives/*.jar | paste -sd:):$W/tests/test-classes"
       LD_LIBRARY_PATH="$W/kit/runtime/syslib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout "$(limit 300)" "$W/kit/runtime/jre/bin/java" \
         -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -jar "$(ls "$W"/tests/junit-platform-console-standalone-*.jar)" \
-        execute --class-path "$cp" --select-class org.reid4j.train.MultiTensorAdamTest \
+        execute --class-path "$cp" --select-class org.reid4j.train.MultiTensorAdamTest --select-class org.reid4j.train.AmpOnDeviceTest \
         --select-class org.reid4j.train.CudaTrainingTest 2>&1 | tail -25 || status=1 ;;
     kernels-wait)
       log="${KERNELS_LOG:-/tmp/r4j-kernels.log}"
