@@ -33,7 +33,7 @@ final class AmpScaler {
   static final String DEVICE_ENV = "REID4J_AMP_ON_DEVICE";
   static final int GROWTH_INTERVAL = 2000;
   private double scale = 65536.0;
-  private int goodSteps;
+  private long goodSteps;
   private long skipped;
   private final boolean emulatedDevice, onDeviceWanted;
   /** On-device state ({@link #onDevice}): the scale S (float32) and the steps since the last change (int64). */
@@ -117,7 +117,26 @@ final class AmpScaler {
     return scale;
   }
 
-  /** Steps skipped so far because a gradient was not finite. */
+  /** The state a checkpoint keeps (on-device state: read from the device, which waits for it). */
+  Checkpoints.AmpState state() {
+    if (scaleDev == null) return new Checkpoints.AmpState(scale, goodSteps, skipped);
+    try (PointerScope scope = new PointerScope()) {
+      return new Checkpoints.AmpState(Tensors.toFloats(scaleDev.cpu())[0], Tensors.toLongs(goodStepsDev.cpu())[0],
+          skipped);
+    }
+  }
+
+  /** Goes on from a checkpoint's state (before the first step). */
+  void restore(Checkpoints.AmpState st) {
+    if (scaleDev != null) throw new IllegalStateException("the scale is already on the device");
+    if (!(st.lossScale() >= 1) || !Double.isFinite(st.lossScale()) || st.goodSteps() < 0 || st.skippedSteps() < 0)
+      throw new IllegalArgumentException("the checkpoint's AMP state is not valid: " + st);
+    scale = st.lossScale();
+    goodSteps = st.goodSteps();
+    skipped = st.skippedSteps();
+  }
+
+  /** Steps skipped so far because a gradient was not finite (over the resumed runs too). */
   long skippedSteps() {
     return skipped;
   }

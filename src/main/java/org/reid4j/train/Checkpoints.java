@@ -63,10 +63,18 @@ public final class Checkpoints {
    * @param bestMap best validation mAP seen so far (-1 if none yet), and at which epoch
    * @param metrics the last evaluation or epoch metrics, for reading by eye
    * @param config the resolved training config (TrainConfig.toYaml())
+   * @param amp mixed precision's loss-scaling state, so that a resumed run goes on with it (null: an FP32 run, or a
+   *     checkpoint written before it was kept)
    */
   public record Meta(int format, int epoch, long iterations, int numClasses, String architecture, List<String> signature,
       long seed, double bestMap, int bestEpoch, double trainSeconds, String savedAt, Map<String, Object> metrics,
-      String config) {}
+      String config, AmpState amp) {}
+
+  /**
+   * Dynamic loss scaling's state at a checkpoint: the scale, the steps since the last overflow (growth comes every
+   * 2,000 of them) and the steps skipped so far.
+   */
+  public record AmpState(double lossScale, long goodSteps, long skippedSteps) {}
 
   /** What {@link #save} and {@link #load} handle besides the metadata; centres may be null. */
   public record State(Module model, Optimizers.Groups optimizer, Module centers, Optimizer centerOptimizer) {}

@@ -311,6 +311,7 @@ public final class Trainer {
     double bestMap = -1;
     int bestEpoch = 0;
     double priorTrainSeconds = 0;
+    Checkpoints.AmpState resumedAmp = null;
     if (resume) {
       requireResumable(Checkpoints.readMeta(ck.file("last")), ck.file("last"));
       Checkpoints.Meta m = Checkpoints.load(ck.file("last"), state, numClasses, arch);
@@ -319,6 +320,7 @@ public final class Trainer {
       bestMap = m.bestMap();
       bestEpoch = m.bestEpoch();
       priorTrainSeconds = m.trainSeconds();
+      resumedAmp = m.amp();
       out.printf("resumed from %s: %d epochs done, %,d iterations%s%n", ck.file("last"), startEpoch, iterations,
           bestMap >= 0 ? String.format(Locale.ROOT, ", best mAP %.4f at epoch %d", bestMap, bestEpoch) : "");
       if (!m.config().equals(cfg.toYaml()))
@@ -375,6 +377,13 @@ public final class Trainer {
         onDevice = false;
       }
       amp = new AmpScaler(onDevice, false);
+    }
+    if (amp != null && resumedAmp != null) { // the loss scale goes on where it was
+      try {
+        amp.restore(resumedAmp);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("checkpoint " + ck.file("last") + ": " + e.getMessage(), e);
+      }
     }
     if (amp != null)
       out.println("mixed precision: autocast + dynamic loss scaling (CUDA)" + (amp.onDevice()
@@ -625,7 +634,7 @@ public final class Trainer {
         // (The other order lost the line: last.pt said the epoch was done, metrics.jsonl never had it.)
         metrics.append(row);
         Checkpoints.Meta meta = meta(epoch, iterations, numClasses, arch, model, bestMap, bestEpoch,
-            priorTrainSeconds + trainSeconds, row);
+            priorTrainSeconds + trainSeconds, row, amp != null ? amp.state() : null);
         List<CheckpointWriter.File> files = new ArrayList<>(3);
         if (best) {
           files.add(new CheckpointWriter.File("best", meta));
@@ -713,10 +722,10 @@ public final class Trainer {
   }
 
   private Checkpoints.Meta meta(int epoch, long iterations, int numClasses, String arch, ReidModel model,
-      double bestMap, int bestEpoch, double trainSeconds, Map<String, Object> row) {
+      double bestMap, int bestEpoch, double trainSeconds, Map<String, Object> row, Checkpoints.AmpState amp) {
     return new Checkpoints.Meta(Checkpoints.FORMAT, epoch, iterations, numClasses, arch, Checkpoints.signature(model),
         cfg.solver().seed(), bestMap, bestEpoch, trainSeconds, Instant.now().toString(), new LinkedHashMap<>(row),
-        cfg.toYaml());
+        cfg.toYaml(), amp);
   }
 
   /** Train mode, except the stages MODEL.FREEZE_STAGES keeps in eval mode. */

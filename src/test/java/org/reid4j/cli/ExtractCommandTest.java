@@ -101,7 +101,7 @@ class ExtractCommandTest {
     try (ReidModel m = model(cfg, 5)) {
       Optimizers.Groups adam = Optimizers.forModel(new Optimizers.Settings("adam", 1e-3, 0, 0, 1, 0.9), m);
       Checkpoints.Meta meta = new Checkpoints.Meta(Checkpoints.FORMAT, 1, 10, 5, "test", Checkpoints.signature(m), 1,
-          -1, 0, 1.0, "now", Map.of(), cfg.toYaml());
+          -1, 0, 1.0, "now", Map.of(), cfg.toYaml(), null);
       return new Checkpoints(dir.resolve("run/checkpoints")).save("best", meta,
           new Checkpoints.State(m, adam, null, null));
     }

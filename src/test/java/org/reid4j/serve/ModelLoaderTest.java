@@ -30,7 +30,7 @@ class ModelLoaderTest {
   static Path checkpoint(ReidModel model, TrainConfig cfg, Path dir) throws Exception {
     Optimizers.Groups adam = Optimizers.forModel(new Optimizers.Settings("adam", 1e-3, 0, 0, 1, 0.9), model);
     Checkpoints.Meta meta = new Checkpoints.Meta(Checkpoints.FORMAT, 3, 42, model.numClasses(), "test",
-        Checkpoints.signature(model), 1, -1, 0, 1.0, "now", Map.of(), cfg.toYaml());
+        Checkpoints.signature(model), 1, -1, 0, 1.0, "now", Map.of(), cfg.toYaml(), null);
     return new Checkpoints(dir.resolve("checkpoints")).save("best", meta, new Checkpoints.State(model, adam, null, null));
   }
 

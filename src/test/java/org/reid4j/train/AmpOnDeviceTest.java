@@ -139,17 +139,54 @@ class AmpOnDeviceTest {
 
   private Trainer.Result train(Path data, Path out, Boolean onDevice, boolean deferReads, StringBuilder log)
       throws IOException {
+    return train(data, out, onDevice, deferReads, POISONED, 0, false, log);
+  }
+
+  private Trainer.Result train(Path data, Path out, Boolean onDevice, boolean deferReads,
+      java.util.function.LongPredicate poisoned, int stopAfter, boolean resume, StringBuilder log) throws IOException {
     List<String> o = TrainerTest.tiny(data, out, 2);
     o.add("SOLVER.CENTER_WEIGHT=5.0e-4"); // the centres' SGD step must be skipped with the rest
     TrainConfig cfg = TrainConfig.load(null, o);
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (PrintStream ps = new PrintStream(bytes, true, StandardCharsets.UTF_8)) {
       Trainer t = new Trainer(cfg, ReidDataset.open(cfg), ps, false).deferReads(deferReads);
-      if (onDevice != null) t.emulatedAmp(onDevice, POISONED);
-      return t.run(false);
+      if (onDevice != null) t.emulatedAmp(onDevice, poisoned);
+      if (stopAfter > 0) t.stopAfterEpochs(stopAfter);
+      return t.run(resume);
     } finally {
       log.append(bytes.toString(StandardCharsets.UTF_8));
     }
+  }
+
+  /**
+   * A run stopped after its first epoch (three overflows in it, the scale at 2^13) and resumed goes on with the loss
+   * scale and the skipped-step count it had, as a straight run does, instead of starting again at 2^16.
+   */
+  @Test
+  void aResumedRunKeepsItsLossScale() throws IOException {
+    assumeEmulator();
+    Path data = tmp.resolve("data");
+    Files.createDirectories(data);
+    TrainerTest.writeFixture(data, 10, 32, 110, 11);
+    StringBuilder log = new StringBuilder();
+    java.util.function.LongPredicate early = call -> call == 0 || call == 1 || call == 5, none = call -> false;
+    Path straight = tmp.resolve("straight"), split = tmp.resolve("split");
+    train(data, straight, true, true, early, 0, false, log);
+    assertEquals(1, train(data, split, true, true, early, 1, false, log).epochs());
+    Checkpoints.AmpState kept = Checkpoints.readMeta(split.resolve("checkpoints/last.pt")).amp();
+    assertEquals(new Checkpoints.AmpState(65536.0 / 8, kept.goodSteps(), 3), kept);
+    assertTrue(kept.goodSteps() > 5, "steps since the last overflow: " + kept.goodSteps());
+    train(data, split, true, true, none, 0, true, log);
+    ObjectMapper json = new ObjectMapper();
+    JsonNode a = json.readTree(straight.resolve("summary.json").toFile());
+    JsonNode b = json.readTree(split.resolve("summary.json").toFile());
+    assertEquals(3, a.get("amp_skipped_steps").asLong());
+    assertEquals(a.get("amp_skipped_steps").asLong(), b.get("amp_skipped_steps").asLong(), "skipped steps\n" + log);
+    assertEquals(a.get("amp_loss_scale").asDouble(), b.get("amp_loss_scale").asDouble(), "loss scale");
+    assertEquals(Checkpoints.readMeta(straight.resolve("checkpoints/last.pt")).amp(),
+        Checkpoints.readMeta(split.resolve("checkpoints/last.pt")).amp());
+    assertEquals(0.0, TrainerTest.maxWeightDifference(straight.resolve("checkpoints/last.pt"),
+        split.resolve("checkpoints/last.pt")), 1e-5, "weights after two epochs");
   }
 
   /**

@@ -50,7 +50,7 @@ class CheckpointsTest {
 
   static Checkpoints.Meta meta(int epoch, int classes, List<String> sig) {
     return new Checkpoints.Meta(Checkpoints.FORMAT, epoch, 10L * epoch, classes, "tiny", sig, 42L, 0.5, 1, 1.5,
-        "now", Map.of("mAP", 0.5), "SOLVER:\n  SEED: 42\n");
+        "now", Map.of("mAP", 0.5), "SOLVER:\n  SEED: 42\n", null);
   }
 
   @Test
