@@ -160,6 +160,25 @@ unsigned blocks_for(int64_t largest) {
   return static_cast<unsigned>(std::max<int64_t>(1, std::min(b, kMaxBlocksX)));
 }
 
+// Calls launch(batch, k, largest) for each run of at most kPerLaunch gradients (k of them, the largest of
+// `largest` elements) that holds any element; returns the first status that is not R4J_OK.
+template <typename Launch>
+int for_each_unscale_batch(int64_t count, float *const *grads, const int64_t *numel, Launch launch) {
+  for (int64_t t0 = 0; t0 < count; t0 += kPerLaunch) {
+    UnscaleBatch b{};
+    int k = 0;
+    int64_t largest = 0;
+    for (int64_t t = t0; t < std::min(count, t0 + kPerLaunch); ++t, ++k) {
+      b.g[k] = grads[t];
+      b.n[k] = numel[t];
+      largest = std::max(largest, numel[t]);
+    }
+    if (largest == 0) continue;
+    R4J_TRY(launch(b, k, largest));
+  }
+  return R4J_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -176,20 +195,11 @@ int r4j_cuda_unscale_grads(int64_t count, float *const *grads, const int64_t *nu
   if (count == 0) return R4J_OK;
   R4J_TRY(prepare_device(FN));
   cudaStream_t s = static_cast<cudaStream_t>(stream);
-  for (int64_t t0 = 0; t0 < count; t0 += kPerLaunch) {
-    UnscaleBatch b{};
-    int k = 0;
-    int64_t largest = 0;
-    for (int64_t t = t0; t < std::min(count, t0 + kPerLaunch); ++t, ++k) {
-      b.g[k] = grads[t];
-      b.n[k] = numel[t];
-      largest = std::max(largest, numel[t]);
-    }
-    if (largest == 0) continue;
+  return for_each_unscale_batch(count, grads, numel, [&](const UnscaleBatch &b, int k, int64_t largest) {
     unscale_kernel<<<dim3(blocks_for(largest), k), kThreads, 0, s>>>(b, inv_scale, found_inf);
     R4J_CU_LAUNCH("unscale_kernel");
-  }
-  return R4J_OK;
+    return R4J_OK;
+  });
 }
 
 int r4j_cuda_adam_step(int64_t count, float *const *params, const float *const *grads, float *const *exp_avg,
@@ -249,20 +259,11 @@ int r4j_cuda_unscale_grads_dev(int64_t count, float *const *grads, const int64_t
   if (count == 0) return R4J_OK;
   R4J_TRY(prepare_device(FN));
   cudaStream_t s = static_cast<cudaStream_t>(stream);
-  for (int64_t t0 = 0; t0 < count; t0 += kPerLaunch) {
-    UnscaleBatch b{};
-    int k = 0;
-    int64_t largest = 0;
-    for (int64_t t = t0; t < std::min(count, t0 + kPerLaunch); ++t, ++k) {
-      b.g[k] = grads[t];
-      b.n[k] = numel[t];
-      largest = std::max(largest, numel[t]);
-    }
-    if (largest == 0) continue;
+  return for_each_unscale_batch(count, grads, numel, [&](const UnscaleBatch &b, int k, int64_t largest) {
     unscale_dev_kernel<<<dim3(blocks_for(largest), k), kThreads, 0, s>>>(b, ScaleRef{scale, found_inf});
     R4J_CU_LAUNCH("unscale_dev_kernel");
-  }
-  return R4J_OK;
+    return R4J_OK;
+  });
 }
 
 int r4j_cuda_adam_step_dev(int64_t count, float *const *params, const float *const *grads, float *const *exp_avg,
