@@ -367,10 +367,11 @@ public final class Trainer {
     ProgressBar bar = new ProgressBar(out, tty, s.logPeriod());
     StepInput input = new StepInput(device);
     AmpScaler amp = null;
+    boolean ampOnDevice = AmpScaler.wanted(System.getenv(AmpScaler.DEVICE_ENV)); // a bad value stops any run
     if (emulatedAmp != null) {
       amp = new AmpScaler(emulatedAmp, true).poison(emulatedAmpPoison);
     } else if (cuda && s.ampOnCuda()) {
-      boolean onDevice = AmpScaler.wanted(System.getenv(AmpScaler.DEVICE_ENV));
+      boolean onDevice = ampOnDevice;
       if (onDevice && !groups.multiTensorKernels()) {
         out.println("warning: " + AmpScaler.DEVICE_ENV + "=1 ignored: keeping AMP's state on the device needs Adam "
             + "on reid4j's CUDA kernels (SOLVER.OPTIMIZER " + s.optimizer() + ")");
