@@ -173,7 +173,7 @@ final class TrainStep {
       }
       Tensor xl = null;
       if (xbmOn && update) { // the memory is filled by training steps only
-        xl = xbm.step(gfeat, b.pids()).loss();
+        xl = (xbm.tensorMode() ? xbm.step(gfeat, y) : xbm.step(gfeat, b.pids())).loss(); // on a GPU: no host copy
         total = total.add(xl.mul(new Scalar(s.xbm().weight())));
       }
       groups.zeroGrad();

@@ -294,7 +294,9 @@ public final class Trainer {
     if (center != null && cuda) center.to(device, false);
     TrainConfig.Xbm xbmCfg = s.xbm();
     CrossBatchMemory xbm = xbmCfg.size() > 0
-        ? new CrossBatchMemory(xbmCfg.size(), model.featureDim(), kernels, s.tripletMargin(), s.softMargin()) : null;
+        ? (cuda ? CrossBatchMemory.onDevice(xbmCfg.size(), model.featureDim(), device, s.tripletMargin(), s.softMargin())
+            : new CrossBatchMemory(xbmCfg.size(), model.featureDim(), kernels, s.tripletMargin(), s.softMargin()))
+        : null;
 
     Optimizers.Groups groups = Optimizers.forModel(new Optimizers.Settings(s.optimizer(), s.baseLr(), s.weightDecay(),
         s.weightDecayBias(), s.biasLrFactor(), s.momentum()), model, emulatedAmp != null);

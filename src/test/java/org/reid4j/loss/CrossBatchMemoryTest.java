@@ -24,11 +24,28 @@ class CrossBatchMemoryTest {
         : new Kernels[] {Kernels.create(Backend.JAVA)};
   }
 
+  /** Makes a memory of (size, dim, margin) one way: on kernels, or as tensors on a device (here the CPU). */
+  record Maker(String name, java.util.function.Function<double[], CrossBatchMemory> make) {
+    CrossBatchMemory make(int size, int dim, double margin) {
+      return make.apply(new double[] {size, dim, margin});
+    }
+  }
+
+  /** Every way: each backend's kernels, and the tensors of {@link CrossBatchMemory#onDevice}. */
+  static java.util.List<Maker> makers() {
+    java.util.List<Maker> out = new java.util.ArrayList<>();
+    for (Kernels k : backends())
+      out.add(new Maker(k.describe(), a -> new CrossBatchMemory((int) a[0], (int) a[1], k, a[2], false)));
+    out.add(new Maker("tensors on the CPU", a -> CrossBatchMemory.onDevice((int) a[0], (int) a[1], Tensors.CPU, a[2],
+        false)));
+    return out;
+  }
+
   @Test
   void fifoWrapsAroundAndKeepsLabelsWithTheirRows() {
     Random r = new Random(51);
-    for (Kernels k : backends())
-      try (CrossBatchMemory m = new CrossBatchMemory(5, 2, k, 0.3, false)) {
+    for (Maker k : makers())
+      try (CrossBatchMemory m = k.make(5, 2, 0.3)) {
         float[] b1 = gaussian(r, 6), b2 = gaussian(r, 6);
         m.enqueue(b1, new int[] {10, 11, 12}, 3);
         assertEquals(3, m.filled());
@@ -82,8 +99,8 @@ class CrossBatchMemoryTest {
   @Test
   void lossMatchesItsDefinitionOverTheMemoryAndGradientsReachOnlyTheAnchors() {
     Random r = new Random(52);
-    for (Kernels k : backends())
-      try (PointerScope scope = new PointerScope(); CrossBatchMemory m = new CrossBatchMemory(7, 3, k, 0.5, false)) {
+    for (Maker k : makers())
+      try (PointerScope scope = new PointerScope(); CrossBatchMemory m = k.make(7, 3, 0.5)) {
         for (int step = 0; step < 5; step++) {
           int n = 1 + r.nextInt(4);
           float[] x = gaussian(r, n * 3);
@@ -98,7 +115,7 @@ class CrossBatchMemoryTest {
             ml[i] = m.labelAt(i);
           }
           double want = reference(x, y, mem, ml, 0.5);
-          assertEquals(want, res.loss().item_double(), 1e-5 * Math.max(1, want), k.describe() + " step " + step);
+          assertEquals(want, res.loss().item_double(), 1e-5 * Math.max(1, want), k.name() + " step " + step);
           res.loss().backward();
           float[] g = Tensors.toFloats(t.grad());
           assertEquals(n * 3, g.length);
@@ -111,16 +128,71 @@ class CrossBatchMemoryTest {
       }
   }
 
+  /**
+   * The memory as tensors (what a GPU run uses) against the kernels' memory on the same stream of batches: the
+   * same losses, active fractions and anchor gradients step by step, through wrap-arounds, batches larger than the
+   * memory, one-element batches and labels that the memory does not hold yet.
+   */
+  @Test
+  void tensorsOnADeviceMineWhatTheKernelsMine() {
+    Random r = new Random(53);
+    for (Kernels k : backends())
+      for (int[] shape : new int[][] {{1, 5}, {13, 17}, {64, 32}}) {
+        int size = shape[0], dim = shape[1];
+        try (PointerScope scope = new PointerScope(); CrossBatchMemory kern = new CrossBatchMemory(size, dim, k, 0.3,
+            false); CrossBatchMemory tens = CrossBatchMemory.onDevice(size, dim, Tensors.CPU, 0.3, false)) {
+          assertTrue(tens.tensorMode());
+          assertFalse(kern.tensorMode());
+          for (int step = 0; step < 12; step++) {
+            int n = step % 4 == 3 ? 1 : 1 + r.nextInt(Math.max(2, size + 3)); // now and then more than fit
+            float[] x = gaussian(r, n * dim);
+            int[] y = new int[n];
+            for (int i = 0; i < n; i++) y[i] = r.nextInt(4) + (step < 2 ? 0 : step); // fresh labels appear
+            Tensor ta = Tensors.fromFloats(x.clone(), Tensors.CPU, n, dim).requires_grad_(true);
+            Tensor tb = Tensors.fromFloats(x.clone(), Tensors.CPU, n, dim).requires_grad_(true);
+            TripletLoss.Result a = kern.step(ta, y), b = tens.step(tb, Tensors.longs(y, Tensors.CPU));
+            String at = k.describe() + ", memory " + size + " x " + dim + ", step " + step;
+            assertEquals(a.loss().item_double(), b.loss().item_double(), 1e-5, at);
+            assertEquals(a.fractionActive(), b.fractionActive(), 1e-9, at);
+            assertEquals(kern.filled(), tens.filled(), at);
+            a.loss().backward();
+            b.loss().backward();
+            float[] ga = Tensors.toFloats(ta.grad()), gb = Tensors.toFloats(tb.grad());
+            for (int i = 0; i < ga.length; i++) assertEquals(ga[i], gb[i], 1e-5, at + ", gradient " + i);
+          }
+          for (int i = 0; i < kern.filled(); i++) {
+            assertEquals(kern.labelAt(i), tens.labelAt(i), "slot " + i);
+            assertArrayEquals(kern.rowAt(i), tens.rowAt(i), "slot " + i);
+          }
+        }
+      }
+  }
+
+  @Test
+  void tensorLabelsMustMatchTheFeaturesAndTheDevice() {
+    try (PointerScope scope = new PointerScope();
+        CrossBatchMemory m = CrossBatchMemory.onDevice(4, 3, Tensors.CPU, 0.3, false);
+        CrossBatchMemory kern = new CrossBatchMemory(4, 3, Kernels.create(Backend.JAVA), 0.3, false)) {
+      Tensor f = Tensors.zeros(Tensors.CPU, 2, 3);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> m.step(f, Tensors.longs(new int[] {1, 2, 3}, Tensors.CPU)));
+      assertTrue(e.getMessage().contains("[2, 3]") && e.getMessage().contains("[3]"), e.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> m.step(Tensors.zeros(Tensors.CPU, 2, 4),
+          Tensors.longs(new int[] {1, 2}, Tensors.CPU)));
+      assertThrows(IllegalStateException.class, () -> kern.step(f, Tensors.longs(new int[] {1, 2}, Tensors.CPU)));
+    }
+  }
+
   @Test
   void anAnchorWhoseOnlyPositiveIsItsOwnCopyHasZeroPositiveDistance() {
-    for (Kernels k : backends())
-      try (PointerScope scope = new PointerScope(); CrossBatchMemory m = new CrossBatchMemory(4, 2, k, 1.0, false)) {
+    for (Maker k : makers())
+      try (PointerScope scope = new PointerScope(); CrossBatchMemory m = k.make(4, 2, 1.0)) {
         // Anchor (0, 0) label 1 and a negative (3, 4) label 2: loss = relu(0 - 5 + 1) = 0 for the first,
         // and for the second (its own copy too) relu(0 - 5 + 1) = 0.
         Tensor t = Tensors.fromFloats(new float[] {0, 0, 3, 4}, Tensors.CPU, 2, 2);
         assertEquals(0.0, m.step(t, new int[] {1, 2}).loss().item_double(), 1e-6);
         // Margin 6 makes it active: relu(0 - 5 + 6) = 1 for both.
-        try (CrossBatchMemory m6 = new CrossBatchMemory(4, 2, k, 6.0, false)) {
+        try (CrossBatchMemory m6 = k.make(4, 2, 6.0)) {
           assertEquals(1.0, m6.step(t, new int[] {1, 2}).loss().item_double(), 1e-3);
         }
       }

@@ -19,6 +19,7 @@ import org.reid4j.kernels.HardMining;
 import org.reid4j.kernels.Kernels;
 import org.reid4j.kernels.Backend;
 import org.reid4j.kernels.Metric;
+import org.reid4j.loss.CrossBatchMemory;
 import org.reid4j.loss.TripletLoss;
 import org.reid4j.model.ModelSpec;
 import org.reid4j.model.ReidModel;
@@ -67,6 +68,29 @@ class CudaTrainingTest {
           assertEquals(h.posIdx()[i], pos[i], "positive of anchor " + i + " of " + n);
           assertEquals(h.negIdx()[i], neg[i], "negative of anchor " + i + " of " + n);
         }
+      }
+    }
+  }
+
+  /** XBM's memory as tensors on the GPU (what training there uses) against the kernels' memory on the host. */
+  @Test
+  void crossBatchMemoryOnTheGpuMinesWhatTheHostMines() {
+    Random r = new Random(4);
+    int size = 300, d = 128;
+    try (PointerScope s = new PointerScope();
+        CrossBatchMemory gpu = CrossBatchMemory.onDevice(size, d, GPU, 0.3, false);
+        CrossBatchMemory host = new CrossBatchMemory(size, d, Kernels.create(Backend.JAVA), 0.3, false)) {
+      for (int step = 0; step < 8; step++) {
+        int n = 64;
+        float[] x = new float[n * d];
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+        int[] y = new int[n];
+        for (int i = 0; i < n; i++) y[i] = r.nextInt(40);
+        TripletLoss.Result a = gpu.step(Tensors.fromFloats(x, GPU, n, d), Tensors.longs(y, GPU));
+        TripletLoss.Result b = host.step(Tensors.fromFloats(x, Tensors.CPU, n, d), y);
+        assertTrue(a.loss().is_cuda(), "the loss stays on the GPU");
+        assertEquals(b.loss().item_double(), a.loss().cpu().item_double(), 1e-4, "step " + step);
+        assertEquals(b.fractionActive(), a.fractionActive(), 1e-9, "step " + step);
       }
     }
   }
