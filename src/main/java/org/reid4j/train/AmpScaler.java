@@ -160,8 +160,9 @@ final class AmpScaler {
    * Divides every gradient by S in place and returns a 0-dim float tensor on the gradients' device:
    * 1 when some gradient holds a NaN or an infinity (then do not step), else 0. No synchronisation.
    * Dense float32 CUDA gradients go through one multi-tensor kernel ({@code r4j_cuda_unscale_grads})
-   * where reid4j's library has its CUDA kernels (and {@code REID4J_ADAM_KERNELS} is not 0); otherwise a multiplication per gradient and one
-   * finiteness check over all of them.
+   * where reid4j's library has its CUDA kernels (and {@code REID4J_ADAM_KERNELS} is not 0); otherwise a
+   * multiplication per gradient and one finiteness check over all of them. With the state on the device
+   * ({@link #onDevice}) the kernel reads 1/S there ({@code r4j_cuda_unscale_grads_dev}).
    */
   Tensor unscale(List<Tensor> grads) {
     if (grads.isEmpty()) throw new IllegalStateException("no gradients to unscale: was backward() called?");
