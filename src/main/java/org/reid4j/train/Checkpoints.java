@@ -68,7 +68,15 @@ public final class Checkpoints {
    */
   public record Meta(int format, int epoch, long iterations, int numClasses, String architecture, List<String> signature,
       long seed, double bestMap, int bestEpoch, double trainSeconds, String savedAt, Map<String, Object> metrics,
-      String config, AmpState amp) {}
+      String config, AmpState amp) {
+    /** Without mixed precision's state (an FP32 run; the form before it was kept). */
+    public Meta(int format, int epoch, long iterations, int numClasses, String architecture, List<String> signature,
+        long seed, double bestMap, int bestEpoch, double trainSeconds, String savedAt, Map<String, Object> metrics,
+        String config) {
+      this(format, epoch, iterations, numClasses, architecture, signature, seed, bestMap, bestEpoch, trainSeconds,
+          savedAt, metrics, config, null);
+    }
+  }
 
   /**
    * Dynamic loss scaling's state at a checkpoint: the scale, the steps since the last overflow (growth comes every
