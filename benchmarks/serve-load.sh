@@ -7,7 +7,8 @@
 # usage: benchmarks/serve-load.sh [OUTDIR]       (default /tmp/reid4j-serve-load)
 #   DURATION=30s WARMUP=5s LEVELS=1,8,32,64       per-level settings
 #   SOAK=10m SOAK_CONCURRENCY=32                  also run the soak (batching on)
-#   SERVE_ARGS="--packed-rows"                    more serve options for every server started
+#   SERVE_ARGS="--packed-rows=off"                more serve options for every server started (rows are kept
+#                                                 packed by default where the memory allows: --packed-rows auto)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-/tmp/reid4j-serve-load}"

@@ -60,11 +60,14 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Kernels for search: auto, cuda, cpu or java (default ${DEFAULT-VALUE}).")
   String backend;
 
-  @Option(names = "--packed-rows",
+  @Option(names = "--packed-rows", paramLabel = "MODE", arity = "0..1", fallbackValue = "on",
+      defaultValue = "auto",
       description = "On the CPU backend, keep the gallery's rows packed for the distance kernels in native memory: "
-          + "searches skip packing them on every call (about 20% faster at 32 queries a batch, 40% for one) at the "
-          + "cost of one more copy of the features in memory (the CUDA backend keeps its copy on the device anyway).")
-  boolean packedRows;
+          + "searches skip packing them on every call (about 20%% faster at 32 queries a batch, 40%% for one) at the "
+          + "cost of one more copy of the features in memory (the CUDA backend keeps its copy on the device anyway). "
+          + "MODE auto, on or off (default ${DEFAULT-VALUE}: on when the gallery's files take at most a quarter of "
+          + "this machine's memory; --packed-rows alone: on).")
+  String packedRows;
 
   @Option(names = "--rerank", paramLabel = "K1",
       description = "Allow online k-reciprocal re-ranking (\"rerank\": true in a search): builds the gallery's k1-nearest "
@@ -162,6 +165,9 @@ public final class ServeCommand implements Callable<Integer> {
           + " (--checkpoint or --torchscript), or make one first with reid4j gallery import");
     if (dim != null && dim < 1) throw new IllegalArgumentException("--dim must be at least 1, got " + dim);
 
+    long galleryBytes = filesBytes(galleryDir), memory = physicalMemory();
+    boolean packed = packedRows(packedRows, galleryBytes, memory);
+
     ReidService.Model loaded = hasModel ? loadModel() : null;
     try {
       if (loaded != null && dim != null && dim != loaded.embedder().dim())
@@ -169,7 +175,7 @@ public final class ServeCommand implements Callable<Integer> {
             + loaded.embedder().dim());
       int d = stored != null ? stored.dimension() : loaded != null ? loaded.embedder().dim() : dim;
       GalleryOptions go = (stored != null ? stored : GalleryOptions.of(d).metric(m == null ? Metric.SQEUCLIDEAN : m))
-          .backend(be).packedRows(packedRows).index(index);
+          .backend(be).packedRows(packed).index(index);
       Map<String, Object> info = new LinkedHashMap<>();
       info.put("version", new Main.Version().getVersion()[0]);
       service = ReidService.start(o, loaded, info, () -> Gallery.open(galleryDir, go));
@@ -177,6 +183,9 @@ public final class ServeCommand implements Callable<Integer> {
       if (loaded != null && service == null) loaded.embedder().close();
       throw e;
     }
+    System.out.printf(Locale.ROOT, "gallery rows %s (--packed-rows %s; gallery files %.1f MB, memory %.1f GB)%n",
+        packed ? "kept packed in native memory" : "read from the mapped segments", packedRows, galleryBytes / 1e6,
+        memory / 1e9);
     Thread hook = new Thread(this::stop, "reid4j-serve-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     System.out.printf(Locale.ROOT, "serving %s (dimension %d, %s) on http://%s:%d%s; Ctrl-C or SIGTERM stops%n",
@@ -186,6 +195,38 @@ public final class ServeCommand implements Callable<Integer> {
     System.out.flush();
     ready.countDown();
     stopped.await();
+    return 0;
+  }
+
+  /**
+   * Whether to keep the rows packed: {@code setting} on or off as said; auto when the gallery's files take at most a
+   * quarter of the machine's memory (a copy of the features that fits beside everything else).
+   */
+  static boolean packedRows(String setting, long galleryBytes, long memoryBytes) {
+    return switch (setting == null ? "auto" : setting.trim().toLowerCase(Locale.ROOT)) {
+      case "on", "true", "1" -> true;
+      case "off", "false", "0" -> false;
+      case "auto" -> memoryBytes > 0 && galleryBytes <= memoryBytes / 4;
+      default -> throw new IllegalArgumentException("--packed-rows must be auto, on or off, got '" + setting + "'");
+    };
+  }
+
+  /** The bytes of the regular files under {@code dir} (0 when it does not exist yet). */
+  static long filesBytes(java.nio.file.Path dir) throws java.io.IOException {
+    if (!java.nio.file.Files.isDirectory(dir)) return 0;
+    try (var files = java.nio.file.Files.walk(dir)) {
+      long sum = 0;
+      for (var f : (Iterable<java.nio.file.Path>) files::iterator)
+        if (java.nio.file.Files.isRegularFile(f)) sum += java.nio.file.Files.size(f);
+      return sum;
+    }
+  }
+
+  /** This machine's physical memory in bytes (0 when the JVM cannot say). */
+  static long physicalMemory() {
+    if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os)
+      return os.getTotalMemorySize();
     return 0;
   }
 

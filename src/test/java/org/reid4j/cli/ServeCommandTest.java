@@ -50,6 +50,27 @@ class ServeCommandTest {
         "--port", "0");
     refused("--hnsw-ef must be in [1, ", "serve", "--gallery", g, "--rerank", "5", "--candidates", "hnsw",
         "--hnsw-ef", "0", "--port", "0");
+    refused("--packed-rows must be auto, on or off, got 'sometimes'", "serve", "--gallery", g, "--packed-rows=sometimes",
+        "--port", "0");
+  }
+
+  /** --packed-rows: on and off as said; auto packs when the gallery's files take at most a quarter of the memory. */
+  @Test
+  void packedRowsAutoWeighsTheGalleryAgainstTheMemory() throws Exception {
+    long gib = 1L << 30;
+    assertTrue(ServeCommand.packedRows("auto", gib, 4 * gib));
+    assertFalse(ServeCommand.packedRows("auto", gib + 1, 4 * gib));
+    assertFalse(ServeCommand.packedRows("auto", 0, 0), "memory unknown: not packed");
+    assertTrue(ServeCommand.packedRows("on", 100 * gib, gib));
+    assertFalse(ServeCommand.packedRows("OFF", 0, 4 * gib));
+    assertTrue(ServeCommand.packedRows(null, 10, 4 * gib));
+    assertThrows(IllegalArgumentException.class, () -> ServeCommand.packedRows("yes", 0, gib));
+    assertEquals(0, ServeCommand.filesBytes(dir.resolve("none")));
+    Files.createDirectories(dir.resolve("f/sub"));
+    Files.write(dir.resolve("f/a"), new byte[100]);
+    Files.write(dir.resolve("f/sub/b"), new byte[23]);
+    assertEquals(123, ServeCommand.filesBytes(dir.resolve("f")));
+    assertTrue(ServeCommand.physicalMemory() > 0, "the JVM reports this machine's memory");
   }
 
   /** The model options are extract's (one mixin): the same checks, before the model loads or anything listens. */
