@@ -155,6 +155,26 @@ int check_ptrs(const char *FN, const char *what, const void *const *ptrs, int64_
   return R4J_OK;
 }
 
+// The argument checks the two Adam entry points share: counts, and the four tensors of every parameter.
+int check_adam_tensors(const char *FN, int64_t count, float *const *params, const float *const *grads,
+                       float *const *exp_avg, float *const *exp_avg_sq, const int64_t *numel) {
+  R4J_TRY(check_counts(FN, count, numel));
+  R4J_TRY(check_ptrs(FN, "params", reinterpret_cast<const void *const *>(params), count, numel));
+  R4J_TRY(check_ptrs(FN, "grads", reinterpret_cast<const void *const *>(grads), count, numel));
+  R4J_TRY(check_ptrs(FN, "exp_avg", reinterpret_cast<const void *const *>(exp_avg), count, numel));
+  return check_ptrs(FN, "exp_avg_sq", reinterpret_cast<const void *const *>(exp_avg_sq), count, numel);
+}
+
+// Slot k of an Adam launch batch (AdamBatch or AdamDevBatch): one parameter's four tensors.
+template <typename Batch>
+void put_adam_tensors(Batch &b, int k, float *p, const float *g, float *m, float *v, int64_t n) {
+  b.p[k] = p;
+  b.g[k] = g;
+  b.m[k] = m;
+  b.v[k] = v;
+  b.n[k] = n;
+}
+
 unsigned blocks_for(int64_t largest) {
   const int64_t b = (largest + kThreads - 1) / kThreads;
   return static_cast<unsigned>(std::max<int64_t>(1, std::min(b, kMaxBlocksX)));
@@ -208,11 +228,7 @@ int r4j_cuda_adam_step(int64_t count, float *const *params, const float *const *
                        void *stream) {
   static const char *FN = "r4j_cuda_adam_step";
   r4j::clear_error();
-  R4J_TRY(check_counts(FN, count, numel));
-  R4J_TRY(check_ptrs(FN, "params", reinterpret_cast<const void *const *>(params), count, numel));
-  R4J_TRY(check_ptrs(FN, "grads", reinterpret_cast<const void *const *>(grads), count, numel));
-  R4J_TRY(check_ptrs(FN, "exp_avg", reinterpret_cast<const void *const *>(exp_avg), count, numel));
-  R4J_TRY(check_ptrs(FN, "exp_avg_sq", reinterpret_cast<const void *const *>(exp_avg_sq), count, numel));
+  R4J_TRY(check_adam_tensors(FN, count, params, grads, exp_avg, exp_avg_sq, numel));
   if (count > 0 && (step_size == nullptr || bc2_sqrt == nullptr))
     return r4j::fail(R4J_EINVAL, std::string(FN) + ": step_size or bc2_sqrt is null");
   const float hyper[] = {beta1, beta2, eps, weight_decay};
@@ -232,11 +248,7 @@ int r4j_cuda_adam_step(int64_t count, float *const *params, const float *const *
     int k = 0;
     int64_t largest = 0;
     for (int64_t t = t0; t < std::min(count, t0 + kPerLaunch); ++t, ++k) {
-      b.p[k] = params[t];
-      b.g[k] = grads[t];
-      b.m[k] = exp_avg[t];
-      b.v[k] = exp_avg_sq[t];
-      b.n[k] = numel[t];
+      put_adam_tensors(b, k, params[t], grads[t], exp_avg[t], exp_avg_sq[t], numel[t]);
       b.step_size[k] = step_size[t];
       b.bc2_sqrt[k] = bc2_sqrt[t];
       largest = std::max(largest, numel[t]);
@@ -272,11 +284,7 @@ int r4j_cuda_adam_step_dev(int64_t count, float *const *params, const float *con
                            void *stream) {
   static const char *FN = "r4j_cuda_adam_step_dev";
   r4j::clear_error();
-  R4J_TRY(check_counts(FN, count, numel));
-  R4J_TRY(check_ptrs(FN, "params", reinterpret_cast<const void *const *>(params), count, numel));
-  R4J_TRY(check_ptrs(FN, "grads", reinterpret_cast<const void *const *>(grads), count, numel));
-  R4J_TRY(check_ptrs(FN, "exp_avg", reinterpret_cast<const void *const *>(exp_avg), count, numel));
-  R4J_TRY(check_ptrs(FN, "exp_avg_sq", reinterpret_cast<const void *const *>(exp_avg_sq), count, numel));
+  R4J_TRY(check_adam_tensors(FN, count, params, grads, exp_avg, exp_avg_sq, numel));
   if (count > 0 && (lr == nullptr || step == nullptr))
     return r4j::fail(R4J_EINVAL, std::string(FN) + ": lr or step is null");
   for (int64_t i = 0; i < count; ++i) {
@@ -298,11 +306,7 @@ int r4j_cuda_adam_step_dev(int64_t count, float *const *params, const float *con
     int k = 0;
     int64_t largest = 0;
     for (int64_t t = t0; t < std::min(count, t0 + kPerLaunch); ++t, ++k) {
-      b.p[k] = params[t];
-      b.g[k] = grads[t];
-      b.m[k] = exp_avg[t];
-      b.v[k] = exp_avg_sq[t];
-      b.n[k] = numel[t];
+      put_adam_tensors(b, k, params[t], grads[t], exp_avg[t], exp_avg_sq[t], numel[t]);
       b.lr[k] = lr[t];
       b.step[k] = step[t];
       largest = std::max(largest, numel[t]);
