@@ -29,12 +29,14 @@
 #                      "amp-dev", with REID4J_AMP_ON_DEVICE=1 (loss scale, overflow verdict and Adam's step counts
 #                      on the device: the step's numbers read one step late), and one more FP32 run, "fp32-ref",
 #                      with REID4J_DEFER_READ=0 (each step's numbers read at its end): A/Bs on one card
+#   GPU_CHECK_XBM=1    one more AMP run, "amp-xbm", with a 4,096-entry cross-batch memory (SOLVER.XBM.SIZE; on a
+#                      GPU the memory is a tensor there): its images/s beside the amp run's
 #   GPU_CHECK_SKIP     steps to leave out, any of: fp32 cpu resume extract (e.g. "cpu resume" for a short run)
 #   GPU_CHECK_JFR=0    no Java Flight Recording of the amp run (by default it is recorded to OUTDIR/amp.jfr and
 #                      step profile-amp prints where its threads spent their time: scripts/jfr-hotspots.py)
 set -uo pipefail
 
-if [[ $# -lt 2 || $# -gt 3 ]]; then sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
+if [[ $# -lt 2 || $# -gt 3 ]]; then sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KIT="$(cd "$1" && pwd)" || exit 2
 NATIVES="$(cd "$2" && pwd)" || exit 2
@@ -186,6 +188,9 @@ if skipped fp32; then skip_step train-fp32 "GPU_CHECK_SKIP"; else
     TRAIN_ENV="REID4J_DEFER_READ=0" train fp32-ref 200 "$DEV" "$MARKET" "$FP32_EPOCHS" 1000 --set SOLVER.AMP_ON_CUDA=false
   fi
 fi
+if [[ "${GPU_CHECK_XBM:-0}" != 0 ]]; then
+  train amp-xbm 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true --set SOLVER.XBM.SIZE=4096
+fi
 if [[ "${GPU_CHECK_AB:-0}" != 0 ]]; then
   TRAIN_ENV="REID4J_ADAM_KERNELS=0 REID4J_OVERLAP=0" train amp-ref 240 "$DEV" "$MARKET" "$AMP_EPOCHS" 2 --set SOLVER.AMP_ON_CUDA=true
 fi
@@ -274,8 +279,10 @@ for line in open(steps_file):
     report["steps"].append({"step": name, "status": st, "seconds": int(dt), "detail": rc})
 ab = any(s["step"] == "train-amp-ref" for s in report["steps"])
 ab_dev = any(s["step"] == "train-amp-dev" for s in report["steps"])
+xbm_run = any(s["step"] == "train-amp-xbm" for s in report["steps"])
 ab32 = any(s["step"] == "train-fp32-ref" for s in report["steps"])
 run_list = [("amp", dev, True)] + ([("amp-ref", dev, True)] if ab else []) + ([("amp-dev", dev, True)] if ab_dev else []) \
+    + ([("amp-xbm", dev, True)] if xbm_run else []) \
     + [("fp32", dev, False)] + ([("fp32-ref", dev, False)] if ab32 else []) + [("cpu", "cpu", False)]
 for name, device, amp in run_list:
     rows, summ = metrics(name), load_json(os.path.join(runs, name, "summary.json"))
@@ -332,7 +339,8 @@ for mode in ("amp", "fp32"):
         ys[mode] = y
 report["yardstick"] = ys
 ratios = {}
-for mode, run in [("amp", "amp"), ("amp", "amp-ref"), ("amp", "amp-dev"), ("fp32", "fp32"), ("fp32", "fp32-ref")]:
+for mode, run in [("amp", "amp"), ("amp", "amp-ref"), ("amp", "amp-dev"), ("amp", "amp-xbm"), ("fp32", "fp32"),
+                  ("fp32", "fp32-ref")]:
     if run not in report["runs"]:
         continue
     r4 = report["runs"][run]["images_per_second"]
