@@ -2,9 +2,7 @@ package org.reid4j.loss;
 
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.reid4j.kernels.FloatMatrix;
@@ -50,9 +48,7 @@ public final class CrossBatchMemory implements AutoCloseable {
    * @param kernels the kernels that mine (their {@link Kernels#miningMemory})
    */
   public CrossBatchMemory(int size, int dim, Kernels kernels, double margin, boolean softMargin) {
-    if (size < 1) throw new IllegalArgumentException("XBM memory size must be at least 1, got " + size);
-    if (dim < 1) throw new IllegalArgumentException("XBM embedding dimension must be at least 1, got " + dim);
-    FloatMatrix.requireSize(size, dim);
+    requireShape(size, dim);
     this.size = size;
     this.dim = dim;
     this.triplet = new TripletLoss(margin, softMargin, kernels);
@@ -63,9 +59,7 @@ public final class CrossBatchMemory implements AutoCloseable {
   }
 
   private CrossBatchMemory(int size, int dim, Device device, double margin, boolean softMargin) {
-    if (size < 1) throw new IllegalArgumentException("XBM memory size must be at least 1, got " + size);
-    if (dim < 1) throw new IllegalArgumentException("XBM embedding dimension must be at least 1, got " + dim);
-    FloatMatrix.requireSize(size, dim);
+    requireShape(size, dim);
     this.size = size;
     this.dim = dim;
     this.triplet = new TripletLoss(margin, softMargin, null);
@@ -79,6 +73,12 @@ public final class CrossBatchMemory implements AutoCloseable {
       memRows.retainReference();
       memLabels.retainReference();
     }
+  }
+
+  private static void requireShape(int size, int dim) {
+    if (size < 1) throw new IllegalArgumentException("XBM memory size must be at least 1, got " + size);
+    if (dim < 1) throw new IllegalArgumentException("XBM embedding dimension must be at least 1, got " + dim);
+    FloatMatrix.requireSize(size, dim);
   }
 
   /**
@@ -181,16 +181,14 @@ public final class CrossBatchMemory implements AutoCloseable {
     Tensor pos, neg, valid;
     try (NoGradGuard ng = new NoGradGuard()) {
       Tensor mem = memRows.narrow(0, 0, filled), ml = memLabels.narrow(0, 0, filled);
-      LongOptional dim1 = new LongOptional(1);
       Tensor aa = a.mul(a).sum(1).unsqueeze(1);
       Tensor mm = mem.mul(mem).sum(1).unsqueeze(0);
       Tensor d = aa.add(mm).sub(a.matmul(mem.t()).mul(Tensors.scalar(2))).clamp_min(Tensors.scalar(0));
-      Tensor same = y.unsqueeze(1).eq(ml.unsqueeze(0)), other = same.logical_not();
-      Tensor posIdx = torch.where(same, d, new Scalar(Double.NEGATIVE_INFINITY)).argmax(dim1, false);
-      Tensor negIdx = torch.where(other, d, new Scalar(Double.POSITIVE_INFINITY)).argmin(dim1, false);
-      valid = same.any(1).logical_and(other.any(1));
-      pos = mem.index_select(0, posIdx);
-      neg = mem.index_select(0, negIdx);
+      Tensor same = y.unsqueeze(1).eq(ml.unsqueeze(0));
+      TripletLoss.Mined mined = TripletLoss.hardest(d, same, same.logical_not());
+      valid = mined.valid();
+      pos = mem.index_select(0, mined.posIdx());
+      neg = mem.index_select(0, mined.negIdx());
     }
     return triplet.loss(feats, pos, neg, valid);
   }

@@ -163,14 +163,19 @@ public final class TripletLoss {
       Tensor same = lab.unsqueeze(1).eq(lab.unsqueeze(0));
       Tensor idx = Tensors.arange(n, x.device());
       Tensor self = idx.unsqueeze(1).eq(idx.unsqueeze(0));
-      Tensor pos = same.logical_and(self.logical_not());
-      Tensor neg = same.logical_not();
-      LongOptional dim1 = new LongOptional(1);
-      Tensor posIdx = torch.where(pos, dist, new Scalar(Double.NEGATIVE_INFINITY)).argmax(dim1, false);
-      Tensor negIdx = torch.where(neg, dist, new Scalar(Double.POSITIVE_INFINITY)).argmin(dim1, false);
-      Tensor valid = pos.any(1).logical_and(neg.any(1));
-      return new Mined(posIdx, negIdx, valid);
+      return hardest(dist, same.logical_and(self.logical_not()), same.logical_not());
     }
+  }
+
+  /**
+   * For each row of {@code dist} ([A, B]), the column of the largest distance where {@code pos} holds and of the
+   * smallest where {@code neg} holds (bool [A, B] masks; ties go to the smaller index), and whether the row has both.
+   */
+  static Mined hardest(Tensor dist, Tensor pos, Tensor neg) {
+    LongOptional dim1 = new LongOptional(1);
+    Tensor posIdx = torch.where(pos, dist, new Scalar(Double.NEGATIVE_INFINITY)).argmax(dim1, false);
+    Tensor negIdx = torch.where(neg, dist, new Scalar(Double.POSITIVE_INFINITY)).argmin(dim1, false);
+    return new Mined(posIdx, negIdx, pos.any(1).logical_and(neg.any(1)));
   }
 
   /** sum((a_i - b_j)^2) for every row pair: [A, D] x [B, D] -> [A, B]. */
