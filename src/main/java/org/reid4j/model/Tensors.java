@@ -78,7 +78,12 @@ public final class Tensors {
   public static Tensor longs(int[] values, Device device) {
     long[] l = new long[values.length];
     for (int i = 0; i < l.length; i++) l[i] = values[i];
-    return onDevice(Tensor.create(l, l.length), device);
+    return longs(l, device);
+  }
+
+  /** An int64 vector copied from {@code values}, on {@code device} (step counts, say). */
+  public static Tensor longs(long[] values, Device device) {
+    return onDevice(Tensor.create(values, values.length), device);
   }
 
   /** 0, 1, ..., n - 1 as int64 on {@code device}. */

@@ -109,21 +109,24 @@ final class AmpScaler {
 
   /** The loss scale now (on-device state: read from the device, which waits for it). */
   double scale() {
-    if (scaleDev != null) {
-      try (PointerScope scope = new PointerScope()) {
-        return Tensors.toFloats(scaleDev.cpu())[0];
-      }
+    return scaleDev != null ? deviceValue(scaleDev) : scale;
+  }
+
+  /** The one value of a device tensor, as a double (waits for the device). */
+  private static double deviceValue(Tensor t) {
+    try (PointerScope scope = new PointerScope()) {
+      return Tensors.toDoubles(t.cpu())[0];
     }
-    return scale;
   }
 
   /** The state a checkpoint keeps (on-device state: read from the device, which waits for it). */
   Checkpoints.AmpState state() {
     if (scaleDev == null) return new Checkpoints.AmpState(scale, goodSteps, skipped);
+    long good;
     try (PointerScope scope = new PointerScope()) {
-      return new Checkpoints.AmpState(Tensors.toFloats(scaleDev.cpu())[0], Tensors.toLongs(goodStepsDev.cpu())[0],
-          skipped);
+      good = Tensors.toLongs(goodStepsDev.cpu())[0];
     }
+    return new Checkpoints.AmpState(deviceValue(scaleDev), good, skipped);
   }
 
   /** Goes on from a checkpoint's state (before the first step). */
@@ -147,8 +150,7 @@ final class AmpScaler {
     if (scaleDev == null) {
       try (PointerScope scope = new PointerScope()) {
         scaleDev = Tensors.full(scale, loss.device());
-        Tensor good = Tensors.hostLongs(new long[] {goodSteps}, 1);
-        goodStepsDev = loss.device().is_cpu() ? good.clone() : good.to(loss.device(), good.scalar_type());
+        goodStepsDev = Tensors.longs(new long[] {goodSteps}, loss.device());
         scaleDev.retainReference();
         goodStepsDev.retainReference();
       }
@@ -178,13 +180,8 @@ final class AmpScaler {
     }
     if (MultiTensorAdam.kernelsTake(grads, false)) {
       Tensor found = Tensors.zeros(grads.get(0).device());
-      long[] ptrs = new long[grads.size()], numel = new long[grads.size()];
-      for (int i = 0; i < ptrs.length; i++) {
-        ptrs[i] = Tensors.address(grads.get(i));
-        numel[i] = grads.get(i).numel();
-      }
-      int rc = NativeApi.r4j_cuda_unscale_grads(ptrs.length, ptrs, numel, (float) (1.0 / scale),
-          Tensors.address(found), Devices.currentStream(grads.get(0).device()));
+      int rc = NativeApi.r4j_cuda_unscale_grads(grads.size(), addresses(grads), numels(grads), (float) (1.0 / scale),
+          Tensors.address(found), stream(grads.get(0)));
       if (rc != NativeApi.R4J_OK)
         throw new IllegalStateException("unscaling the gradients on the device failed: " + NativeApi.r4j_last_error().getString());
       return found;

@@ -187,8 +187,7 @@ final class MultiTensorAdam {
       long[] all = new long[steps.size()];
       for (int i = 0; i < all.length; i++) all[i] = steps.get(i)[0];
       try (PointerScope scope = new PointerScope()) {
-        Tensor host = Tensors.hostLongs(all, all.length);
-        deviceSteps = emulatedDevice ? host.clone() : host.to(groups.get(0).get(0).device(), host.scalar_type());
+        deviceSteps = Tensors.longs(all, groups.get(0).get(0).device());
         deviceSteps.retainReference();
       }
     }

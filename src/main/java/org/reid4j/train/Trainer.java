@@ -373,13 +373,12 @@ public final class Trainer {
     if (emulatedAmp != null) {
       amp = new AmpScaler(emulatedAmp, true).poison(emulatedAmpPoison);
     } else if (cuda && s.ampOnCuda()) {
-      boolean onDevice = ampOnDevice;
-      if (onDevice && !groups.multiTensorKernels()) {
+      if (ampOnDevice && !groups.multiTensorKernels()) {
         out.println("warning: " + AmpScaler.DEVICE_ENV + "=1 ignored: keeping AMP's state on the device needs Adam "
             + "on reid4j's CUDA kernels (SOLVER.OPTIMIZER " + s.optimizer() + ")");
-        onDevice = false;
+        ampOnDevice = false;
       }
-      amp = new AmpScaler(onDevice, false);
+      amp = new AmpScaler(ampOnDevice, false);
     }
     if (amp != null && resumedAmp != null) { // the loss scale goes on where it was
       try {
