@@ -192,32 +192,19 @@ final class MultiTensorAdam {
       }
     }
     long stepsBase = Tensors.address(deviceSteps), skipAt = Tensors.address(skip);
-    int index = 0;
+    int first = 0;
     try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
-      for (int g = 0; g < groups.size(); g++) {
-        List<Tensor> params = groups.get(g);
-        int n = params.size();
-        long[] p = new long[n], gr = new long[n], m = new long[n], v = new long[n], numel = new long[n], st = new long[n];
-        double[] lr = new double[n];
-        int k = 0;
-        for (int i = 0; i < n; i++, index++) {
-          Tensor param = params.get(i);
-          Tensor grad = param.grad();
-          if (!grad.defined()) continue;
-          Tensor[] moments = stateOf(index, param);
-          requireDense(grad, "gradient", param);
-          p[k] = Tensors.address(param);
-          gr[k] = Tensors.address(grad);
-          m[k] = Tensors.address(moments[0]);
-          v[k] = Tensors.address(moments[1]);
-          numel[k] = param.numel();
-          lr[k] = lrs[g];
-          st[k] = stepsBase + (long) index * Long.BYTES;
-          k++;
+      for (int g = 0; g < groups.size(); first += groups.get(g).size(), g++) {
+        Slots t = slots(g, first);
+        if (t.k == 0) continue;
+        double[] lr = new double[t.k];
+        long[] st = new long[t.k];
+        for (int j = 0; j < t.k; j++) {
+          lr[j] = lrs[g];
+          st[j] = stepsBase + (long) t.index[j] * Long.BYTES;
         }
-        if (k == 0) continue;
-        int rc = NativeApi.r4j_cuda_adam_step_dev(k, p, gr, m, v, numel, lr, st, BETA1, BETA2, (float) EPS,
-            (float) weightDecays[g], skipAt, emulatedDevice ? 0 : Devices.currentStream(params.get(0).device()));
+        int rc = NativeApi.r4j_cuda_adam_step_dev(t.k, t.p, t.g, t.m, t.v, t.numel, lr, st, BETA1, BETA2, (float) EPS,
+            (float) weightDecays[g], skipAt, stream(g));
         if (rc != NativeApi.R4J_OK)
           throw new IllegalStateException("Adam step on the device failed: " + NativeApi.r4j_last_error().getString());
       }
@@ -245,43 +232,69 @@ final class MultiTensorAdam {
   void step() {
     dropDeviceSteps();
     boolean nat = usesNativeKernels();
-    int index = 0;
+    int first = 0;
     try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
-      for (int g = 0; g < groups.size(); g++) {
-        List<Tensor> params = groups.get(g);
-        int n = params.size();
-        long[] p = new long[n], gr = new long[n], m = new long[n], v = new long[n], numel = new long[n];
-        float[] stepSize = new float[n], bc2 = new float[n];
-        int k = 0;
-        for (int i = 0; i < n; i++, index++) {
-          Tensor param = params.get(i);
-          Tensor grad = param.grad();
-          if (!grad.defined()) continue;
-          Tensor[] st = stateOf(index, param);
-          long t = ++steps.get(index)[0];
-          double bc1 = 1 - Math.pow(BETA1, t), bc2d = 1 - Math.pow(BETA2, t);
-          if (!nat) {
-            torchStep(param, grad, st[0], st[1], lrs[g], weightDecays[g], bc1, bc2d);
-            continue;
+      for (int g = 0; g < groups.size(); first += groups.get(g).size(), g++) {
+        if (!nat) {
+          List<Tensor> params = groups.get(g);
+          for (int i = 0; i < params.size(); i++) {
+            Tensor param = params.get(i);
+            Tensor grad = param.grad();
+            if (!grad.defined()) continue;
+            Tensor[] st = stateOf(first + i, param);
+            long t = ++steps.get(first + i)[0];
+            torchStep(param, grad, st[0], st[1], lrs[g], weightDecays[g], 1 - Math.pow(BETA1, t),
+                1 - Math.pow(BETA2, t));
           }
-          requireDense(grad, "gradient", param);
-          p[k] = Tensors.address(param);
-          gr[k] = Tensors.address(grad);
-          m[k] = Tensors.address(st[0]);
-          v[k] = Tensors.address(st[1]);
-          numel[k] = param.numel();
-          stepSize[k] = (float) (lrs[g] / bc1);
-          bc2[k] = (float) Math.sqrt(bc2d);
-          k++;
+          continue;
         }
-        if (nat && k > 0) {
-          int rc = NativeApi.r4j_cuda_adam_step(k, p, gr, m, v, numel, stepSize, bc2, (float) BETA1, (float) BETA2,
-              (float) EPS, (float) weightDecays[g], emulatedDevice ? 0 : Devices.currentStream(params.get(0).device()));
-          if (rc != NativeApi.R4J_OK)
-            throw new IllegalStateException("Adam step on the device failed: " + NativeApi.r4j_last_error().getString());
+        Slots t = slots(g, first);
+        if (t.k == 0) continue;
+        float[] stepSize = new float[t.k], bc2 = new float[t.k];
+        for (int j = 0; j < t.k; j++) {
+          long step = ++steps.get(t.index[j])[0];
+          stepSize[j] = (float) (lrs[g] / (1 - Math.pow(BETA1, step)));
+          bc2[j] = (float) Math.sqrt(1 - Math.pow(BETA2, step));
         }
+        int rc = NativeApi.r4j_cuda_adam_step(t.k, t.p, t.g, t.m, t.v, t.numel, stepSize, bc2, (float) BETA1,
+            (float) BETA2, (float) EPS, (float) weightDecays[g], stream(g));
+        if (rc != NativeApi.R4J_OK)
+          throw new IllegalStateException("Adam step on the device failed: " + NativeApi.r4j_last_error().getString());
       }
     }
+  }
+
+  /**
+   * The kernels' view of group {@code g}'s parameters that have a gradient (the first {@code k} entries): device
+   * addresses of parameter, gradient and both moments (made on first use), sizes, and indices in group order.
+   */
+  private record Slots(int k, long[] p, long[] g, long[] m, long[] v, long[] numel, int[] index) {}
+
+  /** {@link Slots} of group {@code g}, whose first parameter has index {@code first}. */
+  private Slots slots(int g, int first) {
+    List<Tensor> params = groups.get(g);
+    int n = params.size(), k = 0;
+    long[] p = new long[n], gr = new long[n], m = new long[n], v = new long[n], numel = new long[n];
+    int[] index = new int[n];
+    for (int i = 0; i < n; i++) {
+      Tensor param = params.get(i);
+      Tensor grad = param.grad();
+      if (!grad.defined()) continue;
+      Tensor[] st = stateOf(first + i, param);
+      requireDense(grad, "gradient", param);
+      p[k] = Tensors.address(param);
+      gr[k] = Tensors.address(grad);
+      m[k] = Tensors.address(st[0]);
+      v[k] = Tensors.address(st[1]);
+      numel[k] = param.numel();
+      index[k++] = first + i;
+    }
+    return new Slots(k, p, gr, m, v, numel, index);
+  }
+
+  /** The stream group {@code g}'s kernels run on (0 on the emulator). */
+  private long stream(int g) {
+    return emulatedDevice ? 0 : Devices.currentStream(groups.get(g).get(0).device());
   }
 
   /** libtorch's Adam::step for one parameter, operation by operation. */
