@@ -180,23 +180,34 @@ unsigned blocks_for(int64_t largest) {
   return static_cast<unsigned>(std::max<int64_t>(1, std::min(b, kMaxBlocksX)));
 }
 
-// Calls launch(batch, k, largest) for each run of at most kPerLaunch gradients (k of them, the largest of
-// `largest` elements) that holds any element; returns the first status that is not R4J_OK.
-template <typename Launch>
-int for_each_unscale_batch(int64_t count, float *const *grads, const int64_t *numel, Launch launch) {
+// For each run of at most kPerLaunch tensors: a fresh Batch, fill(batch, k, t) for its k-th slot from tensor t,
+// then launch(batch, k, largest) (largest: the most elements of a tensor in the run, possibly 0); returns the
+// first status that is not R4J_OK.
+template <typename Batch, typename Fill, typename Launch>
+int for_each_batch(int64_t count, const int64_t *numel, Batch init, Fill fill, Launch launch) {
   for (int64_t t0 = 0; t0 < count; t0 += kPerLaunch) {
-    UnscaleBatch b{};
+    Batch b = init;
     int k = 0;
     int64_t largest = 0;
     for (int64_t t = t0; t < std::min(count, t0 + kPerLaunch); ++t, ++k) {
-      b.g[k] = grads[t];
-      b.n[k] = numel[t];
+      fill(b, k, t);
       largest = std::max(largest, numel[t]);
     }
-    if (largest == 0) continue;
     R4J_TRY(launch(b, k, largest));
   }
   return R4J_OK;
+}
+
+// for_each_batch over gradients alone (the unscaling), skipping runs whose tensors are all empty.
+template <typename Launch>
+int for_each_unscale_batch(int64_t count, float *const *grads, const int64_t *numel, Launch launch) {
+  return for_each_batch(
+      count, numel, UnscaleBatch{},
+      [&](UnscaleBatch &b, int k, int64_t t) {
+        b.g[k] = grads[t];
+        b.n[k] = numel[t];
+      },
+      [&](const UnscaleBatch &b, int k, int64_t largest) { return largest == 0 ? R4J_OK : launch(b, k, largest); });
 }
 
 }  // namespace
@@ -243,21 +254,19 @@ int r4j_cuda_adam_step(int64_t count, float *const *params, const float *const *
   if (count == 0) return R4J_OK;
   R4J_TRY(prepare_device(FN));
   cudaStream_t s = static_cast<cudaStream_t>(stream);
-  for (int64_t t0 = 0; t0 < count; t0 += kPerLaunch) {
-    AdamBatch b{};
-    int k = 0;
-    int64_t largest = 0;
-    for (int64_t t = t0; t < std::min(count, t0 + kPerLaunch); ++t, ++k) {
-      put_adam_tensors(b, k, params[t], grads[t], exp_avg[t], exp_avg_sq[t], numel[t]);
-      b.step_size[k] = step_size[t];
-      b.bc2_sqrt[k] = bc2_sqrt[t];
-      largest = std::max(largest, numel[t]);
-    }
-    if (largest == 0) continue;
-    adam_kernel<<<dim3(blocks_for(largest), k), kThreads, 0, s>>>(b, beta1, beta2, eps, weight_decay);
-    R4J_CU_LAUNCH("adam_kernel");
-  }
-  return R4J_OK;
+  return for_each_batch(
+      count, numel, AdamBatch{},
+      [&](AdamBatch &b, int k, int64_t t) {
+        put_adam_tensors(b, k, params[t], grads[t], exp_avg[t], exp_avg_sq[t], numel[t]);
+        b.step_size[k] = step_size[t];
+        b.bc2_sqrt[k] = bc2_sqrt[t];
+      },
+      [&](const AdamBatch &b, int k, int64_t largest) {
+        if (largest == 0) return R4J_OK;
+        adam_kernel<<<dim3(blocks_for(largest), k), kThreads, 0, s>>>(b, beta1, beta2, eps, weight_decay);
+        R4J_CU_LAUNCH("adam_kernel");
+        return R4J_OK;
+      });
 }
 
 int r4j_cuda_unscale_grads_dev(int64_t count, float *const *grads, const int64_t *numel, const float *scale,
@@ -300,25 +309,24 @@ int r4j_cuda_adam_step_dev(int64_t count, float *const *params, const float *con
   if (count == 0) return R4J_OK;
   R4J_TRY(prepare_device(FN));
   cudaStream_t s = static_cast<cudaStream_t>(stream);
-  for (int64_t t0 = 0; t0 < count; t0 += kPerLaunch) {
-    AdamDevBatch b{};
-    b.skip = skip;
-    int k = 0;
-    int64_t largest = 0;
-    for (int64_t t = t0; t < std::min(count, t0 + kPerLaunch); ++t, ++k) {
-      put_adam_tensors(b, k, params[t], grads[t], exp_avg[t], exp_avg_sq[t], numel[t]);
-      b.lr[k] = lr[t];
-      b.step[k] = step[t];
-      largest = std::max(largest, numel[t]);
-    }
-    if (largest > 0) {
-      adam_dev_kernel<<<dim3(blocks_for(largest), k), kThreads, 0, s>>>(b, beta1, beta2, eps, weight_decay);
-      R4J_CU_LAUNCH("adam_dev_kernel");
-    }
-    count_steps_kernel<<<1, kPerLaunch, 0, s>>>(b, k);
-    R4J_CU_LAUNCH("count_steps_kernel");
-  }
-  return R4J_OK;
+  AdamDevBatch init{};
+  init.skip = skip;
+  return for_each_batch(
+      count, numel, init,
+      [&](AdamDevBatch &b, int k, int64_t t) {
+        put_adam_tensors(b, k, params[t], grads[t], exp_avg[t], exp_avg_sq[t], numel[t]);
+        b.lr[k] = lr[t];
+        b.step[k] = step[t];
+      },
+      [&](const AdamDevBatch &b, int k, int64_t largest) {
+        if (largest > 0) {
+          adam_dev_kernel<<<dim3(blocks_for(largest), k), kThreads, 0, s>>>(b, beta1, beta2, eps, weight_decay);
+          R4J_CU_LAUNCH("adam_dev_kernel");
+        }
+        count_steps_kernel<<<1, kPerLaunch, 0, s>>>(b, k);  // tensors of numel 0 count their step too
+        R4J_CU_LAUNCH("count_steps_kernel");
+        return R4J_OK;
+      });
 }
 
 int r4j_cuda_amp_update_scale(float *scale, int64_t *good_steps, const float *found_inf, int64_t growth_interval,
