@@ -1,4 +1,5 @@
 #include "common.h"
+#include "scratch.h"
 
 #include <climits>
 
@@ -68,5 +69,9 @@ const char *r4j_version(void) { return REID4J_VERSION; }
 void r4j_cpu_set_threads(int n) { threads_setting = n > 0 ? n : 0; }
 
 int r4j_cpu_threads(void) { return r4j::cpu_threads(); }
+
+int64_t r4j_cpu_scratch_bytes(void) { return r4j::cpu::scratch_stats().kept_bytes; }
+
+void r4j_cpu_scratch_release(void) { r4j::cpu::scratch_release(); }
 
 }  // extern "C"

@@ -14,6 +14,7 @@
 #include "common.h"
 #include "gemm.h"
 #include "reid4j.h"
+#include "scratch.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -133,22 +134,24 @@ const IsaOps &ops() {
   return *chosen;
 }
 
-// 64-byte aligned float buffer (throws std::bad_alloc). (Asking for transparent huge pages for the
-// packed gallery was tried: it saved some first-touch page faults but made first calls in a fresh
-// process much slower when the kernel compacts memory, so it is not done.)
+// 64-byte aligned float buffer from the scratch pool (throws std::bad_alloc).
 struct AlignedFloats {
   float *p = nullptr;
+  size_t capacity = 0;  // bytes held (>= what was asked)
   AlignedFloats() = default;
   explicit AlignedFloats(int64_t n) { reset(n); }
-  ~AlignedFloats() { std::free(p); }
+  ~AlignedFloats() { r4j::cpu::scratch_give(p, capacity); }
   AlignedFloats(const AlignedFloats &) = delete;
   AlignedFloats &operator=(const AlignedFloats &) = delete;
   void reset(int64_t n) {
-    std::free(p);
-    p = nullptr;
-    const size_t bytes = ((size_t)std::max<int64_t>(n, 1) * sizeof(float) + 63) / 64 * 64;
-    p = static_cast<float *>(std::aligned_alloc(64, bytes));
-    if (p == nullptr) throw std::bad_alloc();
+    r4j::cpu::scratch_give(p, capacity);
+    p = nullptr, capacity = 0;
+    p = static_cast<float *>(r4j::cpu::scratch_take((size_t)std::max<int64_t>(n, 1) * sizeof(float), &capacity));
+  }
+  float *release() {
+    float *q = p;
+    p = nullptr, capacity = 0;
+    return q;
   }
 };
 
@@ -201,8 +204,8 @@ PackedGallery::PackedGallery(const float *g, int64_t ng, int64_t d, int metric)
     o.sumsq_panel(panel, d, npp + p * o.nr);
     finish_norms(npp + p * o.nr, o.nr, metric);
   }
-  data_ = data.p, norms_ = norms.p;
-  data.p = norms.p = nullptr;
+  data_bytes_ = data.capacity, norms_bytes_ = norms.capacity;
+  data_ = data.release(), norms_ = norms.release();
 }
 
 PackedGallery::PackedGallery(int64_t capacity, int64_t d, int metric)
@@ -212,8 +215,8 @@ PackedGallery::PackedGallery(int64_t capacity, int64_t d, int metric)
   AlignedFloats data(np * o.nr * d), norms(np * o.nr);
   std::memset(data.p, 0, (size_t)(np * o.nr * d) * sizeof(float));
   std::memset(norms.p, 0, (size_t)(np * o.nr) * sizeof(float));
-  data_ = data.p, norms_ = norms.p;
-  data.p = norms.p = nullptr;
+  data_bytes_ = data.capacity, norms_bytes_ = norms.capacity;
+  data_ = data.release(), norms_ = norms.release();
 }
 
 void PackedGallery::write_rows(int64_t row0, const float *x, int64_t n) {
@@ -253,8 +256,8 @@ PackedGallery::PackedGallery(const PackedGallery &base, int64_t row0, int64_t n)
 
 PackedGallery::~PackedGallery() {
   if (!owned_) return;
-  std::free(data_);
-  std::free(norms_);
+  scratch_give(data_, data_bytes_);
+  scratch_give(norms_, norms_bytes_);
 }
 
 void row_norms(const float *x, int64_t n, int64_t d, int metric, float *out) {

@@ -13,6 +13,7 @@
 // bit for bit, and sq/euclidean distance of a row to itself is exactly 0 (its norm is the same
 // chain as its dot product with itself). Values may differ between SIMD paths (fma vs mul+add).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 
@@ -85,6 +86,7 @@ class PackedGallery {
   int64_t capacity_;
   float *data_;   // panels_ * NR * d_ floats
   float *norms_;  // panels_ * NR floats, zero-padded
+  size_t data_bytes_ = 0, norms_bytes_ = 0;  // as taken from the scratch pool (scratch.h)
   bool owned_ = true;  // false for a view of another gallery's panels
 };
 

@@ -67,6 +67,13 @@ const char *r4j_cpu_isa(void);
 void r4j_cpu_set_threads(int n);
 int r4j_cpu_threads(void);
 
+/* Scratch memory the CPU kernels keep between calls (packed galleries, distance blocks), so that a
+ * repeated call does not fault in fresh pages again: at most R4J_CPU_SCRATCH_MB MiB (environment,
+ * read once; default 256, 0 keeps nothing). r4j_cpu_scratch_bytes: bytes kept now (not in use);
+ * r4j_cpu_scratch_release: frees them (buffers in use by running calls are not affected). */
+int64_t r4j_cpu_scratch_bytes(void);
+void r4j_cpu_scratch_release(void);
+
 /* ---------------------------------------------------------------------------------------------
  * 1. Pairwise distances. q: [nq, d], g: [ng, d] -> out: [nq, ng].
  */

@@ -51,6 +51,10 @@ public final class NativeApi {
 
   public static native int r4j_cpu_threads();
 
+  public static native long r4j_cpu_scratch_bytes();
+
+  public static native void r4j_cpu_scratch_release();
+
   // ---- CPU ----
   public static native int r4j_cpu_pairwise(@Cast("const float*") FloatPointer q, long nq,
       @Cast("const float*") FloatPointer g, long ng, long d, int metric, FloatPointer out);

@@ -95,6 +95,22 @@ public final class NativeKernels implements Kernels {
     NativeApi.r4j_cpu_set_threads(n);
   }
 
+  /**
+   * Bytes of scratch memory the native CPU kernels keep between calls (packed galleries, distance
+   * blocks; at most {@code R4J_CPU_SCRATCH_MB} MiB, default 256), so that repeated calls do not fault
+   * in fresh pages each time.
+   */
+  public static long cpuScratchBytes() {
+    Backends.requireNative();
+    return NativeApi.r4j_cpu_scratch_bytes();
+  }
+
+  /** Frees the scratch memory the native CPU kernels keep between calls (see {@link #cpuScratchBytes}). */
+  public static void releaseCpuScratch() {
+    Backends.requireNative();
+    NativeApi.r4j_cpu_scratch_release();
+  }
+
   static void check(int status, String fn) {
     if (status != NativeApi.R4J_OK)
       throw new IllegalStateException(fn + " failed (status " + status + "): " + Backends.lastError());

@@ -14,7 +14,8 @@ import org.reid4j.kernels.NativeApi;
 /**
  * Squared-Euclidean pairwise distance, q x g x d, all variants in one run: plain Java, the native
  * C++ kernel through the Java API (input/output copies included) and called directly on native
- * buffers, and the reference OpenBLAS sgemm (the -2ab part alone, and with the norm terms added).
+ * buffers (with the scratch memory kept between calls, as by default, and released before each call),
+ * and the reference OpenBLAS sgemm (the -2ab part alone, and with the norm terms added).
  * Both native paths and OpenBLAS use the same thread count (JMH param threads).
  */
 @State(Scope.Benchmark)
@@ -77,6 +78,16 @@ public class DistanceBenchmark {
     int s = NativeApi.r4j_cpu_pairwise(qp, nq, gp, ng, d, Metric.SQEUCLIDEAN.code, out);
     if (s != 0) throw new IllegalStateException(NativeApi.r4j_last_error().getString());
     return s;
+  }
+
+  /**
+   * cpuRaw as every call was before the kernels kept their scratch memory between calls: what was
+   * kept is freed first, so the packed gallery lands in fresh pages that fault in on first touch.
+   */
+  @Benchmark
+  public int cpuRawFreshScratch() {
+    NativeApi.r4j_cpu_scratch_release();
+    return cpuRaw();
   }
 
   /** OpenBLAS sgemm for -2 q g^T only: the lower bound of a GEMM-based distance. */
