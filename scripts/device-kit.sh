@@ -96,13 +96,14 @@ echo "== runtime.tar.xz (jre $(du -sh "$jre" | cut -f1), syslib $(du -sh "$stage
 tar -C "$stage" -cf - runtime | xz -T0 -9 > "$kit/runtime.tar.xz"
 rm -rf "$stage"
 
+cp "$here/scripts/launcher-env.sh" "$kit/launcher-env.sh"
 cat > "$kit/reid4j" <<'LAUNCHER'
 #!/usr/bin/env bash
 # reid4j from a device kit: the kit's own JRE 17, its jars and system libraries; libtorch's natives come from
 # REID4J_EXTRA_CP (colon-separated jars: pytorch-*-linux-x86_64[-gpu].jar and, for CUDA, cuda-*.jar).
 # The first run unpacks runtime.tar.xz (JRE + system libraries) into the kit's runtime/ (or, where the kit is
 # read-only, into ~/.cache/reid4j-kit-runtime-<size>); needs tar with xz, or python3.
-# REID4J_JAVA_OPTS: JVM options (default -Xmx24g). OMP_WAIT_POLICY defaults to PASSIVE.
+# REID4J_JAVA_OPTS: JVM options (default -Xmx24g). OMP_WAIT_POLICY and glibc's malloc: launcher-env.sh.
 set -euo pipefail
 kit="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
 rt="$kit/runtime"
@@ -122,7 +123,7 @@ if [[ ! -x "$rt/jre/bin/java" ]]; then
   fi
 fi
 export LD_LIBRARY_PATH="$rt/syslib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+source "$kit/launcher-env.sh"
 opts=(${REID4J_JAVA_OPTS:--Xmx24g})
 cp="$kit/reid4j.jar:$kit/lib/*"
 if [[ -n "${REID4J_EXTRA_CP:-}" ]]; then cp="$cp:$REID4J_EXTRA_CP"; fi
